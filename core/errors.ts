@@ -1,0 +1,83 @@
+/**
+ * Every error Sluice raises on purpose, in one place, each with a stable `code`.
+ * Messages say what was wrong, the value, and what to do.
+ */
+export class SluiceError extends Error {
+  readonly code: string;
+  /** True when the same call may succeed later (network, outage), false when it never will. */
+  readonly canRetry: boolean;
+
+  constructor(code: string, message: string, options: { cause?: unknown; canRetry?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.canRetry = options.canRetry ?? false;
+  }
+}
+
+/** A configuration value is missing, unknown or of the wrong shape. */
+export class ConfigError extends SluiceError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SLUICE_CONFIG_INVALID', message, options);
+  }
+}
+
+/** A device's credentials were refused; `returnCode` is the MQTT 3.1.1 CONNACK code. */
+export class AuthRefusedError extends SluiceError {
+  readonly returnCode: number;
+  constructor(message: string, returnCode: 4 | 5 = 5) {
+    super('SLUICE_AUTH_REFUSED', message);
+    this.returnCode = returnCode;
+  }
+}
+
+/** A client asked to publish or subscribe outside what its ACL grants. */
+export class AclDeniedError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_ACL_DENIED', message);
+  }
+}
+
+/** A client broke an MQTT 3.1.1 rule that aedes does not enforce itself. */
+export class ProtocolViolationError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_PROTOCOL_VIOLATION', message);
+  }
+}
+
+/** A payload could not be decoded or failed validation; `reason` is its dead-letter reason. */
+export class DecodeInvalidError extends SluiceError {
+  readonly reason: string;
+  constructor(reason: string, message: string, options: { cause?: unknown } = {}) {
+    super('SLUICE_DECODE_INVALID', message, options);
+    this.reason = reason;
+  }
+}
+
+/** A log segment or record failed its integrity check. */
+export class LogCorruptError extends SluiceError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SLUICE_LOG_CORRUPT', message, options);
+  }
+}
+
+/** A read or trim named an offset the log does not hold. */
+export class LogOffsetError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_LOG_OFFSET', message);
+  }
+}
+
+/** The device registry file is missing, unreadable or malformed. */
+export class RegistryError extends SluiceError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SLUICE_REGISTRY_INVALID', message, options);
+  }
+}
+
+/** The ACL file could not be parsed; the message names the line. */
+export class AclFileError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_ACL_FILE_INVALID', message);
+  }
+}

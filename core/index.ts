@@ -1,0 +1,2 @@
+export * from './errors.js';
+export { createLogger, type Logger } from './logger.js';

@@ -1,0 +1,165 @@
+import { encodeColumnarBatch, MSG_FLAG_DROPPED, type ColumnarBatch } from './columnar-batch.js';
+
+/** A typed array that doubles when full; `view()` is the filled part, no copy. */
+class GrowableF64 {
+  data: Float64Array;
+  length = 0;
+  constructor(capacity: number) {
+    this.data = new Float64Array(capacity);
+  }
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Float64Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+  view(): Float64Array {
+    return this.data.subarray(0, this.length);
+  }
+}
+
+class GrowableU32 {
+  data: Uint32Array;
+  length = 0;
+  constructor(capacity: number) {
+    this.data = new Uint32Array(capacity);
+  }
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Uint32Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+  view(): Uint32Array {
+    return this.data.subarray(0, this.length);
+  }
+}
+
+/**
+ * Accumulates one partition's messages and readings column by column, interning
+ * strings, then encodes them as one buffer. Messages are opened with `beginMessage`,
+ * filled with readings, and can be discarded with `abortMessage` when a later reading
+ * of the same payload turns out invalid: a payload is accepted or refused whole.
+ */
+export class ColumnarBatchBuilder {
+  private readonly stringIndex = new Map<string, number>();
+  private readonly strings: string[] = [];
+  private readonly msgDevice = new GrowableU32(16);
+  private readonly msgDeviceTags = new GrowableU32(16);
+  private readonly msgSeq = new GrowableF64(16);
+  private readonly numEnd = new GrowableU32(16);
+  private readonly textEnd = new GrowableU32(16);
+  private readonly metric = new GrowableU32(256);
+  private readonly tags = new GrowableU32(256);
+  private readonly time = new GrowableF64(256);
+  private readonly value = new GrowableF64(256);
+  private readonly textMetric = new GrowableU32(4);
+  private readonly textTags = new GrowableU32(4);
+  private readonly textTime = new GrowableF64(4);
+  private readonly textKind: number[] = [];
+  private readonly textValue = new GrowableU32(4);
+
+  constructor(
+    readonly partition: number,
+    readonly receivedAtMs: number,
+  ) {
+    this.intern(''); // index 0 is always the empty tag set
+  }
+
+  /** The string's dictionary index, adding it if new. */
+  intern(s: string): number {
+    let i = this.stringIndex.get(s);
+    if (i === undefined) {
+      i = this.strings.length;
+      this.strings.push(s);
+      this.stringIndex.set(s, i);
+    }
+    return i;
+  }
+
+  get messageCount(): number {
+    return this.msgDevice.length;
+  }
+
+  get numericCount(): number {
+    return this.metric.length;
+  }
+
+  /** Starts a message; returns its index in this batch. */
+  beginMessage(device: number, deviceTags: number, seq: number): number {
+    this.msgDevice.push(device);
+    this.msgDeviceTags.push(deviceTags);
+    this.msgSeq.push(seq);
+    this.numEnd.push(this.metric.length);
+    this.textEnd.push(this.textMetric.length);
+    return this.msgDevice.length - 1;
+  }
+
+  /** Adds a numeric reading to the open message. */
+  addNumeric(metric: number, tags: number, time: number, value: number): void {
+    this.metric.push(metric);
+    this.tags.push(tags);
+    this.time.push(time);
+    this.value.push(value);
+    this.numEnd.data[this.numEnd.length - 1] = this.metric.length;
+  }
+
+  /** Adds a bool (kind 1, value 0/1) or string (kind 2, value = string index) reading. */
+  addText(metric: number, tags: number, time: number, kind: number, value: number): void {
+    this.textMetric.push(metric);
+    this.textTags.push(tags);
+    this.textTime.push(time);
+    this.textKind.push(kind);
+    this.textValue.push(value);
+    this.textEnd.data[this.textEnd.length - 1] = this.textMetric.length;
+  }
+
+  /** Drops the open message and its readings (interned strings stay; they are harmless). */
+  abortMessage(): void {
+    const i = this.msgDevice.length - 1;
+    const numStart = i === 0 ? 0 : this.numEnd.data[i - 1]!;
+    const textStart = i === 0 ? 0 : this.textEnd.data[i - 1]!;
+    for (const col of [this.metric, this.tags]) col.length = numStart;
+    for (const col of [this.time, this.value]) col.length = numStart;
+    for (const col of [this.textMetric, this.textTags, this.textValue]) col.length = textStart;
+    this.textTime.length = textStart;
+    this.textKind.length = textStart;
+    for (const col of [this.msgDevice, this.msgDeviceTags, this.numEnd, this.textEnd]) col.length = i;
+    this.msgSeq.length = i;
+  }
+
+  /** The batch as columns (views over the builder's arrays). */
+  build(): ColumnarBatch {
+    return {
+      partition: this.partition,
+      receivedAtMs: this.receivedAtMs,
+      strings: this.strings,
+      msgDevice: this.msgDevice.view(),
+      msgDeviceTags: this.msgDeviceTags.view(),
+      msgSeq: this.msgSeq.view(),
+      msgFlags: new Uint8Array(this.msgDevice.length),
+      numEnd: this.numEnd.view(),
+      textEnd: this.textEnd.view(),
+      metric: this.metric.view(),
+      tags: this.tags.view(),
+      time: this.time.view(),
+      value: this.value.view(),
+      textMetric: this.textMetric.view(),
+      textTags: this.textTags.view(),
+      textTime: this.textTime.view(),
+      textKind: Uint8Array.from(this.textKind),
+      textValue: this.textValue.view(),
+    };
+  }
+
+  /** Encodes the batch into one buffer. */
+  encode(): Uint8Array {
+    return encodeColumnarBatch(this.build());
+  }
+}
+
+export { MSG_FLAG_DROPPED };

@@ -1,0 +1,11 @@
+export { ReadingBatch, Reading, Series, type IReadingBatch, type IReading, type ISeries } from './telemetry.js';
+export {
+  encodeColumnarBatch,
+  decodeColumnarBatch,
+  msgFlagsOffset,
+  MSG_FLAG_DROPPED,
+  TEXT_KIND_BOOL,
+  TEXT_KIND_STRING,
+  type ColumnarBatch,
+} from './columnar-batch.js';
+export { ColumnarBatchBuilder } from './columnar-batch-builder.js';

@@ -1,0 +1,3 @@
+export { murmur3 } from './hash.js';
+export { keyGroupOf, DEFAULT_PARTITIONS } from './key-groups.js';
+export { assignPartitions, partitionsOwnedBy } from './rendezvous.js';
