@@ -1,0 +1,266 @@
+import { mkdtemp, open, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { FileLog, type FileLogOptions } from './index.js';
+
+const HEADER = 8;
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-log-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function openLog(options: FileLogOptions): Promise<FileLog> {
+  const log = await FileLog.open(options);
+  onTestFinished(() => log.close());
+  return log;
+}
+
+/** A recognisable payload of `size` bytes for record `i` of partition `p`. */
+function payload(p: number, i: number, size = 100): Buffer {
+  return Buffer.alloc(size, `p${p}-r${i};`);
+}
+
+async function segmentFiles(dir: string, p = 0): Promise<string[]> {
+  return (await readdir(join(dir, String(p).padStart(3, '0')))).filter((f) => f.endsWith('.seg')).sort();
+}
+
+async function lastSegment(dir: string, p = 0): Promise<string> {
+  return join(dir, String(p).padStart(3, '0'), (await segmentFiles(dir, p)).at(-1)!);
+}
+
+async function flipByte(path: string, position: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  const b = Buffer.alloc(1);
+  await fh.read(b, 0, 1, position);
+  b[0]! ^= 0xff;
+  await fh.write(b, 0, 1, position);
+  await fh.close();
+}
+
+async function appendN(log: FileLog, p: number, n: number, size = 100): Promise<number[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => log.append(p, payload(p, i, size))));
+}
+
+describe('FileLog', () => {
+  it('round-trips records across partitions and segment rolls, and after reopen', async () => {
+    const dir = await tempDir();
+    const log = await openLog({ dir, partitions: 3, segmentBytes: 1024 });
+    const sizes = (i: number): number => 50 + ((i * 37) % 250);
+    const offsets = await Promise.all(
+      Array.from({ length: 60 }, (_, k) => log.append(k % 3, payload(k % 3, Math.floor(k / 3), sizes(k)))),
+    );
+    for (let p = 0; p < 3; p++) {
+      expect(offsets.filter((_, k) => k % 3 === p)).toEqual([...Array(20).keys()]);
+      expect(log.endOffset(p)).toBe(20);
+      expect((await segmentFiles(dir, p)).length).toBeGreaterThan(1);
+    }
+    const expectAll = async (l: FileLog): Promise<void> => {
+      for (let p = 0; p < 3; p++) {
+        const records = await l.read(p, 0);
+        expect(records.map((r) => r.offset)).toEqual([...Array(20).keys()]);
+        records.forEach((r, i) => expect(Buffer.from(r.payload).equals(payload(p, i, sizes(i * 3 + p)))).toBe(true));
+      }
+    };
+    await expectAll(log);
+    expect((await log.read(1, 7, 5)).map((r) => r.offset)).toEqual([7, 8, 9, 10, 11]);
+    expect(await log.read(1, 20)).toEqual([]);
+    await expect(log.read(1, 21)).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
+    await log.close();
+
+    const reopened = await openLog({ dir, partitions: 3, segmentBytes: 1024 });
+    expect(reopened.recovery).toEqual([]);
+    expect([0, 1, 2].map((p) => reopened.endOffset(p))).toEqual([20, 20, 20]);
+    await expectAll(reopened);
+    expect(await reopened.append(2, payload(2, 20))).toBe(20);
+    expect((await reopened.read(2, 19)).map((r) => r.offset)).toEqual([19, 20]);
+  });
+
+  const tears = [
+    { name: '3 bytes cut off the end', cut: (size: number) => size - 3 },
+    { name: 'a cut inside the last header', cut: (size: number) => size - (HEADER + 100) + 5 },
+  ];
+  for (const { name, cut } of tears) {
+    it(`drops a torn tail (${name}) and keeps every whole record`, async () => {
+      const dir = await tempDir();
+      const log = await openLog({ dir, partitions: 1, segmentBytes: 1000 });
+      await appendN(log, 0, 24);
+      await log.close();
+      const last = await lastSegment(dir);
+      const { size } = await stat(last);
+      await truncate(last, cut(size));
+
+      const reopened = await openLog({ dir, partitions: 1, segmentBytes: 1000 });
+      expect(reopened.recovery).toEqual([{ partition: 0, segment: last, truncatedBytes: cut(size) - (size - HEADER - 100) }]);
+      expect(reopened.endOffset(0)).toBe(23);
+      expect((await stat(last)).size).toBe(size - HEADER - 100);
+      const records = await reopened.read(0, 0);
+      expect(records.map((r) => r.offset)).toEqual([...Array(23).keys()]);
+      records.forEach((r, i) => expect(Buffer.from(r.payload).equals(payload(0, i))).toBe(true));
+      expect(await reopened.append(0, payload(0, 99))).toBe(23);
+      const [tail] = await reopened.read(0, 23);
+      expect(Buffer.from(tail!.payload).equals(payload(0, 99))).toBe(true);
+    });
+  }
+
+  it('drops a zero-filled tail (a file that grew but whose data never reached disk)', async () => {
+    const dir = await tempDir();
+    const log = await openLog({ dir, partitions: 1 });
+    await appendN(log, 0, 5);
+    await log.close();
+    const last = await lastSegment(dir);
+    const { size } = await stat(last);
+    await truncate(last, size + 4096);
+
+    const reopened = await openLog({ dir, partitions: 1 });
+    expect(reopened.recovery).toEqual([{ partition: 0, segment: last, truncatedBytes: 4096 }]);
+    expect(reopened.endOffset(0)).toBe(5);
+  });
+
+  it('surfaces a CRC mismatch mid-log as LogCorruptError and treats one at the tail as torn', async () => {
+    const dir = await tempDir();
+    const log = await openLog({ dir, partitions: 1 });
+    await appendN(log, 0, 10);
+    await log.close();
+    const seg = await lastSegment(dir);
+    const recordBytes = HEADER + 100;
+    await flipByte(seg, 4 * recordBytes + HEADER + 5);
+    await flipByte(seg, 9 * recordBytes + HEADER + 50);
+
+    const reopened = await openLog({ dir, partitions: 1 });
+    expect(reopened.recovery).toEqual([{ partition: 0, segment: seg, truncatedBytes: recordBytes }]);
+    expect(reopened.endOffset(0)).toBe(9);
+    await expect(reopened.read(0, 0)).rejects.toMatchObject({ name: 'LogCorruptError', code: 'SLUICE_LOG_CORRUPT' });
+    await expect(reopened.read(0, 4)).rejects.toMatchObject({ code: 'SLUICE_LOG_CORRUPT' });
+    expect((await reopened.read(0, 0, 4)).map((r) => r.offset)).toEqual([0, 1, 2, 3]);
+    expect((await reopened.read(0, 5)).map((r) => r.offset)).toEqual([5, 6, 7, 8]);
+  });
+
+  it('surfaces a CRC mismatch in a sealed segment at read time', async () => {
+    const dir = await tempDir();
+    const log = await openLog({ dir, partitions: 1, segmentBytes: 500 });
+    await appendN(log, 0, 12);
+    await log.close();
+    const first = join(dir, '000', (await segmentFiles(dir))[0]!);
+    await flipByte(first, (HEADER + 100) * 4 + HEADER);
+
+    const reopened = await openLog({ dir, partitions: 1, segmentBytes: 500 });
+    expect(reopened.recovery).toEqual([]);
+    await expect(reopened.read(0, 2)).rejects.toMatchObject({ code: 'SLUICE_LOG_CORRUPT' });
+    expect((await reopened.read(0, 5)).map((r) => r.offset)).toEqual([5, 6, 7, 8, 9, 10, 11]);
+  });
+
+  it('trims whole segments below the trim point and keeps the start offset across reopen', async () => {
+    const dir = await tempDir();
+    // 108-byte frames, 500-byte segments: five records a segment, bases 0, 5, 10, ...
+    const log = await openLog({ dir, partitions: 2, segmentBytes: 500 });
+    await appendN(log, 1, 30);
+    expect(await segmentFiles(dir, 1)).toHaveLength(6);
+
+    await log.trim(1, 12);
+    expect(log.startOffset(1)).toBe(12);
+    expect((await log.read(1, 12, 1))[0]?.offset).toBe(12);
+    await expect(log.read(1, 11)).rejects.toMatchObject({ name: 'LogOffsetError', code: 'SLUICE_LOG_OFFSET' });
+    const kept = (await segmentFiles(dir, 1)).map((f) => Number(f.slice(0, 20)));
+    expect(kept).toEqual([10, 15, 20, 25]);
+    await log.trim(1, 3); // backwards: a no-op
+    expect(log.startOffset(1)).toBe(12);
+    await expect(log.trim(1, 31)).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
+    expect(log.startOffset(0)).toBe(0);
+    await log.close();
+
+    const reopened = await openLog({ dir, partitions: 2, segmentBytes: 500 });
+    expect(reopened.startOffset(1)).toBe(12);
+    expect(reopened.endOffset(1)).toBe(30);
+    await expect(reopened.read(1, 11)).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
+    expect((await reopened.read(1, 12)).map((r) => r.offset)).toEqual([...Array(18).keys()].map((i) => i + 12));
+
+    await reopened.trim(1, 30); // everything: the active segment stays
+    expect(await segmentFiles(dir, 1)).toEqual(['00000000000000000025.seg']);
+    expect(await reopened.read(1, 30)).toEqual([]);
+    expect(await reopened.append(1, payload(1, 30))).toBe(30);
+  });
+
+  it('restarts a partition at its start offset when trim.json is ahead of the data', async () => {
+    const dir = await tempDir();
+    const log = await openLog({ dir, partitions: 1, fsync: 'never' });
+    await appendN(log, 0, 10);
+    await log.close();
+    await writeFile(join(dir, '000', 'trim.json'), JSON.stringify({ startOffset: 15 }));
+
+    const reopened = await openLog({ dir, partitions: 1, fsync: 'never' });
+    expect([reopened.startOffset(0), reopened.endOffset(0)]).toEqual([15, 15]);
+    expect(await segmentFiles(dir)).toEqual(['00000000000000000015.seg']);
+    expect(await reopened.append(0, payload(0, 15))).toBe(15);
+    expect((await reopened.read(0, 15)).map((r) => r.offset)).toEqual([15]);
+    await expect(reopened.read(0, 14)).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
+  });
+
+  it('group-commits concurrent appends: consecutive offsets, in-order resolution, few fsyncs', async () => {
+    const dir = await tempDir();
+    const log = await openLog({ dir, partitions: 4, fsync: 'batch' });
+    const resolved: number[][] = [[], [], [], []];
+    const appends = Array.from({ length: 1000 }, (_, i) => {
+      const p = i % 4;
+      return log.append(p, payload(p, i)).then((offset) => {
+        resolved[p]!.push(offset);
+        return offset;
+      });
+    });
+    const offsets = await Promise.all(appends);
+    expect(offsets).toEqual(offsets.map((_, i) => Math.floor(i / 4)));
+    for (const order of resolved) expect(order).toEqual([...Array(250).keys()]);
+    expect(log.stats.appends).toBe(1000);
+    expect(log.stats.fsyncs).toBeLessThan(1000 / 10);
+
+    const single = await openLog({ dir: await tempDir(), partitions: 1 });
+    expect(await appendN(single, 0, 1000)).toEqual([...Array(1000).keys()]);
+    expect(single.stats.fsyncs).toBeLessThan(100);
+    // One round's writev carried 2000 buffers, past IOV_MAX (1024): all must land in order.
+    const records = await single.read(0, 0);
+    expect(records).toHaveLength(1000);
+    records.forEach((r, i) => expect(Buffer.from(r.payload).equals(payload(0, i))).toBe(true));
+  });
+
+  it("resolves after an fsync under 'always' and without one under 'never'", async () => {
+    const always = await openLog({ dir: await tempDir(), partitions: 1, fsync: 'always' });
+    expect(await appendN(always, 0, 50)).toEqual([...Array(50).keys()]);
+    expect(always.stats.fsyncs).toBeGreaterThan(0);
+    const never = await openLog({ dir: await tempDir(), partitions: 1, fsync: 'never' });
+    expect(await appendN(never, 0, 50)).toEqual([...Array(50).keys()]);
+    expect(never.stats.fsyncs).toBe(0);
+    expect((await never.read(0, 49))[0]?.offset).toBe(49);
+  });
+
+  it('close waits for queued appends; appends after close are refused', async () => {
+    const log = await openLog({ dir: await tempDir(), partitions: 1 });
+    const pending = appendN(log, 0, 100);
+    await log.close();
+    expect(await pending).toEqual([...Array(100).keys()]);
+    await expect(log.append(0, payload(0, 100))).rejects.toMatchObject({ code: 'SLUICE_LOG_CLOSED' });
+    await expect(log.append(0, new Uint8Array(0))).rejects.toMatchObject({ code: 'SLUICE_LOG_CLOSED' });
+  });
+
+  it('refuses bad input: empty payloads, unknown partitions, unknown config keys', async () => {
+    const dir = await tempDir();
+    const log = await openLog({ dir, partitions: 2 });
+    await expect(log.append(0, new Uint8Array(0))).rejects.toMatchObject({ code: 'SLUICE_LOG_RECORD_INVALID' });
+    await expect(log.append(2, payload(0, 0))).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
+    const bad = { dir: await tempDir(), partitions: 1, fsnyc: 'never' } as FileLogOptions;
+    await expect(FileLog.open(bad)).rejects.toMatchObject({ code: 'SLUICE_CONFIG_INVALID', message: /fsnyc/ });
+    await expect(FileLog.open({ dir, partitions: 1, segmentBytes: -1 })).rejects.toThrow(/log\.segmentBytes.*got -1/);
+  });
+
+  it('refuses to reopen a log with a different partition count', async () => {
+    const dir = await tempDir();
+    await (await openLog({ dir, partitions: 4 })).close();
+    await expect(FileLog.open({ dir, partitions: 8 })).rejects.toMatchObject({
+      code: 'SLUICE_CONFIG_INVALID',
+      message: expect.stringMatching(/created with 4 partitions.*cannot be opened with 8/),
+    });
+    const again = await openLog({ dir, partitions: 4 });
+    expect(again.partitions).toBe(4);
+  });
+});
