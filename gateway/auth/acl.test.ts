@@ -1,0 +1,170 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AclFileError } from '../../core/index.js';
+import { createIdentity, type DeviceIdentity } from './identity.js';
+import { AclRules } from './index.js';
+
+const device = (id: string): DeviceIdentity => createIdentity(id, 'device');
+const service = (id: string): DeviceIdentity => createIdentity(id, 'service');
+
+/** The AclFileError that parsing `text` raises. */
+function parseError(text: string): AclFileError {
+  try {
+    AclRules.parse(text, 'test.acl');
+  } catch (err) {
+    expect(err).toBeInstanceOf(AclFileError);
+    return err as AclFileError;
+  }
+  throw new Error(`expected ${JSON.stringify(text)} to be refused`);
+}
+
+describe('AclRules.defaults (the device contract)', () => {
+  const acl = AclRules.defaults();
+  const d1 = device('d1');
+
+  it('lets a device publish its own telemetry only', () => {
+    expect(acl.canPublish(d1, 'd1', 'devices/d1/telemetry')).toBe(true);
+    expect(acl.canPublish(d1, 'd1', 'devices/d1/telemetry/json')).toBe(true);
+    expect(acl.canPublish(d1, 'd1', 'devices/d2/telemetry')).toBe(false);
+    expect(acl.canPublish(d1, 'd1', 'devices/d1/commands/reboot')).toBe(false);
+    expect(acl.canPublish(d1, 'd1', 'devices/d1/telemetry/+')).toBe(false);
+    expect(acl.canPublish(d1, 'd1', 'alerts/d1')).toBe(false);
+  });
+
+  it('lets a device subscribe to its own commands only', () => {
+    expect(acl.canSubscribe(d1, 'd1', 'devices/d1/commands/#')).toBe(true);
+    expect(acl.canSubscribe(d1, 'd1', 'devices/d1/commands/reboot')).toBe(true);
+    expect(acl.canSubscribe(d1, 'd1', 'devices/d2/commands/#')).toBe(false);
+    expect(acl.canSubscribe(d1, 'd1', 'devices/+/commands/#')).toBe(false);
+    expect(acl.canSubscribe(d1, 'd1', '#')).toBe(false);
+    expect(acl.canSubscribe(d1, 'd1', 'devices/d1/#')).toBe(false);
+    expect(acl.canSubscribe(d1, 'd1', 'devices/d1/telemetry')).toBe(false);
+  });
+
+  it('does not let a username with wildcards or separators widen a pattern', () => {
+    for (const id of ['a/+', '+', '#', 'x/devices/d2', '$SYS']) {
+      const evil = device(id);
+      expect(acl.canSubscribe(evil, id, `devices/${id}/commands/#`), id).toBe(false);
+      expect(acl.canPublish(evil, id, 'devices/a/b/telemetry'), id).toBe(false);
+    }
+  });
+});
+
+describe('service identities', () => {
+  const acl = AclRules.defaults();
+  const svc = service('dash');
+
+  it('get the built-in rules on top of the file', () => {
+    expect(acl.canSubscribe(svc, 'any', 'devices/+/telemetry')).toBe(true);
+    expect(acl.canSubscribe(svc, 'any', 'devices/d7/telemetry/json')).toBe(true);
+    expect(acl.canSubscribe(svc, 'any', 'alerts/#')).toBe(true);
+    expect(acl.canPublish(svc, 'any', 'devices/d7/commands/reboot')).toBe(true);
+    expect(acl.canSubscribe(svc, 'any', '#')).toBe(false);
+    expect(acl.canSubscribe(svc, 'any', 'devices/#')).toBe(false);
+    expect(acl.canPublish(svc, 'any', 'devices/d7/telemetry')).toBe(false);
+  });
+
+  it('that devices do not get', () => {
+    expect(acl.canSubscribe(device('d1'), 'd1', 'alerts/#')).toBe(false);
+    expect(acl.canPublish(device('d1'), 'd1', 'devices/d2/commands/x')).toBe(false);
+  });
+});
+
+describe('custom rule files', () => {
+  const text = `# fleet ACL
+topic read public/#
+
+user ops
+topic readwrite ops/#
+topic write config/+
+
+user ingest
+topic read  devices/+/telemetry
+pattern write clients/%c/status
+pattern read clients/%u/%c/inbox
+`;
+  const acl = AclRules.parse(text, 'fleet.acl');
+
+  it('applies topic lines before any user line to every client', () => {
+    expect(acl.canSubscribe(device('d1'), 'd1', 'public/news')).toBe(true);
+    expect(acl.canSubscribe(device('d1'), 'd1', 'public/#')).toBe(true);
+    expect(acl.canPublish(device('d1'), 'd1', 'public/news')).toBe(false);
+  });
+
+  it('scopes topic lines to the user above them', () => {
+    expect(acl.canPublish(device('ops'), 'ops-1', 'ops/a/b')).toBe(true);
+    expect(acl.canSubscribe(device('ops'), 'ops-1', 'ops/#')).toBe(true);
+    expect(acl.canPublish(device('ops'), 'ops-1', 'config/x')).toBe(true);
+    expect(acl.canSubscribe(device('ops'), 'ops-1', 'config/x')).toBe(false);
+    expect(acl.canPublish(device('ingest'), 'i', 'ops/a')).toBe(false);
+    expect(acl.canSubscribe(device('ingest'), 'i', 'devices/+/telemetry')).toBe(true);
+    expect(acl.canSubscribe(device('ops'), 'ops-1', 'devices/+/telemetry')).toBe(false);
+  });
+
+  it('applies patterns to every client, with %c and %u substituted', () => {
+    expect(acl.canPublish(device('ops'), 'c-1', 'clients/c-1/status')).toBe(true);
+    expect(acl.canPublish(device('d1'), 'c-2', 'clients/c-1/status')).toBe(false);
+    expect(acl.canSubscribe(device('d1'), 'c-2', 'clients/d1/c-2/inbox')).toBe(true);
+    expect(acl.canSubscribe(device('d1'), 'c-2', 'clients/d1/+/inbox')).toBe(false);
+    expect(acl.canPublish(device('d1'), '+', 'clients/x/status')).toBe(false);
+  });
+
+  it('loads from a file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-acl-'));
+    try {
+      const path = join(dir, 'fleet.acl');
+      await writeFile(path, text);
+      const loaded = await AclRules.load(path);
+      expect(loaded.source).toBe(path);
+      expect(loaded.canPublish(device('ops'), 'x', 'ops/1')).toBe(true);
+      await expect(AclRules.load(join(dir, 'missing.acl'))).rejects.toThrow(AclFileError);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('plain broker rule', () => {
+  const acl = AclRules.parse('pattern readwrite #');
+  const d = device('anyone');
+
+  it('allows everything except $ topics [MQTT-4.7.2-1]', () => {
+    expect(acl.canSubscribe(d, 'c', '#')).toBe(true);
+    expect(acl.canPublish(d, 'c', 'anything/at/all')).toBe(true);
+    expect(acl.canPublish(d, 'c', '$SYS/x')).toBe(false);
+    expect(acl.canSubscribe(d, 'c', '$SYS/#')).toBe(false);
+  });
+});
+
+describe('deny by default', () => {
+  it('grants nothing with an empty rule set, and refuses invalid topics and filters', () => {
+    const empty = AclRules.parse('# nothing\n\n');
+    expect(empty.canPublish(device('d'), 'd', 'a')).toBe(false);
+    expect(empty.canSubscribe(device('d'), 'd', 'a')).toBe(false);
+    const all = AclRules.parse('topic #');
+    expect(all.canSubscribe(device('d'), 'd', 'a/#/b')).toBe(false);
+    expect(all.canPublish(device('d'), 'd', '')).toBe(false);
+  });
+});
+
+describe('ACL parse errors', () => {
+  it('name the line number, the line and what was expected', () => {
+    const err = parseError('# ok\ntopic read a/b\n  topic deny secret/#\n');
+    expect(err.message).toContain('test.acl: line 3');
+    expect(err.message).toContain('"topic deny secret/#"');
+    expect(err.message).toContain('topic [read|write|readwrite] <topic>');
+    expect(err.code).toBe('SLUICE_ACL_FILE_INVALID');
+  });
+
+  it('refuse each kind of malformed line', () => {
+    expect(parseError('allow everything').message).toMatch(/line 1 .*expected "user", "topic" or "pattern"/);
+    expect(parseError('\nuser').message).toMatch(/line 2 .*user <name>/);
+    expect(parseError('user a b').message).toMatch(/line 1/);
+    expect(parseError('topic').message).toMatch(/line 1 .*<topic>/);
+    expect(parseError('topic read a b').message).toMatch(/cannot contain spaces/);
+    expect(parseError('\n\n\npattern write a/#/b').message).toMatch(/line 4 .*not a valid MQTT topic filter/);
+    expect(parseError('topic read devices/%u/x').message).toMatch(/only substituted in "pattern"/);
+  });
+});
