@@ -1,2 +1,3 @@
 export * from './errors.js';
 export { createLogger, type Logger } from './logger.js';
+export { parseDuration, duration } from './duration.js';

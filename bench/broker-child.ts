@@ -1,0 +1,60 @@
+/**
+ * The broker under test, in its own process so its CPU and memory are its own:
+ * `bare` is aedes with no hooks (the baseline), `sluice` is the full gateway on a durable
+ * FileLog. Talks to the bench over IPC: sends {ready, port}, answers 'stats'.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Aedes } from 'aedes';
+import { Registry } from 'prom-client';
+import { loadConfig } from '../cli/config-loader.js';
+import { createLogger } from '../core/index.js';
+import { startGateway } from '../gateway/index.js';
+import { FileLog } from '../log/index.js';
+
+const mode = process.argv[2];
+const send = (msg: unknown): void => void process.send!(msg);
+
+async function startBare(): Promise<{ port: number; close(): Promise<void> }> {
+  const broker = await Aedes.createBroker();
+  const server = createServer(broker.handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      server.close();
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+    },
+  };
+}
+
+async function startSluice(): Promise<{ port: number; close(): Promise<void> }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
+  const config = await loadConfig({
+    env: {},
+    overrides: { dataDir, 'mqtt.port': '0', 'mqtt.host': '127.0.0.1', 'auth.mode': 'anonymous', 'limits.messagesPerSecond': '0', 'log.fsync': 'batch' },
+  });
+  const log = await FileLog.open({ dir: join(dataDir, 'log'), partitions: config.partitions, ...config.log });
+  const gateway = await startGateway(config, { log, registry: new Registry(), logger: createLogger('bench', 'error'), dataDir, partitions: config.partitions });
+  return {
+    port: gateway.ports.tcp,
+    close: async () => {
+      await gateway.close();
+      await log.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const server = mode === 'bare' ? await startBare() : await startSluice();
+process.on('message', (msg) => {
+  if (msg === 'stats') {
+    const cpu = process.cpuUsage();
+    send({ cpuSeconds: (cpu.user + cpu.system) / 1e6, rssBytes: process.memoryUsage().rss });
+  } else if (msg === 'stop') {
+    server.close().then(() => process.exit(0));
+  }
+});
+send({ ready: true, port: server.port });

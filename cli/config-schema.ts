@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { gatewayConfigShape } from '../gateway/index.js';
+import { logConfigSchema } from '../log/index.js';
+import { DEFAULT_PARTITIONS } from '../routing/index.js';
+
+/** The whole sluice config: each component's own schema, composed; unknown keys are errors. */
+export const sluiceConfigSchema = z
+  .object({
+    /** Where the log, checkpoints and dead letters live. */
+    dataDir: z.string().default('./data'),
+    /** Key groups = log partitions; fixed once data exists (like Kafka's partition count). */
+    partitions: z.number().int().min(1).max(4096).default(DEFAULT_PARTITIONS),
+    log: logConfigSchema.prefault({}),
+    ...gatewayConfigShape,
+  })
+  .strict();
+
+export type SluiceConfig = z.infer<typeof sluiceConfigSchema>;

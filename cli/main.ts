@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { SluiceError } from '../core/index.js';
+import { registerDeadLettersCommand } from './commands/deadletters.js';
+import { registerDevicesCommand } from './commands/devices.js';
+import { registerGatewayCommands } from './commands/gateway.js';
+
+const program = new Command('sluice')
+  .description('IoT telemetry gateway: authenticated MQTT + Protobuf in, a durable partitioned log, windows out to InfluxDB')
+  .addOption(new Option('--log-level <level>', 'pino log level').env('SLUICE_LOG_LEVEL').default('info'))
+  .showHelpAfterError();
+
+registerGatewayCommands(program);
+registerDevicesCommand(program);
+registerDeadLettersCommand(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof SluiceError) {
+    process.stderr.write(`sluice: ${err.message} [${err.code}]\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`sluice: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,138 @@
+import type { Aedes, AuthenticateError, Client } from 'aedes';
+import { AclDeniedError, AuthRefusedError, ProtocolViolationError, type Logger } from '../core/index.js';
+import { keyGroupOf } from '../routing/index.js';
+import type { AclRules, DeviceIdentity } from './auth/index.js';
+import type { DeviceLimitsConfig } from './config.js';
+import type { PayloadKind } from './decode/index.js';
+import type { IngestPipeline } from './ingest/ingest-pipeline.js';
+import type { GatewayMetrics } from './metrics.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** What the gateway knows about a connected client, computed once at CONNECT. */
+interface Session {
+  identity: DeviceIdentity;
+  partition: number;
+  telemetryTopic: string;
+  jsonTopic: string;
+  /** The ACL's answer for the client's own telemetry topics, cached: it is asked per message. */
+  ownTelemetryAllowed: boolean;
+  ownJsonAllowed: boolean;
+  bucket: TokenBucket | undefined;
+}
+
+export interface BrokerHooksOptions {
+  authenticator: { authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): Promise<DeviceIdentity> };
+  acl: AclRules;
+  ingest: IngestPipeline;
+  partitions: number;
+  limits: DeviceLimitsConfig;
+  maxConnections: number;
+  metrics: GatewayMetrics;
+  logger: Logger;
+}
+
+const TELEMETRY = /^devices\/([^/]+)\/telemetry(\/json)?$/;
+
+/** Installs authentication, ACL and the telemetry ingest path on an aedes broker. */
+export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
+  const sessions = new WeakMap<Client, Session>();
+  const persistentWithoutId = new WeakSet<Client>();
+
+  broker.preConnect = (client, packet, callback) => {
+    // [MQTT-3.1.3-8]: an empty client id requires CleanSession = 1; aedes would invent an id.
+    if (packet.clientId === '' && !packet.clean) persistentWithoutId.add(client);
+    callback(null, true);
+  };
+
+  broker.authenticate = (client, username, password, callback) => {
+    const refuse = (reason: string, returnCode: 2 | 3 | 4 | 5, message: string): void => {
+      o.metrics.connectionsRefused.inc({ reason });
+      const err = new AuthRefusedError(message) as unknown as AuthenticateError;
+      (err as { returnCode: number }).returnCode = returnCode;
+      callback(err, false);
+    };
+    if (persistentWithoutId.has(client)) {
+      refuse('identifier_rejected', 2, 'an empty client id needs clean session; set a client id or clean=true');
+      return;
+    }
+    if (broker.connectedClients >= o.maxConnections) {
+      refuse('max_connections', 3, `connection limit ${o.maxConnections} reached`);
+      return;
+    }
+    o.authenticator.authenticate(client.id, username, password).then(
+      (identity) => {
+        sessions.set(client, newSession(client, identity, o));
+        callback(null, true);
+      },
+      (err: unknown) => {
+        if (err instanceof AuthRefusedError) refuse('auth_refused', err.returnCode as 4 | 5, err.message);
+        else {
+          o.logger.error({ err, clientId: client.id }, 'authentication failed unexpectedly');
+          refuse('auth_error', 3, 'authentication is unavailable');
+        }
+      },
+    );
+  };
+
+  broker.authorizePublish = (client, packet, callback) => {
+    if (!client) return callback(null); // a will published by the broker itself
+    const session = sessions.get(client);
+    if (!session) return callback(new ProtocolViolationError('PUBLISH before the session was authenticated'));
+    // [MQTT-2.3.1-1]: QoS 1 and 2 PUBLISH packets carry a non-zero packet identifier.
+    if (packet.qos > 0 && !packet.messageId) {
+      o.metrics.connectionsRefused.inc({ reason: 'packet_id_zero' });
+      return callback(new ProtocolViolationError('QoS>0 PUBLISH with packet identifier 0'));
+    }
+    const topic = packet.topic;
+    let device: string;
+    let kind: PayloadKind;
+    if (topic === session.telemetryTopic && session.ownTelemetryAllowed) {
+      device = session.identity.id;
+      kind = 'protobuf';
+    } else if (topic === session.jsonTopic && session.ownJsonAllowed) {
+      device = session.identity.id;
+      kind = 'json';
+    } else {
+      if (topic.startsWith('$') || !o.acl.canPublish(session.identity, client.id, topic)) {
+        o.metrics.connectionsRefused.inc({ reason: 'acl_publish' });
+        return callback(new AclDeniedError(`client ${client.id} may not publish to ${topic}`));
+      }
+      const match = TELEMETRY.exec(topic);
+      if (!match) return callback(null); // ordinary MQTT traffic the ACL allows
+      device = match[1]!;
+      kind = match[2] ? 'json' : 'protobuf';
+    }
+    const partition = device === session.identity.id ? session.partition : keyGroupOf(device, o.partitions);
+    const tags = device === session.identity.id ? session.identity.tagString : '';
+    const payload = packet.payload as Buffer;
+    const delay = session.bucket?.delayFor(1) ?? 0;
+    if (delay === 0) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback);
+    o.metrics.rateLimited.inc();
+    setTimeout(() => o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback), delay);
+  };
+
+  broker.authorizeSubscribe = (client, subscription, callback) => {
+    const session = sessions.get(client);
+    if (session && o.acl.canSubscribe(session.identity, client.id, subscription.topic)) return callback(null, subscription);
+    o.metrics.connectionsRefused.inc({ reason: 'acl_subscribe' });
+    // A null subscription makes aedes answer SUBACK 0x80 (failure) for this filter [MQTT-3.9.3-2].
+    callback(null, null);
+  };
+
+  broker.on('clientReady', () => o.metrics.connections.set(broker.connectedClients));
+  broker.on('clientDisconnect', () => o.metrics.connections.set(broker.connectedClients));
+}
+
+function newSession(client: Client, identity: DeviceIdentity, o: BrokerHooksOptions): Session {
+  const telemetryTopic = `devices/${identity.id}/telemetry`;
+  const jsonTopic = `${telemetryTopic}/json`;
+  return {
+    identity,
+    partition: keyGroupOf(identity.id, o.partitions),
+    telemetryTopic,
+    jsonTopic,
+    ownTelemetryAllowed: o.acl.canPublish(identity, client.id, telemetryTopic),
+    ownJsonAllowed: o.acl.canPublish(identity, client.id, jsonTopic),
+    bucket: o.limits.messagesPerSecond > 0 ? new TokenBucket(o.limits.messagesPerSecond, o.limits.burst) : undefined,
+  };
+}

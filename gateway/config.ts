@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { duration } from '../core/index.js';
+import { aclConfigSchema, authConfigSchema } from './auth/index.js';
+import { decodeLimitsSchema } from './decode/index.js';
+
+/** MQTT listeners and connection limits. */
+export const mqttConfigSchema = z
+  .object({
+    /** Address the listeners bind to. */
+    host: z.string().default('0.0.0.0'),
+    /** Plain TCP MQTT port; 0 picks a free one. */
+    port: z.number().int().min(0).max(65535).default(1883),
+    /** MQTT over WebSocket port; off unless set. */
+    wsPort: z.number().int().min(0).max(65535).optional(),
+    /** MQTT over TLS; off unless set. cert and key are PEM file paths. */
+    tls: z
+      .object({ port: z.number().int().min(0).max(65535).default(8883), cert: z.string(), key: z.string() })
+      .strict()
+      .optional(),
+    /** Largest MQTT packet accepted; a larger one closes its connection before it is buffered. */
+    maxPacketBytes: z.number().int().min(1024).default(256 * 1024),
+    /** Connections beyond this are refused with CONNACK 3 (server unavailable). */
+    maxConnections: z.number().int().positive().default(100_000),
+    /** Time a new connection has to send CONNECT. */
+    connectTimeout: duration('30s'),
+    /** Largest keep-alive a client may ask for, in seconds (0 = no limit). */
+    keepaliveLimit: z.number().int().min(0).max(65535).default(0),
+  })
+  .strict();
+
+/** Per-device flow limits. */
+export const deviceLimitsSchema = z
+  .object({
+    /** Sustained messages per second per device (token bucket); 0 = unlimited. Excess slows the device, never drops. */
+    messagesPerSecond: z.number().min(0).default(1000),
+    /** Bucket size: messages a device may send in a burst above the rate. */
+    burst: z.number().int().positive().default(2000),
+  })
+  .strict();
+
+/** Micro-batching on the main thread and the bound on work in flight. */
+export const ingestConfigSchema = z
+  .object({
+    /** A micro-batch is flushed at this many messages ... */
+    batchMaxMessages: z.number().int().positive().default(4096),
+    /** ... or this many payload bytes ... */
+    batchMaxBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    /** ... or after this long, whichever comes first. */
+    batchMaxDelay: duration('2ms'),
+    /** Payload bytes accepted but not yet durable; past it the gateway stops reading sockets. */
+    maxInflightBytes: z.number().int().positive().default(64 * 1024 * 1024),
+  })
+  .strict();
+
+/** The bounded, rotated record of rejected payloads under dataDir/deadletters. */
+export const deadLettersConfigSchema = z
+  .object({
+    /** A dead-letter file rotates at this size. */
+    maxFileBytes: z.number().int().positive().default(8 * 1024 * 1024),
+    /** Rotated files kept (older ones are deleted). */
+    maxFiles: z.number().int().positive().default(3),
+  })
+  .strict();
+
+/** The HTTP endpoints: /metrics, /healthz, /readyz. */
+export const httpConfigSchema = z
+  .object({
+    host: z.string().default('0.0.0.0'),
+    /** 0 picks a free port. */
+    port: z.number().int().min(0).max(65535).default(9464),
+  })
+  .strict();
+
+export type MqttConfig = z.infer<typeof mqttConfigSchema>;
+export type DeviceLimitsConfig = z.infer<typeof deviceLimitsSchema>;
+export type IngestConfig = z.infer<typeof ingestConfigSchema>;
+export type DeadLettersConfig = z.infer<typeof deadLettersConfigSchema>;
+export type HttpConfig = z.infer<typeof httpConfigSchema>;
+
+/** Everything the gateway reads from the config file, each part with its defaults. */
+export const gatewayConfigShape = {
+  mqtt: mqttConfigSchema.prefault({}),
+  http: httpConfigSchema.prefault({}),
+  auth: authConfigSchema.prefault({}),
+  acl: aclConfigSchema.prefault({}),
+  limits: deviceLimitsSchema.prefault({}),
+  ingest: ingestConfigSchema.prefault({}),
+  decode: decodeLimitsSchema.prefault({}),
+  deadLetters: deadLettersConfigSchema.prefault({}),
+};
+
+const gatewayConfigSchema = z.object(gatewayConfigShape).strict();
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -1,0 +1,90 @@
+import { Aedes } from 'aedes';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../core/index.js';
+import type { Log } from '../log/index.js';
+import { AclRules, DeviceRegistry, createAuthenticator } from './auth/index.js';
+import { installBrokerHooks } from './broker-hooks.js';
+import type { GatewayConfig } from './config.js';
+import { DeadLetterRecorder } from './dead-letters.js';
+import { DecodePool } from './decode/index.js';
+import { IngestPipeline } from './ingest/ingest-pipeline.js';
+import { startListeners, type ListenerPorts } from './listeners.js';
+import { createGatewayMetrics } from './metrics.js';
+
+/** A running gateway: MQTT listeners feeding the log. */
+export interface Gateway {
+  ports: ListenerPorts;
+  /** Payload bytes accepted and not yet durable. */
+  readonly inflightBytes: number;
+  /** Stops accepting connections, makes everything accepted durable, and releases resources. */
+  close(): Promise<void>;
+}
+
+export interface GatewayDeps {
+  log: Log;
+  registry: Registry;
+  logger: Logger;
+  dataDir: string;
+  partitions: number;
+}
+
+/** Starts the gateway: aedes with Sluice's auth, ACL and ingest hooks, on the configured listeners. */
+export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+  const logger = deps.logger.child({ component: 'gateway' });
+  const metrics = createGatewayMetrics(deps.registry);
+  const deviceRegistry = config.auth.mode === 'registry' ? await DeviceRegistry.load(config.auth.registry) : undefined;
+  const authenticator = createAuthenticator(config.auth, { registry: deviceRegistry, logger });
+  const acl = config.acl.file ? await AclRules.load(config.acl.file) : AclRules.defaults();
+  const deadLetters = await DeadLetterRecorder.open(deps.dataDir, config.deadLetters);
+  const pool = new DecodePool({ threads: config.decode.threads, maxQueue: config.decode.maxQueue, limits: config.decode });
+  const ingest = new IngestPipeline({
+    log: deps.log,
+    pool,
+    deadLetters,
+    metrics,
+    config: config.ingest,
+    maxMetricsPerDevice: config.decode.maxMetricsPerDevice,
+    logger,
+  });
+
+  const broker = new Aedes({
+    connectTimeout: config.mqtt.connectTimeout,
+    keepaliveLimit: config.mqtt.keepaliveLimit,
+    // Telemetry subscribers (service accounts) must not stall ingest for everyone.
+    drainTimeout: 30_000,
+  });
+  await broker.listen();
+  installBrokerHooks(broker, {
+    authenticator,
+    acl,
+    ingest,
+    partitions: deps.partitions,
+    limits: config.limits,
+    maxConnections: config.mqtt.maxConnections,
+    metrics,
+    logger,
+  });
+  broker.on('clientError', (client, err) => logger.debug({ clientId: client.id, err: err.message }, 'client error'));
+  broker.on('connectionError', (client, err) => logger.debug({ clientId: client.id, err: err.message }, 'connection error'));
+
+  const listeners = await startListeners(broker, config.mqtt, (violation) => {
+    metrics.connectionsRefused.inc({ reason: violation });
+  });
+  logger.info({ ports: listeners.ports, auth: config.auth.mode }, 'gateway listening');
+
+  return {
+    ports: listeners.ports,
+    get inflightBytes() {
+      return ingest.inflightBytes;
+    },
+    close: async () => {
+      const closingListeners = listeners.close();
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await closingListeners;
+      await ingest.close();
+      await pool.close();
+      await deadLetters.close();
+      logger.info('gateway stopped');
+    },
+  };
+}

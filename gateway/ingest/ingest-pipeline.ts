@@ -1,0 +1,172 @@
+import { compressSync } from 'snappy';
+import type { Logger } from '../../core/index.js';
+import type { Log } from '../../log/index.js';
+import { MSG_FLAG_DROPPED, msgFlagsOffset } from '../../proto/index.js';
+import type { IngestConfig } from '../config.js';
+import type { DeadLetterRecorder } from '../dead-letters.js';
+import { DecodeJobBuilder, reasonName, type DecodePool, type DecodeResult, type PayloadKind } from '../decode/index.js';
+import type { GatewayMetrics } from '../metrics.js';
+import { AckQueue, type PublishDone } from './ack-queue.js';
+
+/** One accepted publish waiting for its micro-batch to become durable. */
+interface PendingPublish {
+  device: string;
+  partition: number;
+  payload: Uint8Array;
+  /** Undefined for QoS 0, which was released on acceptance. */
+  done: PublishDone | undefined;
+}
+
+export interface IngestPipelineOptions {
+  log: Log;
+  pool: DecodePool;
+  deadLetters: DeadLetterRecorder;
+  metrics: GatewayMetrics;
+  config: IngestConfig;
+  /** Cardinality guard: distinct metric names one device may have. */
+  maxMetricsPerDevice: number;
+  logger: Logger;
+}
+
+/**
+ * The gateway's hot path after authorisation: collects payloads into micro-batches on
+ * the main thread (flushed by count, bytes or a short delay), decodes each batch in the
+ * worker pool, dead-letters what was refused, appends one snappy-compressed columnar
+ * batch per partition to the log, and only then releases the publishes (PUBACK).
+ * Payload bytes in flight are bounded: past the bound, publishes are held, which stops
+ * aedes from reading those sockets.
+ */
+export class IngestPipeline {
+  private job = new DecodeJobBuilder();
+  private pending: PendingPublish[] = [];
+  private pendingBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private inflight = 0;
+  private readonly held: (() => void)[] = [];
+  private readonly deviceMetrics = new Map<string, Set<string>>();
+  private readonly acks = new AckQueue();
+  private closed = false;
+
+  constructor(private readonly o: IngestPipelineOptions) {}
+
+  /** Payload bytes accepted and not yet durable. */
+  get inflightBytes(): number {
+    return this.inflight;
+  }
+
+  /**
+   * Takes one telemetry payload. `done` is called when it is durable (QoS 1), or as soon
+   * as it is accepted into a batch (QoS 0); either way later if the pipeline is full.
+   */
+  submit(device: string, partition: number, deviceTags: string, kind: PayloadKind, payload: Uint8Array, qos: number, done: PublishDone): void {
+    if (this.closed) {
+      done(new Error('gateway is shutting down'));
+      return;
+    }
+    this.o.metrics.messages.inc({ kind });
+    if (this.inflight > 0 && this.inflight + payload.byteLength > this.o.config.maxInflightBytes) {
+      this.o.metrics.heldPublishes.inc();
+      this.held.push(() => {
+        this.o.metrics.heldPublishes.dec();
+        this.accept(device, partition, deviceTags, kind, payload, qos, done);
+      });
+      return;
+    }
+    this.accept(device, partition, deviceTags, kind, payload, qos, done);
+  }
+
+  private accept(device: string, partition: number, deviceTags: string, kind: PayloadKind, payload: Uint8Array, qos: number, done: PublishDone): void {
+    this.inflight += payload.byteLength;
+    this.o.metrics.inflightBytes.set(this.inflight);
+    this.job.add(payload, partition, device, deviceTags, kind);
+    this.pending.push({ device, partition, payload, done: qos === 0 ? undefined : done });
+    this.pendingBytes += payload.byteLength;
+    if (qos === 0) done(null);
+    const c = this.o.config;
+    if (this.pending.length >= c.batchMaxMessages || this.pendingBytes >= c.batchMaxBytes) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), c.batchMaxDelay);
+  }
+
+  /** Cuts the current micro-batch and sends it on (waits briefly while the pool is full). */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0) return;
+    if (this.o.pool.saturated) {
+      // The batch keeps growing meanwhile; maxInflightBytes bounds it.
+      this.timer = setTimeout(() => this.flush(), 1);
+      return;
+    }
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    const { job, transferList } = this.job.take();
+    this.o.metrics.decodeBatchMessages.observe(batch.length);
+    const durable = this.o.pool.decode(job, transferList).then((result) => this.persist(result, batch));
+    this.acks.enqueue(durable, (err) => this.release(batch, err));
+  }
+
+  private async persist(result: DecodeResult, batch: PendingPublish[]): Promise<void> {
+    const flagsAt = new Map<number, { bytes: Uint8Array; offset: number }>();
+    result.partitions.forEach((p, k) => flagsAt.set(p, { bytes: result.batches[k]!, offset: -1 }));
+    let readings = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const publish = batch[i]!;
+      const status = result.status[i]!;
+      if (status !== 0) {
+        this.reject(publish, reasonName(status), result.details[i]);
+      } else if (!this.admitMetrics(publish.device, result, i)) {
+        const target = flagsAt.get(publish.partition)!;
+        if (target.offset < 0) target.offset = msgFlagsOffset(target.bytes);
+        target.bytes[target.offset + result.msgPartitionIndex[i]!] = MSG_FLAG_DROPPED;
+        this.reject(publish, 'cardinality_limit', `more than ${this.o.maxMetricsPerDevice} distinct metrics for this device`);
+      } else {
+        readings += result.readings[i]!;
+      }
+    }
+    const started = performance.now();
+    await Promise.all(result.batches.map((bytes, k) => this.o.log.append(result.partitions[k]!, compressSync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)))));
+    this.o.metrics.appendSeconds.observe((performance.now() - started) / 1000);
+    this.o.metrics.readings.inc(readings);
+  }
+
+  /** Admits a message's metric names under the per-device cardinality guard. */
+  private admitMetrics(device: string, result: DecodeResult, i: number): boolean {
+    let known = this.deviceMetrics.get(device);
+    if (!known) this.deviceMetrics.set(device, (known = new Set()));
+    const from = i === 0 ? 0 : result.msgMetricsEnd[i - 1]!;
+    const to = result.msgMetricsEnd[i]!;
+    let fresh = 0;
+    for (let m = from; m < to; m++) if (!known.has(result.metricNames[result.msgMetrics[m]!]!)) fresh++;
+    if (fresh === 0) return true;
+    if (known.size + fresh > this.o.maxMetricsPerDevice) return false;
+    for (let m = from; m < to; m++) known.add(result.metricNames[result.msgMetrics[m]!]!);
+    return true;
+  }
+
+  private reject(publish: PendingPublish, reason: string, detail: string | undefined): void {
+    this.o.metrics.rejects.inc({ reason });
+    this.o.deadLetters.record(publish.device, reason, publish.payload, detail || undefined);
+  }
+
+  private release(batch: PendingPublish[], err: Error | undefined): void {
+    if (err) this.o.logger.error({ err, publishes: batch.length }, 'micro-batch not made durable; its publishes are not acknowledged');
+    for (const publish of batch) {
+      this.inflight -= publish.payload.byteLength;
+      publish.done?.(err ?? null);
+    }
+    this.o.metrics.inflightBytes.set(this.inflight);
+    while (this.held.length > 0 && (this.inflight === 0 || this.inflight < this.o.config.maxInflightBytes)) this.held.shift()!();
+  }
+
+  /** Flushes what is batched and waits until every accepted publish has been released. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.held.length > 0) this.held.shift()!();
+    while (this.pending.length > 0) {
+      this.flush();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await this.acks.drained();
+  }
+}

@@ -1,0 +1,63 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The gateway's Prometheus metrics, registered on `registry`. */
+export function createGatewayMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    connections: new Gauge({ name: 'sluice_gateway_connections', help: 'Connected MQTT clients', registers }),
+    connectionsRefused: new Counter({
+      name: 'sluice_gateway_connections_refused_total',
+      help: 'Connections refused or closed by the gateway, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    messages: new Counter({
+      name: 'sluice_gateway_messages_total',
+      help: 'Telemetry payloads received, by payload kind',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    readings: new Counter({ name: 'sluice_gateway_readings_total', help: 'Readings accepted into the log', registers }),
+    rejects: new Counter({
+      name: 'sluice_gateway_rejected_total',
+      help: 'Payloads rejected and dead-lettered, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    decodeBatchMessages: new Histogram({
+      name: 'sluice_gateway_decode_batch_messages',
+      help: 'Payloads per decode micro-batch',
+      buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384],
+      registers,
+    }),
+    decodeSeconds: new Histogram({
+      name: 'sluice_gateway_decode_seconds',
+      help: 'Time from handing a micro-batch to the decode pool to its result',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers,
+    }),
+    appendSeconds: new Histogram({
+      name: 'sluice_gateway_log_append_seconds',
+      help: 'Time for a micro-batch to become durable in the log',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+      registers,
+    }),
+    inflightBytes: new Gauge({
+      name: 'sluice_gateway_inflight_bytes',
+      help: 'Payload bytes accepted but not yet durable',
+      registers,
+    }),
+    heldPublishes: new Gauge({
+      name: 'sluice_gateway_held_publishes',
+      help: 'Publishes held back because in-flight bytes reached the bound',
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'sluice_gateway_rate_limited_total',
+      help: 'Publishes delayed by the per-device rate limit',
+      registers,
+    }),
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

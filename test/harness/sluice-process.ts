@@ -1,0 +1,32 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** The compiled CLI; tests run after `npm run build`. */
+export const SLUICE_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export interface SluiceProcess {
+  child: ChildProcess;
+  /** Resolves with the ports from the 'sluice ready' log line. */
+  ready: Promise<{ mqtt: number; http: number }>;
+  exited: Promise<number | null>;
+  /** Lines the process printed (stdout and stderr), for diagnosing failures. */
+  output: string[];
+}
+
+/** Runs `sluice <args>` as a real child process. */
+export function spawnSluice(args: string[], env: NodeJS.ProcessEnv = {}): SluiceProcess {
+  const child = spawn(process.execPath, [SLUICE_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
+    createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      output.push(line);
+      if (!line.includes('sluice ready')) return;
+      resolve((JSON.parse(line) as { ports: { mqtt: number; http: number } }).ports);
+    });
+    exited.then((code) => reject(new Error(`sluice exited with ${code} before it was ready:\n${output.join('\n')}`)));
+  });
+  return { child, ready, exited, output };
+}
