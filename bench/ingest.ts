@@ -63,7 +63,9 @@ function request<T>(child: ChildProcess, msg: string): Promise<T> {
 }
 
 async function runOne(broker: 'bare' | 'sluice', scenario: string, readingsPerMessage: number): Promise<Result> {
-  const child = fork(new URL('./broker-child.js', import.meta.url), [broker], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_CPU_PROF=dir writes a V8 CPU profile of the broker process, for finding hot spots.
+  const execArgv = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = fork(new URL('./broker-child.js', import.meta.url), [broker], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv, env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '4' } });
   const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })));
   const latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
   const payload = payloadFor(readingsPerMessage);
@@ -103,16 +105,19 @@ async function runOne(broker: 'bare' | 'sluice', scenario: string, readingsPerMe
 }
 
 const results: Result[] = [];
+const only = process.env.BENCH_ONLY; // e.g. "sluice" or "qos1-series-100"
 for (const [scenario, readings] of [['qos1-single-reading', 1], ['qos1-series-100', 100]] as const) {
   for (const broker of ['bare', 'sluice'] as const) {
+    if (only && only !== broker && only !== scenario) continue;
     process.stderr.write(`running ${scenario} against ${broker} (${CONNECTIONS} connections × ${WINDOW} in flight, ${DURATION_S}s)…\n`);
     results.push(await runOne(broker, scenario, readings));
   }
 }
 console.table(results);
 for (const scenario of ['qos1-single-reading', 'qos1-series-100']) {
-  const bare = results.find((r) => r.scenario === scenario && r.broker === 'bare')!;
-  const sluice = results.find((r) => r.scenario === scenario && r.broker === 'sluice')!;
+  const bare = results.find((r) => r.scenario === scenario && r.broker === 'bare');
+  const sluice = results.find((r) => r.scenario === scenario && r.broker === 'sluice');
+  if (!bare || !sluice) continue;
   process.stdout.write(`${scenario}: sluice/bare msgs/s = ${(sluice.msgsPerSecond / bare.msgsPerSecond).toFixed(2)}\n`);
 }
 await mkdir(new URL('../../bench/results/', import.meta.url), { recursive: true });

@@ -89,5 +89,6 @@ export const gatewayConfigShape = {
   deadLetters: deadLettersConfigSchema.prefault({}),
 };
 
-const gatewayConfigSchema = z.object(gatewayConfigShape).strict();
+/** The gateway's whole config section, validated. */
+export const gatewayConfigSchema = z.object(gatewayConfigShape).strict();
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

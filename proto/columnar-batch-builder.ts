@@ -47,7 +47,7 @@ class GrowableU32 {
  */
 export class ColumnarBatchBuilder {
   private readonly stringIndex = new Map<string, number>();
-  private readonly strings: string[] = [];
+  private strings: string[] = [];
   private readonly msgDevice = new GrowableU32(16);
   private readonly msgDeviceTags = new GrowableU32(16);
   private readonly msgSeq = new GrowableF64(16);
@@ -64,10 +64,26 @@ export class ColumnarBatchBuilder {
   private readonly textValue = new GrowableU32(4);
 
   constructor(
-    readonly partition: number,
-    readonly receivedAtMs: number,
+    public partition: number,
+    public receivedAtMs: number,
   ) {
     this.intern(''); // index 0 is always the empty tag set
+  }
+
+  /**
+   * Empties the builder for a new batch, keeping its grown arrays: a worker reuses one
+   * builder per partition across jobs instead of allocating fifteen arrays per partition
+   * per job, which dominated small micro-batches.
+   */
+  reset(partition: number, receivedAtMs: number): void {
+    this.partition = partition;
+    this.receivedAtMs = receivedAtMs;
+    this.stringIndex.clear();
+    this.strings = [];
+    this.intern('');
+    for (const col of [this.msgDevice, this.msgDeviceTags, this.numEnd, this.textEnd, this.metric, this.tags, this.textMetric, this.textTags, this.textValue]) col.length = 0;
+    for (const col of [this.msgSeq, this.time, this.value, this.textTime]) col.length = 0;
+    this.textKind.length = 0;
   }
 
   /** The string's dictionary index, adding it if new. */

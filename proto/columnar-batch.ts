@@ -46,44 +46,47 @@ const align8 = (n: number): number => (n + 7) & ~7;
 
 /** Serialises a batch into one contiguous buffer (columns 8-byte aligned). */
 export function encodeColumnarBatch(b: ColumnarBatch): Uint8Array {
-  const encoder = new TextEncoder();
-  const encodedStrings = b.strings.map((s) => encoder.encode(s));
-  const stringBytes = encodedStrings.reduce((n, s) => n + s.length, 0);
+  const nStrings = b.strings.length;
+  // Buffer.byteLength + Buffer#write beat TextEncoder several times over for short strings.
+  let stringBytes = 0;
+  for (let i = 0; i < nStrings; i++) stringBytes += Buffer.byteLength(b.strings[i]!, 'utf8');
   const nMsgs = b.msgDevice.length;
   const nNum = b.metric.length;
   const nText = b.textMetric.length;
   const stringsAt = HEADER_BYTES;
-  const stringOffsetsBytes = 4 * (encodedStrings.length + 1);
-  let at = align8(stringsAt + stringOffsetsBytes + stringBytes);
-  const layout: [ArrayBufferView, number][] = [];
-  const put = (column: ArrayBufferView): void => {
-    layout.push([column, at]);
-    at = align8(at + column.byteLength);
-  };
-  // 8-byte columns first, then 4-byte, then 1-byte: every view stays naturally aligned.
-  [b.msgSeq, b.time, b.value, b.textTime].forEach(put);
-  [b.msgDevice, b.msgDeviceTags, b.numEnd, b.textEnd, b.metric, b.tags, b.textMetric, b.textTags, b.textValue].forEach(put);
-  [b.msgFlags, b.textKind].forEach(put);
+  const blobAt = stringsAt + 4 * (nStrings + 1);
+  let at = align8(blobAt + stringBytes);
+  const columns: ArrayBufferView[] = [
+    // 8-byte columns first, then 4-byte, then 1-byte: every view stays naturally aligned.
+    b.msgSeq, b.time, b.value, b.textTime,
+    b.msgDevice, b.msgDeviceTags, b.numEnd, b.textEnd, b.metric, b.tags, b.textMetric, b.textTags, b.textValue,
+    b.msgFlags, b.textKind,
+  ];
+  const offsets = new Array<number>(columns.length);
+  for (let c = 0; c < columns.length; c++) {
+    offsets[c] = at;
+    at = align8(at + columns[c]!.byteLength);
+  }
 
-  const out = new Uint8Array(at);
-  const view = new DataView(out.buffer);
+  const out = Buffer.alloc(at);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setUint32(0, MAGIC, true);
   view.setUint16(4, VERSION, true);
   view.setUint32(8, b.partition, true);
   view.setFloat64(16, b.receivedAtMs, true);
-  view.setUint32(24, encodedStrings.length, true);
+  view.setUint32(24, nStrings, true);
   view.setUint32(28, nMsgs, true);
   view.setUint32(32, nNum, true);
   view.setUint32(36, nText, true);
-  let pos = stringsAt + stringOffsetsBytes;
-  encodedStrings.forEach((s, i) => {
-    view.setUint32(stringsAt + 4 * i, pos - (stringsAt + stringOffsetsBytes), true);
-    out.set(s, pos);
-    pos += s.length;
-  });
-  view.setUint32(stringsAt + 4 * encodedStrings.length, pos - (stringsAt + stringOffsetsBytes), true);
-  for (const [column, offset] of layout) {
-    out.set(new Uint8Array(column.buffer, column.byteOffset, column.byteLength), offset);
+  let pos = 0;
+  for (let i = 0; i < nStrings; i++) {
+    view.setUint32(stringsAt + 4 * i, pos, true);
+    pos += out.write(b.strings[i]!, blobAt + pos, 'utf8');
+  }
+  view.setUint32(stringsAt + 4 * nStrings, pos, true);
+  for (let c = 0; c < columns.length; c++) {
+    const column = columns[c]!;
+    out.set(new Uint8Array(column.buffer, column.byteOffset, column.byteLength), offsets[c]!);
   }
   return out;
 }

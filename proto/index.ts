@@ -9,3 +9,4 @@ export {
   type ColumnarBatch,
 } from './columnar-batch.js';
 export { ColumnarBatchBuilder } from './columnar-batch-builder.js';
+export { compressBatch, uncompressBatch, decodeLogRecord } from './compressed-batch.js';

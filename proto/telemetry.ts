@@ -1,10 +1,6 @@
-import protobuf from 'protobufjs/minimal.js';
+// Order matters: Long must be off before the generated module evaluates.
+import './protobuf-numbers.js';
 import { sluice } from './generated/telemetry.js';
-
-// Without Long, protobufjs decodes 64-bit fields to plain numbers: exact up to 2^53,
-// which covers millisecond timestamps and any realistic seq, and avoids an object per field.
-protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
-protobuf.configure();
 
 /** Generated static codec for the device payload (package sluice.telemetry.v1). */
 export const ReadingBatch = sluice.telemetry.v1.ReadingBatch;

@@ -1,7 +1,6 @@
-import { compressSync } from 'snappy';
 import type { Logger } from '../../core/index.js';
 import type { Log } from '../../log/index.js';
-import { MSG_FLAG_DROPPED, msgFlagsOffset } from '../../proto/index.js';
+import { compressBatch, MSG_FLAG_DROPPED, msgFlagsOffset, uncompressBatch } from '../../proto/index.js';
 import type { IngestConfig } from '../config.js';
 import type { DeadLetterRecorder } from '../dead-letters.js';
 import { DecodeJobBuilder, reasonName, type DecodePool, type DecodeResult, type PayloadKind } from '../decode/index.js';
@@ -107,8 +106,11 @@ export class IngestPipeline {
   }
 
   private async persist(result: DecodeResult, batch: PendingPublish[]): Promise<void> {
-    const flagsAt = new Map<number, { bytes: Uint8Array; offset: number }>();
-    result.partitions.forEach((p, k) => flagsAt.set(p, { bytes: result.batches[k]!, offset: -1 }));
+    // Batches arrive compressed; one that must drop a message is uncompressed, flagged and
+    // compressed again here. That only happens when a device hits the cardinality guard.
+    const batchIndex = new Map<number, number>();
+    result.partitions.forEach((p, k) => batchIndex.set(p, k));
+    const patched = new Map<number, Uint8Array>();
     let readings = 0;
     for (let i = 0; i < batch.length; i++) {
       const publish = batch[i]!;
@@ -116,16 +118,18 @@ export class IngestPipeline {
       if (status !== 0) {
         this.reject(publish, reasonName(status), result.details[i]);
       } else if (!this.admitMetrics(publish.device, result, i)) {
-        const target = flagsAt.get(publish.partition)!;
-        if (target.offset < 0) target.offset = msgFlagsOffset(target.bytes);
-        target.bytes[target.offset + result.msgPartitionIndex[i]!] = MSG_FLAG_DROPPED;
+        const k = batchIndex.get(publish.partition)!;
+        let bytes = patched.get(k);
+        if (!bytes) patched.set(k, (bytes = uncompressBatch(result.batches[k]!)));
+        bytes[msgFlagsOffset(bytes) + result.msgPartitionIndex[i]!] = MSG_FLAG_DROPPED;
         this.reject(publish, 'cardinality_limit', `more than ${this.o.maxMetricsPerDevice} distinct metrics for this device`);
       } else {
         readings += result.readings[i]!;
       }
     }
     const started = performance.now();
-    await Promise.all(result.batches.map((bytes, k) => this.o.log.append(result.partitions[k]!, compressSync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)))));
+    for (const [k, bytes] of patched) result.batches[k] = compressBatch(bytes);
+    await Promise.all(result.batches.map((record, k) => this.o.log.append(result.partitions[k]!, record)));
     this.o.metrics.appendSeconds.observe((performance.now() - started) / 1000);
     this.o.metrics.readings.inc(readings);
   }

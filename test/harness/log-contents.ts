@@ -1,6 +1,5 @@
-import { uncompressSync } from 'snappy';
 import type { Log } from '../../log/index.js';
-import { decodeColumnarBatch, MSG_FLAG_DROPPED } from '../../proto/index.js';
+import { decodeLogRecord, MSG_FLAG_DROPPED } from '../../proto/index.js';
 
 /** One message as the log holds it, flattened for assertions. */
 export interface LoggedMessage {
@@ -19,7 +18,7 @@ export async function readLoggedMessages(log: Log): Promise<LoggedMessage[]> {
     for (let offset = log.startOffset(p); offset < log.endOffset(p); ) {
       const records = await log.read(p, offset, 1000);
       for (const record of records) {
-        const b = decodeColumnarBatch(new Uint8Array(uncompressSync(Buffer.from(record.payload)) as Buffer));
+        const b = decodeLogRecord(record.payload);
         const s = b.strings;
         for (let m = 0; m < b.msgDevice.length; m++) {
           if (b.msgFlags[m]! & MSG_FLAG_DROPPED) continue;

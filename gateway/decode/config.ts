@@ -1,0 +1,69 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { ConfigError } from '../../core/index.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const MINUTE_MS = 60 * 1000;
+
+const count = (): z.ZodNumber => z.number().int().positive();
+const millis = (): z.ZodNumber => z.number().int().nonnegative();
+
+/**
+ * The decode component's options: payload limits (checked in the worker, except
+ * maxMetricsPerDevice which only the main thread can know) and pool sizing.
+ * Unknown keys are errors, so a typo never silently falls back to a default.
+ */
+export const decodeLimitsSchema = z
+  .object({
+    /** Readings (rows + series values) in one payload; more is `too_many_readings`. Default 10000. */
+    maxReadingsPerMessage: count().default(10_000),
+    /** Metric name length; longer is `metric_name_too_long`. Default 128. */
+    maxMetricNameLength: count().default(128),
+    /** Length of each reading tag key and value; longer is `tag_invalid`. Default 128. */
+    maxTagLength: count().default(128),
+    /** How far before the receive time an event time may be. Default 7 days. */
+    timestampSkewPastMs: millis().default(7 * DAY_MS),
+    /** How far after the receive time (device clock ahead) an event time may be. Default 5 minutes. */
+    timestampSkewFutureMs: millis().default(5 * MINUTE_MS),
+    /** Distinct metric names per device (cardinality guard, main thread). Default 1000. */
+    maxMetricsPerDevice: count().default(1000),
+    /** Decode worker threads. Default: one per core, less one for the main (MQTT) thread, at least 1. */
+    threads: count().default(() => Math.max(1, availableParallelism() - 1)),
+    /**
+     * Jobs waiting for a free worker. Default 16. Bounded on purpose: when it is full the
+     * pool reports `saturated` and the caller stops feeding (holds authorizePublish),
+     * because a starved dispatcher with an unbounded queue grows without limit.
+     */
+    maxQueue: z.number().int().nonnegative().default(16),
+  })
+  .strict();
+
+/** Options as written in config (every key optional). */
+export type DecodeLimitsInput = z.input<typeof decodeLimitsSchema>;
+/** Options with defaults applied. */
+export type DecodeLimits = z.output<typeof decodeLimitsSchema>;
+/** The subset the payload decoder (and so the worker) needs. */
+export type PayloadLimits = Pick<
+  DecodeLimits,
+  'maxReadingsPerMessage' | 'maxMetricNameLength' | 'maxTagLength' | 'timestampSkewPastMs' | 'timestampSkewFutureMs'
+>;
+
+/** Validates decode options; throws ConfigError naming each bad key, its value and what was expected. */
+export function parseDecodeLimits(input: unknown = {}, path = 'decode'): DecodeLimits {
+  const parsed = decodeLimitsSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => {
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+    return keys
+      .map((key) => {
+        const at = [...issue.path, ...(key === undefined ? [] : [key])];
+        const where = [path, ...at.map(String)].filter(Boolean).join('.');
+        const value = at.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k as PropertyKey], input);
+        return issue.code === 'unrecognized_keys'
+          ? `${where}: unknown option`
+          : `${where}: ${issue.message} (got ${JSON.stringify(value)})`;
+      })
+      .join('\n');
+  });
+  throw new ConfigError(`invalid decode options:\n${lines.join('\n')}`, { cause: parsed.error });
+}

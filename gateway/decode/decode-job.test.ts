@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { decodeLogRecord, ReadingBatch } from '../../proto/index.js';
+import { decodeLimitsSchema } from './config.js';
+import {
+  DecodeJobBuilder,
+  jobMessageCount,
+  jobPayload,
+  KIND_JSON,
+  KIND_PROTOBUF,
+  META_STRIDE,
+  NO_INDEX,
+  resultMetrics,
+} from './decode-job.js';
+import { decodeJob, resultTransferList } from './decode.worker.js';
+import { REASON_CODE } from './reasons.js';
+
+const NOW = 1_700_000_000_000;
+const LIMITS = decodeLimitsSchema.parse({ threads: 1 });
+const utf8 = new TextEncoder();
+
+describe('DecodeJobBuilder', () => {
+  it('packs payloads into one buffer with per-message meta and interned strings', () => {
+    const b = new DecodeJobBuilder(4, 1); // tiny: forces both buffers to grow
+    const payloads = [Uint8Array.from([1, 2, 3]), new Uint8Array(0), utf8.encode('{"seq":1}'), Uint8Array.from([9, 8, 7, 6, 5])];
+    b.add(payloads[0]!, 5, 'dev-a', 'site=x', 'protobuf');
+    b.add(payloads[1]!, 5, 'dev-a', 'site=x', 'protobuf');
+    expect(b.add(payloads[2]!, 2, 'dev-b', '', 'json')).toBe(2);
+    b.add(payloads[3]!, 9, 'dev-c', 'site=x', 'protobuf');
+    expect(b.messageCount).toBe(4);
+    expect(b.byteLength).toBe(17);
+
+    const { job, transferList } = b.take(NOW);
+    expect(job.receivedAtMs).toBe(NOW);
+    expect(jobMessageCount(job)).toBe(4);
+    expect(job.strings).toEqual(['dev-a', 'site=x', 'dev-b', '', 'dev-c']);
+    payloads.forEach((p, i) => expect([...jobPayload(job, i)]).toEqual([...p]));
+    const row = (i: number) => [...job.meta.subarray(i * META_STRIDE, (i + 1) * META_STRIDE)];
+    expect(row(2)).toEqual([3, 9, 2, 2, 3, KIND_JSON]);
+    expect(row(3)).toEqual([12, 5, 9, 4, 1, KIND_PROTOBUF]);
+    expect(transferList).toEqual([job.payloads.buffer, job.meta.buffer]);
+    expect(b.messageCount).toBe(0);
+    expect(b.byteLength).toBe(0);
+  });
+
+  it('survives a transfer: the job arrives intact and the builder keeps working', () => {
+    const b = new DecodeJobBuilder();
+    b.add(Uint8Array.from([1, 2]), 0, 'd', '', 'protobuf');
+    const { job, transferList } = b.take();
+    const moved = structuredClone(job, { transfer: transferList });
+    expect(job.payloads.buffer.byteLength).toBe(0); // detached: moved, not copied
+    expect([...jobPayload(moved, 0)]).toEqual([1, 2]);
+    b.add(Uint8Array.from([3]), 1, 'e', '', 'protobuf');
+    expect([...jobPayload(b.take().job, 0)]).toEqual([3]);
+  });
+});
+
+/** A protobuf payload with `n` readings of `metric` at times NOW - 1000 + k, values base + k. */
+function rows(seq: number, metric: string, n: number, base: number): Uint8Array {
+  const readings = Array.from({ length: n }, (_, k) => ({ metric, timeUnixMs: NOW - 1000 + k, doubleValue: base + k }));
+  return ReadingBatch.encode({ seq, readings }).finish();
+}
+
+describe('decodeJob (the worker function, called directly)', () => {
+  const b = new DecodeJobBuilder();
+  b.add(rows(1, 'temp', 2, 10), 4, 'dev-a', 'site=x', 'protobuf'); // 0: accepted, partition 4
+  b.add(Uint8Array.from([0xff, 0xff]), 4, 'dev-a', 'site=x', 'protobuf'); // 1: decode_error
+  b.add(utf8.encode(JSON.stringify({ seq: 2, readings: [{ metric: 'hum', value: 55 }, { metric: 'temp', value: 1 }] })), 1, 'dev-b', '', 'json'); // 2: accepted, partition 1
+  b.add(rows(3, 'bad name', 1, 0), 7, 'dev-c', '', 'protobuf'); // 3: metric_name_invalid; partition 7 gets no batch
+  b.add(rows(4, 'temp', 3, 20), 4, 'dev-d', '', 'protobuf'); // 4: accepted, partition 4, second message
+  const { job } = b.take(NOW);
+  const result = decodeJob(job, LIMITS);
+
+  it('returns a status, readings count and detail per message', () => {
+    expect([...result.status]).toEqual([0, REASON_CODE.decode_error, 0, REASON_CODE.metric_name_invalid, 0]);
+    expect([...result.readings]).toEqual([2, 0, 2, 0, 3]);
+    expect(result.details[0]).toBe('');
+    expect(result.details[1]).toMatch(/^protobuf: /);
+    expect(result.details[3]).toMatch(/readings\[0\]: metric name "bad name"/);
+  });
+
+  it('groups accepted messages into one batch per partition, ascending', () => {
+    expect([...result.partitions]).toEqual([1, 4]);
+    expect([...result.msgPartitionIndex]).toEqual([0, NO_INDEX, 0, NO_INDEX, 1]);
+    const p4 = decodeLogRecord(result.batches[1]!);
+    expect(p4.partition).toBe(4);
+    expect(p4.receivedAtMs).toBe(NOW);
+    expect([...p4.msgDevice].map((i) => p4.strings[i])).toEqual(['dev-a', 'dev-d']);
+    expect([...p4.msgDeviceTags].map((i) => p4.strings[i])).toEqual(['site=x', '']);
+    expect([...p4.msgSeq]).toEqual([1, 4]);
+    expect([...p4.numEnd]).toEqual([2, 5]);
+    expect([...p4.value]).toEqual([10, 11, 20, 21, 22]);
+    const p1 = decodeLogRecord(result.batches[0]!);
+    expect([...p1.metric].map((i) => p1.strings[i])).toEqual(['hum', 'temp']);
+    expect([...p1.time]).toEqual([NOW, NOW]);
+  });
+
+  it('lists distinct metric names per accepted message', () => {
+    expect([...result.msgMetricsEnd]).toEqual([1, 1, 3, 3, 4]);
+    expect([0, 1, 2, 3, 4].map((i) => resultMetrics(result, i))).toEqual([['temp'], [], ['hum', 'temp'], [], ['temp']]);
+    expect(result.metricNames).toEqual(['temp', 'hum']);
+  });
+
+  it('can transfer every buffer it returns (each listed once)', () => {
+    const list = resultTransferList(result);
+    expect(new Set(list).size).toBe(list.length);
+    const moved = structuredClone(result, { transfer: list });
+    expect([...moved.status]).toEqual([0, 1, 0, 7, 0]);
+    expect(result.status.byteLength).toBe(0);
+  });
+
+  it('handles an empty job', () => {
+    const empty = decodeJob(new DecodeJobBuilder().take(NOW).job, LIMITS);
+    expect(empty.partitions.length).toBe(0);
+    expect(empty.batches).toEqual([]);
+    expect(empty.status.length).toBe(0);
+  });
+});

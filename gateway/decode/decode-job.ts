@@ -1,0 +1,161 @@
+import type { PayloadKind } from './payload-decoder.js';
+
+/**
+ * The contract between the main thread and a decode worker. A job is one micro-batch:
+ * every payload copied into ONE buffer plus a Uint32Array of per-message metadata, so a
+ * job crosses threads as two transferred buffers and a short string list, whatever the
+ * number of messages. Never a task, promise or postMessage per payload or reading.
+ */
+export interface DecodeJob {
+  /** Gateway receive time of the micro-batch, unix ms: the event time for readings with time 0, and the skew reference. */
+  receivedAtMs: number;
+  /** All payloads concatenated. */
+  payloads: Uint8Array;
+  /** META_STRIDE entries per message: [offset, length, partition, deviceIdx, deviceTagsIdx, kind]. */
+  meta: Uint32Array;
+  /** Device ids and device tag strings referenced by meta. */
+  strings: string[];
+}
+
+export const META_STRIDE = 6;
+export const META_OFFSET = 0;
+export const META_LENGTH = 1;
+export const META_PARTITION = 2;
+export const META_DEVICE = 3;
+export const META_DEVICE_TAGS = 4;
+export const META_KIND = 5;
+export const KIND_PROTOBUF = 0;
+export const KIND_JSON = 1;
+/** msgPartitionIndex of a refused message: it is in no batch. */
+export const NO_INDEX = 0xffffffff;
+
+/** What the worker returns; every typed array and batch buffer is transferred, not copied. */
+export interface DecodeResult {
+  /** Partitions with at least one accepted message, ascending; batches[i] (a snappy-compressed ColumnarBatch) belongs to partitions[i]. */
+  partitions: Uint32Array;
+  /** One encoded ColumnarBatch per partition. */
+  batches: Uint8Array[];
+  /** Per message: reason code (REASON_CODE), 0 = accepted. */
+  status: Uint8Array;
+  /** Per message: readings accepted (0 when refused). */
+  readings: Uint32Array;
+  /** Per message: index inside its partition's batch (to set MSG_FLAG_DROPPED later), NO_INDEX when refused. */
+  msgPartitionIndex: Uint32Array;
+  /** Dictionary for msgMetrics. */
+  metricNames: string[];
+  /** Message i's distinct metric indices are msgMetrics[msgMetricsEnd[i-1] .. msgMetricsEnd[i]) (from 0 for i = 0). */
+  msgMetricsEnd: Uint32Array;
+  msgMetrics: Uint32Array;
+  /** Per message: why it was refused ('' when accepted). */
+  details: string[];
+}
+
+/** Number of messages in a job. */
+export function jobMessageCount(job: DecodeJob): number {
+  return job.meta.length / META_STRIDE;
+}
+
+/** Message i's payload bytes (a view, no copy). */
+export function jobPayload(job: DecodeJob, i: number): Uint8Array {
+  const at = i * META_STRIDE;
+  const offset = job.meta[at + META_OFFSET]!;
+  return job.payloads.subarray(offset, offset + job.meta[at + META_LENGTH]!);
+}
+
+/** Message i's distinct metric names (main thread, for the cardinality guard). */
+export function resultMetrics(result: DecodeResult, i: number): string[] {
+  const from = i === 0 ? 0 : result.msgMetricsEnd[i - 1]!;
+  const to = result.msgMetricsEnd[i]!;
+  const names = new Array<string>(to - from);
+  for (let k = from; k < to; k++) names[k - from] = result.metricNames[result.msgMetrics[k]!]!;
+  return names;
+}
+
+/**
+ * Packs payloads on the main thread into one job. Buffers double when full and are
+ * reused across jobs; `take()` hands over exact-size copies, which are transferred.
+ */
+export class DecodeJobBuilder {
+  private payloads: Uint8Array;
+  private used = 0;
+  private meta: Uint32Array;
+  private count = 0;
+  private strings: string[] = [];
+  private stringIndex = new Map<string, number>();
+
+  constructor(initialBytes = 64 * 1024, initialMessages = 256) {
+    this.payloads = new Uint8Array(initialBytes);
+    this.meta = new Uint32Array(initialMessages * META_STRIDE);
+  }
+
+  /** Messages added since the last take(). */
+  get messageCount(): number {
+    return this.count;
+  }
+
+  /** Payload bytes added since the last take(). */
+  get byteLength(): number {
+    return this.used;
+  }
+
+  /** Copies a payload in; returns its message index in the job. `deviceTags` is the device's canonical registry tag string ('' = none). */
+  add(payload: Uint8Array, partition: number, deviceId: string, deviceTags: string, kind: PayloadKind): number {
+    if (this.used + payload.length > this.payloads.length) {
+      this.payloads = grow(this.payloads, this.used + payload.length, this.used);
+    }
+    if ((this.count + 1) * META_STRIDE > this.meta.length) {
+      this.meta = grow(this.meta, (this.count + 1) * META_STRIDE, this.count * META_STRIDE);
+    }
+    this.payloads.set(payload, this.used);
+    const at = this.count * META_STRIDE;
+    const m = this.meta;
+    m[at + META_OFFSET] = this.used;
+    m[at + META_LENGTH] = payload.length;
+    m[at + META_PARTITION] = partition;
+    m[at + META_DEVICE] = this.intern(deviceId);
+    m[at + META_DEVICE_TAGS] = this.intern(deviceTags);
+    m[at + META_KIND] = kind === 'json' ? KIND_JSON : KIND_PROTOBUF;
+    this.used += payload.length;
+    return this.count++;
+  }
+
+  /**
+   * Returns the job (received now unless told) and its transfer list (pass both to
+   * DecodePool.decode), and resets the builder. The job gets exact-size copies and the
+   * builder keeps its grown buffers: a memcpy of what was used is far cheaper than
+   * allocating (and zero-filling, page by page) fresh large buffers for every job.
+   */
+  take(receivedAtMs: number = Date.now()): { job: DecodeJob; transferList: ArrayBuffer[] } {
+    const job: DecodeJob = {
+      receivedAtMs,
+      payloads: this.payloads.slice(0, this.used),
+      meta: this.meta.slice(0, this.count * META_STRIDE),
+      strings: this.strings,
+    };
+    const transferList = [job.payloads.buffer as ArrayBuffer, job.meta.buffer as ArrayBuffer];
+    this.used = 0;
+    this.count = 0;
+    this.strings = [];
+    this.stringIndex = new Map();
+    return { job, transferList };
+  }
+
+  private intern(s: string): number {
+    let i = this.stringIndex.get(s);
+    if (i === undefined) {
+      i = this.strings.length;
+      this.strings.push(s);
+      this.stringIndex.set(s, i);
+    }
+    return i;
+  }
+}
+
+/** A copy of `a` with at least `need` elements (doubling), keeping the first `keep`. */
+function grow<T extends Uint8Array | Uint32Array>(a: T, need: number, keep: number): T {
+  let size = Math.max(a.length * 2, 16);
+  while (size < need) size *= 2;
+  const next = new (a.constructor as new (n: number) => T)(size);
+  next.set(a.subarray(0, keep));
+  return next;
+}

@@ -1,0 +1,138 @@
+import { Piscina } from 'piscina';
+import { ColumnarBatchBuilder, compressBatch } from '../../proto/index.js';
+import type { PayloadLimits } from './config.js';
+import {
+  jobMessageCount,
+  jobPayload,
+  KIND_JSON,
+  META_DEVICE,
+  META_DEVICE_TAGS,
+  META_KIND,
+  META_PARTITION,
+  META_STRIDE,
+  NO_INDEX,
+  type DecodeJob,
+  type DecodeResult,
+} from './decode-job.js';
+import { decodePayload, type DecodeContext, type PayloadOutcome } from './payload-decoder.js';
+import { REASON_CODE } from './reasons.js';
+
+/**
+ * The decode worker. Pure: bytes in, typed arrays out; nothing from the broker, so it is
+ * tested by calling decodeJob directly and through DecodePool alike.
+ */
+
+// One builder per partition for the life of the worker, reset per job (see ColumnarBatchBuilder.reset).
+const builderCache: ColumnarBatchBuilder[] = [];
+
+function builderFor(partition: number, receivedAtMs: number): ColumnarBatchBuilder {
+  const cached = builderCache[partition];
+  if (cached === undefined) return (builderCache[partition] = new ColumnarBatchBuilder(partition, receivedAtMs));
+  cached.reset(partition, receivedAtMs);
+  return cached;
+}
+
+/**
+ * Decodes every payload of a job into one ColumnarBatch per partition, with a status per
+ * message. Batches come back snappy-compressed, ready for the log: compression is CPU
+ * the worker has to spare and the main thread does not.
+ */
+export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
+  const n = jobMessageCount(job);
+  const status = new Uint8Array(n);
+  const readings = new Uint32Array(n);
+  const msgPartitionIndex = new Uint32Array(n);
+  const msgMetricsEnd = new Uint32Array(n);
+  const details = new Array<string>(n);
+  const msgMetrics: number[] = [];
+  const metricNames: string[] = [];
+  const metricIndex = new Map<string, number>();
+  const builders = new Map<number, ColumnarBatchBuilder>();
+  const ctx: DecodeContext = { receivedAtMs: job.receivedAtMs, deviceIdx: 0, deviceTagsIdx: 0, limits };
+  const meta = job.meta;
+  // Job string index → builder string index, valid for the partition recorded beside it: a
+  // device id lives in one partition, so this saves two Map lookups per message.
+  const internedAs = new Uint32Array(job.strings.length);
+  const internedIn = new Int32Array(job.strings.length).fill(-1);
+  const intern = (builder: ColumnarBatchBuilder, s: number): number => {
+    if (internedIn[s] !== builder.partition) {
+      internedAs[s] = builder.intern(job.strings[s]!);
+      internedIn[s] = builder.partition;
+    }
+    return internedAs[s]!;
+  };
+
+  for (let i = 0; i < n; i++) {
+    const at = i * META_STRIDE;
+    const partition = meta[at + META_PARTITION]!;
+    let builder = builders.get(partition);
+    if (builder === undefined) {
+      builder = builderFor(partition, job.receivedAtMs);
+      builders.set(partition, builder);
+    }
+    ctx.deviceIdx = intern(builder, meta[at + META_DEVICE]!);
+    ctx.deviceTagsIdx = intern(builder, meta[at + META_DEVICE_TAGS]!);
+    const before = builder.messageCount;
+    const out = decodeOne(jobPayload(job, i), meta[at + META_KIND] === KIND_JSON, ctx, builder);
+    status[i] = out.reason;
+    details[i] = out.detail ?? '';
+    if (out.reason === REASON_CODE.accepted) {
+      readings[i] = out.readings;
+      msgPartitionIndex[i] = before;
+      for (const name of out.metrics) {
+        let k = metricIndex.get(name);
+        if (k === undefined) {
+          k = metricNames.length;
+          metricNames.push(name);
+          metricIndex.set(name, k);
+        }
+        msgMetrics.push(k);
+      }
+    } else {
+      msgPartitionIndex[i] = NO_INDEX;
+    }
+    msgMetricsEnd[i] = msgMetrics.length;
+  }
+
+  // A partition whose messages were all refused gets no batch: nothing to append to the log.
+  const partitions = Uint32Array.from([...builders.values()].filter((b) => b.messageCount > 0).map((b) => b.partition)).sort();
+  const batches = Array.from(partitions, (p) => compressBatch(builders.get(p)!.encode()));
+  return {
+    partitions,
+    batches,
+    status,
+    readings,
+    msgPartitionIndex,
+    metricNames,
+    msgMetricsEnd,
+    msgMetrics: Uint32Array.from(msgMetrics),
+    details,
+  };
+}
+
+/** decodePayload, but a throw from anywhere (a bug, not a bad payload) refuses this payload only, not the job. */
+function decodeOne(bytes: Uint8Array, json: boolean, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
+  const before = builder.messageCount;
+  try {
+    return decodePayload(bytes, json ? 'json' : 'protobuf', ctx, builder);
+  } catch (err) {
+    if (builder.messageCount > before) builder.abortMessage();
+    return { reason: REASON_CODE.decode_error, detail: `unexpected: ${err instanceof Error ? err.message : String(err)}`, readings: 0, metrics: [] };
+  }
+}
+
+/** Every buffer a result holds: each typed array owns its buffer, so none repeats (a duplicate would throw DataCloneError). */
+export function resultTransferList(r: DecodeResult): ArrayBuffer[] {
+  const views: ArrayBufferView[] = [r.partitions, r.status, r.readings, r.msgPartitionIndex, r.msgMetricsEnd, r.msgMetrics, ...r.batches];
+  return [...new Set(views.map((v) => v.buffer as ArrayBuffer))];
+}
+
+/** The piscina entry point: limits come from workerData (validated on the main thread); the result's buffers are moved, not copied. */
+export default function decode(job: DecodeJob): unknown {
+  const limits = Piscina.workerData as PayloadLimits | undefined;
+  if (limits === undefined) throw new Error('decode.worker: no limits in workerData (run it through DecodePool)');
+  const result = decodeJob(job, limits);
+  // A custom transferable: piscina moves every buffer in the list and posts the value.
+  const movable = { [Piscina.transferableSymbol]: resultTransferList(result), [Piscina.valueSymbol]: result };
+  return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]);
+}

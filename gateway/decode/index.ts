@@ -1,0 +1,23 @@
+export { REASON_CODE, REASON_NAMES, REJECT_REASONS, reasonName, type ReasonCode, type ReasonName, type RejectReason } from './reasons.js';
+export { decodeLimitsSchema, parseDecodeLimits, type DecodeLimits, type DecodeLimitsInput, type PayloadLimits } from './config.js';
+export { decodePayload, type DecodeContext, type PayloadKind, type PayloadOutcome } from './payload-decoder.js';
+export type { BatchFields, ReadingFields, SeriesFields } from './payload-fields.js';
+export {
+  DecodeJobBuilder,
+  jobMessageCount,
+  jobPayload,
+  resultMetrics,
+  KIND_JSON,
+  KIND_PROTOBUF,
+  META_DEVICE,
+  META_DEVICE_TAGS,
+  META_KIND,
+  META_LENGTH,
+  META_OFFSET,
+  META_PARTITION,
+  META_STRIDE,
+  NO_INDEX,
+  type DecodeJob,
+  type DecodeResult,
+} from './decode-job.js';
+export { DecodePool, workerFile, type DecodePoolOptions } from './decode-pool.js';

@@ -1,0 +1,254 @@
+import { ReadingBatch, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder } from '../../proto/index.js';
+import type { PayloadLimits } from './config.js';
+import { parseJsonPayload } from './json-payload.js';
+import { toNumber64, type BatchFields, type ReadingFields, type SeriesFields } from './payload-fields.js';
+import { REASON_CODE, type ReasonCode } from './reasons.js';
+
+/** How a payload is encoded: the topic says (…/telemetry or …/telemetry/json). */
+export type PayloadKind = 'protobuf' | 'json';
+
+/** What decodePayload needs besides the bytes; indices are into the builder's string dictionary. */
+export interface DecodeContext {
+  receivedAtMs: number;
+  deviceIdx: number;
+  deviceTagsIdx: number;
+  limits: PayloadLimits;
+}
+
+/** One payload's outcome: accepted (reason 0) with its readings written, or refused whole. */
+export interface PayloadOutcome {
+  reason: ReasonCode;
+  /** Why, for the dead-letter record (set on refusal only). */
+  detail?: string;
+  /** Readings written (0 when refused). */
+  readings: number;
+  /** Distinct metric names of an accepted payload, for the main thread's cardinality guard. */
+  metrics: string[];
+}
+
+const METRIC_NAME = /^[A-Za-z0-9_.:/-]+$/;
+// These tags are set by the gateway from the authenticated identity; a reading must not override them.
+const RESERVED_TAG_KEYS = new Set(['device', 'metric']);
+const NO_METRICS: string[] = [];
+const NO_NUMBERS: number[] = [];
+
+/** Decodes, validates and writes one payload into `builder` as one message; a payload with any bad reading is refused whole. */
+export function decodePayload(
+  bytes: Uint8Array,
+  kind: PayloadKind,
+  ctx: DecodeContext,
+  builder: ColumnarBatchBuilder,
+): PayloadOutcome {
+  let batch: BatchFields;
+  if (kind === 'protobuf') {
+    try {
+      // Decoded 64-bit values are numbers (Long is disabled) whatever the typings say
+      // (pbts may emit number|Long); absent ones are handled by toNumber64.
+      batch = ReadingBatch.decode(bytes) as BatchFields;
+    } catch (err) {
+      // Every throw is this payload's problem: RangeError on truncation, TypeError on invalid UTF-8, Error on bad wire types.
+      return refused(REASON_CODE.decode_error, `protobuf: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  } else {
+    const parsed = parseJsonPayload(bytes);
+    if (typeof parsed === 'string') return refused(REASON_CODE.json_invalid, parsed);
+    batch = parsed;
+  }
+  return writer.write(batch, ctx, builder);
+}
+
+function refused(reason: ReasonCode, detail: string): PayloadOutcome {
+  return { reason, detail, readings: 0, metrics: NO_METRICS };
+}
+
+/** Shows a device-supplied string in a detail, bounded so a dead letter stays small. */
+function show(s: string): string {
+  return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
+}
+
+/**
+ * Validates and writes one payload. One instance per thread, reused: per-payload state
+ * lives in fields, and methods signal a refusal by returning a negative reason code
+ * (with `detail` set) instead of allocating result objects per reading.
+ */
+class PayloadWriter {
+  private b!: ColumnarBatchBuilder;
+  private limits!: PayloadLimits;
+  private receivedAtMs = 0;
+  private earliest = 0;
+  private latest = 0;
+  private detail = '';
+  private metrics: string[] = NO_METRICS;
+  // Consecutive readings (and payloads) usually share a metric: validate and intern it
+  // once per run. The index is the builder's, so the cache holds while the builder does.
+  private lastMetric: string | null = null;
+  private lastMetricBuilder: ColumnarBatchBuilder | null = null;
+  private lastMetricIdx = 0;
+  // Past a few names, a Set (a payload may carry thousands); below, a scan is cheaper
+  // than clearing a Set per payload (Set.clear allocates a new table).
+  private seen: Set<string> | null = null;
+
+  write(batch: BatchFields, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
+    const readings = batch.readings ?? [];
+    const series = batch.series ?? [];
+    const seq = toNumber64(batch.seq);
+    if (seq > Number.MAX_SAFE_INTEGER) return refused(REASON_CODE.seq_out_of_range, `seq ${seq} is above 2^53 - 1`);
+    let total = readings.length;
+    for (let j = 0; j < series.length; j++) {
+      const s = series[j]!;
+      total += Math.max(s.values?.length ?? 0, s.timeDeltaMs?.length ?? 0);
+    }
+    if (total === 0) return refused(REASON_CODE.empty_batch, 'no readings and no series values');
+    if (total > ctx.limits.maxReadingsPerMessage) {
+      return refused(REASON_CODE.too_many_readings, `${total} readings, limit ${ctx.limits.maxReadingsPerMessage}`);
+    }
+
+    if (builder !== this.lastMetricBuilder || ctx.limits !== this.limits) {
+      this.lastMetric = null;
+      this.lastMetricBuilder = builder;
+    }
+    this.b = builder;
+    this.limits = ctx.limits;
+    this.receivedAtMs = ctx.receivedAtMs;
+    this.earliest = ctx.receivedAtMs - ctx.limits.timestampSkewPastMs;
+    this.latest = ctx.receivedAtMs + ctx.limits.timestampSkewFutureMs;
+    this.metrics = [];
+    this.seen = null;
+    builder.beginMessage(ctx.deviceIdx, ctx.deviceTagsIdx, seq);
+    for (let i = 0; i < readings.length; i++) {
+      const code = this.writeReading(readings[i]!);
+      if (code < 0) return this.abort(code, `readings[${i}]`);
+    }
+    for (let j = 0; j < series.length; j++) {
+      const code = this.writeSeries(series[j]!);
+      if (code < 0) return this.abort(code, `series[${j}]`);
+    }
+    return { reason: REASON_CODE.accepted, readings: total, metrics: this.metrics };
+  }
+
+  private abort(negativeCode: number, where: string): PayloadOutcome {
+    this.b.abortMessage();
+    return refused(-negativeCode as ReasonCode, `${where}: ${this.detail}`);
+  }
+
+  private fail(reason: ReasonCode, detail: string): number {
+    this.detail = detail;
+    return -reason;
+  }
+
+  /** The metric's dictionary index, or a negative reason code. */
+  private metricIndex(name: string): number {
+    if (name === this.lastMetric) {
+      // First use in this payload (a cache hit from the previous one): note it; later hits already are.
+      if (this.metrics.length === 0) this.metrics.push(name);
+      return this.lastMetricIdx;
+    }
+    if (name.length === 0) return this.fail(REASON_CODE.metric_name_invalid, 'metric name is empty');
+    if (name.length > this.limits.maxMetricNameLength) {
+      return this.fail(REASON_CODE.metric_name_too_long, `metric name ${show(name)} is ${name.length} characters, limit ${this.limits.maxMetricNameLength}`);
+    }
+    if (!METRIC_NAME.test(name)) {
+      return this.fail(REASON_CODE.metric_name_invalid, `metric name ${show(name)} has characters outside [A-Za-z0-9_.:/-]`);
+    }
+    this.noteMetric(name);
+    this.lastMetric = name;
+    this.lastMetricIdx = this.b.intern(name);
+    return this.lastMetricIdx;
+  }
+
+  private noteMetric(name: string): void {
+    const metrics = this.metrics;
+    if (this.seen !== null) {
+      if (this.seen.has(name)) return;
+      this.seen.add(name);
+    } else if (metrics.includes(name)) {
+      return;
+    } else if (metrics.length === 16) {
+      this.seen = new Set(metrics).add(name);
+    }
+    metrics.push(name);
+  }
+
+  private checkTime(t: number): number {
+    if (t >= this.earliest && t <= this.latest) return 0;
+    return this.fail(REASON_CODE.timestamp_skew, `time ${t} is outside [${this.earliest}, ${this.latest}] (receive time ${this.receivedAtMs})`);
+  }
+
+  private writeReading(r: ReadingFields): number {
+    const m = this.metricIndex(r.metric ?? '');
+    if (m < 0) return m;
+    const t = toNumber64(r.timeUnixMs) || this.receivedAtMs; // 0 (unset) = receive time
+    const timeCheck = this.checkTime(t);
+    if (timeCheck < 0) return timeCheck;
+    const tags = this.tagsIndex(r.tags);
+    if (tags < 0) return tags;
+    const b = this.b;
+    if (r.doubleValue != null) {
+      const v = r.doubleValue;
+      if (v - v !== 0) return this.fail(REASON_CODE.non_finite_value, `value ${v} is not finite`); // NaN and ±Infinity
+      b.addNumeric(m, tags, t, v);
+    } else if (r.intValue != null) {
+      b.addNumeric(m, tags, t, r.intValue);
+    } else if (r.boolValue != null) {
+      b.addText(m, tags, t, TEXT_KIND_BOOL, r.boolValue ? 1 : 0);
+    } else if (r.stringValue != null) {
+      b.addText(m, tags, t, TEXT_KIND_STRING, b.intern(r.stringValue));
+    } else {
+      return this.fail(REASON_CODE.no_value, 'reading has no value');
+    }
+    return 0;
+  }
+
+  /** The fast path: one metric, no tags, a tight loop over the packed arrays. */
+  private writeSeries(s: SeriesFields): number {
+    const m = this.metricIndex(s.metric ?? '');
+    if (m < 0) return m;
+    const deltas = s.timeDeltaMs ?? NO_NUMBERS;
+    const values = s.values ?? NO_NUMBERS;
+    const n = values.length;
+    if (deltas.length !== n) {
+      return this.fail(REASON_CODE.series_length_mismatch, `${deltas.length} time deltas for ${n} values`);
+    }
+    const start = toNumber64(s.startUnixMs) || this.receivedAtMs;
+    const earliest = this.earliest;
+    const latest = this.latest;
+    const b = this.b;
+    for (let k = 0; k < n; k++) {
+      const t = start + deltas[k]!;
+      const v = values[k]!;
+      if (v - v !== 0) return this.fail(REASON_CODE.non_finite_value, `values[${k}] ${v} is not finite`);
+      if (!(t >= earliest && t <= latest)) return this.checkTime(t);
+      b.addNumeric(m, 0, t, v);
+    }
+    return 0;
+  }
+
+  /** Interns the canonical tag string "k=v,k2=v2" (sorted by key; '' = index 0 when none), or a negative reason code. */
+  private tagsIndex(tags: Record<string, string> | null | undefined): number {
+    if (tags == null) return 0;
+    let any = false;
+    for (const _key in tags) {
+      any = true;
+      break;
+    }
+    if (!any) return 0; // the common case: no allocation
+    const keys = Object.keys(tags).sort();
+    const max = this.limits.maxTagLength;
+    let canonical = '';
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const v = tags[k]!;
+      if (k.length === 0 || k.length > max || v.length === 0 || v.length > max) {
+        return this.fail(REASON_CODE.tag_invalid, `tag ${show(k)}=${show(v)}: key and value must be 1..${max} characters`);
+      }
+      if (k.includes(',') || k.includes('=') || v.includes(',') || v.includes('=')) {
+        return this.fail(REASON_CODE.tag_invalid, `tag ${show(k)}=${show(v)}: ',' and '=' are not allowed`);
+      }
+      if (RESERVED_TAG_KEYS.has(k)) return this.fail(REASON_CODE.tag_invalid, `tag key ${show(k)} is reserved`);
+      canonical += i === 0 ? `${k}=${v}` : `,${k}=${v}`;
+    }
+    return this.b.intern(canonical);
+  }
+}
+
+const writer = new PayloadWriter();
