@@ -52,12 +52,13 @@ export class DeadLetterRecorder {
       size: payload.byteLength,
       head: Buffer.from(payload.buffer, payload.byteOffset, Math.min(64, payload.byteLength)).toString('hex'),
     };
-    const line = JSON.stringify(letter) + '\n';
-    if (this.rotating) {
-      this.pending.push(line);
-      return;
-    }
-    this.write(line);
+    this.enqueue(JSON.stringify(letter) + '\n');
+  }
+
+  /** Writes now, or after the rotation in progress. */
+  private enqueue(line: string): void {
+    if (this.rotating) this.pending.push(line);
+    else this.write(line);
   }
 
   private write(line: string): void {
@@ -78,7 +79,7 @@ export class DeadLetterRecorder {
     this.rotating = undefined;
     const pending = this.pending;
     this.pending = [];
-    for (const line of pending) this.write(line);
+    for (const line of pending) this.enqueue(line);
   }
 
   /** Flushes and closes the current file. */

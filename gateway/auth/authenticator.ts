@@ -102,7 +102,7 @@ export function createAuthenticator(config: AuthConfig, options: AuthenticatorOp
       return registryAuthenticator(options.registry);
     case 'token':
       if (config.fleetKey === undefined || config.fleetKey.length < 16) {
-        throw new ConfigError("auth.mode is 'token' but auth.fleetKey is missing or shorter than 16 characters: set auth.fleetKey or SLUICE_AUTH_FLEETKEY");
+        throw new ConfigError("auth.mode is 'token' but auth.fleetKey is missing or shorter than 16 characters: set auth.fleetKey or SLUICE_AUTH_FLEET_KEY");
       }
       return tokenAuthenticator(config.fleetKey);
     case 'anonymous':

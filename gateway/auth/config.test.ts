@@ -18,13 +18,13 @@ describe('authConfigSchema', () => {
     const issue = result.error!.issues[0]!;
     expect(issue.path).toEqual(['fleetKey']);
     expect(issue.message).toContain('auth.fleetKey');
-    expect(issue.message).toContain('SLUICE_AUTH_FLEETKEY');
+    expect(issue.message).toContain('SLUICE_AUTH_FLEET_KEY');
   });
 
   it('refuses a fleet key shorter than 16 characters', () => {
     const result = authConfigSchema.safeParse({ mode: 'token', fleetKey: 'short' });
     expect(result.success).toBe(false);
-    expect(result.error!.issues[0]!.message).toContain('SLUICE_AUTH_FLEETKEY');
+    expect(result.error!.issues[0]!.message).toContain('SLUICE_AUTH_FLEET_KEY');
   });
 
   it('accepts token mode with a long enough key', () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Where a token-mode deployment sets the fleet key; named in every error about it. */
-const FLEET_KEY_HINT = 'set auth.fleetKey (or SLUICE_AUTH_FLEETKEY) to a random string of at least 16 characters';
+const FLEET_KEY_HINT = 'set auth.fleetKey (or SLUICE_AUTH_FLEET_KEY) to a random string of at least 16 characters';
 
 /** The `auth` section of the config file: how devices prove who they are. */
 export const authConfigSchema = z
