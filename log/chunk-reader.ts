@@ -1,4 +1,4 @@
-/** Positional reads of a segment file through a chunk buffer, for open scans and reads. */
+/** Positional reads of a segment file through a chunk buffer, for open-time scans. */
 import type { FileHandle } from 'node:fs/promises';
 import { LogCorruptError } from '../core/errors.js';
 import { HEADER_BYTES, readFrameHeader, type FrameHeader } from './record.js';
@@ -19,10 +19,16 @@ export class ChunkReader {
     private readonly maxChunk: number,
   ) {}
 
+  /** Bytes [pos, pos + len) if the current chunk holds them: the scan's fast path, no await. */
+  viewSync(pos: number, len: number): Buffer | undefined {
+    const off = pos - this.at;
+    return off >= 0 && off + len <= this.buf.length ? this.buf.subarray(off, off + len) : undefined;
+  }
+
   /** Bytes [pos, pos + len) of the file; the caller guarantees they lie below `limit`. */
   async view(pos: number, len: number): Promise<Buffer> {
-    const off = pos - this.at;
-    if (off >= 0 && off + len <= this.buf.length) return this.buf.subarray(off, off + len);
+    const held = this.viewSync(pos, len);
+    if (held) return held;
     const size = Math.min(Math.max(this.chunk, len), this.limit - pos);
     const buf = Buffer.allocUnsafe(size);
     for (let got = 0; got < size; ) {
@@ -40,6 +46,6 @@ export class ChunkReader {
   async frame(pos: number): Promise<FrameHeader> {
     const remaining = this.limit - pos;
     if (remaining < HEADER_BYTES) return { kind: 'incomplete' };
-    return readFrameHeader(await this.view(pos, HEADER_BYTES), remaining);
+    return readFrameHeader(this.viewSync(pos, HEADER_BYTES) ?? (await this.view(pos, HEADER_BYTES)), remaining);
   }
 }

@@ -10,12 +10,14 @@ export const logConfigSchema = z
   .object({
     /**
      * When appends are fsynced before they resolve. Default 'batch': group commit, one
-     * fdatasync per dirty segment per round, covering every append written in that round.
-     * 'always' gives the same guarantee (each append resolves only after an fsync that
-     * covers it) and today shares the group-commit path. 'never': resolve after write(2).
+     * fdatasync of the shared commit log per round, covering every append (of any
+     * partition) written in that round. 'always' gives the same guarantee (each append
+     * resolves only after an fsync that covers it) and today shares the group-commit path.
+     * 'never': resolve after write(2); the log still fsyncs once per segment roll and per
+     * index checkpoint, so recovery stays bounded.
      */
     fsync: z.enum(FSYNC_POLICIES).default('batch'),
-    /** A partition rolls to a new segment file once the current one reaches this size. Default 64 MiB. */
+    /** The shared commit log rolls to a new segment file once the current one reaches this size. Default 64 MiB. */
     segmentBytes: z.number().int().positive().default(64 * 1024 * 1024),
   })
   .strict();

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { FileLog, type FileLogOptions } from './index.js';
+import { encodeRecord } from './record.js';
 
-const HEADER = 8;
+const HEADER = 20;
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-log-'));
@@ -23,12 +24,18 @@ function payload(p: number, i: number, size = 100): Buffer {
   return Buffer.alloc(size, `p${p}-r${i};`);
 }
 
-async function segmentFiles(dir: string, p = 0): Promise<string[]> {
-  return (await readdir(join(dir, String(p).padStart(3, '0')))).filter((f) => f.endsWith('.seg')).sort();
+/** The commit log's segment files, oldest first. */
+async function segmentFiles(dir: string): Promise<string[]> {
+  return (await readdir(join(dir, 'commit'))).filter((f) => f.endsWith('.seg')).sort();
 }
 
-async function lastSegment(dir: string, p = 0): Promise<string> {
-  return join(dir, String(p).padStart(3, '0'), (await segmentFiles(dir, p)).at(-1)!);
+async function lastSegment(dir: string): Promise<string> {
+  return join(dir, 'commit', (await segmentFiles(dir)).at(-1)!);
+}
+
+/** The base positions of the commit log's segments. */
+async function segmentBases(dir: string): Promise<number[]> {
+  return (await segmentFiles(dir)).map((f) => Number(f.slice(0, 20)));
 }
 
 async function flipByte(path: string, position: number): Promise<void> {
@@ -55,8 +62,8 @@ describe('FileLog', () => {
     for (let p = 0; p < 3; p++) {
       expect(offsets.filter((_, k) => k % 3 === p)).toEqual([...Array(20).keys()]);
       expect(log.endOffset(p)).toBe(20);
-      expect((await segmentFiles(dir, p)).length).toBeGreaterThan(1);
     }
+    expect((await segmentFiles(dir)).length).toBeGreaterThan(3);
     const expectAll = async (l: FileLog): Promise<void> => {
       for (let p = 0; p < 3; p++) {
         const records = await l.read(p, 0);
@@ -93,7 +100,7 @@ describe('FileLog', () => {
       await truncate(last, cut(size));
 
       const reopened = await openLog({ dir, partitions: 1, segmentBytes: 1000 });
-      expect(reopened.recovery).toEqual([{ partition: 0, segment: last, truncatedBytes: cut(size) - (size - HEADER - 100) }]);
+      expect(reopened.recovery).toEqual([{ segment: last, truncatedBytes: cut(size) - (size - HEADER - 100) }]);
       expect(reopened.endOffset(0)).toBe(23);
       expect((await stat(last)).size).toBe(size - HEADER - 100);
       const records = await reopened.read(0, 0);
@@ -115,7 +122,7 @@ describe('FileLog', () => {
     await truncate(last, size + 4096);
 
     const reopened = await openLog({ dir, partitions: 1 });
-    expect(reopened.recovery).toEqual([{ partition: 0, segment: last, truncatedBytes: 4096 }]);
+    expect(reopened.recovery).toEqual([{ segment: last, truncatedBytes: 4096 }]);
     expect(reopened.endOffset(0)).toBe(5);
   });
 
@@ -130,7 +137,7 @@ describe('FileLog', () => {
     await flipByte(seg, 9 * recordBytes + HEADER + 50);
 
     const reopened = await openLog({ dir, partitions: 1 });
-    expect(reopened.recovery).toEqual([{ partition: 0, segment: seg, truncatedBytes: recordBytes }]);
+    expect(reopened.recovery).toEqual([{ segment: seg, truncatedBytes: recordBytes }]);
     expect(reopened.endOffset(0)).toBe(9);
     await expect(reopened.read(0, 0)).rejects.toMatchObject({ name: 'LogCorruptError', code: 'SLUICE_LOG_CORRUPT' });
     await expect(reopened.read(0, 4)).rejects.toMatchObject({ code: 'SLUICE_LOG_CORRUPT' });
@@ -143,7 +150,7 @@ describe('FileLog', () => {
     const log = await openLog({ dir, partitions: 1, segmentBytes: 500 });
     await appendN(log, 0, 12);
     await log.close();
-    const first = join(dir, '000', (await segmentFiles(dir))[0]!);
+    const first = join(dir, 'commit', (await segmentFiles(dir))[0]!);
     await flipByte(first, (HEADER + 100) * 4 + HEADER);
 
     const reopened = await openLog({ dir, partitions: 1, segmentBytes: 500 });
@@ -154,17 +161,17 @@ describe('FileLog', () => {
 
   it('trims whole segments below the trim point and keeps the start offset across reopen', async () => {
     const dir = await tempDir();
-    // 108-byte frames, 500-byte segments: five records a segment, bases 0, 5, 10, ...
+    // 120-byte frames, 500-byte segments: five records a segment, at positions 0, 600, 1200, ...
     const log = await openLog({ dir, partitions: 2, segmentBytes: 500 });
     await appendN(log, 1, 30);
-    expect(await segmentFiles(dir, 1)).toHaveLength(6);
+    expect(await segmentFiles(dir)).toHaveLength(6);
 
     await log.trim(1, 12);
     expect(log.startOffset(1)).toBe(12);
     expect((await log.read(1, 12, 1))[0]?.offset).toBe(12);
     await expect(log.read(1, 11)).rejects.toMatchObject({ name: 'LogOffsetError', code: 'SLUICE_LOG_OFFSET' });
-    const kept = (await segmentFiles(dir, 1)).map((f) => Number(f.slice(0, 20)));
-    expect(kept).toEqual([10, 15, 20, 25]);
+    // Record 12 lives in the segment at 1200 (records 10..14); partition 0 holds nothing.
+    expect(await segmentBases(dir)).toEqual([1200, 1800, 2400, 3000]);
     await log.trim(1, 3); // backwards: a no-op
     expect(log.startOffset(1)).toBe(12);
     await expect(log.trim(1, 31)).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
@@ -178,7 +185,7 @@ describe('FileLog', () => {
     expect((await reopened.read(1, 12)).map((r) => r.offset)).toEqual([...Array(18).keys()].map((i) => i + 12));
 
     await reopened.trim(1, 30); // everything: the active segment stays
-    expect(await segmentFiles(dir, 1)).toEqual(['00000000000000000025.seg']);
+    expect(await segmentFiles(dir)).toEqual(['00000000000000003000.seg']);
     expect(await reopened.read(1, 30)).toEqual([]);
     expect(await reopened.append(1, payload(1, 30))).toBe(30);
   });
@@ -188,11 +195,10 @@ describe('FileLog', () => {
     const log = await openLog({ dir, partitions: 1, fsync: 'never' });
     await appendN(log, 0, 10);
     await log.close();
-    await writeFile(join(dir, '000', 'trim.json'), JSON.stringify({ startOffset: 15 }));
+    await writeFile(join(dir, 'trim.json'), JSON.stringify({ version: 1, startOffsets: [15] }));
 
     const reopened = await openLog({ dir, partitions: 1, fsync: 'never' });
     expect([reopened.startOffset(0), reopened.endOffset(0)]).toEqual([15, 15]);
-    expect(await segmentFiles(dir)).toEqual(['00000000000000000015.seg']);
     expect(await reopened.append(0, payload(0, 15))).toBe(15);
     expect((await reopened.read(0, 15)).map((r) => r.offset)).toEqual([15]);
     await expect(reopened.read(0, 14)).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
@@ -253,7 +259,131 @@ describe('FileLog', () => {
     await expect(FileLog.open({ dir, partitions: 1, segmentBytes: -1 })).rejects.toThrow(/log\.segmentBytes.*got -1/);
   });
 
-  it('refuses to reopen a log with a different partition count', async () => {
+  it('a round that appends to 64 partitions costs one fsync', async () => {
+    const log = await openLog({ dir: await tempDir(), partitions: 64 });
+    const before = { ...log.stats };
+    const offsets = await Promise.all(Array.from({ length: 64 }, (_, p) => log.append(p, payload(p, 0))));
+    expect(offsets).toEqual(new Array(64).fill(0));
+    expect(log.stats.rounds - before.rounds).toBe(1);
+    expect(log.stats.fsyncs - before.fsyncs).toBe(1);
+    expect(log.stats.indexFsyncs - before.indexFsyncs).toBe(0);
+    for (let p = 0; p < 64; p += 9) expect(Buffer.from((await log.read(p, 0))[0]!.payload).equals(payload(p, 0))).toBe(true);
+  });
+
+  it('rebuilds a deleted or truncated index file from the commit log on open', async () => {
+    const dir = await tempDir();
+    const log = await openLog({ dir, partitions: 3, segmentBytes: 1000 });
+    await Promise.all(Array.from({ length: 90 }, (_, k) => log.append(k % 3, payload(k % 3, Math.floor(k / 3)))));
+    await log.trim(2, 7);
+    await log.close();
+    await rm(join(dir, 'index', '001.idx'));
+    await truncate(join(dir, 'index', '000.idx'), 16 + 8 * 3);
+    await writeFile(join(dir, 'index', '002.idx'), 'not an index');
+
+    const reopened = await openLog({ dir, partitions: 3, segmentBytes: 1000 });
+    expect(reopened.recovery).toEqual([]);
+    expect([0, 1, 2].map((p) => [reopened.startOffset(p), reopened.endOffset(p)])).toEqual([[0, 30], [0, 30], [7, 30]]);
+    for (let p = 0; p < 3; p++) {
+      const records = await reopened.read(p, reopened.startOffset(p));
+      expect(records.map((r) => r.offset)).toEqual([...Array(30).keys()].slice(reopened.startOffset(p)));
+      records.forEach((r) => expect(Buffer.from(r.payload).equals(payload(p, r.offset))).toBe(true));
+    }
+    expect(await reopened.append(1, payload(1, 30))).toBe(30);
+    expect((await reopened.read(1, 29)).map((r) => r.offset)).toEqual([29, 30]);
+  });
+
+  it('does not trust index entries past the checkpoint (a crash before they were fsynced)', async () => {
+    const dir = await tempDir();
+    const log = await openLog({ dir, partitions: 2, segmentBytes: 1000 });
+    await Promise.all(Array.from({ length: 80 }, (_, k) => log.append(k % 2, payload(k % 2, Math.floor(k / 2)))));
+    await log.close();
+    // As if the last checkpoint was taken at record 40 (offset 20 of each partition) and the
+    // entries written after it never reached the disk: zeros where partition 0's should be.
+    await writeFile(join(dir, 'index', 'checkpoint.json'), JSON.stringify({ version: 1, position: 40 * (HEADER + 100), ends: [20, 20] }));
+    const fh = await open(join(dir, 'index', '000.idx'), 'r+');
+    await fh.write(Buffer.alloc(8 * 20), 0, 8 * 20, 16 + 8 * 20);
+    await fh.close();
+
+    const reopened = await openLog({ dir, partitions: 2, segmentBytes: 1000 });
+    for (let p = 0; p < 2; p++) {
+      const records = await reopened.read(p, 0);
+      expect(records.map((r) => r.offset)).toEqual([...Array(40).keys()]);
+      records.forEach((r) => expect(Buffer.from(r.payload).equals(payload(p, r.offset))).toBe(true));
+    }
+  });
+
+  it('deletes a commit segment only once every partition has trimmed past it', async () => {
+    const dir = await tempDir();
+    // Partitions alternate, 120-byte frames, five records a 500-byte segment: twelve segments.
+    const log = await openLog({ dir, partitions: 2, segmentBytes: 500 });
+    await Promise.all(Array.from({ length: 60 }, (_, k) => log.append(k % 2, payload(k % 2, Math.floor(k / 2)))));
+    expect(await segmentFiles(dir)).toHaveLength(12);
+
+    await log.trim(0, 30); // all of partition 0, but partition 1 still needs every segment
+    expect(await segmentFiles(dir)).toHaveLength(12);
+    expect((await log.read(1, 0)).map((r) => r.offset)).toEqual([...Array(30).keys()]);
+
+    // Partition 1's offset 20 is record 41 of the commit log, at 4920 in the segment at 4800.
+    await log.trim(1, 20);
+    expect(await segmentBases(dir)).toEqual([4800, 5400, 6000, 6600]);
+    expect((await log.read(1, 20)).map((r) => r.offset)).toEqual([...Array(10).keys()].map((i) => i + 20));
+    expect(await log.read(0, 30)).toEqual([]);
+    expect(await log.append(0, payload(0, 30))).toBe(30);
+    await log.close();
+
+    const reopened = await openLog({ dir, partitions: 2, segmentBytes: 500 });
+    expect([0, 1].map((p) => [reopened.startOffset(p), reopened.endOffset(p)])).toEqual([[30, 31], [20, 30]]);
+    expect(Buffer.from((await reopened.read(0, 30))[0]!.payload).equals(payload(0, 30))).toBe(true);
+    expect((await reopened.read(1, 25, 2)).map((r) => r.offset)).toEqual([25, 26]);
+    await expect(reopened.read(1, 19)).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
+  });
+
+  it('reopens without rescanning old segments; damage there surfaces only when read', async () => {
+    const dir = await tempDir();
+    const log = await openLog({ dir, partitions: 2, segmentBytes: 500 });
+    await Promise.all(Array.from({ length: 80 }, (_, k) => log.append(k % 2, payload(k % 2, Math.floor(k / 2)))));
+    await log.close();
+    const frame = HEADER + 100;
+    // Record 7 (partition 1, offset 3), segment 1: a CRC-valid header claiming offset 5000.
+    // A rescan would take it for partition 1's newest record and move its end offset.
+    const fh = await open(join(dir, 'commit', (await segmentFiles(dir))[1]!), 'r+');
+    await fh.write(encodeRecord(1, 5000, payload(1, 3)), 0, frame, 7 * frame - 600);
+    await fh.close();
+    // Record 12 (partition 0, offset 6), segment 2: a rotten payload byte.
+    await flipByte(join(dir, 'commit', (await segmentFiles(dir))[2]!), 12 * frame - 1200 + HEADER + 50);
+
+    const reopened = await openLog({ dir, partitions: 2, segmentBytes: 500 });
+    expect(reopened.recovery).toEqual([]);
+    expect([reopened.endOffset(0), reopened.endOffset(1)]).toEqual([40, 40]);
+    await expect(reopened.read(1, 0)).rejects.toMatchObject({ name: 'LogCorruptError', message: /partition 1, offset 5000/ });
+    expect((await reopened.read(1, 4)).map((r) => r.offset)).toEqual([...Array(36).keys()].map((i) => i + 4));
+    await expect(reopened.read(0, 6, 1)).rejects.toMatchObject({ code: 'SLUICE_LOG_CORRUPT', message: /CRC/ });
+    expect((await reopened.read(0, 7)).map((r) => r.offset)).toEqual([...Array(33).keys()].map((i) => i + 7));
+  });
+
+  it('compacts an index file once most of it is trimmed, and keeps its base across reopen', async () => {
+    const dir = await tempDir();
+    const log = await openLog({ dir, partitions: 1 });
+    const n = 140_000;
+    const offsets = await Promise.all(Array.from({ length: n }, (_, i) => log.append(0, Buffer.from(`r${i}`))));
+    expect(offsets[n - 1]).toBe(n - 1);
+    const idx = join(dir, 'index', '000.idx');
+    expect((await stat(idx)).size).toBeLessThanOrEqual(16 + 8 * n);
+    const checkpoints = log.stats.checkpoints;
+
+    await log.trim(0, n - 1000);
+    expect(log.stats.checkpoints).toBe(checkpoints + 1);
+    expect((await stat(idx)).size).toBe(16 + 8 * 1000);
+    const records = await log.read(0, n - 1000);
+    expect(records.map((r) => Buffer.from(r.payload).toString())).toEqual([...Array(1000).keys()].map((i) => `r${n - 1000 + i}`));
+    await log.close();
+
+    const reopened = await openLog({ dir, partitions: 1 });
+    expect([reopened.startOffset(0), reopened.endOffset(0)]).toEqual([n - 1000, n]);
+    expect(Buffer.from((await reopened.read(0, n - 1, 1))[0]!.payload).toString()).toBe(`r${n - 1}`);
+  });
+
+  it('refuses to reopen a log with a different partition count or an older on-disk format', async () => {
     const dir = await tempDir();
     await (await openLog({ dir, partitions: 4 })).close();
     await expect(FileLog.open({ dir, partitions: 8 })).rejects.toMatchObject({
@@ -262,5 +392,12 @@ describe('FileLog', () => {
     });
     const again = await openLog({ dir, partitions: 4 });
     expect(again.partitions).toBe(4);
+
+    const old = await tempDir();
+    await writeFile(join(old, 'meta.json'), JSON.stringify({ version: 1, partitions: 4 }));
+    await expect(FileLog.open({ dir: old, partitions: 4 })).rejects.toMatchObject({
+      code: 'SLUICE_CONFIG_INVALID',
+      message: expect.stringMatching(/format 1/),
+    });
   });
 });

@@ -1,57 +1,78 @@
 /**
- * FileLog: the durable embedded log. Layout: `<dir>/meta.json`, and per partition
- * `<dir>/<ppp>/<base offset, 20 digits>.seg` plus an optional `trim.json`.
+ * FileLog: the durable embedded log, as one shared commit log plus per-partition indexes
+ * (RocketMQ's CommitLog + ConsumeQueue). Layout under `<dir>`: meta.json, trim.json,
+ * commit/<base position, 20 digits>.seg, index/<ppp>.idx, index/checkpoint.json.
  *
- * Appends queue per partition and are written by one group-commit loop: each round
- * writes every partition's queue with one writev, fsyncs each dirty segment once, then
- * resolves the round's appends in offset order. Appends made during a round wait for
- * the next one, so a burst costs one fsync per dirty file, not one per append.
+ * Appends go through the group-commit loop (group-commit.ts): one writev and ONE fdatasync
+ * per round, however many partitions it touched. Reads look positions up in the
+ * partition's index and pread the commit log (reader.ts); trims persist start offsets
+ * (trims.ts) and free what no partition needs (reclaimer.ts); open repairs the indexes
+ * from the commit log (recovery.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
-import { ConfigError, LogCorruptError, LogOffsetError, SluiceError } from '../core/errors.js';
+import { ConfigError, LogOffsetError, SluiceError } from '../core/errors.js';
+import { CommitLog, type RecoveryNote } from './commit-log.js';
 import { parseLogConfig, type LogConfig, type LogConfigInput } from './config.js';
-import { readJsonIfExists, syncDir, writeJsonAtomic } from './files.js';
+import { syncDir } from './files.js';
+import { GroupCommit } from './group-commit.js';
+import { IndexSet } from './index-set.js';
 import type { Log, LogRecord } from './log.js';
-import { Partition, type RecoveryNote } from './partition.js';
+import { checkMeta } from './meta.js';
+import { readRecords } from './reader.js';
+import { recover } from './recovery.js';
+import { Reclaimer } from './reclaimer.js';
 import { checkPayload } from './record.js';
+import { TrimState } from './trims.js';
 
 /** Where the log lives and how many partitions it has, plus its config (see config.ts). */
 export interface FileLogOptions extends LogConfigInput {
   dir: string;
-  /** Fixed for the log's lifetime; 1..1000 (partition folders are named with 3 digits). */
+  /** Fixed for the log's lifetime; 1..1000 (index files are named with 3 digits). */
   partitions: number;
 }
 
 /** Counters of a FileLog's work since it was opened. */
 export interface FileLogStats {
   appends: number;
+  /** Commit-log fdatasyncs: one per round, plus one per segment roll. */
   fsyncs: number;
   /** Group-commit rounds; appends / rounds is the mean group size. */
   rounds: number;
+  /** Index-file fdatasyncs, made only by checkpoints (off the append path). */
+  indexFsyncs: number;
+  /** Index checkpoints written: after segment rolls, compactions and on close. */
+  checkpoints: number;
 }
 
 const MAX_PARTITIONS = 1000;
-const metaSchema = z.object({ version: z.literal(1), partitions: z.number().int().positive() });
 
 export class FileLog implements Log {
-  private pumping: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
-  private failure: SluiceError | null = null;
+  /** Trims under way; close lets them finish before it closes the files. */
+  private readonly trimming = new Set<Promise<void>>();
+  private readonly writer: GroupCommit;
+  private readonly reclaimer: Reclaimer;
 
   private constructor(
     readonly dir: string,
     readonly partitions: number,
     readonly config: LogConfig,
-    /** Torn tails cut off while opening; empty after a clean shutdown. */
+    /** The torn tail cut off the newest commit segment while opening; empty after a clean shutdown. */
     readonly recovery: readonly RecoveryNote[],
-    private readonly parts: Partition[],
-    /** Counters for tests and metrics; partitions add their own fsyncs, segment rolls included. */
+    private readonly commit: CommitLog,
+    private readonly indexes: IndexSet,
+    private readonly trims: TrimState,
+    /** The offset each partition's next append gets. */
+    private readonly nextOffsets: number[],
+    /** Counters for tests and metrics. */
     readonly stats: FileLogStats,
-  ) {}
+  ) {
+    this.writer = new GroupCommit(dir, commit, indexes, config.fsync, stats);
+    this.reclaimer = new Reclaimer(commit, indexes.parts, trims.starts, () => this.writer.requestCheckpoint());
+  }
 
-  /** Opens the log at `options.dir`, creating it if needed and recovering torn tails. */
+  /** Opens the log at `options.dir`, creating it if needed, cutting a torn tail and repairing the indexes. */
   static async open(options: FileLogOptions): Promise<FileLog> {
     const { dir, partitions, ...rest } = options;
     const config = parseLogConfig(rest);
@@ -59,22 +80,37 @@ export class FileLog implements Log {
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
       throw new ConfigError(`log.partitions: expected an integer 1..${MAX_PARTITIONS} (got ${JSON.stringify(partitions)})`);
     }
-    const created = await mkdir(dir, { recursive: true });
-    if (created !== undefined) await syncDir(dirname(created));
+    await makeDir(dir);
     await checkMeta(dir, partitions);
-    const stats: FileLogStats = { appends: 0, fsyncs: 0, rounds: 0 };
-    const recovery: RecoveryNote[] = [];
-    const parts: Partition[] = [];
+    const [commitDir, indexDir] = [join(dir, 'commit'), join(dir, 'index')];
+    await makeDir(commitDir);
+    await makeDir(indexDir);
+    const stats: FileLogStats = { appends: 0, fsyncs: 0, rounds: 0, indexFsyncs: 0, checkpoints: 0 };
+    const trims = await TrimState.open(dir, partitions);
+    const ckpt = await IndexSet.readCheckpoint(indexDir, partitions);
+    const commit = await CommitLog.open(commitDir, config.segmentBytes, stats);
+    const recovered = await recover(commit, indexDir, trims.starts, ckpt).catch(async (err: unknown) => {
+      await commit.close();
+      throw err;
+    });
+    trims.settle(recovered.starts);
+    const indexes = new IndexSet(indexDir, recovered.indexes, stats, (err) => log.writer.fail(err));
+    const note = recovered.note ? [recovered.note] : [];
+    const ends = recovered.indexes.map((idx) => idx.end);
+    const log = new FileLog(dir, partitions, config, note, commit, indexes, trims, ends, stats);
     try {
-      for (let p = 0; p < partitions; p++) {
-        const partDir = join(dir, String(p).padStart(3, '0'));
-        parts.push(await Partition.open({ partition: p, dir: partDir, fsync: config.fsync, segmentBytes: config.segmentBytes, stats }, recovery));
+      if (recovered.changed) {
+        // What the scan found may never have been fsynced by the process that wrote it.
+        await commit.active.sync();
+        await indexes.checkpoint(commit.resolvedEnd, [...ends]);
       }
+      // Finishes deletes a crash interrupted between writing trim.json and unlinking.
+      await log.reclaimer.reclaim();
     } catch (err) {
-      await Promise.all(parts.map((part) => part.close()));
+      await log.close().catch(() => undefined);
       throw err;
     }
-    return new FileLog(dir, partitions, config, recovery, parts, stats);
+    return log;
   }
 
   /**
@@ -84,13 +120,12 @@ export class FileLog implements Log {
   append(partition: number, payload: Uint8Array): Promise<number> {
     try {
       this.assertOpen();
-      const part = this.part(partition);
+      this.checkPartition(partition);
       const refusal = checkPayload(payload);
       if (refusal) throw new SluiceError('SLUICE_LOG_RECORD_INVALID', `partition ${partition}: ${refusal}`);
       return new Promise<number>((resolve, reject) => {
-        part.pending.push({ payload, offset: part.nextOffset++, resolve, reject });
+        this.writer.enqueue({ partition, offset: this.nextOffsets[partition]!++, payload, position: -1, resolve, reject });
         this.stats.appends++;
-        this.pumping ??= this.pump();
       });
     } catch (err) {
       return Promise.reject(err);
@@ -100,99 +135,91 @@ export class FileLog implements Log {
   /** Records from `fromOffset` on (at most `maxRecords`) whose appends have resolved, read from the files. */
   async read(partition: number, fromOffset: number, maxRecords = 1000): Promise<LogRecord[]> {
     this.assertOpen();
-    return this.part(partition).read(fromOffset, Math.max(0, Math.floor(maxRecords)));
+    this.checkPartition(partition);
+    const start = this.trims.starts[partition]!;
+    if (!Number.isSafeInteger(fromOffset) || fromOffset < start) {
+      throw new LogOffsetError(`partition ${partition}: offset ${fromOffset} is below the start offset ${start} (trimmed)`);
+    }
+    if (fromOffset > this.nextOffsets[partition]!) {
+      throw new LogOffsetError(`partition ${partition}: offset ${fromOffset} is past the end offset ${this.nextOffsets[partition]}`);
+    }
+    const idx = this.indexes.parts[partition]!;
+    const n = Math.min(Math.floor(maxRecords), idx.end - fromOffset);
+    if (!(n > 0)) return [];
+    return readRecords(this.commit, partition, fromOffset, await idx.positions(fromOffset, n));
   }
 
-  /** Drops records below `upToOffset`: persisted in trim.json, whole segments below it deleted. */
+  /** Drops records below `upToOffset`: persisted in trim.json; commit segments no partition needs are deleted. */
   async trim(partition: number, upToOffset: number): Promise<void> {
     this.assertOpen();
-    return this.part(partition).trim(upToOffset);
+    this.checkPartition(partition);
+    const end = this.indexes.parts[partition]!.end;
+    if (!Number.isSafeInteger(upToOffset) || upToOffset < 0 || upToOffset > end) {
+      throw new LogOffsetError(`partition ${partition}: cannot trim to ${upToOffset}; only offsets up to ${end} are durable`);
+    }
+    if (upToOffset <= this.trims.starts[partition]!) return;
+    const run = (async () => {
+      // The start offset is durable before any file goes; open() finishes an interrupted delete.
+      await this.trims.raise(partition, upToOffset);
+      await this.reclaimer.reclaim();
+    })();
+    this.trimming.add(run);
+    try {
+      await run;
+    } finally {
+      this.trimming.delete(run);
+    }
   }
 
   /** The offset the next append to `partition` will get. */
   endOffset(partition: number): number {
-    return this.part(partition).nextOffset;
+    this.checkPartition(partition);
+    return this.nextOffsets[partition]!;
   }
 
   /** The lowest offset of `partition` still readable. */
   startOffset(partition: number): number {
-    return this.part(partition).startOffset;
+    this.checkPartition(partition);
+    return this.trims.starts[partition]!;
   }
 
-  /** Waits for queued appends to become durable, then closes every file; idempotent. */
+  /** Waits for queued appends to become durable, checkpoints the indexes, then closes every file; idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      while (this.pumping) await this.pumping;
-      await Promise.all(this.parts.map((part) => part.close()));
+      try {
+        // Trims started before close finish; a reclaim may ask the pump for a checkpoint
+        // (compaction): drain all three until quiet.
+        do {
+          await Promise.allSettled(this.trimming);
+          await this.writer.drain();
+          await this.reclaimer.idle();
+        } while (this.writer.busy || this.trimming.size > 0);
+        if (!this.writer.failure) {
+          if (this.config.fsync === 'never') await this.commit.sync();
+          await this.indexes.checkpoint(this.commit.resolvedEnd, this.indexes.parts.map((idx) => idx.end));
+        }
+      } finally {
+        await this.indexes.close();
+        await this.commit.close();
+      }
     })();
     return this.closing;
   }
 
-  private async pump(): Promise<void> {
-    try {
-      for (;;) {
-        // One macrotask hop per round (not per append) lets a burst of appends join it.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        const busy = this.parts.filter((part) => part.pending.length > 0);
-        if (busy.length === 0) return;
-        await this.round(busy);
-      }
-    } finally {
-      this.pumping = null;
-    }
-  }
-
-  private async round(busy: Partition[]): Promise<void> {
-    this.stats.rounds++;
-    const writes = await Promise.allSettled(busy.map((part) => part.writePending()));
-    let failed = writes.find((w): w is PromiseRejectedResult => w.status === 'rejected');
-    if (!failed && this.config.fsync !== 'never') {
-      const syncs = await Promise.allSettled(busy.map((part) => part.sync()));
-      failed = syncs.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    }
-    if (failed) return this.fail(failed.reason);
-    for (const part of busy) part.commit();
-  }
-
-  /**
-   * Fails the log for good. Retrying a failed fsync is unsafe: Linux may drop the dirty
-   * pages and report success next time, so a retry could acknowledge lost data.
-   */
-  private fail(cause: unknown): void {
-    this.failure = new SluiceError('SLUICE_LOG_FAILED', `log at ${this.dir} failed to write or fsync; reopen it to recover`, {
-      cause,
-    });
-    for (const part of this.parts) part.abandon(this.failure);
-  }
-
   private assertOpen(): void {
-    if (this.failure) throw this.failure;
+    if (this.writer.failure) throw this.writer.failure;
     if (this.closing) throw new SluiceError('SLUICE_LOG_CLOSED', `log at ${this.dir} is closed`);
   }
 
-  private part(partition: number): Partition {
-    const part = Number.isInteger(partition) ? this.parts[partition] : undefined;
-    if (!part) throw new LogOffsetError(`partition ${partition} does not exist; the log has partitions 0..${this.partitions - 1}`);
-    return part;
+  private checkPartition(partition: number): void {
+    if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitions) {
+      throw new LogOffsetError(`partition ${partition} does not exist; the log has partitions 0..${this.partitions - 1}`);
+    }
   }
 }
 
-/** Records the partition count on first open and refuses to open with a different one. */
-async function checkMeta(dir: string, partitions: number): Promise<void> {
-  const path = join(dir, 'meta.json');
-  let value: unknown;
-  try {
-    value = await readJsonIfExists(path);
-  } catch (cause) {
-    throw new LogCorruptError(`${path} is not valid JSON`, { cause });
-  }
-  if (value === undefined) return writeJsonAtomic(path, { version: 1, partitions });
-  const meta = metaSchema.safeParse(value);
-  if (!meta.success) throw new LogCorruptError(`${path} should hold {"version":1,"partitions":N}; found ${JSON.stringify(value)}`);
-  if (meta.data.partitions !== partitions) {
-    throw new ConfigError(
-      `log.partitions: the log at ${dir} was created with ${meta.data.partitions} partitions (meta.json) and cannot be opened with ${partitions}; ` +
-        'the partition count is fixed for a log’s lifetime — use the original count or a new dir',
-    );
-  }
+/** Creates `dir` if needed; a new folder's own entry is fsynced, or a crash could lose it whole. */
+async function makeDir(dir: string): Promise<void> {
+  const created = await mkdir(dir, { recursive: true });
+  if (created !== undefined) await syncDir(dirname(created));
 }

@@ -1,6 +1,8 @@
-/** Small durable-file helpers shared by the log's metadata (meta.json, trim.json) and segments. */
-import { open, readFile, rename } from 'node:fs/promises';
+/** Small file helpers shared by the log's metadata (meta.json, trim.json, checkpoint.json), segments and indexes. */
+import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { z } from 'zod';
+import { LogCorruptError } from '../core/errors.js';
 
 /** Fsyncs a directory so a file created, renamed or removed in it survives a crash. */
 export async function syncDir(dir: string): Promise<void> {
@@ -44,4 +46,35 @@ export async function readJsonIfExists(path: string): Promise<unknown> {
 /** True when `err` is a missing-file error. */
 export function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+/** Bytes [pos, pos + len) of an open file; a file that ends sooner is damaged. */
+export async function preadFully(fh: FileHandle, pos: number, len: number, path: string): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(len);
+  for (let got = 0; got < len; ) {
+    const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
+    if (bytesRead === 0) throw new LogCorruptError(`${path} ends at byte ${pos + got}; expected at least ${pos + len} bytes`);
+    got += bytesRead;
+  }
+  return buf;
+}
+
+/** Writes all of `buf` at `pos`; a short write is a failure (disk full, I/O error). */
+export async function pwriteFully(fh: FileHandle, buf: Uint8Array, pos: number, path: string): Promise<void> {
+  const { bytesWritten } = await fh.write(buf, 0, buf.length, pos);
+  if (bytesWritten !== buf.length) throw new Error(`${path}: wrote ${bytesWritten} of ${buf.length} bytes`);
+}
+
+/** The JSON at `path` checked against `schema`, or undefined when the file does not exist. */
+export async function readJsonChecked<T>(path: string, schema: z.ZodType<T>, expected: string): Promise<T | undefined> {
+  let value: unknown;
+  try {
+    value = await readJsonIfExists(path);
+  } catch (cause) {
+    throw new LogCorruptError(`${path} is not valid JSON`, { cause });
+  }
+  if (value === undefined) return undefined;
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new LogCorruptError(`${path} should hold ${expected}; found ${JSON.stringify(value)}`);
+  return parsed.data;
 }

@@ -1,4 +1,4 @@
 export type { Log, LogRecord, FsyncPolicy } from './log.js';
 export { FileLog, type FileLogOptions, type FileLogStats } from './file-log.js';
-export type { RecoveryNote } from './partition.js';
+export type { RecoveryNote } from './commit-log.js';
 export { logConfigSchema, parseLogConfig, type LogConfig, type LogConfigInput } from './config.js';

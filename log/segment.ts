@@ -1,50 +1,38 @@
 /**
- * One segment file: a run of framed records starting at `baseOffset`, with a sparse
- * in-memory index (offset → byte position) built while scanning or appending.
+ * One commit-log segment file: records of every partition in append order, starting at the
+ * global byte position `base`. The newest segment is writable; older ones are sealed.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LogCorruptError } from '../core/errors.js';
 import { ChunkReader } from './chunk-reader.js';
 import { syncDir } from './files.js';
-import type { LogRecord } from './log.js';
-import { HEADER_BYTES, crcMatches, writeHeader } from './record.js';
+import { HEADER_BYTES, frameCrcMatches, readFrameHeader } from './record.js';
 
-/** One index entry per this many bytes of records: a small index and short forward scans. */
-const INDEX_INTERVAL_BYTES = 4096;
-/** Open scans read big chunks; reads start small (callers often want a few records) and grow. */
+/** Scans read big chunks: they walk whole segments front to back. */
 const SCAN_CHUNK_BYTES = 1 << 20;
-const READ_CHUNK_MIN_BYTES = 64 * 1024;
-const READ_CHUNK_MAX_BYTES = 4 << 20;
 
-/** The file name of the segment whose first record has offset `base`. */
+/** The file name of the segment starting at global position `base`. */
 export function segmentFileName(base: number): string {
   return `${String(base).padStart(20, '0')}.seg`;
 }
 
-/** The base offset named by a segment file name, or undefined for any other file. */
+/** The base position named by a segment file name, or undefined for any other file. */
 export function parseSegmentFileName(name: string): number | undefined {
   const match = /^(\d{20})\.seg$/.exec(name);
   return match ? Number(match[1]) : undefined;
 }
 
-/** What opening an existing segment found: the segment and how many torn bytes were cut. */
-export interface LoadedSegment {
-  segment: Segment;
-  truncatedBytes: number;
+/** Called for each record a scan frames: `ok` is false when its CRC fails (header fields untrusted). */
+export type RecordVisitor = (partition: number, offset: number, position: number, ok: boolean) => void;
+
+/** Where a scan stopped: past the last CRC-good record, and where framing ended. */
+export interface ScanResult {
+  goodEnd: number;
+  framedEnd: number;
+  fileSize: number;
 }
 
-/** A segment file; the last one of a partition is writable, the others are sealed. */
 export class Segment {
-  /** Bytes of whole records (the file may briefly hold more while a write runs). */
-  size = 0;
-  /** Records in the file that framed correctly. */
-  count = 0;
-  /** Written since the last fsync. */
-  dirty = false;
-  private readonly idxOffsets: number[] = [];
-  private readonly idxPositions: number[] = [];
-  private lastIndexed = -INDEX_INTERVAL_BYTES;
   /** Shared by the writer and readers; closed when the last user lets go (bounded fd use). */
   private handle: Promise<FileHandle> | null;
   private users: number;
@@ -52,7 +40,9 @@ export class Segment {
 
   private constructor(
     readonly path: string,
-    readonly baseOffset: number,
+    readonly base: number,
+    /** Bytes of whole records in the file (the file may briefly hold more while a write runs). */
+    public size: number,
     writer?: FileHandle,
   ) {
     this.handle = writer ? Promise.resolve(writer) : null;
@@ -60,109 +50,75 @@ export class Segment {
     this.users = this.writable ? 1 : 0;
   }
 
-  /** One past the offset of the last record. */
-  get endOffset(): number {
-    return this.baseOffset + this.count;
+  /** Global position one past the last record. */
+  get end(): number {
+    return this.base + this.size;
   }
 
-  /** Creates an empty writable segment; `durable` fsyncs the folder so the file survives a crash. */
-  static async create(dir: string, base: number, durable: boolean): Promise<Segment> {
+  /** Creates an empty writable segment and fsyncs the folder so the file survives a crash. */
+  static async create(dir: string, base: number): Promise<Segment> {
     const path = join(dir, segmentFileName(base));
     const fh = await open(path, 'wx+');
-    if (durable) await syncDir(dir);
-    return new Segment(path, base, fh);
+    await syncDir(dir);
+    return new Segment(path, base, 0, fh);
+  }
+
+  /** A sealed segment whose size is known (the next segment's base minus this one's). */
+  static sealed(dir: string, base: number, size: number): Segment {
+    return new Segment(join(dir, segmentFileName(base)), base, size);
+  }
+
+  /** Opens the newest segment for writing; its size is settled by `recoverTail`. */
+  static async openActive(dir: string, base: number): Promise<Segment> {
+    const path = join(dir, segmentFileName(base));
+    return new Segment(path, base, 0, await open(path, 'r+'));
   }
 
   /**
-   * Opens and scans an existing segment. The last one is CRC-checked and its torn tail cut
-   * off; older ones are only framed (their CRCs are checked when read).
+   * Scans the records from global position `from` to the end of the file, CRC-checking
+   * each and handing it to `visit`; stops where framing is lost or the file ends.
    */
-  static async load(path: string, base: number, last: boolean): Promise<LoadedSegment> {
-    const fh = await open(path, last ? 'r+' : 'r');
-    try {
-      const segment = new Segment(path, base, last ? fh : undefined);
-      const truncatedBytes = await segment.scan(fh, last);
-      if (!last) await fh.close();
-      return { segment, truncatedBytes };
-    } catch (err) {
-      await fh.close();
-      throw err;
-    }
+  async scan(from: number, visit: RecordVisitor): Promise<ScanResult> {
+    return this.withHandle(async (fh) => {
+      const fileSize = (await fh.stat()).size;
+      const reader = new ChunkReader(fh, this.path, fileSize, SCAN_CHUNK_BYTES, SCAN_CHUNK_BYTES);
+      let pos = from - this.base;
+      let goodEnd = pos;
+      for (;;) {
+        // Sync fast path while the chunk holds the bytes: an await per record doubles the scan time.
+        const head = fileSize - pos >= HEADER_BYTES ? reader.viewSync(pos, HEADER_BYTES) : undefined;
+        const frame = head ? readFrameHeader(head, fileSize - pos) : await reader.frame(pos);
+        if (frame.kind !== 'record') break;
+        const size = HEADER_BYTES + frame.length;
+        const ok = frameCrcMatches(reader.viewSync(pos, size) ?? (await reader.view(pos, size)), frame.crc);
+        visit(frame.partition, frame.offset, this.base + pos, ok);
+        pos += HEADER_BYTES + frame.length;
+        if (ok) goodEnd = pos;
+      }
+      return { goodEnd: this.base + goodEnd, framedEnd: this.base + pos, fileSize };
+    });
   }
 
-  private async scan(fh: FileHandle, last: boolean): Promise<number> {
-    const fileSize = (await fh.stat()).size;
-    const reader = new ChunkReader(fh, this.path, fileSize, last ? SCAN_CHUNK_BYTES : 64 * 1024, SCAN_CHUNK_BYTES);
-    let pos = 0;
-    let goodEnd = 0;
-    let goodCount = 0;
-    for (;;) {
-      const frame = await reader.frame(pos);
-      if (frame.kind !== 'record') break;
-      const ok = !last || crcMatches(frame.crc, await reader.view(pos + HEADER_BYTES, frame.length));
-      this.noteRecord(pos);
-      pos += HEADER_BYTES + frame.length;
-      this.count++;
-      if (ok) [goodEnd, goodCount] = [pos, this.count];
-    }
-    this.size = pos;
-    // Records lost to broken framing in a sealed segment leave a gap before the next
-    // segment's base; reads there raise LogCorruptError (partition.ts) rather than skip.
-    if (!last) return 0;
-    // In the last segment, CRC failures after the last good record are taken for a torn
-    // group write: under 'batch'/'always' none of those appends was acknowledged.
-    this.count = goodCount;
-    this.size = goodEnd;
-    while (this.idxOffsets.length > 0 && this.idxOffsets[this.idxOffsets.length - 1] >= this.endOffset) {
-      this.idxOffsets.pop();
-      this.idxPositions.pop();
-    }
-    this.lastIndexed = this.idxPositions[this.idxPositions.length - 1] ?? -INDEX_INTERVAL_BYTES;
-    if (goodEnd === fileSize) return 0;
-    await fh.truncate(goodEnd);
+  /** Cuts the active segment back to `size` bytes and makes the cut durable. */
+  async truncate(size: number): Promise<void> {
+    const fh = await this.writer();
+    await fh.truncate(size);
     await fh.sync();
-    return fileSize - goodEnd;
+    this.size = size;
   }
 
-  private noteRecord(pos: number): void {
-    if (pos - this.lastIndexed < INDEX_INTERVAL_BYTES) return;
-    this.idxOffsets.push(this.endOffset);
-    this.idxPositions.push(pos);
-    this.lastIndexed = pos;
-  }
-
-  /** Writes `entries[from..to)` after the last record with one positional writev. */
-  async write(entries: readonly { payload: Uint8Array }[], from: number, to: number): Promise<void> {
-    const n = to - from;
-    const headers = Buffer.allocUnsafe(HEADER_BYTES * n);
-    const iov: Uint8Array[] = new Array<Uint8Array>(2 * n);
-    let bytes = 0;
-    for (let i = 0; i < n; i++) {
-      const payload = entries[from + i].payload;
-      writeHeader(headers, i * HEADER_BYTES, payload);
-      iov[2 * i] = headers.subarray(i * HEADER_BYTES, (i + 1) * HEADER_BYTES);
-      iov[2 * i + 1] = payload;
-      bytes += HEADER_BYTES + payload.length;
-    }
+  /** Writes `iov` (`bytes` long in all) after the last record with one positional writev. */
+  async write(iov: Uint8Array[], bytes: number): Promise<void> {
     const fh = await this.writer();
     // libuv loops over partial writes and IOV_MAX itself; a short count means a real failure.
     const { bytesWritten } = await fh.writev(iov, this.size);
     if (bytesWritten !== bytes) throw new Error(`${this.path}: wrote ${bytesWritten} of ${bytes} bytes`);
-    this.dirty = true;
-    let pos = this.size;
-    for (let i = 0; i < n; i++) {
-      this.noteRecord(pos);
-      pos += HEADER_BYTES + entries[from + i].payload.length;
-      this.count++;
-    }
-    this.size = pos;
+    this.size += bytes;
   }
 
   /** Fdatasyncs the file (the size change is covered, which is what appends need). */
   async sync(): Promise<void> {
-    const fh = await this.writer();
-    this.dirty = false;
-    await fh.datasync();
+    await (await this.writer()).datasync();
   }
 
   /** Stops writing to this segment; its file closes once no reader uses it. */
@@ -172,52 +128,8 @@ export class Segment {
     await this.release();
   }
 
-  /** Pushes records [from, until) onto `out`, stopping at `max` records; checks every CRC. */
-  async read(from: number, until: number, max: number, out: LogRecord[]): Promise<void> {
-    if (from >= until || out.length >= max) return;
-    const i = this.floorIndex(from);
-    let offset = this.idxOffsets[i];
-    let pos = this.idxPositions[i];
-    await this.withHandle(async (fh) => {
-      const reader = new ChunkReader(fh, this.path, this.size, READ_CHUNK_MIN_BYTES, READ_CHUNK_MAX_BYTES);
-      while (offset < until && out.length < max) {
-        const frame = await reader.frame(pos);
-        if (frame.kind !== 'record') {
-          throw new LogCorruptError(`${this.path}: record ${offset} at byte ${pos} has a broken header (${frame.kind})`);
-        }
-        if (offset >= from) {
-          const payload = await reader.view(pos + HEADER_BYTES, frame.length);
-          if (!crcMatches(frame.crc, payload)) {
-            throw new LogCorruptError(
-              `${this.path}: record ${offset} at byte ${pos} fails its CRC check; restore the file from a replica or backup, or skip to offset ${offset + 1}`,
-            );
-          }
-          out.push({ offset, payload });
-        }
-        pos += HEADER_BYTES + frame.length;
-        offset++;
-      }
-    });
-  }
-
-  /** Index of the last sparse-index entry at or below `offset`. */
-  private floorIndex(offset: number): number {
-    let lo = 0;
-    let hi = this.idxOffsets.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.idxOffsets[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
-
-  private writer(): Promise<FileHandle> {
-    if (!this.writable || this.handle === null) throw new Error(`${this.path} is sealed`);
-    return this.handle;
-  }
-
-  private async withHandle<T>(fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+  /** Runs `fn` with an open handle on the file (opened on demand, shared, closed after the last user). */
+  async withHandle<T>(fn: (fh: FileHandle) => Promise<T>): Promise<T> {
     this.users++;
     try {
       this.handle ??= open(this.path, 'r');
@@ -225,6 +137,11 @@ export class Segment {
     } finally {
       await this.release();
     }
+  }
+
+  private writer(): Promise<FileHandle> {
+    if (!this.writable || this.handle === null) throw new Error(`${this.path} is sealed`);
+    return this.handle;
   }
 
   private async release(): Promise<void> {
