@@ -51,7 +51,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const fileLog = await FileLog.open({ dir: join(dataDir, 'log'), partitions: config.partitions, ...config.log });
   const log = options.wrapLog ? options.wrapLog(fileLog) : fileLog;
   const registry = new Registry();
-  const logger = createLogger('test', process.env.SLUICE_LOG_LEVEL ?? 'warn');
+  const logger = createLogger('test', process.env.SLUICE_LOG_LEVEL ?? 'error');
   const gateway = await startGateway(config, { log, registry, logger, dataDir, partitions: config.partitions });
   let stopped = false;
   const stop = async (): Promise<void> => {

@@ -1,0 +1,2 @@
+export { LocalCheckpointStore, type CheckpointStore, type CheckpointProblem } from './checkpoint-store.js';
+export { CheckpointCorruptError, type PartitionCheckpoint } from './checkpoint-file.js';
