@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { gatewayConfigShape } from '../gateway/index.js';
 import { logConfigSchema } from '../log/index.js';
+import { processorConfigShape } from '../processors/index.js';
 import { DEFAULT_PARTITIONS } from '../routing/index.js';
 
 /** The whole sluice config: each component's own schema, composed; unknown keys are errors. */
@@ -12,6 +13,7 @@ export const sluiceConfigSchema = z
     partitions: z.number().int().min(1).max(4096).default(DEFAULT_PARTITIONS),
     log: logConfigSchema.prefault({}),
     ...gatewayConfigShape,
+    ...processorConfigShape,
   })
   .strict();
 

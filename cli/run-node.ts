@@ -3,6 +3,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger } from '../core/index.js';
 import { startGateway, startHttpEndpoints } from '../gateway/index.js';
 import { FileLog } from '../log/index.js';
+import { ProcessorNode } from '../processors/index.js';
 import type { SluiceConfig } from './config-schema.js';
 
 /** A running sluice process, whatever its role. */
@@ -11,27 +12,39 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
+/** Which parts a process runs: `start` runs both, `gateway` and `processor` one each. */
+export interface NodeRoles {
+  gateway: boolean;
+  processors: boolean;
+}
+
 /**
- * Starts the embedded node: the FileLog under dataDir/log, the gateway, and the HTTP
- * endpoints. (Processors join here when they exist.)
+ * Starts the embedded node: the FileLog under dataDir/log, then the processors (which
+ * restore their checkpoints and replay the log), then the gateway, then the HTTP
+ * endpoints. The FileLog belongs to one process: `gateway` and `processor` alone are
+ * for a log nobody else has open (distributed mode will share a JetStream log instead).
  */
-export async function runNode(config: SluiceConfig): Promise<RunningNode> {
+export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway: true, processors: true }): Promise<RunningNode> {
   const logger = createLogger('sluice');
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
   const log = await FileLog.open({ dir: join(config.dataDir, 'log'), partitions: config.partitions, ...config.log });
   for (const r of log.recovery) logger.warn(r, 'log: dropped a torn tail left by a crash');
   let ready = false;
-  const gateway = await startGateway(config, { log, registry, logger, dataDir: config.dataDir, partitions: config.partitions });
+  const all = Array.from({ length: config.partitions }, (_, p) => p);
+  const processors = roles.processors ? new ProcessorNode(config, { log, registry, logger: logger.child({ component: 'processor' }), dataDir: config.dataDir, partitions: all }) : undefined;
+  await processors?.start();
+  const gateway = roles.gateway ? await startGateway(config, { log, registry, logger, dataDir: config.dataDir, partitions: config.partitions }) : undefined;
   const http = await startHttpEndpoints(config.http, registry, () => ready);
   ready = true;
-  const ports = { mqtt: gateway.ports.tcp, tls: gateway.ports.tls, ws: gateway.ports.ws, http: http.port };
+  const ports = { mqtt: gateway?.ports.tcp ?? 0, tls: gateway?.ports.tls, ws: gateway?.ports.ws, http: http.port };
   logger.info({ ports, dataDir: config.dataDir }, 'sluice ready');
   return {
     ports,
     stop: async () => {
       ready = false;
-      await gateway.close();
+      await gateway?.close();
+      await processors?.stop();
       await log.close();
       await http.close();
     },

@@ -83,6 +83,16 @@ describe('MQTT 3.1.1 strictness', () => {
     expect((await readLoggedMessages(gw.log)).map((m) => m.device)).toEqual(['small-1']);
   });
 
+  it('refuses connections past mqtt.maxConnections with CONNACK 3 and keeps serving the others', async () => {
+    gw = await startTestGateway({ set: { ...anonymous, 'mqtt.maxConnections': '2' } });
+    const first = await connectDevice(gw.url, 'cap-1', undefined, { username: undefined });
+    const second = await connectDevice(gw.url, 'cap-2', undefined, { username: undefined });
+    await expect(connectDevice(gw.url, 'cap-3', undefined, { username: undefined })).rejects.toMatchObject({ code: 3 });
+    await first.publishAsync('devices/cap-1/telemetry', good(1), { qos: 1 });
+    await Promise.all([first.endAsync(), second.endAsync()]);
+    expect(await gw.metric('sluice_gateway_connections_refused_total', { reason: 'max_connections' })).toBe(1);
+  });
+
   it('refuses an empty client id without clean session with CONNACK 2 [MQTT-3.1.3-8]', async () => {
     gw = await startTestGateway({ set: anonymous });
     const raw = await RawMqtt.open(gw.port);

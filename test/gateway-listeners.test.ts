@@ -50,6 +50,8 @@ describe('listeners', () => {
     expect(metrics).toMatch(/^sluice_gateway_messages_total\{kind="protobuf"\} 1$/m);
     expect(metrics).toMatch(/^sluice_gateway_readings_total 1$/m);
     expect(metrics).toMatch(/^sluice_gateway_log_append_seconds_count [1-9]/m);
+    expect(metrics).toMatch(/^sluice_gateway_decode_seconds_count [1-9]/m);
+    expect(metrics).toMatch(/^sluice_gateway_decode_batch_messages_count [1-9]/m);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
     ready = true;

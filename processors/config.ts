@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { duration } from '../core/index.js';
+import { influxConfigSchema, outputsConfigSchema } from './sink/index.js';
+import { timeConfigSchema, windowsConfigSchema } from './windowing/window-spec.js';
+
+/** `checkpoint.*`: how often partition state is made durable. */
+export const checkpointConfigSchema = z
+  .object({
+    /** Every interval: flush the sink, then write each partition's state and offset. */
+    interval: duration('10s'),
+    /** Checkpoints kept per partition (older ones are deleted; the log is trimmed below the oldest kept). */
+    keep: z.number().int().min(1).max(100).default(3),
+  })
+  .strict();
+
+/** Everything the processors read from the config file. */
+export const processorConfigShape = {
+  time: timeConfigSchema.prefault({}),
+  windows: windowsConfigSchema,
+  checkpoint: checkpointConfigSchema.prefault({}),
+  influx: influxConfigSchema.prefault({}),
+  outputs: outputsConfigSchema.prefault({}),
+};
+
+/** The processors' whole config, validated. */
+export const processorConfigSchema = z.object(processorConfigShape).strict();
+export type ProcessorConfig = z.infer<typeof processorConfigSchema>;

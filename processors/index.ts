@@ -1,0 +1,23 @@
+export { StateCorruptError, StateMismatchError } from './errors.js';
+export { SeqDeduplicator, MAX_REORDER_WINDOW, type DedupStats } from './dedup.js';
+export { PartitionWatermark } from './time/watermark.js';
+export {
+  windowSpecSchema,
+  windowsConfigSchema,
+  timeConfigSchema,
+  DEFAULT_WINDOWS,
+  type WindowSpec,
+  type TimeConfig,
+} from './windowing/window-spec.js';
+export { TumblingWindows, SlidingWindows, SessionWindows, windowStart, type TimeWindow } from './windowing/assigners.js';
+export { WindowAccumulator, type AggregateResult } from './windowing/accumulator.js';
+export { RELATIVE_ACCURACY } from './windowing/quantile-sketch.js';
+export {
+  WindowOperator,
+  type FiredWindow,
+  type LateReading,
+  type WindowOperatorStats,
+} from './windowing/window-operator.js';
+export { ProcessorNode, type ProcessorNodeDeps } from './processor-node.js';
+export { processorConfigShape, processorConfigSchema, checkpointConfigSchema, type ProcessorConfig } from './config.js';
+export { LocalCheckpointStore, CheckpointCorruptError, type CheckpointStore, type PartitionCheckpoint } from './checkpoint/index.js';

@@ -1,0 +1,26 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** The processors' Prometheus metrics. */
+export function createProcessorMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    lag: new Gauge({ name: 'sluice_processor_lag_records', help: 'Log records not yet processed, per partition', labelNames: ['partition'] as const, registers }),
+    watermarkDelay: new Gauge({ name: 'sluice_processor_watermark_delay_seconds', help: 'Wall clock minus the partition watermark', labelNames: ['partition'] as const, registers }),
+    messages: new Counter({ name: 'sluice_processor_messages_total', help: 'Device messages read from the log', registers }),
+    duplicates: new Counter({ name: 'sluice_processor_duplicates_total', help: 'Messages dropped as duplicates (same device and seq)', registers }),
+    late: new Counter({ name: 'sluice_processor_late_readings_total', help: 'Readings beyond allowed lateness, written to late_readings', registers }),
+    points: new Counter({ name: 'sluice_processor_points_total', help: 'Points handed to the sink', registers }),
+    badPoints: new Counter({ name: 'sluice_processor_bad_points_total', help: 'Points InfluxDB refused (400) and were dead-lettered', registers }),
+    sinkRetries: new Counter({ name: 'sluice_processor_sink_retries_total', help: 'Retried InfluxDB writes', registers }),
+    checkpointSeconds: new Histogram({
+      name: 'sluice_processor_checkpoint_seconds',
+      help: 'Checkpoint duration: sink flush plus snapshot writes, all owned partitions',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    checkpointBytes: new Gauge({ name: 'sluice_processor_checkpoint_bytes', help: 'Size of the last checkpoint, all owned partitions', registers }),
+    checkpointFallbacks: new Counter({ name: 'sluice_processor_checkpoint_fallbacks_total', help: 'Corrupt checkpoints skipped on restore', registers }),
+  };
+}
+
+export type ProcessorMetrics = ReturnType<typeof createProcessorMetrics>;

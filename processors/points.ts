@@ -1,0 +1,86 @@
+import { TEXT_KIND_BOOL, type ColumnarBatch } from '../proto/index.js';
+import type { FieldValue, SinkPoint } from './sink/index.js';
+import type { FiredWindow, LateReading } from './windowing/window-operator.js';
+
+/** Parses a canonical tag set ("k=v,k2=v2", `\` escapes `\`, `,` and `=`) into a record. */
+export function parseTags(canonical: string, into: Record<string, string> = {}): Record<string, string> {
+  if (canonical === '') return into;
+  let key = '';
+  let current = '';
+  for (let i = 0; i < canonical.length; i++) {
+    const c = canonical[i]!;
+    if (c === '\\' && i + 1 < canonical.length) current += canonical[++i];
+    else if (c === '=' && key === '') {
+      key = current;
+      current = '';
+    } else if (c === ',') {
+      into[key] = current;
+      key = current = '';
+    } else current += c;
+  }
+  into[key] = current;
+  return into;
+}
+
+/** Tags of a point: the reading's own tags, then the device's registry tags (which win), then device and metric. */
+function pointTags(device: string, metric: string, deviceTags: string, readingTags: string): Record<string, string> {
+  const tags = parseTags(readingTags);
+  parseTags(deviceTags, tags);
+  tags.device = device;
+  tags.metric = metric;
+  return tags;
+}
+
+/** A fired window as its InfluxDB point: measurement = window name, time = window start. */
+export function windowPoint(w: FiredWindow): SinkPoint {
+  const r = w.result;
+  return {
+    measurement: w.window,
+    tags: pointTags(w.device, w.metric, w.deviceTags, w.readingTags),
+    fields: {
+      count: { int: r.count },
+      sum: r.sum,
+      min: r.min,
+      max: r.max,
+      mean: r.mean,
+      first: r.first,
+      last: r.last,
+      stddev: r.stddev,
+      p50: r.p50,
+      p90: r.p90,
+      p99: r.p99,
+    },
+    timeMs: w.start,
+  };
+}
+
+/** A reading that missed its window (beyond allowed lateness): measurement late_readings. */
+export function latePoint(l: LateReading): SinkPoint {
+  const tags = pointTags(l.device, l.metric, l.deviceTags, l.readingTags);
+  tags.window = l.window;
+  return { measurement: 'late_readings', tags, fields: { value: l.value }, timeMs: l.time };
+}
+
+/**
+ * Raw readings of the accepted messages of a batch, measurement `readings`. InfluxDB fixes
+ * a field's type per measurement, so numbers go to `value`, booleans to `value_bool` and
+ * strings to `value_str`: one field could not hold all three.
+ */
+export function rawPoints(batch: ColumnarBatch, accepted: Uint8Array, emit: (p: SinkPoint) => void): void {
+  const s = batch.strings;
+  for (let m = 0; m < batch.msgDevice.length; m++) {
+    if (accepted[m] !== 1) continue;
+    const device = s[batch.msgDevice[m]!]!;
+    const deviceTags = s[batch.msgDeviceTags[m]!]!;
+    for (let r = m === 0 ? 0 : batch.numEnd[m - 1]!; r < batch.numEnd[m]!; r++) {
+      const metric = s[batch.metric[r]!]!;
+      emit({ measurement: 'readings', tags: pointTags(device, metric, deviceTags, s[batch.tags[r]!]!), fields: { value: batch.value[r]! }, timeMs: batch.time[r]! });
+    }
+    for (let r = m === 0 ? 0 : batch.textEnd[m - 1]!; r < batch.textEnd[m]!; r++) {
+      const metric = s[batch.textMetric[r]!]!;
+      const tags = pointTags(device, metric, deviceTags, s[batch.textTags[r]!]!);
+      const fields: Record<string, FieldValue> = batch.textKind[r] === TEXT_KIND_BOOL ? { value_bool: batch.textValue[r] === 1 } : { value_str: s[batch.textValue[r]!]! };
+      emit({ measurement: 'readings', tags, fields, timeMs: batch.textTime[r]! });
+    }
+  }
+}

@@ -1,0 +1,173 @@
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../core/index.js';
+import type { Log } from '../log/index.js';
+import { LocalCheckpointStore, type CheckpointStore } from './checkpoint/index.js';
+import type { ProcessorConfig } from './config.js';
+import { createProcessorMetrics, type ProcessorMetrics } from './metrics.js';
+import { InfluxSink, InfluxWriter, SinkRejectedError, type SinkPoint } from './sink/index.js';
+import { PartitionTask } from './task/partition-task.js';
+
+export interface ProcessorNodeDeps {
+  log: Log;
+  registry: Registry;
+  logger: Logger;
+  dataDir: string;
+  /** The partitions this node owns (all of them in embedded mode). */
+  partitions: number[];
+}
+
+/** Records read per partition per turn: keeps partitions fair and the event loop responsive. */
+const RECORDS_PER_STEP = 32;
+/** How long an idle loop sleeps before looking for new records. */
+const IDLE_POLL_MS = 20;
+
+/**
+ * Runs one PartitionTask per owned partition on this thread, writes their points through
+ * one InfluxDB sink, and checkpoints them together: every checkpoint.interval, processing
+ * pauses, the sink is flushed (the pre-commit: every point emitted so far is in InfluxDB),
+ * then each partition's state and offset are written; finally the log is trimmed below
+ * the oldest checkpoint kept. While InfluxDB is down the flush does not return, so no
+ * checkpoint advances and the log keeps everything; when the sink is full the tasks stop
+ * reading, so memory stays bounded.
+ */
+export class ProcessorNode {
+  private readonly tasks: PartitionTask[];
+  private readonly sink: InfluxSink;
+  private readonly writer: InfluxWriter;
+  private readonly store: CheckpointStore & { problems: { file: string }[] };
+  private readonly metrics: ProcessorMetrics;
+  private readonly kept = new Map<number, number[]>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private nextCheckpointId = Date.now();
+  private lastCheckpointAt = Date.now();
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly config: ProcessorConfig,
+    private readonly deps: ProcessorNodeDeps,
+  ) {
+    const logger = deps.logger;
+    this.metrics = createProcessorMetrics(deps.registry);
+    this.writer = new InfluxWriter(config.influx, {
+      onBadPoint: (line, message) => {
+        this.metrics.badPoints.inc();
+        logger.warn({ line: line.slice(0, 200), message }, 'InfluxDB refused a point; it is dropped');
+      },
+      onRetry: (err, attempt, delayMs) => {
+        this.metrics.sinkRetries.inc();
+        if (attempt === 1 || attempt % 10 === 0) logger.warn({ err: err.message, attempt, delayMs }, 'InfluxDB write failed; retrying');
+      },
+    });
+    this.sink = new InfluxSink({ writer: this.writer, batchSize: config.influx.batchSize, flushInterval: config.influx.flushInterval });
+    this.store = new LocalCheckpointStore(join(deps.dataDir, 'checkpoints'), config.checkpoint.keep);
+    const emit = (point: SinkPoint): void => {
+      this.metrics.points.inc();
+      this.sink.add(point);
+    };
+    this.tasks = deps.partitions.map((partition) => new PartitionTask({ partition, log: deps.log, windows: config.windows, time: config.time, raw: config.outputs.raw, emit }));
+  }
+
+  /** Restores every task from its newest valid checkpoint, then starts processing. */
+  async start(): Promise<void> {
+    for (const task of this.tasks) {
+      const checkpoint = await this.store.latest(task.partition);
+      if (checkpoint) task.restore(checkpoint);
+      else task.startFresh();
+      this.nextCheckpointId = Math.max(this.nextCheckpointId, (checkpoint?.id ?? 0) + 1);
+    }
+    for (const problem of this.store.problems) {
+      this.metrics.checkpointFallbacks.inc();
+      this.deps.logger.warn({ file: problem.file }, 'checkpoint is corrupt; restored from the one before it');
+    }
+    if (this.config.influx.version === 1) await this.ensureDatabase();
+    this.sink.start();
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Creates the database, waiting for InfluxDB to come up rather than failing the start. */
+  private async ensureDatabase(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.writer.ensureDatabase();
+        return;
+      } catch (err) {
+        if (err instanceof SinkRejectedError) throw err;
+        if (attempt === 1) this.deps.logger.warn({ err: (err as Error).message, url: this.config.influx.url }, 'InfluxDB is not reachable yet; waiting for it');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let worked = false;
+      for (const task of this.tasks) {
+        if (this.sink.saturated) break;
+        if (await task.step(RECORDS_PER_STEP)) worked = true;
+      }
+      const now = Date.now();
+      if (now - this.lastCheckpointAt >= this.config.checkpoint.interval || this.sink.saturated) await this.checkpoint();
+      if (!worked) {
+        for (const task of this.tasks) task.advanceIfIdle(now);
+        this.updateGauges(now);
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, IDLE_POLL_MS);
+        });
+      } else {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+
+  private updateGauges(now: number): void {
+    for (const task of this.tasks) {
+      const labels = { partition: String(task.partition) };
+      this.metrics.lag.set(labels, task.lag);
+      if (Number.isFinite(task.currentWatermark)) this.metrics.watermarkDelay.set(labels, (now - task.currentWatermark) / 1000);
+    }
+  }
+
+  /** Pre-commit (flush the sink), then write every task's checkpoint, then trim the log. */
+  async checkpoint(): Promise<void> {
+    const started = performance.now();
+    await this.sink.flush();
+    let bytes = 0;
+    const id = this.nextCheckpointId++;
+    for (const task of this.tasks) {
+      const checkpoint = task.snapshot(id);
+      bytes += checkpoint.state.byteLength;
+      await this.store.write(checkpoint);
+      const kept = this.kept.get(task.partition) ?? [];
+      kept.push(checkpoint.offset);
+      if (kept.length > this.config.checkpoint.keep) kept.shift();
+      this.kept.set(task.partition, kept);
+      // Trim only below the oldest kept checkpoint: a fallback to it must still find its records.
+      if (kept.length === this.config.checkpoint.keep && kept[0]! > this.deps.log.startOffset(task.partition)) {
+        await this.deps.log.trim(task.partition, kept[0]!);
+      }
+    }
+    for (const task of this.tasks) {
+      this.metrics.messages.inc(task.stats.messages);
+      this.metrics.duplicates.inc(task.stats.duplicates);
+      this.metrics.late.inc(task.stats.late);
+      task.stats.messages = task.stats.duplicates = task.stats.late = 0;
+    }
+    this.lastCheckpointAt = Date.now();
+    this.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
+    this.metrics.checkpointBytes.set(bytes);
+  }
+
+  /** Stops processing, takes a last checkpoint when InfluxDB allows, and closes the sink. */
+  async stop(options: { checkpoint?: boolean } = {}): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    if (options.checkpoint !== false) await this.checkpoint();
+    this.writer.close();
+    await this.sink.close();
+  }
+}

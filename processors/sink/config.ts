@@ -1,0 +1,82 @@
+/** The InfluxDB sink's configuration (`influx.*`, `outputs.*`): schema and defaults in one place. */
+import { z } from 'zod';
+import { duration } from '../../core/duration.js';
+
+/** Keys that only InfluxDB 2.x uses, and keys that only 1.x uses; setting one for the other version is a mistake. */
+const V2_ONLY = ['bucket', 'org', 'token'] as const;
+const V1_ONLY = ['retentionPolicy', 'username', 'password'] as const;
+
+/** The `influx` section: where and how the sink writes. */
+export const influxConfigSchema = z
+  .strictObject({
+    /** Default http://127.0.0.1:8086. Base URL of InfluxDB's HTTP API, without /api/v2 or /write. */
+    url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).default('http://127.0.0.1:8086'),
+    /** Default 1. 1: InfluxDB 1.x /write (database, retentionPolicy, username/password); 2: /api/v2/write (bucket, org, token). */
+    version: z.union([z.literal(1), z.literal(2)], { error: 'expected 1 (InfluxDB 1.x) or 2 (InfluxDB 2.x/3.x)' }).default(1),
+    /** Default 'sluice'. v1 only: the database written to. */
+    database: z.string().min(1, 'expected a database name').default('sluice'),
+    /** No default (the database's default retention policy). v1 only. */
+    retentionPolicy: z.string().min(1).optional(),
+    /** No default (no authentication). v1 only; sent as HTTP basic auth. */
+    username: z.string().min(1).optional(),
+    /** No default. v1 only; requires username. */
+    password: z.string().optional(),
+    /** No default. v2: required, the bucket written to. */
+    bucket: z.string().min(1).optional(),
+    /** No default. v2: required, the organization (name or id) that owns the bucket. */
+    org: z.string().min(1).optional(),
+    /** No default. v2: required, an API token with write permission on the bucket. */
+    token: z.string().min(1).optional(),
+    /** Default 5000. Points per write request (InfluxData recommends 5000). */
+    batchSize: z.number().int().positive().max(1_000_000).default(5000),
+    /** Default 1s. Buffered points are written at least this often, even when fewer than batchSize. */
+    flushInterval: duration('1s'),
+    /** Default 2. Write requests in flight at once, across all partitions of a processor. */
+    maxInflightRequests: z.number().int().positive().max(64).default(2),
+    /**
+     * No default: retry retriable failures (network, 5xx, 429) forever, so an outage never
+     * loses data (the checkpoint does not advance meanwhile). Set it to give up after that
+     * many retries of one request with SLUICE_SINK_UNAVAILABLE.
+     */
+    maxRetries: z.number().int().nonnegative().optional(),
+    /** Default 30s. Cap on the exponential backoff between retries (a Retry-After from the server wins). */
+    maxRetryDelay: duration('30s'),
+    /** Default 10s. A request with no response activity for this long is abandoned and retried. */
+    timeout: duration('10s'),
+  })
+  .superRefine((config, ctx) => {
+    if (config.version === 2) {
+      for (const key of V2_ONLY) {
+        if (config[key] === undefined) {
+          ctx.addIssue({ code: 'custom', path: [key], message: `influx.version is 2 but influx.${key} is not set: set influx.${key} (bucket, org and token are all required for InfluxDB 2.x)` });
+        }
+      }
+      for (const key of V1_ONLY) {
+        if (config[key] !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [key], message: `influx.${key} is only used with InfluxDB 1.x: remove it, or set influx.version: 1` });
+        }
+      }
+      return;
+    }
+    for (const key of V2_ONLY) {
+      if (config[key] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `influx.${key} is only used with InfluxDB 2.x: set influx.version: 2, or remove influx.${key}` });
+      }
+    }
+    if (config.password !== undefined && config.username === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['username'], message: 'influx.password is set but influx.username is not: set influx.username too' });
+    }
+  });
+
+/** The `outputs` section: what the processors write besides window aggregates. */
+export const outputsConfigSchema = z.strictObject({
+  /** Default false. Also write every raw reading to the `readings` measurement (one point per reading). */
+  raw: z.boolean().default(false),
+});
+
+/** Validated `influx` config, defaults applied; durations in milliseconds. */
+export type InfluxConfig = z.output<typeof influxConfigSchema>;
+/** The `influx` config as written (every key optional). */
+export type InfluxConfigInput = z.input<typeof influxConfigSchema>;
+/** Validated `outputs` config. */
+export type OutputsConfig = z.output<typeof outputsConfigSchema>;

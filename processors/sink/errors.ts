@@ -1,0 +1,38 @@
+/**
+ * The sink's errors. They extend core's SluiceError with the codes DESIGN.md names; they
+ * live here only because this change may not touch core/ — move them to core/errors.ts.
+ */
+import { SluiceError } from '../../core/errors.js';
+
+/** InfluxDB cannot take writes right now (network, timeout, 5xx, 429); the same batch may succeed later. */
+export class SinkUnavailableError extends SluiceError {
+  /** HTTP status, when InfluxDB answered at all. */
+  readonly status: number | undefined;
+  constructor(message: string, options: { cause?: unknown; status?: number } = {}) {
+    super('SLUICE_SINK_UNAVAILABLE', message, { cause: options.cause, canRetry: true });
+    this.status = options.status;
+  }
+}
+
+/** InfluxDB refuses every write until someone fixes the configuration (401, 403, 404, …). */
+export class SinkRejectedError extends SluiceError {
+  readonly status: number;
+  constructor(message: string, status: number, options: { cause?: unknown } = {}) {
+    super('SLUICE_SINK_REJECTED', message, { cause: options.cause, canRetry: false });
+    this.status = status;
+  }
+}
+
+/** The writer was closed while a batch was not yet durable; the batch stays in the log and is replayed. */
+export class SinkClosedError extends SluiceError {
+  constructor(message = 'InfluxDB writer closed before the batch was written') {
+    super('SLUICE_SINK_CLOSED', message, { canRetry: false });
+  }
+}
+
+/** A point cannot be written as line protocol (NaN, a non-integer integer field, no fields, …). */
+export class PointInvalidError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_SINK_POINT_INVALID', message);
+  }
+}

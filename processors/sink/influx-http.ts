@@ -1,0 +1,136 @@
+/** One HTTP request to InfluxDB's write or query API, and what its answer means for the caller. */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { HttpError, InfluxDB, type Transport } from '@influxdata/influxdb-client';
+import type { InfluxConfig } from './config.js';
+import { SinkRejectedError, SinkUnavailableError } from './errors.js';
+
+/** How one request ended: written, worth retrying, or refused for its content. */
+export type Attempt =
+  | { kind: 'ok'; body: unknown }
+  | { kind: 'retry'; error: SinkUnavailableError; retryAfterMs: number | undefined }
+  /** 413: the body is over InfluxDB's max-body-size. */
+  | { kind: 'tooLarge'; message: string }
+  /** 400 (unparsable line, field type conflict) or 422 (v2: outside retention): some point is bad. */
+  | { kind: 'badPoints'; message: string };
+
+export type InfluxHttpConfig = Pick<InfluxConfig, 'url' | 'version' | 'database' | 'retentionPolicy' | 'username' | 'password' | 'bucket' | 'org' | 'token' | 'timeout' | 'maxInflightRequests'>;
+
+/**
+ * Both versions go through the client's node transport (node:http underneath): v1's /write
+ * is plain HTTP the transport handles as well as v2's, and one code path keeps timeouts,
+ * keep-alive, abort and error parsing the same. The client's WriteApi is not used: it owns
+ * its own retry buffer and cannot tell us when one particular batch is durable.
+ */
+export class InfluxHttp {
+  private readonly transport: Transport;
+  private readonly agent: HttpAgent;
+  private readonly writePath: string;
+  private readonly headers: Record<string, string> = {};
+
+  constructor(private readonly config: InfluxHttpConfig) {
+    const Agent = config.url.startsWith('https:') ? HttpsAgent : HttpAgent;
+    // Keep-alive: a processor writes every second; a new TCP (and TLS) handshake each time is waste.
+    this.agent = new Agent({ keepAlive: true, maxSockets: config.maxInflightRequests });
+    const token = config.version === 2 ? config.token : undefined;
+    this.transport = new InfluxDB({ url: config.url, token, timeout: config.timeout, transportOptions: { agent: this.agent } }).transport;
+    if (config.version === 2) {
+      const query = new URLSearchParams({ org: config.org!, bucket: config.bucket!, precision: 'ms' });
+      this.writePath = `/api/v2/write?${query}`;
+    } else {
+      const query = new URLSearchParams({ db: config.database, precision: 'ms' });
+      if (config.retentionPolicy !== undefined) query.set('rp', config.retentionPolicy);
+      this.writePath = `/write?${query}`;
+      if (config.username !== undefined) {
+        this.headers.authorization = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
+      }
+    }
+  }
+
+  /** POSTs line protocol once; throws SinkRejectedError when no retry can help. */
+  write(body: string, signal: AbortSignal): Promise<Attempt> {
+    const headers = { ...this.headers, 'content-type': 'text/plain; charset=utf-8' };
+    return this.send(this.writePath, body, headers, signal);
+  }
+
+  /** POSTs one InfluxQL statement to v1's /query once; a statement error is a rejection. */
+  async query(influxql: string, signal: AbortSignal): Promise<Attempt> {
+    const headers = { ...this.headers, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    const attempt = await this.send('/query', new URLSearchParams({ q: influxql }).toString(), headers, signal);
+    const error = attempt.kind === 'ok' ? (attempt.body as QueryBody | undefined)?.results?.[0]?.error : undefined;
+    if (error !== undefined) throw new SinkRejectedError(`InfluxDB at ${this.config.url} refused \`${influxql}\`: ${error}`, 200);
+    return attempt;
+  }
+
+  /** Closes idle keep-alive sockets. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async send(path: string, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<Attempt> {
+    // The transport adds an abort listener to the signal it gets and never removes it; give
+    // it a signal per request so the writer's long-lived one does not collect them forever.
+    const request = new AbortController();
+    const abort = () => request.abort(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    try {
+      return { kind: 'ok', body: (await this.transport.request(path, body, { method: 'POST', headers, signal: request.signal })) as unknown };
+    } catch (err) {
+      if (!(err instanceof HttpError)) {
+        // Refused connection, reset, DNS, timeout: InfluxDB is not reachable right now.
+        const message = `InfluxDB at ${this.config.url} is unreachable: ${(err as Error).message}`;
+        return { kind: 'retry', error: new SinkUnavailableError(message, { cause: err }), retryAfterMs: undefined };
+      }
+      return this.classify(err);
+    } finally {
+      signal.removeEventListener('abort', abort);
+    }
+  }
+
+  private classify(err: HttpError): Attempt {
+    const status = err.statusCode;
+    const detail = influxMessage(err);
+    if (status === 413) return { kind: 'tooLarge', message: detail };
+    if (status === 400 || status === 422) return { kind: 'badPoints', message: detail };
+    if (status === 408 || status === 429 || status >= 500) {
+      const message = `InfluxDB at ${this.config.url} answered ${status}: ${detail}`;
+      const retryAfterMs = status === 429 || status === 503 ? retryAfter(err.headers?.['retry-after']) : undefined;
+      return { kind: 'retry', error: new SinkUnavailableError(message, { cause: err, status }), retryAfterMs };
+    }
+    throw new SinkRejectedError(this.rejection(status, detail), status, { cause: err });
+  }
+
+  /** Says what to fix for a status that will not change by retrying. */
+  private rejection(status: number, detail: string): string {
+    const { url, version, database, retentionPolicy, bucket, org } = this.config;
+    const where = `InfluxDB at ${url} answered ${status} (${detail})`;
+    if (status === 401 && version === 1) return `${where}: it needs credentials; set influx.username and influx.password to a user with WRITE on database ${database}`;
+    if (status === 401) return `${where}: the token is not valid; set influx.token to an API token with write permission on bucket ${bucket}`;
+    if (status === 403 && version === 1) return `${where}: influx.username may not write to database ${database}; run \`GRANT WRITE ON "${database}" TO <user>\` or use another user`;
+    if (status === 403) return `${where}: influx.token may not write to bucket ${bucket}; give it write permission on the bucket or set another token`;
+    if (status === 404 && version === 2) return `${where}: bucket ${bucket} in org ${org} not found (or this is not InfluxDB 2.x); create it with \`influx bucket create --name ${bucket} --org ${org}\`, or fix influx.bucket, influx.org or influx.version`;
+    if (status === 404 && /retention policy/i.test(detail)) return `${where}: retention policy ${retentionPolicy} does not exist on database ${database}: create it with \`CREATE RETENTION POLICY "${retentionPolicy}" ON "${database}" DURATION INF REPLICATION 1\` or unset influx.retentionPolicy`;
+    if (status === 404) return `${where}: database ${database} does not exist: create it with \`CREATE DATABASE ${database}\` or set influx.database`;
+    return `${where}: InfluxDB refuses this request; check the influx.* settings`;
+  }
+}
+
+interface QueryBody {
+  results?: { error?: string }[];
+}
+
+/** InfluxDB's own words: v1 puts them in `error`, v2 in `message`. */
+function influxMessage(err: HttpError): string {
+  const json = err.json as { error?: unknown; message?: unknown } | undefined;
+  const text = json?.error ?? json?.message ?? (err.body || err.statusMessage || `HTTP ${err.statusCode}`);
+  return String(text).trim();
+}
+
+/** Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3), in ms; undefined when absent or unreadable. */
+export function retryAfter(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value.trim() === '') return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}

@@ -1,0 +1,145 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { StateCorruptError } from '../errors.js';
+import { WindowAccumulator, type AggregateResult } from './accumulator.js';
+
+type Reading = [time: number, value: number];
+
+/**
+ * The straightforward answer, from the readings in arrival order. Quantiles follow
+ * DDSketch's definition: q is the sorted value at 0-based rank floor(q · (n − 1)) (the
+ * lower one, no interpolation); the sketch returns it within 1 % relative error.
+ */
+function reference(readings: Reading[]): AggregateResult {
+  const values = readings.map(([, v]) => v);
+  const n = values.length;
+  const sum = values.reduce((a, v) => a + v, 0);
+  const mean = sum / n;
+  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / n;
+  let first = readings[0]!;
+  let last = readings[0]!;
+  for (const r of readings) {
+    if (r[0] < first[0]) first = r; // ties: the earlier arrival stays
+    if (r[0] >= last[0]) last = r; // ties: the later arrival wins
+  }
+  const sorted = [...values].sort((a, b) => a - b);
+  const q = (p: number): number => sorted[Math.floor(p * (n - 1))]!;
+  return { count: n, sum, min: sorted[0]!, max: sorted[n - 1]!, mean, first: first[1], last: last[1], stddev: Math.sqrt(variance), p50: q(0.5), p90: q(0.9), p99: q(0.99) };
+}
+
+/**
+ * Sums and moments are compared within 1e-9 relative. A float sum's error is relative to
+ * Σ|x|, not to the result (which can cancel to ~0), so that is the scale for sum and mean;
+ * stddev gets a floor of 1e-3·max|x| for the same reason.
+ */
+function expectMatches(got: AggregateResult, readings: Reading[]): void {
+  const want = reference(readings);
+  const abs = readings.reduce((a, [, v]) => a + Math.abs(v), 0);
+  const maxAbs = readings.reduce((a, [, v]) => Math.max(a, Math.abs(v)), 0);
+  const close = (a: number, b: number, scale: number): boolean => Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(b), scale);
+  expect(got.count).toBe(want.count);
+  expect({ min: got.min, max: got.max, first: got.first, last: got.last }).toEqual({ min: want.min, max: want.max, first: want.first, last: want.last });
+  expect(close(got.sum, want.sum, abs), `sum ${got.sum} vs ${want.sum}`).toBe(true);
+  expect(close(got.mean, want.mean, abs / want.count), `mean ${got.mean} vs ${want.mean}`).toBe(true);
+  expect(close(got.stddev, want.stddev, 1e-3 * maxAbs), `stddev ${got.stddev} vs ${want.stddev}`).toBe(true);
+  for (const p of ['p50', 'p90', 'p99'] as const) {
+    expect(Math.abs(got[p] - want[p]) <= 0.01 * Math.abs(want[p]) * (1 + 1e-12), `${p} ${got[p]} vs exact ${want[p]}`).toBe(true);
+  }
+}
+
+function accumulate(readings: Reading[]): WindowAccumulator {
+  const acc = new WindowAccumulator();
+  for (const [t, v] of readings) acc.add(t, v);
+  return acc;
+}
+
+// Values span 1e-3..1e6 in magnitude (within the sketch's uncollapsed range of ~6e17), both signs, exact zeros.
+const value = fc.oneof(
+  fc.double({ min: 1e-3, max: 1e6, noNaN: true }),
+  fc.double({ min: -1e6, max: -1e-3, noNaN: true }),
+  fc.integer({ min: -100, max: 100 }),
+  fc.constant(0),
+);
+// Few distinct times, so ties for first and last are common.
+const readingsArb = fc.array(fc.tuple(fc.integer({ min: -3, max: 3 }), value), { minLength: 1, maxLength: 300 });
+
+describe('WindowAccumulator', () => {
+  it('matches the reference on random data', () => {
+    fc.assert(fc.property(readingsArb, (readings) => expectMatches(accumulate(readings).result(), readings)), { numRuns: 300 });
+  });
+
+  it('merged in pieces (as sessions are) matches the reference, later pieces counting as later arrivals', () => {
+    fc.assert(
+      fc.property(readingsArb, fc.array(fc.nat(), { maxLength: 5 }), (readings, cuts) => {
+        const points = [...new Set(cuts.map((c) => c % readings.length))].sort((a, b) => a - b);
+        const bounds = [0, ...points, readings.length];
+        const acc = new WindowAccumulator();
+        for (let i = 0; i + 1 < bounds.length; i++) acc.merge(accumulate(readings.slice(bounds[i], bounds[i + 1])));
+        expectMatches(acc.result(), readings);
+        // quantiles depend only on the bins, so they are identical to the unmerged ones
+        const whole = accumulate(readings).result();
+        expect([acc.result().p50, acc.result().p90, acc.result().p99]).toEqual([whole.p50, whole.p90, whole.p99]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps stddev exact far from zero (no Σx² cancellation)', () => {
+    const acc = accumulate([0, 1, 2, 3, 4].map((i) => [i, 1e9 + i]));
+    expect(acc.result().stddev).toBe(Math.SQRT2);
+    expect(acc.result().mean).toBe(1e9 + 2);
+  });
+
+  it('gives ties for first to the earlier arrival and for last to the later', () => {
+    const r = accumulate([[5, 1], [5, 2], [3, 7], [3, 8], [9, 4], [9, 6]]).result();
+    expect([r.first, r.last]).toEqual([7, 6]);
+  });
+
+  it('is all NaN but count and sum when empty, and merging an empty one changes nothing', () => {
+    const empty = new WindowAccumulator().result();
+    expect(Object.entries(empty).filter(([, v]) => !Number.isNaN(v))).toEqual([['count', 0], ['sum', 0]]);
+    const acc = accumulate([[1, 2]]);
+    acc.merge(new WindowAccumulator());
+    expect(acc.result()).toMatchObject({ count: 1, sum: 2, p50: expect.closeTo(2, 1) });
+    const into = new WindowAccumulator();
+    into.merge(acc);
+    expect(into.result()).toEqual(acc.result());
+  });
+
+  it('round-trips through serialize exactly, and keeps doing so with further inputs', () => {
+    fc.assert(
+      fc.property(readingsArb, readingsArb, (before, after) => {
+        const live = accumulate(before);
+        const bytes = live.serialize();
+        const restored = WindowAccumulator.deserialize(bytes);
+        expect(restored.result()).toEqual(live.result());
+        expect(restored.serialize()).toEqual(bytes);
+        for (const [t, v] of after) {
+          live.add(t, v);
+          restored.add(t, v);
+        }
+        live.merge(accumulate(after));
+        restored.merge(WindowAccumulator.deserialize(accumulate(after).serialize()));
+        const a = live.result();
+        const b = restored.result();
+        for (const k of Object.keys(a) as (keyof AggregateResult)[]) expect(Object.is(a[k], b[k]), k).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('is compact: ~100 bytes plus 8 per occupied sketch bin', () => {
+    const acc = accumulate(Array.from({ length: 10 }, (_, i): Reading => [i * 1000, 21 + i * 0.1]));
+    expect(acc.serialize().length).toBeLessThan(160);
+  });
+
+  it('refuses corrupt bytes with StateCorruptError', () => {
+    const bytes = accumulate([[1, 2], [2, -3]]).serialize();
+    expect(() => WindowAccumulator.deserialize(bytes.subarray(0, 50))).toThrow(StateCorruptError);
+    expect(() => WindowAccumulator.deserialize(new Uint8Array([...bytes, 0]))).toThrow(/trailing/);
+    expect(() => WindowAccumulator.deserialize(new Uint8Array([9, ...bytes.subarray(1)]))).toThrow(/format 9/);
+    const wrongCount = new Uint8Array(bytes);
+    new DataView(wrongCount.buffer).setFloat64(1, 3, true);
+    expect(() => WindowAccumulator.deserialize(wrongCount)).toThrow(/count 3/);
+  });
+});

@@ -1,0 +1,89 @@
+import { DDSketch } from '@datadog/sketches-js';
+import { describe, expect, it } from 'vitest';
+import { StateCorruptError } from '../errors.js';
+import { createSketch, mergeSketch, RELATIVE_ACCURACY, sketchFromProto, sketchToProto, type Sketch } from './quantile-sketch.js';
+
+const QS = [0, 0.01, 0.25, 0.5, 0.9, 0.99, 1];
+const quantiles = (s: Pick<Sketch, 'getValueAtQuantile'>): number[] => QS.map((q) => s.getValueAtQuantile(q));
+function filled(values: number[]): Sketch {
+  const s = createSketch();
+  for (const v of values) s.accept(v);
+  return s;
+}
+const MIXED = [-50, -3.5, -0.2, 0, 0, 0.004, 0.97, 1, 1.02, 21.5, 22, 1e6];
+
+describe('quantile sketch (DDSketch)', () => {
+  it('merges negative values too (the library merge keeps only the positive store)', () => {
+    const lib = new DDSketch();
+    lib.accept(5);
+    const other = new DDSketch();
+    other.accept(-3);
+    other.accept(-4);
+    lib.merge(other);
+    expect(lib.getValueAtQuantile(0)).toBeGreaterThan(0); // the bug this module works around
+
+    const a = filled([5]);
+    mergeSketch(a, filled([-3, -4]));
+    expect(a.count).toBe(3);
+    expect(a.getValueAtQuantile(0)).toBeCloseTo(-4, 1);
+    expect(a.getValueAtQuantile(0.5)).toBeCloseTo(-3, 1);
+  });
+
+  it('merging equals adding everything to one sketch, values near 1.0 included', () => {
+    const left = [0.5, 0.6, -2, 0];
+    const right = [0.7, 1.0, 0.99, -7, 1e-3];
+    const merged = filled(left);
+    mergeSketch(merged, filled(right));
+    expect(quantiles(merged)).toEqual(quantiles(filled([...left, ...right])));
+    expect(merged.count).toBe(9);
+  });
+
+  it('writes only occupied bins: a single value takes a few dozen bytes, not a 128-bin chunk', () => {
+    expect(sketchToProto(filled([21.5])).length).toBeLessThan(40);
+    const lib = new DDSketch();
+    lib.accept(21.5);
+    expect(lib.toProto().length).toBeGreaterThan(1000);
+  });
+
+  it('writes protobuf the library reads, and reads what the library writes', () => {
+    const ours = filled(MIXED);
+    // Same bins; the library's rebuilt mapping differs in the last bits, hence closeTo.
+    const read = quantiles(DDSketch.fromProto(sketchToProto(ours)));
+    quantiles(ours).forEach((q, i) => expect(read[i]! / q).toBeCloseTo(1, 12));
+    const lib = new DDSketch({ relativeAccuracy: RELATIVE_ACCURACY });
+    for (const v of MIXED) lib.accept(v);
+    const back = sketchFromProto(lib.toProto());
+    expect(back.count).toBe(MIXED.length);
+    expect(quantiles(back)).toEqual(quantiles(lib));
+  });
+
+  it('round-trips exactly: a restored sketch bins later values like the original', () => {
+    const a = filled(MIXED);
+    const b = sketchFromProto(sketchToProto(a));
+    // Bin boundaries gamma^k are where a last-bit difference in the mapping would show.
+    const gamma = a.mapping.gamma;
+    for (let k = -40; k <= 400; k++) {
+      a.accept(gamma ** k);
+      b.accept(gamma ** k);
+      a.accept(-(gamma ** k));
+      b.accept(-(gamma ** k));
+    }
+    expect(quantiles(b)).toEqual(quantiles(a));
+    for (let q = 0; q <= 1; q += 0.001) expect(b.getValueAtQuantile(q)).toBe(a.getValueAtQuantile(q));
+  });
+
+  it('bounds memory for absurd ranges by collapsing the lowest bins', () => {
+    const s = filled([1e-300, 5, 1e300]);
+    expect(s.store.bins.length).toBeLessThanOrEqual(2048);
+    expect(s.getValueAtQuantile(1) / 1e300).toBeCloseTo(1, 1);
+  });
+
+  it('refuses other accuracies and broken bytes with StateCorruptError', () => {
+    const coarse = new DDSketch({ relativeAccuracy: 0.05 });
+    coarse.accept(1);
+    expect(() => sketchFromProto(coarse.toProto())).toThrow(StateCorruptError);
+    const bytes = sketchToProto(filled(MIXED));
+    expect(() => sketchFromProto(bytes.subarray(0, bytes.length - 3))).toThrow(StateCorruptError);
+    expect(() => sketchFromProto(new Uint8Array([0x0f]))).toThrow(/wire type/);
+  });
+});

@@ -1,0 +1,204 @@
+import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
+import { ByteReader, ByteWriter, varintLength } from '../state/bytes.js';
+
+/**
+ * The quantile sketch behind p50/p90/p99: DDSketch from @datadog/sketches-js (2.1.1),
+ * relative accuracy 1 %. Three things in that version are worked around here, each
+ * with a test in quantile-sketch.test.ts:
+ * - `merge()` merges only the positive store: negative values vanish. We merge both
+ *   stores bin by bin through the public `add()` (DenseStore.merge also skips growing
+ *   its range when the other store's max key is 0, i.e. values near 1.0).
+ * - `fromProto()` rebuilds the mapping from gamma, and its multiplier differs in the
+ *   last bit, so a value on a bin boundary could land in another bin after a restore.
+ *   Every sketch here shares one mapping object, restored ones included.
+ * - `toProto()` writes the store's whole backing array (128-bin chunks: ~1 KB for a
+ *   single value) and costs ~20 µs. We write the same DDSketch protobuf message
+ *   ourselves with only the occupied bins; the library's fromProto() reads it and we
+ *   read its toProto() output.
+ * Stores collapse their lowest bins beyond 2048 (a dynamic range of ~6e17 at 1 %), so
+ * a device sending 1e-300 and 1e300 costs 32 KB at most instead of 70 000 bins.
+ */
+export type Sketch = LogCollapsingLowestDenseDDSketch;
+type Store = Sketch['store'];
+
+/** Relative accuracy of every sketch: a quantile is within 1 % of the exact order statistic. */
+export const RELATIVE_ACCURACY = 0.01;
+const BIN_LIMIT = 2048;
+/** Bins are added 16 at a time rather than 128: a 10-second window of a steady sensor spans ~10–30 bins. */
+const CHUNK_SIZE = 16;
+
+const MAPPING = new LogCollapsingLowestDenseDDSketch({ relativeAccuracy: RELATIVE_ACCURACY }).mapping;
+
+/** A new empty sketch with the shared mapping. */
+export function createSketch(): Sketch {
+  const s = new LogCollapsingLowestDenseDDSketch({ relativeAccuracy: RELATIVE_ACCURACY, binLimit: BIN_LIMIT });
+  s.mapping = MAPPING;
+  s.store.chunkSize = CHUNK_SIZE;
+  s.negativeStore.chunkSize = CHUNK_SIZE;
+  return s;
+}
+
+function addStore(into: Store, from: Store): void {
+  const bins = from.bins;
+  for (let i = 0; i < bins.length; i++) {
+    const c = bins[i]!;
+    if (c > 0) into.add(from.offset + i, c);
+  }
+}
+
+/** Adds every value of `from` into `into` (both stores, zeros and count). */
+export function mergeSketch(into: Sketch, from: Sketch): void {
+  addStore(into.store, from.store);
+  addStore(into.negativeStore, from.negativeStore);
+  into.zeroCount += from.zeroCount;
+  into.count += from.count;
+}
+
+/** Index range [lo, hi] of a store's non-empty bins; lo > hi when empty. */
+function extent(store: Store): [number, number] {
+  const bins = store.bins;
+  let lo = 0;
+  let hi = bins.length - 1;
+  while (lo <= hi && !(bins[lo]! > 0)) lo++;
+  while (hi >= lo && !(bins[hi]! > 0)) hi--;
+  return [lo, hi];
+}
+
+const zigzag = (v: number): number => ((v << 1) ^ (v >> 31)) >>> 0;
+
+/** Byte length of a Store message holding bins [lo, hi]. */
+function storeBodyLength(store: Store, lo: number, hi: number): number {
+  const n = hi - lo + 1;
+  const key = store.offset + lo;
+  return 1 + varintLength(8 * n) + 8 * n + (key === 0 ? 0 : 1 + varintLength(zigzag(key)));
+}
+
+function writeStore(w: ByteWriter, fieldTag: number, store: Store, lo: number, hi: number): void {
+  if (lo > hi) return; // an empty store is an absent field
+  w.u8(fieldTag);
+  w.varint(storeBodyLength(store, lo, hi));
+  w.u8(0x12); // contiguousBinCounts = 2, packed doubles
+  w.varint(8 * (hi - lo + 1));
+  for (let i = lo; i <= hi; i++) w.f64(store.bins[i]!);
+  const key = store.offset + lo;
+  if (key !== 0) {
+    w.u8(0x18); // contiguousBinIndexOffset = 3, sint32
+    w.sint32(key);
+  }
+}
+
+/** Writes the sketch as a varint length followed by a DDSketch protobuf message (DDSketch.proto of sketches-js). */
+export function writeSketch(w: ByteWriter, s: Sketch): void {
+  const [plo, phi] = extent(s.store);
+  const [nlo, nhi] = extent(s.negativeStore);
+  const field = (len: number): number => (len === 0 ? 0 : 1 + varintLength(len) + len);
+  const pos = plo > phi ? 0 : storeBodyLength(s.store, plo, phi);
+  const neg = nlo > nhi ? 0 : storeBodyLength(s.negativeStore, nlo, nhi);
+  w.varint(11 + field(pos) + field(neg) + (s.zeroCount === 0 ? 0 : 9));
+  w.u8(0x0a); // mapping = 1: IndexMapping { gamma = 1 } (indexOffset 0 and interpolation NONE are proto3 defaults)
+  w.u8(9);
+  w.u8(0x09);
+  w.f64(MAPPING.gamma);
+  writeStore(w, 0x12, s.store, plo, phi);
+  writeStore(w, 0x1a, s.negativeStore, nlo, nhi);
+  if (s.zeroCount !== 0) {
+    w.u8(0x21); // zeroCount = 4, double
+    w.f64(s.zeroCount);
+  }
+}
+
+/** The sketch as standalone DDSketch protobuf bytes (readable by the library's DDSketch.fromProto). */
+export function sketchToProto(s: Sketch): Uint8Array {
+  const w = new ByteWriter(64);
+  writeSketch(w, s);
+  const r = new ByteReader(w.finish());
+  return r.bytesView(r.varint());
+}
+
+function skipField(r: ByteReader, wire: number): void {
+  if (wire === 0) r.varint();
+  else if (wire === 1) r.bytesView(8);
+  else if (wire === 2) r.bytesView(r.varint());
+  else if (wire === 5) r.bytesView(4);
+  else r.fail(`unknown protobuf wire type ${wire}`);
+}
+
+function count(r: ByteReader, c: number): number {
+  if (!(c >= 0 && c < Infinity)) r.fail(`bin count ${c} is not a finite count`);
+  return c;
+}
+
+function readStore(r: ByteReader, store: Store): void {
+  const contiguous: number[] = [];
+  let offset = 0;
+  while (!r.done) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    if (field === 1 && wire === 2) {
+      // binCounts: map<sint32, double> entry
+      const e = new ByteReader(r.bytesView(r.varint()), 'quantile sketch bin');
+      let key = 0;
+      let c = 0;
+      while (!e.done) {
+        const t = e.varint();
+        if (t === 0x08) key = e.sint32();
+        else if (t === 0x11) c = count(e, e.f64());
+        else skipField(e, t & 7);
+      }
+      if (c > 0) store.add(key, c);
+    } else if (field === 2 && wire === 2) {
+      const n = r.varint();
+      if (n % 8 !== 0) r.fail(`packed doubles of ${n} bytes`);
+      for (let i = 0; i < n / 8; i++) contiguous.push(count(r, r.f64()));
+    } else if (field === 2 && wire === 1) {
+      contiguous.push(count(r, r.f64()));
+    } else if (field === 3 && wire === 0) {
+      offset = r.sint32();
+    } else {
+      skipField(r, wire);
+    }
+  }
+  for (let i = 0; i < contiguous.length; i++) if (contiguous[i]! > 0) store.add(offset + i, contiguous[i]);
+}
+
+/** Reads a DDSketch protobuf message (ours or the library's toProto()); throws StateCorruptError if it is not one we can use. */
+export function sketchFromProto(bytes: Uint8Array): Sketch {
+  const r = new ByteReader(bytes, 'quantile sketch');
+  const s = createSketch();
+  let gamma = NaN;
+  while (!r.done) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    if (field === 1 && wire === 2) {
+      const m = new ByteReader(r.bytesView(r.varint()), 'quantile sketch mapping');
+      while (!m.done) {
+        const t = m.varint();
+        if (t === 0x09) {
+          gamma = m.f64();
+        } else if (t === 0x11) {
+          if (m.f64() !== 0) m.fail('index offset other than 0');
+        } else if (t === 0x18) {
+          if (m.varint() !== 0) m.fail('interpolated mapping (only the logarithmic one is used)');
+        } else {
+          skipField(m, t & 7);
+        }
+      }
+    } else if ((field === 2 || field === 3) && wire === 2) {
+      readStore(new ByteReader(r.bytesView(r.varint()), 'quantile sketch store'), field === 2 ? s.store : s.negativeStore);
+    } else if (field === 4 && wire === 1) {
+      s.zeroCount = count(r, r.f64());
+    } else {
+      skipField(r, wire);
+    }
+  }
+  if (!(Math.abs(gamma - MAPPING.gamma) < 1e-12)) r.fail(`gamma ${gamma} is not that of ${RELATIVE_ACCURACY * 100} % accuracy (${MAPPING.gamma})`);
+  s.count = s.store.count + s.negativeStore.count + s.zeroCount;
+  return s;
+}
+
+/** Reads what writeSketch wrote. */
+export function readSketch(r: ByteReader): Sketch {
+  return sketchFromProto(r.bytesView(r.varint()));
+}

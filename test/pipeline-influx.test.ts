@@ -1,0 +1,82 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connectDevice, encodeBatch } from './harness/devices.js';
+import { startInfluxd, type InfluxRow, type TestInfluxd } from './harness/influxdb.js';
+import { startTestNode, testNodeConfig } from './harness/sluice-node.js';
+import { tempDir } from './harness/temp-dir.js';
+
+process.env.SLUICE_LOG_LEVEL ??= 'error';
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+let influx: TestInfluxd;
+beforeAll(async () => {
+  influx = await startInfluxd();
+  return () => influx.destroy();
+});
+
+/** Straightforward reference aggregates of one window's values, in arrival order with their times. */
+function reference(samples: { t: number; v: number }[]) {
+  const values = samples.map((s) => s.v);
+  const count = values.length;
+  const sum = values.reduce((a, b) => a + b, 0);
+  const mean = sum / count;
+  const stddev = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / count);
+  const byTime = [...samples].map((s, i) => ({ ...s, i })).sort((a, b) => a.t - b.t || a.i - b.i);
+  const sorted = [...values].sort((a, b) => a - b);
+  // DDSketch's definition: the value of rank floor(q × (count − 1)) in sorted order.
+  const quantile = (q: number): number => sorted[Math.floor(q * (count - 1))]!;
+  return { count, sum, min: sorted[0]!, max: sorted[count - 1]!, mean, first: byTime[0]!.v, last: byTime[byTime.length - 1]!.v, stddev, p50: quantile(0.5), p90: quantile(0.9), p99: quantile(0.99) };
+}
+
+async function waitForRows(q: string, expected: number): Promise<InfluxRow[]> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const rows = await influx.query(q).catch(() => []);
+    if (rows.length >= expected) return rows;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${expected} rows of: ${q}`);
+}
+
+describe('gateway → log → processors → InfluxDB', () => {
+  it('writes every field of every (device, metric, window) point as computed from the readings', async () => {
+    const dir = await tempDir();
+    cleanups.push(dir.remove);
+    const db = `e2e_${Date.now()}`;
+    const config = await testNodeConfig(dir.path, influx.url, { 'influx.database': db, 'time.idleTimeout': '200ms', 'time.maxOutOfOrderness': '1s', 'checkpoint.interval': '500ms' });
+    const node = await startTestNode(config);
+    cleanups.push(() => node.stop());
+
+    // Three 10 s windows a few minutes in the past; two devices, two metrics, rows and series mixed.
+    const base = Math.floor((Date.now() - 5 * 60_000) / 10_000) * 10_000;
+    const expected = new Map<string, { t: number; v: number }[]>();
+    const devices = await Promise.all(['e2e-a', 'e2e-b'].map((id) => connectDevice(node.url, id, undefined, { username: undefined })));
+    let seq = 0;
+    for (let w = 0; w < 3; w++) {
+      for (const [d, device] of devices.entries()) {
+        const id = `e2e-${'ab'[d]}`;
+        const temps = Array.from({ length: 7 }, (_, i) => ({ t: base + w * 10_000 + i * 1_300, v: 20 + d + w + Math.sin(i + w) }));
+        const vib = { start: base + w * 10_000 + 500, deltas: [0, 1000, 2000, 3000, 9000], values: [1.5, -2, 3.25, 0, 8 * (w + 1)] };
+        await device.publishAsync(`devices/${id}/telemetry`, encodeBatch({ seq: ++seq, readings: temps.map((s) => ({ metric: 'temp', timeUnixMs: s.t, doubleValue: s.v })), series: [{ metric: 'vib', startUnixMs: vib.start, timeDeltaMs: vib.deltas, values: vib.values }] }), { qos: 1 });
+        const key = (metric: string): string => `${id}/${metric}/${base + w * 10_000}`;
+        expected.set(key('temp'), temps);
+        expected.set(key('vib'), vib.deltas.map((dt, i) => ({ t: vib.start + dt, v: vib.values[i]! })));
+      }
+    }
+    await Promise.all(devices.map((d) => d.endAsync()));
+
+    const rows = await waitForRows(`SELECT * FROM "${db}"."autogen"."telemetry_10s"`, expected.size);
+    expect(rows).toHaveLength(expected.size);
+    for (const row of rows) {
+      const key = `${row.device}/${row.metric}/${row.time}`;
+      const want = reference(expected.get(key)!);
+      expect(row.count, key).toBe(want.count);
+      for (const field of ['sum', 'mean', 'stddev'] as const) expect(row[field] as number, `${key} ${field}`).toBeCloseTo(want[field], 9);
+      for (const field of ['min', 'max', 'first', 'last'] as const) expect(row[field], `${key} ${field}`).toBe(want[field]);
+      for (const field of ['p50', 'p90', 'p99'] as const) {
+        expect(Math.abs((row[field] as number) - want[field]), `${key} ${field}`).toBeLessThanOrEqual(Math.abs(want[field]) * 0.02 + 1e-9);
+      }
+    }
+  });
+});
