@@ -101,7 +101,11 @@ export class IngestPipeline {
     this.pendingBytes = 0;
     const { job, transferList } = this.job.take();
     this.o.metrics.decodeBatchMessages.observe(batch.length);
-    const durable = this.o.pool.decode(job, transferList).then((result) => this.persist(result, batch));
+    const started = performance.now();
+    const durable = this.o.pool.decode(job, transferList).then((result) => {
+      this.o.metrics.decodeSeconds.observe((performance.now() - started) / 1000);
+      return this.persist(result, batch);
+    });
     this.acks.enqueue(durable, (err) => this.release(batch, err));
   }
 
