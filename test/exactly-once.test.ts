@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, startInfluxd, type InfluxRow, type TestInfluxd } from './harness/influxdb.js';
+import { startInfluxd } from './harness/influxdb.js';
+import { nodeArgs, waitForPoints, WINDOW_MS } from './harness/pipeline-node.js';
 import { comparePoints, LockstepFleet } from './harness/lockstep-fleet.js';
 import { spawnSluice, type SluiceProcess } from './harness/sluice-process.js';
 import { tempDir } from './harness/temp-dir.js';
@@ -9,31 +10,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const WINDOW_MS = 5000;
-
-async function nodeArgs(dataDir: string, influx: TestInfluxd, db: string): Promise<string[]> {
-  return [
-    'start', '--data-dir', dataDir, '--mqtt-port', String(await freePort()), '--http-port', String(await freePort()),
-    '--set', 'auth.mode=anonymous', '--set', 'mqtt.host=127.0.0.1', '--set', 'http.host=127.0.0.1',
-    '--set', `influx.url=${influx.url}`, '--set', `influx.database=${db}`, '--set', 'influx.flushInterval=200ms',
-    '--set', 'checkpoint.interval=300ms', '--set', 'time.idleTimeout=1s', '--set', 'time.maxOutOfOrderness=1s',
-    '--set', 'limits.messagesPerSecond=0', '--set', 'decode.threads=1', '--set', `windows=[{name: level_5s, type: tumbling, size: ${WINDOW_MS}}]`,
-  ];
-}
-
-/** Polls InfluxDB until it holds `expected` points (windows close once the idle watermark passes them). */
-async function waitForPoints(influx: TestInfluxd, db: string, expected: number): Promise<InfluxRow[]> {
-  let rows: InfluxRow[] = [];
-  for (let attempt = 0; attempt < 300; attempt++) {
-    rows = await influx.query('SELECT * FROM level_5s', db).catch(() => []);
-    if (rows.length >= expected) return rows;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return rows;
-}
-
 describe('exactly-once into InfluxDB', () => {
-  it('survives three kill -9 of sluice start under load, with re-sent batches: every point exact, none missing, none extra', async () => {
+  it('survives three kill -9 of sluice start under load, with re-sent batches: every point exact, none missing, none extra', { timeout: 180_000 }, async () => {
     const influx = await startInfluxd();
     cleanups.push(() => influx.destroy());
     const dir = await tempDir();

@@ -60,9 +60,9 @@ export class LockstepFleet {
     }
   }
 
-  /** Publishes `rounds` rounds, pausing `pauseMs` between rounds; every `duplicateEvery`-th batch is sent twice. */
-  async run(rounds: number, pauseMs: number, duplicateEvery = 0): Promise<void> {
-    for (let i = 0; i < rounds; i++) {
+  /** Publishes rounds `from`..`rounds` − 1, pausing `pauseMs` between rounds; every `duplicateEvery`-th batch is sent twice. */
+  async run(rounds: number, pauseMs: number, duplicateEvery = 0, from = 0): Promise<void> {
+    for (let i = from; i < rounds; i++) {
       await Promise.all(
         this.ids.map(async (_, d) => {
           await this.publishReliably(d, i);

@@ -1,0 +1,27 @@
+import { freePort, type InfluxRow, type TestInfluxd } from './influxdb.js';
+
+/** The tumbling window the pipeline tests configure. */
+export const WINDOW_MS = 5000;
+
+/** `sluice start` arguments for a pipeline test: free ports, anonymous devices, short timers. */
+export async function nodeArgs(dataDir: string, influx: TestInfluxd, db: string): Promise<string[]> {
+  return [
+    'start', '--data-dir', dataDir, '--mqtt-port', String(await freePort()), '--http-port', String(await freePort()),
+    '--set', 'auth.mode=anonymous', '--set', 'mqtt.host=127.0.0.1', '--set', 'http.host=127.0.0.1',
+    '--set', `influx.url=${influx.url}`, '--set', `influx.database=${db}`, '--set', 'influx.flushInterval=200ms',
+    '--set', 'checkpoint.interval=300ms', '--set', 'time.idleTimeout=1s', '--set', 'time.maxOutOfOrderness=1s',
+    '--set', 'limits.messagesPerSecond=0', '--set', 'decode.threads=1', '--set', `windows=[{name: level_5s, type: tumbling, size: ${WINDOW_MS}}]`,
+  ];
+}
+
+/** Polls InfluxDB until it holds `expected` points (windows close once the idle watermark passes them). */
+export async function waitForPoints(influx: TestInfluxd, db: string, expected: number): Promise<InfluxRow[]> {
+  let rows: InfluxRow[] = [];
+  for (let attempt = 0; attempt < 300; attempt++) {
+    rows = await influx.query('SELECT * FROM level_5s', db).catch(() => []);
+    if (rows.length >= expected) return rows;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return rows;
+}
+
