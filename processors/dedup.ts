@@ -1,3 +1,4 @@
+import { ConfigError } from '../core/index.js';
 import { MSG_FLAG_DROPPED, type ColumnarBatch } from '../proto/index.js';
 import { ByteReader, ByteWriter } from './state/bytes.js';
 
@@ -38,7 +39,7 @@ export class SeqDeduplicator {
 
   constructor(readonly reorderWindow = MAX_REORDER_WINDOW) {
     if (!Number.isInteger(reorderWindow) || reorderWindow < 0 || reorderWindow > MAX_REORDER_WINDOW) {
-      throw new RangeError(`reorderWindow must be an integer in [0, ${MAX_REORDER_WINDOW}], got ${reorderWindow}`);
+      throw new ConfigError(`reorderWindow must be an integer in [0, ${MAX_REORDER_WINDOW}], got ${reorderWindow}`);
     }
   }
 

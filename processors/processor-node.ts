@@ -64,7 +64,13 @@ export class ProcessorNode {
     this.store = new LocalCheckpointStore(join(deps.dataDir, 'checkpoints'), config.checkpoint.keep);
     const emit = (point: SinkPoint): void => {
       this.metrics.points.inc();
-      this.sink.add(point);
+      try {
+        this.sink.add(point);
+      } catch (err) {
+        // One unwritable point must not stop the partition: count it, say which, go on.
+        this.metrics.badPoints.inc();
+        logger.error({ err: (err as Error).message, point }, 'point cannot be written to InfluxDB; dropped');
+      }
     };
     this.tasks = deps.partitions.map((partition) => new PartitionTask({ partition, log: deps.log, windows: config.windows, time: config.time, raw: config.outputs.raw, emit }));
   }
@@ -84,7 +90,11 @@ export class ProcessorNode {
     if (this.config.influx.version === 1) await this.ensureDatabase();
     this.sink.start();
     this.running = true;
-    this.loop = this.run();
+    this.loop = this.run().catch((err: unknown) => {
+      // A bug, not bad input: stop loudly so a supervisor restarts from the last checkpoint.
+      this.deps.logger.fatal({ err }, 'processor loop failed; exiting');
+      process.exit(70);
+    });
   }
 
   /** Creates the database, waiting for InfluxDB to come up rather than failing the start. */

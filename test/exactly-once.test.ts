@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { startInfluxd } from './harness/influxdb.js';
 import { nodeArgs, waitForPoints, WINDOW_MS } from './harness/pipeline-node.js';
 import { comparePoints, LockstepFleet } from './harness/lockstep-fleet.js';
@@ -23,6 +23,7 @@ describe('exactly-once into InfluxDB', () => {
       node.child.kill('SIGKILL');
       await node.exited;
     });
+    onTestFailed(() => console.error(`sluice output:\n${node.output.slice(-40).join('\n')}`));
     const { mqtt } = await node.ready;
 
     const fleet = new LockstepFleet(Array.from({ length: 8 }, (_, i) => `crash-dev-${i}`), Math.floor((Date.now() - 20 * 60_000) / WINDOW_MS) * WINDOW_MS);

@@ -1,6 +1,6 @@
 import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { startInfluxd } from './harness/influxdb.js';
 import { comparePoints, LockstepFleet } from './harness/lockstep-fleet.js';
 import { nodeArgs, waitForPoints, WINDOW_MS } from './harness/pipeline-node.js';
@@ -32,13 +32,15 @@ describe('recovery', () => {
       node.child.kill('SIGKILL');
       await node.exited;
     });
+    onTestFailed(() => console.error(`sluice output:\n${node.output.slice(-40).join('\n')}`));
     const { mqtt } = await node.ready;
     const fleet = new LockstepFleet(Array.from({ length: 6 }, (_, i) => `ckpt-dev-${i}`), base());
     await fleet.connect(`mqtt://127.0.0.1:${mqtt}`);
     cleanups.push(() => fleet.close());
     await fleet.run(40, 20, 5);
     node.child.kill('SIGTERM');
-    expect(await node.exited).toBe(0);
+    const stopped = await Promise.race([node.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 20_000))]);
+    expect(stopped, node.output.slice(-30).join('\n')).toBe(0);
 
     // Damage the newest checkpoint of every partition that has one: flip a byte in some, truncate the others.
     const root = join(dir.path, 'checkpoints');
@@ -75,6 +77,7 @@ describe('recovery', () => {
       node.child.kill('SIGKILL');
       await node.exited;
     });
+    onTestFailed(() => console.error(`sluice output:\n${node.output.slice(-40).join('\n')}`));
     const { mqtt, http } = await node.ready;
     const fleet = new LockstepFleet(Array.from({ length: 6 }, (_, i) => `outage-dev-${i}`), base());
     await fleet.connect(`mqtt://127.0.0.1:${mqtt}`);

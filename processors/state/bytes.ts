@@ -79,9 +79,13 @@ export class ByteWriter {
     this.at += this.buf.write(s, this.at, 'utf8');
   }
 
-  /** The written bytes (a copy sized exactly, so the writer's slack is not kept alive). */
+  /**
+   * The written bytes. Small outputs are copied (a small writer's buffer comes from
+   * Node's shared Buffer pool); large ones are a view over the writer's own buffer, since
+   * copying a 400 MB snapshot costs as much again in fresh pages (at most 2× kept alive).
+   */
   finish(): Uint8Array {
-    return new Uint8Array(this.buf.subarray(0, this.at));
+    return this.at < 65_536 ? new Uint8Array(this.buf.subarray(0, this.at)) : this.buf.subarray(0, this.at);
   }
 }
 
@@ -98,6 +102,8 @@ export function varintLength(v: number): number {
 /** Reads what ByteWriter wrote; every read is bounds-checked and throws StateCorruptError. */
 export class ByteReader {
   private readonly view: DataView;
+  /** The same bytes as a Buffer, made once: a Buffer per string read was most of a restore's garbage. */
+  private readonly buf: Buffer;
   at = 0;
 
   constructor(
@@ -105,6 +111,7 @@ export class ByteReader {
     private readonly what = 'state',
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   /** True when every byte has been read. */
@@ -174,8 +181,10 @@ export class ByteReader {
   /** Reads a varint-length-prefixed UTF-8 string. */
   string(): string {
     const n = this.varint();
-    const b = this.bytesView(n);
-    return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+    this.need(n);
+    const s = this.buf.toString('utf8', this.at, this.at + n);
+    this.at += n;
+    return s;
   }
 
   /** Throws unless every byte was consumed (trailing garbage means a corrupt or mismatched snapshot). */

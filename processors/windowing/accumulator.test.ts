@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { StateCorruptError } from '../errors.js';
-import { WindowAccumulator, type AggregateResult } from './accumulator.js';
+import { EXACT_QUANTILE_LIMIT, WindowAccumulator, type AggregateResult } from './accumulator.js';
 
 type Reading = [time: number, value: number];
 
@@ -128,9 +128,21 @@ describe('WindowAccumulator', () => {
     );
   });
 
-  it('is compact: ~100 bytes plus 8 per occupied sketch bin', () => {
-    const acc = accumulate(Array.from({ length: 10 }, (_, i): Reading => [i * 1000, 21 + i * 0.1]));
-    expect(acc.serialize().length).toBeLessThan(160);
+  it('is compact: ~90 bytes plus 8 per raw value, or per occupied sketch bin', () => {
+    const sparse = accumulate(Array.from({ length: 10 }, (_, i): Reading => [i * 1000, 21 + i * 0.1]));
+    expect(sparse.serialize().length).toBe(1 + 88 + 1 + 1 + 80);
+    const dense = accumulate(Array.from({ length: 1000 }, (_, i): Reading => [i, 21 + (i % 100) / 100]));
+    expect(dense.serialize().length).toBeLessThan(160); // 21.00–21.99 spans 3 bins of 1 %
+  });
+
+  it('computes quantiles exactly up to EXACT_QUANTILE_LIMIT values, then from the sketch', () => {
+    const values = Array.from({ length: EXACT_QUANTILE_LIMIT + 1 }, (_, i) => 100 + i * 1.37);
+    const exact = accumulate(values.slice(0, EXACT_QUANTILE_LIMIT).map((v, i): Reading => [i, v])).result();
+    const ref = reference(values.slice(0, EXACT_QUANTILE_LIMIT).map((v, i): Reading => [i, v]));
+    expect([exact.p50, exact.p90, exact.p99]).toEqual([ref.p50, ref.p90, ref.p99]);
+    const sketched = accumulate(values.map((v, i): Reading => [i, v])).result();
+    expect(sketched.p50).not.toBe(reference(values.map((v, i): Reading => [i, v])).p50); // a bin's representative now
+    expectMatches(sketched, values.map((v, i): Reading => [i, v]));
   });
 
   it('refuses corrupt bytes with StateCorruptError', () => {

@@ -1,4 +1,5 @@
 import { SluiceError } from '../../core/index.js';
+import type { ByteReader, ByteWriter } from '../state/bytes.js';
 import { SeriesState } from './window-state.js';
 
 /** Ids stay below 2^26 so two fit exactly in one number key (id · 2^26 + id < 2^52). */
@@ -16,6 +17,8 @@ export class DeviceKeys {
  * numeric id once per batch (lazily: only strings of accepted numeric readings); a key
  * is then two number-keyed lookups: (device, device tags) → (metric, reading tags).
  * The id table is rebuilt from the live keys when it outgrows them (device churn).
+ * Snapshots write the table once and each key as four ids, so a restore decodes every
+ * distinct string once and restored keys share them.
  */
 export class KeyIndex {
   /** Every key, in first-seen order (snapshots write this order; fired output is sorted by it). */
@@ -48,9 +51,43 @@ export class KeyIndex {
     return this.insert(new SeriesState(this.nextOrdinal++, str[device]!, str[metric]!, str[deviceTags]!, str[tags]!), dk, readingKey);
   }
 
-  /** Adds a key read from a snapshot (after all earlier ones, so first-seen order is kept). */
-  restore(device: string, metric: string, deviceTags: string, readingTags: string): SeriesState {
-    return this.place(new SeriesState(this.nextOrdinal++, device, metric, deviceTags, readingTags));
+  /** Writes the string table (between batches); keys are then written with writeKey. */
+  writeStrings(w: ByteWriter): void {
+    if (this.ids.size > 2 * this.all.size + 1024) this.compact(); // don't checkpoint dead strings
+    w.varint(this.ids.size);
+    for (const str of this.ids.keys()) w.string(str); // Map order is id order: ids are never deleted, only rebuilt
+  }
+
+  /** Writes a key as its four string ids. */
+  writeKey(w: ByteWriter, s: SeriesState): void {
+    w.varint(Math.floor(s.deviceKey / ID_LIMIT));
+    w.varint(s.deviceKey % ID_LIMIT);
+    w.varint(Math.floor(s.readingKey / ID_LIMIT));
+    w.varint(s.readingKey % ID_LIMIT);
+  }
+
+  /** Reads a string table written by writeStrings into an empty index; returns the strings by id. */
+  readStrings(r: ByteReader): string[] {
+    const n = r.varint();
+    if (n > ID_LIMIT) r.fail(`${n} strings`);
+    const table = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      table[i] = r.string();
+      this.ids.set(table[i]!, i);
+    }
+    if (this.ids.size !== n) r.fail('duplicate strings in the key table');
+    return table;
+  }
+
+  /** Reads a key written by writeKey and adds it after all earlier ones (first-seen order is kept). */
+  readKey(r: ByteReader, table: readonly string[]): SeriesState {
+    const ids = [r.varint(), r.varint(), r.varint(), r.varint()] as const;
+    for (const id of ids) if (id >= table.length) r.fail(`string id ${id} of ${table.length}`);
+    const [device, deviceTags, metric, tags] = ids;
+    const dk = this.devicesOf(device * ID_LIMIT + deviceTags);
+    const readingKey = metric * ID_LIMIT + tags;
+    if (dk.series.has(readingKey)) r.fail(`key ${table[device]}/${table[metric]} twice`);
+    return this.insert(new SeriesState(this.nextOrdinal++, table[device]!, table[metric]!, table[deviceTags]!, table[tags]!), dk, readingKey);
   }
 
   /** Forgets a key (its last window was purged, or it only ever had late readings). */

@@ -9,7 +9,7 @@ import type { WindowSpec } from './window-spec.js';
  * are the checkpoint store's job.
  */
 const MAGIC = 0x504f5753; // "SWOP"
-const VERSION = 1;
+const VERSION = 2; // 2: key strings in one table, keys as ids
 const KINDS = ['tumbling', 'sliding', 'session'] as const;
 
 /** The window's shape as text: what must match for a snapshot to be reused (the name may change). */

@@ -5,7 +5,7 @@ import type { FiredWindow, LateReading, WindowOperatorStats } from './fired-wind
 import { readHeader, writeHeader } from './operator-snapshot.js';
 import { EventTimeTrigger } from './triggers.js';
 import { KeyIndex } from './key-index.js';
-import { readSeries, WindowState, writeSeries, type SeriesState } from './window-state.js';
+import { readWindows, WindowState, writeWindows, type SeriesState } from './window-state.js';
 import type { TimeConfig, WindowSpec } from './window-spec.js';
 
 export type { FiredWindow, LateReading, WindowOperatorStats } from './fired-window.js';
@@ -177,13 +177,17 @@ export class WindowOperator {
     if (s.windows.length === 0) this.emptied.push(s);
   }
 
-  /** The operator's state for a checkpoint: header (shape, watermark, counters), then every key with its windows. */
+  /** The operator's state for a checkpoint: header (shape, watermark, counters), the key strings, then every key with its windows. */
   snapshot(): Uint8Array {
     const all = this.keys.all;
-    const w = new ByteWriter(1024 + all.size * 320);
+    const w = new ByteWriter(1024 + all.size * 256);
     writeHeader(w, this.spec, this.wm, this.stats);
+    this.keys.writeStrings(w);
     w.varint(all.size);
-    for (const s of all) writeSeries(w, s);
+    for (const s of all) {
+      this.keys.writeKey(w, s);
+      writeWindows(w, s);
+    }
     return w.finish();
   }
 
@@ -192,10 +196,12 @@ export class WindowOperator {
     const r = new ByteReader(bytes, `window operator snapshot (${spec.name})`);
     const op = new WindowOperator(spec, time);
     op.wm = readHeader(r, spec, op.stats);
+    const table = op.keys.readStrings(r);
     const n = r.varint();
     for (let i = 0; i < n; i++) {
       // Written in first-seen order, so fresh ordinals keep the relative order fired output is sorted by.
-      const s = readSeries(r, (device, metric, deviceTags, readingTags) => op.keys.restore(device, metric, deviceTags, readingTags));
+      const s = op.keys.readKey(r, table);
+      readWindows(r, s);
       for (const win of s.windows) {
         op.windowCount++;
         op.trigger.onRestore(win);

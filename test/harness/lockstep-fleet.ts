@@ -52,12 +52,14 @@ export class LockstepFleet {
   private async publishReliably(d: number, i: number): Promise<void> {
     const client = this.clients[d]!;
     const topic = `devices/${this.ids[d]}/telemetry`;
-    for (;;) {
+    // Bounded, so a broken gateway fails the test with a reason instead of hanging it.
+    for (let attempt = 1; attempt <= 20; attempt++) {
       if (!client.connected) await new Promise((resolve) => client.once('connect', resolve));
       const acked = client.publishAsync(topic, this.payload(d, i), { qos: 1 }).then(() => true, () => false);
       const gaveUp = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000));
       if (await Promise.race([acked, gaveUp])) return;
     }
+    throw new Error(`${this.ids[d]} batch ${i}: no PUBACK after 20 attempts`);
   }
 
   /** Publishes rounds `from`..`rounds` − 1, pausing `pauseMs` between rounds; every `duplicateEvery`-th batch is sent twice. */
