@@ -51,8 +51,12 @@ async function startSluice(): Promise<{ port: number; close(): Promise<void> }> 
 const server = mode === 'bare' ? await startBare() : await startSluice();
 process.on('message', (msg) => {
   if (msg === 'stats') {
+    // BENCH_GC=1 (with --expose-gc) collects first: tells retained memory from garbage not yet collected.
+    if (process.env.BENCH_GC) (globalThis as { gc?: () => void }).gc?.();
     const cpu = process.cpuUsage();
-    send({ cpuSeconds: (cpu.user + cpu.system) / 1e6, rssBytes: process.memoryUsage().rss });
+    const mem = process.memoryUsage();
+    if (process.env.BENCH_GC) process.stderr.write(`memory: rss ${mem.rss >> 20} MiB, heap ${mem.heapUsed >> 20} MiB, external ${mem.external >> 20} MiB, arrayBuffers ${mem.arrayBuffers >> 20} MiB\n`);
+    send({ cpuSeconds: (cpu.user + cpu.system) / 1e6, rssBytes: mem.rss });
   } else if (msg === 'stop') {
     server.close().then(() => process.exit(0));
   }

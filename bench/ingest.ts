@@ -65,6 +65,7 @@ function request<T>(child: ChildProcess, msg: string): Promise<T> {
 async function runOne(broker: 'bare' | 'sluice', scenario: string, readingsPerMessage: number): Promise<Result> {
   // BENCH_CPU_PROF=dir writes a V8 CPU profile of the broker process, for finding hot spots.
   const execArgv = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  if (process.env.BENCH_GC) execArgv.push('--expose-gc');
   const child = fork(new URL('./broker-child.js', import.meta.url), [broker], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv, env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '4' } });
   const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })));
   const latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
