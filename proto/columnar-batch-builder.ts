@@ -48,6 +48,8 @@ class GrowableU32 {
 export class ColumnarBatchBuilder {
   private readonly stringIndex = new Map<string, number>();
   private strings: string[] = [];
+  /** Bumped by every reset: string indices handed out before a reset mean nothing after it. */
+  generation = 0;
   private readonly msgDevice = new GrowableU32(16);
   private readonly msgDeviceTags = new GrowableU32(16);
   private readonly msgSeq = new GrowableF64(16);
@@ -76,6 +78,7 @@ export class ColumnarBatchBuilder {
    * per job, which dominated small micro-batches.
    */
   reset(partition: number, receivedAtMs: number): void {
+    this.generation++;
     this.partition = partition;
     this.receivedAtMs = receivedAtMs;
     this.stringIndex.clear();

@@ -80,9 +80,10 @@ class PayloadWriter {
   private detail = '';
   private metrics: string[] = NO_METRICS;
   // Consecutive readings (and payloads) usually share a metric: validate and intern it
-  // once per run. The index is the builder's, so the cache holds while the builder does.
+  // once per run. The index is the batch's (the builder's since its last reset).
   private lastMetric: string | null = null;
   private lastMetricBuilder: ColumnarBatchBuilder | null = null;
+  private lastMetricGeneration = -1;
   private lastMetricIdx = 0;
   // Past a few names, a Set (a payload may carry thousands); below, a scan is cheaper
   // than clearing a Set per payload (Set.clear allocates a new table).
@@ -103,9 +104,14 @@ class PayloadWriter {
       return refused(REASON_CODE.too_many_readings, `${total} readings, limit ${ctx.limits.maxReadingsPerMessage}`);
     }
 
-    if (builder !== this.lastMetricBuilder || ctx.limits !== this.limits) {
+    // The cached index is only valid in the dictionary it came from. The worker reuses ONE
+    // builder and reset()s it per partition and per job, which empties the dictionary, so
+    // "same builder object" is not enough: the builder's generation must match too (else a
+    // cache hit would point the metric at another batch's string index).
+    if (builder !== this.lastMetricBuilder || builder.generation !== this.lastMetricGeneration || ctx.limits !== this.limits) {
       this.lastMetric = null;
       this.lastMetricBuilder = builder;
+      this.lastMetricGeneration = builder.generation;
     }
     this.b = builder;
     this.limits = ctx.limits;
