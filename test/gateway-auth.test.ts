@@ -88,6 +88,13 @@ describe('token mode', () => {
 });
 
 describe('anonymous mode', () => {
+  it('accepts mosquitto_pub without credentials', async () => {
+    gw = await startTestGateway({ set: { 'auth.mode': 'anonymous' } });
+    const ok = await mosquittoPub(['-h', '127.0.0.1', '-p', String(gw.port), '-i', 'anon-pub', '-q', '1', '-t', 'devices/anon-pub/telemetry/json', '-m', '{"seq":1,"readings":[{"metric":"x","value":3}]}']);
+    expect(ok.code).toBe(0);
+    expect((await readLoggedMessages(gw.log)).map((m) => [m.device, m.readings[0]!.value])).toEqual([['anon-pub', 3]]);
+  });
+
   it('accepts any client on its own topics', async () => {
     gw = await startTestGateway({ set: { 'auth.mode': 'anonymous' } });
     const device = await connectDevice(gw.url, 'anon-1', undefined, { username: undefined });
