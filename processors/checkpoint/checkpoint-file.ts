@@ -1,5 +1,5 @@
 import { crc32c } from '@node-rs/crc32';
-import { compressSync, uncompressSync } from 'snappy';
+import snappy from 'snappyjs';
 import { SluiceError } from '../../core/index.js';
 
 /** What a partition task needs to resume: where to read from, its watermark, its state. */
@@ -32,7 +32,7 @@ const HEADER = 48;
  * the header together catch a flipped byte and a truncated file.
  */
 export function encodeCheckpoint(c: PartitionCheckpoint): Buffer {
-  const body = compressSync(Buffer.from(c.state.buffer, c.state.byteOffset, c.state.byteLength));
+  const body = Buffer.from(snappy.compress(c.state));
   const out = Buffer.alloc(HEADER + body.length);
   out.writeUInt32LE(MAGIC, 0);
   out.writeUInt16LE(VERSION, 4);
@@ -56,7 +56,7 @@ export function decodeCheckpoint(bytes: Buffer, source: string): PartitionCheckp
   if (crc32c(bytes.subarray(16)) !== crc) throw new CheckpointCorruptError(`${source}: checksum mismatch (truncated or damaged)`);
   let state: Uint8Array;
   try {
-    state = new Uint8Array(uncompressSync(bytes.subarray(HEADER)) as Buffer);
+    state = snappy.uncompress(new Uint8Array(bytes.buffer, bytes.byteOffset + HEADER, bytes.length - HEADER));
   } catch (err) {
     throw new CheckpointCorruptError(`${source}: state does not uncompress: ${(err as Error).message}`);
   }
