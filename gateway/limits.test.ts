@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { PacketGuard } from './packet-guard.js';
 import { TokenBucket } from './token-bucket.js';
+import { rawPublish } from '../test/harness/raw-mqtt.js';
 
-function publishPacket(topic: Buffer, payloadBytes: number): Buffer {
-  const body = Buffer.concat([Buffer.from([topic.length >> 8, topic.length & 0xff]), topic, Buffer.alloc(payloadBytes)]);
-  const len: number[] = [];
-  let x = body.length;
-  do {
-    let b = x % 128;
-    x = Math.floor(x / 128);
-    if (x > 0) b |= 0x80;
-    len.push(b);
-  } while (x > 0);
-  return Buffer.concat([Buffer.from([0x30, ...len]), body]);
-}
+const publishPacket = (topic: Buffer, payloadBytes: number): Buffer => rawPublish(topic, Buffer.alloc(payloadBytes), 0, 0);
 
 describe('PacketGuard', () => {
   it('passes packets at the limit, split across chunks anywhere', () => {
