@@ -39,6 +39,7 @@ export class ProcessorNode {
   private readonly metrics: ProcessorMetrics;
   private readonly kept = new Map<number, number[]>();
   private running = false;
+  private started = false;
   private loop: Promise<void> | undefined;
   private nextCheckpointId = Date.now();
   private lastCheckpointAt = Date.now();
@@ -87,10 +88,16 @@ export class ProcessorNode {
       this.metrics.checkpointFallbacks.inc();
       this.deps.logger.warn({ file: problem.file }, 'checkpoint is corrupt; restored from the one before it');
     }
-    if (this.config.influx.version === 1) await this.ensureDatabase();
-    this.sink.start();
     this.running = true;
-    this.loop = this.run().catch((err: unknown) => {
+    // The database check waits for InfluxDB without holding up the start: the gateway
+    // takes data meanwhile, and the log keeps it until the processors can write.
+    this.loop = (async () => {
+      if (this.config.influx.version === 1) await this.ensureDatabase();
+      if (!this.running) return; // stopped before InfluxDB ever answered
+      this.sink.start();
+      this.started = true;
+      await this.run();
+    })().catch((err: unknown) => {
       // A bug, not bad input: stop loudly so a supervisor restarts from the last checkpoint.
       this.deps.logger.fatal({ err }, 'processor loop failed; exiting');
       process.exit(70);
@@ -99,14 +106,17 @@ export class ProcessorNode {
 
   /** Creates the database, waiting for InfluxDB to come up rather than failing the start. */
   private async ensureDatabase(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; this.running; attempt++) {
       try {
         await this.writer.ensureDatabase();
         return;
       } catch (err) {
         if (err instanceof SinkRejectedError) throw err;
         if (attempt === 1) this.deps.logger.warn({ err: (err as Error).message, url: this.config.influx.url }, 'InfluxDB is not reachable yet; waiting for it');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt));
+        });
       }
     }
   }
@@ -176,7 +186,8 @@ export class ProcessorNode {
     this.running = false;
     this.wake?.();
     await this.loop;
-    if (options.checkpoint !== false) await this.checkpoint();
+    // No checkpoint when InfluxDB was never reached: nothing was processed since the last one.
+    if (options.checkpoint !== false && this.started) await this.checkpoint();
     this.writer.close();
     await this.sink.close();
   }

@@ -67,6 +67,29 @@ describe('recovery', () => {
     expect(diff).toEqual({ missing: [], extra: [], mismatched: [] });
   });
 
+  it('starts without InfluxDB, takes data meanwhile, and writes it all once InfluxDB appears', { timeout: 180_000 }, async () => {
+    const influx = await startInfluxd();
+    cleanups.push(() => influx.destroy());
+    await influx.stop();
+    const dir = await tempDir();
+    cleanups.push(dir.remove);
+    const node = spawnSluice(await nodeArgs(dir.path, influx, 'late_start'));
+    cleanups.push(async () => {
+      node.child.kill('SIGKILL');
+      await node.exited;
+    });
+    onTestFailed(() => console.error(`sluice output:\n${node.output.slice(-40).join('\n')}`));
+    const { mqtt } = await node.ready;
+    const fleet = new LockstepFleet(Array.from({ length: 4 }, (_, i) => `late-dev-${i}`), base());
+    await fleet.connect(`mqtt://127.0.0.1:${mqtt}`);
+    cleanups.push(() => fleet.close());
+    await fleet.run(30, 10);
+    await influx.start();
+    const expected = fleet.expected(30, WINDOW_MS);
+    const diff = comparePoints(await waitForPoints(influx, 'late_start', expected.size), expected);
+    expect(diff).toEqual({ missing: [], extra: [], mismatched: [] });
+  });
+
   it('loses nothing when InfluxDB is down for 30 s under load, and resumes where it stopped', { timeout: 180_000 }, async () => {
     const influx = await startInfluxd();
     cleanups.push(() => influx.destroy());
