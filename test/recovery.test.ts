@@ -90,6 +90,36 @@ describe('recovery', () => {
     expect(diff).toEqual({ missing: [], extra: [], mismatched: [] });
   });
 
+  it('stops on SIGTERM while InfluxDB is down, and a restart writes everything', { timeout: 180_000 }, async () => {
+    const influx = await startInfluxd();
+    cleanups.push(() => influx.destroy());
+    const dir = await tempDir();
+    cleanups.push(dir.remove);
+    const args = await nodeArgs(dir.path, influx, 'stop_down');
+    let node = spawnSluice(args);
+    cleanups.push(async () => {
+      node.child.kill('SIGKILL');
+      await node.exited;
+    });
+    onTestFailed(() => console.error(`sluice output:\n${node.output.slice(-40).join('\n')}`));
+    const { mqtt } = await node.ready;
+    const fleet = new LockstepFleet(Array.from({ length: 4 }, (_, i) => `stop-dev-${i}`), base());
+    await fleet.connect(`mqtt://127.0.0.1:${mqtt}`);
+    cleanups.push(() => fleet.close());
+    await fleet.run(20, 10);
+    await influx.stop();
+    await fleet.run(40, 10, 0, 20);
+    node.child.kill('SIGTERM');
+    expect(await node.exited).toBe(0);
+    await influx.start();
+    node = spawnSluice(args);
+    await node.ready;
+    await fleet.run(50, 10, 0, 40);
+    const expected = fleet.expected(50, WINDOW_MS);
+    const diff = comparePoints(await waitForPoints(influx, 'stop_down', expected.size), expected);
+    expect(diff).toEqual({ missing: [], extra: [], mismatched: [] });
+  });
+
   it('loses nothing when InfluxDB is down for 30 s under load, and resumes where it stopped', { timeout: 180_000 }, async () => {
     const influx = await startInfluxd();
     cleanups.push(() => influx.destroy());
