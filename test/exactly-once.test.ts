@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startInfluxd } from './harness/influxdb.js';
-import { nodeArgs, waitForPoints, WINDOW_MS } from './harness/pipeline-node.js';
+import { nodeArgs, waitForPoints, watchNode, WINDOW_MS } from './harness/pipeline-node.js';
 import { comparePoints, LockstepFleet } from './harness/lockstep-fleet.js';
 import { spawnSluice, type SluiceProcess } from './harness/sluice-process.js';
 import { tempDir } from './harness/temp-dir.js';
@@ -19,11 +19,7 @@ describe('exactly-once into InfluxDB', () => {
     const db = 'crashes';
     const args = await nodeArgs(dir.path, influx, db);
     let node: SluiceProcess = spawnSluice(args);
-    cleanups.push(async () => {
-      node.child.kill('SIGKILL');
-      await node.exited;
-    });
-    onTestFailed(() => console.error(`sluice output:\n${node.output.slice(-40).join('\n')}`));
+    watchNode(() => node, cleanups);
     const { mqtt } = await node.ready;
 
     const fleet = new LockstepFleet(Array.from({ length: 8 }, (_, i) => `crash-dev-${i}`), Math.floor((Date.now() - 20 * 60_000) / WINDOW_MS) * WINDOW_MS);

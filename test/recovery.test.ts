@@ -1,9 +1,9 @@
 import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startInfluxd } from './harness/influxdb.js';
 import { comparePoints, LockstepFleet } from './harness/lockstep-fleet.js';
-import { nodeArgs, waitForPoints, WINDOW_MS } from './harness/pipeline-node.js';
+import { nodeArgs, waitForPoints, watchNode, WINDOW_MS } from './harness/pipeline-node.js';
 import { spawnSluice, type SluiceProcess } from './harness/sluice-process.js';
 import { tempDir } from './harness/temp-dir.js';
 
@@ -28,11 +28,7 @@ describe('recovery', () => {
     cleanups.push(dir.remove);
     const args = await nodeArgs(dir.path, influx, 'corrupt');
     let node: SluiceProcess = spawnSluice(args);
-    cleanups.push(async () => {
-      node.child.kill('SIGKILL');
-      await node.exited;
-    });
-    onTestFailed(() => console.error(`sluice output:\n${node.output.slice(-40).join('\n')}`));
+    watchNode(() => node, cleanups);
     const { mqtt } = await node.ready;
     const fleet = new LockstepFleet(Array.from({ length: 6 }, (_, i) => `ckpt-dev-${i}`), base());
     await fleet.connect(`mqtt://127.0.0.1:${mqtt}`);
@@ -74,11 +70,7 @@ describe('recovery', () => {
     const dir = await tempDir();
     cleanups.push(dir.remove);
     const node = spawnSluice(await nodeArgs(dir.path, influx, 'late_start'));
-    cleanups.push(async () => {
-      node.child.kill('SIGKILL');
-      await node.exited;
-    });
-    onTestFailed(() => console.error(`sluice output:\n${node.output.slice(-40).join('\n')}`));
+    watchNode(() => node, cleanups);
     const { mqtt } = await node.ready;
     const fleet = new LockstepFleet(Array.from({ length: 4 }, (_, i) => `late-dev-${i}`), base());
     await fleet.connect(`mqtt://127.0.0.1:${mqtt}`);
@@ -97,11 +89,7 @@ describe('recovery', () => {
     cleanups.push(dir.remove);
     const args = await nodeArgs(dir.path, influx, 'stop_down');
     let node = spawnSluice(args);
-    cleanups.push(async () => {
-      node.child.kill('SIGKILL');
-      await node.exited;
-    });
-    onTestFailed(() => console.error(`sluice output:\n${node.output.slice(-40).join('\n')}`));
+    watchNode(() => node, cleanups);
     const { mqtt } = await node.ready;
     const fleet = new LockstepFleet(Array.from({ length: 4 }, (_, i) => `stop-dev-${i}`), base());
     await fleet.connect(`mqtt://127.0.0.1:${mqtt}`);
@@ -126,11 +114,7 @@ describe('recovery', () => {
     const dir = await tempDir();
     cleanups.push(dir.remove);
     const node = spawnSluice(await nodeArgs(dir.path, influx, 'outage'));
-    cleanups.push(async () => {
-      node.child.kill('SIGKILL');
-      await node.exited;
-    });
-    onTestFailed(() => console.error(`sluice output:\n${node.output.slice(-40).join('\n')}`));
+    watchNode(() => node, cleanups);
     const { mqtt, http } = await node.ready;
     const fleet = new LockstepFleet(Array.from({ length: 6 }, (_, i) => `outage-dev-${i}`), base());
     await fleet.connect(`mqtt://127.0.0.1:${mqtt}`);

@@ -1,4 +1,6 @@
+import { onTestFailed } from 'vitest';
 import { freePort, type InfluxRow, type TestInfluxd } from './influxdb.js';
+import type { SluiceProcess } from './sluice-process.js';
 
 /** The tumbling window the pipeline tests configure. */
 export const WINDOW_MS = 5000;
@@ -25,3 +27,13 @@ export async function waitForPoints(influx: TestInfluxd, db: string, expected: n
   return rows;
 }
 
+
+/** Kills the test's current node when the test ends, and prints its output if the test failed. */
+export function watchNode(current: () => SluiceProcess, cleanups: (() => Promise<unknown>)[]): void {
+  cleanups.push(async () => {
+    const node = current();
+    node.child.kill('SIGKILL');
+    await node.exited;
+  });
+  onTestFailed(() => console.error(`sluice output:\n${current().output.slice(-40).join('\n')}`));
+}
