@@ -3,7 +3,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger } from '../core/index.js';
 import { startGateway, startHttpEndpoints } from '../gateway/index.js';
 import { FileLog } from '../log/index.js';
-import { ProcessorNode } from '../processors/index.js';
+import { aggregateMetrics, ProcessorPool } from '../processors/index.js';
 import type { SluiceConfig } from './config-schema.js';
 
 /** A running sluice process, whatever its role. */
@@ -32,10 +32,15 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
   for (const r of log.recovery) logger.warn(r, 'log: dropped a torn tail left by a crash');
   let ready = false;
   const all = Array.from({ length: config.partitions }, (_, p) => p);
-  const processors = roles.processors ? new ProcessorNode(config, { log, registry, logger: logger.child({ component: 'processor' }), dataDir: config.dataDir, partitions: all }) : undefined;
+  const processors = roles.processors ? new ProcessorPool(config, { log, logger: logger.child({ component: 'processor' }), dataDir: config.dataDir, partitions: all }) : undefined;
   await processors?.start();
-  const gateway = roles.gateway ? await startGateway(config, { log, registry, logger, dataDir: config.dataDir, partitions: config.partitions }) : undefined;
-  const http = await startHttpEndpoints(config.http, registry, () => ready);
+  // Appends go through the pool's view of the log, which wakes the processor threads.
+  const gateway = roles.gateway ? await startGateway(config, { log: processors?.log ?? log, registry, logger, dataDir: config.dataDir, partitions: config.partitions }) : undefined;
+  const metrics = {
+    contentType: registry.contentType,
+    metrics: async () => (processors ? aggregateMetrics(await registry.getMetricsAsJSON(), await processors.metrics()) : registry.metrics()),
+  };
+  const http = await startHttpEndpoints(config.http, metrics, () => ready);
   ready = true;
   const ports = { mqtt: gateway?.ports.tcp ?? 0, tls: gateway?.ports.tls, ws: gateway?.ports.ws, http: http.port };
   logger.info({ ports, dataDir: config.dataDir }, 'sluice ready');

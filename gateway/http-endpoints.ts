@@ -1,7 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 import type { HttpConfig } from './config.js';
+
+/** Where /metrics comes from: a prom-client Registry, or several merged. */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
 
 export interface HttpEndpoints {
   port: number;
@@ -12,7 +17,7 @@ export interface HttpEndpoints {
  * Serves /metrics (Prometheus text), /healthz (the process is up) and /readyz (200 once
  * `ready()` is true, 503 before and while shutting down).
  */
-export async function startHttpEndpoints(config: HttpConfig, registry: Registry, ready: () => boolean): Promise<HttpEndpoints> {
+export async function startHttpEndpoints(config: HttpConfig, registry: MetricsSource, ready: () => boolean): Promise<HttpEndpoints> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { duration } from '../core/index.js';
 import { influxConfigSchema, outputsConfigSchema } from './sink/index.js';
@@ -13,8 +14,17 @@ export const checkpointConfigSchema = z
   })
   .strict();
 
+/** `processors.*`: how the processors run in this process. */
+export const processorsRuntimeSchema = z
+  .object({
+    /** Processor worker threads; owned partitions are shared out among them. */
+    threads: z.number().int().min(1).max(256).default(availableParallelism()),
+  })
+  .strict();
+
 /** Everything the processors read from the config file. */
 export const processorConfigShape = {
+  processors: processorsRuntimeSchema.prefault({}),
   time: timeConfigSchema.prefault({}),
   windows: windowsConfigSchema,
   checkpoint: checkpointConfigSchema.prefault({}),

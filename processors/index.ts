@@ -19,5 +19,6 @@ export {
   type WindowOperatorStats,
 } from './windowing/window-operator.js';
 export { ProcessorNode, type ProcessorNodeDeps } from './processor-node.js';
+export { ProcessorPool, aggregateMetrics, type ProcessorPoolDeps } from './runtime/processor-pool.js';
 export { processorConfigShape, processorConfigSchema, checkpointConfigSchema, type ProcessorConfig } from './config.js';
 export { LocalCheckpointStore, CheckpointCorruptError, type CheckpointStore, type PartitionCheckpoint } from './checkpoint/index.js';

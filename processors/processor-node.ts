@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../core/index.js';
 import type { Log } from '../log/index.js';
+import type { LogTail } from './runtime/log-link-protocol.js';
 import { LocalCheckpointStore, type CheckpointStore } from './checkpoint/index.js';
 import type { ProcessorConfig } from './config.js';
 import { createProcessorMetrics, type ProcessorMetrics } from './metrics.js';
@@ -15,11 +16,13 @@ export interface ProcessorNodeDeps {
   dataDir: string;
   /** The partitions this node owns (all of them in embedded mode). */
   partitions: number[];
+  /** Wakes an idle loop when records arrive (a worker's RemoteLog); without it the loop polls. */
+  tail?: LogTail;
 }
 
 /** Records read per partition per turn: keeps partitions fair and the event loop responsive. */
 const RECORDS_PER_STEP = 32;
-/** How long an idle loop sleeps before looking for new records. */
+/** How long an idle loop sleeps before looking for new records (and advancing idle watermarks). */
 const IDLE_POLL_MS = 20;
 
 /**
@@ -126,6 +129,7 @@ export class ProcessorNode {
   private async run(): Promise<void> {
     while (this.running) {
       let worked = false;
+      const mark = this.deps.tail?.mark() ?? 0;
       for (const task of this.tasks) {
         if (this.sink.saturated) break;
         if (await task.step(RECORDS_PER_STEP)) worked = true;
@@ -135,10 +139,13 @@ export class ProcessorNode {
       if (!worked) {
         for (const task of this.tasks) task.advanceIfIdle(now);
         this.updateGauges(now);
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          setTimeout(resolve, IDLE_POLL_MS);
-        });
+        if (this.deps.tail) await this.deps.tail.appendedSince(mark, IDLE_POLL_MS);
+        else {
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+            setTimeout(resolve, IDLE_POLL_MS);
+          });
+        }
       } else {
         await new Promise((resolve) => setImmediate(resolve));
       }
@@ -187,12 +194,18 @@ export class ProcessorNode {
   async stop(options: { checkpoint?: boolean; timeoutMs?: number } = {}): Promise<void> {
     this.running = false;
     this.wake?.();
+    if (this.loop === undefined) {
+      // Never started (its restore failed): nothing was emitted, there is nothing to save.
+      this.writer.close();
+      await this.sink.close();
+      return;
+    }
     // With InfluxDB down, a checkpoint's pre-commit flush (the loop's, or the final one)
     // would wait forever. Give both a deadline; nothing is lost by giving up: the last
     // checkpoint and the log still hold everything the next start replays.
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), options.timeoutMs ?? 10_000)));
-    let clean = await Promise.race([this.loop!.then(() => true), deadline]);
+    let clean = await Promise.race([this.loop.then(() => true), deadline]);
     if (clean && this.started && options.checkpoint !== false) {
       const final = this.checkpoint().then(
         () => true,

@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { SluiceError } from '../../core/index.js';
+import { compiledWorkerFile, SluiceError } from '../../core/index.js';
 import type { PayloadLimits } from './config.js';
 import type { DecodeJob, DecodeResult } from './decode-job.js';
 
@@ -14,19 +12,9 @@ export interface DecodePoolOptions {
   limits: PayloadLimits;
 }
 
-/**
- * The compiled worker. Compiled code runs from dist/, where decode.worker.js sits next to
- * this file. Under vitest this file is the TS source in <repo>/gateway/decode/ and there is
- * no .js beside it (workers cannot load .ts), so fall back to the same relative path under
- * <repo>/dist/: tests that start the pool need `npm run build` first.
- */
+/** The compiled decode worker (see compiledWorkerFile). */
 export function workerFile(): string {
-  const beside = new URL('./decode.worker.js', import.meta.url);
-  if (existsSync(beside)) return fileURLToPath(beside);
-  const repoRoot = new URL('../../', import.meta.url); // this file is <repo>/gateway/decode/decode-pool.*
-  const built = new URL('dist/gateway/decode/decode.worker.js', repoRoot);
-  if (existsSync(built)) return fileURLToPath(built);
-  throw new SluiceError('SLUICE_DECODE_WORKER_MISSING', `decode worker not found at ${fileURLToPath(beside)} or ${fileURLToPath(built)}: run \`npm run build\``);
+  return compiledWorkerFile(import.meta.url, 'gateway/decode/decode.worker.js');
 }
 
 /**

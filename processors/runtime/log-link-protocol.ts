@@ -1,0 +1,44 @@
+/**
+ * What a processor worker thread and the thread that owns the FileLog say to each other.
+ * The log belongs to one thread (its writer and its file handles); workers read it through
+ * this link: offsets are published in shared memory, records travel as one transferred
+ * buffer per read. A process elsewhere would put the same requests on the network.
+ */
+
+/** Shared memory: per partition its end and start offsets, plus a counter bumped on every commit. */
+export interface LogOffsetsMemory {
+  /** Float64 × partitions: the offset after the last durable record. */
+  ends: SharedArrayBuffer;
+  /** Float64 × partitions: the lowest offset still readable. */
+  starts: SharedArrayBuffer;
+  /** Int32 × 1: bumped (and notified) when records became durable. */
+  appended: SharedArrayBuffer;
+}
+
+/** Lets a reader sleep until records arrive instead of polling. */
+export interface LogTail {
+  /** A mark to wait from: take it before looking for records, so none slip in unseen. */
+  mark(): number;
+  /** Resolves once records became durable after `mark`, or after `timeoutMs`. */
+  appendedSince(mark: number, timeoutMs: number): Promise<void>;
+}
+
+export type LogRequest =
+  | { kind: 'read'; id: number; partition: number; from: number; max: number }
+  | { kind: 'trim'; id: number; partition: number; upTo: number };
+
+export type LogResponse =
+  | { kind: 'records'; id: number; offsets: Float64Array; lengths: Uint32Array; bytes: ArrayBuffer }
+  | { kind: 'trimmed'; id: number }
+  | { kind: 'failed'; id: number; code: string; message: string };
+
+/** Messages on a processor worker's port, either way. */
+export type WorkerMessage =
+  | { kind: 'log'; request: LogRequest }
+  | { kind: 'log-response'; response: LogResponse }
+  | { kind: 'started' }
+  | { kind: 'start-failed'; code: string; message: string }
+  | { kind: 'metrics'; id: number }
+  | { kind: 'metrics-response'; id: number; metrics: unknown[] }
+  | { kind: 'stop'; checkpoint: boolean; timeoutMs: number }
+  | { kind: 'stopped' };

@@ -1,0 +1,77 @@
+import { MessageChannel } from 'node:worker_threads';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileLog } from '../../log/index.js';
+import { tempDir } from '../../test/harness/temp-dir.js';
+import type { WorkerMessage } from './log-link-protocol.js';
+import { LogServer } from './log-server.js';
+import { RemoteLog } from './remote-log.js';
+
+// The link runs between threads in production; a MessageChannel in one thread exercises
+// the same messages, transfers and shared memory.
+describe('LogServer and RemoteLog', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let log: FileLog;
+  let server: LogServer;
+  let remote: RemoteLog;
+  let channel: MessageChannel;
+
+  beforeEach(async () => {
+    dir = await tempDir('sluice-log-link-');
+    log = await FileLog.open({ dir: dir.path, partitions: 3, fsync: 'never' });
+    server = new LogServer(log);
+    channel = new MessageChannel();
+    remote = new RemoteLog(server.memory, channel.port2);
+    channel.port1.on('message', (m: WorkerMessage) => {
+      if (m.kind === 'log') void server.serve(m.request, channel.port1);
+    });
+    channel.port2.on('message', (m: WorkerMessage) => {
+      if (m.kind === 'log-response') remote.onResponse(m.response);
+    });
+  });
+
+  afterEach(async () => {
+    channel.port1.close();
+    await log.close();
+    await dir.remove();
+  });
+
+  it('publishes end offsets once appends are durable and wakes a waiting reader', async () => {
+    expect(remote.endOffset(1)).toBe(0);
+    const mark = remote.mark();
+    const woken = remote.appendedSince(mark, 60_000);
+    await server.log.append(1, Buffer.from('a'));
+    await server.log.append(1, Buffer.from('b'));
+    await woken; // resolves on the append, not after the minute
+    expect(remote.endOffset(1)).toBe(2);
+    expect(remote.endOffset(0)).toBe(0);
+    expect(remote.mark()).toBeGreaterThan(mark);
+  });
+
+  it('does not miss records appended between taking a mark and waiting', async () => {
+    const mark = remote.mark();
+    await server.log.append(0, Buffer.from('x'));
+    await remote.appendedSince(mark, 60_000);
+    expect(remote.endOffset(0)).toBe(1);
+  });
+
+  it('reads records back with their offsets and bytes, several per message', async () => {
+    for (let i = 0; i < 5; i++) await server.log.append(2, Buffer.from(`record-${i}`));
+    const records = await remote.read(2, 1, 3);
+    expect(records.map((r) => r.offset)).toEqual([1, 2, 3]);
+    expect(records.map((r) => Buffer.from(r.payload).toString())).toEqual(['record-1', 'record-2', 'record-3']);
+    expect(await remote.read(2, 5, 3)).toEqual([]);
+  });
+
+  it('trims through the link, publishes the new start, and refuses reads below it with the log error code', async () => {
+    for (let i = 0; i < 4; i++) await server.log.append(0, Buffer.from(`r${i}`));
+    await remote.trim(0, 2);
+    expect(remote.startOffset(0)).toBe(2);
+    expect(log.startOffset(0)).toBe(2);
+    await expect(remote.read(0, 1, 10)).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
+    expect((await remote.read(0, 2, 10)).map((r) => r.offset)).toEqual([2, 3]);
+  });
+
+  it('cannot append: processors only read', async () => {
+    await expect(remote.append()).rejects.toMatchObject({ code: 'SLUICE_LOG_READ_ONLY' });
+  });
+});

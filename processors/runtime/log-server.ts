@@ -1,0 +1,101 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { Log, LogRecord } from '../../log/index.js';
+import type { LogOffsetsMemory, LogRequest, LogResponse } from './log-link-protocol.js';
+
+/**
+ * The log owner's side of the link to processor workers: wraps the Log the gateway
+ * appends to, so each commit publishes the partition's new end offset in shared memory
+ * and wakes waiting workers (once per commit round, not per record), and serves the
+ * workers' reads and trims.
+ */
+export class LogServer {
+  readonly memory: LogOffsetsMemory;
+  /** The log to hand to writers: appends through it are published to the workers. */
+  readonly log: Log;
+  private readonly ends: Float64Array;
+  private readonly starts: Float64Array;
+  private readonly appended: Int32Array;
+  private notifyQueued = false;
+
+  constructor(private readonly inner: Log) {
+    const n = inner.partitions;
+    this.memory = { ends: new SharedArrayBuffer(8 * n), starts: new SharedArrayBuffer(8 * n), appended: new SharedArrayBuffer(4) };
+    this.ends = new Float64Array(this.memory.ends);
+    this.starts = new Float64Array(this.memory.starts);
+    this.appended = new Int32Array(this.memory.appended);
+    for (let p = 0; p < n; p++) {
+      this.ends[p] = inner.endOffset(p);
+      this.starts[p] = inner.startOffset(p);
+    }
+    const published = (partition: number, offset: number): number => {
+      if (offset + 1 > this.ends[partition]!) this.ends[partition] = offset + 1;
+      if (!this.notifyQueued) {
+        // A commit round resolves its appends in one go: wake the workers once for all.
+        this.notifyQueued = true;
+        queueMicrotask(this.notify);
+      }
+      return offset;
+    };
+    this.log = {
+      partitions: n,
+      append: (partition, payload) => inner.append(partition, payload).then((offset) => published(partition, offset)),
+      read: (partition, from, max) => inner.read(partition, from, max),
+      trim: (partition, upTo) => this.trim(partition, upTo),
+      endOffset: (partition) => inner.endOffset(partition),
+      startOffset: (partition) => inner.startOffset(partition),
+      close: () => inner.close(),
+    };
+  }
+
+  private readonly notify = (): void => {
+    this.notifyQueued = false;
+    Atomics.add(this.appended, 0, 1);
+    Atomics.notify(this.appended, 0);
+  };
+
+  private async trim(partition: number, upTo: number): Promise<void> {
+    await this.inner.trim(partition, upTo);
+    this.starts[partition] = this.inner.startOffset(partition);
+  }
+
+  /** Answers the requests a worker sends on `port`. */
+  async serve(request: LogRequest, port: Pick<MessagePort, 'postMessage'>): Promise<void> {
+    let response: LogResponse;
+    let transfer: ArrayBuffer[] = [];
+    try {
+      if (request.kind === 'read') {
+        const records = await this.inner.read(request.partition, request.from, request.max);
+        const packed = pack(request.id, records);
+        response = packed;
+        transfer = [packed.bytes];
+      } else {
+        await this.trim(request.partition, request.upTo);
+        response = { kind: 'trimmed', id: request.id };
+      }
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      response = { kind: 'failed', id: request.id, code: e.code ?? 'SLUICE_LOG_LINK_FAILED', message: e.message };
+    }
+    port.postMessage({ kind: 'log-response', response }, transfer);
+  }
+}
+
+/** Copies records into one buffer to transfer (the log's own buffers may be pooled). */
+function pack(id: number, records: LogRecord[]): LogResponse & { kind: 'records' } {
+  const offsets = new Float64Array(records.length);
+  const lengths = new Uint32Array(records.length);
+  let total = 0;
+  records.forEach((r, i) => {
+    offsets[i] = r.offset;
+    lengths[i] = r.payload.byteLength;
+    total += r.payload.byteLength;
+  });
+  const bytes = new ArrayBuffer(total);
+  const view = new Uint8Array(bytes);
+  let at = 0;
+  for (const r of records) {
+    view.set(r.payload, at);
+    at += r.payload.byteLength;
+  }
+  return { kind: 'records', id, offsets, lengths, bytes };
+}

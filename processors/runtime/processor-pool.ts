@@ -1,0 +1,172 @@
+import { Worker } from 'node:worker_threads';
+import { AggregatorRegistry, type Registry } from 'prom-client';
+import { compiledWorkerFile, SluiceError, type Logger } from '../../core/index.js';
+import type { Log } from '../../log/index.js';
+import { assignPartitions } from '../../routing/index.js';
+import type { ProcessorConfig } from '../config.js';
+import type { LogOffsetsMemory, WorkerMessage } from './log-link-protocol.js';
+import { LogServer } from './log-server.js';
+
+/** A registry's metrics as prom-client JSON (what crosses from a worker). */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/** What a processor worker is started with. */
+export interface ProcessorWorkerData {
+  thread: number;
+  config: ProcessorConfig;
+  dataDir: string;
+  partitions: number[];
+  memory: LogOffsetsMemory;
+}
+
+export interface ProcessorPoolDeps {
+  /** The log the processors read; the pool wraps it (see `log`) and serves it to its workers. */
+  log: Log;
+  logger: Logger;
+  dataDir: string;
+  /** The partitions this process owns (all of them in embedded mode). */
+  partitions: number[];
+}
+
+interface Thread {
+  index: number;
+  worker: Worker;
+  partitions: number[];
+  stopped: Promise<void>;
+  metricRequests: Map<number, (metrics: MetricsJson) => void>;
+}
+
+/** The compiled worker script (see compiledWorkerFile). */
+function workerFile(): string {
+  return compiledWorkerFile(import.meta.url, 'processors/runtime/processor.worker.js');
+}
+
+/**
+ * `processors.threads` worker threads, each running a ProcessorNode over its share of
+ * the owned partitions (shared out by the rendezvous assignment, as nodes share them in
+ * distributed mode). The log stays on this thread: writers append through `log`, which
+ * wakes the workers; workers read through a LogServer. Each worker has its own InfluxDB
+ * sink and checkpoints its partitions on its own clock, so a large snapshot stalls only
+ * its own partitions, never the gateway.
+ */
+export class ProcessorPool {
+  private readonly server: LogServer;
+  private readonly threads: Thread[] = [];
+  private stopping = false;
+  private nextMetricsId = 1;
+
+  constructor(
+    private readonly config: ProcessorConfig,
+    private readonly deps: ProcessorPoolDeps,
+  ) {
+    this.server = new LogServer(deps.log);
+  }
+
+  /** The partitions each worker thread owns, by thread. */
+  get assignment(): number[][] {
+    return this.threads.map((t) => t.partitions);
+  }
+
+  /** The log writers must append through, so the workers hear of new records at once. */
+  get log(): Log {
+    return this.server.log;
+  }
+
+  /** Starts the workers; resolves once every one has restored its checkpoints. */
+  async start(): Promise<void> {
+    const count = Math.min(this.config.processors.threads, this.deps.partitions.length);
+    const names = Array.from({ length: count }, (_, i) => `thread-${i}`);
+    const owners = assignPartitions(this.deps.partitions.length, names);
+    const file = workerFile();
+    const started = names.map((_, index) => {
+      const partitions = this.deps.partitions.filter((_, i) => owners[i] === names[index]);
+      const data: ProcessorWorkerData = { thread: index, config: this.config, dataDir: this.deps.dataDir, partitions, memory: this.server.memory };
+      const worker = new Worker(file, { workerData: data, name: `sluice-processor-${index}` });
+      let stoppedResolve!: () => void;
+      const thread: Thread = { index, worker, partitions, stopped: new Promise<void>((r) => (stoppedResolve = r)), metricRequests: new Map() };
+      this.threads.push(thread);
+      return new Promise<void>((resolve, reject) => {
+        worker.on('message', (message: WorkerMessage) => {
+          switch (message.kind) {
+            case 'log':
+              void this.server.serve(message.request, worker);
+              break;
+            case 'started':
+              resolve();
+              break;
+            case 'start-failed':
+              reject(new SluiceError(message.code, message.message));
+              break;
+            case 'metrics-response':
+              thread.metricRequests.get(message.id)?.(message.metrics as MetricsJson);
+              thread.metricRequests.delete(message.id);
+              break;
+          }
+        });
+        worker.on('error', (err) => {
+          reject(err);
+          this.onThreadFailed(thread, err);
+        });
+        worker.on('exit', (code) => {
+          stoppedResolve();
+          for (const answer of thread.metricRequests.values()) answer([]);
+          if (code !== 0) {
+            const err = new SluiceError('SLUICE_PROCESSOR_THREAD_EXITED', `processor thread ${index} exited with code ${code}`);
+            reject(err);
+            this.onThreadFailed(thread, err);
+          }
+        });
+      });
+    });
+    try {
+      await Promise.all(started);
+    } catch (err) {
+      await this.stop({ checkpoint: false });
+      throw err;
+    }
+    this.deps.logger.info({ threads: this.threads.map((t) => t.partitions.length) }, 'processor threads started (partitions per thread)');
+  }
+
+  /** A thread died outside a stop: a bug, so exit loudly and let a supervisor restart from the checkpoints. */
+  private onThreadFailed(thread: Thread, err: Error): void {
+    if (this.stopping) return;
+    this.deps.logger.fatal({ err, thread: thread.index }, 'processor thread failed; exiting');
+    process.exit(70);
+  }
+
+  /** Every worker's metrics, as prom-client JSON, for aggregation with this thread's. */
+  async metrics(): Promise<MetricsJson[]> {
+    return Promise.all(
+      this.threads.map(
+        (thread) =>
+          new Promise<MetricsJson>((resolve) => {
+            const id = this.nextMetricsId++;
+            thread.metricRequests.set(id, resolve);
+            thread.worker.postMessage({ kind: 'metrics', id } satisfies WorkerMessage);
+          }),
+      ),
+    );
+  }
+
+  /** Stops every worker (each takes a last checkpoint when InfluxDB allows) and waits for them to exit. */
+  async stop(options: { checkpoint?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    this.stopping = true;
+    const message: WorkerMessage = { kind: 'stop', checkpoint: options.checkpoint ?? true, timeoutMs: options.timeoutMs ?? 10_000 };
+    await Promise.all(
+      this.threads.map(async (thread) => {
+        thread.worker.postMessage(message);
+        // A worker that does not finish in time is ended; its partitions replay from their checkpoints.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, message.timeoutMs + 5_000)));
+        await Promise.race([thread.stopped, late]);
+        clearTimeout(timer);
+        await thread.worker.terminate();
+      }),
+    );
+  }
+}
+
+/** Merges this thread's metrics with the workers' (counters and histograms add up; gauges per partition stay distinct). */
+export async function aggregateMetrics(own: MetricsJson, workers: MetricsJson[]): Promise<string> {
+  return AggregatorRegistry.aggregate([own, ...workers]).metrics();
+}

@@ -1,0 +1,54 @@
+/**
+ * A processor worker thread: runs a ProcessorNode over the partitions it was given,
+ * reading the log through a RemoteLog; answers the pool's stop and metrics requests.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Registry } from 'prom-client';
+import { createLogger } from '../../core/index.js';
+import type { ProcessorConfig } from '../config.js';
+import { ProcessorNode } from '../processor-node.js';
+import type { WorkerMessage } from './log-link-protocol.js';
+import type { ProcessorWorkerData } from './processor-pool.js';
+import { RemoteLog } from './remote-log.js';
+
+const data = workerData as ProcessorWorkerData;
+const port = parentPort!;
+const send = (message: WorkerMessage): void => port.postMessage(message);
+const log = new RemoteLog(data.memory, port);
+const registry = new Registry();
+const config = data.config as ProcessorConfig;
+const logger = createLogger('sluice').child({ component: 'processor', thread: data.thread });
+const node = new ProcessorNode(config, {
+  log,
+  tail: log,
+  registry,
+  logger,
+  dataDir: data.dataDir,
+  partitions: data.partitions,
+});
+
+port.on('message', (message: WorkerMessage) => {
+  switch (message.kind) {
+    case 'log-response':
+      log.onResponse(message.response);
+      break;
+    case 'metrics':
+      registry.getMetricsAsJSON().then((metrics) => send({ kind: 'metrics-response', id: message.id, metrics }));
+      break;
+    case 'stop':
+      node
+        .stop({ checkpoint: message.checkpoint, timeoutMs: message.timeoutMs })
+        .catch((err: unknown) => logger.error({ err }, 'processor did not stop cleanly; the next start replays from its last checkpoint'))
+        .then(() => log.close())
+        .then(() => {
+          send({ kind: 'stopped' });
+          port.close();
+        });
+      break;
+  }
+});
+
+node.start().then(
+  () => send({ kind: 'started' }),
+  (err: Error & { code?: string }) => send({ kind: 'start-failed', code: err.code ?? 'SLUICE_PROCESSOR_START_FAILED', message: err.message }),
+);

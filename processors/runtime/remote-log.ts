@@ -1,0 +1,99 @@
+import type { MessagePort } from 'node:worker_threads';
+import { SluiceError } from '../../core/index.js';
+import type { Log, LogRecord } from '../../log/index.js';
+import type { LogOffsetsMemory, LogResponse, LogTail } from './log-link-protocol.js';
+
+// ES2024's Atomics.waitAsync, which Node 20 has but the ES2023 lib does not declare.
+type WaitAsync = (view: Int32Array, index: number, value: number, timeoutMs: number) => { async: boolean; value: Promise<string> | string };
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+
+interface PendingRequest {
+  resolve: (response: LogResponse) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * A processor worker's view of the log another thread owns (LogServer): end and start
+ * offsets come from shared memory without a round trip; reads and trims are requests.
+ * It cannot append: processors only read.
+ */
+export class RemoteLog implements Log, LogTail {
+  readonly partitions: number;
+  private readonly ends: Float64Array;
+  private readonly starts: Float64Array;
+  private readonly appended: Int32Array;
+  private readonly pending = new Map<number, PendingRequest>();
+  private nextId = 1;
+
+  constructor(
+    memory: LogOffsetsMemory,
+    private readonly port: Pick<MessagePort, 'postMessage'>,
+  ) {
+    this.ends = new Float64Array(memory.ends);
+    this.starts = new Float64Array(memory.starts);
+    this.appended = new Int32Array(memory.appended);
+    this.partitions = this.ends.length;
+  }
+
+  /** Settles the request a LogServer answered. */
+  onResponse(response: LogResponse): void {
+    const request = this.pending.get(response.id);
+    if (!request) return;
+    this.pending.delete(response.id);
+    if (response.kind === 'failed') request.reject(new SluiceError(response.code, response.message));
+    else request.resolve(response);
+  }
+
+  async read(partition: number, fromOffset: number, maxRecords = 1000): Promise<LogRecord[]> {
+    const response = await this.request({ kind: 'read', partition, from: fromOffset, max: maxRecords });
+    if (response.kind !== 'records') throw new SluiceError('SLUICE_LOG_LINK_FAILED', `log read answered with ${response.kind}`);
+    const records: LogRecord[] = new Array(response.offsets.length);
+    let at = 0;
+    for (let i = 0; i < records.length; i++) {
+      const length = response.lengths[i]!;
+      records[i] = { offset: response.offsets[i]!, payload: new Uint8Array(response.bytes, at, length) };
+      at += length;
+    }
+    return records;
+  }
+
+  async trim(partition: number, upToOffset: number): Promise<void> {
+    await this.request({ kind: 'trim', partition, upTo: upToOffset });
+  }
+
+  endOffset(partition: number): number {
+    return this.ends[partition]!;
+  }
+
+  startOffset(partition: number): number {
+    return this.starts[partition]!;
+  }
+
+  append(): Promise<number> {
+    return Promise.reject(new SluiceError('SLUICE_LOG_READ_ONLY', 'a processor worker cannot append to the log'));
+  }
+
+  /** A mark to wait from: take it before looking for records, so none slip in unseen. */
+  mark(): number {
+    return Atomics.load(this.appended, 0);
+  }
+
+  /** Resolves once records became durable after `mark` was taken, or after `timeoutMs`. */
+  async appendedSince(mark: number, timeoutMs: number): Promise<void> {
+    const result = waitAsync(this.appended, 0, mark, timeoutMs);
+    if (result.async) await result.value;
+  }
+
+  async close(): Promise<void> {
+    for (const request of this.pending.values()) request.reject(new SluiceError('SLUICE_LOG_CLOSED', 'the log link closed'));
+    this.pending.clear();
+  }
+
+  private request(body: { kind: 'read'; partition: number; from: number; max: number } | { kind: 'trim'; partition: number; upTo: number }): Promise<LogResponse> {
+    const id = this.nextId++;
+    return new Promise<LogResponse>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.port.postMessage({ kind: 'log', request: { ...body, id } });
+    });
+  }
+}
