@@ -1,0 +1,104 @@
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { murmur3 } from '../routing/index.js';
+import type { SimulationOptions } from './options.js';
+
+/** Ways a simulated message can be broken, each named by the gateway reason it must be refused with. */
+export const MALFORMED_KINDS = ['decode_error', 'json_invalid', 'empty_batch', 'non_finite_value', 'metric_name_invalid', 'timestamp_skew'] as const;
+export type MalformedKind = (typeof MALFORMED_KINDS)[number];
+
+/** The readings of one message, as parallel arrays (metric is an index into the device's metric names). */
+export interface PlannedMessage {
+  device: number;
+  /** Message number of this device, from 0; its MQTT payload's seq is k + 1. */
+  k: number;
+  metric: Uint8Array;
+  time: Float64Array;
+  value: Float64Array;
+  /** Send it twice with the same seq. */
+  duplicate: boolean;
+  /** Send a broken payload of this kind instead (none of its readings count). */
+  malformed: MalformedKind | undefined;
+}
+
+/** Metric names simulated devices report, in this order. */
+export const METRIC_NAMES = ['temperature', 'humidity', 'pressure', 'vibration', 'voltage', 'current', 'co2', 'noise', 'light', 'flow', 'level', 'rpm'];
+
+/**
+ * What every simulated device sends, as a pure function of the options: message k of
+ * device d is the same whatever the network did, so the same seed gives the same
+ * readings, the same duplicates and the same broken payloads, and the expected
+ * aggregates depend on nothing else.
+ *
+ * Timing: each device sends one message every `intervalMs` (fleet rate / devices /
+ * batch), starting at its own phase in [0, intervalMs); reading j of message k carries
+ * the event time of its sampling, spread evenly over the interval before the send.
+ * A disordered reading is stamped up to maxDelay earlier (it was held back in transit).
+ */
+export class FleetPlan {
+  /** Milliseconds between two messages of one device. */
+  readonly intervalMs: number;
+  /** Event time origin (ms since the epoch). */
+  readonly startMs: number;
+  private readonly phase: Float64Array;
+  /** Devices sorted by phase: the global send order within each round. */
+  readonly order: Uint32Array;
+
+  constructor(
+    readonly options: SimulationOptions,
+    startMs: number,
+  ) {
+    const o = options;
+    this.startMs = startMs;
+    this.intervalMs = (o.devices * o.batch * 1000) / o.rate;
+    const rng = xoroshiro128plus(o.seed);
+    this.phase = new Float64Array(o.devices);
+    for (let d = 0; d < o.devices; d++) this.phase[d] = uniformFloat64(rng) * this.intervalMs;
+    this.order = Uint32Array.from({ length: o.devices }, (_, d) => d).sort((a, b) => this.phase[a]! - this.phase[b]! || a - b);
+  }
+
+  /** The id of device d. */
+  deviceId(d: number): string {
+    return `${this.options.devicePrefix}${String(d).padStart(5, '0')}`;
+  }
+
+  /** The metrics device d reports (a rotation of METRIC_NAMES, so devices differ). */
+  metricNames(d: number): string[] {
+    return Array.from({ length: this.options.metrics }, (_, i) => METRIC_NAMES[(d + i) % METRIC_NAMES.length]! + (i >= METRIC_NAMES.length ? `_${i}` : ''));
+  }
+
+  /** When message k of device d is due, in ms after the run starts. */
+  sendOffset(d: number, k: number): number {
+    return this.phase[d]! + k * this.intervalMs;
+  }
+
+  /** Messages device d sends in the run: those due before the duration ends. */
+  messagesOf(d: number): number {
+    return Math.max(0, Math.ceil((this.options.duration - this.phase[d]!) / this.intervalMs));
+  }
+
+  /** Message k of device d. */
+  message(d: number, k: number): PlannedMessage {
+    const o = this.options;
+    const rng = xoroshiro128plus(murmur3(`${d}:${k}`, o.seed));
+    const n = o.batch;
+    const metric = new Uint8Array(n);
+    const time = new Float64Array(n);
+    const value = new Float64Array(n);
+    const due = this.startMs + this.sendOffset(d, k);
+    const step = this.intervalMs / n;
+    for (let j = 0; j < n; j++) {
+      const m = (k * n + j) % o.metrics;
+      metric[j] = m;
+      let t = Math.floor(due - (n - 1 - j) * step);
+      if (o.disorder > 0 && uniformFloat64(rng) < o.disorder) t -= 1 + Math.floor(uniformFloat64(rng) * o.maxDelay);
+      time[j] = t;
+      // A smooth signal per (device, metric) plus noise, to 2 decimals like a real sensor.
+      value[j] = Math.round(100 * (20 + 10 * m + 5 * Math.sin((t + d * 997) / 60_000) + (uniformFloat64(rng) - 0.5))) / 100;
+    }
+    const duplicate = o.duplicates > 0 && uniformFloat64(rng) < o.duplicates;
+    const broken = o.malformed > 0 && uniformFloat64(rng) < o.malformed;
+    const malformed = broken ? MALFORMED_KINDS[Math.floor(uniformFloat64(rng) * MALFORMED_KINDS.length)] : undefined;
+    return { device: d, k, metric, time, value, duplicate, malformed };
+  }
+}

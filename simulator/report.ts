@@ -1,0 +1,68 @@
+/**
+ * What `sluice simulate` writes with --report FILE and `sluice verify --report FILE`
+ * reads: the run's figures and the window aggregates the run should have produced.
+ * Versioned: verify refuses a report of another version with a clear error.
+ */
+export const REPORT_VERSION = 1;
+
+/** One expected window point (the InfluxDB schema: measurement = window name, time = window start). */
+export interface ExpectedPoint {
+  measurement: string;
+  /** Tag `device`. */
+  device: string;
+  /** Tag `metric`. */
+  metric: string;
+  /** Further tags (registry tags of the device, reading tags); absent when none. */
+  tags?: Record<string, string>;
+  /** Window start, ms since the epoch. */
+  time: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  mean: number;
+  first: number;
+  last: number;
+  stddev: number;
+  /**
+   * Quantiles as the ranks' exact values: [value at floor(q·(n−1)), value at ceil(q·(n−1))]
+   * of the sorted readings; the stored value may be either, within the sketch's relative accuracy.
+   */
+  p50: [number, number];
+  p90: [number, number];
+  p99: [number, number];
+}
+
+/** The expected result of a run, for `verify`. */
+export interface ExpectedResult {
+  /** The windows the aggregates were computed for (from the sluice config the simulator was given). */
+  windows: { name: string; type: 'tumbling' | 'sliding' | 'session'; size?: number; slide?: number; gap?: number }[];
+  /** The quantile sketch's relative accuracy (processors' DDSketch: 0.01). */
+  quantileRelativeAccuracy: number;
+  /** Every simulated device id starts with it: verify looks for extra points among these devices only. */
+  devicePrefix: string;
+  /** Earliest and latest event time of any accepted reading, ms. */
+  eventTimeRange: { from: number; to: number };
+  /** Accepted readings (valid and de-duplicated), which the points aggregate. */
+  readings: number;
+  points: ExpectedPoint[];
+}
+
+/** Everything a run measured and what it expects InfluxDB to hold. */
+export interface SimulationReport {
+  version: typeof REPORT_VERSION;
+  seed: number;
+  /** The options the run used (CLI names, resolved values). */
+  options: Record<string, unknown>;
+  startedAt: string;
+  durationMs: number;
+  sent: { messages: number; readings: number; duplicates: number; malformed: number; resent: number; bytes: number };
+  acknowledged: number;
+  /** Publishes the gateway should refuse (broken payloads, duplicates included), by its reason. */
+  rejected: Record<string, number>;
+  throughput: { messagesPerSecond: number; readingsPerSecond: number };
+  /** Publish → PUBACK (QoS 1), from an HDR histogram. */
+  latencyMs: { count: number; p50: number; p90: number; p99: number; max: number };
+  connections: { peak: number; reconnects: number; failed: number };
+  expected: ExpectedResult;
+}
