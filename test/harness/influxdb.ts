@@ -1,9 +1,5 @@
 /** A real InfluxDB 1.x (`influxd`) on free ports in its own temp dir, for integration tests. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort as freeTcpPort, LocalInfluxd } from '../../cli/demo/local-influxd.js';
 import { tempDir } from './temp-dir.js';
 
 export const INFLUXD_BIN = process.env.SLUICE_TEST_INFLUXD ?? '/usr/bin/influxd';
@@ -32,80 +28,16 @@ export interface TestInfluxd {
 }
 
 /** A port nobody listens on right now: bind port 0, read it, release it. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP address for the probe server');
-  return address.port;
+/** A port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return freeTcpPort();
 }
 
-function configToml(dir: string, httpPort: number, rpcPort: number): string {
-  // Monitor store, continuous queries and query/meta logging are off: they write to disk
-  // and to stderr in the background, which only slows and clutters tests.
-  return `reporting-disabled = true
-bind-address = "127.0.0.1:${rpcPort}"
-[meta]
-  dir = "${join(dir, 'meta')}"
-  logging-enabled = false
-[data]
-  dir = "${join(dir, 'data')}"
-  wal-dir = "${join(dir, 'wal')}"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[http]
-  bind-address = "127.0.0.1:${httpPort}"
-  log-enabled = false
-  pprof-enabled = false
-[logging]
-  level = "warn"
-  suppress-logo = true
-`;
-}
-
-/** Starts a fresh influxd 1.x; resolves once GET /ping answers 204. */
+/** Starts a fresh influxd 1.x in a temp dir; resolves once GET /ping answers 204. */
 export async function startInfluxd(): Promise<TestInfluxd> {
   const dir = await tempDir('sluice-influxd-');
-  const port = await freePort();
-  let rpcPort = await freePort();
-  while (rpcPort === port) rpcPort = await freePort();
-  const configPath = join(dir.path, 'influxd.toml');
-  await writeFile(configPath, configToml(dir.path, port, rpcPort));
-  const url = `http://127.0.0.1:${port}`;
-  const output: string[] = [];
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-
-  async function start(): Promise<void> {
-    if (child) throw new Error('influxd is already running');
-    const proc = spawn(INFLUXD_BIN, ['run', '-config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child = proc;
-    proc.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    proc.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
-    exited.then(() => {
-      if (child === proc) child = undefined;
-    });
-    // Readiness probe: influxd opens its shards before it listens, ~0.2–2 s here.
-    for (let attempt = 0; attempt < 200; attempt++) {
-      if (proc.exitCode !== null || proc.signalCode !== null) break;
-      const status = await fetch(`${url}/ping`).then((res) => res.status, () => 0);
-      if (status === 204) return;
-      await sleep(50);
-    }
-    await signal('SIGKILL');
-    throw new Error(`influxd did not answer ${url}/ping:\n${output.join('')}`);
-  }
-
-  async function signal(name: 'SIGTERM' | 'SIGKILL'): Promise<void> {
-    if (!child) return;
-    child.kill(name);
-    await exited;
-  }
+  const influxd = await LocalInfluxd.start(INFLUXD_BIN, dir.path);
+  const url = influxd.url;
 
   async function query(influxql: string, db?: string): Promise<InfluxRow[]> {
     const params = new URLSearchParams({ q: influxql, epoch: 'ms' });
@@ -124,18 +56,17 @@ export async function startInfluxd(): Promise<TestInfluxd> {
     );
   }
 
-  await start();
   return {
     url,
-    port,
+    port: influxd.port,
     dataDir: dir.path,
-    output,
+    output: influxd.output,
     query,
-    start,
-    stop: () => signal('SIGTERM'),
-    kill: () => signal('SIGKILL'),
+    start: () => influxd.start(),
+    stop: () => influxd.signal('SIGTERM'),
+    kill: () => influxd.signal('SIGKILL'),
     destroy: async () => {
-      await signal('SIGKILL');
+      await influxd.signal('SIGKILL');
       await dir.remove();
     },
   };
