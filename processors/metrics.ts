@@ -12,6 +12,16 @@ export function createProcessorMetrics(registry: Registry) {
     points: new Counter({ name: 'sluice_processor_points_total', help: 'Points handed to the sink', registers }),
     badPoints: new Counter({ name: 'sluice_processor_bad_points_total', help: 'Points InfluxDB refused (400) and were dead-lettered', registers }),
     sinkRetries: new Counter({ name: 'sluice_processor_sink_retries_total', help: 'Retried InfluxDB writes', registers }),
+    supersededDeleted: new Counter({
+      name: 'sluice_processor_superseded_points_deleted_total',
+      help: 'Stale session-window points deleted from InfluxDB after a late reading merged or moved their session',
+      registers,
+    }),
+    supersededDeleteErrors: new Counter({
+      name: 'sluice_processor_superseded_delete_errors_total',
+      help: 'Deletes of stale session-window points that InfluxDB refused or that cannot be written; the stale point stays',
+      registers,
+    }),
     checkpointSeconds: new Histogram({
       name: 'sluice_processor_checkpoint_seconds',
       help: 'Checkpoint duration: sink flush plus snapshot writes, all owned partitions',

@@ -1,5 +1,5 @@
 import { TEXT_KIND_BOOL, type ColumnarBatch } from '../proto/index.js';
-import type { FieldValue, SinkPoint } from './sink/index.js';
+import type { FieldValue, SinkPoint, SinkPointId } from './sink/index.js';
 import type { FiredWindow, LateReading } from './windowing/window-operator.js';
 
 /** Parses a canonical tag set ("k=v,k2=v2", `\` escapes `\`, `,` and `=`) into a record. */
@@ -52,6 +52,17 @@ export function windowPoint(w: FiredWindow): SinkPoint {
     },
     timeMs: w.start,
   };
+}
+
+/**
+ * The points a fired session replaces (FiredWindow.supersedes): its series at the starts of
+ * sessions merged into it or of its own earlier start. The sink deletes them after their
+ * writes; none is at the fired window's own start, so its new point stays.
+ */
+export function supersededPoints(w: FiredWindow): SinkPointId[] {
+  if (w.supersedes === undefined || w.supersedes.length === 0) return [];
+  const tags = pointTags(w.device, w.metric, w.deviceTags, w.readingTags);
+  return w.supersedes.map((timeMs) => ({ measurement: w.window, tags, timeMs }));
 }
 
 /** A reading that missed its window (beyond allowed lateness): measurement late_readings. */

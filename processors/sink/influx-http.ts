@@ -1,4 +1,4 @@
-/** One HTTP request to InfluxDB's write or query API, and what its answer means for the caller. */
+/** One HTTP request to InfluxDB's write, query or delete API, and what its answer means for the caller. */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { HttpError, InfluxDB, type Transport } from '@influxdata/influxdb-client';
@@ -11,7 +11,7 @@ export type Attempt =
   | { kind: 'retry'; error: SinkUnavailableError; retryAfterMs: number | undefined }
   /** 413: the body is over InfluxDB's max-body-size. */
   | { kind: 'tooLarge'; message: string }
-  /** 400 (unparsable line, field type conflict) or 422 (v2: outside retention): some point is bad. */
+  /** 400 (unparsable line, field type conflict; a statement or delete predicate that does not parse) or 422 (v2: outside retention): some point is bad. */
   | { kind: 'badPoints'; message: string };
 
 export type InfluxHttpConfig = Pick<InfluxConfig, 'url' | 'version' | 'database' | 'retentionPolicy' | 'username' | 'password' | 'bucket' | 'org' | 'token' | 'timeout' | 'maxInflightRequests'>;
@@ -26,6 +26,8 @@ export class InfluxHttp {
   private readonly transport: Transport;
   private readonly agent: HttpAgent;
   private readonly writePath: string;
+  /** v2 only: /api/v2/delete with org and bucket. */
+  private readonly deletePath: string = '';
   private readonly headers: Record<string, string> = {};
 
   constructor(private readonly config: InfluxHttpConfig) {
@@ -37,6 +39,7 @@ export class InfluxHttp {
     if (config.version === 2) {
       const query = new URLSearchParams({ org: config.org!, bucket: config.bucket!, precision: 'ms' });
       this.writePath = `/api/v2/write?${query}`;
+      this.deletePath = `/api/v2/delete?${new URLSearchParams({ org: config.org!, bucket: config.bucket! })}`;
     } else {
       const query = new URLSearchParams({ db: config.database, precision: 'ms' });
       if (config.retentionPolicy !== undefined) query.set('rp', config.retentionPolicy);
@@ -53,13 +56,20 @@ export class InfluxHttp {
     return this.send(this.writePath, body, headers, signal);
   }
 
-  /** POSTs one InfluxQL statement to v1's /query once; a statement error is a rejection. */
-  async query(influxql: string, signal: AbortSignal): Promise<Attempt> {
+  /**
+   * POSTs InfluxQL (statements separated by `;`) to v1's /query once, on database `db` when
+   * given. An ok answer's body is a QueryBody: a statement's own failure is in its result.
+   */
+  query(influxql: string, signal: AbortSignal, db?: string): Promise<Attempt> {
     const headers = { ...this.headers, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-    const attempt = await this.send('/query', new URLSearchParams({ q: influxql }).toString(), headers, signal);
-    const error = attempt.kind === 'ok' ? (attempt.body as QueryBody | undefined)?.results?.[0]?.error : undefined;
-    if (error !== undefined) throw new SinkRejectedError(`InfluxDB at ${this.config.url} refused \`${influxql}\`: ${error}`, 200);
-    return attempt;
+    const form = new URLSearchParams({ q: influxql });
+    if (db !== undefined) form.set('db', db);
+    return this.send('/query', form.toString(), headers, signal);
+  }
+
+  /** v2: POSTs one delete request (a V2DeleteRequest as JSON) to /api/v2/delete once. */
+  delete(body: string, signal: AbortSignal): Promise<Attempt> {
+    return this.send(this.deletePath, body, { ...this.headers, 'content-type': 'application/json; charset=utf-8' }, signal);
   }
 
   /** Closes idle keep-alive sockets. */
@@ -115,8 +125,9 @@ export class InfluxHttp {
   }
 }
 
-interface QueryBody {
-  results?: { error?: string }[];
+/** v1 /query's answer: one result per statement, in order, each with its error or its series. */
+export interface QueryBody {
+  results?: { statement_id?: number; error?: string; series?: { name?: string; values?: unknown[][] }[] }[];
 }
 
 /** InfluxDB's own words: v1 puts them in `error`, v2 in `message`. */

@@ -1,20 +1,25 @@
 /** InfluxSink's buffering rules, with a scripted writer (the real-influxd tests are in test/influx-sink.test.ts). */
 import { describe, expect, it } from 'vitest';
 import { InfluxSink } from './influx-sink.js';
-import type { SinkPoint } from './point.js';
+import type { SinkPoint, SinkPointId } from './point.js';
 
 const point = (device: string, timeMs: number, v = 1): SinkPoint => ({ measurement: 'w', tags: { device }, fields: { v }, timeMs });
+const id = (device: string, timeMs: number): SinkPointId => ({ measurement: 'w', tags: { device }, timeMs });
+/** How a scripted call shows a delete: `-` and the point's series and time. */
+const shown = (p: SinkPointId) => `-w,device=${p.tags.device} ${p.timeMs}`;
 
-/** A writer whose every write() waits for the test to settle it. */
+/** A writer whose every write() and delete() waits for the test to settle it; a delete's lines are shown(). */
 function scriptedWriter() {
   const calls: { lines: string[]; resolve: () => void; reject: (err: Error) => void }[] = [];
   let notify: () => void = () => {};
+  const call = (lines: string[]) => new Promise<void>((resolve, reject) => {
+    calls.push({ lines, resolve, reject });
+    notify();
+  });
   return {
     calls,
-    write: (lines: readonly string[]) => new Promise<void>((resolve, reject) => {
-      calls.push({ lines: [...lines], resolve, reject });
-      notify();
-    }),
+    write: (lines: readonly string[]) => call([...lines]),
+    delete: (ids: readonly SinkPointId[]) => call(ids.map(shown)),
     /** Resolves once `n` writes have been made. */
     until: (n: number) => new Promise<void>((resolve) => {
       notify = () => calls.length >= n && resolve();
@@ -22,7 +27,17 @@ function scriptedWriter() {
     }),
   };
 }
-const okWriter = () => ({ batches: [] as string[][], write(lines: readonly string[]) { this.batches.push([...lines]); return Promise.resolve(); } });
+const okWriter = () => ({
+  batches: [] as string[][],
+  write(lines: readonly string[]) {
+    this.batches.push([...lines]);
+    return Promise.resolve();
+  },
+  delete(ids: readonly SinkPointId[]) {
+    this.batches.push(ids.map(shown));
+    return Promise.resolve();
+  },
+});
 
 describe('InfluxSink', () => {
   it('flushes everything buffered in batches of batchSize, in the order added', async () => {
@@ -124,5 +139,98 @@ describe('InfluxSink', () => {
     expect(bySize.calls[0]!.lines).toHaveLength(3);
     bySize.calls[0]!.resolve();
     await big.close();
+  });
+
+  it('deletes after the writes of the same flush, drops a buffered write of the deleted point, and keeps the delete', async () => {
+    const writer = okWriter();
+    const sink = new InfluxSink({ writer, batchSize: 100, flushInterval: 1000 });
+    sink.add(point('a', 1));
+    sink.add(point('a', 2));
+    sink.delete(id('a', 2)); // merged away before its first write: nothing to write, still one to delete (a crash may have written it)
+    sink.add(point('a', 3));
+    sink.delete(id('b', 9));
+    expect(sink.size).toBe(4);
+    await sink.flush();
+    expect(writer.batches).toEqual([['w,device=a v=1 1', 'w,device=a v=1 3'], ['-w,device=a 2', '-w,device=b 9']]);
+    expect(sink.size).toBe(0);
+  });
+
+  it('a write after a delete of the same point replaces the delete (it rewrites every field)', async () => {
+    const writer = okWriter();
+    const sink = new InfluxSink({ writer, batchSize: 100, flushInterval: 1000 });
+    sink.delete(id('a', 1));
+    sink.add(point('a', 1, 5));
+    await sink.flush();
+    expect(writer.batches).toEqual([['w,device=a v=5 1']]);
+  });
+
+  it('orders a delete after the write of its point that is in flight, in the next flush', async () => {
+    const writer = scriptedWriter();
+    const sink = new InfluxSink({ writer, batchSize: 100, flushInterval: 1000 });
+    sink.add(point('a', 2));
+    const first = sink.flush();
+    await writer.until(1);
+    sink.add(point('a', 1, 3)); // the merged session, written at its new start
+    sink.delete(id('a', 2)); // the point being written right now
+    const second = sink.flush();
+    await Promise.resolve();
+    expect(writer.calls).toHaveLength(1);
+    writer.calls[0]!.resolve();
+    await first;
+    await writer.until(2);
+    expect(writer.calls[1]!.lines).toEqual(['w,device=a v=3 1']);
+    writer.calls[1]!.resolve();
+    await writer.until(3);
+    expect(writer.calls[2]!.lines).toEqual(['-w,device=a 2']);
+    writer.calls[2]!.resolve();
+    await second;
+    expect(sink.size).toBe(0);
+  });
+
+  it('does not put back a failed write of a point deleted meanwhile, and runs no delete of a flush whose writes failed', async () => {
+    const writer = scriptedWriter();
+    const sink = new InfluxSink({ writer, batchSize: 100, flushInterval: 1000 });
+    sink.add(point('a', 2));
+    sink.delete(id('b', 7));
+    const failed = sink.flush();
+    await writer.until(1);
+    sink.delete(id('a', 2));
+    writer.calls[0]!.reject(new Error('influx down'));
+    await expect(failed).rejects.toThrow('influx down');
+    expect(writer.calls).toHaveLength(1); // b's delete did not run: it waits with the rest
+    expect(sink.size).toBe(2);
+    const retried = sink.flush();
+    await writer.until(2);
+    expect(writer.calls[1]!.lines).toEqual(['-w,device=a 2', '-w,device=b 7']);
+    writer.calls[1]!.resolve();
+    await retried;
+    expect(sink.size).toBe(0);
+  });
+
+  it('keeps failed deletes for the next flush, unless the point was written again meanwhile', async () => {
+    const writer = scriptedWriter();
+    const sink = new InfluxSink({ writer, batchSize: 100, flushInterval: 1000 });
+    sink.delete(id('a', 1));
+    sink.delete(id('b', 1));
+    const failed = sink.flush();
+    await writer.until(1);
+    sink.add(point('b', 1, 4));
+    writer.calls[0]!.reject(new Error('503'));
+    await expect(failed).rejects.toThrow('503');
+    const retried = sink.flush();
+    await writer.until(2);
+    expect(writer.calls[1]!.lines).toEqual(['w,device=b v=4 1']);
+    writer.calls[1]!.resolve();
+    await writer.until(3);
+    expect(writer.calls[2]!.lines).toEqual(['-w,device=a 1']);
+    writer.calls[2]!.resolve();
+    await retried;
+  });
+
+  it('refuses a delete it cannot name, buffering nothing', () => {
+    const sink = new InfluxSink({ writer: okWriter(), batchSize: 100, flushInterval: 1000 });
+    expect(() => sink.delete({ measurement: 'w', tags: { device: 'a\\' }, timeMs: 1 })).toThrow(/backslash at its end/);
+    expect(() => sink.delete({ measurement: 'w', tags: {}, timeMs: 1.5 })).toThrow(/not an integer/);
+    expect(sink.size).toBe(0);
   });
 });

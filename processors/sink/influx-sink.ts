@@ -1,15 +1,15 @@
-/** A partition's buffer of points on their way to InfluxDB, and the pre-commit flush before a checkpoint. */
+/** A partition's buffer of points (and deletes) on their way to InfluxDB, and the pre-commit flush before a checkpoint. */
 import type { InfluxWriter } from './influx-writer.js';
-import { lineKey, toLineProtocol, type SinkPoint } from './point.js';
+import { lineKey, pointKey, toLineProtocol, type SinkPoint, type SinkPointId } from './point.js';
 
 export interface InfluxSinkOptions {
   /** Usually one writer shared by every partition of a processor. */
-  writer: Pick<InfluxWriter, 'write'>;
+  writer: Pick<InfluxWriter, 'write' | 'delete'>;
   /** Lines per write request (influx.batchSize). */
   batchSize: number;
   /** Background flush period in ms (influx.flushInterval), once start() is called. */
   flushInterval: number;
-  /** Points buffered (or in flight) past which `saturated` turns true. Default 10 × batchSize. */
+  /** Points and deletes buffered (or in flight) past which `saturated` turns true. Default 10 × batchSize. */
   maxBufferedPoints?: number;
   /** A background flush failed; its points stay buffered and the next one retries them. */
   onError?: (error: unknown) => void;
@@ -20,9 +20,16 @@ export interface InfluxSinkOptions {
  * again before the flush replaces its earlier point instead of racing it, and every flush
  * holds each point once. Flushes run one after another, never overlapping, so a point
  * written by a later flush always lands after the same point from an earlier one.
+ *
+ * Deletes (a session window's points superseded by a merged or moved session) are buffered
+ * by the same identity, and one point is never both to write and to delete: the later call
+ * wins. A flush writes its points first and only then runs its deletes, so a delete lands
+ * after every write of that point made before it (in this flush or an earlier one), and
+ * nothing added after it can be deleted by it.
  */
 export class InfluxSink {
   private pending = new Map<string, string>();
+  private deletes = new Map<string, SinkPointId>();
   private inflight = 0;
   /** The last queued flush; it never rejects, so each flush can chain on it. */
   private tail: Promise<void> = Promise.resolve();
@@ -34,9 +41,9 @@ export class InfluxSink {
     this.maxBuffered = options.maxBufferedPoints ?? 10 * options.batchSize;
   }
 
-  /** Points added and not yet durable in InfluxDB (buffered or in flight). */
+  /** Points and deletes added and not yet durable in InfluxDB (buffered or in flight). */
   get size(): number {
-    return this.pending.size + this.inflight;
+    return this.pending.size + this.deletes.size + this.inflight;
   }
 
   /** True while `size` is at or past maxBufferedPoints: stop reading the log and await flush(). */
@@ -52,13 +59,28 @@ export class InfluxSink {
   add(point: SinkPoint): void {
     const line = toLineProtocol(point);
     const key = lineKey(line);
+    // The write replaces every field of the point, so a pending delete of it has nothing left to do.
+    this.deletes.delete(key);
     // delete first: a replaced point moves to the end, keeping the buffer in write order.
     this.pending.delete(key);
     this.pending.set(key, line);
-    if (this.timer !== undefined && this.pending.size >= this.options.batchSize) this.background();
+    this.full();
   }
 
-  /** Resolves once every point added before the call is durable in InfluxDB; on failure they stay buffered. */
+  /**
+   * Buffers a delete of the point `id` names (measurement, tags, time: exactly what add()
+   * was given for it); throws PointInvalidError (nothing buffered) if it cannot be named. A
+   * buffered write of that point is dropped, but the delete stays: an earlier flush, or the
+   * run before a crash, may have written it.
+   */
+  delete(id: SinkPointId): void {
+    const key = pointKey(id);
+    this.pending.delete(key);
+    this.deletes.set(key, id);
+    this.full();
+  }
+
+  /** Resolves once every point and delete added before the call is durable in InfluxDB; on failure they stay buffered. */
   flush(): Promise<void> {
     const run = this.tail.then(() => this.writeOut());
     this.tail = run.catch(() => undefined);
@@ -69,7 +91,7 @@ export class InfluxSink {
   start(): void {
     if (this.timer !== undefined) return;
     this.timer = setInterval(() => {
-      if (this.pending.size > 0) this.background();
+      if (this.pending.size > 0 || this.deletes.size > 0) this.background();
     }, this.options.flushInterval);
     // The processor's own lifecycle keeps the process alive, not this timer.
     this.timer.unref();
@@ -86,6 +108,10 @@ export class InfluxSink {
     await this.tail;
   }
 
+  private full(): void {
+    if (this.timer !== undefined && this.pending.size + this.deletes.size >= this.options.batchSize) this.background();
+  }
+
   private background(): void {
     if (this.backgroundQueued) return;
     this.backgroundQueued = true;
@@ -96,25 +122,45 @@ export class InfluxSink {
     this.tail = run.catch((error: unknown) => this.options.onError?.(error));
   }
 
-  /** Writes everything buffered, in batches; puts back whatever failed. */
+  /** Writes everything buffered, in batches, then deletes; puts back whatever failed or did not run. */
   private async writeOut(): Promise<void> {
-    if (this.pending.size === 0) return;
-    const entries = [...this.pending];
+    if (this.pending.size === 0 && this.deletes.size === 0) return;
+    const writes = [...this.pending];
+    const deletes = [...this.deletes];
     this.pending = new Map();
-    this.inflight = entries.length;
-    const batches: [string, string][][] = [];
+    this.deletes = new Map();
+    this.inflight = writes.length + deletes.length;
+    try {
+      // The writer bounds requests in flight; batches of one flush hold distinct points, so
+      // their relative order does not matter. The same goes for the deletes.
+      let failure = await this.settle(writes, (batch) => this.options.writer.write(batch.map(([, line]) => line)), this.pending);
+      // Deletes only once every write of this flush is in. The two never name the same point,
+      // but a delete may match more than its own series (2.x: one with more tags at that
+      // time), and 1.x's SHOW TAG KEYS then knows every key this flush wrote.
+      if (failure) this.putBack(deletes, this.deletes);
+      else failure = await this.settle(deletes, (batch) => this.options.writer.delete(batch.map(([, id]) => id)), this.deletes);
+      if (failure) throw failure.reason;
+    } finally {
+      this.inflight = 0;
+    }
+  }
+
+  /** Runs `send` on batches of `entries`; puts the entries of failed batches back into `into`. */
+  private async settle<T>(entries: [string, T][], send: (batch: [string, T][]) => Promise<void>, into: Map<string, T>): Promise<{ reason: unknown } | undefined> {
+    const batches: [string, T][][] = [];
     for (let i = 0; i < entries.length; i += this.options.batchSize) batches.push(entries.slice(i, i + this.options.batchSize));
-    // The writer bounds requests in flight; batches of one flush hold distinct points, so
-    // their relative order does not matter.
-    const results = await Promise.allSettled(batches.map((batch) => this.options.writer.write(batch.map(([, line]) => line))));
-    this.inflight = 0;
+    const results = await Promise.allSettled(batches.map(send));
     let failure: { reason: unknown } | undefined;
     results.forEach((result, i) => {
       if (result.status === 'fulfilled') return;
       failure ??= result;
-      // A newer version of a point added meanwhile wins over the failed older one.
-      for (const [key, line] of batches[i]!) if (!this.pending.has(key)) this.pending.set(key, line);
+      this.putBack(batches[i]!, into);
     });
-    if (failure) throw failure.reason;
+    return failure;
+  }
+
+  /** A write or delete of a point added meanwhile wins over the failed older one. */
+  private putBack<T>(entries: [string, T][], into: Map<string, T>): void {
+    for (const [key, value] of entries) if (!this.pending.has(key) && !this.deletes.has(key)) into.set(key, value);
   }
 }

@@ -1,60 +1,29 @@
 /**
- * The v2 write path against a capture server: InfluxDB 1.6 (the one in the harness) has no
- * /api/v2/write, so this is the one place a fake InfluxDB stands in for the real one.
+ * The v2 write and delete paths against a capture server: InfluxDB 1.6 (the one in the
+ * harness) has no /api/v2/write or /api/v2/delete, so a fake InfluxDB stands in for the real one.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { influxConfigSchema } from './config.js';
 import { SinkClosedError, SinkRejectedError, SinkUnavailableError } from './errors.js';
 import { InfluxWriter, type InfluxWriterOptions } from './influx-writer.js';
 import { toLineProtocol } from './point.js';
+import { startCaptureServer, type Captured, type CaptureServer } from './testing/capture-server.js';
 
-interface Captured {
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingMessage['headers'];
-  body: string;
-  /** performance.now() when the body had arrived. */
-  at: number;
-  /** The status the server answered. */
-  status?: number;
-}
-type Reply = { status: number; headers?: Record<string, string>; body?: string };
-
-let server: Server;
+let server: CaptureServer;
 let url: string;
 let captured: Captured[];
-let respond: (req: Captured) => Reply | Promise<Reply>;
 let writer: InfluxWriter | undefined;
 
 beforeEach(async () => {
-  captured = [];
-  respond = () => ({ status: 204 });
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', async () => {
-      const at = performance.now();
-      const parsed = new URL(req.url!, 'http://x');
-      const entry = { path: parsed.pathname, query: parsed.searchParams, headers: req.headers, body: Buffer.concat(chunks).toString(), at };
-      captured.push(entry);
-      const reply = await respond(entry);
-      (entry as Captured).status = reply.status;
-      res.writeHead(reply.status, { ...(reply.body ? { 'content-type': 'application/json' } : {}), ...reply.headers });
-      res.end(reply.body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startCaptureServer();
+  url = server.url;
+  captured = server.captured;
 });
 
 afterEach(async () => {
   writer?.close();
   writer = undefined;
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
 });
 
 function v2Writer(options: Partial<InfluxWriterOptions> = {}, config: Record<string, unknown> = {}): InfluxWriter {
@@ -84,7 +53,7 @@ describe('InfluxWriter, InfluxDB 2.x', () => {
   });
 
   it('waits at least Retry-After before retrying a 429', async () => {
-    respond = () => (captured.length === 1 ? { status: 429, headers: { 'retry-after': '1' }, body: '{"code":"too many requests","message":"slow down"}' } : { status: 204 });
+    server.respond = () => (captured.length === 1 ? { status: 429, headers: { 'retry-after': '1' }, body: '{"code":"too many requests","message":"slow down"}' } : { status: 204 });
     const retries: [number, number][] = [];
     await v2Writer({ onRetry: (_err, attempt, delay) => retries.push([attempt, delay]) }).write(lines(3));
     expect(captured).toHaveLength(2);
@@ -94,7 +63,7 @@ describe('InfluxWriter, InfluxDB 2.x', () => {
   });
 
   it('splits a batch InfluxDB finds too large (413) until each part fits, keeping the order', async () => {
-    respond = (req) => (req.body.split('\n').length > 2 ? { status: 413, body: '{"code":"request too large","message":"too big"}' } : { status: 204 });
+    server.respond = (req) => (req.body.split('\n').length > 2 ? { status: 413, body: '{"code":"request too large","message":"too big"}' } : { status: 204 });
     const batch = lines(7);
     await v2Writer().write(batch);
     expect(written()).toEqual(batch);
@@ -104,7 +73,7 @@ describe('InfluxWriter, InfluxDB 2.x', () => {
   it('bisects a 400 to find the bad points, writes every good one and hands over exactly the bad ones', async () => {
     const batch = lines(16);
     const bad = [batch[5]!, batch[11]!];
-    respond = (req) => (bad.some((line) => req.body.includes(line))
+    server.respond = (req) => (bad.some((line) => req.body.includes(line))
       ? { status: 400, body: '{"code":"invalid","message":"failure writing points: field type conflict"}' }
       : { status: 204 });
     const badPoints: [string, string][] = [];
@@ -116,12 +85,12 @@ describe('InfluxWriter, InfluxDB 2.x', () => {
   });
 
   it('fails permanently on 401 and 404 with what to set, without retrying', async () => {
-    respond = () => ({ status: 401, body: '{"code":"unauthorized","message":"unauthorized access"}' });
+    server.respond = () => ({ status: 401, body: '{"code":"unauthorized","message":"unauthorized access"}' });
     const denied = await v2Writer().write(lines(1)).catch((err: unknown) => err);
     expect(denied).toBeInstanceOf(SinkRejectedError);
     expect(denied).toMatchObject({ code: 'SLUICE_SINK_REJECTED', canRetry: false, status: 401 });
     expect((denied as Error).message).toMatch(/unauthorized access.*set influx\.token/);
-    respond = () => ({ status: 404, body: '{"code":"not found","message":"bucket \\"tele metry\\" not found"}' });
+    server.respond = () => ({ status: 404, body: '{"code":"not found","message":"bucket \\"tele metry\\" not found"}' });
     const missing = await writer!.write(lines(1)).catch((err: unknown) => err);
     expect((missing as Error).message).toMatch(/bucket tele metry in org acme & co not found.*influx bucket create --name tele metry --org acme & co/);
     expect(captured).toHaveLength(2);
@@ -130,7 +99,7 @@ describe('InfluxWriter, InfluxDB 2.x', () => {
   it('keeps at most maxInflightRequests requests in flight', async () => {
     let open = 0;
     let most = 0;
-    respond = async () => {
+    server.respond = async () => {
       most = Math.max(most, ++open);
       await new Promise((resolve) => setTimeout(resolve, 20));
       open--;
@@ -143,7 +112,7 @@ describe('InfluxWriter, InfluxDB 2.x', () => {
   });
 
   it('gives up after maxRetries with SLUICE_SINK_UNAVAILABLE, and close() stops an endless retry', async () => {
-    respond = () => ({ status: 503, body: '{"code":"unavailable","message":"busy"}' });
+    server.respond = () => ({ status: 503, body: '{"code":"unavailable","message":"busy"}' });
     const limited = v2Writer({ minRetryDelay: 1 }, { maxRetries: 2 });
     const err = await limited.write(lines(1)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SinkUnavailableError);
@@ -158,5 +127,58 @@ describe('InfluxWriter, InfluxDB 2.x', () => {
     await twice;
     endless.close();
     expect(await pending).toBeInstanceOf(SinkClosedError);
+  });
+});
+
+describe('InfluxWriter, InfluxDB 2.x deletes', () => {
+  const stale = (device: string, timeMs: number) => ({ measurement: 'sessions', tags: { device, metric: 'temp', site: 'north yard' }, timeMs });
+
+  it('POSTs one /api/v2/delete per point with org, bucket, the token, its millisecond and its series as the predicate', async () => {
+    const deleted: number[] = [];
+    await v2Writer({ onDeleted: (n) => deleted.push(n) }).delete([stale('d 1', 1_700_000_000_000), stale('d"2', 1_700_000_010_000)]);
+    expect(captured).toHaveLength(2);
+    const bodies = captured.map((req) => {
+      expect(req.path).toBe('/api/v2/delete');
+      expect(Object.fromEntries(req.query)).toEqual({ org: 'acme & co', bucket: 'tele metry' });
+      expect(req.headers.authorization).toBe('Token s3cr3t');
+      expect(req.headers['content-type']).toBe('application/json; charset=utf-8');
+      return JSON.parse(req.body) as unknown;
+    });
+    expect(bodies).toContainEqual({
+      start: '2023-11-14T22:13:20.000Z',
+      stop: '2023-11-14T22:13:20.000999999Z',
+      predicate: '"_measurement"="sessions" AND "device"="d 1" AND "metric"="temp" AND "site"="north yard"',
+    });
+    expect(bodies).toContainEqual({
+      start: '2023-11-14T22:13:30.000Z',
+      stop: '2023-11-14T22:13:30.000999999Z',
+      predicate: '"_measurement"="sessions" AND "device"="d\\"2" AND "metric"="temp" AND "site"="north yard"',
+    });
+    expect(deleted).toEqual([1, 1]);
+  });
+
+  it('retries a 503 like a write, and hands a delete InfluxDB refuses (400) to onBadDelete without retrying it', async () => {
+    server.respond = (req) => {
+      if (captured.length === 1) return { status: 503, body: '{"code":"unavailable","message":"busy"}' };
+      if ((JSON.parse(req.body) as { predicate: string }).predicate.includes('"device"="bad"')) return { status: 400, body: '{"code":"invalid","message":"invalid request; error parsing request json: bad tag value"}' };
+      return { status: 204 };
+    };
+    const bad: [string, string][] = [];
+    const deleted: number[] = [];
+    const w = v2Writer({ minRetryDelay: 1, onDeleted: (n) => deleted.push(n), onBadDelete: (what, message) => bad.push([what, message]) }, { maxInflightRequests: 1 });
+    await w.delete([stale('d1', 1_700_000_000_000), stale('bad', 1_700_000_000_000)]);
+    // The slot is free while the 503 waits for its retry, so the other delete may go first.
+    expect(captured.map((c) => c.status).sort()).toEqual([204, 400, 503]);
+    expect(deleted).toEqual([1]);
+    expect(bad).toHaveLength(1);
+    expect(JSON.parse(bad[0]![0])).toMatchObject({ predicate: expect.stringContaining('"device"="bad"') });
+    expect(bad[0]![1]).toBe('invalid request; error parsing request json: bad tag value');
+  });
+
+  it('without onBadDelete, reports a refused delete through onBadPoint', async () => {
+    server.respond = () => ({ status: 400, body: '{"code":"invalid","message":"nope"}' });
+    const bad: string[] = [];
+    await v2Writer({ onBadPoint: (_what, message) => bad.push(message) }).delete([stale('d1', 0)]);
+    expect(bad).toEqual(['nope']);
   });
 });

@@ -1,7 +1,9 @@
-/** Writes batches of line protocol to InfluxDB, resolving only once a batch is durable there. */
+/** Writes batches of line protocol to InfluxDB, and deletes points, resolving only once InfluxDB has them. */
 import type { InfluxConfig } from './config.js';
-import { SinkClosedError, SinkRejectedError, type SinkUnavailableError } from './errors.js';
-import { InfluxHttp, type Attempt, type InfluxHttpConfig } from './influx-http.js';
+import { PointInvalidError, SinkClosedError, SinkRejectedError, type SinkUnavailableError } from './errors.js';
+import { InfluxHttp, type Attempt, type InfluxHttpConfig, type QueryBody } from './influx-http.js';
+import { influxqlDelete, influxqlIdent, storedSeries, v2DeleteRequest } from './point-delete.js';
+import type { SinkPointId } from './point.js';
 import { Slots } from './slots.js';
 
 /** The `influx.*` settings the writer uses (a parsed InfluxConfig has them all). */
@@ -14,7 +16,17 @@ export interface InfluxWriterOptions {
   onRetry?: (error: SinkUnavailableError, attempt: number, delayMs: number) => void;
   /** First step of the backoff, default 100 ms: retry n waits random(0, min(maxRetryDelay, base·2^(n-1))). */
   minRetryDelay?: number;
+  /** `count` deletes took effect (InfluxDB accepted them; a point already gone counts too). */
+  onDeleted?: (count: number) => void;
+  /**
+   * A delete InfluxDB refused, or one that cannot be written (its statement or request body,
+   * or the point as JSON, and why); the point stays. Default: onBadPoint.
+   */
+  onBadDelete?: (what: string, message: string) => void;
 }
+
+/** DELETE statements per /query request (1.x runs them in order and stops at the first that fails). */
+const DELETES_PER_QUERY = 100;
 
 /**
  * One writer per processor, shared by its partitions' sinks: it bounds the requests in flight
@@ -65,6 +77,43 @@ export class InfluxWriter {
     await this.write(lines.slice(mid));
   }
 
+  /**
+   * Deletes each point (its series at its time). Resolves when InfluxDB has applied every
+   * delete it accepts and each refused one went to onBadDelete; rejects like write(). The
+   * caller orders deletes after the writes they undo. Deleting a point that is not there
+   * does nothing, so a replay may delete again.
+   * - 1.x: one `SHOW TAG KEYS` for the measurements, then `DELETE` statements, up to
+   *   DELETES_PER_QUERY a request (see influxqlDelete). The user needs READ as well as
+   *   WRITE; without READ the deletes are refused (onBadDelete), not retried.
+   * - 2.x: one POST /api/v2/delete a point (the predicate has no OR), in parallel up to
+   *   maxInflightRequests. The client's DeleteAPI (@influxdata/influxdb-client-apis) is not
+   *   used: it is one plain POST, and going through InfluxHttp keeps timeouts, retries and
+   *   error handling the same as writes.
+   */
+  async delete(points: readonly SinkPointId[]): Promise<void> {
+    if (points.length === 0) return;
+    if (this.config.version === 2) {
+      await Promise.all(points.map((point) => this.deleteV2(point)));
+      return;
+    }
+    const keys = await this.tagKeys(points);
+    const statements: string[] = [];
+    for (const point of points) {
+      const what = () => `delete of ${JSON.stringify(point)}`;
+      if (typeof keys === 'string') {
+        this.badDelete(what(), keys);
+        continue;
+      }
+      try {
+        statements.push(influxqlDelete(point, keys.get(storedSeries(point).measurement)));
+      } catch (err) {
+        if (!(err instanceof PointInvalidError)) throw err;
+        this.badDelete(what(), err.message);
+      }
+    }
+    for (let i = 0; i < statements.length; i += DELETES_PER_QUERY) await this.runDeletes(statements.slice(i, i + DELETES_PER_QUERY));
+  }
+
   /** v1: `CREATE DATABASE` (a no-op when it exists), for when Sluice manages the database. v2: nothing. */
   async ensureDatabase(): Promise<void> {
     if (this.config.version === 2) return;
@@ -72,6 +121,8 @@ export class InfluxWriter {
     const statement = `CREATE DATABASE "${name}"`;
     const outcome = await this.attempt((signal) => this.http.query(statement, signal));
     if (outcome.kind !== 'ok') throw new SinkRejectedError(`InfluxDB at ${this.config.url} refused \`${statement}\`: ${outcome.message}`, 400);
+    const error = (outcome.body as QueryBody | undefined)?.results?.[0]?.error;
+    if (error !== undefined) throw new SinkRejectedError(`InfluxDB at ${this.config.url} refused \`${statement}\`: ${error}`, 200);
   }
 
   /** Stops retrying and aborts requests in flight; pending write() calls reject with SinkClosedError. */
@@ -84,6 +135,89 @@ export class InfluxWriter {
       wait.resolve();
     }
     this.waits.clear();
+  }
+
+  private badDelete(what: string, message: string): void {
+    (this.options.onBadDelete ?? this.options.onBadPoint)(what, message);
+  }
+
+  /** v2: one delete request, retried like a write. */
+  private async deleteV2(point: SinkPointId): Promise<void> {
+    let body: string;
+    try {
+      body = JSON.stringify(v2DeleteRequest(point));
+    } catch (err) {
+      if (!(err instanceof PointInvalidError)) throw err;
+      return this.badDelete(`delete of ${JSON.stringify(point)}`, err.message);
+    }
+    const outcome = await this.attempt((signal) => this.http.delete(body, signal));
+    if (outcome.kind === 'ok') this.options.onDeleted?.(1);
+    else this.badDelete(body, outcome.message);
+  }
+
+  /**
+   * v1: the tag keys of each measurement of `points` (stored names), or why they cannot be
+   * had: then no delete can be made exact, and none is made.
+   */
+  private async tagKeys(points: readonly SinkPointId[]): Promise<Map<string, string[]> | string> {
+    const sources = new Set<string>();
+    const rp = this.config.retentionPolicy;
+    for (const point of points) {
+      try {
+        const measurement = influxqlIdent(storedSeries(point).measurement, point);
+        sources.add(rp === undefined ? measurement : `${influxqlIdent(rp, point)}.${measurement}`);
+      } catch (err) {
+        if (!(err instanceof PointInvalidError)) throw err; // that point's delete says why
+      }
+    }
+    const keys = new Map<string, string[]>();
+    if (sources.size === 0) return keys;
+    const statement = `SHOW TAG KEYS FROM ${[...sources].join(', ')}`;
+    let outcome: Exclude<Attempt, { kind: 'retry' }>;
+    try {
+      outcome = await this.attempt((signal) => this.http.query(statement, signal, this.config.database));
+    } catch (err) {
+      if (!(err instanceof SinkRejectedError && err.status === 403)) throw err;
+      return `\`${statement}\` was refused (${err.message}); deleting superseded points needs READ on database ${this.config.database}: \`GRANT READ ON "${this.config.database}" TO <user>\` (or ALL)`;
+    }
+    if (outcome.kind !== 'ok') return `InfluxDB refused \`${statement}\`: ${outcome.message}`;
+    const result = (outcome.body as QueryBody | undefined)?.results?.[0];
+    if (result?.error !== undefined) return `InfluxDB refused \`${statement}\`: ${result.error}`;
+    for (const series of result?.series ?? []) {
+      if (series.name !== undefined) keys.set(series.name, (series.values ?? []).map((row) => String(row[0])));
+    }
+    return keys;
+  }
+
+  /**
+   * v1: runs DELETE statements in one request. 1.x runs them in order and stops at the first
+   * that fails; it then reports that one as "not executed" and leaves out the rest, so the
+   * failed one is sent alone (which says why) and the rest again.
+   */
+  private async runDeletes(statements: readonly string[]): Promise<void> {
+    let rest = statements;
+    while (rest.length > 0) {
+      const batch = rest;
+      const outcome = await this.attempt((signal) => this.http.query(batch.join(';\n'), signal, this.config.database));
+      if (outcome.kind !== 'ok') {
+        // 400 (a statement does not parse: none ran) or 413: halve until the bad one is alone.
+        if (batch.length === 1) return this.badDelete(batch[0]!, outcome.message);
+        const mid = batch.length >>> 1;
+        await this.runDeletes(batch.slice(0, mid));
+        await this.runDeletes(batch.slice(mid));
+        return;
+      }
+      const results = (outcome.body as QueryBody | undefined)?.results ?? [];
+      let done = 0;
+      while (done < batch.length && results[done] !== undefined && results[done]!.error === undefined) done++;
+      if (done > 0) this.options.onDeleted?.(done);
+      if (done === batch.length) return;
+      const failed = batch[done]!;
+      rest = batch.slice(done + 1);
+      const error = results[done]?.error;
+      if (batch.length === 1) this.badDelete(failed, error ?? 'InfluxDB returned no result for it');
+      else await this.runDeletes([failed]);
+    }
   }
 
   /** Resolves after `ms`, or at once when the writer closes (the retry loop then sees it closed). */

@@ -19,6 +19,9 @@ export interface SinkPoint {
   timeMs: number;
 }
 
+/** One point's identity without its fields: what a delete names (InfluxDB's series + time). */
+export type SinkPointId = Pick<SinkPoint, 'measurement' | 'tags' | 'timeMs'>;
+
 /** Writes ms timestamps as they are: the client's default would turn numbers into ns. */
 const MS_SETTINGS = { convertTime: (value: string | number | Date | undefined) => (value === undefined ? undefined : String(value)) };
 
@@ -64,6 +67,11 @@ export function toLineProtocol(point: SinkPoint): string {
   const line = p.toLineProtocol(MS_SETTINGS);
   if (line === undefined) invalid('it has no fields', point);
   return line;
+}
+
+/** lineKey() of the point `id` names, whatever its fields; throws PointInvalidError as toLineProtocol does. */
+export function pointKey(id: SinkPointId): string {
+  return lineKey(toLineProtocol({ measurement: id.measurement, tags: id.tags, fields: { _: true }, timeMs: id.timeMs }));
 }
 
 /**

@@ -13,7 +13,13 @@ export interface FiredWindow {
   /** Exclusive. For a session: last reading + gap + 1 ms. */
   end: number;
   result: AggregateResult;
-  /** Sessions only: starts of points written earlier for sessions merged into this one; they are stale now. */
+  /**
+   * Sessions only: starts of points emitted earlier for this series that this window
+   * replaces (sessions merged into it, or its own start before a late reading moved it
+   * earlier); never its own start. The task has the sink delete them (points.ts
+   * supersededPoints) after their writes, so InfluxDB ends with the sessions a clean run
+   * would write.
+   */
   supersedes?: number[];
 }
 
