@@ -2,8 +2,11 @@
 import { Command, Option } from 'commander';
 import { SluiceError } from '../core/index.js';
 import { registerDeadLettersCommand } from './commands/deadletters.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerDevicesCommand } from './commands/devices.js';
 import { registerGatewayCommands } from './commands/gateway.js';
+import { registerSimulateCommand } from './commands/simulate.js';
+import { registerVerifyCommand } from './commands/verify.js';
 
 const program = new Command('sluice')
   .description('IoT telemetry gateway: authenticated MQTT + Protobuf in, a durable partitioned log, windows out to InfluxDB')
@@ -13,6 +16,9 @@ const program = new Command('sluice')
 registerGatewayCommands(program);
 registerDevicesCommand(program);
 registerDeadLettersCommand(program);
+registerSimulateCommand(program);
+registerVerifyCommand(program);
+registerDemoCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof SluiceError) {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FleetPlan, runSimulation, simulationOptionsSchema, type ExpectedModel, type SimulationOptionsInput } from '../simulator/index.js';
+import { ReferenceModel } from '../simulator/expected/index.js';
 import type { ExpectedResult } from '../simulator/report.js';
 import { startTestGateway, type TestGateway } from './harness/gateway-node.js';
 import { readLoggedMessages } from './harness/log-contents.js';
@@ -66,6 +67,23 @@ describe('sluice simulate fleet', () => {
     expect(report.connections.reconnects).toBeGreaterThan(5);
     const seen = new Set((await readLoggedMessages(gw.log)).map((m) => `${m.device}#${m.seq}`));
     expect(seen.size).toBe(messages);
+  });
+
+  it('reports the same counts and the same expected aggregates for the same seed, run after run', async () => {
+    gw = await startTestGateway({ set: { 'auth.mode': 'token', 'auth.fleetKey': FLEET_KEY, 'limits.messagesPerSecond': '0' } });
+    const options = simulationOptionsSchema.parse({ url: gw.url, fleetKey: FLEET_KEY, startTime: Date.now() - 60_000, devices: 15, rate: 1500, batch: 10, duration: '1500ms', seed: 99, disorder: 0.2, duplicates: 0.1, malformed: 0.05 });
+    const windows = [
+      { name: 'tumbling_5s', type: 'tumbling' as const, size: 5000 },
+      { name: 'session_2s', type: 'session' as const, gap: 2000 },
+    ];
+    const once = () => runSimulation(options, { expected: new ReferenceModel(windows, { devicePrefix: options.devicePrefix }) });
+    const [a, b] = [await once(), await once()];
+    expect(a.expected.points.length).toBeGreaterThan(0);
+    expect(b.expected).toEqual(a.expected);
+    expect(b.sent).toEqual(a.sent);
+    expect(b.rejected).toEqual(a.rejected);
+    const other = await runSimulation({ ...options, seed: 100 }, { expected: new ReferenceModel(windows, { devicePrefix: options.devicePrefix }) });
+    expect(other.expected).not.toEqual(a.expected);
   });
 
   it('plans the same messages from the same seed, and different ones from another', () => {

@@ -1,0 +1,108 @@
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { ConfigError } from '../../core/index.js';
+import { progressWriter, runSimulation, simulationOptionsSchema, summaryText, type SimulationOptionsInput } from '../../simulator/index.js';
+import { ReferenceModel } from '../../simulator/expected/index.js';
+import { configFromFlags, withConfigFlags, type ConfigFlags } from './common.js';
+import { verifyAfterRun } from './simulate-verify.js';
+
+interface SimulateFlags extends ConfigFlags {
+  url?: string;
+  devices?: string;
+  rate?: string;
+  batch?: string;
+  shape?: string;
+  qos?: string;
+  duration?: string;
+  seed?: string;
+  disorder?: string;
+  maxDelay?: string;
+  duplicates?: string;
+  malformed?: string;
+  churn?: string;
+  fleetKey?: string;
+  devicePrefix?: string;
+  metrics?: string;
+  inflight?: string;
+  startTime?: string;
+  report?: string;
+  verify?: boolean;
+  progress: boolean;
+}
+
+const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+
+/** `sluice simulate`: drives a simulated fleet at the gateway, reports, and optionally verifies InfluxDB. */
+export function registerSimulateCommand(program: Command): void {
+  withConfigFlags(
+    program
+      .command('simulate')
+      .description('run a simulated device fleet against the gateway; report sent/acked/refused, PUBACK latency and the expected window aggregates')
+      .option('--url <url>', 'gateway MQTT URL (default: mqtt://127.0.0.1:<mqtt.port from the config>)')
+      .option('--devices <n>', 'simulated devices (connections)', '100')
+      .option('--rate <n>', 'readings per second, whole fleet', '1000')
+      .option('--batch <n>', 'readings per message', '10')
+      .option('--shape <shape>', 'payload form: rows | series | json', 'series')
+      .option('--qos <0|1>', 'MQTT QoS', '1')
+      .option('--duration <d>', 'how long to send, e.g. 60s', '10s')
+      .option('--seed <n>', 'seed: the same seed sends the same readings', '1')
+      .option('--disorder <share>', 'share of readings stamped up to --max-delay early (out of order)', '0')
+      .option('--max-delay <d>', 'largest delay of a disordered reading', '2s')
+      .option('--duplicates <share>', 'share of messages sent twice with the same seq', '0')
+      .option('--malformed <share>', 'share of messages replaced by a broken payload', '0')
+      .option('--churn <n>', 'connections dropped and re-opened per minute', '0')
+      .option('--fleet-key <key>', 'token auth: passwords are HMAC(fleet key, device id) (default: auth.fleetKey from the config)')
+      .option('--device-prefix <p>', 'device ids are this prefix plus a number', 'sim-')
+      .option('--metrics <n>', 'metrics per device', '3')
+      .option('--inflight <n>', 'QoS 1 publishes in flight per device', '4')
+      .option('--start-time <ms>', 'event time of the first reading, ms since the epoch (default: now)')
+      .option('--report <file>', 'write the report, with the expected aggregates, as JSON')
+      .option('--verify', 'after sending, wait for the windows to close and compare InfluxDB with the expected aggregates')
+      .option('--no-progress', 'no live progress line'),
+  ).action(async (flags: SimulateFlags) => {
+    const config = await configFromFlags(flags);
+    const input: SimulationOptionsInput = {
+      url: flags.url ?? `mqtt://127.0.0.1:${config.mqtt.port}`,
+      devices: num(flags.devices),
+      rate: num(flags.rate),
+      batch: num(flags.batch),
+      shape: flags.shape as SimulationOptionsInput['shape'],
+      qos: num(flags.qos) as 0 | 1,
+      duration: flags.duration,
+      seed: num(flags.seed),
+      disorder: num(flags.disorder),
+      maxDelay: flags.maxDelay,
+      duplicates: num(flags.duplicates),
+      malformed: num(flags.malformed),
+      churn: num(flags.churn),
+      fleetKey: flags.fleetKey ?? (config.auth.mode === 'token' ? config.auth.fleetKey : undefined),
+      devicePrefix: flags.devicePrefix,
+      metrics: num(flags.metrics),
+      inflight: num(flags.inflight),
+      startTime: num(flags.startTime),
+    };
+    const parsed = simulationOptionsSchema.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const key = String(issue.path[0] ?? '');
+      throw new ConfigError(`simulate --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message} (got ${JSON.stringify((input as Record<string, unknown>)[key])})`);
+    }
+    const options = parsed.data;
+    const progress = flags.progress ? progressWriter(process.stderr) : undefined;
+    const report = await runSimulation(options, {
+      expected: new ReferenceModel(config.windows, { devicePrefix: options.devicePrefix }),
+      progress: progress?.update,
+    });
+    progress?.done();
+    process.stdout.write(`${summaryText(report)}\n`);
+    if (flags.report) {
+      await writeFile(flags.report, JSON.stringify(report));
+      process.stdout.write(`  report      ${flags.report}\n`);
+    }
+    if (report.acknowledged < report.sent.messages + report.sent.duplicates && options.qos === 1) {
+      process.stdout.write(`simulate: ${report.sent.messages + report.sent.duplicates - report.acknowledged} publishes were never acknowledged\n`);
+      process.exitCode = 1;
+    }
+    if (flags.verify) process.exitCode = (await verifyAfterRun(report, config)) ? process.exitCode : 1;
+  });
+}
