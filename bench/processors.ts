@@ -1,13 +1,17 @@
 /**
  * `npm run bench:processors`: one processor thread's throughput on columnar batches
- * (10k devices × 5 metrics, tumbling 10 s), and checkpoint size, snapshot time and
- * restore time for one partition holding 100k and 1M (device, metric) keys.
+ * (10k devices × 5 metrics, tumbling 10 s), and for one partition holding 100k and 1M
+ * (device, metric) keys: a full checkpoint's size, snapshot time and restore time, then a
+ * delta checkpoint after 1 % of the keys got a reading, and a restore from both.
  * Reads real log records (snappy columnar batches in a FileLog) like the processors do.
+ * Restores run in a worker thread: a fresh heap, as after a restart (restoring next to
+ * the live 1M-key task would mostly measure the garbage collector walking that one).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileLog } from '../log/index.js';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { FileLog, type Log } from '../log/index.js';
 import { LocalCheckpointStore } from '../processors/index.js';
 import { PartitionTask } from '../processors/task/partition-task.js';
 import { timeConfigSchema, windowsConfigSchema } from '../processors/windowing/window-spec.js';
@@ -16,14 +20,15 @@ import { ColumnarBatchBuilder, compressBatch } from '../proto/index.js';
 const METRICS = ['temperature', 'humidity', 'pressure', 'vibration', 'voltage'];
 const time = timeConfigSchema.parse({});
 const windows = windowsConfigSchema.parse(undefined);
+/** Event time of the first reading: one fixed window start, so later rounds land in the same windows. */
+const START = Math.floor(Date.now() / 10_000) * 10_000 - 3_600_000;
 
-/** Appends `batches` records of `devicesPerBatch` devices × 5 metrics × `readings` readings each. */
-async function fill(log: FileLog, devices: number, devicesPerBatch: number, readingsPerSeries: number, rounds: number): Promise<number> {
-  const start = Math.floor(Date.now() / 10_000) * 10_000 - 3_600_000;
+/** Appends records of `devicesPerBatch` devices × 5 metrics × `readingsPerSeries` readings each, for `rounds` rounds (1 s of event time each) from `firstRound`. */
+async function fill(log: FileLog, devices: number, devicesPerBatch: number, readingsPerSeries: number, rounds: number, firstRound = 0): Promise<number> {
+  const start = START;
   let total = 0;
-  let seq = 0;
-  for (let round = 0; round < rounds; round++) {
-    seq++;
+  for (let round = firstRound; round < firstRound + rounds; round++) {
+    const seq = round + 1;
     for (let first = 0; first < devices; first += devicesPerBatch) {
       const b = new ColumnarBatchBuilder(0, start);
       for (let d = first; d < Math.min(devices, first + devicesPerBatch); d++) {
@@ -38,6 +43,95 @@ async function fill(log: FileLog, devices: number, devicesPerBatch: number, read
     }
   }
   return total;
+}
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 3 : 1)} MiB`;
+
+/** Runs `work` and returns the longest time the event loop had no turn meanwhile (what ingest waits for in embedded mode). */
+async function longestStall(work: () => Promise<void>): Promise<number> {
+  let last = performance.now();
+  let longest = 0;
+  const tick = (): void => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  };
+  const timer = setInterval(tick, 1);
+  await work();
+  clearInterval(timer);
+  tick();
+  return longest;
+}
+
+/** Takes and writes a checkpoint (a delta unless it is the task's first), and prints what it took. */
+async function checkpoint(label: string, what: string, task: PartitionTask, store: LocalCheckpointStore, id: number): Promise<void> {
+  let snapshotMs = 0;
+  let writeMs = 0;
+  let bytes = 0;
+  const cpu0 = process.cpuUsage();
+  const stall = await longestStall(async () => {
+    const t0 = performance.now();
+    const c = await task.snapshot(id, { fullEvery: 10 });
+    snapshotMs = performance.now() - t0;
+    bytes = c.state.byteLength;
+    const t1 = performance.now();
+    await store.write(c);
+    writeMs = performance.now() - t1;
+  });
+  console.log(
+    `${label}: ${what} snapshot ${mib(bytes)} in ${snapshotMs.toFixed(0)} ms, compress + write + fsync ${writeMs.toFixed(0)} ms ` +
+      `(CPU ${cpuMs(cpu0).toFixed(0)} ms); longest event-loop stall ${stall.toFixed(0)} ms`,
+  );
+}
+
+interface RestoreResult {
+  bytes: number;
+  readMs: number;
+  totalMs: number;
+  /** CPU of the whole process (the main thread waits meanwhile): steadier than wall time on a shared machine. */
+  cpuMs: number;
+  heapBytes: number;
+}
+
+const cpuMs = (since: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+};
+
+/** Restores a task from the store's newest chain in a worker thread (a fresh heap, as after a restart), and prints what it took. */
+async function restore(label: string, what: string, checkpoints: string): Promise<void> {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { checkpoints } });
+  const r = await new Promise<RestoreResult>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await worker.terminate();
+  console.log(
+    `${label}: restore from ${what} (${mib(r.bytes)}): read + verify + uncompress ${r.readMs.toFixed(0)} ms, ` +
+      `total ${r.totalMs.toFixed(0)} ms (CPU ${r.cpuMs.toFixed(0)} ms); heap after ${mib(r.heapBytes)}`,
+  );
+}
+
+/** The worker side of restore(). The task reads no records, so it gets an empty log. */
+async function restoreInWorker(checkpoints: string): Promise<void> {
+  const noLog: Log = {
+    partitions: 1,
+    append: () => Promise.reject(new Error('read-only')),
+    read: () => Promise.resolve([]),
+    trim: () => Promise.resolve(),
+    endOffset: () => 0,
+    startOffset: () => 0,
+    close: () => Promise.resolve(),
+  };
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const chain = await new LocalCheckpointStore(checkpoints).restorable(0);
+  const readMs = performance.now() - t0;
+  const task = new PartitionTask({ partition: 0, log: noLog, windows, time, raw: false, emit: () => undefined });
+  task.restore(chain);
+  const totalMs = performance.now() - t0;
+  const result: RestoreResult = { bytes: chain.reduce((n, c) => n + c.state.byteLength, 0), readMs, totalMs, cpuMs: cpuMs(cpu0), heapBytes: process.memoryUsage().heapUsed };
+  parentPort!.postMessage(result);
 }
 
 async function run(): Promise<void> {
@@ -60,25 +154,21 @@ async function run(): Promise<void> {
     // State: 100k and 1M keys (devices × 5 metrics), one reading each, in one partition.
     for (const keys of [100_000, 1_000_000]) {
       const log = await FileLog.open({ dir: join(dir, `state-${keys}`), partitions: 1, fsync: 'never' });
-      await fill(log, keys / METRICS.length, 2000, 1, 1);
+      const devices = keys / METRICS.length;
+      await fill(log, devices, 2000, 1, 1);
       const task = new PartitionTask({ partition: 0, log, windows, time, raw: false, emit: () => undefined });
       task.startFresh();
       while (await task.step(64));
-      const t0 = performance.now();
-      const checkpoint = task.snapshot(1);
-      const snapshotMs = performance.now() - t0;
-      const store = new LocalCheckpointStore(join(dir, `ckpt-${keys}`));
-      const t1 = performance.now();
-      await store.write(checkpoint);
-      const writeMs = performance.now() - t1;
-      const t2 = performance.now();
-      const restored = new PartitionTask({ partition: 0, log, windows, time, raw: false, emit: () => undefined });
-      restored.restore((await store.latest(0))!);
-      const restoreMs = performance.now() - t2;
-      console.log(
-        `state ${keys.toLocaleString('en')} keys: snapshot ${(checkpoint.state.byteLength / 2 ** 20).toFixed(1)} MiB in ${snapshotMs.toFixed(0)} ms (main thread, blocks ingest), ` +
-          `compress + write + fsync ${writeMs.toFixed(0)} ms, read + verify + restore ${restoreMs.toFixed(0)} ms`,
-      );
+      const checkpoints = join(dir, `ckpt-${keys}`);
+      const store = new LocalCheckpointStore(checkpoints);
+      const label = `state ${keys.toLocaleString('en')} keys`;
+      await checkpoint(label, 'full', task, store, 1);
+      await restore(label, 'full', checkpoints);
+      // 1 % of the keys get a reading (all metrics of 1 % of the devices), then a delta checkpoint.
+      await fill(log, devices / 100, 2000, 1, 1, 1);
+      while (await task.step(64));
+      await checkpoint(label, 'delta (1 % of keys changed)', task, store, 2);
+      await restore(label, 'full + delta', checkpoints);
       await log.close();
     }
   } finally {
@@ -86,4 +176,5 @@ async function run(): Promise<void> {
   }
 }
 
-await run();
+if (isMainThread) await run();
+else await restoreInWorker((workerData as { checkpoints: string }).checkpoints);

@@ -9,8 +9,14 @@ export const checkpointConfigSchema = z
   .object({
     /** Every interval: flush the sink, then write each partition's state and offset. */
     interval: duration('10s'),
-    /** Checkpoints kept per partition (older ones are deleted; the log is trimmed below the oldest kept). */
+    /**
+     * The newest checkpoints per partition that stay restorable (default 3): they are kept
+     * with every checkpoint they depend on; the rest are deleted, and the log is trimmed
+     * below the oldest kept.
+     */
     keep: z.number().int().min(1).max(100).default(3),
+    /** Every this many checkpoints of a partition one is full; the others are deltas against the one before (default 10; 1 = always full). */
+    fullEvery: z.number().int().min(1).max(1000).default(10),
   })
   .strict();
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ColumnarBatchBuilder, MSG_FLAG_DROPPED } from '../proto/index.js';
 import { SeqDeduplicator } from './dedup.js';
@@ -71,5 +72,53 @@ describe('SeqDeduplicator', () => {
     const d = new SeqDeduplicator();
     expect([...d.acceptBatch(batch)]).toEqual([1, 1, 0, 0]);
     expect(d.accept('a', 3)).toBe(true); // the dropped message left no trace
+  });
+
+  it('carries only the devices touched since the previous snapshot in a delta, and restores full + deltas to the same decisions', () => {
+    const d = new SeqDeduplicator(16);
+    for (let i = 0; i < 100; i++) d.accept(`dev-${i}`, 10);
+    const full = d.snapshot();
+    d.accept('dev-1', 12); // a new high-water mark
+    d.accept('dev-2', 9); // a gap below it filled
+    d.accept('dev-3', 10); // a duplicate: counted, no state change
+    d.accept('new', 1);
+    const delta1 = d.snapshotDelta();
+    d.accept('dev-1', 11);
+    const delta2 = d.snapshotDelta();
+    expect(delta1.byteLength).toBeLessThan(200);
+    expect(delta2.byteLength).toBeLessThan(100);
+    const r = SeqDeduplicator.restore(full, [delta1, delta2]);
+    expect(r.stats).toEqual(d.stats);
+    expect(r.size).toBe(101);
+    for (const [dev, seq] of [['dev-1', 11], ['dev-1', 10], ['dev-1', 12], ['dev-2', 9], ['dev-2', 8], ['new', 1], ['new', 2], ['dev-50', 10], ['dev-50', 11]] as const) {
+      expect(r.accept(dev, seq), `${dev} ${seq}`).toBe(d.accept(dev, seq));
+    }
+    expect(() => SeqDeduplicator.restore(delta1)).toThrow(/a delta where a full snapshot was expected/);
+    expect(() => SeqDeduplicator.restore(full, [full])).toThrow(/a full snapshot where a delta was expected/);
+    expect(() => SeqDeduplicator.restore(full, [delta1.subarray(0, delta1.length - 2)])).toThrow(StateCorruptError);
+  });
+
+  it('restores from full + deltas taken at random points exactly like the live one', () => {
+    const eventArb = fc.oneof(
+      fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.integer({ min: 0, max: 120 })),
+      fc.constantFrom<'full' | 'delta'>('full', 'delta', 'delta'),
+    );
+    fc.assert(
+      fc.property(fc.array(eventArb, { maxLength: 80 }), fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.integer({ min: 0, max: 130 })), { maxLength: 30 }), (events, probes) => {
+        const live = new SeqDeduplicator();
+        let full = live.snapshot();
+        let deltas: Uint8Array[] = [];
+        for (const e of events) {
+          if (e === 'full') [full, deltas] = [live.snapshot(), []];
+          else if (e === 'delta') deltas.push(live.snapshotDelta());
+          else live.accept(e[0], e[1]);
+        }
+        deltas.push(live.snapshotDelta());
+        const restored = SeqDeduplicator.restore(full, deltas);
+        expect(restored.stats).toEqual(live.stats);
+        for (const [dev, seq] of probes) expect(restored.accept(dev, seq)).toBe(live.accept(dev, seq));
+      }),
+      { numRuns: 200 },
+    );
   });
 });

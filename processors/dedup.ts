@@ -3,7 +3,9 @@ import { MSG_FLAG_DROPPED, type ColumnarBatch } from '../proto/index.js';
 import { ByteReader, ByteWriter } from './state/bytes.js';
 
 const MAGIC = 0x44515053; // "SPQD"
-const VERSION = 1;
+const VERSION = 2; // 2: full or delta
+const FULL = 0;
+const DELTA = 1;
 
 /** Most seqs below the high-water mark that are remembered one by one. */
 export const MAX_REORDER_WINDOW = 64;
@@ -13,6 +15,8 @@ interface SeqState {
   high: number;
   lo: number; // bits 0–31
   hi: number; // bits 32–63
+  /** Changed since the last snapshot (then the device is in the changed list). */
+  changed: boolean;
 }
 
 /** What the deduplicator decided, by outcome. */
@@ -32,9 +36,12 @@ export interface DedupStats {
  * order (within `reorderWindow` of the newest). A device whose seq restarts from 1
  * after a reboot is dropped as far-behind until it passes its old high-water mark:
  * devices must persist seq (or use e.g. a millisecond clock). State: ~100 bytes a device.
+ * Devices are never forgotten, so a delta snapshot is the counters plus the devices whose
+ * state changed since the previous snapshot.
  */
 export class SeqDeduplicator {
   private readonly devices = new Map<string, SeqState>();
+  private changed: string[] = [];
   readonly stats: DedupStats = { accepted: 0, duplicates: 0, farBehind: 0, unsequenced: 0 };
 
   constructor(readonly reorderWindow = MAX_REORDER_WINDOW) {
@@ -57,13 +64,15 @@ export class SeqDeduplicator {
     }
     const s = this.devices.get(device);
     if (s === undefined) {
-      this.devices.set(device, { high: seq, lo: 0, hi: 0 });
+      this.devices.set(device, { high: seq, lo: 0, hi: 0, changed: true });
+      this.changed.push(device);
       this.stats.accepted++;
       return true;
     }
     if (seq > s.high) {
       shiftIn(s, seq - s.high);
       s.high = seq;
+      this.touch(device, s);
       this.stats.accepted++;
       return true;
     }
@@ -84,8 +93,15 @@ export class SeqDeduplicator {
     }
     if (bit < 32) s.lo |= mask;
     else s.hi |= mask;
+    this.touch(device, s);
     this.stats.accepted++;
     return true;
+  }
+
+  private touch(device: string, s: SeqState): void {
+    if (s.changed) return;
+    s.changed = true;
+    this.changed.push(device);
   }
 
   /** Decides every message of a batch in order (1 = process); messages the gateway flagged dropped are 0 and leave no trace. */
@@ -101,44 +117,115 @@ export class SeqDeduplicator {
 
   /** State for a checkpoint: counters and every device's high-water mark and bitmap. */
   snapshot(): Uint8Array {
-    const w = new ByteWriter(64 + this.devices.size * 32);
-    w.u32(MAGIC);
-    w.u8(VERSION);
-    w.u8(this.reorderWindow);
-    for (const v of [this.stats.accepted, this.stats.duplicates, this.stats.farBehind, this.stats.unsequenced]) w.f64(v);
-    w.varint(this.devices.size);
-    for (const [device, s] of this.devices) {
-      w.string(device);
-      w.f64(s.high);
-      w.u32(s.lo >>> 0);
-      w.u32(s.hi >>> 0);
-    }
+    const w = new ByteWriter(this.snapshotSizeHint);
+    drain(this.writeSnapshot(w));
     return w.finish();
   }
 
-  /** Restores a snapshot (with the reorder window it was taken with). */
-  static restore(bytes: Uint8Array): SeqDeduplicator {
+  /** Bytes a full snapshot will take, roughly (to size a buffer). */
+  get snapshotSizeHint(): number {
+    return 64 + this.devices.size * 40;
+  }
+
+  /** Bytes a delta snapshot will take, roughly. */
+  get deltaSizeHint(): number {
+    return 64 + this.changed.length * 40;
+  }
+
+  /** snapshot() into a writer, in slices: it yields every few thousand devices so that a caller can let the event loop run. No accept() until it is done. */
+  *writeSnapshot(w: ByteWriter): Generator<void, void, void> {
+    this.changed = [];
+    this.writeHeader(w, FULL, this.devices.size);
+    let n = 0;
+    for (const [device, s] of this.devices) {
+      s.changed = false;
+      writeDevice(w, device, s);
+      if (++n % SNAPSHOT_SLICE === 0) yield;
+    }
+  }
+
+  /** The counters and the devices whose state changed since the previous snapshot (of either kind). */
+  snapshotDelta(): Uint8Array {
+    const w = new ByteWriter(this.deltaSizeHint);
+    drain(this.writeDelta(w));
+    return w.finish();
+  }
+
+  /** snapshotDelta() into a writer, in slices like writeSnapshot(). */
+  *writeDelta(w: ByteWriter): Generator<void, void, void> {
+    const changed = this.changed;
+    this.changed = [];
+    this.writeHeader(w, DELTA, changed.length);
+    let n = 0;
+    for (const device of changed) {
+      const s = this.devices.get(device)!;
+      s.changed = false;
+      writeDevice(w, device, s);
+      if (++n % SNAPSHOT_SLICE === 0) yield;
+    }
+  }
+
+  private writeHeader(w: ByteWriter, kind: number, devices: number): void {
+    w.u32(MAGIC);
+    w.u8(VERSION);
+    w.u8(kind);
+    w.u8(this.reorderWindow);
+    for (const v of [this.stats.accepted, this.stats.duplicates, this.stats.farBehind, this.stats.unsequenced]) w.f64(v);
+    w.varint(devices);
+  }
+
+  /** Restores a full snapshot (with the reorder window it was taken with), then the deltas taken after it, in order. */
+  static restore(bytes: Uint8Array, deltas: readonly Uint8Array[] = []): SeqDeduplicator {
     const r = new ByteReader(bytes, 'dedup snapshot');
-    if (r.u32() !== MAGIC) r.fail('not a dedup snapshot');
-    const version = r.u8();
-    if (version !== VERSION) r.fail(`version ${version} (expected ${VERSION})`);
-    const window = r.u8();
-    if (window > MAX_REORDER_WINDOW) r.fail(`reorder window ${window}`);
-    const d = new SeqDeduplicator(window);
-    d.stats.accepted = r.f64();
-    d.stats.duplicates = r.f64();
-    d.stats.farBehind = r.f64();
-    d.stats.unsequenced = r.f64();
+    const d = new SeqDeduplicator(readHeader(r, FULL));
+    d.read(r);
+    for (const delta of deltas) {
+      const rd = new ByteReader(delta, 'dedup delta');
+      if (readHeader(rd, DELTA) !== d.reorderWindow) rd.fail(`reorder window differs from the full snapshot's (${d.reorderWindow})`);
+      d.read(rd);
+    }
+    return d;
+  }
+
+  private read(r: ByteReader): void {
+    this.stats.accepted = r.f64();
+    this.stats.duplicates = r.f64();
+    this.stats.farBehind = r.f64();
+    this.stats.unsequenced = r.f64();
     const n = r.varint();
     for (let i = 0; i < n; i++) {
       const device = r.string();
       const high = r.f64();
       if (!Number.isSafeInteger(high) || high <= 0) r.fail(`seq ${high} for device ${device}`);
-      d.devices.set(device, { high, lo: r.u32() | 0, hi: r.u32() | 0 });
+      this.devices.set(device, { high, lo: r.u32() | 0, hi: r.u32() | 0, changed: false });
     }
     r.end();
-    return d;
   }
+}
+
+/** Devices a snapshot writes between two yields. */
+const SNAPSHOT_SLICE = 16_384;
+
+function writeDevice(w: ByteWriter, device: string, s: SeqState): void {
+  w.string(device);
+  w.f64(s.high);
+  w.u32(s.lo >>> 0);
+  w.u32(s.hi >>> 0);
+}
+
+function drain(slices: Generator<void, void, void>): void {
+  while (!slices.next().done);
+}
+
+/** Reads a snapshot header of the expected kind; returns its reorder window. */
+function readHeader(r: ByteReader, kind: number): number {
+  if (r.u32() !== MAGIC) r.fail('not a dedup snapshot');
+  const version = r.u8();
+  if (version !== VERSION) r.fail(`version ${version} (expected ${VERSION})`);
+  if (r.u8() !== kind) r.fail(kind === FULL ? 'a delta where a full snapshot was expected' : 'a full snapshot where a delta was expected');
+  const window = r.u8();
+  if (window > MAX_REORDER_WINDOW) r.fail(`reorder window ${window}`);
+  return window;
 }
 
 /** Shifts the 64-bit map left by d (the old high becomes bit d − 1). */

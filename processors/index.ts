@@ -19,6 +19,7 @@ export {
   type WindowOperatorStats,
 } from './windowing/window-operator.js';
 export { ProcessorNode, type ProcessorNodeDeps } from './processor-node.js';
-export { ProcessorPool, aggregateMetrics, type ProcessorPoolDeps } from './runtime/processor-pool.js';
+export { ProcessorPool, aggregateMetrics, type ProcessorPoolDeps, type MetricsJson } from './runtime/processor-pool.js';
+export { InfluxWriter, toLineProtocol, influxConfigSchema, type InfluxConfig, type SinkPoint } from './sink/index.js';
 export { processorConfigShape, processorConfigSchema, checkpointConfigSchema, type ProcessorConfig } from './config.js';
-export { LocalCheckpointStore, CheckpointCorruptError, type CheckpointStore, type PartitionCheckpoint } from './checkpoint/index.js';
+export { LocalCheckpointStore, CheckpointCorruptError, CheckpointVersionError, type CheckpointStore, type PartitionCheckpoint } from './checkpoint/index.js';

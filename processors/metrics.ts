@@ -28,6 +28,12 @@ export function createProcessorMetrics(registry: Registry) {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
+    sinkWriteSeconds: new Histogram({
+      name: 'sluice_processor_sink_write_seconds',
+      help: 'InfluxDB request latency (writes and deletes InfluxDB answered; retried failures are counted in sink_retries)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
     checkpointBytes: new Gauge({ name: 'sluice_processor_checkpoint_bytes', help: 'Size of the last checkpoint, all owned partitions', registers }),
     checkpointFallbacks: new Counter({ name: 'sluice_processor_checkpoint_fallbacks_total', help: 'Corrupt checkpoints skipped on restore', registers }),
   };

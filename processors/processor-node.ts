@@ -6,7 +6,7 @@ import type { LogTail } from './runtime/log-link-protocol.js';
 import { LocalCheckpointStore, type CheckpointStore } from './checkpoint/index.js';
 import type { ProcessorConfig } from './config.js';
 import { createProcessorMetrics, type ProcessorMetrics } from './metrics.js';
-import { InfluxSink, InfluxWriter, SinkRejectedError, type SinkPoint } from './sink/index.js';
+import { InfluxSink, InfluxWriter, SinkRejectedError, type SinkPoint, type SinkPointId } from './sink/index.js';
 import { PartitionTask } from './task/partition-task.js';
 
 export interface ProcessorNodeDeps {
@@ -40,7 +40,6 @@ export class ProcessorNode {
   private readonly writer: InfluxWriter;
   private readonly store: CheckpointStore & { problems: { file: string }[] };
   private readonly metrics: ProcessorMetrics;
-  private readonly kept = new Map<number, number[]>();
   private running = false;
   private started = false;
   private loop: Promise<void> | undefined;
@@ -63,6 +62,12 @@ export class ProcessorNode {
         this.metrics.sinkRetries.inc();
         if (attempt === 1 || attempt % 10 === 0) logger.warn({ err: err.message, attempt, delayMs }, 'InfluxDB write failed; retrying');
       },
+      onDeleted: (count) => this.metrics.supersededDeleted.inc(count),
+      onRequest: (seconds) => this.metrics.sinkWriteSeconds.observe(seconds),
+      onBadDelete: (what, message) => {
+        this.metrics.supersededDeleteErrors.inc();
+        logger.warn({ what: what.slice(0, 200), message }, 'InfluxDB refused to delete a superseded session point; it stays');
+      },
     });
     this.sink = new InfluxSink({ writer: this.writer, batchSize: config.influx.batchSize, flushInterval: config.influx.flushInterval });
     this.store = new LocalCheckpointStore(join(deps.dataDir, 'checkpoints'), config.checkpoint.keep);
@@ -76,16 +81,33 @@ export class ProcessorNode {
         logger.error({ err: (err as Error).message, point }, 'point cannot be written to InfluxDB; dropped');
       }
     };
-    this.tasks = deps.partitions.map((partition) => new PartitionTask({ partition, log: deps.log, windows: config.windows, time: config.time, raw: config.outputs.raw, emit }));
+    // A merged session's old points: deleted after their writes, in the same ordered stream as the points.
+    const emitDelete = (point: SinkPointId): void => {
+      try {
+        this.sink.delete(point);
+      } catch (err) {
+        this.metrics.supersededDeleteErrors.inc();
+        logger.error({ err: (err as Error).message, point }, 'superseded point cannot be deleted from InfluxDB; it stays');
+      }
+    };
+    this.tasks = deps.partitions.map((partition) => new PartitionTask({ partition, log: deps.log, windows: config.windows, time: config.time, raw: config.outputs.raw, emit, emitDelete }));
   }
 
-  /** Restores every task from its newest valid checkpoint, then starts processing. */
+  /** Restores every task from its newest valid checkpoint (a full one and its deltas), then starts processing. */
   async start(): Promise<void> {
     for (const task of this.tasks) {
-      const checkpoint = await this.store.latest(task.partition);
-      if (checkpoint) task.restore(checkpoint);
-      else task.startFresh();
-      this.nextCheckpointId = Math.max(this.nextCheckpointId, (checkpoint?.id ?? 0) + 1);
+      const chain = await this.store.restorable(task.partition);
+      if (chain.length === 0) {
+        task.startFresh();
+        continue;
+      }
+      const { problem } = task.restore(chain);
+      if (problem !== undefined) {
+        this.metrics.checkpointFallbacks.inc();
+        this.deps.logger.warn({ partition: task.partition, err: problem.message }, 'checkpoint state does not decode; restored from the one before it');
+      }
+      // Past every id in the chain, restored or not: a new checkpoint must not take an existing file's name.
+      this.nextCheckpointId = Math.max(this.nextCheckpointId, chain[chain.length - 1]!.id + 1);
     }
     for (const problem of this.store.problems) {
       this.metrics.checkpointFallbacks.inc();
@@ -167,17 +189,12 @@ export class ProcessorNode {
     let bytes = 0;
     const id = this.nextCheckpointId++;
     for (const task of this.tasks) {
-      const checkpoint = task.snapshot(id);
+      const checkpoint = await task.snapshot(id, { fullEvery: this.config.checkpoint.fullEvery });
       bytes += checkpoint.state.byteLength;
       await this.store.write(checkpoint);
-      const kept = this.kept.get(task.partition) ?? [];
-      kept.push(checkpoint.offset);
-      if (kept.length > this.config.checkpoint.keep) kept.shift();
-      this.kept.set(task.partition, kept);
-      // Trim only below the oldest kept checkpoint: a fallback to it must still find its records.
-      if (kept.length === this.config.checkpoint.keep && kept[0]! > this.deps.log.startOffset(task.partition)) {
-        await this.deps.log.trim(task.partition, kept[0]!);
-      }
+      // Trim only below every checkpoint the store keeps: a fallback to any of them must still find its records.
+      const trimTo = await this.store.trimOffset(task.partition);
+      if (trimTo !== undefined && trimTo > this.deps.log.startOffset(task.partition)) await this.deps.log.trim(task.partition, trimTo);
     }
     for (const task of this.tasks) {
       this.metrics.messages.inc(task.stats.messages);

@@ -1,13 +1,36 @@
-import { open, readdir, readFile, rename, rm, mkdir } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CheckpointCorruptError, decodeCheckpoint, encodeCheckpoint, type PartitionCheckpoint } from './checkpoint-file.js';
+import {
+  CHECKPOINT_HEADER_BYTES,
+  CheckpointCorruptError,
+  CheckpointVersionError,
+  decodeCheckpoint,
+  decodeCheckpointHeader,
+  encodeCheckpoint,
+  type PartitionCheckpoint,
+} from './checkpoint-file.js';
 
 /** Where checkpoints live; the local directory now, JetStream's object store in distributed mode. */
 export interface CheckpointStore {
-  /** Writes a checkpoint atomically; once it resolves, a crash leaves either it or the previous one. */
+  /**
+   * Writes a checkpoint atomically (once it resolves, a crash leaves either it or the
+   * previous one), then deletes what retention no longer needs: the newest `keep`
+   * checkpoints stay restorable, so they and every checkpoint they depend on are kept.
+   */
   write(checkpoint: PartitionCheckpoint): Promise<void>;
-  /** The newest checkpoint of a partition that passes its checks, falling back past corrupt ones. */
-  latest(partition: number): Promise<PartitionCheckpoint | undefined>;
+  /**
+   * The newest checkpoint of a partition that can be restored, with the ones it depends
+   * on: a full checkpoint, then its deltas in order ([] when there is none). A corrupt
+   * file ends the chains through it: a corrupt delta falls back to the checkpoint before
+   * it, a corrupt full one to the previous full one's chain.
+   */
+  restorable(partition: number): Promise<PartitionCheckpoint[]>;
+  /**
+   * The log offset below which no kept checkpoint needs records: the lowest offset a
+   * fallback could restore to. Undefined while fewer than `keep` checkpoints exist (a
+   * fallback past all of them starts from the log's first record).
+   */
+  trimOffset(partition: number): Promise<number | undefined>;
 }
 
 /** Something wrong found while restoring, for logs and metrics. */
@@ -16,15 +39,29 @@ export interface CheckpointProblem {
   error: CheckpointCorruptError;
 }
 
-const NAME = /^(\d{16})\.ckpt$/;
-const fileName = (id: number): string => `${String(id).padStart(16, '0')}.ckpt`;
+/** A checkpoint file, known by its name: `<id>.full.ckpt` or `<id>.delta-<base id>.ckpt` (ids 16 digits). */
+interface Entry {
+  id: number;
+  kind: 'full' | 'delta';
+  base: number;
+  name: string;
+}
+
+const NAME = /^(\d{16})\.(?:full|delta-(\d{16}))\.ckpt$/;
+/** Format 1 file names (`<id>.ckpt`): refused with CheckpointVersionError. */
+const FORMAT_1_NAME = /^\d{16}\.ckpt$/;
+const pad = (id: number): string => String(id).padStart(16, '0');
+const fileName = (c: Pick<PartitionCheckpoint, 'id' | 'kind' | 'base'>): string => (c.kind === 'full' ? `${pad(c.id)}.full.ckpt` : `${pad(c.id)}.delta-${pad(c.base)}.ckpt`);
 
 /**
  * Checkpoints as files under `<dir>/<partition>/`: temp file, fsync, rename, fsync of the
- * directory, so a crash at any moment leaves whole files only. Keeps the newest `keep`.
+ * directory, so a crash at any moment leaves whole files only. The names say which
+ * checkpoint a delta applies to, so retention needs no reads.
  */
 export class LocalCheckpointStore implements CheckpointStore {
   readonly problems: CheckpointProblem[] = [];
+  /** Log offsets of checkpoint files written or read, by path (trimOffset reads the header of others). */
+  private readonly offsets = new Map<string, number>();
 
   constructor(
     private readonly dir: string,
@@ -37,12 +74,13 @@ export class LocalCheckpointStore implements CheckpointStore {
 
   async write(checkpoint: PartitionCheckpoint): Promise<void> {
     const dir = this.partitionDir(checkpoint.partition);
+    const bytes = await encodeCheckpoint(checkpoint);
     await mkdir(dir, { recursive: true });
-    const final = join(dir, fileName(checkpoint.id));
+    const final = join(dir, fileName(checkpoint));
     const temp = `${final}.tmp`;
     const file = await open(temp, 'w');
     try {
-      await file.writeFile(encodeCheckpoint(checkpoint));
+      await file.writeFile(bytes);
       await file.sync();
     } finally {
       await file.close();
@@ -54,33 +92,135 @@ export class LocalCheckpointStore implements CheckpointStore {
     } finally {
       await dirHandle.close();
     }
-    const ids = await this.ids(checkpoint.partition);
-    await Promise.all(ids.slice(this.keep).map((id) => rm(join(dir, fileName(id)), { force: true })));
+    this.offsets.set(final, checkpoint.offset);
+    const entries = await this.entries(checkpoint.partition);
+    const kept = this.retained(entries);
+    await Promise.all(
+      entries
+        .filter((e) => !kept.has(e.id))
+        .map((e) => {
+          const path = join(dir, e.name);
+          this.offsets.delete(path);
+          return rm(path, { force: true });
+        }),
+    );
   }
 
-  async latest(partition: number): Promise<PartitionCheckpoint | undefined> {
+  async restorable(partition: number): Promise<PartitionCheckpoint[]> {
     const dir = this.partitionDir(partition);
-    for (const id of await this.ids(partition)) {
-      const file = join(dir, fileName(id));
+    const entries = await this.entries(partition, true);
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    const chains = new Map<number, PartitionCheckpoint[] | null>();
+    const chainOf = async (e: Entry): Promise<PartitionCheckpoint[] | null> => {
+      const known = chains.get(e.id);
+      if (known !== undefined) return known;
+      let chain: PartitionCheckpoint[] | null = null;
+      const file = join(dir, e.name);
+      const checkpoint = await this.load(file, partition, e);
+      if (checkpoint?.kind === 'full') {
+        chain = [checkpoint];
+      } else if (checkpoint !== undefined) {
+        const base = byId.get(checkpoint.base);
+        const before = base === undefined ? null : await chainOf(base);
+        if (base === undefined) this.problems.push({ file, error: new CheckpointCorruptError(`${file}: the checkpoint it applies to (${checkpoint.base}) is missing`) });
+        if (before) chain = [...before, checkpoint];
+      }
+      chains.set(e.id, chain);
+      return chain;
+    };
+    for (const e of entries) {
+      const chain = await chainOf(e);
+      if (chain) return chain;
+    }
+    return [];
+  }
+
+  async trimOffset(partition: number): Promise<number | undefined> {
+    const dir = this.partitionDir(partition);
+    const entries = await this.entries(partition);
+    if (entries.length < this.keep) return undefined;
+    let lowest: number | undefined;
+    for (const id of this.retained(entries)) {
+      const path = join(dir, entries.find((e) => e.id === id)!.name);
+      const offset = this.offsets.get(path) ?? (await this.readOffset(path, partition));
+      if (offset !== undefined && (lowest === undefined || offset < lowest)) lowest = offset;
+    }
+    return lowest;
+  }
+
+  /** Reads and checks one file; a corrupt one is recorded in `problems` and gives undefined. */
+  private async load(file: string, partition: number, e: Entry): Promise<PartitionCheckpoint | undefined> {
+    try {
+      const checkpoint = decodeCheckpoint(await readFile(file), file);
+      if (checkpoint.partition !== partition) throw new CheckpointCorruptError(`${file}: belongs to partition ${checkpoint.partition}`);
+      if (checkpoint.id !== e.id || checkpoint.kind !== e.kind || checkpoint.base !== e.base) {
+        throw new CheckpointCorruptError(`${file}: holds ${checkpoint.kind} checkpoint ${checkpoint.id} (base ${checkpoint.base}), not what its name says`);
+      }
+      this.offsets.set(file, checkpoint.offset);
+      return checkpoint;
+    } catch (err) {
+      if (!(err instanceof CheckpointCorruptError)) throw err;
+      this.problems.push({ file, error: err });
+      return undefined;
+    }
+  }
+
+  /** A file's log offset from its header; undefined if it cannot be read (then it cannot be restored either). */
+  private async readOffset(path: string, partition: number): Promise<number | undefined> {
+    try {
+      const file = await open(path, 'r');
       try {
-        const checkpoint = decodeCheckpoint(await readFile(file), file);
-        if (checkpoint.partition !== partition) throw new CheckpointCorruptError(`${file}: belongs to partition ${checkpoint.partition}`);
-        return checkpoint;
-      } catch (err) {
-        if (!(err instanceof CheckpointCorruptError)) throw err;
-        this.problems.push({ file, error: err });
+        const { buffer, bytesRead } = await file.read(Buffer.alloc(CHECKPOINT_HEADER_BYTES), 0, CHECKPOINT_HEADER_BYTES, 0);
+        const header = decodeCheckpointHeader(buffer.subarray(0, bytesRead), path);
+        if (header.partition !== partition) return undefined;
+        this.offsets.set(path, header.offset);
+        return header.offset;
+      } finally {
+        await file.close();
+      }
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Ids to keep: the newest `keep` and, for each delta among them, the chain back to its
+   * full checkpoint. When they all rest on one full, also the newest checkpoint before
+   * that full (and its chain): a corrupt full takes every delta built on it down with it,
+   * and the restore must still find an earlier checkpoint to fall back to.
+   */
+  private retained(entries: readonly Entry[]): Set<number> {
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    const kept = new Set<number>();
+    const keepChain = (newest: Entry): void => {
+      for (let e: Entry | undefined = newest; e !== undefined && !kept.has(e.id); e = e.kind === 'delta' ? byId.get(e.base) : undefined) kept.add(e.id);
+    };
+    for (const newest of entries.slice(0, this.keep)) keepChain(newest);
+    const fulls = [...kept].filter((id) => byId.get(id)!.kind === 'full');
+    const fallback = fulls.length === 1 ? entries.find((e) => e.id < fulls[0]!) : undefined;
+    if (fallback) keepChain(fallback);
+    return kept;
+  }
+
+  /**
+   * A partition's checkpoint files, newest first (temp files of interrupted writes are
+   * ignored). With `refuseOld`, a file of format 1 is a CheckpointVersionError.
+   */
+  private async entries(partition: number, refuseOld = false): Promise<Entry[]> {
+    const dir = this.partitionDir(partition);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const entries: Entry[] = [];
+    for (const name of names) {
+      const m = NAME.exec(name);
+      if (m) {
+        entries.push({ id: Number(m[1]), kind: m[2] === undefined ? 'full' : 'delta', base: m[2] === undefined ? 0 : Number(m[2]), name });
+      } else if (refuseOld && FORMAT_1_NAME.test(name)) {
+        throw new CheckpointVersionError(
+          `${join(dir, name)}: a checkpoint of format 1, which this version does not read. ` +
+            'Delete the checkpoints directory to start the processors from the log (or run the version that wrote it).',
+        );
       }
     }
-    return undefined;
-  }
-
-  /** Checkpoint ids of a partition, newest first (temp files of interrupted writes are ignored). */
-  private async ids(partition: number): Promise<number[]> {
-    const names = await readdir(this.partitionDir(partition)).catch(() => [] as string[]);
-    return names
-      .map((n) => NAME.exec(n)?.[1])
-      .filter((id): id is string => id !== undefined)
-      .map(Number)
-      .sort((a, b) => b - a);
+    return entries.sort((a, b) => b.id - a.id);
   }
 }

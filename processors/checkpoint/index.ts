@@ -1,2 +1,2 @@
 export { LocalCheckpointStore, type CheckpointStore, type CheckpointProblem } from './checkpoint-store.js';
-export { CheckpointCorruptError, type PartitionCheckpoint } from './checkpoint-file.js';
+export { CheckpointCorruptError, CheckpointVersionError, type PartitionCheckpoint } from './checkpoint-file.js';

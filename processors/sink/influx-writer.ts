@@ -16,6 +16,8 @@ export interface InfluxWriterOptions {
   onRetry?: (error: SinkUnavailableError, attempt: number, delayMs: number) => void;
   /** First step of the backoff, default 100 ms: retry n waits random(0, min(maxRetryDelay, base·2^(n-1))). */
   minRetryDelay?: number;
+  /** One request InfluxDB answered (accepted or refused), and how long it took: the sink write latency. */
+  onRequest?: (seconds: number) => void;
   /** `count` deletes took effect (InfluxDB accepted them; a point already gone counts too). */
   onDeleted?: (count: number) => void;
   /**
@@ -235,11 +237,13 @@ export class InfluxWriter {
       let outcome: Attempt;
       try {
         const release = await this.slots.acquire();
+        const started = performance.now();
         try {
           outcome = await request(signal);
         } finally {
           release();
         }
+        if (outcome.kind !== 'retry') this.options.onRequest?.((performance.now() - started) / 1000);
         if (signal.aborted) throw signal.reason;
         if (outcome.kind !== 'retry') return outcome;
         const { maxRetries } = this.config;

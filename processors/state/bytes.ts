@@ -35,6 +35,19 @@ export class ByteWriter {
     this.buf[this.at++] = v;
   }
 
+  /** Writes an unsigned 16-bit integer. */
+  u16(v: number): void {
+    this.ensure(2);
+    this.view.setUint16(this.at, v, true);
+    this.at += 2;
+  }
+
+  /** Overwrites an unsigned 32-bit integer written earlier at `at` (a length known only later). */
+  patchU32(at: number, v: number): void {
+    if (at < 0 || at + 4 > this.at) throw new RangeError(`patch at ${at} of ${this.at} bytes`);
+    this.view.setUint32(at, v, true);
+  }
+
   /** Writes an unsigned 32-bit integer. */
   u32(v: number): void {
     this.ensure(4);
@@ -69,6 +82,14 @@ export class ByteWriter {
     this.ensure(b.byteLength);
     this.buf.set(b, this.at);
     this.at += b.byteLength;
+  }
+
+  /** Copies bytes [from, to) of what `r` reads (a window kept as snapshot bytes since a restore), without a view or a decode. */
+  copyFrom(r: ByteReader, from: number, to: number): void {
+    const n = to - from;
+    this.ensure(n);
+    r.copyTo(this.buf, this.at, from, to);
+    this.at += n;
   }
 
   /** Writes a UTF-8 string with a varint byte length in front. */
@@ -176,6 +197,24 @@ export class ByteReader {
     const out = this.bytes.subarray(this.at, this.at + n);
     this.at += n;
     return out;
+  }
+
+  /** Skips n bytes (bounds-checked). */
+  skip(n: number): void {
+    this.need(n);
+    this.at += n;
+  }
+
+  /** Copies bytes [from, to) into `target` at `targetAt` (ByteWriter.copyFrom). */
+  copyTo(target: Buffer, targetAt: number, from: number, to: number): void {
+    if (from < 0 || to > this.bytes.byteLength || from > to) throw new RangeError(`copy of [${from}, ${to}) from ${this.bytes.byteLength} bytes`);
+    if (to - from <= 64) {
+      // a native call costs more than a short loop
+      const src = this.bytes;
+      for (let i = from; i < to; i++) target[targetAt++] = src[i]!;
+    } else {
+      this.buf.copy(target, targetAt, from, to);
+    }
   }
 
   /** Reads a varint-length-prefixed UTF-8 string. */

@@ -2,12 +2,13 @@ import type { Log } from '../../log/index.js';
 import { decodeLogRecord, MSG_FLAG_DROPPED, type ColumnarBatch } from '../../proto/index.js';
 import type { PartitionCheckpoint } from '../checkpoint/index.js';
 import { SeqDeduplicator } from '../dedup.js';
-import { latePoint, rawPoints, windowPoint } from '../points.js';
-import type { SinkPoint } from '../sink/index.js';
+import { StateCorruptError } from '../errors.js';
+import { latePoint, rawPoints, supersededPoints, windowPoint } from '../points.js';
+import type { SinkPoint, SinkPointId } from '../sink/index.js';
 import { PartitionWatermark } from '../time/watermark.js';
 import { WindowOperator } from '../windowing/window-operator.js';
 import type { TimeConfig, WindowSpec } from '../windowing/window-spec.js';
-import { packTaskState, unpackTaskState } from './task-state.js';
+import { TaskStateWriter, unpackTaskState } from './task-state.js';
 
 export interface PartitionTaskOptions {
   partition: number;
@@ -18,6 +19,12 @@ export interface PartitionTaskOptions {
   raw: boolean;
   /** Where points go (the sink). */
   emit: (point: SinkPoint) => void;
+  /**
+   * Where deletes of superseded session points go (the sink's delete()), called in order
+   * with emit(): a receiver that queues them must keep points and deletes in one queue.
+   * Optional only until every caller passes it; without it those stale points stay in InfluxDB.
+   */
+  emitDelete?: (point: SinkPointId) => void;
 }
 
 /** Counters a task keeps for metrics. */
@@ -40,6 +47,9 @@ export class PartitionTask {
   private watermark: PartitionWatermark;
   private operators: WindowOperator[];
   private next = 0;
+  /** Id of the last checkpoint taken or restored (0: none, so the next one is full), which the next delta applies to. */
+  private lastCheckpoint = 0;
+  private deltasSinceFull = 0;
 
   constructor(private readonly o: PartitionTaskOptions) {
     this.watermark = new PartitionWatermark(o.time, Date.now());
@@ -65,17 +75,51 @@ export class PartitionTask {
     return this.watermark.current;
   }
 
-  /** Resumes from a checkpoint: offset, dedup, watermark and window state. */
-  restore(checkpoint: PartitionCheckpoint): void {
-    const parts = unpackTaskState(checkpoint.state);
-    this.next = checkpoint.offset;
-    this.dedup = SeqDeduplicator.restore(parts.get('dedup')!);
-    this.watermark = PartitionWatermark.restore(this.o.time, parts.get('watermark')!, Date.now());
-    this.operators = this.o.windows.map((spec) => {
-      const bytes = parts.get(`window:${spec.name}`);
-      // A window added since the checkpoint starts empty; one removed is simply dropped.
-      return bytes ? WindowOperator.restore(spec, this.o.time, bytes) : new WindowOperator(spec, this.o.time);
+  /**
+   * Resumes from a chain of checkpoints (CheckpointStore.restorable): a full one and the
+   * deltas after it, oldest first. Returns the checkpoint restored: the newest, or an
+   * earlier one when a delta passed the store's checks but its state does not decode
+   * (`problem` says why; the task then replays the log from the earlier one's offset, and
+   * its next delta applies to that one). Throws when the full checkpoint does not decode.
+   */
+  restore(chain: readonly PartitionCheckpoint[]): { restored: PartitionCheckpoint; problem?: StateCorruptError } {
+    let failure: StateCorruptError | undefined;
+    for (let n = chain.length; n > 0; n--) {
+      try {
+        this.restoreChain(chain.slice(0, n));
+      } catch (err) {
+        if (n === 1 || !(err instanceof StateCorruptError)) throw err;
+        failure = err; // from the chain ending at the first delta that does not decode, once n gets there
+        continue;
+      }
+      const restored = chain[n - 1]!;
+      if (failure === undefined) return { restored };
+      const dropped = chain.slice(n).map((c) => c.id);
+      return { restored, problem: new StateCorruptError(`partition ${this.o.partition}: checkpoints ${dropped.join(', ')} cannot be applied (${failure.message}); restored checkpoint ${restored.id}`, { cause: failure }) };
+    }
+    throw new RangeError('restore needs at least one checkpoint');
+  }
+
+  private restoreChain(chain: readonly PartitionCheckpoint[]): void {
+    chain.forEach((c, i) => {
+      const expected = i === 0 ? 'full' : 'delta';
+      if (c.kind !== expected || (i > 0 && c.base !== chain[i - 1]!.id)) {
+        throw new StateCorruptError(`checkpoint ${c.id} (${c.kind}, base ${c.base}) is not a ${expected} one${i > 0 ? ` applying to ${chain[i - 1]!.id}` : ''}`);
+      }
     });
+    const states = chain.map((c) => unpackTaskState(c.state));
+    const full = states[0]!;
+    const deltas = states.slice(1);
+    const part = (state: Map<string, Uint8Array>, name: string): Uint8Array => state.get(name) ?? raise(`checkpoint of partition ${this.o.partition} has no ${name} state`);
+    const deltaParts = (name: string): Uint8Array[] => deltas.map((d) => d.get(name)).filter((p) => p !== undefined);
+    const last = chain[chain.length - 1]!;
+    this.dedup = SeqDeduplicator.restore(part(full, 'dedup'), deltas.map((d) => part(d, 'dedup')));
+    this.watermark = PartitionWatermark.restore(this.o.time, part(states[states.length - 1]!, 'watermark'), Date.now());
+    // A window added since the full checkpoint starts empty (its deltas, if any, then apply); one removed is simply dropped.
+    this.operators = this.o.windows.map((spec) => WindowOperator.restore(spec, this.o.time, full.get(`window:${spec.name}`), deltaParts(`window:${spec.name}`)));
+    this.next = last.offset;
+    this.lastCheckpoint = last.id;
+    this.deltasSinceFull = chain.length - 1;
   }
 
   /** Starts a fresh partition at the log's first retained offset. */
@@ -83,14 +127,37 @@ export class PartitionTask {
     this.next = this.o.log.startOffset(this.o.partition);
   }
 
-  /** The task's state for a checkpoint; call only after the sink has flushed what was emitted. */
-  snapshot(id: number): PartitionCheckpoint {
-    const parts: [string, Uint8Array][] = [
-      ['dedup', this.dedup.snapshot()],
-      ['watermark', this.watermark.snapshot()],
-      ...this.operators.map((op): [string, Uint8Array] => [`window:${op.spec.name}`, op.snapshot()]),
-    ];
-    return { partition: this.o.partition, id, offset: this.next, watermark: this.watermark.current, state: packTaskState(parts), createdAtMs: Date.now() };
+  /**
+   * The task's state for a checkpoint; call only after the sink has flushed what was
+   * emitted. A delta (what changed since the previous checkpoint, which it names as its
+   * base) unless there is no previous one or `fullEvery` checkpoints would then not
+   * include a full one (fullEvery 1: always full). `id` must grow. The next delta applies
+   * to this checkpoint, so one that is not written must not be followed by a delta: stop
+   * the task (restore, replay) instead. Large window state is written in slices with the
+   * event loop free between them; the task must not process meanwhile.
+   */
+  async snapshot(id: number, options: { fullEvery?: number } = {}): Promise<PartitionCheckpoint> {
+    const full = this.lastCheckpoint === 0 || this.deltasSinceFull + 1 >= (options.fullEvery ?? 1);
+    const hint = full
+      ? this.operators.reduce((n, op) => n + op.snapshotSizeHint, this.dedup.snapshotSizeHint)
+      : this.operators.reduce((n, op) => n + op.deltaSizeHint, this.dedup.deltaSizeHint);
+    const state = new TaskStateWriter(hint);
+    await state.part('dedup', (w) => (full ? this.dedup.writeSnapshot(w) : this.dedup.writeDelta(w)));
+    await state.part('watermark', (w) => w.bytes(this.watermark.snapshot()));
+    for (const op of this.operators) await state.part(`window:${op.spec.name}`, (w) => (full ? op.writeSnapshot(w) : op.writeDelta(w)));
+    const checkpoint: PartitionCheckpoint = {
+      partition: this.o.partition,
+      id,
+      kind: full ? 'full' : 'delta',
+      base: full ? 0 : this.lastCheckpoint,
+      offset: this.next,
+      watermark: this.watermark.current,
+      state: state.finish(),
+      createdAtMs: Date.now(),
+    };
+    this.lastCheckpoint = id;
+    this.deltasSinceFull = full ? 0 : this.deltasSinceFull + 1;
+    return checkpoint;
   }
 
   /** Reads and processes up to `maxRecords` records; false when there was nothing to read. */
@@ -134,10 +201,18 @@ export class PartitionTask {
 
   private fire(wm: number): void {
     for (const op of this.operators) {
-      for (const w of op.onWatermark(wm)) this.o.emit(windowPoint(w));
+      for (const w of op.onWatermark(wm)) {
+        this.o.emit(windowPoint(w));
+        // After the merged point: the sink orders each delete after its point's earlier writes.
+        if (w.supersedes !== undefined) for (const stale of supersededPoints(w)) this.o.emitDelete?.(stale);
+      }
       const late = op.drainLate();
       this.stats.late += late.length;
       for (const l of late) this.o.emit(latePoint(l));
     }
   }
+}
+
+function raise(message: string): never {
+  throw new StateCorruptError(message);
 }

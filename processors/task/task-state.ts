@@ -1,22 +1,40 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { StateCorruptError } from '../errors.js';
+import { ByteWriter } from '../state/bytes.js';
 
 /**
- * A partition task's state as one buffer: the named parts its owners serialised
- * (dedup, watermark, one per window operator), each [u16 name length][name][u32 length][bytes].
+ * A partition task's state as one buffer: the named parts its owners serialise (dedup,
+ * watermark, one per window operator), as [u32 count] then per part
+ * [u16 name length][name][u32 length][bytes]. Owners write straight into the one buffer:
+ * at 1 M keys a copy per part was 50 MB of fresh memory more per checkpoint.
  */
-export function packTaskState(parts: [string, Uint8Array][]): Uint8Array {
-  const names = parts.map(([name]) => Buffer.from(name, 'utf8'));
-  const size = parts.reduce((n, [, bytes], i) => n + 6 + names[i]!.length + bytes.byteLength, 4);
-  const out = Buffer.alloc(size);
-  let at = out.writeUInt32LE(parts.length, 0);
-  parts.forEach(([, bytes], i) => {
-    at = out.writeUInt16LE(names[i]!.length, at);
-    at += names[i]!.copy(out, at);
-    at = out.writeUInt32LE(bytes.byteLength, at);
-    out.set(bytes, at);
-    at += bytes.byteLength;
-  });
-  return out;
+export class TaskStateWriter {
+  private readonly w: ByteWriter;
+  private count = 0;
+
+  /** `capacity`: an estimate of the whole state's size (it grows past it). */
+  constructor(capacity: number) {
+    this.w = new ByteWriter(Math.max(1024, capacity));
+    this.w.u32(0);
+  }
+
+  /** Adds a part that `write` writes; one that writes in slices (a generator) gets the event loop between them. */
+  async part(name: string, write: (w: ByteWriter) => Iterator<void> | void): Promise<void> {
+    const nameBytes = Buffer.from(name, 'utf8');
+    this.w.u16(nameBytes.length);
+    this.w.bytes(nameBytes);
+    const at = this.w.length;
+    this.w.u32(0);
+    const slices = write(this.w);
+    if (slices) while (!slices.next().done) await nextTurn();
+    this.w.patchU32(at, this.w.length - at - 4);
+    this.count++;
+  }
+
+  finish(): Uint8Array {
+    this.w.patchU32(0, this.count);
+    return this.w.finish();
+  }
 }
 
 /** The named parts of a packed task state. */
@@ -36,6 +54,7 @@ export function unpackTaskState(state: Uint8Array): Map<string, Uint8Array> {
       parts.set(name, buf.subarray(at, at + length));
       at += length;
     }
+    if (at !== buf.length) throw new RangeError(`${buf.length - at} bytes after the last part`);
   } catch (err) {
     throw new StateCorruptError(`task state is corrupt: ${(err as Error).message}`);
   }

@@ -135,6 +135,24 @@ describe('WindowAccumulator', () => {
     expect(dense.serialize().length).toBeLessThan(160); // 21.00–21.99 spans 3 bins of 1 %
   });
 
+  it('stores a single reading in 17 bytes and restores exactly the same state, −0 included', () => {
+    for (const v of [21.5, -3, 0, -0, 1e300, -Number.MIN_VALUE]) {
+      const one = accumulate([[1_700_000_000_123, v]]);
+      const bytes = one.serialize();
+      expect(bytes.length).toBe(17);
+      const back = WindowAccumulator.deserialize(bytes);
+      const [a, b] = [one.result(), back.result()];
+      for (const k of Object.keys(a) as (keyof AggregateResult)[]) expect(Object.is(a[k], b[k]), `${k} of ${v}`).toBe(true);
+      back.add(5, 2);
+      one.add(5, 2);
+      expect(back.serialize()).toEqual(one.serialize());
+    }
+    const merged = new WindowAccumulator();
+    merged.merge(accumulate([[1, 2]]));
+    expect(merged.serialize().length).toBe(17); // an empty one that took in one reading is the same state
+    expect(() => WindowAccumulator.deserialize(new Uint8Array([3, ...new Uint8Array(new Float64Array([1, NaN]).buffer)]))).toThrow(/reading \(1, NaN\)/);
+  });
+
   it('computes quantiles exactly up to EXACT_QUANTILE_LIMIT values, then from the sketch', () => {
     const values = Array.from({ length: EXACT_QUANTILE_LIMIT + 1 }, (_, i) => 100 + i * 1.37);
     const exact = accumulate(values.slice(0, EXACT_QUANTILE_LIMIT).map((v, i): Reading => [i, v])).result();

@@ -20,6 +20,10 @@ export interface AggregateResult {
 }
 
 const FORMAT_VERSION = 2; // 2: a quantile-mode byte (none, raw values, sketch)
+/** In place of the version byte: an accumulator of one reading, stored as [time f64][value f64] (sparse windows: a slow sensor). */
+const ONE_READING = 3;
+/** The operator refuses event times beyond this (the Date range); so does a restore. */
+const MAX_EVENT_TIME = 8.64e15;
 /** Up to this many values are kept as they are and their quantiles computed exactly; beyond it a DDSketch takes over. */
 export const EXACT_QUANTILE_LIMIT = 16;
 /** Scratch for exact quantiles: results are read before the next call, so one array serves every accumulator. */
@@ -157,8 +161,18 @@ export class WindowAccumulator {
     };
   }
 
-  /** Appends this accumulator to a snapshot: a version byte, 11 float64 fields, then the raw values or the sketch's protobuf bytes. */
+  /**
+   * Appends this accumulator to a snapshot: a version byte, 11 float64 fields, then the
+   * raw values or the sketch's protobuf bytes; or, for one reading, 17 bytes from which
+   * add() rebuilds exactly the same state.
+   */
   writeTo(w: ByteWriter): void {
+    if (this.isOneReading()) {
+      w.u8(ONE_READING);
+      w.f64(this.firstTime);
+      w.f64(this.firstValue);
+      return;
+    }
     w.u8(FORMAT_VERSION);
     w.f64(this.count);
     w.f64(this.sum);
@@ -183,9 +197,35 @@ export class WindowAccumulator {
     }
   }
 
+  /** True when the state is exactly what add(firstTime, firstValue) makes of an empty accumulator (Object.is: −0 counts). */
+  private isOneReading(): boolean {
+    const v = this.firstValue;
+    return (
+      this.count === 1 &&
+      this.values !== undefined &&
+      Object.is(this.values[0], v) &&
+      Object.is(this.sum, 0 + v) &&
+      Object.is(this.compensation, 0) &&
+      Object.is(this.welfordMean, 0 + v) &&
+      Object.is(this.m2, 0) &&
+      Object.is(this.min, v) &&
+      Object.is(this.max, v) &&
+      this.lastTime === this.firstTime &&
+      Object.is(this.lastValue, v)
+    );
+  }
+
   /** Reads what writeTo wrote; throws StateCorruptError on bad bytes. */
   static readFrom(r: ByteReader): WindowAccumulator {
     const version = r.u8();
+    if (version === ONE_READING) {
+      const acc = new WindowAccumulator();
+      const time = r.f64();
+      const value = r.f64();
+      if (!(Math.abs(time) <= MAX_EVENT_TIME) || !Number.isFinite(value)) r.fail(`reading (${time}, ${value})`);
+      acc.add(time, value);
+      return acc;
+    }
     if (version !== FORMAT_VERSION) r.fail(`accumulator format ${version} (expected ${FORMAT_VERSION})`);
     const count = r.f64();
     const fields = [r.f64(), r.f64(), r.f64(), r.f64(), r.f64(), r.f64(), r.f64(), r.f64(), r.f64(), r.f64()] as const;
@@ -207,6 +247,39 @@ export class WindowAccumulator {
     acc.count = count;
     [acc.sum, acc.compensation, acc.welfordMean, acc.m2, acc.min, acc.max, acc.firstTime, acc.firstValue, acc.lastTime, acc.lastValue] = fields;
     return acc;
+  }
+
+  /**
+   * Checks and steps over what writeTo wrote without building anything: a restore keeps
+   * the bytes until the window is next used (WindowState.acc). Everything but a sketch's
+   * bins is checked here; those are checked when it is decoded.
+   */
+  static skip(r: ByteReader): void {
+    const version = r.u8();
+    if (version === ONE_READING) {
+      const time = r.f64();
+      const value = r.f64();
+      if (!(Math.abs(time) <= MAX_EVENT_TIME) || !Number.isFinite(value)) r.fail(`reading (${time}, ${value})`);
+      return;
+    }
+    if (version !== FORMAT_VERSION) r.fail(`accumulator format ${version} (expected ${FORMAT_VERSION})`);
+    const count = r.f64();
+    r.skip(80); // the ten other float64 fields
+    const mode = r.u8();
+    let held = count;
+    if (mode === SKETCH) {
+      r.skip(r.varint());
+      if (count < 1) held = NaN;
+    } else if (mode === RAW_VALUES) {
+      held = r.varint();
+      if (held > EXACT_QUANTILE_LIMIT) r.fail(`${held} raw values (at most ${EXACT_QUANTILE_LIMIT})`);
+      r.skip(8 * held);
+    } else if (mode === NO_VALUES) {
+      held = 0;
+    } else {
+      r.fail(`quantile mode ${mode}`);
+    }
+    if (!Number.isSafeInteger(count) || count < 0 || count !== held) r.fail(`count ${count} does not match the ${held} values held for quantiles`);
   }
 
   /** Compact binary form for checkpoints; deserialize() restores it exactly. */

@@ -1,7 +1,7 @@
 import type { AggregateResult } from './accumulator.js';
 import type { WindowOperatorStats } from './fired-window.js';
 import { TimerQueue } from './timer-queue.js';
-import type { WindowState } from './window-state.js';
+import { SeriesState, type WindowState } from './window-state.js';
 
 /** A window to emit, with its aggregate taken when it fired. */
 export interface Emit {
@@ -16,10 +16,12 @@ export interface Emit {
  * When windows fire, re-fire and leave state (Flink: EventTimeTrigger plus the
  * WindowOperator's cleanup timers). Each window has one live timer: at its end until
  * it fires, then at end + allowedLateness, when it is purged. A late update to a fired
- * window puts it on the re-fire list, emptied by the next advance().
+ * window puts it on the re-fire list, emptied by the next advance(). A restored key
+ * whose windows are not built yet has one timer of its own, at its earliest window's
+ * (restored keys due at the same time share one: with aligned windows, most do).
  */
 export class EventTimeTrigger {
-  private readonly timers = new TimerQueue<WindowState>();
+  private readonly timers = new TimerQueue<WindowState | SeriesState | SeriesState[]>();
   private refire: WindowState[] = [];
 
   constructor(
@@ -47,6 +49,11 @@ export class EventTimeTrigger {
     if (win.fired && win.dirty) this.queueRefire(win);
   }
 
+  /** Arms restored keys whose windows are still bytes: at `at`, advance() has them built (which arms their windows). */
+  onRestoreLazy(keys: SeriesState | SeriesState[], at: number): void {
+    this.timers.push(at, keys);
+  }
+
   private queueRefire(win: WindowState): void {
     if (win.queued) return;
     win.queued = true;
@@ -58,7 +65,7 @@ export class EventTimeTrigger {
    * ordered by end, then key first-seen order, then start: deterministic, and the same
    * after a restore (which keeps first-seen order).
    */
-  advance(wm: number, purge: (win: WindowState) => void): Emit[] {
+  advance(wm: number, purge: (win: WindowState) => void, build: (s: SeriesState) => void): Emit[] {
     const out: Emit[] = [];
     for (const win of this.refire) {
       win.queued = false;
@@ -67,7 +74,16 @@ export class EventTimeTrigger {
     this.refire = [];
     while (this.timers.size > 0 && this.timers.peekTime() <= wm) {
       const at = this.timers.peekTime();
-      const win = this.timers.pop();
+      const item = this.timers.pop();
+      if (item instanceof SeriesState) {
+        if (item.lazyBytes !== undefined) build(item); // its windows' timers are ≥ at: popped below if due
+        continue;
+      }
+      if (Array.isArray(item)) {
+        for (const s of item) if (s.lazyBytes !== undefined) build(s);
+        continue;
+      }
+      const win = item;
       if (win.purged || win.timerAt !== at) continue; // stale: the window moved or went
       win.timerAt = NaN;
       if (!win.fired) {

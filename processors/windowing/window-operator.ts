@@ -4,8 +4,8 @@ import { SessionWindows, SlidingWindows, windowStart } from './assigners.js';
 import type { FiredWindow, LateReading, WindowOperatorStats } from './fired-window.js';
 import { readHeader, writeHeader } from './operator-snapshot.js';
 import { EventTimeTrigger } from './triggers.js';
-import { KeyIndex } from './key-index.js';
-import { readWindows, WindowState, writeWindows, type SeriesState } from './window-state.js';
+import { KeyIndex, KeyTable } from './key-index.js';
+import { readWindows, scanWindows, WindowState, writeWindows, type SeriesState, type WindowScan } from './window-state.js';
 import type { TimeConfig, WindowSpec } from './window-spec.js';
 
 export type { FiredWindow, LateReading, WindowOperatorStats } from './fired-window.js';
@@ -23,7 +23,10 @@ const MAX_EVENT_TIME = 8.64e15;
  * - Lateness is judged against the watermark of the last onWatermark call, so a task
  *   calls onWatermark after each batch (the same on replay: deterministic).
  * - Snapshots hold windows, watermark and counters, not undrained late readings: drain
- *   and write those before taking a checkpoint.
+ *   and write those before taking a checkpoint. snapshot() is full; snapshotDelta() holds
+ *   only what changed since the previous snapshot of either kind: the keys removed, and
+ *   every key whose windows changed (a reading, a merge, a fire, a purge) with its whole
+ *   window list. restore(full, deltas) applies them in order.
  * State size per key: see window-state.ts.
  */
 export class WindowOperator {
@@ -32,6 +35,11 @@ export class WindowOperator {
   private readonly trigger: EventTimeTrigger;
   private late: LateReading[] = [];
   private emptied: SeriesState[] = [];
+  /** Keys changed since the last snapshot (SeriesState.changed), and keys of that snapshot removed since. */
+  private changed: SeriesState[] = [];
+  private removed: SeriesState[] = [];
+  /** Snapshot bytes per key, as last measured (sizes the next snapshot's buffer). */
+  private bytesPerKey = 96;
   private wm = -Infinity;
   private windowCount = 0;
   private readonly lateness: number;
@@ -39,6 +47,8 @@ export class WindowOperator {
   private readonly size: number;
   private readonly slide: number;
   private readonly sessions: SessionWindows | undefined;
+  private readonly onPurge = (win: WindowState): void => this.purge(win);
+  private readonly onBuild = (s: SeriesState): void => this.build(s);
 
   constructor(
     readonly spec: WindowSpec,
@@ -63,7 +73,7 @@ export class WindowOperator {
 
   /** Keys and windows held. */
   get stateSize(): { keys: number; windows: number } {
-    return { keys: this.keys.all.size, windows: this.windowCount };
+    return { keys: this.keys.size, windows: this.windowCount };
   }
 
   /**
@@ -93,6 +103,7 @@ export class WindowOperator {
           continue;
         }
         const s = index.series(dk, device, deviceTags, metric[j]!, tags[j]!);
+        if (s.lazyBytes !== undefined) this.build(s);
         this.stats.readings++;
         if (this.sessions === undefined) this.addAligned(s, t, v);
         else this.addToSession(this.sessions, s, t, v);
@@ -100,15 +111,16 @@ export class WindowOperator {
       from = to;
     }
     // Keys created only by late readings would otherwise stay forever with no window.
-    for (const s of this.emptied) if (s.windows.length === 0) index.remove(s);
+    for (const s of this.emptied) if (s.windows.length === 0) this.removeKey(s);
     this.emptied = [];
   }
 
   /** Advances the watermark (it never goes back) and returns the windows that fire or re-fire, ordered by end. */
   onWatermark(wm: number): FiredWindow[] {
     if (wm > this.wm) this.wm = wm;
-    return this.trigger.advance(this.wm, (win) => this.purge(win)).map(({ win, start, end, result, supersedes }) => {
+    return this.trigger.advance(this.wm, this.onPurge, this.onBuild).map(({ win, start, end, result, supersedes }) => {
       const s = win.series;
+      this.touch(s); // fired, emitted, dirty and supersedes are state
       const fired: FiredWindow = { window: this.spec.name, device: s.device, metric: s.metric, deviceTags: s.deviceTags, readingTags: s.readingTags, start, end, result };
       if (supersedes !== undefined) fired.supersedes = supersedes;
       return fired;
@@ -140,7 +152,8 @@ export class WindowOperator {
       this.trigger.onUpdate(win, this.wm);
       placed = true;
     }
-    if (!placed) this.lateReading(s, t, v);
+    if (placed) this.touch(s);
+    else this.lateReading(s, t, v);
   }
 
   private addToSession(sw: SessionWindows, s: SeriesState, t: number, v: number): void {
@@ -162,13 +175,39 @@ export class WindowOperator {
     if (win.emitted) supersede(win, oldStart);
     win.acc.add(t, v);
     this.trigger.onUpdate(win, this.wm);
+    this.touch(s);
   }
 
   private purge(win: WindowState): void {
     this.windowCount--;
     const wins = win.series.windows;
     wins.splice(wins.indexOf(win), 1);
-    if (wins.length === 0) this.keys.remove(win.series);
+    if (wins.length === 0) this.removeKey(win.series);
+    else this.touch(win.series);
+  }
+
+  /** Builds a restored key's windows from its snapshot bytes and arms them (window-state.ts: lazy restore). */
+  private build(s: SeriesState): void {
+    const r = s.lazyBytes!;
+    s.lazyBytes = undefined;
+    r.at = s.lazyFrom;
+    readWindows(r, s);
+    for (const win of s.windows) this.trigger.onRestore(win);
+  }
+
+  /** Notes a key changed since the last snapshot (for the next delta). */
+  private touch(s: SeriesState): void {
+    if (s.changed) return;
+    s.changed = true;
+    this.changed.push(s);
+  }
+
+  private removeKey(s: SeriesState): void {
+    if (s.persisted) {
+      s.persisted = false;
+      this.removed.push(s); // the last snapshot has it: the next delta must drop it
+    }
+    this.keys.remove(s);
   }
 
   private lateReading(s: SeriesState, time: number, value: number): void {
@@ -177,39 +216,184 @@ export class WindowOperator {
     if (s.windows.length === 0) this.emptied.push(s);
   }
 
-  /** The operator's state for a checkpoint: header (shape, watermark, counters), the key strings, then every key with its windows. */
+  /** Bytes a full snapshot will take, roughly (to size a buffer): from the bytes per key of the last snapshot. */
+  get snapshotSizeHint(): number {
+    return 4096 + Math.ceil(this.keys.size * this.bytesPerKey * 1.1);
+  }
+
+  /** Bytes a delta snapshot will take, roughly. */
+  get deltaSizeHint(): number {
+    return 4096 + Math.ceil(this.changed.length * this.bytesPerKey * 1.1) + this.removed.length * 16;
+  }
+
+  /** The operator's whole state for a checkpoint: header (shape, watermark, counters), the key strings, then every key with its windows. */
   snapshot(): Uint8Array {
-    const all = this.keys.all;
-    const w = new ByteWriter(1024 + all.size * 256);
-    writeHeader(w, this.spec, this.wm, this.stats);
-    this.keys.writeStrings(w);
-    w.varint(all.size);
-    for (const s of all) {
-      this.keys.writeKey(w, s);
-      writeWindows(w, s);
-    }
+    const w = new ByteWriter(this.snapshotSizeHint);
+    drain(this.writeSnapshot(w));
     return w.finish();
   }
 
-  /** Rebuilds an operator from snapshot(); the spec's type and durations must match (its name may change). */
-  static restore(spec: WindowSpec, time: Pick<TimeConfig, 'allowedLateness'>, bytes: Uint8Array): WindowOperator {
-    const r = new ByteReader(bytes, `window operator snapshot (${spec.name})`);
-    const op = new WindowOperator(spec, time);
-    op.wm = readHeader(r, spec, op.stats);
-    const table = op.keys.readStrings(r);
-    const n = r.varint();
-    for (let i = 0; i < n; i++) {
-      // Written in first-seen order, so fresh ordinals keep the relative order fired output is sorted by.
-      const s = op.keys.readKey(r, table);
-      readWindows(r, s);
-      for (const win of s.windows) {
-        op.windowCount++;
-        op.trigger.onRestore(win);
-      }
+  /**
+   * snapshot() into a writer, in slices: it yields every few thousand keys so that a
+   * caller can let the event loop run (ingest: at 1 M keys a snapshot takes seconds). The
+   * operator must not change until it is done.
+   */
+  *writeSnapshot(w: ByteWriter): Generator<void, void, void> {
+    const keys = this.keys;
+    writeHeader(w, 'full', this.spec, this.wm, this.stats);
+    yield* keys.writeStrings(w);
+    w.varint(keys.size);
+    const from = w.length;
+    let n = 0;
+    for (let s = keys.first; s !== undefined; s = s.next) {
+      keys.writeKey(w, s);
+      writeWindows(w, s);
+      s.persisted = true;
+      s.changed = false;
+      if (++n % SNAPSHOT_SLICE === 0) yield;
     }
-    r.end();
+    if (n >= 1024) this.bytesPerKey = (w.length - from) / n;
+    this.changed = [];
+    this.removed = [];
+  }
+
+  /**
+   * What changed since the previous snapshot (full or delta): header, the keys removed,
+   * then each changed key with its whole window list in first-seen order (so keys new
+   * since then are appended in the order they came), then the delta's own key strings.
+   */
+  snapshotDelta(): Uint8Array {
+    const w = new ByteWriter(this.deltaSizeHint);
+    drain(this.writeDelta(w));
+    return w.finish();
+  }
+
+  /** snapshotDelta() into a writer, in slices like writeSnapshot(). */
+  *writeDelta(w: ByteWriter): Generator<void, void, void> {
+    const table = new KeyTable();
+    writeHeader(w, 'delta', this.spec, this.wm, this.stats);
+    const lengthAt = w.length;
+    w.u32(0); // the keys' byte length: the key strings follow them, as only then are they known
+    w.varint(this.removed.length);
+    for (const s of this.removed) table.writeKey(w, s);
+    const changed = this.changedInOrder();
+    w.varint(changed.length);
+    const from = w.length;
+    let n = 0;
+    for (const s of changed) {
+      table.writeKey(w, s);
+      writeWindows(w, s);
+      s.persisted = true;
+      s.changed = false;
+      if (++n % SNAPSHOT_SLICE === 0) yield;
+    }
+    if (n >= 1024) this.bytesPerKey = (w.length - from) / n;
+    w.patchU32(lengthAt, w.length - lengthAt - 4);
+    this.changed = [];
+    this.removed = [];
+    table.writeTo(w);
+  }
+
+  /** The live changed keys by ordinal (a walk over every key when most changed: no sort). */
+  private changedInOrder(): SeriesState[] {
+    const keys = this.keys;
+    if (this.changed.length * 4 > keys.size) {
+      const out: SeriesState[] = [];
+      for (let s = keys.first; s !== undefined; s = s.next) if (s.changed) out.push(s);
+      return out;
+    }
+    return this.changed.filter((s) => keys.has(s)).sort((a, b) => a.ordinal - b.ordinal);
+  }
+
+  /**
+   * Rebuilds an operator from a full snapshot() and the snapshotDelta()s taken after it, in
+   * order (no full: start empty, e.g. a window added since the full one was taken). The
+   * spec's type and durations must match (its name may change). Window aggregates stay as
+   * the given bytes until first used (window-state.ts), so the bytes must not change.
+   */
+  static restore(spec: WindowSpec, time: Pick<TimeConfig, 'allowedLateness'>, full: Uint8Array | undefined, deltas: readonly Uint8Array[] = []): WindowOperator {
+    const op = new WindowOperator(spec, time);
+    if (full !== undefined) op.readFull(full);
+    for (const delta of deltas) op.readDelta(delta);
+    // Every key is still bytes. Timers and the re-fire list are not stored: they follow
+    // from the windows' flags. A key gets one timer, at its earliest window's (a run of
+    // keys due at the same time shares one), and is built then or at its next reading;
+    // one with a pending re-fire is built now.
+    let run: SeriesState[] = [];
+    let runAt = NaN;
+    const arm = (): void => {
+      if (run.length > 0) op.trigger.onRestoreLazy(run.length === 1 ? run[0]! : run, runAt);
+      run = [];
+    };
+    for (let s = op.keys.first; s !== undefined; s = s.next) {
+      s.persisted = true;
+      const r = s.lazyBytes!;
+      r.at = s.lazyFrom;
+      scanWindows(r, s, op.lateness, SCAN);
+      op.windowCount += SCAN.windows;
+      if (SCAN.refire) {
+        op.build(s);
+        continue;
+      }
+      if (SCAN.firstTimer !== runAt) {
+        arm();
+        runAt = SCAN.firstTimer;
+      }
+      run.push(s);
+    }
+    arm();
     return op;
   }
+
+  /** Reads a key's windows as bytes only (checked): see window-state.ts. */
+  private readLazy(r: ByteReader, s: SeriesState): void {
+    const from = r.at;
+    scanWindows(r, s, this.lateness, SCAN);
+    s.lazyBytes = r; // its windows list stays empty until built
+    s.lazyFrom = from;
+    s.lazyTo = r.at;
+  }
+
+  private readFull(bytes: Uint8Array): void {
+    const r = new ByteReader(bytes, `window operator snapshot (${this.spec.name})`);
+    this.wm = readHeader(r, 'full', this.spec, this.stats);
+    const table = this.keys.readStrings(r);
+    const n = r.varint();
+    // Written in first-seen order, so fresh ordinals keep the relative order fired output is sorted by.
+    for (let i = 0; i < n; i++) this.readLazy(r, this.keys.readKey(r, table));
+    r.end();
+  }
+
+  private readDelta(bytes: Uint8Array): void {
+    const r = new ByteReader(bytes, `window operator delta (${this.spec.name})`);
+    this.wm = readHeader(r, 'delta', this.spec, this.stats);
+    const keysLength = r.u32();
+    const keysAt = r.at;
+    r.skip(keysLength);
+    const table = KeyIndex.readTable(r);
+    r.end();
+    const end = r.at;
+    r.at = keysAt;
+    const removed = r.varint();
+    for (let i = 0; i < removed; i++) {
+      const s = this.keys.readTableKey(r, table, false) ?? r.fail('a removed key is not in the state it applies to');
+      this.keys.remove(s);
+    }
+    const changed = r.varint();
+    for (let i = 0; i < changed; i++) {
+      this.readLazy(r, this.keys.readTableKey(r, table, true)!);
+    }
+    if (r.at !== keysAt + keysLength) r.fail(`keys end at byte ${r.at}, not ${keysAt + keysLength}`);
+    r.at = end;
+  }
+}
+
+const SCAN: WindowScan = { windows: 0, firstTimer: 0, refire: false };
+/** Keys a snapshot writes between two yields (a few ms each). */
+const SNAPSHOT_SLICE = 8192;
+
+function drain(slices: Generator<void, void, void>): void {
+  while (!slices.next().done);
 }
 
 /** Records that `win` replaces the point at `start` (nothing when that is its own start: the point is overwritten). */
