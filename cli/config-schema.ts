@@ -3,6 +3,7 @@ import { gatewayConfigShape } from '../gateway/index.js';
 import { logConfigSchema } from '../log/index.js';
 import { processorConfigShape } from '../processors/index.js';
 import { DEFAULT_PARTITIONS } from '../routing/index.js';
+import { statsConfigSchema } from './stats/stats-reporter.js';
 
 /** The whole sluice config: each component's own schema, composed; unknown keys are errors. */
 export const sluiceConfigSchema = z
@@ -14,6 +15,7 @@ export const sluiceConfigSchema = z
     log: logConfigSchema.prefault({}),
     ...gatewayConfigShape,
     ...processorConfigShape,
+    stats: statsConfigSchema.prefault({}),
   })
   .strict();
 

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger } from '../core/index.js';
@@ -5,6 +6,7 @@ import { startGateway, startHttpEndpoints } from '../gateway/index.js';
 import { FileLog } from '../log/index.js';
 import { aggregateMetrics, ProcessorPool } from '../processors/index.js';
 import type { SluiceConfig } from './config-schema.js';
+import { StatsReporter } from './stats/stats-reporter.js';
 
 /** A running sluice process, whatever its role. */
 export interface RunningNode {
@@ -36,11 +38,12 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
   await processors?.start();
   // Appends go through the pool's view of the log, which wakes the processor threads.
   const gateway = roles.gateway ? await startGateway(config, { log: processors?.log ?? log, registry, logger, dataDir: config.dataDir, partitions: config.partitions }) : undefined;
-  const metrics = {
-    contentType: registry.contentType,
-    metrics: async () => (processors ? aggregateMetrics(await registry.getMetricsAsJSON(), await processors.metrics()) : registry.metrics()),
-  };
+  // This thread's registry merged with the processor threads': what /metrics and sluice_stats show.
+  const merged = async (): Promise<Registry> => (processors ? aggregateMetrics(await registry.getMetricsAsJSON(), await processors.metrics()) : registry);
+  const metrics = { contentType: registry.contentType, metrics: async () => (await merged()).metrics() };
   const http = await startHttpEndpoints(config.http, metrics, () => ready);
+  const stats = new StatsReporter({ config: config.stats, influx: config.influx, node: config.stats.node ?? `${hostname()}/${roles.gateway && roles.processors ? 'start' : roles.gateway ? 'gateway' : 'processor'}`, collect: async () => (await merged()).getMetricsAsJSON(), logger });
+  stats.start();
   ready = true;
   const ports = { mqtt: gateway?.ports.tcp ?? 0, tls: gateway?.ports.tls, ws: gateway?.ports.ws, http: http.port };
   logger.info({ ports, dataDir: config.dataDir }, 'sluice ready');
@@ -48,6 +51,7 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
     ports,
     stop: async () => {
       ready = false;
+      stats.stop();
       await gateway?.close();
       await processors?.stop();
       await log.close();

@@ -42,6 +42,12 @@ export function createGatewayMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
       registers,
     }),
+    pubackSeconds: new Histogram({
+      name: 'sluice_gateway_puback_seconds',
+      help: 'Arrival to release of the PUBACK, for the oldest publish of each micro-batch (so an upper bound for the batch)',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
     inflightBytes: new Gauge({
       name: 'sluice_gateway_inflight_bytes',
       help: 'Payload bytes accepted but not yet durable',

@@ -66,7 +66,7 @@ describe('ProcessorPool', () => {
       // Each thread counts its own messages; /metrics adds them up.
       const perThread = await pool.metrics();
       expect(perThread).toHaveLength(2);
-      const text = await aggregateMetrics([], perThread);
+      const text = await aggregateMetrics([], perThread).metrics();
       expect(text).toMatch(/^sluice_processor_messages_total 6$/m);
     } finally {
       await pool.stop();

@@ -167,6 +167,6 @@ export class ProcessorPool {
 }
 
 /** Merges this thread's metrics with the workers' (counters and histograms add up; gauges per partition stay distinct). */
-export async function aggregateMetrics(own: MetricsJson, workers: MetricsJson[]): Promise<string> {
-  return AggregatorRegistry.aggregate([own, ...workers]).metrics();
+export function aggregateMetrics(own: MetricsJson, workers: MetricsJson[]): Registry {
+  return AggregatorRegistry.aggregate([own, ...workers]);
 }

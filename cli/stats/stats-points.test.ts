@@ -1,0 +1,61 @@
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { createGatewayMetrics } from '../../gateway/metrics.js';
+import { createProcessorMetrics } from '../../processors/metrics.js';
+import { statsPoints, type HistogramMemory } from './stats-points.js';
+
+function registries() {
+  const registry = new Registry();
+  return { registry, gateway: createGatewayMetrics(registry), processor: createProcessorMetrics(registry) };
+}
+
+const byTags = (points: ReturnType<typeof statsPoints>, tags: Record<string, string>) => points.find((p) => JSON.stringify(p.tags) === JSON.stringify(tags))?.fields;
+
+describe('statsPoints', () => {
+  it('writes each component\'s figures, one point per partition and per reject reason', async () => {
+    const { registry, gateway, processor } = registries();
+    gateway.messages.inc({ kind: 'protobuf' }, 7);
+    gateway.messages.inc({ kind: 'json' }, 3);
+    gateway.readings.inc(42);
+    gateway.rejects.inc({ reason: 'decode_error' }, 2);
+    gateway.rejects.inc({ reason: 'timestamp_skew' }, 1);
+    gateway.connections.set(5);
+    processor.messages.inc(9);
+    processor.lag.set({ partition: '3' }, 11);
+    processor.lag.set({ partition: '4' }, 1);
+    processor.watermarkDelay.set({ partition: '3' }, 2.5);
+    const points = statsPoints(await registry.getMetricsAsJSON(), new Map(), 'n1', 1000);
+    expect(points.every((p) => p.measurement === 'sluice_stats' && p.timeMs === 1000)).toBe(true);
+    expect(byTags(points, { component: 'gateway', node: 'n1' })).toMatchObject({ messages: 10, readings: 42, rejected: 3, connections: 5 });
+    expect(byTags(points, { component: 'gateway', node: 'n1', reason: 'decode_error' })).toEqual({ rejected: 2 });
+    expect(byTags(points, { component: 'gateway', node: 'n1', reason: 'timestamp_skew' })).toEqual({ rejected: 1 });
+    expect(byTags(points, { component: 'processor', node: 'n1' })).toMatchObject({ messages: 9, lag_records: 12 });
+    expect(byTags(points, { component: 'processor', node: 'n1', partition: '3' })).toEqual({ lag_records: 11, watermark_delay_seconds: 2.5 });
+    expect(byTags(points, { component: 'processor', node: 'n1', partition: '4' })).toEqual({ lag_records: 1 });
+  });
+
+  it('reports a histogram as the interval\'s count, mean, p50 and p99 in ms, interpolated within its bucket', async () => {
+    const { registry, gateway } = registries();
+    const memory: HistogramMemory = new Map();
+    // 100 PUBACKs: 98 in (5, 10] ms, 2 in (50, 100] ms.
+    for (let i = 0; i < 98; i++) gateway.pubackSeconds.observe(0.008);
+    gateway.pubackSeconds.observe(0.08);
+    gateway.pubackSeconds.observe(0.08);
+    const first = byTags(statsPoints(await registry.getMetricsAsJSON(), memory, 'n', 1), { component: 'gateway', node: 'n' })!;
+    expect(first.puback_count).toBe(100);
+    expect(first.puback_mean_ms).toBeCloseTo((98 * 8 + 2 * 80) / 100, 6);
+    expect(first.puback_p50_ms).toBeGreaterThan(5);
+    expect(first.puback_p50_ms).toBeLessThanOrEqual(10);
+    expect(first.puback_p99_ms).toBeGreaterThan(50);
+    expect(first.puback_p99_ms).toBeLessThanOrEqual(100);
+    // The next report covers only what happened since: one slow PUBACK.
+    gateway.pubackSeconds.observe(3);
+    const second = byTags(statsPoints(await registry.getMetricsAsJSON(), memory, 'n', 2), { component: 'gateway', node: 'n' })!;
+    expect(second.puback_count).toBe(1);
+    expect(second.puback_p50_ms).toBeGreaterThan(2500);
+    // A quiet interval has a count of 0 and no quantiles.
+    const third = byTags(statsPoints(await registry.getMetricsAsJSON(), memory, 'n', 3), { component: 'gateway', node: 'n' })!;
+    expect(third.puback_count).toBe(0);
+    expect(third.puback_p99_ms).toBeUndefined();
+  });
+});
