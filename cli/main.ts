@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { SluiceError } from '../core/index.js';
+import { registerBenchCommand } from './commands/bench.js';
 import { registerDeadLettersCommand } from './commands/deadletters.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDevicesCommand } from './commands/devices.js';
@@ -18,6 +19,7 @@ registerDevicesCommand(program);
 registerDeadLettersCommand(program);
 registerSimulateCommand(program);
 registerVerifyCommand(program);
+registerBenchCommand(program);
 registerDemoCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

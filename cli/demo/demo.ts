@@ -104,7 +104,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     say('');
     say('Grafana: add an InfluxDB data source with query language InfluxQL,');
     say(`  URL ${influxd.url}, database "sluice" (no user, no password); the measurement is telemetry_10s.`);
-    say('  grafana/README.md (when present) has provisioned dashboards.');
+    say('  grafana/README.md shows how to run Grafana with the provisioned Sluice dashboards.');
     say(`Publish your own readings: see README.md ("Try it by hand"); the fleet key is in ${configFile}.`);
     if (o.exit) return exact ? 0 : 1;
     say('');

@@ -1,0 +1,165 @@
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bucketQuantile, histogramBuckets, metricSum, nextRate, roundRate, type BenchReport } from '../bench/ramp/index.js';
+import { SLUICE_BIN } from './harness/sluice-process.js';
+import { tempDir } from './harness/temp-dir.js';
+
+const run = promisify(execFile);
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/**
+ * Throws unless `xml` is well-formed: one root element, every tag closed in order,
+ * attribute values quoted, no bare `<` or `&` in text. Enough for the SVG we write.
+ */
+function assertWellFormedXml(xml: string): string[] {
+  const token = /<\?xml[^?]*\?>|<!--[\s\S]*?-->|<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*"[^"<]*")*)\s*(\/?)>|[^<]+/y;
+  const stack: string[] = [];
+  const elements: string[] = [];
+  let roots = 0;
+  while (token.lastIndex < xml.length) {
+    const at = token.lastIndex;
+    const m = token.exec(xml);
+    if (!m) throw new Error(`not well-formed at ${at}: ${xml.slice(at, at + 60)}`);
+    const [text, closing, name, attrs, selfClosing] = m;
+    if (name === undefined) {
+      if (!text.startsWith('<') && /&(?!(amp|lt|gt|quot|apos|#\d+);)/.test(text)) throw new Error(`bare & in text at ${at}`);
+      if (!text.startsWith('<') && stack.length === 0 && text.trim() !== '') throw new Error(`text outside the root at ${at}`);
+      continue;
+    }
+    if (/&(?!(amp|lt|gt|quot|apos|#\d+);)/.test(attrs ?? '')) throw new Error(`bare & in an attribute at ${at}`);
+    if (closing) {
+      const open = stack.pop();
+      if (open !== name) throw new Error(`</${name}> closes <${open}> at ${at}`);
+      continue;
+    }
+    if (stack.length === 0) roots++;
+    elements.push(name!);
+    if (!selfClosing) stack.push(name!);
+  }
+  if (stack.length > 0) throw new Error(`unclosed <${stack.join('>, <')}>`);
+  if (roots !== 1) throw new Error(`${roots} root elements`);
+  return elements;
+}
+
+describe('sluice bench', () => {
+  it('ramps bare aedes and the gateway in tiny steps and writes the JSON, Markdown and SVG report', async () => {
+    const dir = await tempDir('sluice-bench-test-');
+    cleanups.push(dir.remove);
+    const out = join(dir.path, 'results');
+    const { stdout, stderr } = await run(process.execPath, [SLUICE_BIN, 'bench', '--step-duration', '1s', '--max-steps', '2', '--scenario', 'single', '--devices', '20', '--start-rate', '500', '--out', out], {
+      cwd: dir.path,
+      timeout: 80_000,
+    });
+    expect(stderr).toMatch(/single bare-aedes step 1: offered 500/);
+    expect(stderr).toMatch(/single sluice step 1: offered 500/);
+    expect(stdout).toMatch(/single: QoS 1 single-reading: highest sustained rate ≥ 0\.8 × bare aedes/);
+
+    const files = (await readdir(out)).sort();
+    expect(files).toHaveLength(3);
+    const stamp = files[0]!.replace(/\.json$/, '');
+    expect(files).toEqual([`${stamp}.json`, `${stamp}.md`, `${stamp}.svg`]);
+
+    // JSON: machine, the ramps with their step rows and every figure named in the issue.
+    const report = JSON.parse(await readFile(join(out, `${stamp}.json`), 'utf8')) as BenchReport;
+    expect(report.version).toBe(1);
+    expect(report.machine).toMatchObject({ cpus: expect.any(Number), cpuModel: expect.any(String), ramGiB: expect.any(Number), node: process.version });
+    expect(report.options).toMatchObject({ scenarios: ['single'], stepDuration: 1000, maxSteps: 2, startRate: 500, devices: 20 });
+    expect(report.scenarios.map((s) => s.name)).toEqual(['single']);
+    const runs = report.scenarios[0]!.runs;
+    expect(runs.map((r) => r.broker)).toEqual(['bare-aedes', 'sluice']);
+    for (const r of runs) {
+      expect(r.steps.length).toBeGreaterThanOrEqual(1);
+      expect(r.steps.length).toBeLessThanOrEqual(2);
+      expect(r.steps[0]!.offeredReadingsPerSecond).toBe(500);
+      for (const s of r.steps) {
+        expect(s.error).toBeUndefined();
+        expect(s).toMatchObject({
+          achievedReadingsPerSecond: expect.any(Number),
+          achievedMessagesPerSecond: expect.any(Number),
+          latencyMs: { p50: expect.any(Number), p99: expect.any(Number), max: expect.any(Number) },
+          brokerCpuSecondsPerMillionReadings: expect.any(Number),
+          simulatorCpuSecondsPerMillionReadings: expect.any(Number),
+          pass: expect.any(Boolean),
+        });
+        expect(s.sent.messages).toBeGreaterThan(0);
+        expect(s.achievedReadingsPerSecond).toBeGreaterThan(0);
+        expect(s.brokerRssMiB).toBeGreaterThan(0);
+        expect(s.pass).toBe(s.failures.length === 0);
+      }
+    }
+    // The gateway's steps also count what reached its log.
+    for (const s of runs[1]!.steps) expect(s).toMatchObject({ loggedReadings: expect.any(Number), logAppendP99Ms: expect.any(Number) });
+    expect(report.targets).toEqual([expect.objectContaining({ scenario: 'single', threshold: 0.8 })]);
+
+    // Markdown: the machine, the targets, a table row per step and the chart link.
+    const md = await readFile(join(out, `${stamp}.md`), 'utf8');
+    expect(md).toContain(`- machine: ${report.machine.cpus} × `);
+    expect(md).toContain('## Targets');
+    expect(md).toContain('### bare-aedes');
+    expect(md).toContain('### sluice');
+    expect(md).toContain('| step | offered readings/s | achieved readings/s | achieved msgs/s | p50 ms | p99 ms | max ms | log append p99 ms | broker CPU s / M readings | simulator CPU s / M readings |');
+    expect(md.match(/^\| 1 \| 500 \| /gm)).toHaveLength(2);
+    expect(md).toContain(`](${stamp}.svg)`);
+
+    // SVG: well-formed, with a throughput and a p99 series per broker and a point per step.
+    const svg = await readFile(join(out, `${stamp}.svg`), 'utf8');
+    const elements = assertWellFormedXml(svg);
+    expect(elements[0]).toBe('svg');
+    for (const r of runs) {
+      for (const series of ['throughput', 'p99']) {
+        const group = new RegExp(`<g id="single-${r.broker}-${series}"[^>]*>([\\s\\S]*?)</g>`).exec(svg);
+        expect(group, `${r.broker} ${series}`).not.toBeNull();
+        expect(group![1]!.match(series === 'throughput' ? /<circle /g : /<rect /g)).toHaveLength(r.steps.length);
+      }
+    }
+    expect(svg).toContain('offered load (readings/s');
+    expect(svg).toContain('PUBACK p99 (ms');
+  }, 90_000);
+
+  it('refuses a bad flag with its name and value', async () => {
+    const err = await run(process.execPath, [SLUICE_BIN, 'bench', '--scenario', 'triple']).catch((e: { code: number; stderr: string }) => e);
+    expect(err).toMatchObject({ code: 2 });
+    expect((err as { stderr: string }).stderr).toMatch(/bench --scenario: .*"triple".*SLUICE_CONFIG_INVALID/);
+  });
+});
+
+describe('bench ramp policy', () => {
+  const o = { growth: 1.5, resolution: 1.1 };
+  it('grows while steps pass, halves while none has, then bisects until within the resolution', () => {
+    expect(nextRate(10_000, 10_000, undefined, o)).toBe(15_000);
+    expect(nextRate(10_000, undefined, 10_000, o)).toBe(5_000);
+    expect(nextRate(22_500, 15_000, 22_500, o)).toBe(18_400);
+    expect(nextRate(16_000, 15_000, 16_000, o)).toBeUndefined();
+    expect(nextRate(1, undefined, 1, o)).toBeUndefined();
+  });
+
+  it('rounds rates to three significant digits', () => {
+    expect(roundRate(123_456)).toBe(123_000);
+    expect(roundRate(7.4)).toBe(7);
+    expect(roundRate(1_687_500)).toBe(1_690_000);
+  });
+
+  it('sums a metric over its label sets in Prometheus text', () => {
+    const text = ['# HELP x', 'sluice_processor_lag_records{partition="0"} 3', 'sluice_processor_lag_records{partition="1"} 4', 'sluice_processor_lag_records_other 100', 'sluice_process_process_cpu_seconds_total 1.5'].join('\n');
+    expect(metricSum(text, 'sluice_processor_lag_records')).toBe(7);
+    expect(metricSum(text, 'sluice_process_process_cpu_seconds_total')).toBe(1.5);
+    expect(metricSum(text, 'absent')).toBeUndefined();
+  });
+
+  it('reads a histogram quantile between two samples as its bucket bound', () => {
+    const sample = (a: number, b: number, inf: number): string =>
+      [`h_bucket{le="0.001"} ${a}`, `h_bucket{le="0.01"} ${b}`, `h_bucket{le="+Inf"} ${inf}`, `h_sum 1`, `h_count ${inf}`].join('\n');
+    const before = histogramBuckets(sample(10, 10, 10), 'h');
+    expect(before).toEqual([[0.001, 10], [0.01, 10], [Infinity, 10]]);
+    expect(bucketQuantile(before, histogramBuckets(sample(110, 110, 110), 'h'), 0.99)).toBe(0.001);
+    expect(bucketQuantile(before, histogramBuckets(sample(60, 110, 110), 'h'), 0.99)).toBe(0.01);
+    expect(bucketQuantile(before, histogramBuckets(sample(60, 100, 110), 'h'), 0.99)).toBe(Infinity);
+    expect(bucketQuantile(before, before, 0.99)).toBeUndefined();
+  });
+});
