@@ -15,35 +15,10 @@ import { FileLog, type Log } from '../log/index.js';
 import { LocalCheckpointStore } from '../processors/index.js';
 import { PartitionTask } from '../processors/task/partition-task.js';
 import { timeConfigSchema, windowsConfigSchema } from '../processors/windowing/window-spec.js';
-import { ColumnarBatchBuilder, compressBatch } from '../proto/index.js';
+import { fill, METRICS } from './fill-log.js';
 
-const METRICS = ['temperature', 'humidity', 'pressure', 'vibration', 'voltage'];
 const time = timeConfigSchema.parse({});
 const windows = windowsConfigSchema.parse(undefined);
-/** Event time of the first reading: one fixed window start, so later rounds land in the same windows. */
-const START = Math.floor(Date.now() / 10_000) * 10_000 - 3_600_000;
-
-/** Appends records of `devicesPerBatch` devices × 5 metrics × `readingsPerSeries` readings each, for `rounds` rounds (1 s of event time each) from `firstRound`. */
-async function fill(log: FileLog, devices: number, devicesPerBatch: number, readingsPerSeries: number, rounds: number, firstRound = 0): Promise<number> {
-  const start = START;
-  let total = 0;
-  for (let round = firstRound; round < firstRound + rounds; round++) {
-    const seq = round + 1;
-    for (let first = 0; first < devices; first += devicesPerBatch) {
-      const b = new ColumnarBatchBuilder(0, start);
-      for (let d = first; d < Math.min(devices, first + devicesPerBatch); d++) {
-        b.beginMessage(b.intern(`device-${d}`), 0, seq);
-        for (const metric of METRICS) {
-          const m = b.intern(metric);
-          for (let r = 0; r < readingsPerSeries; r++) b.addNumeric(m, 0, start + round * 1000 + r * 10, Math.sin(d + r + round));
-        }
-        total += METRICS.length * readingsPerSeries;
-      }
-      await log.append(0, compressBatch(b.encode()));
-    }
-  }
-  return total;
-}
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 3 : 1)} MiB`;
 

@@ -22,6 +22,8 @@ export interface ProcessorNodeDeps {
 
 /** Records read per partition per turn: keeps partitions fair and the event loop responsive. */
 const RECORDS_PER_STEP = 32;
+/** The longest a busy loop leaves the lag and watermark gauges unchanged. */
+const GAUGE_INTERVAL_MS = 1000;
 /** How long an idle loop sleeps before looking for new records (and advancing idle watermarks). */
 const IDLE_POLL_MS = 20;
 
@@ -46,6 +48,7 @@ export class ProcessorNode {
   private nextCheckpointId = Date.now();
   private lastCheckpointAt = Date.now();
   private wake: (() => void) | undefined;
+  private gaugesAt = 0;
 
   constructor(
     private readonly config: ProcessorConfig,
@@ -158,6 +161,8 @@ export class ProcessorNode {
       }
       const now = Date.now();
       if (now - this.lastCheckpointAt >= this.config.checkpoint.interval || this.sink.saturated) await this.checkpoint();
+      // Lag and watermark delay stay fresh while busy too: a processor falling behind is never idle.
+      if (now - this.gaugesAt >= GAUGE_INTERVAL_MS) this.updateGauges(now);
       if (!worked) {
         for (const task of this.tasks) task.advanceIfIdle(now);
         this.updateGauges(now);
@@ -175,6 +180,7 @@ export class ProcessorNode {
   }
 
   private updateGauges(now: number): void {
+    this.gaugesAt = now;
     for (const task of this.tasks) {
       const labels = { partition: String(task.partition) };
       this.metrics.lag.set(labels, task.lag);

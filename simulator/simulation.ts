@@ -160,10 +160,13 @@ export async function runSimulation(options: SimulationOptions, hooks: Simulatio
         while (g < rounds * n) {
           const k = Math.floor(g / n);
           const d = plan.order[g % n]!;
+          if (k >= messages[d]!) {
+            g++; // this device is done: nothing to wait for
+            continue;
+          }
           const due = plan.sendOffset(d, k);
           if (due > elapsed || performance.now() > budgetEnd) break;
           g++;
-          if (k >= messages[d]!) continue;
           const m = plan.message(d, k);
           if (m.malformed === undefined) {
             for (let j = 0; j < m.time.length; j++) hooks.expected.add(ids[d]!, names[d]![m.metric[j]!]!, m.time[j]!, m.value[j]!);

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FleetPlan, runSimulation, simulationOptionsSchema, type ExpectedModel, type ExpectedResult, type SimulationOptions } from '../../simulator/index.js';
+import { runSimulation, simulationOptionsSchema, type ExpectedModel, type ExpectedResult } from '../../simulator/index.js';
 import { bucketQuantile, type BrokerProcess, type BrokerSample } from './broker-process.js';
 import { loadAverage, machineBusyCpuSeconds } from './machine.js';
 import { PASS_CRITERIA, PROCESSOR_COUNTER_RESOLUTION_MS, type BenchOptions, type Scenario } from './options.js';
@@ -15,7 +15,7 @@ const WARM_UP_MS = 5000;
 export interface StepResult {
   step: number;
   offeredReadingsPerSecond: number;
-  /** Acknowledged readings over send start → last PUBACK (less the simulator's idle tail: idleTailMs). */
+  /** Acknowledged readings over send start → last PUBACK. */
   achievedReadingsPerSecond: number;
   achievedMessagesPerSecond: number;
   /** Send start → last PUBACK (or the drain timeout). */
@@ -165,7 +165,7 @@ export async function runStep(broker: BrokerProcess, scenario: Scenario, options
     const wall = (end.at - begin.at) / 1000;
     const acked = Math.min(report.acknowledged, report.sent.messages);
     const ackedReadings = acked * scenario.batch;
-    const activeMs = Math.max(1, report.durationMs - idleTailMs(sim));
+    const activeMs = Math.max(1, report.durationMs);
     const millions = Math.max(1, report.sent.readings) / 1e6;
     const brokerCpu = end.broker.cpuSeconds - begin.broker.cpuSeconds;
     const ownCpu = cpuSeconds(end.own) - cpuSeconds(begin.own);
@@ -226,27 +226,6 @@ export async function warmUp(broker: BrokerProcess, scenario: Scenario, options:
     drainTimeout: 10_000,
   });
   await runSimulation(sim, { expected: new CountingModel(devicePrefix) });
-}
-
-/**
- * The end of the simulator's send phase that sends nothing: its send loop (simulator/
- * simulation.ts) runs until the last round's due time, which for devices whose last
- * message fell in the round before is up to one send interval after the last message
- * was due. Achieved rates leave it out (at 1000 devices and 313 readings/s it is ~2.8 s
- * of a 10 s step). Mirrors that loop: 0 once the loop ends at the last message.
- */
-export function idleTailMs(sim: SimulationOptions): number {
-  const plan = new FleetPlan(sim, 0);
-  let rounds = 0;
-  let lastDue = 0;
-  for (let d = 0; d < sim.devices; d++) {
-    const n = plan.messagesOf(d);
-    rounds = Math.max(rounds, n);
-    if (n > 0) lastDue = Math.max(lastDue, plan.sendOffset(d, n - 1));
-  }
-  if (rounds === 0) return 0;
-  const loopEnd = plan.sendOffset(plan.order[sim.devices - 1]!, rounds - 1);
-  return Math.max(0, loopEnd - lastDue);
 }
 
 /** The most a step may take to catch up: its share of the step plus the counter's resolution. */
