@@ -5,3 +5,4 @@ export { runSimulation, type ExpectedModel, type SimulationHooks, type Simulatio
 export { progressLine, progressWriter, summaryText } from './progress-line.js';
 export { REPORT_VERSION, type ExpectedPoint, type ExpectedResult, type SimulationReport } from './report.js';
 export { ConnectRefusedError } from './device-connection.js';
+export { enrolFleet, secretsFileOf } from './registry-fleet.js';

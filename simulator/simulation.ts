@@ -34,6 +34,8 @@ export interface SimulationHooks {
   expected: ExpectedModel;
   /** Called about twice a second. */
   progress?: (p: SimulationProgress) => void;
+  /** A device's MQTT password (registry mode); default: the fleet key's token, or none. */
+  password?: (deviceId: string) => string | undefined;
   /** Awaited once the fleet has connected, before the first send. */
   connected?: (devices: number) => Promise<void> | void;
 }
@@ -88,7 +90,7 @@ export async function runSimulation(options: SimulationOptions, hooks: Simulatio
           // 127.0.0.1–16 as source addresses: 16 × the ephemeral port range for big fleets.
           localAddress: loopback ? `127.0.0.${1 + (d % 16)}` : undefined,
           clientId: id,
-          password: options.fleetKey === undefined ? undefined : createHmac('sha256', options.fleetKey).update(id).digest('hex'),
+          password: hooks.password?.(id) ?? (options.fleetKey === undefined ? undefined : createHmac('sha256', options.fleetKey).update(id).digest('hex')),
           qos: options.qos,
           inflight: options.inflight,
         },

@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FleetPlan, runSimulation, simulationOptionsSchema, type ExpectedModel, type SimulationOptionsInput } from '../simulator/index.js';
+import { join } from 'node:path';
+import { enrolFleet, FleetPlan, runSimulation, simulationOptionsSchema, type ExpectedModel, type SimulationOptionsInput } from '../simulator/index.js';
 import { ReferenceModel } from '../simulator/expected/index.js';
 import type { ExpectedResult } from '../simulator/report.js';
 import { startTestGateway, type TestGateway } from './harness/gateway-node.js';
 import { readLoggedMessages } from './harness/log-contents.js';
+import { tempDir } from './harness/temp-dir.js';
 
 const FLEET_KEY = 'simulated-fleet-key-0123456789';
 
@@ -84,6 +86,27 @@ describe('sluice simulate fleet', () => {
     expect(b.rejected).toEqual(a.rejected);
     const other = await runSimulation({ ...options, seed: 100 }, { expected: new ReferenceModel(windows, { devicePrefix: options.devicePrefix }) });
     expect(other.expected).not.toEqual(a.expected);
+  });
+
+  it('enrols its devices in a registry file for registry auth, and reuses their secrets on the next run', async () => {
+    const dir = await tempDir('sluice-sim-registry-');
+    try {
+      const registry = join(dir.path, 'devices.json');
+      const options = simulationOptionsSchema.parse({ devices: 4, rate: 400, batch: 5, duration: '1s', startTime: Date.now() - 60_000 });
+      const ids = Array.from({ length: 4 }, (_, d) => new FleetPlan(options, 0).deviceId(d));
+      const first = await enrolFleet(registry, ids);
+      expect(first.enrolled).toBe(4);
+      const again = await enrolFleet(registry, ids);
+      expect(again.enrolled).toBe(0);
+      expect(again.passwords).toEqual(first.passwords);
+      gw = await startTestGateway({ set: { 'auth.mode': 'registry', 'auth.registry': registry, 'limits.messagesPerSecond': '0' } });
+      const report = await runSimulation({ ...options, url: gw.url }, { expected: new RecordingModel(), password: (id) => again.passwords.get(id) });
+      expect(report.connections).toMatchObject({ peak: 4, failed: 0 });
+      expect(report.acknowledged).toBe(report.sent.messages);
+      expect(new Set((await readLoggedMessages(gw.log)).map((m) => m.device))).toEqual(new Set(ids));
+    } finally {
+      await dir.remove();
+    }
   });
 
   it('plans the same messages from the same seed, and different ones from another', () => {

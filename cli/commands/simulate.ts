@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ConfigError } from '../../core/index.js';
-import { progressWriter, runSimulation, simulationOptionsSchema, summaryText, type SimulationOptionsInput } from '../../simulator/index.js';
+import { enrolFleet, FleetPlan, progressWriter, runSimulation, secretsFileOf, simulationOptionsSchema, summaryText, type SimulationOptionsInput } from '../../simulator/index.js';
 import { ReferenceModel } from '../../simulator/expected/index.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './common.js';
 import { verifyAfterRun } from './simulate-verify.js';
@@ -26,6 +26,8 @@ interface SimulateFlags extends ConfigFlags {
   inflight?: string;
   startTime?: string;
   report?: string;
+  registry?: string;
+  enrolOnly?: boolean;
   verify?: boolean;
   progress: boolean;
 }
@@ -52,6 +54,8 @@ export function registerSimulateCommand(program: Command): void {
       .option('--malformed <share>', 'share of messages replaced by a broken payload', '0')
       .option('--churn <n>', 'connections dropped and re-opened per minute', '0')
       .option('--fleet-key <key>', 'token auth: passwords are HMAC(fleet key, device id) (default: auth.fleetKey from the config)')
+      .option('--registry <file>', 'registry auth: enrol the simulated devices in this registry file (secrets kept beside it) and connect with their secrets (default: auth.registry when auth.mode is registry)')
+      .option('--enrol-only', 'with registry auth: enrol the devices, then exit (start or restart the gateway afterwards: it reads the registry at start)')
       .option('--device-prefix <p>', 'device ids are this prefix plus a number', 'sim-')
       .option('--metrics <n>', 'metrics per device', '3')
       .option('--inflight <n>', 'QoS 1 publishes in flight per device', '4')
@@ -88,10 +92,22 @@ export function registerSimulateCommand(program: Command): void {
       throw new ConfigError(`simulate --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message} (got ${JSON.stringify((input as Record<string, unknown>)[key])})`);
     }
     const options = parsed.data;
+    const registryFile = flags.registry ?? (config.auth.mode === 'registry' && options.fleetKey === undefined ? config.auth.registry : undefined);
+    let passwords: Map<string, string> | undefined;
+    if (registryFile !== undefined) {
+      const ids = Array.from({ length: options.devices }, (_, d) => new FleetPlan(options, 0).deviceId(d));
+      const { passwords: known, enrolled } = await enrolFleet(registryFile, ids);
+      passwords = known;
+      if (enrolled > 0) process.stdout.write(`enrolled ${enrolled} simulated devices in ${registryFile} (secrets in ${secretsFileOf(registryFile)}); a running gateway needs a restart to read them\n`);
+      if (flags.enrolOnly) return;
+    } else if (flags.enrolOnly) {
+      throw new ConfigError('simulate --enrol-only needs a registry: pass --registry FILE or use a config with auth.mode: registry');
+    }
     const progress = flags.progress ? progressWriter(process.stderr) : undefined;
     const report = await runSimulation(options, {
       expected: new ReferenceModel(config.windows, { devicePrefix: options.devicePrefix }),
       progress: progress?.update,
+      password: passwords === undefined ? undefined : (id) => passwords.get(id),
     });
     progress?.done();
     process.stdout.write(`${summaryText(report)}\n`);
