@@ -3,7 +3,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bucketQuantile, histogramBuckets, metricSum, nextRate, roundRate, type BenchReport } from '../bench/ramp/index.js';
+import { bucketQuantile, histogramBuckets, metricSum, nextRate, roundRate, targets, type BenchReport, type ScenarioResult, type VerifyStepResult } from '../bench/ramp/index.js';
+import { startInfluxd } from './harness/influxdb.js';
 import { SLUICE_BIN } from './harness/sluice-process.js';
 import { tempDir } from './harness/temp-dir.js';
 
@@ -122,10 +123,97 @@ describe('sluice bench', () => {
     expect(svg).toContain('PUBACK p99 (ms');
   }, 90_000);
 
+  it('with --influx-url, verifies the series ramp end to end: a verify step at its best rate, exact against InfluxDB', async () => {
+    const influx = await startInfluxd();
+    cleanups.push(influx.destroy);
+    const dir = await tempDir('sluice-bench-test-');
+    cleanups.push(dir.remove);
+    const out = join(dir.path, 'results');
+    const args = ['bench', '--scenario', 'series', '--influx-url', influx.url, '--step-duration', '2s', '--max-steps', '1', '--devices', '10', '--start-rate', '20000', '--out', out];
+    const { stdout, stderr } = await run(process.execPath, [SLUICE_BIN, ...args], { cwd: dir.path, timeout: 75_000 });
+    expect(stderr).toMatch(/series sluice step 1: offered 20k/);
+    expect(stderr).toMatch(/series verify step: offered 20k .*verify exact/);
+    expect(stdout).toMatch(/series: 100-reading Series batches: .*verify exact/);
+
+    const json = (await readdir(out)).find((f) => f.endsWith('.json'))!;
+    const report = JSON.parse(await readFile(join(out, json), 'utf8')) as BenchReport;
+    const series = report.scenarios[0]!;
+    expect(series.runs.map((r) => r.broker)).toEqual(['sluice']);
+    expect(series.runs[0]!.best?.offeredReadingsPerSecond).toBe(20_000);
+    const v = series.verify!;
+    expect(v).toMatchObject({ rateFrom: 'ramp', offeredReadingsPerSecond: 20_000, exact: true, windows: ['telemetry_10s'] });
+    expect(v.error).toBeUndefined();
+    expect(v.step.step).toBe(2);
+    expect(v.achievedReadingsPerSecond).toBeGreaterThan(0);
+    expect(v.readings).toBe(v.step.sent.readings);
+    expect(v.points.expected).toBeGreaterThan(0);
+    expect(v.points).toEqual({ expected: v.points.expected, found: v.points.expected, missing: 0, extra: 0, mismatched: 0 });
+    // A fresh database per run, and the verify step's own devices.
+    expect(v.source).toMatch(/database sluice_bench_\d{8}T\d{9}Z$/);
+    expect(v.devicePrefix).toMatch(/^bench-series-verify-/);
+    const stored = await influx.query(`SELECT count("count") FROM "telemetry_10s" WHERE "device" =~ /^${v.devicePrefix}/`, v.source.split(' ').pop());
+    expect(stored[0]?.count).toBe(v.points.expected);
+    // 20k readings/s is far below the target: not met, with the verify figures in the note.
+    expect(report.targets).toEqual([expect.objectContaining({ scenario: 'series', measured: v.achievedReadingsPerSecond, met: false, note: expect.stringMatching(/verify exact/) })]);
+
+    const md = await readFile(join(out, json.replace(/\.json$/, '.md')), 'utf8');
+    expect(md).toContain('### verify step');
+    expect(md).toMatch(new RegExp(`\\| 20,000 \\| [\\d,]+ \\| [\\d,]+ \\| ${v.points.expected.toLocaleString('en')} \\| ${v.points.expected.toLocaleString('en')} \\| 0 \\| 0 \\| 0 \\| yes \\|`));
+  }, 90_000);
+
+  it('refuses --verify-rate without --influx-url', async () => {
+    const err = await run(process.execPath, [SLUICE_BIN, 'bench', '--scenario', 'series', '--verify-rate', '1000']).catch((e: { code: number; stderr: string }) => e);
+    expect(err).toMatchObject({ code: 2 });
+    expect((err as { stderr: string }).stderr).toMatch(/bench --verify-rate: needs --influx-url/);
+  });
+
   it('refuses a bad flag with its name and value', async () => {
     const err = await run(process.execPath, [SLUICE_BIN, 'bench', '--scenario', 'triple']).catch((e: { code: number; stderr: string }) => e);
     expect(err).toMatchObject({ code: 2 });
     expect((err as { stderr: string }).stderr).toMatch(/bench --scenario: .*"triple".*SLUICE_CONFIG_INVALID/);
+  });
+});
+
+describe('bench series target', () => {
+  const step = { pass: true, failures: [] } as unknown as VerifyStepResult['step'];
+  const verify = (over: Partial<VerifyStepResult>): VerifyStepResult => ({
+    rateFrom: 'ramp',
+    offeredReadingsPerSecond: 2_100_000,
+    achievedReadingsPerSecond: 2_050_000,
+    step,
+    devicePrefix: 'bench-series-verify-x-',
+    source: 'InfluxDB http://127.0.0.1:8086, database sluice_bench_x',
+    windows: ['telemetry_10s'],
+    readings: 61_500_000,
+    points: { expected: 4000, found: 4000, missing: 0, extra: 0, mismatched: 0 },
+    exact: true,
+    verifyMs: 14_000,
+    waitMs: 45_000,
+    text: 'verify: exact (4,000 points)',
+    ...over,
+  });
+  const series = (v?: VerifyStepResult, best = 2_050_000): ScenarioResult => ({
+    name: 'series',
+    title: 'series',
+    readingsPerMessage: 100,
+    shape: 'series',
+    metricsPerDevice: 1,
+    runs: [{ broker: 'sluice', command: 'sluice start', steps: [], stopped: 'resolved', lowestFailingRate: 2_500_000, best: { achievedReadingsPerSecond: best } as VerifyStepResult['step'] }],
+    verify: v,
+  });
+  const influxUrl = 'http://127.0.0.1:8086';
+
+  it('is met only at ≥ 2 M readings/s with verify exact', () => {
+    expect(targets([series(verify({}))], { influxUrl })[0]).toMatchObject({ measured: 2_050_000, met: true });
+    expect(targets([series(verify({ exact: false, points: { expected: 4000, found: 4000, missing: 0, extra: 0, mismatched: 3 } }))], { influxUrl })[0]).toMatchObject({ met: false, note: expect.stringMatching(/verify NOT exact: .*3 mismatched/) });
+    expect(targets([series(verify({ achievedReadingsPerSecond: 1_900_000 }))], { influxUrl })[0]).toMatchObject({ measured: 1_900_000, met: false });
+    expect(targets([series(verify({ step: { pass: false, failures: ['PUBACK p99 120 ms ≥ 100 ms'] } as unknown as VerifyStepResult['step'] }))], { influxUrl })[0]).toMatchObject({ met: false });
+  });
+
+  it('says "not verified (run with --influx-url)" without InfluxDB, and never calls the target met', () => {
+    const t = targets([series(undefined)], {})[0]!;
+    expect(t).toMatchObject({ measured: 2_050_000, met: null, note: expect.stringContaining('not verified (run with --influx-url)') });
+    expect(targets([series(undefined, 500_000)], {})[0]).toMatchObject({ met: false });
   });
 });
 

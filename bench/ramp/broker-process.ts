@@ -53,6 +53,8 @@ export interface SluiceProcessOptions {
   /** The user's --config and --set, passed on; the bench's own settings come after and win. */
   configFile?: string;
   sets?: string[];
+  /** More of the bench's own settings (the verify mode's: database, idle timeout, flush interval), after the user's. */
+  extraSets?: string[];
   /** Parent of the temp data dir (default: the OS temp dir). */
   dataParent?: string;
 }
@@ -68,6 +70,7 @@ export async function startSluiceProcess(o: SluiceProcessOptions): Promise<Broke
   const role = processors ? 'start' : 'gateway';
   const own = [`dataDir=${dataDir}`, 'mqtt.host=127.0.0.1', 'mqtt.port=0', 'http.host=127.0.0.1', 'http.port=0', 'auth.mode=anonymous', 'limits.messagesPerSecond=0'];
   if (processors) own.push(`influx.url=${o.influxUrl}`, `checkpoint.interval=${PROCESSOR_CHECKPOINT_INTERVAL}`);
+  own.push(...(o.extraSets ?? []));
   const args = [CLI, role, ...(o.configFile ? ['--config', o.configFile] : []), ...[...(o.sets ?? []), ...own].flatMap((s) => ['--set', s])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let onLine = (_line: string): void => undefined;

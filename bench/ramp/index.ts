@@ -1,7 +1,8 @@
-export { SCENARIOS, SCENARIO_NAMES, PASS_CRITERIA, TARGETS, benchOptionsSchema, type BenchOptions, type BenchOptionsInput, type Scenario, type ScenarioName } from './options.js';
-export { runBench, targets, BENCH_REPORT_VERSION, type BenchReport, type BenchHooks, type ScenarioResult, type TargetResult } from './run-bench.js';
-export { runRamp, nextRate, roundRate, NOISY_CORES, type RampResult } from './ramp.js';
-export { runStep, warmUp, judge, catchUpLimitMs, type StepResult } from './step.js';
+export { SCENARIOS, SCENARIO_NAMES, PASS_CRITERIA, TARGETS, PROCESSOR_CHECKPOINT_INTERVAL, VERIFY_GATEWAY_SETTINGS, benchOptionsSchema, type BenchOptions, type BenchOptionsInput, type Scenario, type ScenarioName } from './options.js';
+export { runBench, targets, verifiedNote, BENCH_REPORT_VERSION, type BenchReport, type BenchHooks, type ScenarioResult, type TargetResult } from './run-bench.js';
+export { runRamp, settle, nextRate, roundRate, NOISY_CORES, type RampResult } from './ramp.js';
+export { runStep, runStepWith, warmUp, judge, catchUpLimitMs, type StepResult, type StepModel } from './step.js';
+export { runVerifyStep, type BenchVerifySetup, type VerifyPointCounts, type VerifyStepResult } from './verify-step.js';
 export { startBareAedes, startSluiceProcess, metricSum, histogramBuckets, bucketQuantile, type BrokerProcess, type BrokerSample, type SluiceProcessOptions } from './broker-process.js';
 export { benchChartSvg, shortNumber } from './chart.js';
 export { benchMarkdown, criteriaText } from './markdown.js';

@@ -51,6 +51,13 @@ export const PASS_CRITERIA = {
 export const PROCESSOR_CHECKPOINT_INTERVAL = '1s';
 export const PROCESSOR_COUNTER_RESOLUTION_MS = 2000;
 
+/**
+ * With --influx-url, what the bench sets on the gateway (after the user's --config and
+ * --set) so the verify step's last windows reach InfluxDB soon after it ends: a quiet
+ * partition's watermark moves after 2 s instead of 30 s, and the sink flushes every 500 ms.
+ */
+export const VERIFY_GATEWAY_SETTINGS = ['time.idleTimeout=2s', 'influx.flushInterval=500ms'] as const;
+
 /** The issue's targets, reported (not asserted). */
 export const TARGETS = {
   /** QoS 1 single-reading: highest sustained rate at least this × bare aedes's in the same run. */
@@ -84,8 +91,18 @@ export const benchOptionsSchema = z
     influxUrl: z.url({ protocol: /^https?$/ }).optional(),
     /** Default 2s (at most half a step). Pause between steps; with processors, then also until they have read every message (up to 60 s). */
     settle: duration('2s'),
+    /**
+     * No default. With --influx-url and the series scenario alone: skip the ramp and run
+     * only the verify step, at this offered rate (readings/s).
+     */
+    verifyRate: z.number().positive().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.verifyRate === undefined) return;
+    if (o.influxUrl === undefined) ctx.addIssue({ code: 'custom', path: ['verifyRate'], message: 'needs --influx-url: the verify step compares what the processors wrote to InfluxDB' });
+    else if (o.scenarios.length !== 1 || o.scenarios[0] !== 'series') ctx.addIssue({ code: 'custom', path: ['verifyRate'], message: 'needs --scenario series: only the series ramp has a verify step' });
+  });
 
 export type BenchOptionsInput = z.input<typeof benchOptionsSchema>;
 export type BenchOptions = z.infer<typeof benchOptionsSchema>;

@@ -86,7 +86,7 @@ export async function runRamp(broker: BrokerProcess, scenario: Scenario, options
 }
 
 /** Lets the broker finish what the last step left: a pause, and with processors until their backlog is gone. */
-async function settle(broker: BrokerProcess, pauseMs: number): Promise<void> {
+export async function settle(broker: BrokerProcess, pauseMs: number): Promise<void> {
   await sleep(pauseMs);
   if (!broker.processors) return;
   const deadline = performance.now() + BACKLOG_DRAIN_TIMEOUT_MS;

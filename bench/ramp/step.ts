@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runSimulation, simulationOptionsSchema, type ExpectedModel, type ExpectedResult } from '../../simulator/index.js';
+import { runSimulation, simulationOptionsSchema, type ExpectedModel, type ExpectedResult, type SimulationReport } from '../../simulator/index.js';
 import { bucketQuantile, type BrokerProcess, type BrokerSample } from './broker-process.js';
 import { loadAverage, machineBusyCpuSeconds } from './machine.js';
 import { PASS_CRITERIA, PROCESSOR_COUNTER_RESOLUTION_MS, type BenchOptions, type Scenario } from './options.js';
@@ -95,7 +95,29 @@ const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
  * after the last PUBACK. CPU and RSS are measured over the sending phase only (connect excluded).
  */
 export async function runStep(broker: BrokerProcess, scenario: Scenario, options: BenchOptions, step: number, rate: number): Promise<StepResult> {
-  const devicePrefix = `bench-${scenario.name}-${broker.kind === 'sluice' ? 's' : 'b'}${step}-`;
+  return (await runStepWith(broker, scenario, options, step, rate)).result;
+}
+
+/** What a step feeds the readings the gateway should accept to (default: a count of them). */
+export interface StepModel {
+  /** The step's devices are this prefix plus a number. */
+  devicePrefix: string;
+  expected: ExpectedModel;
+}
+
+/**
+ * runStep with the simulator's readings going to `model` (the verify step's reference
+ * model); also resolves with the simulator's report (absent when the simulator threw).
+ */
+export async function runStepWith(
+  broker: BrokerProcess,
+  scenario: Scenario,
+  options: BenchOptions,
+  step: number,
+  rate: number,
+  model?: StepModel,
+): Promise<{ result: StepResult; simulation?: SimulationReport }> {
+  const devicePrefix = model?.devicePrefix ?? `bench-${scenario.name}-${broker.kind === 'sluice' ? 's' : 'b'}${step}-`;
   const sim = simulationOptionsSchema.parse({
     url: broker.mqttUrl,
     devices: options.devices,
@@ -142,7 +164,7 @@ export async function runStep(broker: BrokerProcess, scenario: Scenario, options
   };
   try {
     const report = await runSimulation(sim, {
-      expected: new CountingModel(devicePrefix),
+      expected: model?.expected ?? new CountingModel(devicePrefix),
       connected: async () => {
         start = await mark();
         sampler = setInterval(() => {
@@ -199,11 +221,11 @@ export async function runStep(broker: BrokerProcess, scenario: Scenario, options
     }
     result.failures = judge(result, options.stepDuration);
     result.pass = result.failures.length === 0;
-    return result;
+    return { result, simulation: report };
   } catch (err) {
     clearInterval(sampler);
     const message = (err as Error).message;
-    return { ...base, loadAverage: loadAverage(), error: message, failures: [`simulator: ${message}`] };
+    return { result: { ...base, loadAverage: loadAverage(), error: message, failures: [`simulator: ${message}`] } };
   }
 }
 

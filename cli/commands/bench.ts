@@ -1,7 +1,19 @@
 import type { Command } from 'commander';
-import { benchOptionsSchema, runBench, shortNumber, writeBenchReport, type BenchOptionsInput, type ScenarioName } from '../../bench/ramp/index.js';
+import {
+  benchOptionsSchema,
+  PROCESSOR_CHECKPOINT_INTERVAL,
+  runBench,
+  shortNumber,
+  VERIFY_GATEWAY_SETTINGS,
+  verifiedNote,
+  writeBenchReport,
+  type BenchVerifySetup,
+  type BenchOptionsInput,
+  type ScenarioName,
+} from '../../bench/ramp/index.js';
 import { ConfigError } from '../../core/index.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './common.js';
+import { windowsSettleMs } from './simulate-verify.js';
 
 interface BenchFlags extends ConfigFlags {
   scenario: string;
@@ -12,6 +24,7 @@ interface BenchFlags extends ConfigFlags {
   inflight: string;
   out: string;
   influxUrl?: string;
+  verifyRate?: string;
 }
 
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -32,9 +45,16 @@ export function registerBenchCommand(program: Command): void {
       .option('--devices <n>', 'simulated devices (connections)', '1000')
       .option('--inflight <n>', 'QoS 1 publishes in flight per device', '4')
       .option('--out <dir>', 'where the report files go', 'bench/results')
-      .option('--influx-url <url>', 'run `sluice start` with processors writing to this InfluxDB (default: `sluice gateway` alone)'),
+      .option(
+        '--influx-url <url>',
+        'run `sluice start` with processors writing to this InfluxDB (a fresh database sluice_bench_<time> for InfluxDB 1.x), and after the series ramp run a verify step at its highest passing rate and compare InfluxDB with the expected window aggregates (default: `sluice gateway` alone, not verified)',
+      )
+      .option('--verify-rate <n>', 'with --scenario series and --influx-url: skip the ramp, run only the verify step at this rate, readings/s'),
   )
-    .addHelpText('after', '\nThe gateway always runs on free ports in a temp data dir (under --data-dir when given); --config and --set are passed on to it.')
+    .addHelpText(
+      'after',
+      `\nThe gateway always runs on free ports in a temp data dir (under --data-dir when given); --config and --set are passed on to it. With --influx-url the bench also sets ${VERIFY_GATEWAY_SETTINGS.join(', ')} and checkpoint.interval=${PROCESSOR_CHECKPOINT_INTERVAL}, so the verify step's last windows reach InfluxDB within seconds.`,
+    )
     .action(async (flags: BenchFlags) => {
       // Fails early, with the key, on a bad --config or --set; the gateway process reads them again.
       await configFromFlags(flags);
@@ -48,6 +68,7 @@ export function registerBenchCommand(program: Command): void {
         inflight: num(flags.inflight),
         out: flags.out,
         influxUrl: flags.influxUrl,
+        verifyRate: num(flags.verifyRate),
       };
       const parsed = benchOptionsSchema.safeParse(input);
       if (!parsed.success) {
@@ -58,9 +79,18 @@ export function registerBenchCommand(program: Command): void {
         throw new ConfigError(`bench --${flag}: ${issue.message} (got ${JSON.stringify(value)})`);
       }
       const options = parsed.data;
+      const verify = options.influxUrl === undefined ? undefined : await verifySetup(flags, options.influxUrl);
+      if (verify) say(`verify: the processors write to ${verify.setup.influx.url}, ${verify.setup.influx.version === 1 ? `database ${verify.setup.influx.database}` : `bucket ${verify.setup.influx.bucket}`}`);
       const report = await runBench(options, {
-        gateway: { configFile: flags.config, sets: flags.set, dataParent: flags.dataDir },
-        starting: (scenario, broker) => say(`${scenario}: ramping ${broker}, steps of ${options.stepDuration / 1000} s`),
+        gateway: { configFile: flags.config, sets: flags.set, extraSets: verify?.sets, dataParent: flags.dataDir },
+        verify: verify?.setup,
+        starting: (scenario, broker) => say(`${scenario}: ${broker === 'sluice' && options.verifyRate !== undefined ? 'starting' : 'ramping'} ${broker}, steps of ${options.stepDuration / 1000} s`),
+        verifying: (scenario, rate) =>
+          say(`${scenario} verify step: offered ${shortNumber(rate)} readings/s with the reference model (devices ${verify!.setup.devicePrefix}…), then verify waits up to ${Math.round(verify!.setup.waitMs / 1000)} s for the last windows`),
+        verified: (scenario, v) =>
+          say(
+            `${scenario} verify step: offered ${shortNumber(v.offeredReadingsPerSecond)} → achieved ${shortNumber(v.achievedReadingsPerSecond)} readings/s, p99 ${v.step.latencyMs.p99.toFixed(1)} ms: step ${v.step.pass ? 'pass' : `fail (${v.step.failures.join('; ')})`}; ${verifiedNote(v)}, after ${(v.verifyMs / 1000).toFixed(1)} s`,
+          ),
         step: (scenario, broker, s) =>
           say(
             `${scenario} ${broker} step ${s.step}${s.repeatOf === undefined ? '' : ` (repeats ${s.repeatOf})`}: offered ${shortNumber(s.offeredReadingsPerSecond)} → achieved ${shortNumber(s.achievedReadingsPerSecond)} readings/s, p99 ${s.latencyMs.p99.toFixed(1)} ms, cores: broker ${s.brokerCpuCores}, simulator ${s.simulatorCpuCores}, other ${s.otherCpuCores ?? '?'}: ${s.pass ? 'pass' : `fail (${s.failures.join('; ')})`}`,
@@ -73,4 +103,26 @@ export function registerBenchCommand(program: Command): void {
       }
       process.stdout.write(`written ${files.json}\n        ${files.markdown}\n        ${files.svg}\n`);
     });
+}
+
+/** InfluxDB 1.x database names: sluice_bench_20250101T120000123Z. */
+function benchDatabase(now: Date): string {
+  return `sluice_bench_${now.toISOString().replace(/[-:.]/g, '')}`;
+}
+
+/**
+ * With --influx-url: the settings the bench adds to the gateway's (a fresh database per
+ * run, short idle timeout and flush interval), and the gateway's windows and InfluxDB
+ * settings loaded the way the gateway will load them, for the verify step.
+ */
+async function verifySetup(flags: BenchFlags, influxUrl: string): Promise<{ sets: string[]; setup: BenchVerifySetup }> {
+  const now = new Date();
+  const user = await configFromFlags({ ...flags, set: [...(flags.set ?? []), `influx.url=${influxUrl}`] });
+  // 1.x: the processors create the database. 2.x writes to the configured bucket; the run's own device prefix keeps earlier runs' points out.
+  const sets = [...(user.influx.version === 1 ? [`influx.database=${benchDatabase(now)}`] : []), ...VERIFY_GATEWAY_SETTINGS];
+  const config = await configFromFlags({ ...flags, set: [...(flags.set ?? []), `influx.url=${influxUrl}`, `checkpoint.interval=${PROCESSOR_CHECKPOINT_INTERVAL}`, ...sets] });
+  return {
+    sets,
+    setup: { windows: config.windows, influx: config.influx, waitMs: windowsSettleMs(config), devicePrefix: `bench-series-verify-${now.getTime().toString(36)}-` },
+  };
 }
