@@ -123,27 +123,25 @@ describe('sluice bench', () => {
     expect(svg).toContain('PUBACK p99 (ms');
   }, 90_000);
 
-  it('with --influx-url, verifies the series ramp end to end: a verify step at its best rate, exact against InfluxDB', async () => {
+  // --verify-rate: the verify step alone. Through a ramp it would wait on a step passing
+  // its p99 bound, which a loaded CI machine cannot promise; the verdict is what matters.
+  it('with --influx-url, a verify step drives the gateway and processors and checks InfluxDB exact against the reference model', async () => {
     const influx = await startInfluxd();
     cleanups.push(influx.destroy);
     const dir = await tempDir('sluice-bench-test-');
     cleanups.push(dir.remove);
     const out = join(dir.path, 'results');
-    const args = ['bench', '--scenario', 'series', '--influx-url', influx.url, '--step-duration', '2s', '--max-steps', '1', '--devices', '10', '--start-rate', '20000', '--out', out];
+    const args = ['bench', '--scenario', 'series', '--influx-url', influx.url, '--verify-rate', '5000', '--step-duration', '2s', '--devices', '10', '--out', out];
     const { stdout, stderr } = await run(process.execPath, [SLUICE_BIN, ...args], { cwd: dir.path, timeout: 75_000 });
-    expect(stderr).toMatch(/series sluice step 1: offered 20k/);
-    expect(stderr).toMatch(/series verify step: offered 20k .*verify exact/);
+    expect(stderr).toMatch(/series verify step: offered 5k .*verify exact/);
     expect(stdout).toMatch(/series: 100-reading Series batches: .*verify exact/);
 
     const json = (await readdir(out)).find((f) => f.endsWith('.json'))!;
     const report = JSON.parse(await readFile(join(out, json), 'utf8')) as BenchReport;
     const series = report.scenarios[0]!;
-    expect(series.runs.map((r) => r.broker)).toEqual(['sluice']);
-    expect(series.runs[0]!.best?.offeredReadingsPerSecond).toBe(20_000);
     const v = series.verify!;
-    expect(v).toMatchObject({ rateFrom: 'ramp', offeredReadingsPerSecond: 20_000, exact: true, windows: ['telemetry_10s'] });
+    expect(v).toMatchObject({ rateFrom: 'verify-rate', offeredReadingsPerSecond: 5_000, exact: true, windows: ['telemetry_10s'] });
     expect(v.error).toBeUndefined();
-    expect(v.step.step).toBe(2);
     expect(v.achievedReadingsPerSecond).toBeGreaterThan(0);
     expect(v.readings).toBe(v.step.sent.readings);
     expect(v.points.expected).toBeGreaterThan(0);
@@ -153,12 +151,12 @@ describe('sluice bench', () => {
     expect(v.devicePrefix).toMatch(/^bench-series-verify-/);
     const stored = await influx.query(`SELECT count("count") FROM "telemetry_10s" WHERE "device" =~ /^${v.devicePrefix}/`, v.source.split(' ').pop());
     expect(stored[0]?.count).toBe(v.points.expected);
-    // 20k readings/s is far below the target: not met, with the verify figures in the note.
+    // 5k readings/s is far below the target: not met, with the verify figures in the note.
     expect(report.targets).toEqual([expect.objectContaining({ scenario: 'series', measured: v.achievedReadingsPerSecond, met: false, note: expect.stringMatching(/verify exact/) })]);
 
     const md = await readFile(join(out, json.replace(/\.json$/, '.md')), 'utf8');
     expect(md).toContain('### verify step');
-    expect(md).toMatch(new RegExp(`\\| 20,000 \\| [\\d,]+ \\| [\\d,]+ \\| ${v.points.expected.toLocaleString('en')} \\| ${v.points.expected.toLocaleString('en')} \\| 0 \\| 0 \\| 0 \\| yes \\|`));
+    expect(md).toMatch(new RegExp(`\\| 5,000 \\| [\\d,]+ \\| [\\d,]+ \\| ${v.points.expected.toLocaleString('en')} \\| ${v.points.expected.toLocaleString('en')} \\| 0 \\| 0 \\| 0 \\| yes \\|`));
   }, 90_000);
 
   it('refuses --verify-rate without --influx-url', async () => {
