@@ -12,7 +12,7 @@ describe('loadConfig', () => {
     expect(config.partitions).toBe(64);
     expect(config.auth.mode).toBe('registry');
     expect(config.mqtt.maxPacketBytes).toBe(256 * 1024);
-    expect(config.ingest.batchMaxDelay).toBe(2);
+    expect(config.ingest.batchMaxDelay).toBe(5);
   });
 
   it('layers file < SLUICE_* env < flags, and resolves file paths against the file', async () => {
