@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runSimulation, simulationOptionsSchema, type ExpectedModel, type ExpectedResult, type SimulationReport } from '../../simulator/index.js';
+import { runSimulation, simulationOptionsSchema, type ExpectedModel, type ExpectedResult, type SimulationOptions, type SimulationReport } from '../../simulator/index.js';
 import { bucketQuantile, type BrokerProcess, type BrokerSample } from './broker-process.js';
 import { loadAverage, machineBusyCpuSeconds } from './machine.js';
 import { PASS_CRITERIA, PROCESSOR_COUNTER_RESOLUTION_MS, type BenchOptions, type Scenario } from './options.js';
@@ -118,21 +118,8 @@ export async function runStepWith(
   model?: StepModel,
 ): Promise<{ result: StepResult; simulation?: SimulationReport }> {
   const devicePrefix = model?.devicePrefix ?? `bench-${scenario.name}-${broker.kind === 'sluice' ? 's' : 'b'}${step}-`;
-  const sim = simulationOptionsSchema.parse({
-    url: broker.mqttUrl,
-    devices: options.devices,
-    rate,
-    batch: scenario.batch,
-    shape: scenario.shape,
-    metrics: scenario.metrics,
-    qos: 1,
-    duration: options.stepDuration,
-    seed: step,
-    // Fresh device ids each step: the processors de-duplicate by (device, seq), and seq restarts at 1.
-    devicePrefix,
-    inflight: options.inflight,
-    drainTimeout: Math.max(10_000, options.stepDuration),
-  });
+  // Fresh device ids each step: the processors de-duplicate by (device, seq), and seq restarts at 1.
+  const sim = stepSimulation(broker, scenario, options, rate, { duration: options.stepDuration, seed: step, devicePrefix, drainTimeout: Math.max(10_000, options.stepDuration) });
   let start: Mark | undefined;
   let peakRss = 0;
   let sampling: Promise<void> | undefined;
@@ -235,18 +222,7 @@ export async function runStepWith(
  */
 export async function warmUp(broker: BrokerProcess, scenario: Scenario, options: BenchOptions, rate: number): Promise<void> {
   const devicePrefix = `bench-${scenario.name}-warm-`;
-  const sim = simulationOptionsSchema.parse({
-    url: broker.mqttUrl,
-    devices: options.devices,
-    rate,
-    batch: scenario.batch,
-    shape: scenario.shape,
-    metrics: scenario.metrics,
-    duration: Math.min(WARM_UP_MS, options.stepDuration),
-    devicePrefix,
-    inflight: options.inflight,
-    drainTimeout: 10_000,
-  });
+  const sim = stepSimulation(broker, scenario, options, rate, { duration: Math.min(WARM_UP_MS, options.stepDuration), devicePrefix, drainTimeout: 10_000 });
   await runSimulation(sim, { expected: new CountingModel(devicePrefix) });
 }
 
@@ -286,4 +262,19 @@ export function judge(s: StepResult, stepDurationMs: number): string[] {
     failures.push(`processors caught up ${s.processors.catchUpMs === null ? `not within ${(2 * limit) / 1000} s` : `in ${(s.processors.catchUpMs / 1000).toFixed(1)} s`} > ${(limit / 1000).toFixed(1)} s after the last PUBACK`);
   }
   return failures;
+}
+
+/** The simulator's options for one step (or the warm-up) of `scenario` at `rate` on `broker`: QoS 1, the bench's fleet. */
+function stepSimulation(broker: BrokerProcess, scenario: Scenario, options: BenchOptions, rate: number, run: { duration: number; seed?: number; devicePrefix: string; drainTimeout: number }): SimulationOptions {
+  return simulationOptionsSchema.parse({
+    url: broker.mqttUrl,
+    devices: options.devices,
+    rate,
+    batch: scenario.batch,
+    shape: scenario.shape,
+    metrics: scenario.metrics,
+    qos: 1,
+    inflight: options.inflight,
+    ...run,
+  });
 }

@@ -5,23 +5,13 @@
  * difference.
  */
 
+import type { ExpectedPoint } from '../report.js';
+
 /** The quantiles a point carries, and the fraction each stands for. */
 export const QUANTILES = { p50: 0.5, p90: 0.9, p99: 0.99 } as const;
 
 /** The aggregate fields of one expected point. */
-export interface WindowStats {
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  mean: number;
-  first: number;
-  last: number;
-  stddev: number;
-  p50: [number, number];
-  p90: [number, number];
-  p99: [number, number];
-}
+export type WindowStats = Omit<ExpectedPoint, 'measurement' | 'device' | 'metric' | 'tags' | 'time'>;
 
 /**
  * An exactly rounded float sum (Shewchuk's algorithm, as Python's math.fsum): the partials
