@@ -6,6 +6,7 @@ import type { DeviceLimitsConfig } from './config.js';
 import type { PayloadKind } from './decode/index.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { GatewayMetrics } from './metrics.js';
+import { PublishPacer } from './publish-pacer.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** What the gateway knows about a connected client, computed once at CONNECT. */
@@ -17,7 +18,8 @@ interface Session {
   /** The ACL's answer for the client's own telemetry topics, cached: it is asked per message. */
   ownTelemetryAllowed: boolean;
   ownJsonAllowed: boolean;
-  bucket: TokenBucket | undefined;
+  /** The per-device rate limit and the queue that holds publishes over it, in arrival order. */
+  rate: { bucket: TokenBucket; pacer: PublishPacer } | undefined;
 }
 
 export interface BrokerHooksOptions {
@@ -105,10 +107,10 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
     const partition = device === session.identity.id ? session.partition : keyGroupOf(device, o.partitions);
     const tags = device === session.identity.id ? session.identity.tagString : '';
     const payload = packet.payload as Buffer;
-    const delay = session.bucket?.delayFor(1) ?? 0;
-    if (delay === 0) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback);
-    o.metrics.rateLimited.inc();
-    setTimeout(() => o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback), delay);
+    if (!session.rate) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback);
+    const delay = session.rate.bucket.delayFor(1);
+    if (delay > 0) o.metrics.rateLimited.inc();
+    session.rate.pacer.schedule(delay, () => o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback));
   };
 
   broker.authorizeSubscribe = (client, subscription, callback) => {
@@ -133,6 +135,6 @@ function newSession(client: Client, identity: DeviceIdentity, o: BrokerHooksOpti
     jsonTopic,
     ownTelemetryAllowed: o.acl.canPublish(identity, client.id, telemetryTopic),
     ownJsonAllowed: o.acl.canPublish(identity, client.id, jsonTopic),
-    bucket: o.limits.messagesPerSecond > 0 ? new TokenBucket(o.limits.messagesPerSecond, o.limits.burst) : undefined,
+    rate: o.limits.messagesPerSecond > 0 ? { bucket: new TokenBucket(o.limits.messagesPerSecond, o.limits.burst), pacer: new PublishPacer() } : undefined,
   };
 }

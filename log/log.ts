@@ -11,7 +11,11 @@ export interface LogRecord {
 export interface Log {
   /** Number of partitions, fixed when the log was created. */
   readonly partitions: number;
-  /** Appends one record; resolves with its offset once it is durable under the fsync policy. */
+  /**
+   * Appends one record; resolves with its offset once it is durable under the fsync policy.
+   * Appends to one partition take offsets in the order of the calls (the gateway relies on
+   * it to keep each device's messages in arrival order), whatever order they resolve in.
+   */
   append(partition: number, payload: Uint8Array): Promise<number>;
   /** Records from `fromOffset` (inclusive) on, at most `maxRecords`; empty at the end. */
   read(partition: number, fromOffset: number, maxRecords?: number): Promise<LogRecord[]>;

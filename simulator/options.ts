@@ -37,8 +37,8 @@ export const simulationOptionsSchema = z
     devicePrefix: z.string().regex(/^[A-Za-z0-9_.:-]+$/).default('sim-'),
     /** Distinct metrics per device. */
     metrics: z.number().int().min(1).max(32).default(3),
-    /** QoS 1 messages a device keeps in flight before it waits for PUBACKs. */
-    inflight: z.number().int().min(1).max(1000).default(4),
+    /** QoS 1 messages a device keeps in flight before it waits for PUBACKs; up to the 65,535 packet ids MQTT has (a device that never waits). */
+    inflight: z.number().int().min(1).max(65_535).default(4),
     /** Event time of the run's first reading, ms since the epoch (default: when the run starts). */
     startTime: z.number().int().optional(),
     /** How long to wait, after the last send, for outstanding PUBACKs. */

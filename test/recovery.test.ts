@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startInfluxd } from './harness/influxdb.js';
 import { comparePoints, LockstepFleet } from './harness/lockstep-fleet.js';
-import { nodeArgs, waitForPoints, watchNode, WINDOW_MS } from './harness/pipeline-node.js';
+import { nodeArgs, scrapeMetric as metric, waitForPoints, watchNode, WINDOW_MS } from './harness/pipeline-node.js';
 import { spawnSluice, type SluiceProcess } from './harness/sluice-process.js';
 import { tempDir } from './harness/temp-dir.js';
 
@@ -11,12 +11,6 @@ const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function metric(httpPort: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
 
 const base = (): number => Math.floor((Date.now() - 20 * 60_000) / WINDOW_MS) * WINDOW_MS;
 

@@ -43,7 +43,7 @@ export function registerBenchCommand(program: Command): void {
       .option('--max-steps <n>', 'steps per ramp', '12')
       .option('--start-rate <n>', 'first offered rate, readings/s (default: single 5000, series 200000)')
       .option('--devices <n>', 'simulated devices (connections)', '1000')
-      .option('--inflight <n>', 'QoS 1 publishes in flight per device', '4')
+      .option('--inflight <n>', 'QoS 1 publishes in flight per device (1–65535)', '4')
       .option('--out <dir>', 'where the report files go', 'bench/results')
       .option(
         '--influx-url <url>',

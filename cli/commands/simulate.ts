@@ -58,7 +58,7 @@ export function registerSimulateCommand(program: Command): void {
       .option('--enrol-only', 'with registry auth: enrol the devices, then exit (start or restart the gateway afterwards: it reads the registry at start)')
       .option('--device-prefix <p>', 'device ids are this prefix plus a number', 'sim-')
       .option('--metrics <n>', 'metrics per device', '3')
-      .option('--inflight <n>', 'QoS 1 publishes in flight per device', '4')
+      .option('--inflight <n>', 'QoS 1 publishes in flight per device (1–65535)', '4')
       .option('--start-time <ms>', 'event time of the first reading, ms since the epoch (default: now)')
       .option('--report <file>', 'write the report, with the expected aggregates, as JSON')
       .option('--verify', 'after sending, wait for the windows to close and compare InfluxDB with the expected aggregates')

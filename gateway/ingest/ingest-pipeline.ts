@@ -16,9 +16,12 @@ interface PendingPublish {
   done: PublishDone | undefined;
 }
 
+/** What the pipeline needs of a decode pool (DecodePool; a test may complete jobs in any order). */
+export type DecodeService = Pick<DecodePool, 'saturated' | 'decode' | 'whenNotSaturated'>;
+
 export interface IngestPipelineOptions {
   log: Log;
-  pool: DecodePool;
+  pool: DecodeService;
   deadLetters: DeadLetterRecorder;
   metrics: GatewayMetrics;
   config: IngestConfig;
@@ -34,6 +37,12 @@ export interface IngestPipelineOptions {
  * batch per partition to the log, and only then releases the publishes (PUBACK).
  * Payload bytes in flight are bounded: past the bound, publishes are held, which stops
  * aedes from reading those sockets.
+ *
+ * Order: micro-batches are appended to the log in the order they were cut, whatever
+ * order the decode pool finishes them in (piscina does not keep submission order), so
+ * the log holds each device's messages in the order the gateway received them. The
+ * processors' de-duplication, event time and the cardinality guard all see arrival
+ * order, and a replay sees the same.
  */
 export class IngestPipeline {
   private job = new DecodeJobBuilder();
@@ -46,6 +55,9 @@ export class IngestPipeline {
   private readonly held: (() => void)[] = [];
   private readonly deviceMetrics = new Map<string, Set<string>>();
   private readonly acks = new AckQueue();
+  /** Settles once the last cut micro-batch has issued its appends (not once they are durable). */
+  private appendTail: Promise<unknown> = Promise.resolve();
+  private waitingForPool = false;
   private closed = false;
 
   constructor(private readonly o: IngestPipelineOptions) {}
@@ -89,14 +101,20 @@ export class IngestPipeline {
     else this.timer ??= setTimeout(() => this.flush(), c.batchMaxDelay);
   }
 
-  /** Cuts the current micro-batch and sends it on (waits briefly while the pool is full). */
+  /** Cuts the current micro-batch and sends it on (once the pool has room, if it is full). */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.pending.length === 0) return;
     if (this.o.pool.saturated) {
       // The batch keeps growing meanwhile; maxInflightBytes bounds it.
-      this.timer = setTimeout(() => this.flush(), 1);
+      if (!this.waitingForPool) {
+        this.waitingForPool = true;
+        void this.o.pool.whenNotSaturated().then(() => {
+          this.waitingForPool = false;
+          this.flush();
+        });
+      }
       return;
     }
     const batch = this.pending;
@@ -106,10 +124,15 @@ export class IngestPipeline {
     const { job, transferList } = this.job.take();
     this.o.metrics.decodeBatchMessages.observe(batch.length);
     const started = performance.now();
-    const durable = this.o.pool.decode(job, transferList).then((result) => {
+    const decoded = this.o.pool.decode(job, transferList).then((result) => {
       this.o.metrics.decodeSeconds.observe((performance.now() - started) / 1000);
-      return this.persist(result, batch);
+      return result;
     });
+    // Appends are issued in cut order: this batch's wait for the previous batch's appends
+    // to be issued (not to be durable), so the group commit still takes many batches.
+    const issued = this.appendTail.then(() => decoded).then((result) => ({ durable: this.persist(result, batch) }));
+    this.appendTail = issued.catch(() => undefined);
+    const durable = issued.then((appends) => appends.durable);
     this.acks.enqueue(durable, (err) => {
       this.release(batch, err);
       // One observation per batch, not per publish: the hot path stays batch-oriented.
@@ -117,7 +140,11 @@ export class IngestPipeline {
     });
   }
 
-  private async persist(result: DecodeResult, batch: PendingPublish[]): Promise<void> {
+  /**
+   * Guards, dead-letters and appends one decoded micro-batch. Every append is issued before
+   * this returns (the log assigns offsets in call order); the promise says when all are durable.
+   */
+  private persist(result: DecodeResult, batch: PendingPublish[]): Promise<void> {
     // Batches arrive compressed; one that must drop a message is uncompressed, flagged and
     // compressed again here. That only happens when a device hits the cardinality guard.
     const batchIndex = new Map<number, number>();
@@ -141,9 +168,11 @@ export class IngestPipeline {
     }
     const started = performance.now();
     for (const [k, bytes] of patched) result.batches[k] = compressBatch(bytes);
-    await Promise.all(result.batches.map((record, k) => this.o.log.append(result.partitions[k]!, record)));
-    this.o.metrics.appendSeconds.observe((performance.now() - started) / 1000);
-    this.o.metrics.readings.inc(readings);
+    const appends = result.batches.map((record, k) => this.o.log.append(result.partitions[k]!, record));
+    return Promise.all(appends).then(() => {
+      this.o.metrics.appendSeconds.observe((performance.now() - started) / 1000);
+      this.o.metrics.readings.inc(readings);
+    });
   }
 
   /** Admits a message's metric names under the per-device cardinality guard. */
@@ -180,8 +209,8 @@ export class IngestPipeline {
     this.closed = true;
     while (this.held.length > 0) this.held.shift()!();
     while (this.pending.length > 0) {
+      await this.o.pool.whenNotSaturated();
       this.flush();
-      await new Promise((resolve) => setTimeout(resolve, 1));
     }
     await this.acks.drained();
   }

@@ -32,3 +32,19 @@ export function closed(client: MqttClient): Promise<void> {
     client.once('close', () => resolve());
   });
 }
+
+/**
+ * Publishes at QoS 1 until a PUBACK comes, re-sending (same payload, so the same seq) when
+ * none comes within 3 s or the connection drops, as a device with a retry loop would.
+ * Bounded, so a broken gateway fails the test with a reason instead of hanging it.
+ * Resolves with the number of attempts it took.
+ */
+export async function publishReliably(client: MqttClient, topic: string, payload: Buffer, label: string): Promise<number> {
+  for (let attempt = 1; attempt <= 20; attempt++) {
+    if (!client.connected) await new Promise((resolve) => client.once('connect', resolve));
+    const acked = client.publishAsync(topic, payload, { qos: 1 }).then(() => true, () => false);
+    const gaveUp = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000));
+    if (await Promise.race([acked, gaveUp])) return attempt;
+  }
+  throw new Error(`${label}: no PUBACK after 20 attempts`);
+}

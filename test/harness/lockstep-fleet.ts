@@ -1,5 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import { connectDevice, encodeBatch } from './devices.js';
+import { connectDevice, encodeBatch, publishReliably } from './devices.js';
 import type { InfluxRow } from './influxdb.js';
 
 /** One window point as the test expects it. */
@@ -49,17 +49,8 @@ export class LockstepFleet {
     });
   }
 
-  private async publishReliably(d: number, i: number): Promise<void> {
-    const client = this.clients[d]!;
-    const topic = `devices/${this.ids[d]}/telemetry`;
-    // Bounded, so a broken gateway fails the test with a reason instead of hanging it.
-    for (let attempt = 1; attempt <= 20; attempt++) {
-      if (!client.connected) await new Promise((resolve) => client.once('connect', resolve));
-      const acked = client.publishAsync(topic, this.payload(d, i), { qos: 1 }).then(() => true, () => false);
-      const gaveUp = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000));
-      if (await Promise.race([acked, gaveUp])) return;
-    }
-    throw new Error(`${this.ids[d]} batch ${i}: no PUBACK after 20 attempts`);
+  private publishReliably(d: number, i: number): Promise<number> {
+    return publishReliably(this.clients[d]!, `devices/${this.ids[d]}/telemetry`, this.payload(d, i), `${this.ids[d]} batch ${i}`);
   }
 
   /** Publishes rounds `from`..`rounds` − 1, pausing `pauseMs` between rounds; every `duplicateEvery`-th batch is sent twice. */
@@ -77,31 +68,30 @@ export class LockstepFleet {
   }
 
   /** Expected (device/metric/windowStart) → aggregates for a tumbling window of `sizeMs`, computed plainly. */
-  expected(rounds: number, sizeMs: number): Map<string, ExpectedPoint> {
-    const out = new Map<string, ExpectedPoint>();
+  expected(rounds: number, sizeMs: number, into = new Map<string, ExpectedPoint>()): Map<string, ExpectedPoint> {
     this.ids.forEach((id, d) => {
       for (let i = 0; i < rounds; i++) {
-        for (let j = 0; j < this.readingsPerBatch; j++) {
-          const t = this.time(i, j);
-          const v = this.value(d, i, j);
-          const key = `${id}/level/${Math.floor(t / sizeMs) * sizeMs}`;
-          const p = out.get(key);
-          if (!p) out.set(key, { count: 1, sum: v, min: v, max: v });
-          else {
-            p.count++;
-            p.sum += v;
-            p.min = Math.min(p.min, v);
-            p.max = Math.max(p.max, v);
-          }
-        }
+        for (let j = 0; j < this.readingsPerBatch; j++) addExpected(into, `${id}/level/${Math.floor(this.time(i, j) / sizeMs) * sizeMs}`, this.value(d, i, j));
       }
     });
-    return out;
+    return into;
   }
 
   /** Closes every client. */
   async close(): Promise<void> {
     await Promise.all(this.clients.map((c) => c.endAsync(true)));
+  }
+}
+
+/** Adds one reading to the expected point under `key`. */
+export function addExpected(points: Map<string, ExpectedPoint>, key: string, v: number): void {
+  const p = points.get(key);
+  if (!p) points.set(key, { count: 1, sum: v, min: v, max: v });
+  else {
+    p.count++;
+    p.sum += v;
+    p.min = Math.min(p.min, v);
+    p.max = Math.max(p.max, v);
   }
 }
 

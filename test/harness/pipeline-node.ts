@@ -27,6 +27,12 @@ export async function waitForPoints(influx: TestInfluxd, db: string, expected: n
   return rows;
 }
 
+/** One unlabelled metric's value from a node's /metrics (0 when absent). */
+export async function scrapeMetric(httpPort: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
 
 /** Kills the test's current node when the test ends, and prints its output if the test failed. */
 export function watchNode(current: () => SluiceProcess, cleanups: (() => Promise<unknown>)[]): void {

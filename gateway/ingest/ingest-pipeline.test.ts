@@ -1,0 +1,97 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileLog } from '../../log/index.js';
+import { ReadingBatch } from '../../proto/index.js';
+import { keyGroupOf } from '../../routing/index.js';
+import { readLoggedMessages } from '../../test/harness/log-contents.js';
+import { deadLettersConfigSchema, ingestConfigSchema } from '../config.js';
+import { DeadLetterRecorder } from '../dead-letters.js';
+import { decodeLimitsSchema, type DecodeJob, type DecodeResult } from '../decode/index.js';
+import { decodeJob } from '../decode/decode.worker.js';
+import { createGatewayMetrics } from '../metrics.js';
+import { IngestPipeline, type DecodeService } from './ingest-pipeline.js';
+
+const LIMITS = decodeLimitsSchema.parse({ threads: 1 });
+const PARTITIONS = 4;
+const DEVICES = ['dev-a', 'dev-b', 'dev-c', 'dev-d', 'dev-e'];
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+/** A decode pool that decodes for real but completes its jobs in whatever order the fast-check scheduler picks. */
+class ReorderingPool implements DecodeService {
+  private running = 0;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    private readonly s: fc.Scheduler,
+    private readonly capacity: number,
+  ) {}
+
+  get saturated(): boolean {
+    return this.running >= this.capacity;
+  }
+
+  decode(job: DecodeJob): Promise<DecodeResult> {
+    this.running++;
+    const result = decodeJob(job, LIMITS);
+    return this.s.schedule(Promise.resolve(result)).finally(() => {
+      this.running--;
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  whenNotSaturated(): Promise<void> {
+    return this.saturated ? new Promise((resolve) => this.waiters.push(resolve)) : Promise.resolve();
+  }
+}
+
+function payload(seq: number, json: boolean): Uint8Array {
+  if (json) return new TextEncoder().encode(JSON.stringify({ seq, readings: [{ metric: 'm', value: seq }] }));
+  return ReadingBatch.encode({ seq, readings: [{ metric: 'm', doubleValue: seq }] }).finish();
+}
+
+describe('IngestPipeline', () => {
+  it('appends each device\'s messages in arrival order whatever order decode jobs complete in', async () => {
+    const publish = fc.record({ device: fc.integer({ min: 0, max: DEVICES.length - 1 }), json: fc.boolean(), qos: fc.constantFrom(0, 1) });
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.array(publish, { minLength: 1, maxLength: 120 }), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 4 }), async (s, publishes, batchMaxMessages, capacity) => {
+        const dir = await mkdtemp(join(tmpdir(), 'sluice-ingest-order-'));
+        dirs.push(dir);
+        const log = await FileLog.open({ dir: join(dir, 'log'), partitions: PARTITIONS, fsync: 'never' });
+        const deadLetters = await DeadLetterRecorder.open(dir, deadLettersConfigSchema.parse({}));
+        const pipeline = new IngestPipeline({
+          log,
+          pool: new ReorderingPool(s, capacity),
+          deadLetters,
+          metrics: createGatewayMetrics(new Registry()),
+          config: ingestConfigSchema.parse({ batchMaxMessages, batchMaxDelay: '1h' }),
+          maxMetricsPerDevice: 100,
+          logger: pino({ level: 'silent' }),
+        });
+        const nextSeq = DEVICES.map(() => 1);
+        const sent = new Map<string, number[]>(DEVICES.map((d) => [d, []]));
+        const acks: Promise<void>[] = [];
+        for (const p of publishes) {
+          const device = DEVICES[p.device]!;
+          const seq = nextSeq[p.device]!++;
+          sent.get(device)!.push(seq);
+          acks.push(new Promise((resolve, reject) => pipeline.submit(device, keyGroupOf(device, PARTITIONS), '', p.json ? 'json' : 'protobuf', payload(seq, p.json), p.qos, (err) => (err ? reject(err) : resolve()))));
+        }
+        await s.waitFor(pipeline.close());
+        await Promise.all(acks);
+        const logged = await readLoggedMessages(log);
+        await log.close();
+        await deadLetters.close();
+        for (const device of DEVICES) expect(logged.filter((m) => m.device === device).map((m) => m.seq), device).toEqual(sent.get(device));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
