@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ColumnarBatchBuilder, MSG_FLAG_DROPPED } from '../proto/index.js';
-import { SeqDeduplicator } from './dedup.js';
+import { MAX_SEQ_GAPS, SeqDeduplicator } from './dedup.js';
+import { ByteWriter } from './state/bytes.js';
 import { StateCorruptError } from './errors.js';
 
 describe('SeqDeduplicator', () => {
@@ -9,39 +10,60 @@ describe('SeqDeduplicator', () => {
     const d = new SeqDeduplicator();
     expect([1, 2, 2, 3, 1, 3].map((s) => d.accept('a', s))).toEqual([true, true, false, true, false, false]);
     expect(d.accept('b', 2)).toBe(true); // devices are independent
-    expect(d.stats).toEqual({ accepted: 4, duplicates: 3, farBehind: 0, unsequenced: 0 });
+    expect(d.stats).toEqual({ accepted: 4, duplicates: 3, gapsClosed: 0, unsequenced: 0 });
   });
 
-  it('accepts batches reordered within the window once', () => {
+  it('accepts reordered batches once, however far behind the newest they are', () => {
     const d = new SeqDeduplicator();
     const order = [10, 7, 9, 8, 12, 11, 8, 11, 7];
     expect(order.map((s) => d.accept('a', s))).toEqual([true, true, true, true, true, true, false, false, false]);
+    // A backlog sent newest first: 1,000 seqs behind the high-water mark, each counted once.
+    const e = new SeqDeduplicator();
+    expect(e.accept('a', 1_000)).toBe(true);
+    for (let s = 1; s < 1_000; s++) expect(e.accept('a', s)).toBe(true);
+    for (let s = 1; s <= 1_000; s++) expect(e.accept('a', s)).toBe(false);
+    expect(e.stats).toEqual({ accepted: 1_000, duplicates: 1_000, gapsClosed: 0, unsequenced: 0 });
+    expect(e.snapshot().byteLength).toBeLessThan(64); // one range again
   });
 
-  it('remembers exactly the 64 seqs below the high-water mark, across word boundaries', () => {
-    const d = new SeqDeduplicator();
-    d.accept('a', 100);
-    for (const s of [99, 68, 67, 36, 37]) expect(d.accept('a', s)).toBe(true);
-    expect(d.accept('a', 35)).toBe(false); // 100 − 35 − 1 = 64: outside the window
-    expect(d.stats.farBehind).toBe(1);
-    for (const s of [99, 68, 67, 36, 37]) expect(d.accept('a', s)).toBe(false);
-    // jumps of 1, 31, 32, 33, 64 and 65 keep the right bits
-    for (const jump of [1, 31, 32, 33, 64, 65]) {
-      const e = new SeqDeduplicator();
-      e.accept('a', 1_000);
-      e.accept('a', 1_000 + jump);
-      expect(e.accept('a', 1_000)).toBe(false);
-      // a remembered duplicate while within the window; beyond it, far behind
-      expect([e.stats.duplicates, e.stats.farBehind]).toEqual(jump <= 64 ? [1, 0] : [0, 1]);
-      expect(e.accept('a', 1_000 + jump - 1)).toBe(jump !== 1);
-    }
+  it('decides exactly like a set of seen seqs in any order while the gaps stay within the bound', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b'), fc.integer({ min: 0, max: 400 })), { maxLength: 300 }), (events) => {
+        const d = new SeqDeduplicator(MAX_SEQ_GAPS);
+        const seen = new Set<string>();
+        for (const [dev, seq] of events) {
+          const fresh = seq === 0 || !seen.has(`${dev}/${seq}`);
+          seen.add(`${dev}/${seq}`);
+          expect(d.accept(dev, seq)).toBe(fresh);
+        }
+        expect(d.stats.gapsClosed).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
   });
 
-  it('drops far-behind seqs and counts them', () => {
-    const d = new SeqDeduplicator();
-    d.accept('a', 1_000_000);
-    expect(d.accept('a', 1)).toBe(false);
-    expect(d.stats.farBehind).toBe(1);
+  it('never accepts a seq twice, whatever the bound', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4 }), fc.array(fc.integer({ min: 1, max: 200 }), { maxLength: 300 }), (maxGaps, seqs) => {
+        const d = new SeqDeduplicator(maxGaps);
+        const accepted = new Set<number>();
+        for (const seq of seqs) {
+          if (!d.accept('a', seq)) continue;
+          expect(accepted.has(seq)).toBe(false);
+          accepted.add(seq);
+        }
+      }),
+    );
+  });
+
+  it('past the bound, closes the smallest gap: its seqs count as seen, the larger gaps stay exact', () => {
+    const d = new SeqDeduplicator(3);
+    // gaps: {2}, {4, 5}, {7, 8, 9}, {11 … 14}: one more than the bound
+    for (const s of [1, 3, 6, 10, 15]) expect(d.accept('a', s)).toBe(true);
+    expect(d.stats.gapsClosed).toBe(1);
+    expect(d.accept('a', 2)).toBe(false);
+    expect([4, 5, 7, 8, 9, 11, 12, 13, 14].map((s) => d.accept('a', s))).toEqual(new Array(9).fill(true));
+    expect(d.stats).toEqual({ accepted: 14, duplicates: 1, gapsClosed: 1, unsequenced: 0 });
   });
 
   it('never deduplicates seq 0', () => {
@@ -53,14 +75,34 @@ describe('SeqDeduplicator', () => {
 
   it('restores to the same decisions', () => {
     const d = new SeqDeduplicator();
-    for (const s of [5, 3, 70, 71]) d.accept('dev-ü', s);
+    for (const s of [5, 3, 70, 71, 300]) d.accept('dev-ü', s);
     d.accept('b', 2 ** 53 - 1);
     const r = SeqDeduplicator.restore(d.snapshot());
     expect(r.stats).toEqual(d.stats);
-    for (const [dev, s] of [['dev-ü', 5], ['dev-ü', 69], ['dev-ü', 69], ['dev-ü', 3], ['dev-ü', 71], ['b', 2 ** 53 - 1], ['b', 2 ** 53 - 2]] as const) {
+    for (const [dev, s] of [['dev-ü', 5], ['dev-ü', 69], ['dev-ü', 69], ['dev-ü', 3], ['dev-ü', 71], ['dev-ü', 4], ['dev-ü', 299], ['b', 2 ** 53 - 1], ['b', 2 ** 53 - 2]] as const) {
       expect(r.accept(dev, s)).toBe(d.accept(dev, s));
     }
     expect(() => SeqDeduplicator.restore(d.snapshot().subarray(0, 20))).toThrow(StateCorruptError);
+  });
+
+  it('converts a version 2 snapshot (64-seq reorder bitmap) to the decisions it stood for', () => {
+    const w = new ByteWriter(128);
+    w.u32(0x44515053);
+    w.u8(2); // version 2
+    w.u8(0); // full
+    w.u8(64); // its reorder window
+    for (const v of [7, 1, 0, 0]) w.f64(v);
+    w.varint(1);
+    w.string('old');
+    w.f64(100); // high-water mark
+    w.u32((1 << 0) | (1 << 30)); // seqs 99 and 69 seen
+    w.u32(1 << 31); // bit 63: seq 36 seen
+    const d = SeqDeduplicator.restore(w.finish());
+    expect(d.stats).toEqual({ accepted: 7, duplicates: 1, gapsClosed: 0, unsequenced: 0 });
+    const probes = [100, 99, 69, 36, 35, 1, 98, 70, 37, 101];
+    expect(probes.map((s) => d.accept('old', s))).toEqual([false, false, false, false, false, false, true, true, true, true]);
+    // and the converted state checkpoints in the current format
+    expect(SeqDeduplicator.restore(d.snapshot()).accept('old', 97)).toBe(true);
   });
 
   it('decides a whole batch, skipping messages the gateway dropped', () => {

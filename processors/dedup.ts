@@ -3,18 +3,20 @@ import { MSG_FLAG_DROPPED, type ColumnarBatch } from '../proto/index.js';
 import { ByteReader, ByteWriter } from './state/bytes.js';
 
 const MAGIC = 0x44515053; // "SPQD"
-const VERSION = 2; // 2: full or delta
+/** 2: high-water mark + 64-bit reorder bitmap (read, converted); 3: seen seqs as ranges. */
+const VERSION = 3;
+const VERSION_BITMAP = 2;
 const FULL = 0;
 const DELTA = 1;
 
-/** Most seqs below the high-water mark that are remembered one by one. */
-export const MAX_REORDER_WINDOW = 64;
+/** Default and largest number of gaps between seen seqs that a device's state remembers exactly. */
+export const DEFAULT_MAX_SEQ_GAPS = 32;
+export const MAX_SEQ_GAPS = 255;
 
-/** Per device: the highest seq accepted and a 64-bit map of the seqs just below it (bit i = seq high − 1 − i). */
+/** Per device: the seqs seen, as sorted, disjoint, non-adjacent closed ranges. */
 interface SeqState {
-  high: number;
-  lo: number; // bits 0–31
-  hi: number; // bits 32–63
+  /** [from0, to0, from1, to1, …]; the last `to` is the device's highest seq. */
+  ranges: number[];
   /** Changed since the last snapshot (then the device is in the changed list). */
   changed: boolean;
 }
@@ -24,29 +26,37 @@ export interface DedupStats {
   accepted: number;
   /** Same seq as one already accepted (QoS 1 redelivery, device resend). */
   duplicates: number;
-  /** Further below the high-water mark than the reorder window: treated as duplicates and dropped. */
-  farBehind: number;
+  /** Gaps closed to keep a device under maxGaps: the seqs in them now count as seen. */
+  gapsClosed: number;
   /** seq 0: the device does not number its batches; always accepted. */
   unsequenced: number;
 }
 
 /**
- * Drops re-sent device batches by ReadingBatch.seq, per partition (IPsec/DTLS-style
- * anti-replay window). Accepts each seq once even when batches arrive slightly out of
- * order (within `reorderWindow` of the newest). A device whose seq restarts from 1
- * after a reboot is dropped as far-behind until it passes its old high-water mark:
- * devices must persist seq (or use e.g. a millisecond clock). State: ~100 bytes a device.
- * Devices are never forgotten, so a delta snapshot is the counters plus the devices whose
- * state changed since the previous snapshot.
+ * Drops re-sent device batches by ReadingBatch.seq, per partition. It remembers exactly
+ * which seqs of a device it has seen, as ranges, so the decision does not depend on the
+ * order they arrive in: a device that sends its newest data first and its backlog after,
+ * or seqs with gaps (a refused message, a seq that is a clock), is counted exactly. A
+ * device that numbers its batches 1, 2, 3 … holds one range however long it runs.
+ *
+ * The bound: at most `maxGaps` gaps are remembered per device. One more closes the
+ * smallest gap (the fewest seqs; the lowest on a tie), whose seqs then count as seen, so
+ * a batch that later arrives with such a seq is dropped as a duplicate. With the gateway
+ * appending each device's messages in arrival order, that needs a device to leave more
+ * than `maxGaps` holes and then fill the smallest. A device whose seq restarts from 1
+ * after a reboot is dropped as duplicate until it passes its old seqs: devices must
+ * persist seq (or use e.g. a millisecond clock). Devices are never forgotten, so a delta
+ * snapshot is the counters plus the devices whose state changed since the previous one.
+ * State: ~80 bytes a device plus 16 a gap.
  */
 export class SeqDeduplicator {
   private readonly devices = new Map<string, SeqState>();
   private changed: string[] = [];
-  readonly stats: DedupStats = { accepted: 0, duplicates: 0, farBehind: 0, unsequenced: 0 };
+  readonly stats: DedupStats = { accepted: 0, duplicates: 0, gapsClosed: 0, unsequenced: 0 };
 
-  constructor(readonly reorderWindow = MAX_REORDER_WINDOW) {
-    if (!Number.isInteger(reorderWindow) || reorderWindow < 0 || reorderWindow > MAX_REORDER_WINDOW) {
-      throw new ConfigError(`reorderWindow must be an integer in [0, ${MAX_REORDER_WINDOW}], got ${reorderWindow}`);
+  constructor(readonly maxGaps = DEFAULT_MAX_SEQ_GAPS) {
+    if (!Number.isInteger(maxGaps) || maxGaps < 0 || maxGaps > MAX_SEQ_GAPS) {
+      throw new ConfigError(`maxGaps must be an integer in [0, ${MAX_SEQ_GAPS}], got ${maxGaps}`);
     }
   }
 
@@ -55,7 +65,7 @@ export class SeqDeduplicator {
     return this.devices.size;
   }
 
-  /** True if this (device, seq) is new: process it. False for a duplicate or far-behind seq. */
+  /** True if this (device, seq) is new: process it. False for a seq seen before. */
   accept(device: string, seq: number): boolean {
     // seq is a uint64 on the wire and ≤ 2^53 − 1 after the gateway; anything else is "no seq".
     if (!(seq > 0) || !Number.isSafeInteger(seq)) {
@@ -64,38 +74,59 @@ export class SeqDeduplicator {
     }
     const s = this.devices.get(device);
     if (s === undefined) {
-      this.devices.set(device, { high: seq, lo: 0, hi: 0, changed: true });
+      this.devices.set(device, { ranges: [seq, seq], changed: true });
       this.changed.push(device);
       this.stats.accepted++;
       return true;
     }
-    if (seq > s.high) {
-      shiftIn(s, seq - s.high);
-      s.high = seq;
-      this.touch(device, s);
-      this.stats.accepted++;
-      return true;
-    }
-    if (seq === s.high) {
+    const r = s.ranges;
+    const last = r.length - 1;
+    // The common cases first: the next seq, or a jump ahead.
+    if (seq === r[last]! + 1) r[last] = seq;
+    else if (seq > r[last]!) {
+      r.push(seq, seq);
+      this.bound(r);
+    } else if (!this.insert(r, seq)) {
       this.stats.duplicates++;
       return false;
     }
-    const bit = s.high - seq - 1;
-    if (bit >= this.reorderWindow) {
-      this.stats.farBehind++;
-      return false;
-    }
-    const word = bit < 32 ? s.lo : s.hi;
-    const mask = 1 << (bit & 31);
-    if ((word & mask) !== 0) {
-      this.stats.duplicates++;
-      return false;
-    }
-    if (bit < 32) s.lo |= mask;
-    else s.hi |= mask;
     this.touch(device, s);
     this.stats.accepted++;
     return true;
+  }
+
+  /** Adds a seq at or below the highest into the ranges; false if it is already there. */
+  private insert(r: number[], seq: number): boolean {
+    // i = index of the first range whose `to` is ≥ seq (one exists: seq ≤ the highest).
+    let lo = 0;
+    let hi = r.length / 2 - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (r[2 * mid + 1]! < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    const from = 2 * lo;
+    if (seq >= r[from]!) return false;
+    const joinsAbove = seq === r[from]! - 1;
+    const joinsBelow = from > 0 && seq === r[from - 1]! + 1;
+    if (joinsAbove && joinsBelow) r.splice(from - 1, 2); // fills the gap: two ranges become one
+    else if (joinsAbove) r[from] = seq;
+    else if (joinsBelow) r[from - 1] = seq;
+    else {
+      r.splice(from, 0, seq, seq);
+      this.bound(r);
+    }
+    return true;
+  }
+
+  /** Closes the smallest gap while the ranges hold more than maxGaps gaps. */
+  private bound(r: number[]): void {
+    while (r.length / 2 - 1 > this.maxGaps) {
+      let best = 1;
+      for (let k = 3; k < r.length - 1; k += 2) if (r[k + 1]! - r[k]! < r[best + 1]! - r[best]!) best = k;
+      r.splice(best, 2);
+      this.stats.gapsClosed++;
+    }
   }
 
   private touch(device: string, s: SeqState): void {
@@ -115,7 +146,7 @@ export class SeqDeduplicator {
     return out;
   }
 
-  /** State for a checkpoint: counters and every device's high-water mark and bitmap. */
+  /** State for a checkpoint: counters and every device's ranges. */
   snapshot(): Uint8Array {
     const w = new ByteWriter(this.snapshotSizeHint);
     drain(this.writeSnapshot(w));
@@ -169,35 +200,42 @@ export class SeqDeduplicator {
     w.u32(MAGIC);
     w.u8(VERSION);
     w.u8(kind);
-    w.u8(this.reorderWindow);
-    for (const v of [this.stats.accepted, this.stats.duplicates, this.stats.farBehind, this.stats.unsequenced]) w.f64(v);
+    w.u8(this.maxGaps);
+    for (const v of [this.stats.accepted, this.stats.duplicates, this.stats.gapsClosed, this.stats.unsequenced]) w.f64(v);
     w.varint(devices);
   }
 
-  /** Restores a full snapshot (with the reorder window it was taken with), then the deltas taken after it, in order. */
+  /**
+   * Restores a full snapshot (with the gap bound it was taken with), then the deltas taken
+   * after it, in order. Version 2 snapshots (a 64-seq reorder bitmap) are converted to what
+   * they meant: everything more than 64 below the high-water mark counted as seen.
+   */
   static restore(bytes: Uint8Array, deltas: readonly Uint8Array[] = []): SeqDeduplicator {
     const r = new ByteReader(bytes, 'dedup snapshot');
-    const d = new SeqDeduplicator(readHeader(r, FULL));
-    d.read(r);
+    const header = readHeader(r, FULL);
+    const d = new SeqDeduplicator(header.maxGaps);
+    d.read(r, header.version);
     for (const delta of deltas) {
       const rd = new ByteReader(delta, 'dedup delta');
-      if (readHeader(rd, DELTA) !== d.reorderWindow) rd.fail(`reorder window differs from the full snapshot's (${d.reorderWindow})`);
-      d.read(rd);
+      const h = readHeader(rd, DELTA);
+      if (h.maxGaps !== d.maxGaps) rd.fail(`gap bound ${h.maxGaps} differs from the full snapshot's (${d.maxGaps})`);
+      d.read(rd, h.version);
     }
     return d;
   }
 
-  private read(r: ByteReader): void {
+  private read(r: ByteReader, version: number): void {
     this.stats.accepted = r.f64();
     this.stats.duplicates = r.f64();
-    this.stats.farBehind = r.f64();
+    this.stats.gapsClosed = r.f64();
     this.stats.unsequenced = r.f64();
     const n = r.varint();
     for (let i = 0; i < n; i++) {
       const device = r.string();
-      const high = r.f64();
-      if (!Number.isSafeInteger(high) || high <= 0) r.fail(`seq ${high} for device ${device}`);
-      this.devices.set(device, { high, lo: r.u32() | 0, hi: r.u32() | 0, changed: false });
+      let ranges: number[];
+      if (version === VERSION_BITMAP) this.bound((ranges = readBitmapDevice(r, device)));
+      else ranges = readRanges(r, device, this.maxGaps);
+      this.devices.set(device, { ranges, changed: false });
     }
     r.end();
   }
@@ -206,44 +244,62 @@ export class SeqDeduplicator {
 /** Devices a snapshot writes between two yields. */
 const SNAPSHOT_SLICE = 16_384;
 
+/** A device's ranges: their count, the first seq, then each range's length − 1 and the gap before the next, as varints. */
 function writeDevice(w: ByteWriter, device: string, s: SeqState): void {
+  const r = s.ranges;
   w.string(device);
-  w.f64(s.high);
-  w.u32(s.lo >>> 0);
-  w.u32(s.hi >>> 0);
+  w.varint(r.length / 2);
+  w.f64(r[0]!);
+  for (let k = 0; k < r.length; k += 2) {
+    w.varint(r[k + 1]! - r[k]!);
+    if (k + 2 < r.length) w.varint(r[k + 2]! - r[k + 1]! - 2);
+  }
+}
+
+function readRanges(r: ByteReader, device: string, maxGaps: number): number[] {
+  const count = r.varint();
+  if (count < 1 || count > maxGaps + 1) r.fail(`${count} seq ranges for device ${device} (at most ${maxGaps + 1})`);
+  const ranges = new Array<number>(2 * count);
+  let at = r.f64();
+  for (let k = 0; k < 2 * count; k += 2) {
+    ranges[k] = at;
+    at += r.varint();
+    ranges[k + 1] = at;
+    if (k + 2 < 2 * count) at += r.varint() + 2;
+  }
+  if (!(ranges[0]! > 0) || !Number.isSafeInteger(at)) r.fail(`seq range ${ranges[0]}…${at} for device ${device}`);
+  return ranges;
+}
+
+/** A version 2 device (high-water mark, then bits i = seq high − 1 − i) as ranges with the same decisions. */
+function readBitmapDevice(r: ByteReader, device: string): number[] {
+  const high = r.f64();
+  if (!Number.isSafeInteger(high) || high <= 0) r.fail(`seq ${high} for device ${device}`);
+  const words = [r.u32(), r.u32()];
+  const ranges: number[] = [];
+  const add = (from: number, to: number): void => {
+    if (ranges.length > 0 && from === ranges[ranges.length - 1]! + 1) ranges[ranges.length - 1] = to;
+    else ranges.push(from, to);
+  };
+  if (high - 65 >= 1) add(1, high - 65); // below the bitmap: counted as seen (far behind)
+  for (let bit = 63; bit >= 0; bit--) {
+    const seq = high - 1 - bit;
+    if (seq >= 1 && (words[bit >> 5]! >>> (bit & 31)) & 1) add(seq, seq);
+  }
+  add(high, high);
+  return ranges;
 }
 
 function drain(slices: Generator<void, void, void>): void {
   while (!slices.next().done);
 }
 
-/** Reads a snapshot header of the expected kind; returns its reorder window. */
-function readHeader(r: ByteReader, kind: number): number {
+/** Reads a snapshot header of the expected kind. */
+function readHeader(r: ByteReader, kind: number): { version: number; maxGaps: number } {
   if (r.u32() !== MAGIC) r.fail('not a dedup snapshot');
   const version = r.u8();
-  if (version !== VERSION) r.fail(`version ${version} (expected ${VERSION})`);
+  if (version !== VERSION && version !== VERSION_BITMAP) r.fail(`version ${version} (expected ${VERSION} or ${VERSION_BITMAP})`);
   if (r.u8() !== kind) r.fail(kind === FULL ? 'a delta where a full snapshot was expected' : 'a full snapshot where a delta was expected');
-  const window = r.u8();
-  if (window > MAX_REORDER_WINDOW) r.fail(`reorder window ${window}`);
-  return window;
-}
-
-/** Shifts the 64-bit map left by d (the old high becomes bit d − 1). */
-function shiftIn(s: SeqState, d: number): void {
-  if (d > 64) {
-    s.lo = 0;
-    s.hi = 0;
-    return;
-  }
-  // JS shifts take the count mod 32, so each case keeps counts in [0, 31].
-  if (d >= 32) {
-    s.hi = d === 64 ? 0 : s.lo << (d - 32);
-    s.lo = 0;
-  } else {
-    s.hi = (s.hi << d) | (s.lo >>> (32 - d));
-    s.lo <<= d;
-  }
-  const bit = d - 1;
-  if (bit < 32) s.lo |= 1 << bit;
-  else s.hi |= 1 << (bit - 32);
+  const bound = r.u8(); // version 2: its reorder window (the conversion takes the default gap bound)
+  return { version, maxGaps: version === VERSION_BITMAP ? DEFAULT_MAX_SEQ_GAPS : bound };
 }

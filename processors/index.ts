@@ -1,5 +1,5 @@
 export { StateCorruptError, StateMismatchError } from './errors.js';
-export { SeqDeduplicator, MAX_REORDER_WINDOW, type DedupStats } from './dedup.js';
+export { SeqDeduplicator, DEFAULT_MAX_SEQ_GAPS, MAX_SEQ_GAPS, type DedupStats } from './dedup.js';
 export { PartitionWatermark } from './time/watermark.js';
 export {
   windowSpecSchema,
