@@ -10,8 +10,10 @@ export type MalformedKind = (typeof MALFORMED_KINDS)[number];
 /** The readings of one message, as parallel arrays (metric is an index into the device's metric names). */
 export interface PlannedMessage {
   device: number;
-  /** Message number of this device, from 0; its MQTT payload's seq is k + 1. */
+  /** Message number of this device, from 0. */
   k: number;
+  /** Its payload's seq: FleetPlan.seqBase + k + 1. */
+  seq: number;
   metric: Uint8Array;
   time: Float64Array;
   value: Float64Array;
@@ -40,6 +42,13 @@ export class FleetPlan {
   readonly intervalMs: number;
   /** Event time origin (ms since the epoch). */
   readonly startMs: number;
+  /**
+   * Message k's seq is seqBase + k + 1, with seqBase = the start second × 10^6: a later run
+   * numbers after every earlier run's messages (unless a device sent over a million a
+   * second), as a real device that persists its seq does. Seqs restarting at 1 would be
+   * dropped as duplicates of the previous run by a gateway that saw it.
+   */
+  readonly seqBase: number;
   private readonly phase: Float64Array;
   /** Devices sorted by phase: the global send order within each round. */
   readonly order: Uint32Array;
@@ -50,6 +59,7 @@ export class FleetPlan {
   ) {
     const o = options;
     this.startMs = startMs;
+    this.seqBase = Math.max(0, Math.floor(startMs / 1000)) * 1_000_000;
     this.intervalMs = (o.devices * o.batch * 1000) / o.rate;
     const rng = xoroshiro128plus(o.seed);
     this.phase = new Float64Array(o.devices);
@@ -99,6 +109,6 @@ export class FleetPlan {
     const duplicate = o.duplicates > 0 && uniformFloat64(rng) < o.duplicates;
     const broken = o.malformed > 0 && uniformFloat64(rng) < o.malformed;
     const malformed = broken ? MALFORMED_KINDS[Math.floor(uniformFloat64(rng) * MALFORMED_KINDS.length)] : undefined;
-    return { device: d, k, metric, time, value, duplicate, malformed };
+    return { device: d, k, seq: this.seqBase + k + 1, metric, time, value, duplicate, malformed };
   }
 }

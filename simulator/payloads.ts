@@ -12,7 +12,7 @@ const YEAR_MS = 365 * 86_400_000;
 
 /** The payload of a planned message in the requested shape (or its broken variant). */
 export function encodeMessage(message: PlannedMessage, metricNames: readonly string[], shape: Shape): EncodedMessage {
-  const seq = message.k + 1;
+  const seq = message.seq;
   if (message.malformed !== undefined) return malformedPayload(message.malformed, seq, metricNames[0]!, message.time[0]!);
   if (shape === 'json') {
     const readings = Array.from(message.time, (t, j) => ({ metric: metricNames[message.metric[j]!]!, timeUnixMs: t, doubleValue: message.value[j]! }));

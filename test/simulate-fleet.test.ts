@@ -47,7 +47,7 @@ describe('sluice simulate fleet', () => {
       for (let k = 0; k < plan.messagesOf(d); k++) {
         const m = plan.message(d, k);
         if (m.malformed) broken++;
-        else want.set(`${plan.deviceId(d)}#${k + 1}`, Array.from(m.time, (t, j) => `${names[m.metric[j]!]} ${t} ${m.value[j]}`).sort());
+        else want.set(`${plan.deviceId(d)}#${m.seq}`, Array.from(m.time, (t, j) => `${names[m.metric[j]!]} ${t} ${m.value[j]}`).sort());
       }
     }
     expect(report.sent.messages).toBe(want.size + broken);
