@@ -1,57 +1,39 @@
-import { TEXT_KIND_BOOL, type ColumnarBatch } from '../proto/index.js';
+import { parseTagSet, TEXT_KIND_BOOL, type ColumnarBatch } from '../proto/index.js';
 import type { FieldValue, SinkPoint, SinkPointId } from './sink/index.js';
 import type { FiredWindow, LateReading } from './windowing/window-operator.js';
 
-/** Parses a canonical tag set ("k=v,k2=v2", `\` escapes `\`, `,` and `=`) into a record. */
-export function parseTags(canonical: string, into: Record<string, string> = {}): Record<string, string> {
-  if (canonical === '') return into;
-  let key = '';
-  let current = '';
-  for (let i = 0; i < canonical.length; i++) {
-    const c = canonical[i]!;
-    if (c === '\\' && i + 1 < canonical.length) current += canonical[++i];
-    else if (c === '=' && key === '') {
-      key = current;
-      current = '';
-    } else if (c === ',') {
-      into[key] = current;
-      key = current = '';
-    } else current += c;
-  }
-  into[key] = current;
-  return into;
-}
-
 /** Tags of a point: the reading's own tags, then the device's registry tags (which win), then device and metric. */
 function pointTags(device: string, metric: string, deviceTags: string, readingTags: string): Record<string, string> {
-  const tags = parseTags(readingTags);
-  parseTags(deviceTags, tags);
+  const tags = parseTagSet(readingTags);
+  parseTagSet(deviceTags, tags);
   tags.device = device;
   tags.metric = metric;
   return tags;
 }
 
-/** A fired window as its InfluxDB point: measurement = window name, time = window start. */
+/**
+ * A fired window as its InfluxDB point: measurement = window name, time = window start.
+ * A field whose value overflowed the float range (sum or stddev of values near ±1.8e308)
+ * is left out: InfluxDB stores only finite floats, and the point's other fields (count,
+ * min, max, …) must not be lost with it.
+ */
 export function windowPoint(w: FiredWindow): SinkPoint {
   const r = w.result;
-  return {
-    measurement: w.window,
-    tags: pointTags(w.device, w.metric, w.deviceTags, w.readingTags),
-    fields: {
-      count: { int: r.count },
-      sum: r.sum,
-      min: r.min,
-      max: r.max,
-      mean: r.mean,
-      first: r.first,
-      last: r.last,
-      stddev: r.stddev,
-      p50: r.p50,
-      p90: r.p90,
-      p99: r.p99,
-    },
-    timeMs: w.start,
-  };
+  const fields: Record<string, FieldValue> = { count: { int: r.count } };
+  const floats = [
+    ['sum', r.sum],
+    ['min', r.min],
+    ['max', r.max],
+    ['mean', r.mean],
+    ['first', r.first],
+    ['last', r.last],
+    ['stddev', r.stddev],
+    ['p50', r.p50],
+    ['p90', r.p90],
+    ['p99', r.p99],
+  ] as const;
+  for (const [name, value] of floats) if (Number.isFinite(value)) fields[name] = value;
+  return { measurement: w.window, tags: pointTags(w.device, w.metric, w.deviceTags, w.readingTags), fields, timeMs: w.start };
 }
 
 /**

@@ -57,9 +57,9 @@ export class ProcessorNode {
     const logger = deps.logger;
     this.metrics = createProcessorMetrics(deps.registry);
     this.writer = new InfluxWriter(config.influx, {
-      onBadPoint: (line, message) => {
-        this.metrics.badPoints.inc();
-        logger.warn({ line: line.slice(0, 200), message }, 'InfluxDB refused a point; it is dropped');
+      onBadPoint: (line, message, count = 1) => {
+        this.metrics.badPoints.inc(count);
+        logger.warn({ line: line.slice(0, 200), message, count }, 'InfluxDB refused a point; it is dropped');
       },
       onRetry: (err, attempt, delayMs) => {
         this.metrics.sinkRetries.inc();

@@ -10,3 +10,4 @@ export {
 } from './columnar-batch.js';
 export { ColumnarBatchBuilder } from './columnar-batch-builder.js';
 export { compressBatch, uncompressBatch, decodeLogRecord } from './compressed-batch.js';
+export { encodeTagSet, parseTagSet, tagProblem } from './tag-set.js';

@@ -1,3 +1,5 @@
+import { encodeTagSet } from '../../proto/index.js';
+
 /** What a connected client may act as: devices publish their own telemetry, services read the fleet's. */
 export type DeviceRole = 'device' | 'service';
 
@@ -26,18 +28,8 @@ export function isValidDeviceId(id: string): boolean {
 /** What a valid device id looks like, for error messages. */
 export const DEVICE_ID_RULE = '1–128 characters of A-Z a-z 0-9 . _ : -';
 
-/** Backslash-escapes the separators so that different tag sets never share a string. */
-function escapeTag(text: string): string {
-  return text.replace(/[\\,=]/g, (c) => `\\${c}`);
-}
-
-/** The canonical tag set `k=v,k2=v2`, sorted by key (code-unit order), '' when there are none. */
-export function canonicalTags(tags: Readonly<Record<string, string>>): string {
-  return Object.keys(tags)
-    .sort()
-    .map((key) => `${escapeTag(key)}=${escapeTag(tags[key]!)}`)
-    .join(',');
-}
+/** The canonical tag set (proto's encodeTagSet): `k=v,k2=v2`, sorted by key, '' when there are none. */
+export const canonicalTags = encodeTagSet;
 
 /** Builds a frozen identity, computing its tag string once. */
 export function createIdentity(id: string, role: DeviceRole, tags: Readonly<Record<string, string>> = {}): DeviceIdentity {

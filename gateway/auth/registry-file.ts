@@ -1,4 +1,5 @@
 import { RegistryError } from '../../core/index.js';
+import { tagProblem } from '../../proto/index.js';
 import { DEVICE_ID_RULE, isValidDeviceId, type DeviceRole } from './identity.js';
 import { parseSecretHash, type SecretHash } from './secret-hash.js';
 
@@ -11,8 +12,8 @@ export interface StoredDevice {
   readonly hash: SecretHash;
 }
 
-/** Tag keys the InfluxDB schema already uses for every point; a registry tag must not shadow them. */
-const RESERVED_TAGS = new Set(['device', 'metric']);
+/** Registry tags are written into every point of the device, like reading tags. */
+const MAX_REGISTRY_TAG_LENGTH = 256;
 const ENTRY_KEYS = new Set(['id', 'role', 'tags', 'secret']);
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -24,8 +25,9 @@ export function tagsProblem(tags: unknown): string | undefined {
   if (!isPlainObject(tags)) return '"tags" must be an object of string values';
   for (const [key, value] of Object.entries(tags)) {
     if (key.length === 0) return '"tags" has an empty key';
-    if (RESERVED_TAGS.has(key)) return `tag "${key}" is reserved (every point already carries it)`;
     if (typeof value !== 'string' || value.length === 0) return `tag "${key}" must be a non-empty string`;
+    const problem = tagProblem(key, value, MAX_REGISTRY_TAG_LENGTH);
+    if (problem !== undefined) return `tag ${JSON.stringify(key)}=${JSON.stringify(value)}: ${problem}`;
   }
   return undefined;
 }

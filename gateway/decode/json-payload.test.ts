@@ -79,7 +79,7 @@ describe('decodePayload: JSON payloads', () => {
     expect(json({ readings: [{ value: 1 }] }).out.reason).toBe(REASON_CODE.metric_name_invalid);
     expect(json({ seq: '18446744073709551615', readings: [{ metric: 'n', value: 1 }] }).out.reason).toBe(REASON_CODE.seq_out_of_range);
     expect(json({ series: [{ metric: 'v', timeDeltaMs: [0], values: [1, 2] }] }).out.reason).toBe(REASON_CODE.series_length_mismatch);
-    expect(json({ readings: [{ metric: 'n', value: 1, tags: { k: 'a=b' } }] }).out.reason).toBe(REASON_CODE.tag_invalid);
+    expect(json({ readings: [{ metric: 'n', value: 1, tags: { k: 'a\\' } }] }).out.reason).toBe(REASON_CODE.tag_invalid);
   });
 
   it('json_invalid: not JSON, invalid UTF-8, or not an object', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ColumnarBatchBuilder, decodeColumnarBatch, ReadingBatch, TEXT_KIND_BOOL, TEXT_KIND_STRING, type IReadingBatch } from '../../proto/index.js';
+import { ColumnarBatchBuilder, decodeColumnarBatch, parseTagSet, ReadingBatch, TEXT_KIND_BOOL, TEXT_KIND_STRING, type IReadingBatch } from '../../proto/index.js';
 import { decodeLimitsSchema, type PayloadLimits } from './config.js';
 import { decodePayload, type PayloadKind } from './payload-decoder.js';
 import { REASON_CODE } from './reasons.js';
@@ -162,10 +162,18 @@ describe('decodePayload: one test per reject reason (protobuf)', () => {
     refused(Uint8Array.from([...maxUint64, ...rest]), REASON_CODE.seq_out_of_range);
   });
 
-  it('tag_invalid: empty, too long, ",", "=", or a reserved key', () => {
-    for (const tags of [{ k: '' }, { '': 'v' }, { k: 'a,b' }, { 'k=': 'v' }, { k: 'v'.repeat(LIMITS.maxTagLength + 1) }, { device: 'other' }, { metric: 'x' }]) {
-      refused({ readings: [reading({ tags })] }, REASON_CODE.tag_invalid);
-    }
+  it('tag_invalid: empty, too long, a reserved key, or what InfluxDB cannot store exactly', () => {
+    const tags = [{ k: '' }, { '': 'v' }, { k: 'v'.repeat(LIMITS.maxTagLength + 1) }, { device: 'other' }, { metric: 'x' }, { time: 'x' }, { count: 'x' }, { k: 'x\\' }, { k: 'a\\ b' }, { k: 'a\nb' }, { k: 'tab\t' }];
+    for (const t of tags) refused({ readings: [reading({ tags: t })] }, REASON_CODE.tag_invalid);
+  });
+
+  it('accepts separators and backslashes that line protocol can carry, and keeps them exact in the batch', () => {
+    const builder = new ColumnarBatchBuilder(0, NOW);
+    const ctx = { receivedAtMs: NOW, deviceIdx: builder.intern('d'), deviceTagsIdx: 0, limits: LIMITS };
+    const tags = { 'k=1': 'a,b', z: 'a\\b', s: 'with space' };
+    expect(decodePayload(ReadingBatch.encode({ seq: 1, readings: [reading({ tags })] }).finish(), 'protobuf', ctx, builder).reason).toBe(0);
+    const batch = decodeColumnarBatch(builder.encode());
+    expect(parseTagSet(batch.strings[batch.tags[0]!]!)).toEqual(tags);
   });
 
   it('refuses a payload whole when a later reading is bad, leaving earlier messages intact', () => {

@@ -1,4 +1,4 @@
-import { ReadingBatch, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder } from '../../proto/index.js';
+import { encodeTagSet, ReadingBatch, tagProblem, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder } from '../../proto/index.js';
 import type { PayloadLimits } from './config.js';
 import { parseJsonPayload } from './json-payload.js';
 import { toNumber64, type BatchFields, type ReadingFields, type SeriesFields } from './payload-fields.js';
@@ -27,8 +27,6 @@ export interface PayloadOutcome {
 }
 
 const METRIC_NAME = /^[A-Za-z0-9_.:/-]+$/;
-// These tags are set by the gateway from the authenticated identity; a reading must not override them.
-const RESERVED_TAG_KEYS = new Set(['device', 'metric']);
 const NO_METRICS: string[] = [];
 const NO_NUMBERS: number[] = [];
 
@@ -238,21 +236,12 @@ class PayloadWriter {
       break;
     }
     if (!any) return 0; // the common case: no allocation
-    const keys = Object.keys(tags).sort();
-    const max = this.limits.maxTagLength;
-    let canonical = '';
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]!;
+    for (const k in tags) {
       const v = tags[k]!;
-      if (k.length === 0 || k.length > max || v.length === 0 || v.length > max) {
-        return this.fail(REASON_CODE.tag_invalid, `tag ${show(k)}=${show(v)}: key and value must be 1..${max} characters`);
-      }
-      if (k.includes(',') || k.includes('=') || v.includes(',') || v.includes('=')) {
-        return this.fail(REASON_CODE.tag_invalid, `tag ${show(k)}=${show(v)}: ',' and '=' are not allowed`);
-      }
-      if (RESERVED_TAG_KEYS.has(k)) return this.fail(REASON_CODE.tag_invalid, `tag key ${show(k)} is reserved`);
-      canonical += i === 0 ? `${k}=${v}` : `,${k}=${v}`;
+      const problem = tagProblem(k, v, this.limits.maxTagLength);
+      if (problem !== undefined) return this.fail(REASON_CODE.tag_invalid, `tag ${show(k)}=${show(v)}: ${problem}`);
     }
+    const canonical = encodeTagSet(tags);
     return this.b.intern(canonical);
   }
 }

@@ -10,8 +10,12 @@ import { Slots } from './slots.js';
 export type InfluxWriterConfig = InfluxHttpConfig & Pick<InfluxConfig, 'maxRetries' | 'maxRetryDelay'>;
 
 export interface InfluxWriterOptions {
-  /** A line InfluxDB refused for its content (type conflict, unparsable); the caller dead-letters it. */
-  onBadPoint: (line: string, message: string) => void;
+  /**
+   * A line InfluxDB refused for its content (type conflict, unparsable); the caller counts
+   * and logs it. `count` > 1 when InfluxDB 1.x dropped several lines of a partial write
+   * (`line` then says so instead of quoting one).
+   */
+  onBadPoint: (line: string, message: string, count?: number) => void;
   /** Called before each wait for a retry, for metrics and logs; `attempt` counts from 1. */
   onRetry?: (error: SinkUnavailableError, attempt: number, delayMs: number) => void;
   /** First step of the backoff, default 100 ms: retry n waits random(0, min(maxRetryDelay, base·2^(n-1))). */
@@ -70,10 +74,17 @@ export class InfluxWriter {
       this.options.onBadPoint(lines[0]!, outcome.message);
       return;
     }
-    // 413: halve until each part fits. 400/422: InfluxDB does not say which line is bad, so
-    // bisect; 1.x has already stored the good lines of a partial write, and writing them
-    // again is an idempotent upsert. Halves go in order so that a later duplicate of a
-    // point still lands last, as it would have in the whole batch.
+    if (outcome.kind === 'badPoints' && this.config.version === 1 && outcome.message.startsWith('partial write')) {
+      // 1.x has stored every good line of a partial write and names the bad ones' problem
+      // (tag, field, measurement) and count. Bisecting to quote them cost ~2·log2(batch)
+      // requests per bad point, and every other device's points waited behind them.
+      const dropped = Number(/dropped=(\d+)/.exec(outcome.message)?.[1] ?? 1);
+      this.options.onBadPoint(`(${dropped} of ${lines.length} lines in one write)`, outcome.message, dropped);
+      return;
+    }
+    // 413: halve until each part fits. 400/422 without a partial write (2.x, or a batch 1.x
+    // refused whole): InfluxDB does not say which line is bad, so bisect. Halves go in order
+    // so that a later duplicate of a point still lands last, as it would have in the whole batch.
     const mid = lines.length >>> 1;
     await this.write(lines.slice(0, mid));
     await this.write(lines.slice(mid));

@@ -84,6 +84,17 @@ describe('WindowAccumulator', () => {
     );
   });
 
+  it('reports an overflowing sum or variance as such, and keeps count, min, max and mean', () => {
+    const huge = new WindowAccumulator();
+    huge.add(1, 1.7e308);
+    huge.add(2, 1.7e308);
+    expect(huge.result()).toMatchObject({ count: 2, sum: Infinity, min: 1.7e308, max: 1.7e308, mean: 1.7e308, first: 1.7e308, last: 1.7e308 });
+    const wide = new WindowAccumulator();
+    wide.add(1, 1e200);
+    wide.add(2, -1e200);
+    expect(wide.result()).toMatchObject({ count: 2, sum: 0, mean: 0, min: -1e200, max: 1e200, stddev: Infinity });
+  });
+
   it('keeps stddev exact far from zero (no Σx² cancellation)', () => {
     const acc = accumulate([0, 1, 2, 3, 4].map((i) => [i, 1e9 + i]));
     expect(acc.result().stddev).toBe(Math.SQRT2);

@@ -46,6 +46,8 @@ const SKETCH = 2;
  *   for the common sparse window (a 1 Hz sensor in a 10 s window) would be most of the
  *   state, its GC work and its snapshot size.
  * Memory (measured): ~500 bytes with ≤ 16 values, ~1.3 KB once it holds a sketch.
+ * Values near the float limit can overflow sum (±Infinity) or the variance (stddev
+ * Infinity); result() reports those as they are and the point leaves such fields out.
  */
 export class WindowAccumulator {
   count = 0;
@@ -131,7 +133,8 @@ export class WindowAccumulator {
   /** The aggregates so far (all NaN but count when empty). */
   result(): AggregateResult {
     const n = this.count;
-    const sum = this.sum + this.compensation;
+    // Past ±1.8e308 the sum is ±Infinity and its compensation NaN: report the overflow, not NaN.
+    const sum = Number.isFinite(this.sum) ? this.sum + this.compensation : this.sum;
     const values = this.values;
     if (values !== undefined) {
       // insertion sort of ≤ 16 values: no allocation, no comparator calls
@@ -151,7 +154,8 @@ export class WindowAccumulator {
       sum,
       min: n === 0 ? NaN : this.min,
       max: n === 0 ? NaN : this.max,
-      mean: n === 0 ? NaN : sum / n,
+      // Welford's mean stays finite when the sum overflows (two readings of 1.7e308).
+      mean: n === 0 ? NaN : Number.isFinite(sum) ? sum / n : this.welfordMean,
       first: this.firstValue,
       last: this.lastValue,
       stddev: n === 0 ? NaN : Math.sqrt(Math.max(0, this.m2 / n)),
