@@ -44,6 +44,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     metrics,
     config: config.ingest,
     maxMetricsPerDevice: config.decode.maxMetricsPerDevice,
+    maxSeriesPerDevice: config.decode.maxSeriesPerDevice,
     logger,
   });
 

@@ -66,6 +66,23 @@ describe('malformed payloads', () => {
     expect(await gw.metric('sluice_gateway_rejected_total', { reason: 'cardinality_limit' })).toBe(1);
     expect((await readLoggedMessages(gw.log)).map((m) => m.seq)).toEqual([1, 2, 4]);
   });
+
+  it('refuses a device past its distinct-series limit (a new tag value is a new series) before the PUBACK, and keeps its known series flowing', async () => {
+    gw = await startTestGateway({ set: { ...anonymous, 'decode.maxSeriesPerDevice': '5' } });
+    const dev = await connectDevice(gw.url, 'card-2', undefined, { username: undefined });
+    const reading = (seq: number, tags?: Record<string, string>): Buffer => encodeBatch({ seq, readings: [{ metric: 'm', timeUnixMs: now(), doubleValue: 1, tags }] });
+    // One untagged series, then a new tag value per message: series 2..5 fit, 6..20 do not.
+    await dev.publishAsync('devices/card-2/telemetry', reading(1), { qos: 1 });
+    for (let i = 0; i < 20; i++) await dev.publishAsync('devices/card-2/telemetry', reading(i + 2, { req: `id-${i}` }), { qos: 1 });
+    // A series it already has, and a Series-form message of the untagged metric: both flow.
+    await dev.publishAsync('devices/card-2/telemetry', reading(30, { req: 'id-2' }), { qos: 1 });
+    await dev.publishAsync('devices/card-2/telemetry', encodeBatch({ seq: 31, series: [{ metric: 'm', startUnixMs: now(), timeDeltaMs: [0, 1], values: [1, 2] }] }), { qos: 1 });
+    await dev.endAsync();
+    expect(await gw.metric('sluice_gateway_rejected_total', { reason: 'cardinality_limit' })).toBe(16);
+    expect((await readLoggedMessages(gw.log)).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 30, 31]);
+    await gw.stop();
+    expect((await readDeadLetters(gw.dataDir)).at(-1)).toMatchObject({ device: 'card-2', reason: 'cardinality_limit', detail: 'more than 5 distinct series (metric × tags) for this device' });
+  });
 });
 
 describe('MQTT 3.1.1 strictness', () => {

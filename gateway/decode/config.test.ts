@@ -13,6 +13,7 @@ describe('decode options', () => {
       timestampSkewPastMs: 7 * 24 * 3600 * 1000,
       timestampSkewFutureMs: 5 * 60 * 1000,
       maxMetricsPerDevice: 1000,
+      maxSeriesPerDevice: 1000,
       threads: Math.max(1, availableParallelism() - 1),
       maxQueue: 16,
     });

@@ -10,7 +10,7 @@ const millis = (): z.ZodNumber => z.number().int().nonnegative();
 
 /**
  * The decode component's options: payload limits (checked in the worker, except
- * maxMetricsPerDevice which only the main thread can know) and pool sizing.
+ * maxMetricsPerDevice and maxSeriesPerDevice which only the main thread can know) and pool sizing.
  * Unknown keys are errors, so a typo never silently falls back to a default.
  */
 export const decodeLimitsSchema = z
@@ -27,6 +27,13 @@ export const decodeLimitsSchema = z
     timestampSkewFutureMs: millis().default(5 * MINUTE_MS),
     /** Distinct metric names per device (cardinality guard, main thread). Default 1000. */
     maxMetricsPerDevice: count().default(1000),
+    /**
+     * Distinct series per device (cardinality guard, main thread): a metric without tags is
+     * one series, each distinct tag set of a metric one more. A message that would pass it
+     * is refused (cardinality_limit). Bounds the gateway's memory (~20 bytes a series) and
+     * the processors' state and InfluxDB series a device can create. Default 1000.
+     */
+    maxSeriesPerDevice: count().default(1000),
     /** Decode worker threads. Default: one per core, less one for the main (MQTT) thread, at least 1. */
     threads: count().default(() => Math.max(1, availableParallelism() - 1)),
     /**

@@ -46,6 +46,9 @@ export interface DecodeResult {
   /** Message i's distinct metric indices are msgMetrics[msgMetricsEnd[i-1] .. msgMetricsEnd[i]) (from 0 for i = 0). */
   msgMetricsEnd: Uint32Array;
   msgMetrics: Uint32Array;
+  /** Message i's distinct series (metric × tag set), hashed, are msgSeries[msgSeriesEnd[i-1] .. msgSeriesEnd[i]). */
+  msgSeriesEnd: Uint32Array;
+  msgSeries: Uint32Array;
   /** Per message: why it was refused ('' when accepted). */
   details: string[];
 }

@@ -43,6 +43,8 @@ export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
   const msgMetricsEnd = new Uint32Array(n);
   const details = new Array<string>(n);
   const msgMetrics: number[] = [];
+  const msgSeriesEnd = new Uint32Array(n);
+  const msgSeries: number[] = [];
   const metricNames: string[] = [];
   const metricIndex = new Map<string, number>();
   const ctx: DecodeContext = { receivedAtMs: job.receivedAtMs, deviceIdx: 0, deviceTagsIdx: 0, limits };
@@ -68,6 +70,7 @@ export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
     else groups.set(partition, [i]);
   }
   const metricIdsOf = new Array<number[] | undefined>(n);
+  const seriesOf = new Array<string[] | undefined>(n);
   const partitionList: number[] = [];
   const batches: Uint8Array[] = [];
   const builder = (shared ??= new ColumnarBatchBuilder(0, job.receivedAtMs));
@@ -94,6 +97,7 @@ export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
           }
           return k;
         });
+        seriesOf[i] = out.series;
       } else {
         msgPartitionIndex[i] = NO_INDEX;
       }
@@ -109,6 +113,8 @@ export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
   for (let i = 0; i < n; i++) {
     for (const k of metricIdsOf[i] ?? []) msgMetrics.push(k);
     msgMetricsEnd[i] = msgMetrics.length;
+    for (const key of seriesOf[i] ?? []) msgSeries.push(seriesHash(key));
+    msgSeriesEnd[i] = msgSeries.length;
   }
   const partitions = Uint32Array.from(partitionList);
 
@@ -121,8 +127,21 @@ export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
     metricNames,
     msgMetricsEnd,
     msgMetrics: Uint32Array.from(msgMetrics),
+    msgSeriesEnd,
+    msgSeries: Uint32Array.from(msgSeries),
     details,
   };
+}
+
+/**
+ * A 32-bit FNV-1a hash of a series key, over UTF-16 code units (no encoding, no
+ * allocation). The main thread keeps these, not the keys, per device: a collision only
+ * lets one new series through the cardinality guard uncounted.
+ */
+function seriesHash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 /** decodePayload, but a throw from anywhere (a bug, not a bad payload) refuses this payload only, not the job. */
@@ -132,13 +151,13 @@ function decodeOne(bytes: Uint8Array, json: boolean, ctx: DecodeContext, builder
     return decodePayload(bytes, json ? 'json' : 'protobuf', ctx, builder);
   } catch (err) {
     if (builder.messageCount > before) builder.abortMessage();
-    return { reason: REASON_CODE.decode_error, detail: `unexpected: ${err instanceof Error ? err.message : String(err)}`, readings: 0, metrics: [] };
+    return { reason: REASON_CODE.decode_error, detail: `unexpected: ${err instanceof Error ? err.message : String(err)}`, readings: 0, metrics: [], series: [] };
   }
 }
 
 /** Every buffer a result holds: each typed array owns its buffer, so none repeats (a duplicate would throw DataCloneError). */
 export function resultTransferList(r: DecodeResult): ArrayBuffer[] {
-  const views: ArrayBufferView[] = [r.partitions, r.status, r.readings, r.msgPartitionIndex, r.msgMetricsEnd, r.msgMetrics, ...r.batches];
+  const views: ArrayBufferView[] = [r.partitions, r.status, r.readings, r.msgPartitionIndex, r.msgMetricsEnd, r.msgMetrics, r.msgSeriesEnd, r.msgSeries, ...r.batches];
   return [...new Set(views.map((v) => v.buffer as ArrayBuffer))];
 }
 

@@ -37,7 +37,7 @@ describe('decodePayload: JSON payloads', () => {
       ],
       series: [{ metric: 'vib', startUnixMs: String(NOW), timeDeltaMs: ['0', 5], values: [1, '2.5'] }],
     });
-    expect(out).toEqual({ reason: 0, readings: 6, metrics: ['temp', 'count', 'door', 'state', 'vib'] });
+    expect(out).toEqual({ reason: 0, readings: 6, metrics: ['temp', 'count', 'door', 'state', 'vib'], series: ['temp\u0000a=1,b=2', 'count', 'door', 'state', 'vib'] });
     expect(seq).toBe(42);
     expect(rows).toEqual([
       ['temp', 'a=1,b=2', NOW - 5, 20.5],

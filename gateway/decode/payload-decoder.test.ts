@@ -37,7 +37,7 @@ const reading = (over: Record<string, unknown> = {}) => ({ metric: 'temp', timeU
 describe('decodePayload: accepted protobuf payloads', () => {
   it('writes rows with double and int values as numeric readings', () => {
     const { out, batch } = run({ seq: 7, readings: [reading(), reading({ metric: 'count', doubleValue: undefined, intValue: -42 })] });
-    expect(out).toEqual({ reason: 0, readings: 2, metrics: ['temp', 'count'] });
+    expect(out).toEqual({ reason: 0, readings: 2, metrics: ['temp', 'count'], series: ['temp', 'count'] });
     expect(numeric(batch)).toEqual([
       { metric: 'temp', tags: '', time: NOW - 1000, value: 21.5 },
       { metric: 'count', tags: '', time: NOW - 1000, value: -42 },
@@ -49,7 +49,7 @@ describe('decodePayload: accepted protobuf payloads', () => {
 
   it('writes a series as start + delta, value by value', () => {
     const { out, batch } = run({ seq: 1, series: [{ metric: 'vib', startUnixMs: NOW - 500, timeDeltaMs: [0, 10, -5], values: [1, 2.5, -3] }] });
-    expect(out).toEqual({ reason: 0, readings: 3, metrics: ['vib'] });
+    expect(out).toEqual({ reason: 0, readings: 3, metrics: ['vib'], series: ['vib'] });
     expect(numeric(batch).map((r) => [r.time, r.value])).toEqual([[NOW - 500, 1], [NOW - 490, 2.5], [NOW - 505, -3]]);
   });
 
@@ -58,7 +58,7 @@ describe('decodePayload: accepted protobuf payloads', () => {
       readings: [reading(), reading({ metric: 'hum' }), reading()],
       series: [{ metric: 'temp', startUnixMs: NOW, timeDeltaMs: [1], values: [5] }, { metric: 'pres', startUnixMs: NOW, timeDeltaMs: [1, 2], values: [6, 7] }],
     });
-    expect(out).toEqual({ reason: 0, readings: 6, metrics: ['temp', 'hum', 'pres'] });
+    expect(out).toEqual({ reason: 0, readings: 6, metrics: ['temp', 'hum', 'pres'], series: ['temp', 'hum', 'pres'] });
     expect([...batch.numEnd]).toEqual([6]);
   });
 

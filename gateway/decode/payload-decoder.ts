@@ -24,6 +24,36 @@ export interface PayloadOutcome {
   readings: number;
   /** Distinct metric names of an accepted payload, for the main thread's cardinality guard. */
   metrics: string[];
+  /** Distinct series of an accepted payload: the metric name, or `metric\u0000tags` for tagged readings. */
+  series: string[];
+}
+
+/**
+ * The distinct names of one payload, in first-seen order. Below a few names a scan is
+ * cheaper than clearing a Set per payload (Set.clear allocates a new table); past them, a
+ * Set (a payload may carry thousands).
+ */
+class DistinctNames {
+  list: string[] = [];
+  private seen: Set<string> | null = null;
+
+  reset(): void {
+    this.list = [];
+    this.seen = null;
+  }
+
+  add(name: string): void {
+    const list = this.list;
+    if (this.seen !== null) {
+      if (this.seen.has(name)) return;
+      this.seen.add(name);
+    } else if (list.includes(name)) {
+      return;
+    } else if (list.length === 16) {
+      this.seen = new Set(list).add(name);
+    }
+    list.push(name);
+  }
 }
 
 const METRIC_NAME = /^[A-Za-z0-9_.:/-]+$/;
@@ -56,7 +86,7 @@ export function decodePayload(
 }
 
 function refused(reason: ReasonCode, detail: string): PayloadOutcome {
-  return { reason, detail, readings: 0, metrics: NO_METRICS };
+  return { reason, detail, readings: 0, metrics: NO_METRICS, series: NO_METRICS };
 }
 
 /** Shows a device-supplied string in a detail, bounded so a dead letter stays small. */
@@ -76,16 +106,18 @@ class PayloadWriter {
   private earliest = 0;
   private latest = 0;
   private detail = '';
-  private metrics: string[] = NO_METRICS;
+  private readonly metrics = new DistinctNames();
+  private readonly series = new DistinctNames();
+  /** The series key of the previous row reading of this payload: rows usually repeat it. */
+  private lastSeries: string | null = null;
+  /** The canonical tag string tagsIndex() interned last. */
+  private lastTags = '';
   // Consecutive readings (and payloads) usually share a metric: validate and intern it
   // once per run. The index is the batch's (the builder's since its last reset).
   private lastMetric: string | null = null;
   private lastMetricBuilder: ColumnarBatchBuilder | null = null;
   private lastMetricGeneration = -1;
   private lastMetricIdx = 0;
-  // Past a few names, a Set (a payload may carry thousands); below, a scan is cheaper
-  // than clearing a Set per payload (Set.clear allocates a new table).
-  private seen: Set<string> | null = null;
 
   write(batch: BatchFields, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
     const readings = batch.readings ?? [];
@@ -116,8 +148,9 @@ class PayloadWriter {
     this.receivedAtMs = ctx.receivedAtMs;
     this.earliest = ctx.receivedAtMs - ctx.limits.timestampSkewPastMs;
     this.latest = ctx.receivedAtMs + ctx.limits.timestampSkewFutureMs;
-    this.metrics = [];
-    this.seen = null;
+    this.metrics.reset();
+    this.series.reset();
+    this.lastSeries = null;
     builder.beginMessage(ctx.deviceIdx, ctx.deviceTagsIdx, seq);
     for (let i = 0; i < readings.length; i++) {
       const code = this.writeReading(readings[i]!);
@@ -127,7 +160,7 @@ class PayloadWriter {
       const code = this.writeSeries(series[j]!);
       if (code < 0) return this.abort(code, `series[${j}]`);
     }
-    return { reason: REASON_CODE.accepted, readings: total, metrics: this.metrics };
+    return { reason: REASON_CODE.accepted, readings: total, metrics: this.metrics.list, series: this.series.list };
   }
 
   private abort(negativeCode: number, where: string): PayloadOutcome {
@@ -144,7 +177,7 @@ class PayloadWriter {
   private metricIndex(name: string): number {
     if (name === this.lastMetric) {
       // First use in this payload (a cache hit from the previous one): note it; later hits already are.
-      if (this.metrics.length === 0) this.metrics.push(name);
+      if (this.metrics.list.length === 0) this.metrics.list.push(name);
       return this.lastMetricIdx;
     }
     if (name.length === 0) return this.fail(REASON_CODE.metric_name_invalid, 'metric name is empty');
@@ -154,23 +187,10 @@ class PayloadWriter {
     if (!METRIC_NAME.test(name)) {
       return this.fail(REASON_CODE.metric_name_invalid, `metric name ${show(name)} has characters outside [A-Za-z0-9_.:/-]`);
     }
-    this.noteMetric(name);
+    this.metrics.add(name);
     this.lastMetric = name;
     this.lastMetricIdx = this.b.intern(name);
     return this.lastMetricIdx;
-  }
-
-  private noteMetric(name: string): void {
-    const metrics = this.metrics;
-    if (this.seen !== null) {
-      if (this.seen.has(name)) return;
-      this.seen.add(name);
-    } else if (metrics.includes(name)) {
-      return;
-    } else if (metrics.length === 16) {
-      this.seen = new Set(metrics).add(name);
-    }
-    metrics.push(name);
   }
 
   private checkTime(t: number): number {
@@ -186,6 +206,11 @@ class PayloadWriter {
     if (timeCheck < 0) return timeCheck;
     const tags = this.tagsIndex(r.tags);
     if (tags < 0) return tags;
+    const key = tags === 0 ? r.metric! : `${r.metric!}\u0000${this.lastTags}`;
+    if (key !== this.lastSeries) {
+      this.series.add(key);
+      this.lastSeries = key;
+    }
     const b = this.b;
     if (r.doubleValue != null) {
       const v = r.doubleValue;
@@ -207,6 +232,7 @@ class PayloadWriter {
   private writeSeries(s: SeriesFields): number {
     const m = this.metricIndex(s.metric ?? '');
     if (m < 0) return m;
+    this.series.add(s.metric!);
     const deltas = s.timeDeltaMs ?? NO_NUMBERS;
     const values = s.values ?? NO_NUMBERS;
     const n = values.length;
@@ -242,6 +268,7 @@ class PayloadWriter {
       if (problem !== undefined) return this.fail(REASON_CODE.tag_invalid, `tag ${show(k)}=${show(v)}: ${problem}`);
     }
     const canonical = encodeTagSet(tags);
+    this.lastTags = canonical;
     return this.b.intern(canonical);
   }
 }

@@ -73,6 +73,7 @@ describe('IngestPipeline', () => {
           metrics: createGatewayMetrics(new Registry()),
           config: ingestConfigSchema.parse({ batchMaxMessages, batchMaxDelay: '1h' }),
           maxMetricsPerDevice: 100,
+          maxSeriesPerDevice: 100,
           logger: pino({ level: 'silent' }),
         });
         const nextSeq = DEVICES.map(() => 1);

@@ -27,6 +27,8 @@ export interface IngestPipelineOptions {
   config: IngestConfig;
   /** Cardinality guard: distinct metric names one device may have. */
   maxMetricsPerDevice: number;
+  /** Cardinality guard: distinct series (metric × tag set) one device may have. */
+  maxSeriesPerDevice: number;
   logger: Logger;
 }
 
@@ -53,7 +55,8 @@ export class IngestPipeline {
   private timer: NodeJS.Timeout | undefined;
   private inflight = 0;
   private readonly held: (() => void)[] = [];
-  private readonly deviceMetrics = new Map<string, Set<string>>();
+  /** Per device: its metric names and its series' hashes (memory: bounded by the two guards). */
+  private readonly cardinality = new Map<string, { metrics: Set<string>; series: Set<number> }>();
   private readonly acks = new AckQueue();
   /** Settles once the last cut micro-batch has issued its appends (not once they are durable). */
   private appendTail: Promise<unknown> = Promise.resolve();
@@ -151,17 +154,18 @@ export class IngestPipeline {
     result.partitions.forEach((p, k) => batchIndex.set(p, k));
     const patched = new Map<number, Uint8Array>();
     let readings = 0;
+    let over: string | undefined;
     for (let i = 0; i < batch.length; i++) {
       const publish = batch[i]!;
       const status = result.status[i]!;
       if (status !== 0) {
         this.reject(publish, reasonName(status), result.details[i]);
-      } else if (!this.admitMetrics(publish.device, result, i)) {
+      } else if ((over = this.overCardinality(publish.device, result, i)) !== undefined) {
         const k = batchIndex.get(publish.partition)!;
         let bytes = patched.get(k);
         if (!bytes) patched.set(k, (bytes = uncompressBatch(result.batches[k]!)));
         bytes[msgFlagsOffset(bytes) + result.msgPartitionIndex[i]!] = MSG_FLAG_DROPPED;
-        this.reject(publish, 'cardinality_limit', `more than ${this.o.maxMetricsPerDevice} distinct metrics for this device`);
+        this.reject(publish, 'cardinality_limit', over);
       } else {
         readings += result.readings[i]!;
       }
@@ -175,18 +179,27 @@ export class IngestPipeline {
     });
   }
 
-  /** Admits a message's metric names under the per-device cardinality guard. */
-  private admitMetrics(device: string, result: DecodeResult, i: number): boolean {
-    let known = this.deviceMetrics.get(device);
-    if (!known) this.deviceMetrics.set(device, (known = new Set()));
-    const from = i === 0 ? 0 : result.msgMetricsEnd[i - 1]!;
-    const to = result.msgMetricsEnd[i]!;
-    let fresh = 0;
-    for (let m = from; m < to; m++) if (!known.has(result.metricNames[result.msgMetrics[m]!]!)) fresh++;
-    if (fresh === 0) return true;
-    if (known.size + fresh > this.o.maxMetricsPerDevice) return false;
-    for (let m = from; m < to; m++) known.add(result.metricNames[result.msgMetrics[m]!]!);
-    return true;
+  /**
+   * Admits a message's metric names and series under the per-device cardinality guards;
+   * says which guard it would pass, or undefined when admitted.
+   */
+  private overCardinality(device: string, result: DecodeResult, i: number): string | undefined {
+    let known = this.cardinality.get(device);
+    if (!known) this.cardinality.set(device, (known = { metrics: new Set(), series: new Set() }));
+    const mFrom = i === 0 ? 0 : result.msgMetricsEnd[i - 1]!;
+    const mTo = result.msgMetricsEnd[i]!;
+    const sFrom = i === 0 ? 0 : result.msgSeriesEnd[i - 1]!;
+    const sTo = result.msgSeriesEnd[i]!;
+    let freshMetrics = 0;
+    for (let m = mFrom; m < mTo; m++) if (!known.metrics.has(result.metricNames[result.msgMetrics[m]!]!)) freshMetrics++;
+    let freshSeries = 0;
+    for (let k = sFrom; k < sTo; k++) if (!known.series.has(result.msgSeries[k]!)) freshSeries++;
+    if (freshMetrics === 0 && freshSeries === 0) return undefined;
+    if (known.metrics.size + freshMetrics > this.o.maxMetricsPerDevice) return `more than ${this.o.maxMetricsPerDevice} distinct metrics for this device`;
+    if (known.series.size + freshSeries > this.o.maxSeriesPerDevice) return `more than ${this.o.maxSeriesPerDevice} distinct series (metric × tags) for this device`;
+    for (let m = mFrom; m < mTo; m++) known.metrics.add(result.metricNames[result.msgMetrics[m]!]!);
+    for (let k = sFrom; k < sTo; k++) known.series.add(result.msgSeries[k]!);
+    return undefined;
   }
 
   private reject(publish: PendingPublish, reason: string, detail: string | undefined): void {
