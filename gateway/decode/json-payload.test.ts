@@ -71,6 +71,12 @@ describe('decodePayload: JSON payloads', () => {
     expect(seq).toBe(7);
   });
 
+  it('refuses JSON nested 100,000 levels deep as json_invalid, not as a decode error', () => {
+    const deep = `{"seq": 1, "readings": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const { out } = json(deep);
+    expect(out).toMatchObject({ reason: REASON_CODE.json_invalid, detail: 'readings[0]: expected an object, got a value nested too deeply to show' });
+  });
+
   it('refuses what the protobuf path refuses, with the same reasons', () => {
     expect(json({}).out.reason).toBe(REASON_CODE.empty_batch);
     expect(json({ readings: [{ metric: 'n', doubleValue: 'NaN' }] }).out.reason).toBe(REASON_CODE.non_finite_value);

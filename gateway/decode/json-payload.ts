@@ -197,6 +197,12 @@ function tags(v: unknown, at: string): Record<string, string> {
 }
 
 function wrongType(at: string, expected: string, got: unknown): JsonShapeError {
-  const shown = JSON.stringify(got) ?? String(got);
+  let shown: string;
+  try {
+    shown = JSON.stringify(got) ?? String(got);
+  } catch {
+    // JSON.parse takes 100k levels of nesting; stringifying them back overflows the stack.
+    shown = 'a value nested too deeply to show';
+  }
   return new JsonShapeError(`${at}: expected ${expected}, got ${shown.length > 40 ? `${shown.slice(0, 40)}…` : shown}`);
 }
