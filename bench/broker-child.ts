@@ -34,7 +34,7 @@ async function startSluice(): Promise<{ port: number; close(): Promise<void> }> 
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
   const config = await loadConfig({
     env: {},
-    overrides: { dataDir, 'mqtt.port': '0', 'mqtt.host': '127.0.0.1', 'auth.mode': 'anonymous', 'limits.messagesPerSecond': '0', 'log.fsync': process.env.BENCH_FSYNC ?? 'batch' },
+    overrides: { dataDir, 'mqtt.port': '0', 'mqtt.host': '127.0.0.1', 'auth.mode': 'anonymous', 'limits.messagesPerSecond': '0', 'limits.readingsPerSecond': '0', 'limits.bytesPerSecond': '0', 'log.fsync': process.env.BENCH_FSYNC ?? 'batch' },
   });
   const log = await FileLog.open({ dir: join(dataDir, 'log'), partitions: config.partitions, ...config.log });
   const gateway = await startGateway(config, { log, registry: new Registry(), logger: createLogger('bench', 'error'), dataDir, partitions: config.partitions });

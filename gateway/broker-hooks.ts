@@ -2,12 +2,10 @@ import type { Aedes, AuthenticateError, Client } from 'aedes';
 import { AclDeniedError, AuthRefusedError, ProtocolViolationError, type Logger } from '../core/index.js';
 import { keyGroupOf } from '../routing/index.js';
 import type { AclRules, DeviceIdentity } from './auth/index.js';
-import type { DeviceLimitsConfig } from './config.js';
 import type { PayloadKind } from './decode/index.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { GatewayMetrics } from './metrics.js';
-import { PublishPacer } from './publish-pacer.js';
-import { TokenBucket } from './token-bucket.js';
+import type { DeviceFlow, DeviceFlows } from './device-flow.js';
 
 /** What the gateway knows about a connected client, computed once at CONNECT. */
 interface Session {
@@ -18,8 +16,8 @@ interface Session {
   /** The ACL's answer for the client's own telemetry topics, cached: it is asked per message. */
   ownTelemetryAllowed: boolean;
   ownJsonAllowed: boolean;
-  /** The per-device rate limit and the queue that holds publishes over it, in arrival order. */
-  rate: { bucket: TokenBucket; pacer: PublishPacer } | undefined;
+  /** The device's flow limits (shared with its other connections), once the connection is registered; undefined when limits are off. */
+  flow: DeviceFlow | undefined;
 }
 
 export interface BrokerHooksOptions {
@@ -27,7 +25,7 @@ export interface BrokerHooksOptions {
   acl: AclRules;
   ingest: IngestPipeline;
   partitions: number;
-  limits: DeviceLimitsConfig;
+  flows: DeviceFlows;
   maxConnections: number;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -107,10 +105,11 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
     const partition = device === session.identity.id ? session.partition : keyGroupOf(device, o.partitions);
     const tags = device === session.identity.id ? session.identity.tagString : '';
     const payload = packet.payload as Buffer;
-    if (!session.rate) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback);
-    const delay = session.rate.bucket.delayFor(1);
+    const flow = session.flow;
+    if (!flow) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback);
+    const delay = flow.delayFor(payload.byteLength);
     if (delay > 0) o.metrics.rateLimited.inc();
-    session.rate.pacer.schedule(delay, () => o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback));
+    flow.pacer.schedule(delay, () => o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback));
   };
 
   broker.authorizeSubscribe = (client, subscription, callback) => {
@@ -121,8 +120,21 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
     callback(null, null);
   };
 
+  // Registered ('client') and unregistered ('clientDisconnect') come in pairs per Client;
+  // publishes are only handled after registration (aedes queues them until CONNACK).
+  broker.on('client', (client) => {
+    const session = sessions.get(client);
+    if (session && o.flows.enabled) session.flow = o.flows.attach(session.identity.id);
+  });
   broker.on('clientReady', () => o.metrics.connections.set(broker.connectedClients));
-  broker.on('clientDisconnect', () => o.metrics.connections.set(broker.connectedClients));
+  broker.on('clientDisconnect', (client) => {
+    o.metrics.connections.set(broker.connectedClients);
+    const session = sessions.get(client);
+    if (session?.flow) {
+      session.flow = undefined;
+      o.flows.detach(session.identity.id);
+    }
+  });
 }
 
 function newSession(client: Client, identity: DeviceIdentity, o: BrokerHooksOptions): Session {
@@ -135,6 +147,6 @@ function newSession(client: Client, identity: DeviceIdentity, o: BrokerHooksOpti
     jsonTopic,
     ownTelemetryAllowed: o.acl.canPublish(identity, client.id, telemetryTopic),
     ownJsonAllowed: o.acl.canPublish(identity, client.id, jsonTopic),
-    rate: o.limits.messagesPerSecond > 0 ? { bucket: new TokenBucket(o.limits.messagesPerSecond, o.limits.burst), pacer: new PublishPacer() } : undefined,
+    flow: undefined,
   };
 }

@@ -28,13 +28,26 @@ export const mqttConfigSchema = z
   })
   .strict();
 
-/** Per-device flow limits. */
+/** Per-device flow limits, per device identity (all its connections together). */
 export const deviceLimitsSchema = z
   .object({
     /** Sustained messages per second per device (token bucket); 0 = unlimited. Excess slows the device, never drops. */
     messagesPerSecond: z.number().min(0).default(1000),
     /** Bucket size: messages a device may send in a burst above the rate. */
     burst: z.number().int().positive().default(2000),
+    /**
+     * Sustained readings per second per device; 0 = unlimited. Counted after decode, so a
+     * message that passes it is taken and the device's next publishes wait out the debt.
+     * Without it one device sending 10,000-reading Series took millions of readings a
+     * second and held up every other device's PUBACKs.
+     */
+    readingsPerSecond: z.number().min(0).default(100_000),
+    /** Readings a device may send in a burst above the rate. */
+    readingsBurst: z.number().int().positive().default(200_000),
+    /** Sustained payload bytes per second per device; 0 = unlimited. */
+    bytesPerSecond: z.number().min(0).default(8 * 1024 * 1024),
+    /** Payload bytes a device may send in a burst above the rate. */
+    bytesBurst: z.number().int().positive().default(16 * 1024 * 1024),
   })
   .strict();
 

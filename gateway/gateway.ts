@@ -6,6 +6,7 @@ import { AclRules, DeviceRegistry, createAuthenticator } from './auth/index.js';
 import { installBrokerHooks } from './broker-hooks.js';
 import type { GatewayConfig } from './config.js';
 import { DeadLetterRecorder } from './dead-letters.js';
+import { DeviceFlows } from './device-flow.js';
 import { DecodePool } from './decode/index.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { startListeners, type ListenerPorts } from './listeners.js';
@@ -37,7 +38,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const acl = config.acl.file ? await AclRules.load(config.acl.file) : AclRules.defaults();
   const deadLetters = await DeadLetterRecorder.open(deps.dataDir, config.deadLetters);
   const pool = new DecodePool({ threads: config.decode.threads, maxQueue: config.decode.maxQueue, limits: config.decode });
+  const flows = new DeviceFlows(config.limits);
   const ingest = new IngestPipeline({
+    flows,
     log: deps.log,
     pool,
     deadLetters,
@@ -60,7 +63,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     acl,
     ingest,
     partitions: deps.partitions,
-    limits: config.limits,
+    flows,
     maxConnections: config.mqtt.maxConnections,
     metrics,
     logger,

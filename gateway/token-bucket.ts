@@ -23,4 +23,10 @@ export class TokenBucket {
     this.tokens -= n;
     return this.tokens >= 0 ? 0 : (-this.tokens * 1000) / this.ratePerSecond;
   }
+
+  /** Milliseconds until the bucket is full again (0 when it is). */
+  fullIn(now = performance.now()): number {
+    const tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) * this.ratePerSecond) / 1000);
+    return ((this.burst - tokens) * 1000) / this.ratePerSecond;
+  }
 }

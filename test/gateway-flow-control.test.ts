@@ -22,14 +22,41 @@ describe('flow control', () => {
     await Promise.all(Array.from({ length: 40 }, (_, i) => device.publishAsync('devices/fast-1/telemetry', reading(i + 1), { qos: 1 })));
     await device.endAsync();
     expect(await gw.metric('sluice_gateway_rate_limited_total')).toBeGreaterThanOrEqual(30);
-    const seqs = (await readLoggedMessages(gw.log)).map((m) => m.seq).sort((a, b) => a - b);
-    expect(seqs).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    // held, then released in the order they arrived
+    expect((await readLoggedMessages(gw.log)).map((m) => m.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+
+  it('limits the device, not the connection: reconnecting does not refill its allowance', async () => {
+    gw = await startTestGateway({ set: { 'auth.mode': 'anonymous', 'limits.messagesPerSecond': '50', 'limits.burst': '5' } });
+    const started = performance.now();
+    for (let c = 0; c < 5; c++) {
+      const device = await connectDevice(gw.url, 'hopper-1', undefined, { username: undefined });
+      await Promise.all(Array.from({ length: 10 }, (_, i) => device.publishAsync('devices/hopper-1/telemetry', reading(c * 10 + i + 1), { qos: 1 })));
+      await device.endAsync();
+    }
+    // 50 messages at 50/s after a burst of 5 take at least 900 ms, however often it reconnects
+    // (with a bucket per connection, each connection had a fresh burst: ~550 ms).
+    expect(performance.now() - started).toBeGreaterThanOrEqual(850);
+    expect((await readLoggedMessages(gw.log)).map((m) => m.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+
+  it('limits readings, not only messages: a device sending large Series waits out its debt', async () => {
+    gw = await startTestGateway({ set: { 'auth.mode': 'anonymous', 'limits.messagesPerSecond': '0', 'limits.readingsPerSecond': '10000', 'limits.readingsBurst': '1000' } });
+    const device = await connectDevice(gw.url, 'bulk-1', undefined, { username: undefined });
+    const big = (seq: number): Buffer => encodeBatch({ seq, series: [{ metric: 'm', startUnixMs: Date.now(), timeDeltaMs: new Array(2000).fill(0), values: new Array(2000).fill(seq) }] });
+    const started = performance.now();
+    for (let i = 1; i <= 5; i++) await device.publishAsync('devices/bulk-1/telemetry', big(i), { qos: 1 });
+    // 10,000 readings at 10,000/s after a burst of 1,000: the fifth message waits for a 7,000-reading debt.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(650);
+    await device.endAsync();
+    expect(await gw.metric('sluice_gateway_readings_total')).toBe(10_000);
+    expect(await gw.metric('sluice_gateway_rate_limited_total')).toBe(4);
   });
 
   it('holds publishes past maxInflightBytes while the log is stuck, then takes them all', async () => {
     let gated: GatedLog | undefined;
     gw = await startTestGateway({
-      set: { 'auth.mode': 'anonymous', 'ingest.maxInflightBytes': '4096', 'limits.messagesPerSecond': '0' },
+      set: { 'auth.mode': 'anonymous', 'ingest.maxInflightBytes': '4096', 'limits.messagesPerSecond': '0', 'limits.bytesPerSecond': '0' },
       wrapLog: (log) => (gated = new GatedLog(log)),
     });
     gated!.hold();

@@ -29,7 +29,7 @@ describe('sluice simulate fleet', () => {
   });
 
   async function simulate(input: SimulationOptionsInput) {
-    gw = await startTestGateway({ set: { 'auth.mode': 'token', 'auth.fleetKey': FLEET_KEY, 'limits.messagesPerSecond': '0' } });
+    gw = await startTestGateway({ set: { 'auth.mode': 'token', 'auth.fleetKey': FLEET_KEY, 'limits.messagesPerSecond': '0', 'limits.readingsPerSecond': '0', 'limits.bytesPerSecond': '0' } });
     const options = simulationOptionsSchema.parse({ url: gw.url, fleetKey: FLEET_KEY, startTime: Date.now() - 60_000, ...input });
     const model = new RecordingModel();
     const report = await runSimulation(options, { expected: model });
@@ -72,7 +72,7 @@ describe('sluice simulate fleet', () => {
   });
 
   it('reports the same counts and the same expected aggregates for the same seed, run after run', async () => {
-    gw = await startTestGateway({ set: { 'auth.mode': 'token', 'auth.fleetKey': FLEET_KEY, 'limits.messagesPerSecond': '0' } });
+    gw = await startTestGateway({ set: { 'auth.mode': 'token', 'auth.fleetKey': FLEET_KEY, 'limits.messagesPerSecond': '0', 'limits.readingsPerSecond': '0', 'limits.bytesPerSecond': '0' } });
     const options = simulationOptionsSchema.parse({ url: gw.url, fleetKey: FLEET_KEY, startTime: Date.now() - 60_000, devices: 15, rate: 1500, batch: 10, duration: '1500ms', seed: 99, disorder: 0.2, duplicates: 0.1, malformed: 0.05 });
     const windows = [
       { name: 'tumbling_5s', type: 'tumbling' as const, size: 5000 },
@@ -99,7 +99,7 @@ describe('sluice simulate fleet', () => {
       const again = await enrolFleet(registry, ids);
       expect(again.enrolled).toBe(0);
       expect(again.passwords).toEqual(first.passwords);
-      gw = await startTestGateway({ set: { 'auth.mode': 'registry', 'auth.registry': registry, 'limits.messagesPerSecond': '0' } });
+      gw = await startTestGateway({ set: { 'auth.mode': 'registry', 'auth.registry': registry, 'limits.messagesPerSecond': '0', 'limits.readingsPerSecond': '0', 'limits.bytesPerSecond': '0' } });
       const report = await runSimulation({ ...options, url: gw.url }, { expected: new RecordingModel(), password: (id) => again.passwords.get(id) });
       expect(report.connections).toMatchObject({ peak: 4, failed: 0 });
       expect(report.acknowledged).toBe(report.sent.messages);

@@ -68,7 +68,7 @@ export async function startSluiceProcess(o: SluiceProcessOptions): Promise<Broke
   const dataDir = await mkdtemp(join(o.dataParent ?? tmpdir(), 'sluice-bench-'));
   const processors = o.influxUrl !== undefined;
   const role = processors ? 'start' : 'gateway';
-  const own = [`dataDir=${dataDir}`, 'mqtt.host=127.0.0.1', 'mqtt.port=0', 'http.host=127.0.0.1', 'http.port=0', 'auth.mode=anonymous', 'limits.messagesPerSecond=0'];
+  const own = [`dataDir=${dataDir}`, 'mqtt.host=127.0.0.1', 'mqtt.port=0', 'http.host=127.0.0.1', 'http.port=0', 'auth.mode=anonymous', 'limits.messagesPerSecond=0', 'limits.readingsPerSecond=0', 'limits.bytesPerSecond=0'];
   if (processors) own.push(`influx.url=${o.influxUrl}`, `checkpoint.interval=${PROCESSOR_CHECKPOINT_INTERVAL}`);
   own.push(...(o.extraSets ?? []));
   const args = [CLI, role, ...(o.configFile ? ['--config', o.configFile] : []), ...[...(o.sets ?? []), ...own].flatMap((s) => ['--set', s])];

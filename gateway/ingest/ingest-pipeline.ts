@@ -3,6 +3,7 @@ import type { Log } from '../../log/index.js';
 import { compressBatch, MSG_FLAG_DROPPED, msgFlagsOffset, uncompressBatch } from '../../proto/index.js';
 import type { IngestConfig } from '../config.js';
 import type { DeadLetterRecorder } from '../dead-letters.js';
+import type { DeviceFlows } from '../device-flow.js';
 import { DecodeJobBuilder, reasonName, type DecodePool, type DecodeResult, type PayloadKind } from '../decode/index.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { AckQueue, type PublishDone } from './ack-queue.js';
@@ -29,6 +30,8 @@ export interface IngestPipelineOptions {
   maxMetricsPerDevice: number;
   /** Cardinality guard: distinct series (metric × tag set) one device may have. */
   maxSeriesPerDevice: number;
+  /** Per-device flow limits, charged with each accepted message's readings. */
+  flows?: DeviceFlows;
   logger: Logger;
 }
 
@@ -168,6 +171,7 @@ export class IngestPipeline {
         this.reject(publish, 'cardinality_limit', over);
       } else {
         readings += result.readings[i]!;
+        this.o.flows?.chargeReadings(publish.device, result.readings[i]!);
       }
     }
     const started = performance.now();

@@ -12,7 +12,7 @@ export async function nodeArgs(dataDir: string, influx: TestInfluxd, db: string)
     '--set', 'auth.mode=anonymous', '--set', 'mqtt.host=127.0.0.1', '--set', 'http.host=127.0.0.1',
     '--set', `influx.url=${influx.url}`, '--set', `influx.database=${db}`, '--set', 'influx.flushInterval=200ms',
     '--set', 'checkpoint.interval=300ms', '--set', 'time.idleTimeout=1s', '--set', 'time.maxOutOfOrderness=1s',
-    '--set', 'limits.messagesPerSecond=0', '--set', 'decode.threads=1', '--set', `windows=[{name: level_5s, type: tumbling, size: ${WINDOW_MS}}]`,
+    '--set', 'limits.messagesPerSecond=0', '--set', 'limits.readingsPerSecond=0', '--set', 'limits.bytesPerSecond=0', '--set', 'decode.threads=1', '--set', `windows=[{name: level_5s, type: tumbling, size: ${WINDOW_MS}}]`,
   ];
 }
 

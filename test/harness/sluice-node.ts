@@ -17,6 +17,8 @@ export function testNodeConfig(dataDir: string, influxUrl: string, set: Record<s
       'auth.registry': join(dataDir, 'devices.json'),
       'decode.threads': '1',
       'limits.messagesPerSecond': '0',
+      'limits.readingsPerSecond': '0',
+      'limits.bytesPerSecond': '0',
       'influx.url': influxUrl,
       'influx.database': 'sluice',
       ...set,
