@@ -1,0 +1,105 @@
+/**
+ * Issue 10's soak: one hostile client of each kind among 100 honest devices. The honest
+ * devices' windows must verify exact, their PUBACK p99 stay within 2× of a run without
+ * the hostile clients, and the gateway's memory stay bounded.
+ */
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { afterAll, expect, it } from 'vitest';
+import type { SimulationReport } from '../simulator/index.js';
+import { deviceToken } from './harness/devices.js';
+import { badPoints, bigSeries, cardinality, flood, reconnectLoop, silentSockets, wrongSecretStorm, type HostileStats } from './harness/hostile-clients.js';
+import { freePort, startInfluxd } from './harness/influxdb.js';
+import { watchNode } from './harness/pipeline-node.js';
+import { SLUICE_BIN, spawnSluice } from './harness/sluice-process.js';
+import { tempDir } from './harness/temp-dir.js';
+
+const run = promisify(execFile);
+const FLEET_KEY = 'hostile-soak-fleet-key-0123456789';
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+/** Resident memory of a process, in MB (Linux). */
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]) / 1024;
+}
+
+it('100 honest devices beside a flood, big Series, cardinality, bad points, a reconnect loop, a wrong-secret storm and silent sockets: exact, PUBACK p99 within 2x, memory bounded', { timeout: 400_000 }, async () => {
+  const influx = await startInfluxd();
+  cleanups.push(() => influx.destroy());
+  const dir = await tempDir('sluice-soak-');
+  cleanups.push(dir.remove);
+  const configFile = join(dir.path, 'sluice.yaml');
+  const mqttPort = await freePort();
+  await writeFile(
+    configFile,
+    stringify({
+      dataDir: join(dir.path, 'data'),
+      mqtt: { host: '127.0.0.1', port: mqttPort },
+      http: { host: '127.0.0.1', port: await freePort() },
+      auth: { mode: 'token', fleetKey: FLEET_KEY },
+      decode: { threads: 1 },
+      influx: { url: influx.url, database: 'soak', flushInterval: '200ms' },
+      time: { maxOutOfOrderness: '1s', idleTimeout: '1s', allowedLateness: '10s' },
+      checkpoint: { interval: '1s' },
+    }),
+  );
+  const node = spawnSluice(['start', '--config', configFile]);
+  watchNode(() => node, cleanups);
+  await node.ready;
+  const pid = node.child.pid!;
+  const url = `mqtt://127.0.0.1:${mqttPort}`;
+
+  const simulate = async (prefix: string, duration: string, seed: number): Promise<{ report: SimulationReport; stdout: string }> => {
+    const report = join(dir.path, `${prefix}report.json`);
+    const out = await run(process.execPath, [
+      SLUICE_BIN, 'simulate', '--config', configFile, '--device-prefix', prefix, '--devices', '100', '--rate', '5000', '--batch', '10',
+      '--duration', duration, '--seed', String(seed), '--disorder', '0.05', '--max-delay', '500ms', '--duplicates', '0.02', '--report', report, '--verify', '--no-progress',
+    ]).catch((err: { stdout: string; stderr: string }) => ({ stdout: `${err.stdout}\n${err.stderr}` }));
+    return { report: JSON.parse(await readFile(report, 'utf8')) as SimulationReport, stdout: out.stdout };
+  };
+
+  // Without hostile clients: the reference latency.
+  const quiet = await simulate('calm-', '20s', 1);
+  expect(quiet.stdout).toMatch(/^verify: exact \(\d+ points\)$/m);
+  const quietRss = await rssMb(pid);
+
+  // With one hostile client of each kind.
+  const token = (id: string) => deviceToken(FLEET_KEY, id);
+  const stop = new AbortController();
+  const hostiles = [
+    flood('evil-flood', token('evil-flood')),
+    bigSeries('evil-bulk', token('evil-bulk')),
+    cardinality('evil-cardinality', token('evil-cardinality')),
+    badPoints('evil-points', token('evil-points')),
+    reconnectLoop('evil-hopper', token('evil-hopper')),
+    wrongSecretStorm('honest-00007'),
+    silentSockets(mqttPort, 200),
+  ].map((h) => h(url, stop.signal));
+  let peakRss = 0;
+  const sampling = setInterval(() => void rssMb(pid).then((mb) => (peakRss = Math.max(peakRss, mb)), () => undefined), 1000);
+  const hostile = await simulate('honest-', '60s', 2);
+  stop.abort();
+  clearInterval(sampling);
+  const stats: HostileStats[] = await Promise.all(hostiles);
+
+  console.log(
+    JSON.stringify({
+      quiet: { p50: quiet.report.latencyMs.p50, p99: quiet.report.latencyMs.p99, rssMb: Math.round(quietRss) },
+      hostile: { p50: hostile.report.latencyMs.p50, p99: hostile.report.latencyMs.p99, peakRssMb: Math.round(peakRss) },
+      stats,
+    }),
+  );
+  expect(hostile.stdout).toMatch(/^verify: exact \(\d+ points\)$/m);
+  expect(hostile.report.acknowledged).toBe(hostile.report.sent.messages + hostile.report.sent.duplicates);
+  expect(hostile.report.latencyMs.p99).toBeLessThanOrEqual(2 * Math.max(quiet.report.latencyMs.p99, 10));
+  expect(peakRss).toBeLessThan(quietRss + 400);
+  // Each hostile client really ran.
+  for (const s of stats) expect(s.attempts, s.name).toBeGreaterThan(0);
+});
