@@ -1,12 +1,13 @@
 import type { Aedes, AuthenticateError, Client } from 'aedes';
-import { AclDeniedError, AuthRefusedError, ProtocolViolationError, type Logger } from '../core/index.js';
+import { AclDeniedError, AuthBusyError, AuthRefusedError, ProtocolViolationError, type Logger } from '../core/index.js';
 import { keyGroupOf } from '../routing/index.js';
-import type { AclRules, DeviceIdentity } from './auth/index.js';
+import type { AclRules, Authenticator, DeviceIdentity } from './auth/index.js';
 import type { DeviceLimitsConfig } from './config.js';
 import type { PayloadKind } from './decode/index.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { GatewayMetrics } from './metrics.js';
 import { PublishPacer } from './publish-pacer.js';
+import { sourceAddressOf } from './source-address.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** What the gateway knows about a connected client, computed once at CONNECT. */
@@ -23,7 +24,7 @@ interface Session {
 }
 
 export interface BrokerHooksOptions {
-  authenticator: { authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): Promise<DeviceIdentity> };
+  authenticator: Authenticator;
   acl: AclRules;
   ingest: IngestPipeline;
   partitions: number;
@@ -61,13 +62,14 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
       refuse('max_connections', 3, `connection limit ${o.maxConnections} reached`);
       return;
     }
-    o.authenticator.authenticate(client.id, username, password).then(
+    const context = { address: sourceAddressOf(client.conn), connected: () => !client.conn.destroyed };
+    o.authenticator.authenticate(client.id, username, password, context).then(
       (identity) => {
         sessions.set(client, newSession(client, identity, o));
         callback(null, true);
       },
       (err: unknown) => {
-        if (err instanceof AuthRefusedError) refuse('auth_refused', err.returnCode as 4 | 5, err.message);
+        if (err instanceof AuthRefusedError || err instanceof AuthBusyError) refuse(err.reason, err.returnCode, err.message);
         else {
           o.logger.error({ err, clientId: client.id }, 'authentication failed unexpectedly');
           refuse('auth_error', 3, 'authentication is unavailable');

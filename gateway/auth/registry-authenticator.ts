@@ -1,0 +1,62 @@
+import { AuthRefusedError } from '../../core/index.js';
+import type { Authenticator, ConnectContext } from './authenticator.js';
+import type { AuthConfig } from './config.js';
+import { BAD_CREDENTIALS, NOT_AUTHORIZED, quote, requireClientIdIsUsername, requireCredentials } from './connect-rules.js';
+import type { DeviceRegistry } from './device-registry.js';
+import { FailureBackoff } from './failure-backoff.js';
+import type { DeviceIdentity } from './identity.js';
+import { VerificationGate } from './verification-gate.js';
+
+/**
+ * Registry mode: per-device secrets checked with scrypt, with the cost of a wrong-secret
+ * storm bounded (issue 10). In order, for a CONNECT with id and password:
+ *
+ * 1. Unknown id: refused at once (code 4), a Map lookup as before. Not counted against
+ *    the address: it costs nothing, so there is nothing to ration.
+ * 2. Recently verified password (DeviceRegistry.verifyCached): accepted with one SHA-256.
+ *    This comes before the backoff on purpose: someone hammering a device's id with wrong
+ *    secrets must not lock the real device out while it holds its (cached) secret.
+ * 3. The id or the source address is backing off after failures: refused at once with
+ *    code 5 (reason `auth_backoff`), no scrypt.
+ * 4. Otherwise scrypt, through the VerificationGate (at most `verify.concurrency` at once,
+ *    `verify.maxQueued` waiting, beyond that code 3, reason `auth_busy`). A failure
+ *    counts against the id and the address; a success clears the id's count only. The
+ *    address's count is not cleared by a success, or one valid credential would let an
+ *    attacker reset its address between guesses at other ids; it is forgotten once the
+ *    address stays quiet for `backoff.max`.
+ */
+export function registryAuthenticator(registry: DeviceRegistry, config: AuthConfig): Authenticator {
+  const gate = new VerificationGate(config.verify.concurrency, config.verify.maxQueued);
+  const policy = { initialMs: config.backoff.initial, maxMs: config.backoff.max, maxKeys: config.backoff.maxTracked };
+  const ids = new FailureBackoff({ ...policy, threshold: config.backoff.idFailures });
+  const addresses = new FailureBackoff({ ...policy, threshold: config.backoff.addressFailures });
+
+  async function verifySlowly(id: string, secret: Buffer, context: ConnectContext): Promise<DeviceIdentity> {
+    const { address } = context;
+    const wait = Math.max(ids.remainingMs(id), address === undefined ? 0 : addresses.remainingMs(address));
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      throw new AuthRefusedError(`device ${quote(id)}: too many wrong secrets for this id or from ${address ?? 'this address'}; retry in ${seconds} s`, NOT_AUTHORIZED, 'auth_backoff');
+    }
+    const outcome = await gate.run(async () => ({ identity: await registry.verify(id, secret) }), context.connected);
+    if (outcome === undefined) throw new AuthRefusedError(`device ${quote(id)} disconnected before its secret was checked`, NOT_AUTHORIZED, 'client_gone');
+    if (outcome.identity === undefined) {
+      ids.fail(id);
+      if (address !== undefined) addresses.fail(address);
+      throw new AuthRefusedError(`wrong secret for device ${quote(id)}`, BAD_CREDENTIALS);
+    }
+    ids.succeed(id);
+    return outcome.identity;
+  }
+
+  return {
+    async authenticate(clientId, username, password, context = {}) {
+      const [id, secret] = requireCredentials(clientId, username, password);
+      if (registry.get(id) === undefined) throw new AuthRefusedError(`unknown device ${quote(id)}: not in the registry`, BAD_CREDENTIALS);
+      const identity = registry.verifyCached(id, secret) ?? (await verifySlowly(id, secret, context));
+      // Services (dashboards, command senders) may run several clients under one identity.
+      if (identity.role === 'device') requireClientIdIsUsername(clientId, id);
+      return identity;
+    },
+  };
+}
