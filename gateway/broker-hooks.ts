@@ -65,6 +65,11 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
     const context = { address: sourceAddressOf(client.conn), connected: () => !client.conn.destroyed };
     o.authenticator.authenticate(client.id, username, password, context).then(
       (identity) => {
+        const takeover = deviceSessionTakeover(broker, sessions, client, identity);
+        if (takeover !== undefined) {
+          refuse('client_id_reserved', 2, takeover);
+          return;
+        }
         sessions.set(client, newSession(client, identity, o));
         callback(null, true);
       },
@@ -125,6 +130,22 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
 
   broker.on('clientReady', () => o.metrics.connections.set(broker.connectedClients));
   broker.on('clientDisconnect', () => o.metrics.connections.set(broker.connectedClients));
+}
+
+/**
+ * Why a non-device identity may not take this client id: a device is connected with it
+ * (issue 10, defect 9). aedes closes the older of two connections with one client id
+ * [MQTT-3.1.4-2], so admitting the newcomer would disconnect the device and hand its
+ * session to someone else. The registry rule (registry-authenticator.ts) already refuses
+ * registered ids; this covers every mode and a device whose entry was removed while it was
+ * connected. A device reconnecting under its own id is the normal takeover and allowed.
+ */
+function deviceSessionTakeover(broker: Aedes, sessions: WeakMap<Client, Session>, client: Client, identity: DeviceIdentity): string | undefined {
+  if (identity.role === 'device') return undefined;
+  const holder = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[client.id];
+  const held = holder === undefined || holder === client ? undefined : sessions.get(holder);
+  if (held?.identity.role !== 'device') return undefined;
+  return `service "${identity.id}" connected with client id "${client.id}", which device "${held.identity.id}" is connected with: use a client id of its own`;
 }
 
 function newSession(client: Client, identity: DeviceIdentity, o: BrokerHooksOptions): Session {

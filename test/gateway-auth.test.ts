@@ -68,6 +68,31 @@ describe('registry mode', () => {
   });
 });
 
+describe('service accounts (issue 10, defect 9)', () => {
+  it("cannot connect with a device's client id: CONNACK 2, and the device keeps its session", async () => {
+    gw = await startTestGateway({ set: { 'auth.mode': 'registry' } });
+    const registry = await DeviceRegistry.load(gw.config.auth.registry, { scryptCost: 1024 });
+    const deviceSecret = await registry.add('meter-1');
+    const serviceSecret = await registry.add('dashboard', { role: 'service' });
+    await registry.save();
+    await gw.stop();
+    gw = await startTestGateway({ dataDir: gw.dataDir, set: { 'auth.mode': 'registry' } });
+
+    const device = await connectDevice(gw.url, 'meter-1', deviceSecret, { clean: false });
+    let deviceClosed = false;
+    device.on('close', () => (deviceClosed = true));
+    await expect(connectDevice(gw.url, 'dashboard', serviceSecret, { clientId: 'meter-1', clean: false })).rejects.toMatchObject({ code: 2 });
+    expect(await gw.metric('sluice_gateway_connections_refused_total', { reason: 'client_id_reserved' })).toBe(1);
+    // Still the device's session: its next publish is acknowledged on the same connection.
+    await device.publishAsync('devices/meter-1/telemetry', encodeBatch({ seq: 1, readings: [{ metric: 'kwh', timeUnixMs: Date.now(), doubleValue: 3 }] }), { qos: 1 });
+    expect(deviceClosed).toBe(false);
+    // With a client id of its own the service connects.
+    const dashboard = await connectDevice(gw.url, 'dashboard', serviceSecret, { clientId: 'dashboard-ui-1' });
+    await Promise.all([dashboard.endAsync(), device.endAsync()]);
+    expect((await readLoggedMessages(gw.log)).map((m) => m.device)).toEqual(['meter-1']);
+  });
+});
+
 describe('token mode', () => {
   it('accepts HMAC tokens from mqtt.js and mosquitto_pub and refuses a wrong token with CONNACK 4', async () => {
     gw = await startTestGateway({ set: { 'auth.mode': 'token', 'auth.fleetKey': FLEET_KEY } });

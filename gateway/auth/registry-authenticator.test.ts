@@ -65,4 +65,17 @@ describe('registry mode under wrong secrets', () => {
       expect(await refusal(a.authenticate('ghost', 'ghost', wrong, { address: '10.2.2.2' }))).toMatchObject({ returnCode: 4, reason: 'auth_refused' });
     }
   });
+
+  it('refuses a service using a registered device id as its client id with code 2 (defect 9)', async () => {
+    const a = auth();
+    const d = await device('victim');
+    const s = await device('svc', 'service');
+    const err = await refusal(a.authenticate(d, s, secret(s)));
+    expect(err).toMatchObject({ returnCode: 2, reason: 'client_id_reserved' });
+    expect(err.message).toContain(d);
+    const otherService = await device('svc2', 'service');
+    expect((await refusal(a.authenticate(otherService, s, secret(s)))).reason).toBe('client_id_reserved');
+    expect((await a.authenticate(s, s, secret(s))).role).toBe('service');
+    expect((await a.authenticate('dashboard-7', s, secret(s))).role).toBe('service');
+  });
 });

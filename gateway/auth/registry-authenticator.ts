@@ -1,7 +1,7 @@
 import { AuthRefusedError } from '../../core/index.js';
 import type { Authenticator, ConnectContext } from './authenticator.js';
 import type { AuthConfig } from './config.js';
-import { BAD_CREDENTIALS, NOT_AUTHORIZED, quote, requireClientIdIsUsername, requireCredentials } from './connect-rules.js';
+import { BAD_CREDENTIALS, IDENTIFIER_REJECTED, NOT_AUTHORIZED, quote, requireClientIdIsUsername, requireCredentials } from './connect-rules.js';
 import type { DeviceRegistry } from './device-registry.js';
 import { FailureBackoff } from './failure-backoff.js';
 import type { DeviceIdentity } from './identity.js';
@@ -54,9 +54,33 @@ export function registryAuthenticator(registry: DeviceRegistry, config: AuthConf
       const [id, secret] = requireCredentials(clientId, username, password);
       if (registry.get(id) === undefined) throw new AuthRefusedError(`unknown device ${quote(id)}: not in the registry`, BAD_CREDENTIALS);
       const identity = registry.verifyCached(id, secret) ?? (await verifySlowly(id, secret, context));
-      // Services (dashboards, command senders) may run several clients under one identity.
       if (identity.role === 'device') requireClientIdIsUsername(clientId, id);
+      else requireServiceClientId(registry, clientId, id);
       return identity;
     },
   };
+}
+
+/**
+ * Services (dashboards, command senders) may run several clients under one identity, so
+ * their client id is free, with one rule (issue 10, defect 9): it may not be the id of
+ * another registry entry. A registry id is that device's (or service's) own session: with
+ * it a service would take over the session (aedes closes the older connection with the
+ * same client id [MQTT-3.1.4-2]) and, with clean session 0, inherit its subscriptions and
+ * queued commands. We chose "not another registry id" over "must carry a prefix" because
+ * existing service clients use arbitrary ids (mqtt.js' `mqttjs_…`, Grafana's), and
+ * registry ids are exactly the sessions a device can own in this mode. A device connected
+ * under an id no longer in the registry is covered by the broker hooks, which refuse a
+ * service taking over any live device session. The check runs after the secret, so an
+ * unauthenticated client cannot probe which ids exist. CONNACK 2: the credentials are
+ * fine, the client identifier is not allowed (MQTT 3.1.1 §3.2.2.3).
+ */
+function requireServiceClientId(registry: DeviceRegistry, clientId: string, serviceId: string): void {
+  if (clientId !== serviceId && registry.get(clientId) !== undefined) {
+    throw new AuthRefusedError(
+      `service ${quote(serviceId)} connected with client id ${quote(clientId)}, which is a registered device's id: use a client id that is not in the registry`,
+      IDENTIFIER_REJECTED,
+      'client_id_reserved',
+    );
+  }
 }
