@@ -19,6 +19,8 @@ interface Session {
   /** The ACL's answer for the client's own telemetry topics, cached: it is asked per message. */
   ownTelemetryAllowed: boolean;
   ownJsonAllowed: boolean;
+  /** True when a deny rule applies to the client: its deliveries are then checked per message. */
+  checkDeliveries: boolean;
   /** The per-device rate limit and the queue that holds publishes over it, in arrival order. */
   rate: { bucket: TokenBucket; pacer: PublishPacer } | undefined;
 }
@@ -128,6 +130,15 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
     callback(null, null);
   };
 
+  // A subscription granted while a deny rule covers part of it (`#` with `topic deny
+  // secret/#`) must not deliver the denied topics: checked per message, only for clients
+  // a deny rule applies to, so everyone else pays nothing.
+  broker.authorizeForward = (client, packet) => {
+    const session = sessions.get(client);
+    if (!session?.checkDeliveries || o.acl.canReceive(session.identity, client.id, packet.topic)) return packet;
+    return null;
+  };
+
   broker.on('clientReady', () => o.metrics.connections.set(broker.connectedClients));
   broker.on('clientDisconnect', () => o.metrics.connections.set(broker.connectedClients));
 }
@@ -158,6 +169,7 @@ function newSession(client: Client, identity: DeviceIdentity, o: BrokerHooksOpti
     jsonTopic,
     ownTelemetryAllowed: o.acl.canPublish(identity, client.id, telemetryTopic),
     ownJsonAllowed: o.acl.canPublish(identity, client.id, jsonTopic),
+    checkDeliveries: o.acl.hasDenyFor(identity),
     rate: o.limits.messagesPerSecond > 0 ? { bucket: new TokenBucket(o.limits.messagesPerSecond, o.limits.burst), pacer: new PublishPacer() } : undefined,
   };
 }
