@@ -50,6 +50,14 @@ describe('registry mode under wrong secrets', () => {
     expect((await a.authenticate(d, d, secret(d), { address: '10.0.0.3' })).id).toBe(d);
   });
 
+  it('refuses checks queued behind a failure once the id backs off, without hashing them', async () => {
+    const a = auth({ verify: { concurrency: 1 } });
+    const d = await device('queued');
+    const attempts = [1, 2, 3, 4].map(() => refusal(a.authenticate(d, d, wrong, { address: '10.3.3.3' })));
+    const reasons = (await Promise.all(attempts)).map((err) => err.reason);
+    expect(reasons).toEqual(['auth_refused', 'auth_backoff', 'auth_backoff', 'auth_backoff']);
+  });
+
   it('backs a source address off after addressFailures wrong secrets for different ids', async () => {
     const a = auth({ backoff: { addressFailures: 3 } });
     const ids = await Promise.all([1, 2, 3, 4].map(() => device('addr')));

@@ -31,20 +31,36 @@ export function registryAuthenticator(registry: DeviceRegistry, config: AuthConf
   const ids = new FailureBackoff({ ...policy, threshold: config.backoff.idFailures });
   const addresses = new FailureBackoff({ ...policy, threshold: config.backoff.addressFailures });
 
+  /** Milliseconds the id or the address must still wait, 0 when a check may run. */
+  function backoffMs(id: string, address: string | undefined): number {
+    return Math.max(ids.remainingMs(id), address === undefined ? 0 : addresses.remainingMs(address));
+  }
+
+  function backingOff(id: string, address: string | undefined, wait: number): AuthRefusedError {
+    const seconds = Math.ceil(wait / 1000);
+    return new AuthRefusedError(`device ${quote(id)}: too many wrong secrets for this id or from ${address ?? 'this address'}; retry in ${seconds} s`, NOT_AUTHORIZED, 'auth_backoff');
+  }
+
   async function verifySlowly(id: string, secret: Buffer, context: ConnectContext): Promise<DeviceIdentity> {
     const { address } = context;
-    const wait = Math.max(ids.remainingMs(id), address === undefined ? 0 : addresses.remainingMs(address));
-    if (wait > 0) {
-      const seconds = Math.ceil(wait / 1000);
-      throw new AuthRefusedError(`device ${quote(id)}: too many wrong secrets for this id or from ${address ?? 'this address'}; retry in ${seconds} s`, NOT_AUTHORIZED, 'auth_backoff');
-    }
-    const outcome = await gate.run(async () => ({ identity: await registry.verify(id, secret) }), context.connected);
+    const wait = backoffMs(id, address);
+    if (wait > 0) throw backingOff(id, address, wait);
+    const outcome = await gate.run(async () => {
+      // Asked again when the slot comes: CONNECTs queued behind the first failures of a
+      // storm are refused here without hashing.
+      const waitNow = backoffMs(id, address);
+      if (waitNow > 0) return { waitNow };
+      const identity = await registry.verify(id, secret);
+      // Counted before the slot is handed on, so the next queued check already sees it.
+      if (identity === undefined) {
+        ids.fail(id);
+        if (address !== undefined) addresses.fail(address);
+      }
+      return { identity };
+    }, context.connected);
     if (outcome === undefined) throw new AuthRefusedError(`device ${quote(id)} disconnected before its secret was checked`, NOT_AUTHORIZED, 'client_gone');
-    if (outcome.identity === undefined) {
-      ids.fail(id);
-      if (address !== undefined) addresses.fail(address);
-      throw new AuthRefusedError(`wrong secret for device ${quote(id)}`, BAD_CREDENTIALS);
-    }
+    if (outcome.waitNow !== undefined) throw backingOff(id, address, outcome.waitNow);
+    if (outcome.identity === undefined) throw new AuthRefusedError(`wrong secret for device ${quote(id)}`, BAD_CREDENTIALS);
     ids.succeed(id);
     return outcome.identity;
   }
