@@ -22,12 +22,29 @@ export class ConfigError extends SluiceError {
   }
 }
 
-/** A device's credentials were refused; `returnCode` is the MQTT 3.1.1 CONNACK code. */
+/**
+ * A CONNECT was refused; `returnCode` is the MQTT 3.1.1 CONNACK code (§3.2.2.3) and
+ * `reason` the label of `sluice_gateway_connections_refused_total` it is counted under.
+ */
 export class AuthRefusedError extends SluiceError {
-  readonly returnCode: number;
-  constructor(message: string, returnCode: 4 | 5 = 5) {
+  readonly returnCode: 2 | 4 | 5;
+  readonly reason: string;
+  constructor(message: string, returnCode: 2 | 4 | 5 = 5, reason = 'auth_refused') {
     super('SLUICE_AUTH_REFUSED', message);
     this.returnCode = returnCode;
+    this.reason = reason;
+  }
+}
+
+/**
+ * Too many credential checks are queued to take another; the client may retry later
+ * (CONNACK 3, "server unavailable", MQTT 3.1.1 §3.2.2.3).
+ */
+export class AuthBusyError extends SluiceError {
+  readonly returnCode = 3;
+  readonly reason = 'auth_busy';
+  constructor(message: string) {
+    super('SLUICE_AUTH_BUSY', message, { canRetry: true });
   }
 }
 

@@ -1,11 +1,12 @@
 import type { Aedes, AuthenticateError, Client } from 'aedes';
-import { AclDeniedError, AuthRefusedError, ProtocolViolationError, type Logger } from '../core/index.js';
+import { AclDeniedError, AuthBusyError, AuthRefusedError, ProtocolViolationError, type Logger } from '../core/index.js';
 import { keyGroupOf } from '../routing/index.js';
-import type { AclRules, DeviceIdentity } from './auth/index.js';
+import type { AclRules, Authenticator, DeviceIdentity } from './auth/index.js';
 import type { PayloadKind } from './decode/index.js';
+import type { DeviceFlow, DeviceFlows } from './device-flow.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { GatewayMetrics } from './metrics.js';
-import type { DeviceFlow, DeviceFlows } from './device-flow.js';
+import { sourceAddressOf } from './source-address.js';
 
 /** What the gateway knows about a connected client, computed once at CONNECT. */
 interface Session {
@@ -16,12 +17,14 @@ interface Session {
   /** The ACL's answer for the client's own telemetry topics, cached: it is asked per message. */
   ownTelemetryAllowed: boolean;
   ownJsonAllowed: boolean;
+  /** True when a deny rule applies to the client: its deliveries are then checked per message. */
+  checkDeliveries: boolean;
   /** The device's flow limits (shared with its other connections), once the connection is registered; undefined when limits are off. */
   flow: DeviceFlow | undefined;
 }
 
 export interface BrokerHooksOptions {
-  authenticator: { authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): Promise<DeviceIdentity> };
+  authenticator: Authenticator;
   acl: AclRules;
   ingest: IngestPipeline;
   partitions: number;
@@ -59,13 +62,19 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
       refuse('max_connections', 3, `connection limit ${o.maxConnections} reached`);
       return;
     }
-    o.authenticator.authenticate(client.id, username, password).then(
+    const context = { address: sourceAddressOf(client.conn), connected: () => !client.conn.destroyed };
+    o.authenticator.authenticate(client.id, username, password, context).then(
       (identity) => {
+        const takeover = deviceSessionTakeover(broker, sessions, client, identity);
+        if (takeover !== undefined) {
+          refuse('client_id_reserved', 2, takeover);
+          return;
+        }
         sessions.set(client, newSession(client, identity, o));
         callback(null, true);
       },
       (err: unknown) => {
-        if (err instanceof AuthRefusedError) refuse('auth_refused', err.returnCode as 4 | 5, err.message);
+        if (err instanceof AuthRefusedError || err instanceof AuthBusyError) refuse(err.reason, err.returnCode, err.message);
         else {
           o.logger.error({ err, clientId: client.id }, 'authentication failed unexpectedly');
           refuse('auth_error', 3, 'authentication is unavailable');
@@ -120,6 +129,15 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
     callback(null, null);
   };
 
+  // A subscription granted while a deny rule covers part of it (`#` with `topic deny
+  // secret/#`) must not deliver the denied topics: checked per message, only for clients
+  // a deny rule applies to, so everyone else pays nothing.
+  broker.authorizeForward = (client, packet) => {
+    const session = sessions.get(client);
+    if (!session?.checkDeliveries || o.acl.canReceive(session.identity, client.id, packet.topic)) return packet;
+    return null;
+  };
+
   // Registered ('client') and unregistered ('clientDisconnect') come in pairs per Client;
   // publishes are only handled after registration (aedes queues them until CONNACK).
   broker.on('client', (client) => {
@@ -137,6 +155,22 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
   });
 }
 
+/**
+ * Why a non-device identity may not take this client id: a device is connected with it
+ * (issue 10, defect 9). aedes closes the older of two connections with one client id
+ * [MQTT-3.1.4-2], so admitting the newcomer would disconnect the device and hand its
+ * session to someone else. The registry rule (registry-authenticator.ts) already refuses
+ * registered ids; this covers every mode and a device whose entry was removed while it was
+ * connected. A device reconnecting under its own id is the normal takeover and allowed.
+ */
+function deviceSessionTakeover(broker: Aedes, sessions: WeakMap<Client, Session>, client: Client, identity: DeviceIdentity): string | undefined {
+  if (identity.role === 'device') return undefined;
+  const holder = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[client.id];
+  const held = holder === undefined || holder === client ? undefined : sessions.get(holder);
+  if (held?.identity.role !== 'device') return undefined;
+  return `service "${identity.id}" connected with client id "${client.id}", which device "${held.identity.id}" is connected with: use a client id of its own`;
+}
+
 function newSession(client: Client, identity: DeviceIdentity, o: BrokerHooksOptions): Session {
   const telemetryTopic = `devices/${identity.id}/telemetry`;
   const jsonTopic = `${telemetryTopic}/json`;
@@ -147,6 +181,7 @@ function newSession(client: Client, identity: DeviceIdentity, o: BrokerHooksOpti
     jsonTopic,
     ownTelemetryAllowed: o.acl.canPublish(identity, client.id, telemetryTopic),
     ownJsonAllowed: o.acl.canPublish(identity, client.id, jsonTopic),
+    checkDeliveries: o.acl.hasDenyFor(identity),
     flow: undefined,
   };
 }

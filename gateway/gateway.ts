@@ -33,7 +33,8 @@ export interface GatewayDeps {
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const logger = deps.logger.child({ component: 'gateway' });
   const metrics = createGatewayMetrics(deps.registry);
-  const deviceRegistry = config.auth.mode === 'registry' ? await DeviceRegistry.load(config.auth.registry) : undefined;
+  const verifiedCache = { maxEntries: config.auth.cache.size, ttlMs: config.auth.cache.ttl };
+  const deviceRegistry = config.auth.mode === 'registry' ? await DeviceRegistry.load(config.auth.registry, { verifiedCache }) : undefined;
   const authenticator = createAuthenticator(config.auth, { registry: deviceRegistry, logger });
   const acl = config.acl.file ? await AclRules.load(config.acl.file) : AclRules.defaults();
   const deadLetters = await DeadLetterRecorder.open(deps.dataDir, config.deadLetters);

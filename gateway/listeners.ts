@@ -7,6 +7,7 @@ import type { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { MqttConfig } from './config.js';
 import { guardStream, type GuardViolation } from './packet-guard.js';
+import { rememberSourceAddress } from './source-address.js';
 
 /** The bound ports of the MQTT listeners that are on. */
 export interface ListenerPorts {
@@ -54,7 +55,12 @@ export async function startListeners(broker: Aedes, config: MqttConfig, onViolat
   if (config.wsPort !== undefined) {
     const http = createHttpServer();
     const wss = new WebSocketServer({ server: http, maxPayload: config.maxPacketBytes + 8 });
-    wss.on('connection', (ws) => handle(createWebSocketStream(ws)));
+    wss.on('connection', (ws, request) => {
+      const stream = createWebSocketStream(ws);
+      // The stream hides the socket; auth backoff needs the peer address.
+      rememberSourceAddress(stream, request.socket.remoteAddress);
+      handle(stream);
+    });
     servers.push(http);
     ports.ws = await listen(http, config.wsPort, config.host);
   }

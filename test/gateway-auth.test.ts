@@ -68,6 +68,31 @@ describe('registry mode', () => {
   });
 });
 
+describe('service accounts (issue 10, defect 9)', () => {
+  it("cannot connect with a device's client id: CONNACK 2, and the device keeps its session", async () => {
+    gw = await startTestGateway({ set: { 'auth.mode': 'registry' } });
+    const registry = await DeviceRegistry.load(gw.config.auth.registry, { scryptCost: 1024 });
+    const deviceSecret = await registry.add('meter-1');
+    const serviceSecret = await registry.add('dashboard', { role: 'service' });
+    await registry.save();
+    await gw.stop();
+    gw = await startTestGateway({ dataDir: gw.dataDir, set: { 'auth.mode': 'registry' } });
+
+    const device = await connectDevice(gw.url, 'meter-1', deviceSecret, { clean: false });
+    let deviceClosed = false;
+    device.on('close', () => (deviceClosed = true));
+    await expect(connectDevice(gw.url, 'dashboard', serviceSecret, { clientId: 'meter-1', clean: false })).rejects.toMatchObject({ code: 2 });
+    expect(await gw.metric('sluice_gateway_connections_refused_total', { reason: 'client_id_reserved' })).toBe(1);
+    // Still the device's session: its next publish is acknowledged on the same connection.
+    await device.publishAsync('devices/meter-1/telemetry', encodeBatch({ seq: 1, readings: [{ metric: 'kwh', timeUnixMs: Date.now(), doubleValue: 3 }] }), { qos: 1 });
+    expect(deviceClosed).toBe(false);
+    // With a client id of its own the service connects.
+    const dashboard = await connectDevice(gw.url, 'dashboard', serviceSecret, { clientId: 'dashboard-ui-1' });
+    await Promise.all([dashboard.endAsync(), device.endAsync()]);
+    expect((await readLoggedMessages(gw.log)).map((m) => m.device)).toEqual(['meter-1']);
+  });
+});
+
 describe('token mode', () => {
   it('accepts HMAC tokens from mqtt.js and mosquitto_pub and refuses a wrong token with CONNACK 4', async () => {
     gw = await startTestGateway({ set: { 'auth.mode': 'token', 'auth.fleetKey': FLEET_KEY } });
@@ -129,6 +154,60 @@ describe('ACL', () => {
     const granted = await device.subscribeAsync('devices/acl-3/commands/#', { qos: 1 });
     expect(granted[0]!.qos).toBe(1);
     await device.endAsync();
+  });
+
+  it('takes a mosquitto ACL file unchanged: topic deny, pattern %c/%u, user sections; deny wins', async () => {
+    gw = await startTestGateway({ set: { 'auth.mode': 'anonymous' } });
+    const aclFile = join(gw.dataDir, 'mosquitto.acl');
+    await writeFile(
+      aclFile,
+      [
+        '# copied from a mosquitto deployment',
+        'topic read chat/#',
+        '',
+        '# every client writes under its own id and reads its own inbox',
+        'pattern write chat/%c',
+        'pattern read inbox/%u/#',
+        '',
+        'user reader',
+        'topic deny chat/secret',
+        '',
+      ].join('\n'),
+    );
+    await gw.stop();
+    gw = await startTestGateway({ dataDir: gw.dataDir, set: { 'auth.mode': 'anonymous', 'acl.file': aclFile } });
+    const reader = await connectDevice(gw.url, 'reader', undefined);
+    const suback = (filter: string): Promise<number[] | undefined> =>
+      reader.subscribeAsync(filter, { qos: 1 }).then(
+        (granted) => granted.map((g) => g.qos),
+        (err: { packet?: { granted?: number[] } }) => err.packet?.granted,
+      );
+    expect(await suback('chat/secret')).toEqual([128]);
+    expect(await suback('inbox/reader/#')).toEqual([1]);
+    expect(await suback('inbox/other/#')).toEqual([128]);
+    // Partly denied: granted, and chat/secret is withheld from it at delivery.
+    expect(await suback('chat/#')).toEqual([1]);
+    const received: string[] = [];
+    const roomArrived = new Promise<void>((resolve) =>
+      reader.on('message', (topic) => {
+        received.push(topic);
+        if (topic === 'chat/room') resolve();
+      }),
+    );
+    // The client 'secret' may write chat/secret (pattern %c); only the reader is denied it.
+    const secret = await connectDevice(gw.url, 'secret', undefined);
+    await secret.publishAsync('chat/secret', 'classified', { qos: 1 });
+    const room = await connectDevice(gw.url, 'room', undefined);
+    await room.publishAsync('chat/room', 'hello', { qos: 1 });
+    await roomArrived;
+    expect(received).toEqual(['chat/room']);
+    // Writing where no rule allows closes the connection, as for any ACL refusal.
+    const gone = closed(room);
+    room.publish('chat/secret', 'nope', { qos: 1 });
+    await gone;
+    room.end(true);
+    expect(await gw.metric('sluice_gateway_connections_refused_total', { reason: 'acl_publish' })).toBe(1);
+    await Promise.all([reader.endAsync(), secret.endAsync()]);
   });
 
   it('lets an acl.file turn the broker into a plain MQTT broker for development', async () => {

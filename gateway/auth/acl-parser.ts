@@ -1,8 +1,8 @@
 import { AclFileError } from '../../core/index.js';
 import { isValidTopicFilter } from './topic-match.js';
 
-/** What a rule grants: read = subscribe, write = publish. */
-export type Access = 'read' | 'write' | 'readwrite';
+/** What a rule grants: read = subscribe, write = publish; deny takes both away, whatever else grants them. */
+export type Access = 'read' | 'write' | 'readwrite' | 'deny';
 
 /** One `topic` or `pattern` line. */
 export interface AclRule {
@@ -19,15 +19,18 @@ export interface AclRule {
   readonly line: number;
 }
 
-const ACCESS = new Set<string>(['read', 'write', 'readwrite']);
+const ACCESS = new Set<string>(['read', 'write', 'readwrite', 'deny']);
 const SUBSTITUTION = /%[uc]/;
 
 /**
- * Parses mosquitto-style ACL text: `user <name>`, `topic [read|write|readwrite] <topic>`,
- * `pattern [read|write|readwrite] <topic>`, `#` comments, blank lines. Stricter than
- * mosquitto where lenience would silently grant access: a topic is one token (no spaces),
- * `deny` is not supported, and `%u`/`%c` in a `topic` line is an error (they only
- * substitute in `pattern` lines).
+ * Parses mosquitto's ACL file syntax, so a mosquitto ACL file works unchanged:
+ * `user <name>` (the rest of the line, as mosquitto reads it), `topic [read|write|readwrite|deny] <topic>`,
+ * `pattern [read|write|readwrite|deny] <topic>`, `#` comments, blank lines. After an
+ * access word the topic is the rest of the line, spaces included, as in mosquitto.
+ * Stricter than mosquitto where lenience would silently grant access: without an access
+ * word the topic must be one token (`topic raed secret/#` is a typo, not a grant on the
+ * topic "raed secret/#"), and `%u`/`%c` in a `topic` line is an error (mosquitto takes
+ * them literally there, which is never what the author meant).
  */
 export function parseAcl(text: string, source: string): AclRule[] {
   const rules: AclRule[] = [];
@@ -39,24 +42,32 @@ export function parseAcl(text: string, source: string): AclRule[] {
     function fail(expected: string): never {
       throw new AclFileError(`${source}: line ${line} ${JSON.stringify(trimmed)}: ${expected}`);
     }
-    const tokens = trimmed.split(/\s+/);
-    const keyword = tokens[0]!;
+    const [keyword = '', rest = ''] = splitFirst(trimmed);
     if (keyword === 'user') {
-      if (tokens.length !== 2) fail('expected "user <name>" with a name and nothing else');
-      user = tokens[1]!;
+      if (rest === '') fail('expected "user <name>" with a name');
+      user = rest;
       return;
     }
     if (keyword !== 'topic' && keyword !== 'pattern') fail(`expected "user", "topic" or "pattern", got "${keyword}"`);
-    const form = `expected "${keyword} [read|write|readwrite] <topic>"`;
-    if (tokens.length < 2 || tokens.length > 3) fail(`${form} (topics cannot contain spaces)`);
-    if (tokens.length === 3 && !ACCESS.has(tokens[1]!)) fail(`${form}, got access "${tokens[1]}"`);
+    const form = `expected "${keyword} [read|write|readwrite|deny] <topic>"`;
+    if (rest === '') fail(`${form}: the topic is missing`);
+    const [first = '', afterFirst = ''] = splitFirst(rest);
+    const hasAccess = ACCESS.has(first);
+    if (hasAccess && afterFirst === '') fail(`${form}: the topic is missing after "${first}"`);
+    if (!hasAccess && afterFirst !== '') fail(`${form}, got access "${first}" (topics cannot contain spaces unless an access word comes first)`);
     // mosquitto's default when the access word is left out.
-    const access = (tokens.length === 3 ? tokens[1] : 'readwrite') as Access;
-    const topic = tokens[tokens.length - 1]!;
+    const access = (hasAccess ? first : 'readwrite') as Access;
+    const topic = hasAccess ? afterFirst : first;
     if (!isValidTopicFilter(topic)) fail(`${form}: "${topic}" is not a valid MQTT topic filter ('#' only alone as the last level, '+' only alone in a level)`);
     if (keyword === 'topic' && SUBSTITUTION.test(topic)) fail('%u and %c are only substituted in "pattern" lines; use "pattern" here');
     const scope = keyword === 'topic' && user !== undefined ? { user } : {};
     rules.push({ kind: keyword, access, topic, levels: topic.split('/'), line, ...scope });
   });
   return rules;
+}
+
+/** The first whitespace-separated word and the trimmed rest of the line. */
+function splitFirst(text: string): [string, string] {
+  const match = /^(\S+)\s*(.*)$/.exec(text);
+  return match ? [match[1]!, match[2]!.trim()] : ['', ''];
 }

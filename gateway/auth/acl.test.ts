@@ -149,22 +149,120 @@ describe('deny by default', () => {
   });
 });
 
+describe('mosquitto ACL files, unchanged', () => {
+  // mosquitto's own aclfile.example, then the kind of file an operator migrates with.
+  const example = `# This affects access control for clients with no username.
+topic read $SYS/#
+
+# This only affects clients with username "roger".
+user roger
+topic foo/bar
+
+# This affects all clients.
+pattern write $SYS/broker/connection/%c/state
+`;
+  const fleet = `
+# Everyone reads the fleet's telemetry, except the billing meters.
+topic read devices/+/telemetry
+topic deny devices/meter-billing/telemetry
+
+# Each client owns its inbox and status; nobody may touch another's private area.
+pattern readwrite clients/%c/#
+pattern deny clients/%c/private/secrets
+pattern read users/%u/#
+
+user ops team
+topic readwrite ops/#
+topic deny ops/audit/#
+	topic  write   site status/board
+`;
+
+  it("parses mosquitto's aclfile.example", () => {
+    const acl = AclRules.parse(example, 'aclfile.example');
+    expect(acl.canSubscribe(device('anyone'), 'c', '$SYS/#')).toBe(true);
+    expect(acl.canPublish(device('roger'), 'c', 'foo/bar')).toBe(true);
+    expect(acl.canSubscribe(device('roger'), 'c', 'foo/bar')).toBe(true);
+    expect(acl.canPublish(device('other'), 'c', 'foo/bar')).toBe(false);
+    expect(acl.canPublish(device('x'), 'c-9', '$SYS/broker/connection/c-9/state')).toBe(true);
+    expect(acl.canPublish(device('x'), 'c-9', '$SYS/broker/connection/c-8/state')).toBe(false);
+  });
+
+  it('lets topic deny win over a wider allow, for publish, subscribe and delivery', () => {
+    const acl = AclRules.parse(fleet, 'fleet.acl');
+    const d = device('d1');
+    expect(acl.canSubscribe(d, 'd1', 'devices/meter-7/telemetry')).toBe(true);
+    expect(acl.canSubscribe(d, 'd1', 'devices/meter-billing/telemetry')).toBe(false);
+    // Partly denied: granted, and the denied topic is withheld per message.
+    expect(acl.canSubscribe(d, 'd1', 'devices/+/telemetry')).toBe(true);
+    expect(acl.hasDenyFor(d)).toBe(true);
+    expect(acl.canReceive(d, 'd1', 'devices/meter-billing/telemetry')).toBe(false);
+    expect(acl.canReceive(d, 'd1', 'devices/meter-7/telemetry')).toBe(true);
+  });
+
+  it('substitutes %c and %u in pattern allow and deny lines, deny winning', () => {
+    const acl = AclRules.parse(fleet, 'fleet.acl');
+    const d = device('alice');
+    expect(acl.canPublish(d, 'c-1', 'clients/c-1/status')).toBe(true);
+    expect(acl.canSubscribe(d, 'c-1', 'clients/c-1/#')).toBe(true);
+    expect(acl.canPublish(d, 'c-1', 'clients/c-1/private/secrets')).toBe(false);
+    expect(acl.canReceive(d, 'c-1', 'clients/c-1/private/secrets')).toBe(false);
+    expect(acl.canPublish(d, 'c-1', 'clients/c-2/status')).toBe(false);
+    expect(acl.canSubscribe(d, 'c-1', 'users/alice/#')).toBe(true);
+    expect(acl.canSubscribe(d, 'c-1', 'users/bob/#')).toBe(false);
+  });
+
+  it('lets a deny pattern take a client id with a separator literally (it only widens what is denied)', () => {
+    const acl = AclRules.parse('topic readwrite #\npattern deny home/%c\n');
+    expect(acl.canPublish(device('x'), 'a/b', 'home/a/b')).toBe(false);
+    expect(acl.canPublish(device('x'), 'a/b', 'home/a')).toBe(true);
+    expect(acl.canPublish(device('x'), '+', 'home/anything')).toBe(false);
+  });
+
+  it('reads user names and topics with spaces after an access word, as mosquitto does', () => {
+    const acl = AclRules.parse(fleet, 'fleet.acl');
+    const ops = device('ops team');
+    expect(acl.canPublish(ops, 'o', 'ops/deploy')).toBe(true);
+    expect(acl.canPublish(ops, 'o', 'ops/audit/log')).toBe(false);
+    expect(acl.canSubscribe(ops, 'o', 'ops/#')).toBe(true);
+    expect(acl.canReceive(ops, 'o', 'ops/audit/log')).toBe(false);
+    expect(acl.canPublish(ops, 'o', 'site status/board')).toBe(true);
+    expect(acl.canPublish(device('ops'), 'o', 'ops/deploy')).toBe(false);
+  });
+
+  it('applies a user-scoped deny only to that user', () => {
+    const acl = AclRules.parse('topic readwrite ops/#\nuser auditor\ntopic deny ops/audit/#\n');
+    expect(acl.canPublish(device('auditor'), 'a', 'ops/audit/x')).toBe(false);
+    expect(acl.canPublish(device('other'), 'o', 'ops/audit/x')).toBe(true);
+    expect(acl.hasDenyFor(device('other'))).toBe(false);
+  });
+
+  it('denies services their built-in rules too', () => {
+    const acl = AclRules.parse('topic deny devices/secret-1/#\n');
+    const svc = service('dash');
+    expect(acl.canSubscribe(svc, 'dash-1', 'devices/secret-1/telemetry')).toBe(false);
+    expect(acl.canPublish(svc, 'dash-1', 'devices/secret-1/commands/x')).toBe(false);
+    expect(acl.canSubscribe(svc, 'dash-1', 'devices/+/telemetry')).toBe(true);
+    expect(acl.canReceive(svc, 'dash-1', 'devices/secret-1/telemetry')).toBe(false);
+  });
+});
+
 describe('ACL parse errors', () => {
   it('name the line number, the line and what was expected', () => {
-    const err = parseError('# ok\ntopic read a/b\n  topic deny secret/#\n');
+    const err = parseError('# ok\ntopic read a/b\n  topic allow secret/#\n');
     expect(err.message).toContain('test.acl: line 3');
-    expect(err.message).toContain('"topic deny secret/#"');
-    expect(err.message).toContain('topic [read|write|readwrite] <topic>');
+    expect(err.message).toContain('"topic allow secret/#"');
+    expect(err.message).toContain('topic [read|write|readwrite|deny] <topic>');
     expect(err.code).toBe('SLUICE_ACL_FILE_INVALID');
   });
 
   it('refuse each kind of malformed line', () => {
     expect(parseError('allow everything').message).toMatch(/line 1 .*expected "user", "topic" or "pattern"/);
     expect(parseError('\nuser').message).toMatch(/line 2 .*user <name>/);
-    expect(parseError('user a b').message).toMatch(/line 1/);
-    expect(parseError('topic').message).toMatch(/line 1 .*<topic>/);
-    expect(parseError('topic read a b').message).toMatch(/cannot contain spaces/);
+    expect(parseError('topic').message).toMatch(/line 1 .*topic is missing/);
+    expect(parseError('topic deny').message).toMatch(/line 1 .*<topic>/);
+    expect(parseError('topic reed a/b').message).toMatch(/got access "reed"/);
     expect(parseError('\n\n\npattern write a/#/b').message).toMatch(/line 4 .*not a valid MQTT topic filter/);
+    expect(parseError('\n\n\npattern deny a/#/b').message).toMatch(/line 4 .*not a valid MQTT topic filter/);
     expect(parseError('topic read devices/%u/x').message).toMatch(/only substituted in "pattern"/);
   });
 });

@@ -35,16 +35,28 @@ function unsafeSubstitution(value: string): boolean {
 /**
  * Mosquitto-style access rules. Deny by default; a client gets the union of the `pattern`
  * rules, the `topic` rules before any `user` line, the `topic` rules under `user <its id>`,
- * and for services the built-in SERVICE_ACL. Mosquitto applies `topic` lines before any
- * `user` line to anonymous clients only; we apply them to every client, since our
- * identities always have an id and "anonymous" here is an auth mode, not a missing name.
+ * and for services the built-in SERVICE_ACL, minus whatever an applicable `deny` rule
+ * matches. Mosquitto applies `topic` lines before any `user` line to anonymous clients
+ * only; we apply them to every client, since our identities always have an id and
+ * "anonymous" here is an auth mode, not a missing name.
+ *
+ * Deny wins over allow, as in mosquitto, which checks deny entries first. Mosquitto does
+ * that within each list (the user's topics, then the patterns), so there a user's `topic`
+ * allow can win over a `pattern deny`; here any applicable deny wins over every allow,
+ * built-in service rules included: stricter, and what an author writing `deny` means.
  */
 export class AclRules {
+  private readonly denies: readonly AclRule[];
+  private readonly grants: readonly AclRule[];
+
   private constructor(
-    private readonly rules: readonly AclRule[],
+    rules: readonly AclRule[],
     /** Where the rules came from (file path or label), for messages. */
     readonly source: string,
-  ) {}
+  ) {
+    this.denies = rules.filter((rule) => rule.access === 'deny');
+    this.grants = rules.filter((rule) => rule.access !== 'deny');
+  }
 
   /** Parses ACL text; throws AclFileError naming the line number, the line and what was expected. */
   static parse(text: string, source = '(acl)'): AclRules {
@@ -71,14 +83,40 @@ export class AclRules {
   canPublish(identity: DeviceIdentity, clientId: string, topic: string): boolean {
     if (!isValidTopicName(topic)) return false;
     const levels = topic.split('/');
+    if (this.denied(identity, clientId, (rule) => topicMatches(rule, levels))) return false;
     return this.allows(identity, clientId, 'write', (rule) => topicMatches(rule, levels));
   }
 
-  /** True when every topic the subscription `filter` could match is readable by the client. */
+  /**
+   * True when every topic the subscription `filter` could match is readable by the client.
+   * A deny that covers the whole filter refuses it; a deny that covers only part of it
+   * (`#` with `topic deny secret/#`) leaves the subscription granted, and `canReceive`
+   * then withholds the denied topics at delivery, as mosquitto does.
+   */
   canSubscribe(identity: DeviceIdentity, clientId: string, filter: string): boolean {
     if (!isValidTopicFilter(filter)) return false;
     const levels = filter.split('/');
+    if (this.denied(identity, clientId, (rule) => filterCovered(rule, levels))) return false;
     return this.allows(identity, clientId, 'read', (rule) => filterCovered(rule, levels));
+  }
+
+  /** True when some deny rule applies to this client, so its deliveries need `canReceive`. */
+  hasDenyFor(identity: DeviceIdentity): boolean {
+    return this.denies.some((rule) => rule.user === undefined || rule.user === identity.id);
+  }
+
+  /** False when a deny rule matches the concrete `topic` of a message about to be delivered to the client. */
+  canReceive(identity: DeviceIdentity, clientId: string, topic: string): boolean {
+    const levels = topic.split('/');
+    return !this.denied(identity, clientId, (rule) => topicMatches(rule, levels));
+  }
+
+  /** Any applicable deny rule that `test` accepts, after substitution. */
+  private denied(identity: DeviceIdentity, clientId: string, test: (levels: readonly string[]) => boolean): boolean {
+    return this.denies.some((rule) => {
+      if (rule.user !== undefined && rule.user !== identity.id) return false;
+      return test(rule.kind === 'pattern' ? substituteLiterally(rule, identity.id, clientId) : rule.levels);
+    });
   }
 
   /** Any applicable rule with the access that `test` accepts, after substitution. */
@@ -89,7 +127,7 @@ export class AclRules {
       const levels = rule.kind === 'pattern' ? substitute(rule, identity.id, clientId) : rule.levels;
       return levels !== undefined && test(levels);
     };
-    return this.rules.some(grants) || (identity.role === 'service' && SERVICE_RULES.some(grants));
+    return this.grants.some(grants) || (identity.role === 'service' && SERVICE_RULES.some(grants));
   }
 }
 
@@ -100,4 +138,14 @@ function substitute(rule: AclRule, username: string, clientId: string): readonly
   if (rule.topic.includes('%c') && unsafeSubstitution(clientId)) return undefined;
   // One pass, so a username containing "%c" is not substituted again.
   return rule.levels.map((level) => level.replace(/%[uc]/g, (m) => (m === '%u' ? username : clientId)));
+}
+
+/**
+ * A deny pattern's levels with `%u`/`%c` filled in as they are, re-split on '/'. Unlike a
+ * grant, a deny may take any value: a '/' makes it the topic the author named, and a '+' or
+ * '#' only widens what is denied, which is the safe direction.
+ */
+function substituteLiterally(rule: AclRule, username: string, clientId: string): readonly string[] {
+  if (!rule.topic.includes('%')) return rule.levels;
+  return rule.topic.replace(/%[uc]/g, (m) => (m === '%u' ? username : clientId)).split('/');
 }

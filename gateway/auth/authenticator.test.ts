@@ -106,7 +106,7 @@ describe('token mode', () => {
   });
 
   it('needs a fleet key', () => {
-    expect(() => createAuthenticator({ mode: 'token', registry: 'x' })).toThrow(ConfigError);
+    expect(() => createAuthenticator({ ...authConfigSchema.parse({}), mode: 'token' })).toThrow(ConfigError);
   });
 });
 

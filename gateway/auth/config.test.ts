@@ -2,8 +2,23 @@ import { describe, expect, it } from 'vitest';
 import { aclConfigSchema, authConfigSchema } from './index.js';
 
 describe('authConfigSchema', () => {
-  it('defaults to registry mode with ./devices.json', () => {
-    expect(authConfigSchema.parse({})).toEqual({ mode: 'registry', registry: './devices.json' });
+  it('defaults to registry mode with ./devices.json and bounded scrypt work', () => {
+    expect(authConfigSchema.parse({})).toEqual({
+      mode: 'registry',
+      registry: './devices.json',
+      verify: { concurrency: 2, maxQueued: 256 },
+      backoff: { initial: 1000, max: 60_000, idFailures: 1, addressFailures: 10, maxTracked: 100_000 },
+      cache: { size: 100_000, ttl: 3_600_000 },
+    });
+  });
+
+  it('takes durations as text and refuses unknown or out-of-range limits, naming the path', () => {
+    expect(authConfigSchema.parse({ backoff: { initial: '250ms', max: '2m' } }).backoff).toMatchObject({ initial: 250, max: 120_000 });
+    const unknown = authConfigSchema.safeParse({ verify: { concurency: 3 } });
+    expect(unknown.success).toBe(false);
+    expect(JSON.stringify(unknown.error?.issues)).toContain('concurency');
+    const zero = authConfigSchema.safeParse({ verify: { concurrency: 0 } });
+    expect(zero.error?.issues[0]?.path).toEqual(['verify', 'concurrency']);
   });
 
   it('refuses unknown keys', () => {
@@ -29,7 +44,7 @@ describe('authConfigSchema', () => {
 
   it('accepts token mode with a long enough key', () => {
     const key = 'k'.repeat(16);
-    expect(authConfigSchema.parse({ mode: 'token', fleetKey: key })).toEqual({ mode: 'token', registry: './devices.json', fleetKey: key });
+    expect(authConfigSchema.parse({ mode: 'token', fleetKey: key })).toMatchObject({ mode: 'token', registry: './devices.json', fleetKey: key });
   });
 
   it('refuses an unknown mode', () => {

@@ -1,15 +1,18 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { RegistryError } from '../../core/index.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { createIdentity, DEVICE_ID_RULE, isValidDeviceId, type DeviceIdentity, type DeviceRole } from './identity.js';
 import { parseRegistry, roleProblem, serializeRegistry, tagsProblem, type StoredDevice } from './registry-file.js';
 import { DEFAULT_SCRYPT_COST, hashSecret, isValidScryptCost, parseSecretHash, verifySecret } from './secret-hash.js';
+import { VerifiedSecrets, type VerifiedSecretsOptions } from './verified-secrets.js';
 
 /** Options for `DeviceRegistry.load`. */
 export interface DeviceRegistryOptions {
   /** scrypt N for secrets created by `add()`; default 16384. Existing entries keep their own N. */
   scryptCost?: number;
+  /** Secrets that passed scrypt, remembered so a reconnect skips it; default 100 000 devices for 1 h. */
+  verifiedCache?: VerifiedSecretsOptions;
 }
 
 /** What `add()` accepts besides the id. */
@@ -23,10 +26,7 @@ export interface NewDevice {
 /** The registry file holds secrets: owner read/write only. */
 const FILE_MODE = 0o600;
 const SECRET_BYTES = 32;
-
-function sha256(data: Buffer): Buffer {
-  return createHash('sha256').update(data).digest();
-}
+const DEFAULT_VERIFIED_CACHE: VerifiedSecretsOptions = { maxEntries: 100_000, ttlMs: 3_600_000 };
 
 /**
  * The device registry: ids, roles, static tags and scrypt hashes of per-device secrets,
@@ -34,13 +34,8 @@ function sha256(data: Buffer): Buffer {
  */
 export class DeviceRegistry {
   private readonly devices: Map<string, StoredDevice>;
-  /**
-   * id → SHA-256 of the last secret that passed scrypt. scrypt costs ~50 ms of CPU and a
-   * fleet reconnects all at once after a gateway restart or network blip; a hit here costs
-   * microseconds. A fast hash is enough because the entry only exists after the slow one
-   * succeeded, and it lives only in this process's memory.
-   */
-  private readonly verified = new Map<string, Buffer>();
+  /** Recent successful verifications: a fleet reconnecting after a network blip skips scrypt. */
+  private readonly verified: VerifiedSecrets;
   private saving: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -48,22 +43,25 @@ export class DeviceRegistry {
     readonly path: string,
     devices: StoredDevice[],
     private readonly scryptCost: number,
+    verifiedCache: VerifiedSecretsOptions,
   ) {
     this.devices = new Map(devices.map((d) => [d.id, d]));
+    this.verified = new VerifiedSecrets(verifiedCache);
   }
 
   /** Reads the registry at `path`; a missing file gives an empty registry that `save()` creates. */
   static async load(path: string, options: DeviceRegistryOptions = {}): Promise<DeviceRegistry> {
     const cost = options.scryptCost ?? DEFAULT_SCRYPT_COST;
+    const cache = options.verifiedCache ?? DEFAULT_VERIFIED_CACHE;
     if (!isValidScryptCost(cost)) throw new RegistryError(`scryptCost must be a power of two from 2 to 2^20, got ${cost}`);
     let text: string;
     try {
       text = await readFile(path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new DeviceRegistry(path, [], cost);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new DeviceRegistry(path, [], cost, cache);
       throw new RegistryError(`cannot read device registry ${path}: ${(err as Error).message}`, { cause: err });
     }
-    return new DeviceRegistry(path, parseRegistry(text, path), cost);
+    return new DeviceRegistry(path, parseRegistry(text, path), cost, cache);
   }
 
   /** Registers a device and returns its new secret (32 random bytes, base64url); only the hash is kept. */
@@ -121,18 +119,26 @@ export class DeviceRegistry {
     return done;
   }
 
+  /**
+   * The device's identity when `secret` passed scrypt for it recently (and its stored secret
+   * has not changed since), otherwise undefined. Costs one SHA-256: no scrypt, no threadpool.
+   */
+  verifyCached(id: string, secret: Buffer): DeviceIdentity | undefined {
+    const entry = this.devices.get(id);
+    if (entry === undefined || !this.verified.has(id, entry.secret, secret)) return undefined;
+    return createIdentity(entry.id, entry.role, entry.tags);
+  }
+
   /** The device's identity when `secret` is its secret, otherwise undefined. */
   async verify(id: string, secret: Buffer): Promise<DeviceIdentity | undefined> {
+    const cached = this.verifyCached(id, secret);
+    if (cached !== undefined) return cached;
     const entry = this.devices.get(id);
     if (entry === undefined) return undefined;
-    const digest = sha256(secret);
-    const cached = this.verified.get(id);
-    if (cached !== undefined && timingSafeEqual(cached, digest)) return createIdentity(entry.id, entry.role, entry.tags);
-    // A cache miss or mismatch pays the full scrypt, so a wrong secret costs the same either way.
     const ok = await verifySecret(entry.hash, secret);
     // The device may have been removed (or removed and re-added) while scrypt ran.
     if (!ok || this.devices.get(id) !== entry) return undefined;
-    this.verified.set(id, digest);
+    this.verified.add(id, entry.secret, secret);
     return createIdentity(entry.id, entry.role, entry.tags);
   }
 

@@ -17,9 +17,9 @@ export class RawMqtt {
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
 
-  /** Opens a TCP connection to the broker. */
-  static async open(port: number): Promise<RawMqtt> {
-    const socket = connect(port, '127.0.0.1');
+  /** Opens a TCP connection to the broker, from `localAddress` when given (e.g. 127.0.0.2, to act as another host). */
+  static async open(port: number, localAddress?: string): Promise<RawMqtt> {
+    const socket = connect({ port, host: '127.0.0.1', ...(localAddress === undefined ? {} : { localAddress }) });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     return new RawMqtt(socket);
   }
