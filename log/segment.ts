@@ -2,7 +2,7 @@
  * One commit-log segment file: records of every partition in append order, starting at the
  * global byte position `base`. The newest segment is writable; older ones are sealed.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FsyncFailedError, StorageUnavailableError } from '../core/storage.js';
 import { ChunkReader } from './chunk-reader.js';
@@ -60,7 +60,14 @@ export class Segment {
   static async create(dir: string, base: number): Promise<Segment> {
     const path = join(dir, segmentFileName(base));
     const fh = await open(path, 'wx+');
-    await syncDir(dir);
+    try {
+      await syncDir(dir);
+    } catch (err) {
+      // Gone again, so that a retry after a full or read-only disk can create it afresh.
+      await fh.close();
+      await unlink(path).catch(() => undefined);
+      throw err;
+    }
     return new Segment(path, base, 0, fh);
   }
 
