@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { createLogger } from '../core/index.js';
+import { Backoff, createLogger, StorageHealth, storageErrno, type Logger } from '../core/index.js';
 import { startGateway, startHttpEndpoints } from '../gateway/index.js';
 import { FileLog } from '../log/index.js';
 import { aggregateMetrics, ProcessorPool } from '../processors/index.js';
@@ -21,43 +21,78 @@ export interface NodeRoles {
 }
 
 /**
- * Starts the embedded node: the FileLog under dataDir/log, then the processors (which
- * restore their checkpoints and replay the log), then the gateway, then the HTTP
- * endpoints. The FileLog belongs to one process: `gateway` and `processor` alone are
- * for a log nobody else has open (distributed mode will share a JetStream log instead).
+ * Starts the embedded node: the HTTP endpoints (not ready yet), the FileLog under
+ * dataDir/log, then the processors (which restore their checkpoints and replay the log),
+ * then the gateway. The FileLog belongs to one process: `gateway` and `processor` alone
+ * are for a log nobody else has open (distributed mode will share a JetStream log instead).
+ *
+ * Storage that refuses writes (full, read-only) is waited out, not fatal: /readyz says
+ * 503 with the reason meanwhile (StorageHealth), and the start itself waits for a log it
+ * cannot open yet, with /healthz, /readyz and /metrics already answering.
  */
 export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway: true, processors: true }): Promise<RunningNode> {
   const logger = createLogger('sluice');
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
-  const log = await FileLog.open({ dir: join(config.dataDir, 'log'), partitions: config.partitions, ...config.log });
-  for (const r of log.recovery) logger.warn(r, 'log: dropped a torn tail left by a crash');
-  let ready = false;
-  const all = Array.from({ length: config.partitions }, (_, p) => p);
-  const processors = roles.processors ? new ProcessorPool(config, { log, logger: logger.child({ component: 'processor' }), dataDir: config.dataDir, partitions: all }) : undefined;
-  await processors?.start();
-  // Appends go through the pool's view of the log, which wakes the processor threads.
-  const gateway = roles.gateway ? await startGateway(config, { log: processors?.log ?? log, registry, logger, dataDir: config.dataDir, partitions: config.partitions }) : undefined;
+  const health = new StorageHealth({ registry, logger });
+  let phase: string | undefined = 'starting';
+  let processors: ProcessorPool | undefined = undefined;
   // This thread's registry merged with the processor threads': what /metrics and sluice_stats show.
   const merged = async (): Promise<Registry> => (processors ? aggregateMetrics(await registry.getMetricsAsJSON(), await processors.metrics()) : registry);
   const metrics = { contentType: registry.contentType, metrics: async () => (await merged()).metrics() };
-  const http = await startHttpEndpoints(config.http, metrics, () => ready);
+  const http = await startHttpEndpoints(config.http, metrics, () => health.problem ?? phase);
+  let log: FileLog;
+  try {
+    log = await openLogWhenStorageAllows(config, health, logger, http.port);
+  } catch (err) {
+    await http.close();
+    throw err;
+  }
+  for (const r of log.recovery) logger.warn(r, 'log: dropped a torn tail left by a crash');
+  const all = Array.from({ length: config.partitions }, (_, p) => p);
+  processors = roles.processors ? new ProcessorPool(config, { log, logger: logger.child({ component: 'processor' }), dataDir: config.dataDir, partitions: all, health }) : undefined;
+  await processors?.start();
+  // Appends go through the pool's view of the log, which wakes the processor threads.
+  const gateway = roles.gateway ? await startGateway(config, { log: processors?.log ?? log, registry, logger, dataDir: config.dataDir, partitions: config.partitions, health }) : undefined;
   const stats = new StatsReporter({ config: config.stats, influx: config.influx, node: config.stats.node ?? `${hostname()}/${roles.gateway && roles.processors ? 'start' : roles.gateway ? 'gateway' : 'processor'}`, collect: async () => (await merged()).getMetricsAsJSON(), logger });
   stats.start();
-  ready = true;
+  phase = undefined;
   const ports = { mqtt: gateway?.ports.tcp ?? 0, tls: gateway?.ports.tls, ws: gateway?.ports.ws, http: http.port };
   logger.info({ ports, dataDir: config.dataDir }, 'sluice ready');
   return {
     ports,
     stop: async () => {
-      ready = false;
+      phase = 'stopping';
       stats.stop();
+      // Publishes waiting for a full disk are not acknowledged: their devices send them to the next process.
+      log.abandonRetries();
       await gateway?.close();
       await processors?.stop();
       await log.close();
       await http.close();
     },
   };
+}
+
+/**
+ * Opens the FileLog, waiting with backoff while the storage refuses (a full disk that
+ * needs a checkpoint written, a read-only remount): an operator who frees space or
+ * remounts sees the node go on by itself. Any other error fails the start.
+ */
+async function openLogWhenStorageAllows(config: SluiceConfig, health: StorageHealth, logger: Logger, httpPort: number): Promise<FileLog> {
+  const backoff = new Backoff(100, 5000);
+  for (;;) {
+    try {
+      const log = await FileLog.open({ dir: join(config.dataDir, 'log'), partitions: config.partitions, ...config.log, health });
+      health.recovered('log');
+      return log;
+    } catch (err) {
+      if (storageErrno(err) === undefined) throw err;
+      if (!health.isFailing('log')) logger.warn({ ports: { http: httpPort }, dataDir: config.dataDir }, 'sluice waiting for storage: the log cannot be opened yet; /readyz answers 503 until it can');
+      health.failed('log', err);
+      await new Promise((resolve) => setTimeout(resolve, backoff.next()));
+    }
+  }
 }
 
 /** Stops the node on SIGINT/SIGTERM; a second signal exits at once. */

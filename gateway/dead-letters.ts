@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Backoff, StorageHealth } from '../core/index.js';
 import type { DeadLettersConfig } from './config.js';
 
 /** One rejected payload as an operator reads it back. */
@@ -26,20 +27,42 @@ export class DeadLetterRecorder {
   private bytes = 0;
   private rotating: Promise<void> | undefined;
   private pending: string[] = [];
+  /** After a failed write (full or read-only disk) no file is open until this time; letters meanwhile are dropped. */
+  private reopenAt = 0;
+  private lastError: unknown;
+  private readonly backoff = new Backoff(1000, 30_000);
 
   private constructor(
     private readonly dir: string,
     private readonly config: DeadLettersConfig,
+    private readonly health: StorageHealth,
   ) {}
 
-  /** Opens (creating) the dead-letter directory under `dataDir`. */
-  static async open(dataDir: string, config: DeadLettersConfig): Promise<DeadLetterRecorder> {
+  /**
+   * Opens (creating) the dead-letter directory under `dataDir`. Dead letters are a
+   * best-effort record: on a full or read-only disk they are dropped and counted
+   * (`health`, component `dead-letters`), never a reason to stop or to refuse data.
+   */
+  static async open(dataDir: string, config: DeadLettersConfig, health = new StorageHealth()): Promise<DeadLetterRecorder> {
     const dir = join(dataDir, 'deadletters');
-    await mkdir(dir, { recursive: true });
-    const recorder = new DeadLetterRecorder(dir, config);
+    await mkdir(dir, { recursive: true }).catch((err: unknown) => health.failed('dead-letters', err, false));
+    const recorder = new DeadLetterRecorder(dir, config, health);
     recorder.bytes = await stat(join(dir, FILE)).then((s) => s.size, () => 0);
-    recorder.stream = createWriteStream(join(dir, FILE), { flags: 'a' });
+    recorder.openStream();
     return recorder;
+  }
+
+  private openStream(): void {
+    const stream = createWriteStream(join(this.dir, FILE), { flags: 'a' });
+    // Without a listener a failed write would be an uncaught exception: the process would die of a full disk.
+    stream.on('error', (err) => {
+      this.lastError = err;
+      this.health.failed('dead-letters', err, false);
+      if (this.stream === stream) this.stream = undefined;
+      this.reopenAt = Date.now() + this.backoff.next();
+      stream.destroy();
+    });
+    this.stream = stream;
   }
 
   /** Records one rejected payload (buffered; written in the background). */
@@ -62,19 +85,28 @@ export class DeadLetterRecorder {
   }
 
   private write(line: string): void {
-    this.stream!.write(line);
+    if (!this.stream) {
+      // Dropped, and counted as one more failure of the episode that closed the file.
+      if (Date.now() < this.reopenAt) return this.health.failed('dead-letters', this.lastError, false);
+      this.openStream();
+    }
+    this.stream!.write(line, (err) => {
+      if (err) return;
+      this.backoff.reset();
+      this.health.recovered('dead-letters');
+    });
     this.bytes += Buffer.byteLength(line);
     if (this.bytes >= this.config.maxFileBytes) this.rotating = this.rotate();
   }
 
   private async rotate(): Promise<void> {
-    await new Promise<void>((resolve) => this.stream!.end(resolve));
+    await this.endStream();
     for (let i = this.config.maxFiles; i >= 1; i--) {
       const from = i === 1 ? join(this.dir, FILE) : join(this.dir, `${FILE}.${i - 1}`);
       if (i === this.config.maxFiles) await rm(join(this.dir, `${FILE}.${i}`), { force: true });
       await rename(from, join(this.dir, `${FILE}.${i}`)).catch(() => undefined);
     }
-    this.stream = createWriteStream(join(this.dir, FILE), { flags: 'a' });
+    this.openStream();
     this.bytes = 0;
     this.rotating = undefined;
     const pending = this.pending;
@@ -85,7 +117,16 @@ export class DeadLetterRecorder {
   /** Flushes and closes the current file. */
   async close(): Promise<void> {
     while (this.rotating) await this.rotating;
-    await new Promise<void>((resolve) => this.stream!.end(resolve));
+    await this.endStream();
+  }
+
+  private async endStream(): Promise<void> {
+    const stream = this.stream;
+    if (!stream || stream.destroyed) return;
+    await new Promise<void>((resolve) => {
+      stream.once('error', () => resolve()); // counted by the listener openStream added
+      stream.end(resolve);
+    });
   }
 }
 

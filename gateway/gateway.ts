@@ -1,6 +1,6 @@
 import { Aedes } from 'aedes';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../core/index.js';
+import type { Logger, StorageHealth } from '../core/index.js';
 import type { Log } from '../log/index.js';
 import { AclRules, DeviceRegistry, createAuthenticator } from './auth/index.js';
 import { installBrokerHooks } from './broker-hooks.js';
@@ -27,6 +27,8 @@ export interface GatewayDeps {
   logger: Logger;
   dataDir: string;
   partitions: number;
+  /** Where dead-letter writes the storage refuses are counted. */
+  health?: StorageHealth;
 }
 
 /** Starts the gateway: aedes with Sluice's auth, ACL and ingest hooks, on the configured listeners. */
@@ -37,7 +39,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const deviceRegistry = config.auth.mode === 'registry' ? await DeviceRegistry.load(config.auth.registry, { verifiedCache }) : undefined;
   const authenticator = createAuthenticator(config.auth, { registry: deviceRegistry, logger });
   const acl = config.acl.file ? await AclRules.load(config.acl.file) : AclRules.defaults();
-  const deadLetters = await DeadLetterRecorder.open(deps.dataDir, config.deadLetters);
+  const deadLetters = await DeadLetterRecorder.open(deps.dataDir, config.deadLetters, deps.health);
   const pool = new DecodePool({ threads: config.decode.threads, maxQueue: config.decode.maxQueue, limits: config.decode });
   const flows = new DeviceFlows(config.limits);
   const ingest = new IngestPipeline({

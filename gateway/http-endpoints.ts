@@ -14,10 +14,17 @@ export interface HttpEndpoints {
 }
 
 /**
- * Serves /metrics (Prometheus text), /healthz (the process is up) and /readyz (200 once
- * `ready()` is true, 503 before and while shutting down).
+ * Why the node is not ready (one line: starting, stopping, which storage refuses writes),
+ * or undefined when it is.
  */
-export async function startHttpEndpoints(config: HttpConfig, registry: MetricsSource, ready: () => boolean): Promise<HttpEndpoints> {
+export type Readiness = () => string | undefined;
+
+/**
+ * Serves /metrics (Prometheus text), /healthz (the process is up) and /readyz (200 while
+ * `readiness()` has no objection; else 503 with its reason: before the start, while the
+ * storage refuses writes, while shutting down).
+ */
+export async function startHttpEndpoints(config: HttpConfig, registry: MetricsSource, readiness: Readiness): Promise<HttpEndpoints> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
@@ -35,9 +42,9 @@ export async function startHttpEndpoints(config: HttpConfig, registry: MetricsSo
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('ok\n');
     } else if (path === '/readyz') {
-      const ok = ready();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
-      res.end(ok ? 'ready\n' : 'not ready\n');
+      const reason = readiness();
+      res.writeHead(reason === undefined ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(reason === undefined ? 'ready\n' : `not ready: ${reason}\n`);
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found: try /metrics, /healthz or /readyz\n');

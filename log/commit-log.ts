@@ -123,6 +123,34 @@ export class CommitLog {
     }
   }
 
+  /**
+   * Forgets what a failed round wrote at or past global position `pos`; none of it was
+   * acknowledged, and the next round writes the same records from memory at the same
+   * positions. A roll during that round is undone: the segment it created goes and the
+   * one it sealed is reopened for writing. Throws (changing nothing the retry depends
+   * on) while the storage still refuses, e.g. a read-only filesystem.
+   */
+  async rewind(pos: number): Promise<void> {
+    while (this.segments.length > 1 && this.active.base > pos) {
+      const doomed = this.active;
+      const previous = this.segments[this.segments.length - 2]!;
+      const reopened = await Segment.openActive(this.dir, previous.base);
+      reopened.size = previous.size;
+      try {
+        await doomed.seal();
+        await unlink(doomed.path).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
+      } catch (err) {
+        await reopened.seal();
+        throw err;
+      }
+      this.segments = [...this.segments.slice(0, -2), reopened];
+    }
+    // Also when the size did not move: a short write may have left bytes past it.
+    await this.active.cut(pos - this.active.base);
+  }
+
   /** Fdatasyncs the active segment: one call covers every record the round wrote to it. */
   async sync(): Promise<void> {
     await this.active.sync();

@@ -12,6 +12,8 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConfigError, LogOffsetError, SluiceError } from '../core/errors.js';
+import { storageErrno } from '../core/storage.js';
+import { StorageHealth } from '../core/storage-health.js';
 import { CommitLog, type RecoveryNote } from './commit-log.js';
 import { parseLogConfig, type LogConfig, type LogConfigInput } from './config.js';
 import { syncDir } from './files.js';
@@ -30,6 +32,8 @@ export interface FileLogOptions extends LogConfigInput {
   dir: string;
   /** Fixed for the log's lifetime; 1..1000 (index files are named with 3 digits). */
   partitions: number;
+  /** Where storage failures are reported (components `log`, `log-index`, `log-trim`); default: counted nowhere. */
+  health?: StorageHealth;
 }
 
 /** Counters of a FileLog's work since it was opened. */
@@ -67,14 +71,15 @@ export class FileLog implements Log {
     private readonly nextOffsets: number[],
     /** Counters for tests and metrics. */
     readonly stats: FileLogStats,
+    private readonly health: StorageHealth,
   ) {
-    this.writer = new GroupCommit(dir, commit, indexes, config.fsync, stats);
+    this.writer = new GroupCommit(dir, commit, indexes, config.fsync, stats, health);
     this.reclaimer = new Reclaimer(commit, indexes.parts, trims.starts, () => this.writer.requestCheckpoint());
   }
 
   /** Opens the log at `options.dir`, creating it if needed, cutting a torn tail and repairing the indexes. */
   static async open(options: FileLogOptions): Promise<FileLog> {
-    const { dir, partitions, ...rest } = options;
+    const { dir, partitions, health = new StorageHealth(), ...rest } = options;
     const config = parseLogConfig(rest);
     if (typeof dir !== 'string' || dir === '') throw new ConfigError(`log.dir: expected a folder path (got ${JSON.stringify(dir)})`);
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
@@ -94,18 +99,25 @@ export class FileLog implements Log {
       throw err;
     });
     trims.settle(recovered.starts);
-    const indexes = new IndexSet(indexDir, recovered.indexes, stats, (err) => log.writer.fail(err));
+    const indexes = new IndexSet(indexDir, recovered.indexes, stats, (err) => log.writer.indexFailed(err));
     const note = recovered.note ? [recovered.note] : [];
     const ends = recovered.indexes.map((idx) => idx.end);
-    const log = new FileLog(dir, partitions, config, note, commit, indexes, trims, ends, stats);
+    const log = new FileLog(dir, partitions, config, note, commit, indexes, trims, ends, stats, health);
     try {
       if (recovered.changed) {
         // What the scan found may never have been fsynced by the process that wrote it.
         await commit.active.sync();
-        await indexes.checkpoint(commit.resolvedEnd, [...ends]);
+        // On a full disk the checkpoint waits: it only spares the next open a rescan.
+        await indexes.checkpoint(commit.resolvedEnd, [...ends]).catch((err: unknown) => {
+          if (storageErrno(err) === undefined) throw err;
+          log.writer.indexFailed(err);
+        });
       }
       // Finishes deletes a crash interrupted between writing trim.json and unlinking.
-      await log.reclaimer.reclaim();
+      await log.reclaimer.reclaim().catch((err: unknown) => {
+        if (storageErrno(err) === undefined) throw err;
+        health.failed('log-trim', err); // a read-only disk: the next trim deletes them
+      });
     } catch (err) {
       await log.close().catch(() => undefined);
       throw err;
@@ -160,8 +172,15 @@ export class FileLog implements Log {
     if (upToOffset <= this.trims.starts[partition]!) return;
     const run = (async () => {
       // The start offset is durable before any file goes; open() finishes an interrupted delete.
-      await this.trims.raise(partition, upToOffset);
-      await this.reclaimer.reclaim();
+      try {
+        await this.trims.raise(partition, upToOffset);
+        await this.reclaimer.reclaim();
+      } catch (err) {
+        // The caller trims again after its next checkpoint; nothing is lost by keeping records longer.
+        if (storageErrno(err) !== undefined) this.health.failed('log-trim', err);
+        throw err;
+      }
+      this.health.recovered('log-trim');
     })();
     this.trimming.add(run);
     try {
@@ -169,6 +188,11 @@ export class FileLog implements Log {
     } finally {
       this.trimming.delete(run);
     }
+  }
+
+  /** Rejects the appends waiting for a full or read-only disk (never acknowledged: devices send them again); for a stop. */
+  abandonRetries(): void {
+    this.writer.abandonRetries();
   }
 
   /** The offset the next append to `partition` will get. */
@@ -183,12 +207,18 @@ export class FileLog implements Log {
     return this.trims.starts[partition]!;
   }
 
-  /** Waits for queued appends to become durable, checkpoints the indexes, then closes every file; idempotent. */
+  /**
+   * Waits for queued appends to become durable, checkpoints the indexes, then closes every
+   * file; idempotent. Appends waiting for a full or read-only disk are rejected instead.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       try {
         // Trims started before close finish; a reclaim may ask the pump for a checkpoint
         // (compaction): drain all three until quiet.
+        // Appends the storage still refuses are given up: rejected, never acknowledged.
+        this.abandonRetries();
+        this.writer.stopIndexRetries();
         do {
           await Promise.allSettled(this.trimming);
           await this.writer.drain();
@@ -196,7 +226,10 @@ export class FileLog implements Log {
         } while (this.writer.busy || this.trimming.size > 0);
         if (!this.writer.failure) {
           if (this.config.fsync === 'never') await this.commit.sync();
-          await this.indexes.checkpoint(this.commit.resolvedEnd, this.indexes.parts.map((idx) => idx.end));
+          await this.indexes.checkpoint(this.commit.resolvedEnd, this.indexes.parts.map((idx) => idx.end)).catch((err: unknown) => {
+            // Without it the next open repairs the indexes from the commit log: slower, not wrong.
+            if (storageErrno(err) === undefined) throw err;
+          });
         }
       } finally {
         await this.indexes.close();

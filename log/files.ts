@@ -1,8 +1,9 @@
 /** Small file helpers shared by the log's metadata (meta.json, trim.json, checkpoint.json), segments and indexes. */
-import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { z } from 'zod';
 import { LogCorruptError } from '../core/errors.js';
+import { StorageUnavailableError } from '../core/storage.js';
 
 /** Fsyncs a directory so a file created, renamed or removed in it survives a crash. */
 export async function syncDir(dir: string): Promise<void> {
@@ -24,9 +25,14 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
   try {
     await fh.writeFile(JSON.stringify(value) + '\n');
     await fh.sync();
-  } finally {
+  } catch (err) {
+    // The temp file is written afresh next time, so a failed fsync of it is safe to retry;
+    // removing it gives back what it took on a full disk.
     await fh.close();
+    await unlink(tmp).catch(() => undefined);
+    throw err;
   }
+  await fh.close();
   await rename(tmp, path);
   await syncDir(dirname(path));
 }
@@ -62,7 +68,7 @@ export async function preadFully(fh: FileHandle, pos: number, len: number, path:
 /** Writes all of `buf` at `pos`; a short write is a failure (disk full, I/O error). */
 export async function pwriteFully(fh: FileHandle, buf: Uint8Array, pos: number, path: string): Promise<void> {
   const { bytesWritten } = await fh.write(buf, 0, buf.length, pos);
-  if (bytesWritten !== buf.length) throw new Error(`${path}: wrote ${bytesWritten} of ${buf.length} bytes`);
+  if (bytesWritten !== buf.length) throw new StorageUnavailableError('ENOSPC', `${path}: wrote ${bytesWritten} of ${buf.length} bytes; the disk is full`);
 }
 
 /** The JSON at `path` checked against `schema`, or undefined when the file does not exist. */

@@ -45,7 +45,7 @@ export class IndexSet {
     readonly dir: string,
     readonly parts: readonly PartitionIndex[],
     private readonly stats: IndexStats,
-    /** Called when a background flush fails: the owner fails the log. */
+    /** Called when a background flush fails: the owner retries a storage condition, fails the log on anything else. */
     private readonly onError: (err: unknown) => void,
   ) {}
 
@@ -83,9 +83,15 @@ export class IndexSet {
       this.flushQueued = false;
       const due = this.due;
       this.due = [];
-      for (const q of due) {
+      for (const [i, q] of due.entries()) {
         const idx = this.parts[q]!;
-        await idx.flush();
+        try {
+          await idx.flush();
+        } catch (err) {
+          // Not flushed, still in memory: a later flush or checkpoint writes them (a full disk is waited out).
+          for (const r of due.slice(i)) this.parts[r]!.flushDue = false;
+          throw err;
+        }
         idx.flushDue = false;
         // Entries that piled up during the write go next, or the tail could outgrow its bound.
         if (idx.unflushed >= FLUSH_ENTRIES) this.markDue(q);

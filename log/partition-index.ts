@@ -10,6 +10,7 @@
  */
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { SluiceError } from '../core/errors.js';
+import { FsyncFailedError } from '../core/storage.js';
 import { isNotFound, preadFully, pwriteFully } from './files.js';
 import { readU64, writeU64 } from './record.js';
 
@@ -165,7 +166,9 @@ export class PartitionIndex {
   async sync(): Promise<boolean> {
     if (!this.dirty) return false;
     this.dirty = false;
-    await this.file.fh.datasync();
+    await this.file.fh.datasync().catch((err: unknown) => {
+      throw new FsyncFailedError(this.path, err);
+    });
     return true;
   }
 

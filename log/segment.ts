@@ -2,8 +2,9 @@
  * One commit-log segment file: records of every partition in append order, starting at the
  * global byte position `base`. The newest segment is writable; older ones are sealed.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FsyncFailedError, StorageUnavailableError } from '../core/storage.js';
 import { ChunkReader } from './chunk-reader.js';
 import { syncDir } from './files.js';
 import { HEADER_BYTES, frameCrcMatches, readFrameHeader } from './record.js';
@@ -59,7 +60,14 @@ export class Segment {
   static async create(dir: string, base: number): Promise<Segment> {
     const path = join(dir, segmentFileName(base));
     const fh = await open(path, 'wx+');
-    await syncDir(dir);
+    try {
+      await syncDir(dir);
+    } catch (err) {
+      // Gone again, so that a retry after a full or read-only disk can create it afresh.
+      await fh.close();
+      await unlink(path).catch(() => undefined);
+      throw err;
+    }
     return new Segment(path, base, 0, fh);
   }
 
@@ -103,22 +111,34 @@ export class Segment {
   async truncate(size: number): Promise<void> {
     const fh = await this.writer();
     await fh.truncate(size);
-    await fh.sync();
+    await fh.sync().catch((err: unknown) => {
+      throw new FsyncFailedError(this.path, err);
+    });
     this.size = size;
   }
 
   /** Writes `iov` (`bytes` long in all) after the last record with one positional writev. */
   async write(iov: Uint8Array[], bytes: number): Promise<void> {
     const fh = await this.writer();
-    // libuv loops over partial writes and IOV_MAX itself; a short count means a real failure.
+    // libuv loops over partial writes and IOV_MAX itself; a short count means the device had
+    // no room for the rest (POSIX write(2)), which the caller waits out like ENOSPC.
     const { bytesWritten } = await fh.writev(iov, this.size);
-    if (bytesWritten !== bytes) throw new Error(`${this.path}: wrote ${bytesWritten} of ${bytes} bytes`);
+    if (bytesWritten !== bytes) throw new StorageUnavailableError('ENOSPC', `${this.path}: wrote ${bytesWritten} of ${bytes} bytes; the disk is full`);
     this.size += bytes;
   }
 
   /** Fdatasyncs the file (the size change is covered, which is what appends need). */
   async sync(): Promise<void> {
-    await (await this.writer()).datasync();
+    const fh = await this.writer();
+    await fh.datasync().catch((err: unknown) => {
+      throw new FsyncFailedError(this.path, err);
+    });
+  }
+
+  /** Cuts the active segment back to `size` bytes (a failed round's bytes), without fsync: nothing past `size` was acknowledged. */
+  async cut(size: number): Promise<void> {
+    await (await this.writer()).truncate(size);
+    this.size = size;
   }
 
   /** Stops writing to this segment; its file closes once no reader uses it. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../core/index.js';
+import { Backoff, StorageHealth, storageErrno, type Logger } from '../core/index.js';
 import type { Log } from '../log/index.js';
 import type { LogTail } from './runtime/log-link-protocol.js';
 import { LocalCheckpointStore, type CheckpointStore } from './checkpoint/index.js';
@@ -18,6 +18,8 @@ export interface ProcessorNodeDeps {
   partitions: number[];
   /** Wakes an idle loop when records arrive (a worker's RemoteLog); without it the loop polls. */
   tail?: LogTail;
+  /** Where checkpoint writes the storage refuses are reported (component `checkpoint`). */
+  health?: StorageHealth;
 }
 
 /** Records read per partition per turn: keeps partitions fair and the event loop responsive. */
@@ -49,6 +51,10 @@ export class ProcessorNode {
   private lastCheckpointAt = Date.now();
   private wake: (() => void) | undefined;
   private gaugesAt = 0;
+  private readonly health: StorageHealth;
+  /** After a checkpoint the storage refused: the next one waits for this backoff, not the whole interval. */
+  private readonly checkpointBackoff = new Backoff(100, 5000);
+  private checkpointRetryAt = 0;
 
   constructor(
     private readonly config: ProcessorConfig,
@@ -56,6 +62,7 @@ export class ProcessorNode {
   ) {
     const logger = deps.logger;
     this.metrics = createProcessorMetrics(deps.registry);
+    this.health = deps.health ?? new StorageHealth({ registry: deps.registry, logger });
     this.writer = new InfluxWriter(config.influx, {
       onBadPoint: (line, message, count = 1) => {
         this.metrics.badPoints.inc(count);
@@ -160,7 +167,8 @@ export class ProcessorNode {
         if (await task.step(RECORDS_PER_STEP)) worked = true;
       }
       const now = Date.now();
-      if (now - this.lastCheckpointAt >= this.config.checkpoint.interval || this.sink.saturated) await this.checkpoint();
+      const due = now - this.lastCheckpointAt >= this.config.checkpoint.interval || this.sink.saturated;
+      if (due && now >= this.checkpointRetryAt) await this.checkpoint();
       // Lag and watermark delay stay fresh while busy too: a processor falling behind is never idle.
       if (now - this.gaugesAt >= GAUGE_INTERVAL_MS) this.updateGauges(now);
       if (!worked) {
@@ -188,19 +196,45 @@ export class ProcessorNode {
     }
   }
 
-  /** Pre-commit (flush the sink), then write every task's checkpoint, then trim the log. */
+  /**
+   * Pre-commit (flush the sink), then write every task's checkpoint, then trim the log.
+   * A checkpoint the storage refuses (full, read-only) is skipped, not fatal: processing
+   * goes on from the log, the previous checkpoint stays the restore point, the log keeps
+   * what it needs, and the next try comes after a backoff. Other errors still throw.
+   */
   async checkpoint(): Promise<void> {
     const started = performance.now();
     await this.sink.flush();
     let bytes = 0;
+    let refused: unknown;
     const id = this.nextCheckpointId++;
     for (const task of this.tasks) {
       const checkpoint = await task.snapshot(id, { fullEvery: this.config.checkpoint.fullEvery });
       bytes += checkpoint.state.byteLength;
-      await this.store.write(checkpoint);
+      try {
+        await this.store.write(checkpoint);
+      } catch (err) {
+        if (storageErrno(err) === undefined) throw err;
+        task.snapshotNotWritten();
+        refused = err;
+        continue;
+      }
       // Trim only below every checkpoint the store keeps: a fallback to any of them must still find its records.
       const trimTo = await this.store.trimOffset(task.partition);
-      if (trimTo !== undefined && trimTo > this.deps.log.startOffset(task.partition)) await this.deps.log.trim(task.partition, trimTo);
+      if (trimTo !== undefined && trimTo > this.deps.log.startOffset(task.partition)) {
+        // A trim the storage refuses is reported by the log's owner and tried again after the next checkpoint.
+        await this.deps.log.trim(task.partition, trimTo).catch((err: unknown) => {
+          if (storageErrno(err) === undefined) throw err;
+        });
+      }
+    }
+    if (refused !== undefined) {
+      this.health.failed('checkpoint', refused);
+      this.checkpointRetryAt = Date.now() + this.checkpointBackoff.next();
+    } else {
+      this.health.recovered('checkpoint');
+      this.checkpointBackoff.reset();
+      this.checkpointRetryAt = 0;
     }
     for (const task of this.tasks) {
       this.metrics.messages.inc(task.stats.messages);

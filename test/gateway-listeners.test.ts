@@ -41,7 +41,7 @@ describe('listeners', () => {
   it('serves /metrics, /healthz and /readyz', async () => {
     gw = await startTestGateway({ set: { 'auth.mode': 'anonymous' } });
     let ready = false;
-    const http = await startHttpEndpoints({ host: '127.0.0.1', port: 0 }, gw.registry, () => ready);
+    const http = await startHttpEndpoints({ host: '127.0.0.1', port: 0 }, gw.registry, () => (ready ? undefined : 'starting'));
     const base = `http://127.0.0.1:${http.port}`;
     const device = await connectDevice(gw.url, 'http-1', undefined, { username: undefined });
     await device.publishAsync('devices/http-1/telemetry', reading(1), { qos: 1 });
@@ -53,7 +53,9 @@ describe('listeners', () => {
     expect(metrics).toMatch(/^sluice_gateway_decode_seconds_count [1-9]/m);
     expect(metrics).toMatch(/^sluice_gateway_decode_batch_messages_count [1-9]/m);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    const notReady = await fetch(`${base}/readyz`);
+    expect(notReady.status).toBe(503);
+    expect(await notReady.text()).toBe('not ready: starting\n');
     ready = true;
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     expect((await fetch(`${base}/nope`)).status).toBe(404);

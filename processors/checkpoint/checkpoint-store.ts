@@ -82,9 +82,13 @@ export class LocalCheckpointStore implements CheckpointStore {
     try {
       await file.writeFile(bytes);
       await file.sync();
-    } finally {
+    } catch (err) {
+      // A temp file is never restored from: removing it gives back the space a full disk needs.
       await file.close();
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw err;
     }
+    await file.close();
     await rename(temp, final);
     const dirHandle = await open(dir, 'r');
     try {

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import { compiledWorkerFile, SluiceError, type Logger } from '../../core/index.js';
+import { compiledWorkerFile, SluiceError, type Logger, type StorageHealth } from '../../core/index.js';
 import type { Log } from '../../log/index.js';
 import { assignPartitions } from '../../routing/index.js';
 import type { ProcessorConfig } from '../config.js';
@@ -26,6 +26,8 @@ export interface ProcessorPoolDeps {
   dataDir: string;
   /** The partitions this process owns (all of them in embedded mode). */
   partitions: number[];
+  /** Mirrors the workers' storage episodes (their checkpoints), so /readyz sees them. */
+  health?: StorageHealth;
 }
 
 interface Thread {
@@ -96,6 +98,9 @@ export class ProcessorPool {
               break;
             case 'start-failed':
               reject(new SluiceError(message.code, message.message));
+              break;
+            case 'storage':
+              this.deps.health?.mirror(`${message.component} (processor thread ${index})`, message.errno);
               break;
             case 'metrics-response':
               thread.metricRequests.get(message.id)?.(message.metrics as MetricsJson);

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Registry } from 'prom-client';
-import { createLogger } from '../../core/index.js';
+import { createLogger, StorageHealth } from '../../core/index.js';
 import type { ProcessorConfig } from '../config.js';
 import { ProcessorNode } from '../processor-node.js';
 import type { WorkerMessage } from './log-link-protocol.js';
@@ -18,8 +18,11 @@ const log = new RemoteLog(data.memory, port);
 const registry = new Registry();
 const config = data.config as ProcessorConfig;
 const logger = createLogger('sluice').child({ component: 'processor', thread: data.thread });
+// Counted and logged here; the main thread only mirrors the state, for /readyz.
+const health = new StorageHealth({ registry, logger, onChange: (component, errno) => send({ kind: 'storage', component, errno }) });
 const node = new ProcessorNode(config, {
   log,
+  health,
   tail: log,
   registry,
   logger,

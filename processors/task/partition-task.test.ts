@@ -162,6 +162,22 @@ describe('PartitionTask checkpoints', () => {
     expect((await t.snapshot(6)).kind).toBe('full'); // fullEvery defaults to 1
   });
 
+  it('takes a full checkpoint after one that was not written (disk full), and restores from it alone', async () => {
+    const log = await logOf(records([[{ device: 'a', resend: false, readings: [['t', 0, 1]] }], [{ device: 'b', resend: false, readings: [['t', 10, 2]] }]]));
+    const t = new PartitionTask({ partition: 0, log, windows: WINDOWS, time: TIME, raw: false, emit: () => undefined });
+    t.startFresh();
+    const first = await t.snapshot(1, { fullEvery: 10 });
+    await t.step(1);
+    await t.snapshot(2, { fullEvery: 10 }); // its write failed: the change to device a's key is in no file
+    t.snapshotNotWritten();
+    await t.step(1);
+    const next = await t.snapshot(3, { fullEvery: 10 });
+    expect([first.kind, next.kind, next.base]).toEqual(['full', 'full', 0]);
+    const r = new PartitionTask({ partition: 0, log, windows: WINDOWS, time: TIME, raw: false, emit: () => undefined });
+    r.restore([next]);
+    expect(await r.snapshot(4, { fullEvery: 1 })).toMatchObject({ offset: next.offset, state: next.state });
+  });
+
   it('restores the checkpoint before a delta whose state does not decode, and says why', async () => {
     const log = await logOf(records([0, 1, 2].map((i) => [{ device: 'a', resend: false, readings: [['t', i * 100, i]] }])));
     const t = new PartitionTask({ partition: 0, log, windows: WINDOWS, time: TIME, raw: false, emit: () => undefined });

@@ -160,6 +160,16 @@ export class PartitionTask {
     return checkpoint;
   }
 
+  /**
+   * The last snapshot was not written (a full disk): the next one must be full, since a
+   * delta would apply to a checkpoint that does not exist and the changes it carried are
+   * gone from the change tracking.
+   */
+  snapshotNotWritten(): void {
+    this.lastCheckpoint = 0;
+    this.deltasSinceFull = 0;
+  }
+
   /** Reads and processes up to `maxRecords` records; false when there was nothing to read. */
   async step(maxRecords: number): Promise<boolean> {
     if (this.next >= this.o.log.endOffset(this.o.partition)) return false;
