@@ -39,6 +39,17 @@ describe('PartitionWatermark', () => {
     expect(wm.observe(T0 + 50_000, T0 + 62_000)).toBe(T0 + 56_000);
   });
 
+  it('does not let late readings hold the idle clock back: a quiet neighbour\'s windows still close', () => {
+    const wm = new PartitionWatermark(cfg, T0);
+    wm.observe(T0 + 9_000, T0 + 9_000); // the last on-time reading: W = T0 + 4 s
+    // A device keeps sending readings stamped long ago, behind W, every second.
+    for (let s = 10; s <= 38; s++) expect(wm.observe(T0 - 60_000, T0 + s * 1_000)).toBe(T0 + 4_000);
+    expect(wm.advanceIfIdle(T0 + 39_000)).toBe(T0 + 34_000);
+    // an on-time reading still counts as activity
+    wm.observe(T0 + 40_000, T0 + 40_000);
+    expect(wm.advanceIfIdle(T0 + 69_999)).toBe(T0 + 35_000);
+  });
+
   it('keeps the lag of a source whose event times trail processing time', () => {
     const wm = new PartitionWatermark(cfg, T0);
     const lag = 3_600_000; // backfilled data, an hour behind

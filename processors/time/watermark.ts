@@ -11,7 +11,7 @@ const VERSION = 1;
  *
  * On time: W = max event time seen − maxOutOfOrderness.
  *
- * Idle: once no reading has arrived for idleTimeout of processing time, the partition's
+ * Idle: once no on-time reading (one at or past W) has arrived for idleTimeout of processing time, the partition's
  * event clock is taken to run on at processing-time speed from where it was last seen:
  * W = maxEventTime + (now − lastReadingAt) − maxOutOfOrderness. When devices stamp
  * readings with about the receive time this is now − maxOutOfOrderness (what a user
@@ -57,8 +57,13 @@ export class PartitionWatermark {
   /** Records a batch whose newest reading has time maxEventTimeInBatch (non-finite = a batch without readings: ignored); returns the watermark. */
   observe(maxEventTimeInBatch: number, nowMs: number): number {
     if (!Number.isFinite(maxEventTimeInBatch)) return this.wm;
-    this.lastReadingAt = nowMs;
-    this.idleNow = false;
+    // Only on-time readings hold the idle clock back. A device that sends nothing but late
+    // readings (stale data stamped long ago, or held by its rate limit) would otherwise keep
+    // the partition busy for ever, and the last windows of its quiet neighbours never close.
+    if (maxEventTimeInBatch >= this.wm) {
+      this.lastReadingAt = nowMs;
+      this.idleNow = false;
+    }
     if (maxEventTimeInBatch > this.maxTime) this.maxTime = maxEventTimeInBatch;
     this.raise(this.maxTime - this.config.maxOutOfOrderness);
     return this.wm;
