@@ -29,6 +29,8 @@ export interface BrokerHooksOptions {
   partitions: number;
   limits: DeviceLimitsConfig;
   maxConnections: number;
+  /** mqtt.keepaliveLimit, seconds. */
+  keepaliveLimit: number;
   metrics: GatewayMetrics;
   logger: Logger;
 }
@@ -43,6 +45,12 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
   broker.preConnect = (client, packet, callback) => {
     // [MQTT-3.1.3-8]: an empty client id requires CleanSession = 1; aedes would invent an id.
     if (packet.clientId === '' && !packet.clean) persistentWithoutId.add(client);
+    // MQTT 3.1.1 has no way to tell a client the server's keep-alive (5.0 has Server Keep
+    // Alive), and refusing leaves a device retrying the same CONNECT forever (aedes'
+    // keepaliveLimit answers CONNACK 6, not a 3.1.1 code). So keep-alive 0 (none) or above
+    // the limit gets the limit applied: a device that talks at least that often works as
+    // before, a silent connection is closed after 1.5 × the limit [MQTT-3.1.2-24].
+    if (!packet.keepalive || packet.keepalive > o.keepaliveLimit) packet.keepalive = o.keepaliveLimit;
     callback(null, true);
   };
 
