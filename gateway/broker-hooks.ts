@@ -45,6 +45,12 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
   broker.preConnect = (client, packet, callback) => {
     // [MQTT-3.1.3-8]: an empty client id requires CleanSession = 1; aedes would invent an id.
     if (packet.clientId === '' && !packet.clean) persistentWithoutId.add(client);
+    // [MQTT-3.1.2-14]: Will QoS 3 is a protocol violation; the connection is closed without
+    // CONNACK (aedes closes it on this error).
+    if (packet.will && (packet.will.qos as number) > 2) {
+      o.metrics.connectionsRefused.inc({ reason: 'will_qos_invalid' });
+      return callback(new ProtocolViolationError(`CONNECT with Will QoS ${packet.will.qos}; use Will QoS 0, 1 or 2`), false);
+    }
     // MQTT 3.1.1 has no way to tell a client the server's keep-alive (5.0 has Server Keep
     // Alive), and refusing leaves a device retrying the same CONNECT forever (aedes'
     // keepaliveLimit answers CONNACK 6, not a 3.1.1 code). So keep-alive 0 (none) or above
@@ -88,8 +94,11 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
     if (!client) return callback(null); // a will published by the broker itself
     const session = sessions.get(client);
     if (!session) return callback(new ProtocolViolationError('PUBLISH before the session was authenticated'));
+    // aedes authorizes a client's will with the client's own will object when the connection
+    // ends; a will has no packet id at any QoS [MQTT-3.1.2-8] and goes the same way as a publish.
+    const isWill = packet === (client as Client & { will: unknown }).will;
     // [MQTT-2.3.1-1]: QoS 1 and 2 PUBLISH packets carry a non-zero packet identifier.
-    if (packet.qos > 0 && !packet.messageId) {
+    if (!isWill && packet.qos > 0 && !packet.messageId) {
       o.metrics.connectionsRefused.inc({ reason: 'packet_id_zero' });
       return callback(new ProtocolViolationError('QoS>0 PUBLISH with packet identifier 0'));
     }

@@ -1,6 +1,10 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeBatch } from './harness/devices.js';
+import { connectDevice, encodeBatch } from './harness/devices.js';
 import { startTestGateway, type TestGateway } from './harness/gateway-node.js';
+import { readLoggedMessages } from './harness/log-contents.js';
 import { RawMqtt } from './harness/raw-mqtt.js';
 import { tempDir } from './harness/temp-dir.js';
 import { spawnSluice, type SluiceProcess } from './harness/sluice-process.js';
@@ -27,6 +31,25 @@ async function connectRaw(port: number, clientId: string, keepalive: number, loc
   raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive });
   expect(await raw.next('connack')).toMatchObject({ returnCode: 0 });
   return raw;
+}
+
+/** An anonymous gateway whose ACL lets anyone read and write anything (for subscribers). */
+async function openGateway(set: Record<string, string> = {}): Promise<TestGateway> {
+  const dir = await tempDir();
+  const aclFile = join(dir.path, 'acl.conf');
+  await writeFile(aclFile, 'pattern readwrite #\n');
+  return startTestGateway({ dataDir: dir.path, set: { ...anonymous, 'acl.file': aclFile, ...set } });
+}
+
+function nextMessage(client: MqttClient, topic: string): Promise<{ payload: Buffer; retain: boolean }> {
+  return new Promise((resolve) => {
+    const on = (t: string, payload: Buffer, packet: { retain: boolean }): void => {
+      if (t !== topic) return;
+      client.off('message', on);
+      resolve({ payload, retain: packet.retain });
+    };
+    client.on('message', on);
+  });
 }
 
 /** Resolves when `n` of the connections have closed. */
@@ -125,5 +148,43 @@ describe('/healthz while MQTT sockets are exhausted (issue 10, defect 6)', () =>
       for (const raw of raws.splice(0)) raw.socket.destroy();
       await dir.remove();
     }
+  });
+});
+
+describe('wills (issue 10, defect 7)', () => {
+  it.each([1, 2] as const)('publishes a QoS %i will to the device\'s telemetry topic through the ingest path', async (qos) => {
+    gw = await openGateway();
+    const watcher = await connectDevice(gw.url, 'watcher-1', undefined, { username: undefined });
+    await watcher.subscribeAsync('devices/will-1/telemetry', { qos: 1 });
+    const last = good(41);
+    const device = await connectDevice(gw.url, 'will-1', undefined, {
+      username: undefined,
+      will: { topic: 'devices/will-1/telemetry', payload: last, qos, retain: true },
+    });
+    const will = nextMessage(watcher, 'devices/will-1/telemetry');
+    device.stream.destroy(); // an unclean end: the will is due [MQTT-3.1.2-8]
+    const message = await will;
+    expect(message.payload).toEqual(last);
+    await watcher.endAsync();
+    // The broker publishes the will only after the ingest path made it durable.
+    expect((await readLoggedMessages(gw.log)).map((m) => [m.device, m.seq])).toEqual([['will-1', 41]]);
+    expect(await gw.metric('sluice_gateway_connections_refused_total')).toBe(0);
+  });
+
+  it('closes a connection whose CONNECT has Will QoS 3, without CONNACK [MQTT-3.1.2-14]', async () => {
+    gw = await startTestGateway({ set: anonymous });
+    const raw = await openRaw(gw.port);
+    const body = Buffer.concat([
+      Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4]),
+      Buffer.from([0x02 | 0x04 | (3 << 3)]), // clean session, will flag, will QoS 3
+      Buffer.from([0, 30]),
+      Buffer.from([0, 5]), Buffer.from('wq3-1'),
+      Buffer.from([0, 3]), Buffer.from('a/b'),
+      Buffer.from([0, 1]), Buffer.from('x'),
+    ]);
+    raw.write(Buffer.concat([Buffer.from([0x10, body.length]), body]));
+    await raw.closed;
+    expect(raw.packets.filter((p) => p.cmd === 'connack')).toEqual([]);
+    expect(await gw.metric('sluice_gateway_connections_refused_total', { reason: 'will_qos_invalid' })).toBe(1);
   });
 });
