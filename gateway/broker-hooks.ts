@@ -20,6 +20,8 @@ interface Session {
   ownJsonAllowed: boolean;
   /** The per-device rate limit and the queue that holds publishes over it, in arrival order. */
   rate: { bucket: TokenBucket; pacer: PublishPacer } | undefined;
+  /** QoS 2 packet ids whose first copy is being ingested, see `onceUnreleased`. */
+  qos2Ingesting: Map<number, Promise<void>>;
 }
 
 export interface BrokerHooksOptions {
@@ -124,10 +126,14 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
     const partition = device === session.identity.id ? session.partition : keyGroupOf(device, o.partitions);
     const tags = device === session.identity.id ? session.identity.tagString : '';
     const payload = packet.payload as Buffer;
-    if (!session.rate) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback);
-    const delay = session.rate.bucket.delayFor(1);
-    if (delay > 0) o.metrics.rateLimited.inc();
-    session.rate.pacer.schedule(delay, () => o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback));
+    const ingest = (done: typeof callback): void => {
+      if (!session.rate) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, done);
+      const delay = session.rate.bucket.delayFor(1);
+      if (delay > 0) o.metrics.rateLimited.inc();
+      session.rate.pacer.schedule(delay, () => o.ingest.submit(device, partition, tags, kind, payload, packet.qos, done));
+    };
+    if (packet.qos === 2 && !isWill) onceUnreleased(broker, client, session, packet.messageId!, ingest, callback);
+    else ingest(callback);
   };
 
   broker.authorizeSubscribe = (client, subscription, callback) => {
@@ -142,6 +148,51 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
   broker.on('clientDisconnect', () => o.metrics.connections.set(broker.connectedClients));
 }
 
+/** The part of aedes' persistence (not in its types) that holds unreleased QoS 2 packets. */
+interface IncomingStore {
+  incomingGetPacket(client: Client, packet: { messageId: number }): Promise<unknown>;
+}
+
+/**
+ * [MQTT-4.3.3-2]: until the PUBREL, a QoS 2 PUBLISH re-sent with the same packet id gets a
+ * PUBREC and must not be delivered again. aedes makes that check (its incoming store) only
+ * *after* authorizePublish, where Sluice ingests, so it is made here first: a packet id in
+ * the store is unreleased, and the copy is passed to aedes without ingesting, which answers
+ * PUBREC and does not publish it. A copy that arrives while the first is still being
+ * ingested (same socket read: aedes handles a read's packets concurrently) waits for it,
+ * and is passed on a turn later, when aedes has stored the first.
+ */
+function onceUnreleased(
+  broker: Aedes,
+  client: Client,
+  session: Session,
+  messageId: number,
+  ingest: (done: (err?: Error | null) => void) => void,
+  callback: (err?: Error | null) => void,
+): void {
+  const first = session.qos2Ingesting.get(messageId);
+  if (first) {
+    first.then(() => setImmediate(callback, null), (err: Error) => callback(err));
+    return;
+  }
+  let settle!: (err?: Error | null) => void;
+  const ingested = new Promise<void>((resolve, reject) => {
+    settle = (err) => (err ? reject(err) : resolve());
+  });
+  ingested.catch(() => {}); // the error reaches aedes through callback; waiters see it too
+  session.qos2Ingesting.set(messageId, ingested);
+  const done = (err?: Error | null): void => {
+    session.qos2Ingesting.delete(messageId);
+    settle(err);
+    callback(err);
+  };
+  const persistence = (broker as Aedes & { persistence: IncomingStore }).persistence;
+  persistence.incomingGetPacket(client, { messageId }).then(
+    () => done(null),
+    () => ingest(done),
+  );
+}
+
 function newSession(client: Client, identity: DeviceIdentity, o: BrokerHooksOptions): Session {
   const telemetryTopic = `devices/${identity.id}/telemetry`;
   const jsonTopic = `${telemetryTopic}/json`;
@@ -153,5 +204,6 @@ function newSession(client: Client, identity: DeviceIdentity, o: BrokerHooksOpti
     ownTelemetryAllowed: o.acl.canPublish(identity, client.id, telemetryTopic),
     ownJsonAllowed: o.acl.canPublish(identity, client.id, jsonTopic),
     rate: o.limits.messagesPerSecond > 0 ? { bucket: new TokenBucket(o.limits.messagesPerSecond, o.limits.burst), pacer: new PublishPacer() } : undefined,
+    qos2Ingesting: new Map(),
   };
 }

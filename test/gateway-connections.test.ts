@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectDevice, encodeBatch } from './harness/devices.js';
 import { startTestGateway, type TestGateway } from './harness/gateway-node.js';
@@ -186,5 +187,39 @@ describe('wills (issue 10, defect 7)', () => {
     await raw.closed;
     expect(raw.packets.filter((p) => p.cmd === 'connack')).toEqual([]);
     expect(await gw.metric('sluice_gateway_connections_refused_total', { reason: 'will_qos_invalid' })).toBe(1);
+  });
+});
+
+describe('QoS 2 (issue 10, defect 8)', () => {
+  // seq 0: the processors do not de-duplicate it, so only the gateway can keep it single.
+  const payload = good(0);
+  const publish2 = (dup: boolean): Buffer =>
+    mqttPacket.generate({ cmd: 'publish', topic: 'devices/q2-1/telemetry', payload, qos: 2, dup, messageId: 7, retain: false } as Packet);
+
+  it('ingests a QoS 2 PUBLISH re-sent before PUBREL once [MQTT-4.3.3-2]', async () => {
+    gw = await startTestGateway({ set: anonymous });
+    const raw = await connectRaw(gw.port, 'q2-1', 30);
+    raw.write(publish2(false));
+    await raw.nth('pubrec', 1);
+    raw.write(publish2(true)); // the device did not see the PUBREC and re-sends
+    await raw.nth('pubrec', 2);
+    raw.send({ cmd: 'pubrel', messageId: 7 });
+    await raw.next('pubcomp');
+    const logged = await readLoggedMessages(gw.log);
+    expect(logged.map((m) => [m.device, m.seq])).toEqual([['q2-1', 0]]);
+    // After PUBREL the packet id is free again: a new message with it is a new message.
+    raw.write(publish2(false));
+    await raw.nth('pubrec', 3);
+    expect(await readLoggedMessages(gw.log)).toHaveLength(2);
+  });
+
+  it('ingests once when both copies arrive in one read', async () => {
+    gw = await startTestGateway({ set: anonymous });
+    const raw = await connectRaw(gw.port, 'q2-1', 30);
+    raw.write(Buffer.concat([publish2(false), publish2(true)]));
+    await raw.nth('pubrec', 2);
+    raw.send({ cmd: 'pubrel', messageId: 7 });
+    await raw.next('pubcomp');
+    expect((await readLoggedMessages(gw.log)).map((m) => [m.device, m.seq])).toEqual([['q2-1', 0]]);
   });
 });
