@@ -123,6 +123,11 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
       device = match[1]!;
       kind = match[2] ? 'json' : 'protobuf';
     }
+    // Telemetry is a stream, not a state: a retained copy would sit in broker memory per
+    // topic and be replayed to every new subscriber. The flag is dropped rather than the
+    // publish refused (3.1.1 has no negative PUBACK; refusing closes the connection and
+    // loses the reading), a deliberate departure from [MQTT-3.3.1-5].
+    packet.retain = false;
     const partition = device === session.identity.id ? session.partition : keyGroupOf(device, o.partitions);
     const tags = device === session.identity.id ? session.identity.tagString : '';
     const payload = packet.payload as Buffer;

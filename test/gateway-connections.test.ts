@@ -223,3 +223,24 @@ describe('QoS 2 (issue 10, defect 8)', () => {
     expect((await readLoggedMessages(gw.log)).map((m) => [m.device, m.seq])).toEqual([['q2-1', 0]]);
   });
 });
+
+describe('retained telemetry (issue 10, defect 11)', () => {
+  it('ingests a retained telemetry publish but does not keep it to replay', async () => {
+    gw = await openGateway();
+    const device = await connectDevice(gw.url, 'ret-1', undefined, { username: undefined });
+    await device.publishAsync('devices/ret-1/telemetry', good(1), { qos: 1, retain: true });
+    const late = await connectDevice(gw.url, 'late-sub-1', undefined, { username: undefined });
+    const seen: Buffer[] = [];
+    late.on('message', (topic, payload) => topic === 'devices/ret-1/telemetry' && seen.push(payload));
+    await late.subscribeAsync('devices/ret-1/telemetry', { qos: 1 });
+    // A retained message on an ordinary topic is still kept: once it has arrived, so
+    // would have a retained telemetry message sent to the same subscriber before it.
+    await device.publishAsync('devices/ret-1/status', 'online', { qos: 1, retain: true });
+    const status = nextMessage(late, 'devices/ret-1/status');
+    await late.subscribeAsync('devices/ret-1/status', { qos: 1 });
+    expect((await status).retain).toBe(true);
+    expect(seen).toEqual([]);
+    await Promise.all([device.endAsync(), late.endAsync()]);
+    expect((await readLoggedMessages(gw.log)).map((m) => m.seq)).toEqual([1]);
+  });
+});
