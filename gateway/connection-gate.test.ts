@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionGate, socketBudget } from './connection-gate.js';
+import { ConnectionGate, REFUSING_AT_ONCE, socketBudget } from './connection-gate.js';
 
 describe('ConnectionGate', () => {
   it('counts every socket against the total, spoken or not, until it is released', () => {
@@ -36,9 +36,9 @@ describe('ConnectionGate', () => {
     expect(gate.open).toBe(2);
   });
 
-  it('leaves the reserved descriptors out of the socket budget', async () => {
+  it('leaves the reserved descriptors and the refusal slots out of the socket budget', async () => {
     const { budget, fdLimit, fdsOpen } = await socketBudget(100);
     if (fdLimit === Infinity) return; // no /proc here
-    expect(budget).toBe(Math.max(0, fdLimit - fdsOpen - 100));
+    expect(budget).toBe(Math.max(0, fdLimit - fdsOpen - 100 - REFUSING_AT_ONCE));
   });
 });

@@ -74,9 +74,17 @@ function normaliseAddress(address: string | undefined): string {
 }
 
 /**
+ * Refused sockets answered with CONNACK 3 at once (listeners.ts); each holds its
+ * descriptor for up to REFUSAL_GRACE_MS, so they come out of the socket budget too.
+ */
+export const REFUSING_AT_ONCE = 64;
+export const REFUSAL_GRACE_MS = 2000;
+
+/**
  * How many MQTT sockets the process can hold and still keep `reserved` descriptors free
  * for everything else (the HTTP endpoints, log segments, checkpoints, sink connections):
- * the soft RLIMIT_NOFILE minus the descriptors open now minus `reserved`. Without this
+ * the soft RLIMIT_NOFILE minus the descriptors open now minus `reserved` minus the
+ * sockets being refused with a CONNACK (REFUSING_AT_ONCE). Without this
  * bound, `mqtt.maxConnections` above the descriptor limit lets MQTT sockets take the
  * last descriptor and /healthz stops accepting (EMFILE). Infinity where /proc is absent.
  */
@@ -87,7 +95,7 @@ export async function socketBudget(reserved: number): Promise<{ budget: number; 
     if (!match || match[1] === 'unlimited') return { budget: Infinity, fdLimit: Infinity, fdsOpen: 0 };
     const fdLimit = Number(match[1]);
     const fdsOpen = (await readdir('/proc/self/fd')).length;
-    return { budget: Math.max(0, fdLimit - fdsOpen - reserved), fdLimit, fdsOpen };
+    return { budget: Math.max(0, fdLimit - fdsOpen - reserved - REFUSING_AT_ONCE), fdLimit, fdsOpen };
   } catch {
     return { budget: Infinity, fdLimit: Infinity, fdsOpen: 0 };
   }

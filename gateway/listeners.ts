@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { MqttConfig } from './config.js';
-import type { Admission, AdmissionRefusal, ConnectionGate } from './connection-gate.js';
+import { REFUSAL_GRACE_MS, REFUSING_AT_ONCE, type Admission, type AdmissionRefusal, type ConnectionGate } from './connection-gate.js';
 import { guardStream, type GuardViolation } from './packet-guard.js';
 
 /** The bound ports of the MQTT listeners that are on. */
@@ -30,8 +30,6 @@ export interface ListenerEvents {
 
 /** CONNACK, return code 3: server unavailable (the same bytes in MQTT 3.1 and 3.1.1). */
 const CONNACK_SERVER_UNAVAILABLE = Buffer.from([0x20, 0x02, 0x00, 0x03]);
-const REFUSING_AT_ONCE = 64;
-const REFUSAL_GRACE_MS = 2000;
 
 function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {

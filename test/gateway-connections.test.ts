@@ -130,11 +130,11 @@ describe('/healthz while MQTT sockets are exhausted (issue 10, defect 6)', () =>
     node = undefined;
   });
 
-  it('keeps descriptors for HTTP: 600 silent MQTT sockets under a 512-descriptor limit', async () => {
+  it('keeps descriptors for HTTP: 600 silent MQTT sockets under a 512-descriptor limit (default mqtt.reservedFds)', async () => {
     const dir = await tempDir();
     try {
       node = spawnSluice(
-        ['gateway', '--data-dir', dir.path, '--mqtt-port', '0', '--http-port', '0', '--set', 'auth.mode=anonymous', '--set', 'mqtt.host=127.0.0.1', '--set', 'http.host=127.0.0.1', '--set', 'mqtt.maxPendingPerAddress=1000', '--set', 'mqtt.reservedFds=64'],
+        ['gateway', '--data-dir', dir.path, '--mqtt-port', '0', '--http-port', '0', '--set', 'auth.mode=anonymous', '--set', 'mqtt.host=127.0.0.1', '--set', 'http.host=127.0.0.1', '--set', 'mqtt.maxPendingPerAddress=1000'],
         {},
         { maxOpenFiles: 512 },
       );
