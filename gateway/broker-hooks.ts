@@ -21,6 +21,8 @@ interface Session {
   checkDeliveries: boolean;
   /** The device's flow limits (shared with its other connections), once the connection is registered; undefined when limits are off. */
   flow: DeviceFlow | undefined;
+  /** QoS 2 packet ids whose first copy is being ingested, see `onceUnreleased`. */
+  qos2Ingesting: Map<number, Promise<void>>;
 }
 
 export interface BrokerHooksOptions {
@@ -30,6 +32,8 @@ export interface BrokerHooksOptions {
   partitions: number;
   flows: DeviceFlows;
   maxConnections: number;
+  /** mqtt.keepaliveLimit, seconds. */
+  keepaliveLimit: number;
   metrics: GatewayMetrics;
   logger: Logger;
 }
@@ -44,6 +48,18 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
   broker.preConnect = (client, packet, callback) => {
     // [MQTT-3.1.3-8]: an empty client id requires CleanSession = 1; aedes would invent an id.
     if (packet.clientId === '' && !packet.clean) persistentWithoutId.add(client);
+    // [MQTT-3.1.2-14]: Will QoS 3 is a protocol violation; the connection is closed without
+    // CONNACK (aedes closes it on this error).
+    if (packet.will && (packet.will.qos as number) > 2) {
+      o.metrics.connectionsRefused.inc({ reason: 'will_qos_invalid' });
+      return callback(new ProtocolViolationError(`CONNECT with Will QoS ${packet.will.qos}; use Will QoS 0, 1 or 2`), false);
+    }
+    // MQTT 3.1.1 has no way to tell a client the server's keep-alive (5.0 has Server Keep
+    // Alive), and refusing leaves a device retrying the same CONNECT forever (aedes'
+    // keepaliveLimit answers CONNACK 6, not a 3.1.1 code). So keep-alive 0 (none) or above
+    // the limit gets the limit applied: a device that talks at least that often works as
+    // before, a silent connection is closed after 1.5 × the limit [MQTT-3.1.2-24].
+    if (!packet.keepalive || packet.keepalive > o.keepaliveLimit) packet.keepalive = o.keepaliveLimit;
     callback(null, true);
   };
 
@@ -87,8 +103,11 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
     if (!client) return callback(null); // a will published by the broker itself
     const session = sessions.get(client);
     if (!session) return callback(new ProtocolViolationError('PUBLISH before the session was authenticated'));
+    // aedes authorizes a client's will with the client's own will object when the connection
+    // ends; a will has no packet id at any QoS [MQTT-3.1.2-8] and goes the same way as a publish.
+    const isWill = packet === (client as Client & { will: unknown }).will;
     // [MQTT-2.3.1-1]: QoS 1 and 2 PUBLISH packets carry a non-zero packet identifier.
-    if (packet.qos > 0 && !packet.messageId) {
+    if (!isWill && packet.qos > 0 && !packet.messageId) {
       o.metrics.connectionsRefused.inc({ reason: 'packet_id_zero' });
       return callback(new ProtocolViolationError('QoS>0 PUBLISH with packet identifier 0'));
     }
@@ -111,14 +130,23 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
       device = match[1]!;
       kind = match[2] ? 'json' : 'protobuf';
     }
+    // Telemetry is a stream, not a state: a retained copy would sit in broker memory per
+    // topic and be replayed to every new subscriber. The flag is dropped rather than the
+    // publish refused (3.1.1 has no negative PUBACK; refusing closes the connection and
+    // loses the reading), a deliberate departure from [MQTT-3.3.1-5].
+    packet.retain = false;
     const partition = device === session.identity.id ? session.partition : keyGroupOf(device, o.partitions);
     const tags = device === session.identity.id ? session.identity.tagString : '';
     const payload = packet.payload as Buffer;
-    const flow = session.flow;
-    if (!flow) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback);
-    const delay = flow.delayFor(payload.byteLength);
-    if (delay > 0) o.metrics.rateLimited.inc();
-    flow.pacer.schedule(delay, () => o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback));
+    const ingest = (done: typeof callback): void => {
+      const flow = session.flow;
+      if (!flow) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, done);
+      const delay = flow.delayFor(payload.byteLength);
+      if (delay > 0) o.metrics.rateLimited.inc();
+      flow.pacer.schedule(delay, () => o.ingest.submit(device, partition, tags, kind, payload, packet.qos, done));
+    };
+    if (packet.qos === 2 && !isWill) onceUnreleased(broker, client, session, packet.messageId!, ingest, callback);
+    else ingest(callback);
   };
 
   broker.authorizeSubscribe = (client, subscription, callback) => {
@@ -171,6 +199,51 @@ function deviceSessionTakeover(broker: Aedes, sessions: WeakMap<Client, Session>
   return `service "${identity.id}" connected with client id "${client.id}", which device "${held.identity.id}" is connected with: use a client id of its own`;
 }
 
+/** The part of aedes' persistence (not in its types) that holds unreleased QoS 2 packets. */
+interface IncomingStore {
+  incomingGetPacket(client: Client, packet: { messageId: number }): Promise<unknown>;
+}
+
+/**
+ * [MQTT-4.3.3-2]: until the PUBREL, a QoS 2 PUBLISH re-sent with the same packet id gets a
+ * PUBREC and must not be delivered again. aedes makes that check (its incoming store) only
+ * *after* authorizePublish, where Sluice ingests, so it is made here first: a packet id in
+ * the store is unreleased, and the copy is passed to aedes without ingesting, which answers
+ * PUBREC and does not publish it. A copy that arrives while the first is still being
+ * ingested (same socket read: aedes handles a read's packets concurrently) waits for it,
+ * and is passed on a turn later, when aedes has stored the first.
+ */
+function onceUnreleased(
+  broker: Aedes,
+  client: Client,
+  session: Session,
+  messageId: number,
+  ingest: (done: (err?: Error | null) => void) => void,
+  callback: (err?: Error | null) => void,
+): void {
+  const first = session.qos2Ingesting.get(messageId);
+  if (first) {
+    first.then(() => setImmediate(callback, null), (err: Error) => callback(err));
+    return;
+  }
+  let settle!: (err?: Error | null) => void;
+  const ingested = new Promise<void>((resolve, reject) => {
+    settle = (err) => (err ? reject(err) : resolve());
+  });
+  ingested.catch(() => {}); // the error reaches aedes through callback; waiters see it too
+  session.qos2Ingesting.set(messageId, ingested);
+  const done = (err?: Error | null): void => {
+    session.qos2Ingesting.delete(messageId);
+    settle(err);
+    callback(err);
+  };
+  const persistence = (broker as Aedes & { persistence: IncomingStore }).persistence;
+  persistence.incomingGetPacket(client, { messageId }).then(
+    () => done(null),
+    () => ingest(done),
+  );
+}
+
 function newSession(client: Client, identity: DeviceIdentity, o: BrokerHooksOptions): Session {
   const telemetryTopic = `devices/${identity.id}/telemetry`;
   const jsonTopic = `${telemetryTopic}/json`;
@@ -183,5 +256,6 @@ function newSession(client: Client, identity: DeviceIdentity, o: BrokerHooksOpti
     ownJsonAllowed: o.acl.canPublish(identity, client.id, jsonTopic),
     checkDeliveries: o.acl.hasDenyFor(identity),
     flow: undefined,
+    qos2Ingesting: new Map(),
   };
 }

@@ -19,12 +19,33 @@ export const mqttConfigSchema = z
       .optional(),
     /** Largest MQTT packet accepted; a larger one closes its connection before it is buffered. */
     maxPacketBytes: z.number().int().min(1024).default(256 * 1024),
-    /** Connections beyond this are refused with CONNACK 3 (server unavailable). */
+    /**
+     * Sockets open at once over all MQTT listeners, counted from accept (a socket that never
+     * sends CONNECT holds a descriptor too); a socket beyond it is closed at once. Also capped
+     * below the process's descriptor limit, see `reservedFds`.
+     */
     maxConnections: z.number().int().positive().default(100_000),
+    /**
+     * File descriptors kept free for everything but MQTT sockets (HTTP endpoints, log,
+     * checkpoints, sink): MQTT sockets are capped at the soft RLIMIT_NOFILE minus the
+     * descriptors open at start minus this, so /healthz still answers when MQTT is full.
+     */
+    reservedFds: z.number().int().min(0).default(256),
+    /** Sockets from one source address that may be open without having sent CONNECT yet. */
+    maxPendingPerAddress: z.number().int().positive().default(64),
     /** Time a new connection has to send CONNECT. */
     connectTimeout: duration('30s'),
-    /** Largest keep-alive a client may ask for, in seconds (0 = no limit). */
-    keepaliveLimit: z.number().int().min(0).max(65535).default(0),
+    /**
+     * Time a packet has from its first byte to its last (0 = no limit); a slower one closes
+     * the connection (slowloris). Generous: a 256 KiB packet at 10 kB/s takes 26 s.
+     */
+    packetTimeout: duration('30s'),
+    /**
+     * Largest keep-alive in seconds; a CONNECT asking for more, or for 0 (none), gets this
+     * one applied (it is not refused), so a silent connection is closed after 1.5 × it.
+     * 1200 as AWS IoT Core does.
+     */
+    keepaliveLimit: z.number().int().min(1).max(65535).default(1200),
   })
   .strict();
 

@@ -5,6 +5,7 @@ import type { Log } from '../log/index.js';
 import { AclRules, DeviceRegistry, createAuthenticator } from './auth/index.js';
 import { installBrokerHooks } from './broker-hooks.js';
 import type { GatewayConfig } from './config.js';
+import { ConnectionGate, socketBudget } from './connection-gate.js';
 import { DeadLetterRecorder } from './dead-letters.js';
 import { DeviceFlows } from './device-flow.js';
 import { DecodePool } from './decode/index.js';
@@ -56,7 +57,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
 
   const broker = new Aedes({
     connectTimeout: config.mqtt.connectTimeout,
-    keepaliveLimit: config.mqtt.keepaliveLimit,
+    // Not aedes' keepaliveLimit: it refuses with CONNACK 6, which MQTT 3.1.1 does not have.
+    // broker-hooks applies mqtt.keepaliveLimit instead.
     // Telemetry subscribers (service accounts) must not stall ingest for everyone.
     drainTimeout: 30_000,
   });
@@ -68,14 +70,25 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     partitions: deps.partitions,
     flows,
     maxConnections: config.mqtt.maxConnections,
+    keepaliveLimit: config.mqtt.keepaliveLimit,
     metrics,
     logger,
   });
   broker.on('clientError', (client, err) => logger.debug({ clientId: client.id, err: err.message }, 'client error'));
   broker.on('connectionError', (client, err) => logger.debug({ clientId: client.id, err: err.message }, 'connection error'));
 
-  const listeners = await startListeners(broker, config.mqtt, (violation) => {
-    metrics.connectionsRefused.inc({ reason: violation });
+  const fds = await socketBudget(config.mqtt.reservedFds);
+  const maxSockets = Math.min(config.mqtt.maxConnections, fds.budget);
+  if (maxSockets < config.mqtt.maxConnections) {
+    logger.warn(
+      { maxConnections: config.mqtt.maxConnections, maxSockets, fdLimit: fds.fdLimit, fdsOpen: fds.fdsOpen, reservedFds: config.mqtt.reservedFds },
+      `mqtt.maxConnections ${config.mqtt.maxConnections} is above what ${fds.fdLimit} file descriptors allow; MQTT sockets are capped at ${maxSockets}: raise the limit (ulimit -n) or lower mqtt.maxConnections`,
+    );
+  }
+  const gate = new ConnectionGate(maxSockets, config.mqtt.maxPendingPerAddress);
+  const listeners = await startListeners(broker, config.mqtt, gate, {
+    violation: (reason) => metrics.connectionsRefused.inc({ reason }),
+    refused: (reason) => metrics.connectionsRefused.inc({ reason }),
   });
   logger.info({ ports: listeners.ports, auth: config.auth.mode }, 'gateway listening');
 

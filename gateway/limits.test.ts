@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { PacketGuard } from './packet-guard.js';
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PacketGuard, guardStream, type GuardViolation } from './packet-guard.js';
 import { TokenBucket } from './token-bucket.js';
 import { rawPublish } from '../test/harness/raw-mqtt.js';
 
@@ -34,5 +35,62 @@ describe('TokenBucket', () => {
     expect(bucket.delayFor(1, 0)).toBeCloseTo(10);
     expect(bucket.delayFor(1, 0)).toBeCloseTo(20);
     expect(bucket.delayFor(1, 1000)).toBe(0);
+  });
+});
+
+describe('guardStream packet timeout (slowloris)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function guarded(): { stream: PassThrough; violations: GuardViolation[]; firstPackets: number } {
+    const stream = new PassThrough();
+    const seen = { stream, violations: [] as GuardViolation[], firstPackets: 0 };
+    guardStream(stream, { maxPacketBytes: 4096, packetTimeoutMs: 1000 }, { violation: (v) => seen.violations.push(v), firstPacket: () => seen.firstPackets++ });
+    return seen;
+  }
+  const packet = publishPacket(Buffer.from('t'), 20);
+
+  it('closes a stream whose packet stops half-way once the time is up', () => {
+    vi.useFakeTimers();
+    const g = guarded();
+    g.stream.write(packet.subarray(0, 6));
+    g.stream.read();
+    vi.advanceTimersByTime(999);
+    expect(g.stream.destroyed).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(g.violations).toEqual(['packet_timeout']);
+    expect(g.stream.destroyed).toBe(true);
+  });
+
+  it('times each packet from its own first byte, and not between packets', () => {
+    vi.useFakeTimers();
+    const g = guarded();
+    g.stream.write(packet.subarray(0, 6));
+    g.stream.read();
+    vi.advanceTimersByTime(900);
+    // The rest of the first packet and the start of a second one.
+    g.stream.write(Buffer.concat([packet.subarray(6), packet.subarray(0, 3)]));
+    g.stream.read();
+    expect(g.firstPackets).toBe(1);
+    vi.advanceTimersByTime(900);
+    g.stream.write(packet.subarray(3));
+    g.stream.read();
+    vi.advanceTimersByTime(60_000);
+    expect(g.violations).toEqual([]);
+    expect(g.stream.destroyed).toBe(false);
+  });
+
+  it('does not blame the client for bytes the broker has not read yet', () => {
+    vi.useFakeTimers();
+    const g = guarded();
+    g.stream.write(packet.subarray(0, 6));
+    g.stream.read();
+    g.stream.write(packet.subarray(6)); // arrived, but nobody reads (a held publish)
+    vi.advanceTimersByTime(5000);
+    expect(g.stream.destroyed).toBe(false);
+    g.stream.read();
+    vi.advanceTimersByTime(5000);
+    expect(g.violations).toEqual([]);
   });
 });

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { TLSSocket, createSecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { MqttConfig } from './config.js';
+import { REFUSAL_GRACE_MS, REFUSING_AT_ONCE, type Admission, type AdmissionRefusal, type ConnectionGate } from './connection-gate.js';
 import { guardStream, type GuardViolation } from './packet-guard.js';
 import { rememberSourceAddress } from './source-address.js';
 
@@ -21,6 +22,16 @@ export interface Listeners {
   close(): Promise<void>;
 }
 
+export interface ListenerEvents {
+  /** A connection was closed by the packet guard. */
+  violation(v: GuardViolation): void;
+  /** A socket was closed as soon as it was accepted. */
+  refused(reason: AdmissionRefusal): void;
+}
+
+/** CONNACK, return code 3: server unavailable (the same bytes in MQTT 3.1 and 3.1.1). */
+const CONNACK_SERVER_UNAVAILABLE = Buffer.from([0x20, 0x02, 0x00, 0x03]);
+
 function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -35,31 +46,92 @@ function closeServer(server: Server | HttpServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** Starts the TCP listener and, when configured, TLS and WebSocket listeners, all feeding aedes. */
-export async function startListeners(broker: Aedes, config: MqttConfig, onViolation: (v: GuardViolation) => void): Promise<Listeners> {
-  const handle = (stream: Duplex): void => {
-    guardStream(stream, config.maxPacketBytes, onViolation);
+/**
+ * Starts the TCP listener and, when configured, TLS and WebSocket listeners, all feeding
+ * aedes. Every accepted socket passes the `ConnectionGate` first, at the TCP level (before
+ * a TLS handshake or a WebSocket upgrade, which cost a descriptor too).
+ */
+export async function startListeners(broker: Aedes, config: MqttConfig, gate: ConnectionGate, events: ListenerEvents): Promise<Listeners> {
+  const admissions = new WeakMap<Socket, Admission>();
+  let refusing = 0;
+  /**
+   * Closes a socket the gate refused. On plain TCP it first gets CONNACK 3 (server
+   * unavailable) without waiting for its CONNECT: the first packet the server sends is
+   * still a CONNACK [MQTT-3.2.0-1], and a client library told nothing waits for a CONNACK
+   * that never comes (mqtt.js without reconnect hangs). Unread input is discarded so the
+   * close is a FIN, not a reset that could lose the CONNACK. Only REFUSING_AT_ONCE sockets
+   * get this courtesy at a time (each holds its descriptor until the client closes or
+   * REFUSAL_GRACE_MS pass); past that, a flood is cut with no answer.
+   */
+  const refuse = (socket: Socket, connack: boolean): void => {
+    if (!connack || refusing >= REFUSING_AT_ONCE) {
+      socket.destroy();
+      return;
+    }
+    refusing++;
+    const timer = setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
+    socket.once('close', () => {
+      refusing--;
+      clearTimeout(timer);
+    });
+    socket.on('error', () => {}); // a reset from the client is fine here
+    socket.resume();
+    socket.end(CONNACK_SERVER_UNAVAILABLE);
+  };
+  const admit = (socket: Socket, connack: boolean): Admission | undefined => {
+    const admission = gate.admit(socket.remoteAddress);
+    if (typeof admission === 'string') {
+      events.refused(admission);
+      refuse(socket, connack);
+      return undefined;
+    }
+    admissions.set(socket, admission);
+    socket.once('close', admission.release);
+    return admission;
+  };
+  const handle = (stream: Duplex, admission: Admission): void => {
+    guardStream(
+      stream,
+      { maxPacketBytes: config.maxPacketBytes, packetTimeoutMs: config.packetTimeout },
+      { violation: events.violation, firstPacket: admission.spoke },
+    );
     broker.handle(stream);
   };
   const servers: (Server | HttpServer)[] = [];
-  const tcp = createNetServer(handle);
+  const tcp = createNetServer((socket) => {
+    const admission = admit(socket, true);
+    if (admission) handle(socket, admission);
+  });
   servers.push(tcp);
   const ports: ListenerPorts = { tcp: await listen(tcp, config.port, config.host) };
 
   if (config.tls) {
     const [cert, key] = await Promise.all([readFile(config.tls.cert), readFile(config.tls.key)]);
-    const tls = createTlsServer({ cert, key }, handle);
+    const secureContext = createSecureContext({ cert, key });
+    // A plain server wrapping each admitted socket, so the gate sees the raw socket and the
+    // guard the decrypted stream of the same connection. aedes' connect timeout starts now,
+    // so a handshake that never finishes is closed by it too.
+    const tls = createNetServer((socket) => {
+      const admission = admit(socket, false);
+      if (admission) handle(new TLSSocket(socket, { isServer: true, secureContext }), admission);
+    });
     servers.push(tls);
     ports.tls = await listen(tls, config.tls.port, config.host);
   }
   if (config.wsPort !== undefined) {
     const http = createHttpServer();
+    http.on('connection', (socket: Socket) => void admit(socket, false));
     const wss = new WebSocketServer({ server: http, maxPayload: config.maxPacketBytes + 8 });
-    wss.on('connection', (ws, request) => {
+    wss.on('connection', (ws, req) => {
+      const admission = admissions.get(req.socket);
+      if (!admission) {
+        ws.terminate();
+        return;
+      }
       const stream = createWebSocketStream(ws);
       // The stream hides the socket; auth backoff needs the peer address.
-      rememberSourceAddress(stream, request.socket.remoteAddress);
-      handle(stream);
+      rememberSourceAddress(stream, req.socket.remoteAddress);
+      handle(stream, admission);
     });
     servers.push(http);
     ports.ws = await listen(http, config.wsPort, config.host);

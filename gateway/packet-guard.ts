@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 
 /** Why a connection was cut by the guard (also its metric label). */
-export type GuardViolation = 'packet_too_large' | 'topic_invalid_utf8' | 'topic_null_char';
+export type GuardViolation = 'packet_too_large' | 'topic_invalid_utf8' | 'topic_null_char' | 'packet_timeout';
 
 const PUBLISH = 3;
 
@@ -20,6 +20,8 @@ export class PacketGuard {
   private packetType = 0;
   private length = 0;
   private multiplier = 1;
+  /** Packets whose last byte has been seen. */
+  completed = 0;
 
   constructor(private readonly maxPacketBytes: number) {}
 
@@ -31,6 +33,7 @@ export class PacketGuard {
         const n = Math.min(this.skip, chunk.length - i);
         this.skip -= n;
         i += n;
+        if (this.skip === 0) this.completed++;
         continue;
       }
       const byte = chunk[i++]!;
@@ -48,12 +51,18 @@ export class PacketGuard {
       if (this.length + this.headerBytes > this.maxPacketBytes) return 'packet_too_large';
       this.headerBytes = 0;
       this.skip = this.length;
+      if (this.skip === 0) this.completed++;
       if (this.packetType === PUBLISH) {
         const violation = checkTopic(chunk, i, this.length);
         if (violation) return violation;
       }
     }
     return undefined;
+  }
+
+  /** True between a packet's first byte and its last. */
+  get midPacket(): boolean {
+    return this.headerBytes > 0 || this.skip > 0;
   }
 }
 
@@ -69,20 +78,71 @@ function checkTopic(chunk: Buffer, at: number, bodyLength: number): GuardViolati
   return undefined;
 }
 
+export interface GuardOptions {
+  maxPacketBytes: number;
+  /** Time a packet has from its first byte to its last; 0 = no limit. */
+  packetTimeoutMs: number;
+}
+
+export interface GuardEvents {
+  violation(v: GuardViolation): void;
+  /** The first complete packet (the CONNECT, if the client follows the protocol) has arrived. */
+  firstPacket?(): void;
+}
+
 /**
  * Puts a PacketGuard in front of a stream aedes is about to read: aedes pulls bytes with
  * `read()`, so the guard sees each chunk first and destroys the stream on a violation.
+ *
+ * It also times each packet from its first byte: a slowloris client sends a header and
+ * then trickles the rest, or nothing, and aedes' keep-alive timer never fires because it
+ * is only refreshed by whole packets (and keep-alive 0 has none). When the time is up and
+ * aedes has read everything the client sent, the client is the one that is late and the
+ * connection is closed. When unread bytes wait in the stream, aedes is not reading (a held
+ * publish is backpressure, not the client's fault), so the timer starts again.
  */
-export function guardStream(stream: Duplex, maxPacketBytes: number, onViolation: (v: GuardViolation) => void): void {
-  const guard = new PacketGuard(maxPacketBytes);
+export function guardStream(stream: Duplex, options: GuardOptions, events: GuardEvents): void {
+  const guard = new PacketGuard(options.maxPacketBytes);
   const read = stream.read.bind(stream);
+  let timer: NodeJS.Timeout | undefined;
+  let timedPacket = -1;
+  const stopTimer = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  const startTimer = (): void => {
+    timer = setTimeout(onTimeout, options.packetTimeoutMs);
+    timer.unref();
+  };
+  const onTimeout = (): void => {
+    timer = undefined;
+    if (stream.destroyed) return;
+    if (stream.readableLength > 0) return startTimer();
+    events.violation('packet_timeout');
+    stream.destroy();
+  };
+  stream.once('close', stopTimer);
   stream.read = (size?: number) => {
     const chunk = read(size) as Buffer | null;
     if (chunk === null) return null;
+    const before = guard.completed;
     const violation = guard.inspect(chunk);
-    if (violation === undefined) return chunk;
-    onViolation(violation);
-    stream.destroy();
-    return null;
+    if (violation !== undefined) {
+      stopTimer();
+      events.violation(violation);
+      stream.destroy();
+      return null;
+    }
+    if (before === 0 && guard.completed > 0) events.firstPacket?.();
+    if (options.packetTimeoutMs > 0) {
+      if (!guard.midPacket) stopTimer();
+      else if (timer === undefined || timedPacket !== guard.completed) {
+        // A new packet has begun (the one timed before completed): its own deadline.
+        stopTimer();
+        timedPacket = guard.completed;
+        startTimer();
+      }
+    }
+    return chunk;
   };
 }

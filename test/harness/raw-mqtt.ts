@@ -14,6 +14,8 @@ export class RawMqtt {
       for (const w of this.waiters.splice(0)) w();
     });
     socket.on('data', (d) => this.parser.parse(d));
+    socket.on('error', () => {}); // a reset is how the broker closes some connections; 'close' follows
+
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
 
@@ -35,9 +37,14 @@ export class RawMqtt {
   }
 
   /** Resolves with the first received packet of the given command. */
-  async next(cmd: string): Promise<Packet> {
+  next(cmd: string): Promise<Packet> {
+    return this.nth(cmd, 1);
+  }
+
+  /** Resolves with the n-th (from 1) received packet of the given command. */
+  async nth(cmd: string, n: number): Promise<Packet> {
     for (;;) {
-      const found = this.packets.find((p) => p.cmd === cmd);
+      const found = this.packets.filter((p) => p.cmd === cmd)[n - 1];
       if (found) return found;
       await Promise.race([new Promise<void>((resolve) => this.waiters.push(resolve)), this.closed.then(() => { throw new Error(`closed before ${cmd}`); })]);
     }

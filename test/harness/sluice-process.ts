@@ -14,9 +14,16 @@ export interface SluiceProcess {
   output: string[];
 }
 
+export interface SpawnOptions {
+  /** Soft and hard RLIMIT_NOFILE of the child (through util-linux `prlimit`). */
+  maxOpenFiles?: number;
+}
+
 /** Runs `sluice <args>` as a real child process. */
-export function spawnSluice(args: string[], env: NodeJS.ProcessEnv = {}): SluiceProcess {
-  const child = spawn(process.execPath, [SLUICE_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnSluice(args: string[], env: NodeJS.ProcessEnv = {}, options: SpawnOptions = {}): SluiceProcess {
+  const command = [process.execPath, SLUICE_BIN, ...args];
+  if (options.maxOpenFiles !== undefined) command.unshift('prlimit', `--nofile=${options.maxOpenFiles}:${options.maxOpenFiles}`, '--');
+  const child = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
