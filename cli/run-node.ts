@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { Backoff, createLogger, StorageHealth, storageErrno, type Logger } from '../core/index.js';
+import { Backoff, createLogger, ExitCode, StorageHealth, storageErrno, type Logger } from '../core/index.js';
 import { startGateway, startHttpEndpoints } from '../gateway/index.js';
 import { FileLog } from '../log/index.js';
 import { aggregateMetrics, ProcessorPool } from '../processors/index.js';
@@ -99,13 +99,13 @@ async function openLogWhenStorageAllows(config: SluiceConfig, health: StorageHea
 export function stopOnSignals(node: RunningNode): void {
   let stopping = false;
   const onSignal = (): void => {
-    if (stopping) process.exit(130);
+    if (stopping) process.exit(ExitCode.interrupted);
     stopping = true;
     node.stop().then(
-      () => process.exit(0),
+      () => process.exit(ExitCode.ok),
       (err: unknown) => {
         process.stderr.write(`sluice: error while stopping: ${String(err)}\n`);
-        process.exit(1);
+        process.exit(ExitCode.failed);
       },
     );
   };
