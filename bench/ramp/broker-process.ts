@@ -103,8 +103,8 @@ export async function startSluiceProcess(o: SluiceProcessOptions): Promise<Broke
       if (!res.ok) throw failure(`GET ${metricsUrl} answered ${res.status}`, lines);
       const text = await res.text();
       const sample: BrokerSample = {
-        cpuSeconds: metricSum(text, 'sluice_process_process_cpu_seconds_total') ?? NaN,
-        rssBytes: metricSum(text, 'sluice_process_process_resident_memory_bytes') ?? NaN,
+        cpuSeconds: metricSum(text, 'sluice_process_cpu_seconds_total') ?? NaN,
+        rssBytes: metricSum(text, 'sluice_process_resident_memory_bytes') ?? NaN,
         loggedReadings: metricSum(text, 'sluice_gateway_readings_total'),
         gatewayMessages: metricSum(text, 'sluice_gateway_messages_total'),
         appendBuckets: histogramBuckets(text, 'sluice_gateway_log_append_seconds'),
