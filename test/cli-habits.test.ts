@@ -6,6 +6,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -116,6 +117,17 @@ describe('usage errors: one line and exit 2', () => {
     const port = await heldPort();
     const result = await sluice(['gateway', '--data-dir', dir, '--set', 'auth.mode=anonymous', ...LOCAL, ...flags(port)], { cwd: dir });
     expectOneLineError(result, 'SLUICE_PORT_IN_USE', new RegExp(`${key.replace('.', '\\.')} ${port}: 127\\.0\\.0\\.1:${port} is already in use`));
+  });
+
+  it('a port in use names mqtt.tls.port and the port', async () => {
+    const dir = await workDir();
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=localhost', '-days', '1']);
+    const port = await heldPort();
+    const tls = ['--set', `mqtt.tls.port=${port}`, '--set', `mqtt.tls.cert=${cert}`, '--set', `mqtt.tls.key=${key}`];
+    const result = await sluice(['gateway', '--data-dir', dir, '--mqtt-port', '0', '--http-port', '0', '--set', 'auth.mode=anonymous', ...LOCAL, ...tls], { cwd: dir });
+    expectOneLineError(result, 'SLUICE_PORT_IN_USE', new RegExp(`mqtt\\.tls\\.port ${port}: 127\\.0\\.0\\.1:${port} is already in use`));
   });
 
   it('a missing TLS file names its key and path', async () => {
