@@ -1,11 +1,12 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Registry, collectDefaultMetrics } from 'prom-client';
-import { Backoff, createLogger, StorageHealth, storageErrno, type Logger } from '../core/index.js';
+import { Registry } from 'prom-client';
+import { Backoff, createLogger, ExitCode, StorageHealth, storageErrno, type Logger } from '../core/index.js';
 import { startGateway, startHttpEndpoints } from '../gateway/index.js';
 import { FileLog } from '../log/index.js';
 import { aggregateMetrics, ProcessorPool } from '../processors/index.js';
 import type { SluiceConfig } from './config-schema.js';
+import { registerProcessMetrics } from './process-metrics.js';
 import { StatsReporter } from './stats/stats-reporter.js';
 
 /** A running sluice process, whatever its role. */
@@ -33,7 +34,7 @@ export interface NodeRoles {
 export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway: true, processors: true }): Promise<RunningNode> {
   const logger = createLogger('sluice');
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+  registerProcessMetrics(registry);
   const health = new StorageHealth({ registry, logger });
   let phase: string | undefined = 'starting';
   let processors: ProcessorPool | undefined = undefined;
@@ -99,13 +100,13 @@ async function openLogWhenStorageAllows(config: SluiceConfig, health: StorageHea
 export function stopOnSignals(node: RunningNode): void {
   let stopping = false;
   const onSignal = (): void => {
-    if (stopping) process.exit(130);
+    if (stopping) process.exit(ExitCode.interrupted);
     stopping = true;
     node.stop().then(
-      () => process.exit(0),
+      () => process.exit(ExitCode.ok),
       (err: unknown) => {
         process.stderr.write(`sluice: error while stopping: ${String(err)}\n`);
-        process.exit(1);
+        process.exit(ExitCode.failed);
       },
     );
   };

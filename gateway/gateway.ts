@@ -12,6 +12,7 @@ import { DecodePool } from './decode/index.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { startListeners, type ListenerPorts } from './listeners.js';
 import { createGatewayMetrics } from './metrics.js';
+import { RefusalLog } from './refusal-log.js';
 
 /** A running gateway: MQTT listeners feeding the log. */
 export interface Gateway {
@@ -63,6 +64,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     drainTimeout: 30_000,
   });
   await broker.listen();
+  const refusals = new RefusalLog(logger);
   installBrokerHooks(broker, {
     authenticator,
     acl,
@@ -72,6 +74,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     maxConnections: config.mqtt.maxConnections,
     keepaliveLimit: config.mqtt.keepaliveLimit,
     metrics,
+    refusals,
     logger,
   });
   broker.on('clientError', (client, err) => logger.debug({ clientId: client.id, err: err.message }, 'client error'));
@@ -87,7 +90,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   }
   const gate = new ConnectionGate(maxSockets, config.mqtt.maxPendingPerAddress);
   const listeners = await startListeners(broker, config.mqtt, gate, {
-    violation: (reason) => metrics.connectionsRefused.inc({ reason }),
+    violation: (reason) => metrics.connectionsClosed.inc({ reason }),
     refused: (reason) => metrics.connectionsRefused.inc({ reason }),
   });
   logger.info({ ports: listeners.ports, auth: config.auth.mode }, 'gateway listening');
@@ -104,6 +107,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       await ingest.close();
       await pool.close();
       await deadLetters.close();
+      refusals.close();
       logger.info('gateway stopped');
     },
   };

@@ -1,12 +1,12 @@
-import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { TLSSocket, createSecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { MqttConfig } from './config.js';
 import { REFUSAL_GRACE_MS, REFUSING_AT_ONCE, type Admission, type AdmissionRefusal, type ConnectionGate } from './connection-gate.js';
+import { listenOn, readConfiguredFile } from './listen.js';
 import { guardStream, type GuardViolation } from './packet-guard.js';
 import { rememberSourceAddress } from './source-address.js';
 
@@ -31,16 +31,6 @@ export interface ListenerEvents {
 
 /** CONNACK, return code 3: server unavailable (the same bytes in MQTT 3.1 and 3.1.1). */
 const CONNACK_SERVER_UNAVAILABLE = Buffer.from([0x20, 0x02, 0x00, 0x03]);
-
-function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
 
 function closeServer(server: Server | HttpServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
@@ -103,10 +93,12 @@ export async function startListeners(broker: Aedes, config: MqttConfig, gate: Co
     if (admission) handle(socket, admission);
   });
   servers.push(tcp);
-  const ports: ListenerPorts = { tcp: await listen(tcp, config.port, config.host) };
+  const ports: ListenerPorts = { tcp: await listenOn(tcp, { port: config.port, host: config.host, key: 'mqtt.port' }) };
 
   if (config.tls) {
-    const [cert, key] = await Promise.all([readFile(config.tls.cert), readFile(config.tls.key)]);
+    // One after the other, so the error names the same file whatever the disk does.
+    const cert = await readConfiguredFile('mqtt.tls.cert', config.tls.cert);
+    const key = await readConfiguredFile('mqtt.tls.key', config.tls.key);
     const secureContext = createSecureContext({ cert, key });
     // A plain server wrapping each admitted socket, so the gate sees the raw socket and the
     // guard the decrypted stream of the same connection. aedes' connect timeout starts now,
@@ -116,12 +108,15 @@ export async function startListeners(broker: Aedes, config: MqttConfig, gate: Co
       if (admission) handle(new TLSSocket(socket, { isServer: true, secureContext }), admission);
     });
     servers.push(tls);
-    ports.tls = await listen(tls, config.tls.port, config.host);
+    ports.tls = await listenOn(tls, { port: config.tls.port, host: config.host, key: 'mqtt.tls.port' });
   }
   if (config.wsPort !== undefined) {
     const http = createHttpServer();
     http.on('connection', (socket: Socket) => void admit(socket, false));
     const wss = new WebSocketServer({ server: http, maxPayload: config.maxPacketBytes + 8 });
+    // ws re-emits every error of the HTTP server as its own, and an 'error' nobody listens to
+    // kills the process with a stack: a taken mqtt.wsPort is reported by listenOn instead.
+    wss.on('error', () => {});
     wss.on('connection', (ws, req) => {
       const admission = admissions.get(req.socket);
       if (!admission) {
@@ -134,7 +129,7 @@ export async function startListeners(broker: Aedes, config: MqttConfig, gate: Co
       handle(stream, admission);
     });
     servers.push(http);
-    ports.ws = await listen(http, config.wsPort, config.host);
+    ports.ws = await listenOn(http, { port: config.wsPort, host: config.host, key: 'mqtt.wsPort' });
   }
   return {
     ports,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
-import { Backoff, StorageHealth, storageErrno, type Logger } from '../core/index.js';
+import { Backoff, ExitCode, StorageHealth, storageErrno, type Logger } from '../core/index.js';
 import type { Log } from '../log/index.js';
 import type { LogTail } from './runtime/log-link-protocol.js';
 import { LocalCheckpointStore, type CheckpointStore } from './checkpoint/index.js';
@@ -137,7 +137,7 @@ export class ProcessorNode {
       if (!this.running) return;
       // A bug, not bad input: stop loudly so a supervisor restarts from the last checkpoint.
       this.deps.logger.fatal({ err }, 'processor loop failed; exiting');
-      process.exit(70);
+      process.exit(ExitCode.internal);
     });
   }
 

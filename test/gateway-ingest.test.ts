@@ -97,7 +97,7 @@ describe('MQTT 3.1.1 strictness', () => {
     big.end(true);
     await other.publishAsync('devices/small-1/telemetry', good(1), { qos: 1 });
     await other.endAsync();
-    expect(await gw.metric('sluice_gateway_connections_refused_total', { reason: 'packet_too_large' })).toBe(1);
+    expect(await gw.metric('sluice_gateway_connections_closed_total', { reason: 'packet_too_large' })).toBe(1);
     expect((await readLoggedMessages(gw.log)).map((m) => m.device)).toEqual(['small-1']);
   });
 

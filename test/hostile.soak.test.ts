@@ -91,7 +91,7 @@ it('100 honest devices beside a flood, big Series, cardinality, bad points, a re
   const stats: HostileStats[] = await Promise.all(hostiles);
 
   const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
-  const counters = metrics.split('\n').filter((l) => /^sluice_(gateway_rejected_total|gateway_connections_refused_total|gateway_rate_limited_total|processor_late_readings_total|processor_bad_points_total)/.test(l));
+  const counters = metrics.split('\n').filter((l) => /^sluice_(gateway_rejected_total|gateway_connections_refused_total|gateway_connections_closed_total|gateway_publishes_refused_total|gateway_subscriptions_refused_total|gateway_rate_limited_total|processor_late_readings_total|processor_bad_points_total)/.test(l));
   const late = await influx.query('SELECT count("value") FROM late_readings GROUP BY "device"', 'soak').catch(() => []);
   console.log(
     JSON.stringify({

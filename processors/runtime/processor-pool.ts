@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import { compiledWorkerFile, SluiceError, type Logger, type StorageHealth } from '../../core/index.js';
+import { compiledWorkerFile, ExitCode, SluiceError, type Logger, type StorageHealth } from '../../core/index.js';
 import type { Log } from '../../log/index.js';
 import { assignPartitions } from '../../routing/index.js';
 import type { ProcessorConfig } from '../config.js';
@@ -136,7 +136,7 @@ export class ProcessorPool {
   private onThreadFailed(thread: Thread, err: Error): void {
     if (this.stopping) return;
     this.deps.logger.fatal({ err, thread: thread.index }, 'processor thread failed; exiting');
-    process.exit(70);
+    process.exit(ExitCode.internal);
   }
 
   /** Every worker's metrics, as prom-client JSON, for aggregation with this thread's. */
