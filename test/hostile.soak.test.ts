@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { setMaxListeners } from 'node:events';
 import { stringify } from 'yaml';
 import { afterAll, expect, it } from 'vitest';
 import type { SimulationReport } from '../simulator/index.js';
@@ -74,6 +75,7 @@ it('100 honest devices beside a flood, big Series, cardinality, bad points, a re
   // With one hostile client of each kind.
   const token = (id: string) => deviceToken(FLEET_KEY, id);
   const stop = new AbortController();
+  setMaxListeners(64, stop.signal); // each hostile client waits on it, several loops at once
   const hostiles = [
     flood('evil-flood', token('evil-flood')),
     bigSeries('evil-bulk', token('evil-bulk')),
