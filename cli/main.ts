@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { SluiceError } from '../core/index.js';
 import { registerBenchCommand } from './commands/bench.js';
+import { registerConfigCommand } from './commands/config.js';
 import { registerDeadLettersCommand } from './commands/deadletters.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDevicesCommand } from './commands/devices.js';
@@ -15,6 +16,7 @@ const program = new Command('sluice')
   .showHelpAfterError();
 
 registerGatewayCommands(program);
+registerConfigCommand(program);
 registerDevicesCommand(program);
 registerDeadLettersCommand(program);
 registerSimulateCommand(program);
