@@ -14,7 +14,7 @@ import { findInfluxd } from '../cli/demo/influxd-install.js';
 import { LocalInfluxd } from '../cli/demo/local-influxd.js';
 import { influxConfigSchema, InfluxWriter, toLineProtocol } from '../processors/index.js';
 
-const POINTS = Number(process.env.BENCH_POINTS ?? 200_000);
+const POINTS = Number(process.env.BENCH_POINTS ?? 100_000);
 const BATCH = 5000;
 const RUNS = 3;
 const FIELDS = ['sum', 'min', 'max', 'mean', 'first', 'last', 'stddev', 'p50', 'p90', 'p99'];
