@@ -128,5 +128,6 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Sluic
   config.auth.registry = rel(config.auth.registry);
   if (config.acl.file) config.acl.file = rel(config.acl.file);
   if (config.mqtt.tls) config.mqtt.tls = { ...config.mqtt.tls, cert: rel(config.mqtt.tls.cert), key: rel(config.mqtt.tls.key) };
+  if (config.influx.tls.ca) config.influx.tls.ca = rel(config.influx.tls.ca);
   return config;
 }

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { configureLogging, LOG_FORMATS, LOG_LEVELS, parseLogLevel, sluiceVersion, type LogFormat } from '../core/index.js';
 import { registerBenchCommand } from './commands/bench.js';
+import { registerConfigCommand } from './commands/config.js';
 import { registerDeadLettersCommand } from './commands/deadletters.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDevicesCommand } from './commands/devices.js';
@@ -27,6 +28,7 @@ const program = new Command('sluice')
   });
 
 registerGatewayCommands(program);
+registerConfigCommand(program);
 registerDevicesCommand(program);
 registerDeadLettersCommand(program);
 registerSimulateCommand(program);

@@ -41,7 +41,8 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
   // This thread's registry merged with the processor threads': what /metrics and sluice_stats show.
   const merged = async (): Promise<Registry> => (processors ? aggregateMetrics(await registry.getMetricsAsJSON(), await processors.metrics()) : registry);
   const metrics = { contentType: registry.contentType, metrics: async () => (await merged()).metrics() };
-  const http = await startHttpEndpoints(config.http, metrics, () => health.problem ?? phase);
+  // Not ready while storage or InfluxDB refuses writes: problems that wait on an operator, not fatal ones.
+  const http = await startHttpEndpoints(config.http, metrics, () => health.problem ?? processors?.sinkProblem ?? phase);
   let log: FileLog;
   try {
     log = await openLogWhenStorageAllows(config, health, logger, http.port);
