@@ -1,16 +1,12 @@
 /** Issue 11, defect 1: one device's clock ahead must not make other devices' readings late. */
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { stringify } from 'yaml';
 import { afterAll, expect, it } from 'vitest';
 import { keyGroupOf } from '../routing/index.js';
 import { connectDevice, deviceToken, encodeBatch } from './harness/devices.js';
-import { freePort, startInfluxd } from './harness/influxdb.js';
-import { scrapeMetric, watchNode } from './harness/pipeline-node.js';
-import { SLUICE_BIN, spawnSluice } from './harness/sluice-process.js';
-import { tempDir } from './harness/temp-dir.js';
+import { startFleetNode } from './harness/fleet-node.js';
+import { scrapeMetric } from './harness/pipeline-node.js';
+import { SLUICE_BIN } from './harness/sluice-process.js';
 
 const run = promisify(execFile);
 const FLEET_KEY = 'clock-ahead-fleet-key-0123456789';
@@ -20,28 +16,7 @@ afterAll(async () => {
 });
 
 it('a reading minutes ahead is refused (timestamp_future); one within the future skew leaves 200 other devices exact', { timeout: 120_000 }, async () => {
-  const influx = await startInfluxd();
-  cleanups.push(() => influx.destroy());
-  const dir = await tempDir('sluice-clock-');
-  cleanups.push(dir.remove);
-  const configFile = join(dir.path, 'sluice.yaml');
-  const mqttPort = await freePort();
-  await writeFile(
-    configFile,
-    stringify({
-      dataDir: join(dir.path, 'data'),
-      mqtt: { host: '127.0.0.1', port: mqttPort },
-      http: { host: '127.0.0.1', port: await freePort() },
-      auth: { mode: 'token', fleetKey: FLEET_KEY },
-      decode: { threads: 1 },
-      influx: { url: influx.url, database: 'clock', flushInterval: '200ms' },
-      time: { idleTimeout: '1s' },
-      checkpoint: { interval: '1s' },
-    }),
-  );
-  const node = spawnSluice(['start', '--config', configFile]);
-  watchNode(() => node, cleanups);
-  const { http } = await node.ready;
+  const { configFile, mqttPort, httpPort: http } = await startFleetNode({ fleetKey: FLEET_KEY, database: 'clock', time: { idleTimeout: '1s' }, checkpointInterval: '1s', cleanups });
 
   // A device sharing its partition with simulated ones.
   const simulated = new Set(Array.from({ length: 200 }, (_, d) => keyGroupOf(`sim-${String(d).padStart(5, '0')}`, 64)));

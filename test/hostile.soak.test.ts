@@ -4,19 +4,16 @@
  * the hostile clients, and the gateway's memory stay bounded.
  */
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { setMaxListeners } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { setMaxListeners } from 'node:events';
-import { stringify } from 'yaml';
 import { afterAll, expect, it } from 'vitest';
 import type { SimulationReport } from '../simulator/index.js';
 import { deviceToken } from './harness/devices.js';
+import { startFleetNode } from './harness/fleet-node.js';
 import { badPoints, bigSeries, cardinality, flood, reconnectLoop, silentSockets, wrongSecretStorm, type HostileStats } from './harness/hostile-clients.js';
-import { freePort, startInfluxd } from './harness/influxdb.js';
-import { watchNode } from './harness/pipeline-node.js';
-import { SLUICE_BIN, spawnSluice } from './harness/sluice-process.js';
-import { tempDir } from './harness/temp-dir.js';
+import { SLUICE_BIN } from './harness/sluice-process.js';
 
 const run = promisify(execFile);
 const FLEET_KEY = 'hostile-soak-fleet-key-0123456789';
@@ -32,34 +29,12 @@ async function rssMb(pid: number): Promise<number> {
 }
 
 it('100 honest devices beside a flood, big Series, cardinality, bad points, a reconnect loop, a wrong-secret storm and silent sockets: exact, PUBACK p99 within 2x, memory bounded', { timeout: 400_000 }, async () => {
-  const influx = await startInfluxd();
-  cleanups.push(() => influx.destroy());
-  const dir = await tempDir('sluice-soak-');
-  cleanups.push(dir.remove);
-  const configFile = join(dir.path, 'sluice.yaml');
-  const mqttPort = await freePort();
-  await writeFile(
-    configFile,
-    stringify({
-      dataDir: join(dir.path, 'data'),
-      mqtt: { host: '127.0.0.1', port: mqttPort },
-      http: { host: '127.0.0.1', port: await freePort() },
-      auth: { mode: 'token', fleetKey: FLEET_KEY },
-      decode: { threads: 1 },
-      influx: { url: influx.url, database: 'soak', flushInterval: '200ms' },
-      // Defaults but the idle timeout: the honest simulator's stamps may trail the hostile
-      // devices' clocks by a second or two under load (per-device event time is issue 11).
-      time: { idleTimeout: '1s' },
-      checkpoint: { interval: '1s' },
-    }),
-  );
-  const node = spawnSluice(['start', '--config', configFile]);
-  watchNode(() => node, cleanups);
-  const { http } = await node.ready;
+  // Defaults but the idle timeout (1 s), so the last windows close soon after the run.
+  const { influx, configFile, dir, node, mqttPort, httpPort: http } = await startFleetNode({ fleetKey: FLEET_KEY, database: 'soak', time: { idleTimeout: '1s' }, checkpointInterval: '1s', cleanups });
   const pid = node.child.pid!;
 
   const simulate = async (prefix: string, duration: string, seed: number): Promise<{ report: SimulationReport; stdout: string }> => {
-    const report = join(dir.path, `${prefix}report.json`);
+    const report = join(dir, `${prefix}report.json`);
     const out = await run(process.execPath, [
       SLUICE_BIN, 'simulate', '--config', configFile, '--device-prefix', prefix, '--devices', '100', '--rate', '5000', '--batch', '10',
       '--duration', duration, '--seed', String(seed), '--disorder', '0.05', '--max-delay', '500ms', '--duplicates', '0.02', '--report', report, '--verify', '--no-progress',
