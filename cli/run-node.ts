@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { Backoff, createLogger, StorageHealth, storageErrno, type Logger } from '../core/index.js';
+import { Backoff, createLogger, lockDataDir, StorageHealth, storageErrno, type DataDirLock, type Logger } from '../core/index.js';
 import { startGateway, startHttpEndpoints } from '../gateway/index.js';
 import { FileLog } from '../log/index.js';
 import { aggregateMetrics, ProcessorPool } from '../processors/index.js';
@@ -35,17 +35,26 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
   const health = new StorageHealth({ registry, logger });
+  // Before HTTP, so a second process on this dataDir exits at once with the holder's pid
+  // (not on a port clash); a dataDir that refuses the lock file is waited out with the log.
+  let lock = await lockDataDirUnlessStorageRefuses(config.dataDir);
   let phase: string | undefined = 'starting';
   let processors: ProcessorPool | undefined = undefined;
   // This thread's registry merged with the processor threads': what /metrics and sluice_stats show.
   const merged = async (): Promise<Registry> => (processors ? aggregateMetrics(await registry.getMetricsAsJSON(), await processors.metrics()) : registry);
   const metrics = { contentType: registry.contentType, metrics: async () => (await merged()).metrics() };
-  const http = await startHttpEndpoints(config.http, metrics, () => health.problem ?? phase);
+  const http = await startHttpEndpoints(config.http, metrics, () => health.problem ?? phase).catch(async (err: unknown) => {
+    await lock?.release();
+    throw err;
+  });
   let log: FileLog;
   try {
-    log = await openLogWhenStorageAllows(config, health, logger, http.port);
+    log = await openLogWhenStorageAllows(config, health, logger, http.port, async () => {
+      lock ??= await lockDataDir(config.dataDir);
+    });
   } catch (err) {
     await http.close();
+    await lock?.release();
     throw err;
   }
   for (const r of log.recovery) logger.warn(r, 'log: dropped a torn tail left by a crash');
@@ -69,6 +78,7 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
       await gateway?.close();
       await processors?.stop();
       await log.close();
+      await lock?.release();
       await http.close();
     },
   };
@@ -79,10 +89,11 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
  * needs a checkpoint written, a read-only remount): an operator who frees space or
  * remounts sees the node go on by itself. Any other error fails the start.
  */
-async function openLogWhenStorageAllows(config: SluiceConfig, health: StorageHealth, logger: Logger, httpPort: number): Promise<FileLog> {
+async function openLogWhenStorageAllows(config: SluiceConfig, health: StorageHealth, logger: Logger, httpPort: number, lock: () => Promise<void>): Promise<FileLog> {
   const backoff = new Backoff(100, 5000);
   for (;;) {
     try {
+      await lock();
       const log = await FileLog.open({ dir: join(config.dataDir, 'log'), partitions: config.partitions, ...config.log, health });
       health.recovered('log');
       return log;
@@ -92,6 +103,16 @@ async function openLogWhenStorageAllows(config: SluiceConfig, health: StorageHea
       health.failed('log', err);
       await new Promise((resolve) => setTimeout(resolve, backoff.next()));
     }
+  }
+}
+
+/** The dataDir lock, or undefined when the storage refuses the lock file for now (read-only, full). */
+async function lockDataDirUnlessStorageRefuses(dataDir: string): Promise<DataDirLock | undefined> {
+  try {
+    return await lockDataDir(dataDir);
+  } catch (err) {
+    if (storageErrno(err) === undefined) throw err;
+    return undefined;
   }
 }
 
