@@ -21,6 +21,11 @@ export interface Authenticator {
    * CONNACK return code to send and the reason to count.
    */
   authenticate(clientId: string, username: string | undefined, password: Buffer | undefined, context?: ConnectContext): Promise<DeviceIdentity>;
+  /**
+   * False once an identity this authenticator gave out no longer stands (registry mode: the
+   * device was removed, or its secret, role or tags changed): its connection is closed.
+   */
+  isCurrent(identity: DeviceIdentity): boolean;
 }
 
 /** The part of a logger the authenticator uses (pino's Logger fits). */
@@ -49,6 +54,7 @@ function tokenAuthenticator(fleetKey: string): Authenticator {
       requireClientIdIsUsername(clientId, id);
       return createIdentity(id, 'device');
     },
+    isCurrent: () => true,
   };
 }
 
@@ -58,6 +64,7 @@ function anonymousAuthenticator(logger: AuthLogger | undefined): Authenticator {
     async authenticate(clientId, username) {
       return createIdentity(username ?? clientId, 'device');
     },
+    isCurrent: () => true,
   };
 }
 

@@ -74,6 +74,7 @@ export function registryAuthenticator(registry: DeviceRegistry, config: AuthConf
       else requireServiceClientId(registry, clientId, id);
       return identity;
     },
+    isCurrent: (identity) => registry.isCurrent(identity),
   };
 }
 
