@@ -11,6 +11,8 @@ import { StatsReporter } from './stats/stats-reporter.js';
 /** A running sluice process, whatever its role. */
 export interface RunningNode {
   ports: { mqtt: number; tls?: number; ws?: number; http: number };
+  /** Reloads what can change at run time (the device registry and the ACL file). */
+  reload(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,10 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
   logger.info({ ports, dataDir: config.dataDir }, 'sluice ready');
   return {
     ports,
+    reload: async () => {
+      if (gateway) await gateway.reload();
+      else logger.info('SIGHUP: nothing to reload in a processor-only process');
+    },
     stop: async () => {
       phase = 'stopping';
       stats.stop();
@@ -116,7 +122,7 @@ async function lockDataDirUnlessStorageRefuses(dataDir: string): Promise<DataDir
   }
 }
 
-/** Stops the node on SIGINT/SIGTERM; a second signal exits at once. */
+/** Stops the node on SIGINT/SIGTERM (a second one exits at once); reloads it on SIGHUP. */
 export function stopOnSignals(node: RunningNode): void {
   let stopping = false;
   const onSignal = (): void => {
@@ -132,4 +138,6 @@ export function stopOnSignals(node: RunningNode): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP's default action ends the process (rc 129); daemons take it as "reload", as mosquitto does.
+  process.on('SIGHUP', () => void node.reload());
 }
