@@ -10,7 +10,7 @@ import { StatsReporter } from './stats/stats-reporter.js';
 
 /** A running sluice process, whatever its role. */
 export interface RunningNode {
-  ports: { mqtt: number; tls?: number; ws?: number; http: number };
+  ports: { mqtt: number; tls?: number; ws?: number; wss?: number; http: number };
   /** Reloads what can change at run time (the device registry and the ACL file). */
   reload(): Promise<void>;
   stop(): Promise<void>;
@@ -68,7 +68,7 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
   const stats = new StatsReporter({ config: config.stats, influx: config.influx, node: config.stats.node ?? `${hostname()}/${roles.gateway && roles.processors ? 'start' : roles.gateway ? 'gateway' : 'processor'}`, collect: async () => (await merged()).getMetricsAsJSON(), logger });
   stats.start();
   phase = undefined;
-  const ports = { mqtt: gateway?.ports.tcp ?? 0, tls: gateway?.ports.tls, ws: gateway?.ports.ws, http: http.port };
+  const ports = { mqtt: gateway?.ports.tcp ?? 0, tls: gateway?.ports.tls, ws: gateway?.ports.ws, wss: gateway?.ports.wss, http: http.port };
   logger.info({ ports, dataDir: config.dataDir }, 'sluice ready');
   return {
     ports,

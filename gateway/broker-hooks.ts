@@ -6,6 +6,7 @@ import type { PayloadKind } from './decode/index.js';
 import type { DeviceFlow, DeviceFlows } from './device-flow.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { GatewayMetrics } from './metrics.js';
+import { certificateIdentityOf, type CertificateIdentityField } from './client-certificate.js';
 import { sourceAddressOf } from './source-address.js';
 
 /** What the gateway knows about a connected client, computed once at CONNECT. */
@@ -42,6 +43,8 @@ export interface BrokerHooksOptions {
   maxConnections: number;
   /** mqtt.keepaliveLimit, seconds. */
   keepaliveLimit: number;
+  /** mqtt.tls.identity when mqtt.tls.ca is set (client certificates are verified), else undefined. */
+  certificateIdentity?: CertificateIdentityField;
   metrics: GatewayMetrics;
   logger: Logger;
 }
@@ -95,7 +98,8 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
       refuse('max_connections', 3, `connection limit ${o.maxConnections} reached`);
       return;
     }
-    const context = { address: sourceAddressOf(client.conn), connected: () => !client.conn.destroyed };
+    const certificateId = o.certificateIdentity === undefined ? undefined : certificateIdentityOf(client.conn, o.certificateIdentity);
+    const context = { address: sourceAddressOf(client.conn), connected: () => !client.conn.destroyed, certificateId };
     o.authenticator.authenticate(client.id, username, password, context).then(
       (identity) => {
         const takeover = deviceSessionTakeover(broker, sessions, client, identity);

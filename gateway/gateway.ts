@@ -74,6 +74,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     flows,
     maxConnections: config.mqtt.maxConnections,
     keepaliveLimit: config.mqtt.keepaliveLimit,
+    certificateIdentity: config.mqtt.tls?.ca === undefined ? undefined : config.mqtt.tls.identity,
     metrics,
     logger,
   });
