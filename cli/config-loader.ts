@@ -131,5 +131,6 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Sluic
     const { cert, key, ca } = config.mqtt.tls;
     config.mqtt.tls = { ...config.mqtt.tls, cert: rel(cert), key: rel(key), ...(ca === undefined ? {} : { ca: rel(ca) }) };
   }
+  if (config.influx.tls.ca) config.influx.tls.ca = rel(config.influx.tls.ca);
   return config;
 }

@@ -1,20 +1,34 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { SluiceError } from '../core/index.js';
+import { configureLogging, LOG_FORMATS, LOG_LEVELS, parseLogLevel, sluiceVersion, type LogFormat } from '../core/index.js';
 import { registerBenchCommand } from './commands/bench.js';
+import { registerConfigCommand } from './commands/config.js';
 import { registerDeadLettersCommand } from './commands/deadletters.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDevicesCommand } from './commands/devices.js';
 import { registerGatewayCommands } from './commands/gateway.js';
 import { registerSimulateCommand } from './commands/simulate.js';
 import { registerVerifyCommand } from './commands/verify.js';
+import { failureOf, usageLine } from './failure.js';
 
+// exitOverride and configureOutput come first: sub-commands copy them when they are created.
+// Usage errors are one line and exit 2 like config errors, instead of commander's exit 1 and
+// the whole help text.
 const program = new Command('sluice')
+  .exitOverride()
+  .configureOutput({ outputError: (message, write) => write(usageLine(message)) })
   .description('IoT telemetry gateway: authenticated MQTT + Protobuf in, a durable partitioned log, windows out to InfluxDB')
-  .addOption(new Option('--log-level <level>', 'pino log level').env('SLUICE_LOG_LEVEL').default('info'))
-  .showHelpAfterError();
+  .version(sluiceVersion(), '-V, --version', 'print the version and exit')
+  .addOption(new Option('--log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`).env('SLUICE_LOG_LEVEL').default('info'))
+  .addOption(new Option('--log-format <format>', 'json, or pretty for people (default: pretty when stdout is a terminal, else json)').choices(LOG_FORMATS).env('SLUICE_LOG_FORMAT'))
+  .hook('preAction', () => {
+    const flags = program.opts<{ logLevel: string; logFormat?: LogFormat }>();
+    const fromEnv = program.getOptionValueSource('logLevel') === 'env' ? 'SLUICE_LOG_LEVEL' : undefined;
+    configureLogging({ level: parseLogLevel(flags.logLevel, fromEnv), format: flags.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json') });
+  });
 
 registerGatewayCommands(program);
+registerConfigCommand(program);
 registerDevicesCommand(program);
 registerDeadLettersCommand(program);
 registerSimulateCommand(program);
@@ -23,10 +37,7 @@ registerBenchCommand(program);
 registerDemoCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof SluiceError) {
-    process.stderr.write(`sluice: ${err.message} [${err.code}]\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`sluice: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
+  const { line, exitCode } = failureOf(err);
+  process.stderr.write(line);
+  process.exit(exitCode);
 });

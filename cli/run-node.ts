@@ -1,11 +1,12 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Registry, collectDefaultMetrics } from 'prom-client';
-import { Backoff, createLogger, lockDataDir, StorageHealth, storageErrno, type DataDirLock, type Logger } from '../core/index.js';
+import { Registry } from 'prom-client';
+import { Backoff, createLogger, ExitCode, lockDataDir, StorageHealth, storageErrno, type DataDirLock, type Logger } from '../core/index.js';
 import { startGateway, startHttpEndpoints } from '../gateway/index.js';
 import { FileLog } from '../log/index.js';
 import { aggregateMetrics, ProcessorPool } from '../processors/index.js';
 import type { SluiceConfig } from './config-schema.js';
+import { registerProcessMetrics } from './process-metrics.js';
 import { StatsReporter } from './stats/stats-reporter.js';
 
 /** A running sluice process, whatever its role. */
@@ -35,7 +36,7 @@ export interface NodeRoles {
 export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway: true, processors: true }): Promise<RunningNode> {
   const logger = createLogger('sluice');
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+  registerProcessMetrics(registry);
   const health = new StorageHealth({ registry, logger });
   // Before HTTP, so a second process on this dataDir exits at once with the holder's pid
   // (not on a port clash); a dataDir that refuses the lock file is waited out with the log.
@@ -45,7 +46,8 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
   // This thread's registry merged with the processor threads': what /metrics and sluice_stats show.
   const merged = async (): Promise<Registry> => (processors ? aggregateMetrics(await registry.getMetricsAsJSON(), await processors.metrics()) : registry);
   const metrics = { contentType: registry.contentType, metrics: async () => (await merged()).metrics() };
-  const http = await startHttpEndpoints(config.http, metrics, () => health.problem ?? phase).catch(async (err: unknown) => {
+  // Not ready while storage or InfluxDB refuses writes: problems that wait on an operator, not fatal ones.
+  const http = await startHttpEndpoints(config.http, metrics, () => health.problem ?? processors?.sinkProblem ?? phase).catch(async (err: unknown) => {
     await lock?.release();
     throw err;
   });
@@ -126,13 +128,13 @@ async function lockDataDirUnlessStorageRefuses(dataDir: string): Promise<DataDir
 export function stopOnSignals(node: RunningNode): void {
   let stopping = false;
   const onSignal = (): void => {
-    if (stopping) process.exit(130);
+    if (stopping) process.exit(ExitCode.interrupted);
     stopping = true;
     node.stop().then(
-      () => process.exit(0),
+      () => process.exit(ExitCode.ok),
       (err: unknown) => {
         process.stderr.write(`sluice: error while stopping: ${String(err)}\n`);
-        process.exit(1);
+        process.exit(ExitCode.failed);
       },
     );
   };

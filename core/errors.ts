@@ -22,6 +22,41 @@ export class ConfigError extends SluiceError {
   }
 }
 
+/** A command line that cannot work as given (a flag's syntax, a choice): exit 2, like a ConfigError. */
+export class UsageError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_USAGE', message);
+  }
+}
+
+/** A command named a device the registry does not hold. */
+export class DeviceUnknownError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_DEVICE_UNKNOWN', message);
+  }
+}
+
+/**
+ * A listener's address is taken. `key` is the config key that chose the port
+ * (`mqtt.port`, `http.port`, `mqtt.wsPort`, `mqtt.tls.port`), so the message can say what to change.
+ */
+export class PortInUseError extends SluiceError {
+  readonly key: string;
+  constructor(key: string, message: string, options: { cause?: unknown } = {}) {
+    super('SLUICE_PORT_IN_USE', message, options);
+    this.key = key;
+  }
+}
+
+/** A listener could not bind for another reason than a taken port (a privileged port, an address not on this host). */
+export class ListenFailedError extends SluiceError {
+  readonly key: string;
+  constructor(key: string, message: string, options: { cause?: unknown } = {}) {
+    super('SLUICE_LISTEN_FAILED', message, options);
+    this.key = key;
+  }
+}
+
 /**
  * A CONNECT was refused; `returnCode` is the MQTT 3.1.1 CONNACK code (§3.2.2.3) and
  * `reason` the label of `sluice_gateway_connections_refused_total` it is counted under.

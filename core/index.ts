@@ -1,5 +1,7 @@
 export * from './errors.js';
-export { createLogger, type Logger } from './logger.js';
+export { configureLogging, createLogger, parseLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, type Logger } from './logger.js';
+export { ExitCode } from './exit-codes.js';
+export { sluiceVersion } from './version.js';
 export { parseDuration, duration } from './duration.js';
 export { compiledWorkerFile } from './worker-file.js';
 export { Backoff } from './backoff.js';

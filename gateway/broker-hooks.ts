@@ -7,6 +7,7 @@ import type { DeviceFlow, DeviceFlows } from './device-flow.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { GatewayMetrics } from './metrics.js';
 import { certificateIdentityOf, type CertificateIdentityField } from './client-certificate.js';
+import type { RefusalLog } from './refusal-log.js';
 import { sourceAddressOf } from './source-address.js';
 
 /** What the gateway knows about a connected client, computed once at CONNECT. */
@@ -46,6 +47,8 @@ export interface BrokerHooksOptions {
   /** mqtt.tls.identity when mqtt.tls.ca is set (client certificates are verified), else undefined. */
   certificateIdentity?: CertificateIdentityField;
   metrics: GatewayMetrics;
+  /** Where auth, ACL and protocol refusals are logged, rate limited per reason. */
+  refusals: RefusalLog;
   logger: Logger;
 }
 
@@ -71,8 +74,10 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     // [MQTT-3.1.2-14]: Will QoS 3 is a protocol violation; the connection is closed without
     // CONNACK (aedes closes it on this error).
     if (packet.will && (packet.will.qos as number) > 2) {
+      const err = new ProtocolViolationError(`CONNECT with Will QoS ${packet.will.qos}; use Will QoS 0, 1 or 2`);
       o.metrics.connectionsRefused.inc({ reason: 'will_qos_invalid' });
-      return callback(new ProtocolViolationError(`CONNECT with Will QoS ${packet.will.qos}; use Will QoS 0, 1 or 2`), false);
+      o.refusals.refused('will_qos_invalid', { clientId: packet.clientId, address: sourceAddressOf(client.conn) }, `connection refused: ${err.message}`);
+      return callback(err, false);
     }
     // MQTT 3.1.1 has no way to tell a client the server's keep-alive (5.0 has Server Keep
     // Alive), and refusing leaves a device retrying the same CONNECT forever (aedes'
@@ -86,6 +91,7 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
   broker.authenticate = (client, username, password, callback) => {
     const refuse = (reason: string, returnCode: 2 | 3 | 4 | 5, message: string): void => {
       o.metrics.connectionsRefused.inc({ reason });
+      o.refusals.refused(reason, { clientId: client.id, username, address: sourceAddressOf(client.conn), returnCode }, `connection refused (CONNACK ${returnCode}): ${message}`);
       const err = new AuthRefusedError(message) as unknown as AuthenticateError;
       (err as { returnCode: number }).returnCode = returnCode;
       callback(err, false);
@@ -129,7 +135,8 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     const isWill = packet === (client as Client & { will: unknown }).will;
     // [MQTT-2.3.1-1]: QoS 1 and 2 PUBLISH packets carry a non-zero packet identifier.
     if (!isWill && packet.qos > 0 && !packet.messageId) {
-      o.metrics.connectionsRefused.inc({ reason: 'packet_id_zero' });
+      o.metrics.publishesRefused.inc({ reason: 'packet_id_zero' });
+      o.refusals.refused('packet_id_zero', { clientId: client.id, topic: packet.topic }, 'publish refused, connection closed: QoS>0 PUBLISH with packet identifier 0');
       return callback(new ProtocolViolationError('QoS>0 PUBLISH with packet identifier 0'));
     }
     const topic = packet.topic;
@@ -143,8 +150,10 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
       kind = 'json';
     } else {
       if (topic.startsWith('$') || !acl.canPublish(session.identity, client.id, topic)) {
-        o.metrics.connectionsRefused.inc({ reason: 'acl_publish' });
-        return callback(new AclDeniedError(`client ${client.id} may not publish to ${topic}`));
+        const err = new AclDeniedError(`client ${client.id} may not publish to ${topic}`);
+        o.metrics.publishesRefused.inc({ reason: 'acl_publish' });
+        o.refusals.refused('acl_publish', { clientId: client.id, username: session.identity.id, topic }, `publish refused by the ACL, connection closed: ${err.message}`);
+        return callback(err);
       }
       const match = TELEMETRY.exec(topic);
       if (!match) return callback(null); // ordinary MQTT traffic the ACL allows
@@ -173,7 +182,8 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
   broker.authorizeSubscribe = (client, subscription, callback) => {
     const session = sessions.get(client);
     if (session && acl.canSubscribe(session.identity, client.id, subscription.topic)) return callback(null, subscription);
-    o.metrics.connectionsRefused.inc({ reason: 'acl_subscribe' });
+    o.metrics.subscriptionsRefused.inc({ reason: 'acl_subscribe' });
+    o.refusals.refused('acl_subscribe', { clientId: client.id, username: session?.identity.id, topic: subscription.topic }, `subscription refused by the ACL (SUBACK 0x80): client ${client.id} may not subscribe to ${subscription.topic}`);
     // A null subscription makes aedes answer SUBACK 0x80 (failure) for this filter [MQTT-3.9.3-2].
     callback(null, null);
   };
@@ -203,9 +213,13 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     }
     if (session && o.flows.enabled) session.flow = o.flows.attach(session.identity.id);
   });
-  broker.on('clientReady', () => o.metrics.connections.set(broker.connectedClients));
+  broker.on('clientReady', (client) => {
+    o.metrics.connections.set(broker.connectedClients);
+    o.logger.debug({ clientId: client.id, device: sessions.get(client)?.identity.id, address: sourceAddressOf(client.conn) }, 'client connected');
+  });
   broker.on('clientDisconnect', (client) => {
     o.metrics.connections.set(broker.connectedClients);
+    o.logger.debug({ clientId: client.id }, 'client disconnected');
     const session = sessions.get(client);
     if (session?.flow) {
       session.flow = undefined;

@@ -12,6 +12,7 @@ import { DecodePool } from './decode/index.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { startListeners, type ListenerPorts } from './listeners.js';
 import { createGatewayMetrics } from './metrics.js';
+import { RefusalLog } from './refusal-log.js';
 import { AuthReloader } from './reload/index.js';
 
 /** A running gateway: MQTT listeners feeding the log. */
@@ -66,6 +67,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     drainTimeout: 30_000,
   });
   await broker.listen();
+  const refusals = new RefusalLog(logger);
   const sessions = installBrokerHooks(broker, {
     authenticator,
     acl,
@@ -76,6 +78,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     keepaliveLimit: config.mqtt.keepaliveLimit,
     certificateIdentity: config.mqtt.tls?.ca === undefined ? undefined : config.mqtt.tls.identity,
     metrics,
+    refusals,
     logger,
   });
   const reloader = new AuthReloader({
@@ -100,7 +103,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   }
   const gate = new ConnectionGate(maxSockets, config.mqtt.maxPendingPerAddress);
   const listeners = await startListeners(broker, config.mqtt, gate, {
-    violation: (reason) => metrics.connectionsRefused.inc({ reason }),
+    violation: (reason) => metrics.connectionsClosed.inc({ reason }),
     refused: (reason) => metrics.connectionsRefused.inc({ reason }),
   });
   logger.info({ ports: listeners.ports, auth: config.auth.mode }, 'gateway listening');
@@ -119,6 +122,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       await ingest.close();
       await pool.close();
       await deadLetters.close();
+      refusals.close();
       logger.info('gateway stopped');
     },
   };

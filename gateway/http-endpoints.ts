@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { HttpConfig } from './config.js';
+import { listenOn } from './listen.js';
 
 /** Where /metrics comes from: a prom-client Registry, or several merged. */
 export interface MetricsSource {
@@ -50,12 +50,9 @@ export async function startHttpEndpoints(config: HttpConfig, registry: MetricsSo
       res.end('not found: try /metrics, /healthz or /readyz\n');
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  const port = await listenOn(server, { port: config.port, host: config.host, key: 'http.port' });
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

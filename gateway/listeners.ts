@@ -1,5 +1,5 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Aedes } from 'aedes';
@@ -7,6 +7,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { MqttConfig } from './config.js';
 import { REFUSAL_GRACE_MS, REFUSING_AT_ONCE, type Admission, type AdmissionRefusal, type ConnectionGate } from './connection-gate.js';
 import { rememberTlsSocket } from './client-certificate.js';
+import { listenOn } from './listen.js';
 import { guardStream, type GuardViolation } from './packet-guard.js';
 import { rememberSourceAddress } from './source-address.js';
 import { createTlsTerminator } from './tls-terminator.js';
@@ -34,16 +35,6 @@ export interface ListenerEvents {
 
 /** CONNACK, return code 3: server unavailable (the same bytes in MQTT 3.1 and 3.1.1). */
 const CONNACK_SERVER_UNAVAILABLE = Buffer.from([0x20, 0x02, 0x00, 0x03]);
-
-function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
 
 function closeServer(server: Server | HttpServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
@@ -108,12 +99,15 @@ export async function startListeners(broker: Aedes, config: MqttConfig, gate: Co
       if (admission) handle(socket, admission);
     });
     servers.push(tcp);
-    ports.tcp = await listen(tcp, config.port, config.host);
+    ports.tcp = await listenOn(tcp, { port: config.port, host: config.host, key: 'mqtt.port' });
   }
 
   /** MQTT over WebSocket on an HTTP server that gets its sockets from `server` (ws) or from TLS (wss). */
   const webSocketServer = (http: HttpServer): void => {
     const wss = new WebSocketServer({ server: http, maxPayload: config.maxPacketBytes + 8 });
+    // ws re-emits every error of the HTTP server as its own, and an 'error' nobody listens to
+    // kills the process with a stack: a taken mqtt.wsPort is reported by listenOn instead.
+    wss.on('error', () => {});
     wss.on('connection', (ws, req) => {
       const admission = admissions.get(req.socket);
       if (!admission) {
@@ -148,7 +142,7 @@ export async function startListeners(broker: Aedes, config: MqttConfig, gate: Co
       if (admit(socket, false)) terminator.accept(socket);
     });
     servers.push(tls);
-    ports.tls = await listen(tls, config.tls.port, config.host);
+    ports.tls = await listenOn(tls, { port: config.tls.port, host: config.host, key: 'mqtt.tls.port' });
     if (https) {
       webSocketServer(https);
       const wssRaw = createNetServer((socket) => {
@@ -157,7 +151,7 @@ export async function startListeners(broker: Aedes, config: MqttConfig, gate: Co
         terminator.accept(socket);
       });
       servers.push(wssRaw);
-      ports.wss = await listen(wssRaw, config.wssPort!, config.host);
+      ports.wss = await listenOn(wssRaw, { port: config.wssPort!, host: config.host, key: 'mqtt.wssPort' });
     }
   }
   if (config.wsPort !== undefined) {
@@ -165,7 +159,7 @@ export async function startListeners(broker: Aedes, config: MqttConfig, gate: Co
     http.on('connection', (socket: Socket) => void admit(socket, false));
     webSocketServer(http);
     servers.push(http);
-    ports.ws = await listen(http, config.wsPort, config.host);
+    ports.ws = await listenOn(http, { port: config.wsPort, host: config.host, key: 'mqtt.wsPort' });
   }
   return {
     ports,

@@ -5,9 +5,30 @@ export function createGatewayMetrics(registry: Registry) {
   const registers = [registry];
   return {
     connections: new Gauge({ name: 'sluice_gateway_connections', help: 'Connected MQTT clients', registers }),
+    // Three refusal counters, not one: a denied publish leaves the client connected (or
+    // closes a connection that was accepted), which is not the same alarm as clients that
+    // cannot connect at all.
     connectionsRefused: new Counter({
       name: 'sluice_gateway_connections_refused_total',
-      help: 'Connections refused or closed by the gateway, by reason',
+      help: 'Connections refused before a session exists (at accept, or the CONNECT), by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    connectionsClosed: new Counter({
+      name: 'sluice_gateway_connections_closed_total',
+      help: 'Connections the packet guard closed (packet too large or too slow, invalid topic), by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    publishesRefused: new Counter({
+      name: 'sluice_gateway_publishes_refused_total',
+      help: 'PUBLISH packets refused (the ACL, a QoS>0 packet id 0), by reason; aedes closes the connection',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    subscriptionsRefused: new Counter({
+      name: 'sluice_gateway_subscriptions_refused_total',
+      help: 'Subscription filters refused with SUBACK 0x80 (the ACL), by reason',
       labelNames: ['reason'] as const,
       registers,
     }),

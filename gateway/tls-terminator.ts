@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { MqttConfig } from './config.js';
+import { readConfiguredFile } from './listen.js';
 
 /** TLS for sockets that already passed the connection gate. */
 export interface TlsTerminator {
@@ -25,7 +25,10 @@ export async function createTlsTerminator(
   onRefused: () => void,
 ): Promise<TlsTerminator> {
   const tls = config.tls!;
-  const [cert, key, ca] = await Promise.all([readFile(tls.cert), readFile(tls.key), tls.ca === undefined ? undefined : readFile(tls.ca)]);
+  // One after the other, so the error names the same file whatever the disk does.
+  const cert = await readConfiguredFile('mqtt.tls.cert', tls.cert);
+  const key = await readConfiguredFile('mqtt.tls.key', tls.key);
+  const ca = tls.ca === undefined ? undefined : await readConfiguredFile('mqtt.tls.ca', tls.ca);
   const server = createTlsServer({
     cert,
     key,

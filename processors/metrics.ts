@@ -12,6 +12,7 @@ export function createProcessorMetrics(registry: Registry) {
     points: new Counter({ name: 'sluice_processor_points_total', help: 'Points handed to the sink', registers }),
     badPoints: new Counter({ name: 'sluice_processor_bad_points_total', help: 'Points InfluxDB refused (400) and were dead-lettered', registers }),
     sinkRetries: new Counter({ name: 'sluice_processor_sink_retries_total', help: 'Retried InfluxDB writes', registers }),
+    sinkRefused: new Gauge({ name: 'sluice_processor_sink_refused', help: 'Processor threads whose writes InfluxDB refuses (credentials, permission, missing database); they retry until it takes them', registers }),
     supersededDeleted: new Counter({
       name: 'sluice_processor_superseded_points_deleted_total',
       help: 'Stale session-window points deleted from InfluxDB after a late reading merged or moved their session',

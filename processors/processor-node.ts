@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
-import { Backoff, StorageHealth, storageErrno, type Logger } from '../core/index.js';
+import { Backoff, ExitCode, StorageHealth, storageErrno, type Logger } from '../core/index.js';
 import type { Log } from '../log/index.js';
 import type { LogTail } from './runtime/log-link-protocol.js';
 import { LocalCheckpointStore, type CheckpointStore } from './checkpoint/index.js';
@@ -20,6 +20,11 @@ export interface ProcessorNodeDeps {
   tail?: LogTail;
   /** Where checkpoint writes the storage refuses are reported (component `checkpoint`). */
   health?: StorageHealth;
+  /**
+   * Told, as one line, why InfluxDB refuses this node's writes when that starts (credentials,
+   * a missing GRANT or database), and undefined when it takes them again: for /readyz.
+   */
+  onSinkRefusal?: (problem: string | undefined) => void;
 }
 
 /** Records read per partition per turn: keeps partitions fair and the event loop responsive. */
@@ -77,6 +82,11 @@ export class ProcessorNode {
       onBadDelete: (what, message) => {
         this.metrics.supersededDeleteErrors.inc();
         logger.warn({ what: what.slice(0, 200), message }, 'InfluxDB refused to delete a superseded session point; it stays');
+      },
+      // Waiting on an operator, like an outage: the points stay, checkpoints wait, the log keeps the data.
+      onRefusal: (err) => {
+        this.metrics.sinkRefused.set(err === undefined ? 0 : 1);
+        deps.onSinkRefusal?.(err === undefined ? undefined : `InfluxDB refuses writes: ${err.message} [${err.code}]`);
       },
     });
     this.sink = new InfluxSink({ writer: this.writer, batchSize: config.influx.batchSize, flushInterval: config.influx.flushInterval });
@@ -137,18 +147,27 @@ export class ProcessorNode {
       if (!this.running) return;
       // A bug, not bad input: stop loudly so a supervisor restarts from the last checkpoint.
       this.deps.logger.fatal({ err }, 'processor loop failed; exiting');
-      process.exit(70);
+      process.exit(ExitCode.internal);
     });
   }
 
-  /** Creates the database, waiting for InfluxDB to come up rather than failing the start. */
+  /**
+   * Makes sure the database exists (see InfluxWriter.ensureDatabase), waiting for InfluxDB to
+   * come up rather than failing the start. A database that is missing, or credentials
+   * InfluxDB refuses, are logged and left to the writes: they wait (not ready, with the
+   * reason) until an operator fixes it, and then go on without a restart.
+   */
   private async ensureDatabase(): Promise<void> {
     for (let attempt = 1; this.running; attempt++) {
       try {
-        await this.writer.ensureDatabase();
+        const found = await this.writer.ensureDatabase();
+        if (found.state === 'missing') this.deps.logger.warn({ url: this.config.influx.url }, `InfluxDB: ${found.reason}`);
         return;
       } catch (err) {
-        if (err instanceof SinkRejectedError) throw err;
+        if (err instanceof SinkRejectedError) {
+          this.deps.logger.warn({ url: this.config.influx.url }, `InfluxDB: ${err.message}`);
+          return;
+        }
         if (attempt === 1) this.deps.logger.warn({ err: (err as Error).message, url: this.config.influx.url }, 'InfluxDB is not reachable yet; waiting for it');
         await new Promise<void>((resolve) => {
           this.wake = resolve;

@@ -196,3 +196,14 @@ export class ConnectRefusedError extends SluiceError {
     super('SLUICE_SIM_CONNECT_REFUSED', `${clientId}: CONNACK return code ${returnCode} (${returnCode === 4 || returnCode === 5 ? 'bad credentials: check --fleet-key and the gateway auth.mode' : returnCode === 3 ? 'server unavailable or full' : 'refused'})`);
   }
 }
+
+/**
+ * No device could reach the gateway at all (nothing listens, no route, no such host): the
+ * URL, or the mqtt.port it came from, is wrong, or the gateway is not running.
+ */
+export class GatewayUnreachableError extends SluiceError {
+  constructor(url: string, cause: unknown) {
+    const why = (cause as NodeJS.ErrnoException | undefined)?.code ?? (cause as Error | undefined)?.message ?? 'no answer';
+    super('SLUICE_SIM_UNREACHABLE', `no gateway at ${url} (${why}); start one there, or point --url (or mqtt.port in the config) at a running gateway`, { cause });
+  }
+}

@@ -53,6 +53,6 @@ function malformedPayload(kind: MalformedKind, seq: number, metric: string, time
     case 'metric_name_invalid':
       return proto([{ metric: `${metric} with spaces`, timeUnixMs: time, doubleValue: 1 }]);
     case 'timestamp_skew':
-      return proto([{ metric, timeUnixMs: time + YEAR_MS, doubleValue: 1 }]);
+      return proto([{ metric, timeUnixMs: time - YEAR_MS, doubleValue: 1 }]); // past the 7-day skew
   }
 }

@@ -3,7 +3,7 @@ import hdr from 'hdr-histogram-js';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { SluiceError } from '../core/index.js';
-import { DeviceConnection } from './device-connection.js';
+import { DeviceConnection, GatewayUnreachableError } from './device-connection.js';
 import { FleetPlan, MALFORMED_KINDS } from './fleet-plan.js';
 import type { SimulationOptions } from './options.js';
 import { encodeMessage } from './payloads.js';
@@ -137,7 +137,8 @@ export async function runSimulation(options: SimulationOptions, hooks: Simulatio
         }
       }),
     );
-    if (stats.connected === 0) throw firstRefusal instanceof Error ? firstRefusal : new SluiceError('SLUICE_SIM_CONNECT_FAILED', `no device could connect to ${options.url}`);
+    // A refusal (CONNACK) says what the broker objected to; anything else means nothing answered.
+    if (stats.connected === 0) throw firstRefusal instanceof SluiceError ? firstRefusal : new GatewayUnreachableError(options.url, firstRefusal);
     // Devices that failed to connect still get their messages queued and retry in the background.
     for (let d = 0; d < devices.length; d++) if (!devices[d]!.isConnected) reconnect(d);
 

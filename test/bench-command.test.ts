@@ -232,9 +232,9 @@ describe('bench ramp policy', () => {
   });
 
   it('sums a metric over its label sets in Prometheus text', () => {
-    const text = ['# HELP x', 'sluice_processor_lag_records{partition="0"} 3', 'sluice_processor_lag_records{partition="1"} 4', 'sluice_processor_lag_records_other 100', 'sluice_process_process_cpu_seconds_total 1.5'].join('\n');
+    const text = ['# HELP x', 'sluice_processor_lag_records{partition="0"} 3', 'sluice_processor_lag_records{partition="1"} 4', 'sluice_processor_lag_records_other 100', 'sluice_process_cpu_seconds_total 1.5'].join('\n');
     expect(metricSum(text, 'sluice_processor_lag_records')).toBe(7);
-    expect(metricSum(text, 'sluice_process_process_cpu_seconds_total')).toBe(1.5);
+    expect(metricSum(text, 'sluice_process_cpu_seconds_total')).toBe(1.5);
     expect(metricSum(text, 'absent')).toBeUndefined();
   });
 

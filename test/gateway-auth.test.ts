@@ -139,7 +139,8 @@ describe('ACL', () => {
     await gone;
     device.end(true);
     expect(await readLoggedMessages(gw.log)).toEqual([]);
-    expect(await gw.metric('sluice_gateway_connections_refused_total', { reason: 'acl_publish' })).toBe(1);
+    expect(await gw.metric('sluice_gateway_publishes_refused_total', { reason: 'acl_publish' })).toBe(1);
+    expect(await gw.metric('sluice_gateway_connections_refused_total')).toBe(0);
   });
 
   it('refuses a device subscription to # (SUBACK 0x80) and grants its own commands topic', async () => {
@@ -151,6 +152,8 @@ describe('ACL', () => {
       (err: { packet?: { granted?: number[] } }) => err.packet?.granted,
     );
     expect(denied).toEqual([128]);
+    expect(await gw.metric('sluice_gateway_subscriptions_refused_total', { reason: 'acl_subscribe' })).toBe(1);
+    expect(await gw.metric('sluice_gateway_connections_refused_total')).toBe(0);
     const granted = await device.subscribeAsync('devices/acl-3/commands/#', { qos: 1 });
     expect(granted[0]!.qos).toBe(1);
     await device.endAsync();
@@ -206,7 +209,7 @@ describe('ACL', () => {
     room.publish('chat/secret', 'nope', { qos: 1 });
     await gone;
     room.end(true);
-    expect(await gw.metric('sluice_gateway_connections_refused_total', { reason: 'acl_publish' })).toBe(1);
+    expect(await gw.metric('sluice_gateway_publishes_refused_total', { reason: 'acl_publish' })).toBe(1);
     await Promise.all([reader.endAsync(), secret.endAsync()]);
   });
 

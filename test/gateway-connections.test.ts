@@ -104,7 +104,7 @@ describe('connections that never end (issue 10, defect 6)', () => {
     const started = Date.now();
     await slow.closed;
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-    expect(await gw.metric('sluice_gateway_connections_refused_total', { reason: 'packet_timeout' })).toBe(1);
+    expect(await gw.metric('sluice_gateway_connections_closed_total', { reason: 'packet_timeout' })).toBe(1);
     // A connection between packets is not a slow packet: it stays.
     expect(honest.socket.destroyed).toBe(false);
     honest.send({ cmd: 'pingreq' });

@@ -137,6 +137,17 @@ describe('InfluxSink on influxd 1.6', () => {
     expect(rows.sort((a, b) => Number(a.time) - Number(b.time))).toEqual(points.map(expectedRow));
   });
 
+  it('influx.contentEncoding gzip: influxd stores the gzipped points exactly', async () => {
+    const { database, writer, sink } = await setup({}, { contentEncoding: 'gzip' });
+    await writer.ensureDatabase();
+    const points = Array.from({ length: 50 }, (_, i) => windowPoint(`d${i % 5}`, 'temp', 1_700_000_000_000 + Math.floor(i / 5) * 10_000, i + 1));
+    for (const point of points) sink.add(point);
+    await sink.flush();
+    const rows = await influx.query('SELECT * FROM telemetry_10s', database);
+    const order = (a: Record<string, unknown>, b: Record<string, unknown>) => Number(a.time) - Number(b.time) || String(a.device).localeCompare(String(b.device));
+    expect(rows.sort(order)).toEqual(points.map(expectedRow).sort(order));
+  });
+
   it('refuses to write to a database that does not exist (404) and keeps the points until it does', async () => {
     const { database, writer, sink } = await setup();
     sink.add(windowPoint('d1', 'temp', 1_700_000_000_000, 1));

@@ -102,25 +102,25 @@ describe('superseded session points on influxd 1.6', () => {
 
   it('a late reading bridging two fired sessions: the task emits the merged point and deletes, and InfluxDB ends as after a clean run', async () => {
     const SESSION: WindowSpec = { name: 'sessions', type: 'session', gap: 5_000 };
-    const time = { maxOutOfOrderness: 0, idleTimeout: 3_600_000, allowedLateness: 60_000 };
+    const time = { maxOutOfOrderness: 0, idleTimeout: 3_600_000, allowedLateness: 60_000, maxBackfill: 1e15 };
     const deviceTags = `site=o'brien "yard"\\, a\\\\b`; // canonical form: site = o'brien "yard", a\b
     const dir = await tempDir('sluice-supersede-');
     cleanups.push(() => dir.remove());
     const log = await FileLog.open({ dir: dir.path, partitions: 1 });
     cleanups.push(() => log.close());
-    const batch = (readings: [device: string, time: number, tags?: string][]) => {
+    const batch = (readings: [device: string, time: number, tags?: string, metric?: string][]) => {
       const b = new ColumnarBatchBuilder(0, T);
-      for (const [device, t, tags] of readings) {
+      for (const [device, t, tags, metric] of readings) {
         b.beginMessage(b.intern(device), b.intern(device === 'd1' ? deviceTags : ''), 0);
-        b.addNumeric(b.intern('temp'), b.intern(tags ?? ''), t, 1);
+        b.addNumeric(b.intern(metric ?? 'temp'), b.intern(tags ?? ''), t, 1);
       }
       return compressBatch(b.encode());
     };
     const readings = {
       // Two sessions of d1/temp, [T, T+5 001) and [T+10 000, T+15 001), and one of d1/temp{probe=2} at T+10 000.
       first: batch([['d1', T], ['d1', T + 10_000], ['d1', T + 10_000, 'probe=2']]),
-      // d2 moves the watermark to T+20 000: the three sessions fire.
-      later: batch([['d2', T + 20_000]]),
+      // Another metric of d1 moves d1's clock to T+20 000 (event time is per device): the three sessions fire.
+      later: batch([['d1', T + 20_000, '', 'other']]),
       // Late, within allowedLateness: T−4 000 moves the first session earlier, T+5 000 bridges it to the second.
       late: batch([['d1', T - 4_000], ['d1', T + 5_000]]),
     };
@@ -173,7 +173,7 @@ describe('superseded session points on influxd 1.6', () => {
     // A clean run: every reading on time, in one batch.
     const cleanLog = await FileLog.open({ dir: `${dir.path}/clean`, partitions: 1 });
     cleanups.push(() => cleanLog.close());
-    await cleanLog.append(0, batch([['d1', T - 4_000], ['d1', T], ['d1', T + 5_000], ['d1', T + 10_000], ['d1', T + 10_000, 'probe=2'], ['d2', T + 20_000]]));
+    await cleanLog.append(0, batch([['d1', T - 4_000], ['d1', T], ['d1', T + 5_000], ['d1', T + 10_000], ['d1', T + 10_000, 'probe=2'], ['d1', T + 20_000, '', 'other']]));
     const clean = await setup();
     const task = new PartitionTask({ partition: 0, log: cleanLog, windows: [SESSION], time, raw: false, emit: (p) => clean.sink.add(p), emitDelete: (p) => clean.sink.delete(p) });
     task.startFresh();

@@ -72,7 +72,9 @@ export async function startSluiceProcess(o: SluiceProcessOptions): Promise<Broke
   if (processors) own.push(`influx.url=${o.influxUrl}`, `checkpoint.interval=${PROCESSOR_CHECKPOINT_INTERVAL}`);
   own.push(...(o.extraSets ?? []));
   const args = [CLI, role, ...(o.configFile ? ['--config', o.configFile] : []), ...[...(o.sets ?? []), ...own].flatMap((s) => ['--set', s])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // JSON logs whatever this process was given (a terminal makes the CLI pass pretty on in
+  // SLUICE_LOG_FORMAT): the ready line is parsed below.
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLUICE_LOG_FORMAT: 'json' } });
   let onLine = (_line: string): void => undefined;
   const lines = keepLines(child, (line) => onLine(line));
   const ports = await new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
@@ -103,8 +105,8 @@ export async function startSluiceProcess(o: SluiceProcessOptions): Promise<Broke
       if (!res.ok) throw failure(`GET ${metricsUrl} answered ${res.status}`, lines);
       const text = await res.text();
       const sample: BrokerSample = {
-        cpuSeconds: metricSum(text, 'sluice_process_process_cpu_seconds_total') ?? NaN,
-        rssBytes: metricSum(text, 'sluice_process_process_resident_memory_bytes') ?? NaN,
+        cpuSeconds: metricSum(text, 'sluice_process_cpu_seconds_total') ?? NaN,
+        rssBytes: metricSum(text, 'sluice_process_resident_memory_bytes') ?? NaN,
         loggedReadings: metricSum(text, 'sluice_gateway_readings_total'),
         gatewayMessages: metricSum(text, 'sluice_gateway_messages_total'),
         appendBuckets: histogramBuckets(text, 'sluice_gateway_log_append_seconds'),

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { UsageError } from '../../core/index.js';
 import { loadConfig } from '../config-loader.js';
 import type { SluiceConfig } from '../config-schema.js';
 
@@ -26,7 +27,7 @@ export function configFromFlags(flags: ConfigFlags): Promise<SluiceConfig> {
   const overrides: Record<string, string> = {};
   for (const pair of flags.set ?? []) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new Error(`--set expects path=value, got "${pair}"`);
+    if (eq <= 0) throw new UsageError(`--set: got "${pair}"; write path=value, e.g. --set mqtt.port=1883`);
     overrides[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   if (flags.dataDir) overrides.dataDir = flags.dataDir;

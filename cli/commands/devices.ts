@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DeviceUnknownError, UsageError } from '../../core/index.js';
 import { DeviceRegistry } from '../../gateway/index.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './common.js';
 
@@ -6,7 +7,7 @@ function parseTags(pairs: string[] = []): Record<string, string> {
   const tags: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new Error(`--tag expects key=value, got "${pair}"`);
+    if (eq <= 0) throw new UsageError(`--tag: got "${pair}"; write key=value, e.g. --tag site=oslo`);
     tags[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return tags;
@@ -20,7 +21,7 @@ export function registerDevicesCommand(program: Command): void {
     .option('-t, --tag <key=value...>', 'static tags written with every point of this device, e.g. --tag site=oslo')
     .option('--role <role>', 'device (publishes its own telemetry) or service (reads all telemetry)', 'device')
     .action(async (id: string, flags: ConfigFlags & { tag?: string[]; role: string }) => {
-      if (flags.role !== 'device' && flags.role !== 'service') throw new Error(`--role must be device or service, got "${flags.role}"`);
+      if (flags.role !== 'device' && flags.role !== 'service') throw new UsageError(`--role: got "${flags.role}"; use device or service`);
       const config = await configFromFlags(flags);
       const registry = await DeviceRegistry.load(config.auth.registry);
       const secret = await registry.add(id, { role: flags.role, tags: parseTags(flags.tag) });
@@ -53,7 +54,7 @@ export function registerDevicesCommand(program: Command): void {
     .action(async (id: string, flags: ConfigFlags) => {
       const config = await configFromFlags(flags);
       const registry = await DeviceRegistry.load(config.auth.registry);
-      if (!registry.remove(id)) throw new Error(`no device "${id}" in ${registry.path}`);
+      if (!registry.remove(id)) throw new DeviceUnknownError(`devices remove: no device "${id}" in ${registry.path}; see sluice devices list`);
       await registry.save();
       process.stderr.write(`removed ${id} from ${registry.path}\n`);
     });

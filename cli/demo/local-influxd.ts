@@ -20,7 +20,7 @@ export async function freePort(preferred = 0): Promise<number> {
 }
 
 /** influxd's config for a private instance: its dirs under `dir`, loopback only, background jobs off. */
-function configToml(dir: string, httpPort: number, rpcPort: number): string {
+function configToml(dir: string, httpPort: number, rpcPort: number, authEnabled: boolean): string {
   // Monitor store, continuous queries and query/meta logging are off: they write to disk
   // and to stderr in the background, which only slows and clutters a local instance.
   return `reporting-disabled = true
@@ -40,6 +40,7 @@ bind-address = "127.0.0.1:${rpcPort}"
   bind-address = "127.0.0.1:${httpPort}"
   log-enabled = false
   pprof-enabled = false
+  auth-enabled = ${authEnabled}
 [logging]
   level = "warn"
   suppress-logo = true
@@ -67,14 +68,18 @@ export class LocalInfluxd {
     this.url = `http://127.0.0.1:${port}`;
   }
 
-  /** Writes the config under `dir` (creating it) and starts influxd on `port` (or a free one). */
-  static async start(bin: string, dir: string, port = 0): Promise<LocalInfluxd> {
+  /**
+   * Writes the config under `dir` (creating it) and starts influxd on `port` (or a free one).
+   * `authEnabled`: `[http] auth-enabled = true`; influxd then takes one statement without
+   * credentials, the `CREATE USER … WITH ALL PRIVILEGES` of the first admin.
+   */
+  static async start(bin: string, dir: string, port = 0, options: { authEnabled?: boolean } = {}): Promise<LocalInfluxd> {
     await mkdir(dir, { recursive: true });
     const httpPort = port || (await freePort());
     let rpcPort = await freePort();
     while (rpcPort === httpPort) rpcPort = await freePort();
     const configPath = join(dir, 'influxd.toml');
-    await writeFile(configPath, configToml(dir, httpPort, rpcPort));
+    await writeFile(configPath, configToml(dir, httpPort, rpcPort, options.authEnabled ?? false));
     const influxd = new LocalInfluxd(bin, dir, httpPort, configPath);
     await influxd.start();
     return influxd;

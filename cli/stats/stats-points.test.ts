@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createGatewayMetrics } from '../../gateway/metrics.js';
 import { createProcessorMetrics } from '../../processors/metrics.js';
+import { registerProcessMetrics } from '../process-metrics.js';
 import { statsPoints, type HistogramMemory } from './stats-points.js';
 
 function registries() {
@@ -32,6 +33,18 @@ describe('statsPoints', () => {
     expect(byTags(points, { component: 'processor', node: 'n1' })).toMatchObject({ messages: 9, lag_records: 12 });
     expect(byTags(points, { component: 'processor', node: 'n1', partition: '3' })).toEqual({ lag_records: 11, watermark_delay_seconds: 2.5 });
     expect(byTags(points, { component: 'processor', node: 'n1', partition: '4' })).toEqual({ lag_records: 1 });
+  });
+
+  it('writes the three refusal counters apart, and the process figures under their prom-client names', async () => {
+    const { registry, gateway } = registries();
+    registerProcessMetrics(registry);
+    gateway.connectionsRefused.inc({ reason: 'auth_refused' }, 2);
+    gateway.connectionsClosed.inc({ reason: 'packet_too_large' });
+    gateway.publishesRefused.inc({ reason: 'acl_publish' }, 3);
+    gateway.subscriptionsRefused.inc({ reason: 'acl_subscribe' }, 4);
+    const points = statsPoints(await registry.getMetricsAsJSON(), new Map(), 'n1', 1000);
+    expect(byTags(points, { component: 'gateway', node: 'n1' })).toMatchObject({ connections_refused: 2, connections_closed: 1, publishes_refused: 3, subscriptions_refused: 4 });
+    expect(byTags(points, { component: 'process', node: 'n1' })).toEqual({ cpu_seconds: expect.any(Number), rss_bytes: expect.any(Number), heap_used_bytes: expect.any(Number) });
   });
 
   it('reports a histogram as the interval\'s count, mean, p50 and p99 in ms, interpolated within its bucket', async () => {

@@ -9,6 +9,9 @@ type Component = 'gateway' | 'processor' | 'process';
 const SCALARS: Record<string, [Component, string]> = {
   sluice_gateway_connections: ['gateway', 'connections'],
   sluice_gateway_connections_refused_total: ['gateway', 'connections_refused'],
+  sluice_gateway_connections_closed_total: ['gateway', 'connections_closed'],
+  sluice_gateway_publishes_refused_total: ['gateway', 'publishes_refused'],
+  sluice_gateway_subscriptions_refused_total: ['gateway', 'subscriptions_refused'],
   sluice_gateway_messages_total: ['gateway', 'messages'],
   sluice_gateway_readings_total: ['gateway', 'readings'],
   sluice_gateway_rejected_total: ['gateway', 'rejected'],
@@ -26,9 +29,9 @@ const SCALARS: Record<string, [Component, string]> = {
   sluice_processor_checkpoint_bytes: ['processor', 'checkpoint_bytes'],
   sluice_processor_checkpoint_fallbacks_total: ['processor', 'checkpoint_fallbacks'],
   sluice_processor_lag_records: ['processor', 'lag_records'],
-  sluice_process_process_cpu_seconds_total: ['process', 'cpu_seconds'],
-  sluice_process_process_resident_memory_bytes: ['process', 'rss_bytes'],
-  sluice_process_nodejs_heap_size_used_bytes: ['process', 'heap_used_bytes'],
+  sluice_process_cpu_seconds_total: ['process', 'cpu_seconds'],
+  sluice_process_resident_memory_bytes: ['process', 'rss_bytes'],
+  sluice_nodejs_heap_size_used_bytes: ['process', 'heap_used_bytes'],
 };
 
 /** Histograms written as the interval's p50, p99 (ms) and count: [component, field prefix]. */

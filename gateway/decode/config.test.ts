@@ -11,7 +11,7 @@ describe('decode options', () => {
       maxMetricNameLength: 128,
       maxTagLength: 128,
       timestampSkewPastMs: 7 * 24 * 3600 * 1000,
-      timestampSkewFutureMs: 5 * 60 * 1000,
+      timestampSkewFutureMs: 10 * 1000,
       maxMetricsPerDevice: 1000,
       maxSeriesPerDevice: 1000,
       threads: Math.max(1, availableParallelism() - 1),
@@ -34,7 +34,7 @@ describe('reject reasons', () => {
     REASON_NAMES.forEach((name, code) => expect(REASON_CODE[name]).toBe(code));
     expect(REJECT_REASONS).toEqual([
       'decode_error', 'json_invalid', 'empty_batch', 'no_value', 'non_finite_value', 'timestamp_skew', 'metric_name_invalid',
-      'metric_name_too_long', 'too_many_readings', 'series_length_mismatch', 'seq_out_of_range', 'tag_invalid', 'cardinality_limit',
+      'metric_name_too_long', 'too_many_readings', 'series_length_mismatch', 'seq_out_of_range', 'tag_invalid', 'cardinality_limit', 'timestamp_future',
     ]);
     expect(reasonName(REASON_CODE.cardinality_limit)).toBe('cardinality_limit');
     expect(() => reasonName(200)).toThrow(RangeError);

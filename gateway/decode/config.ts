@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../core/index.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const MINUTE_MS = 60 * 1000;
+const SECOND_MS = 1000;
 
 const count = (): z.ZodNumber => z.number().int().positive();
 const millis = (): z.ZodNumber => z.number().int().nonnegative();
@@ -23,8 +23,13 @@ export const decodeLimitsSchema = z
     maxTagLength: count().default(128),
     /** How far before the receive time an event time may be. Default 7 days. */
     timestampSkewPastMs: millis().default(7 * DAY_MS),
-    /** How far after the receive time (device clock ahead) an event time may be. Default 5 minutes. */
-    timestampSkewFutureMs: millis().default(5 * MINUTE_MS),
+    /**
+     * How far after the receive time (device clock ahead) an event time may be; beyond it
+     * the payload is refused as timestamp_future. Default 10 s: a device's event time moves
+     * only its own windows, and a reading minutes ahead would make that device's on-time
+     * readings late until its clock caught up.
+     */
+    timestampSkewFutureMs: millis().default(10 * SECOND_MS),
     /** Distinct metric names per device (cardinality guard, main thread). Default 1000. */
     maxMetricsPerDevice: count().default(1000),
     /**

@@ -42,7 +42,7 @@ describe('DecodePool', () => {
 
     const result = await pool.decode(job, transferList);
     expect(job.payloads.buffer.byteLength).toBe(0); // transferred to the worker, not copied
-    expect([...result.status]).toEqual([0, REASON_CODE.timestamp_skew, 0, REASON_CODE.json_invalid, 0, REASON_CODE.empty_batch]);
+    expect([...result.status]).toEqual([0, REASON_CODE.timestamp_future, 0, REASON_CODE.json_invalid, 0, REASON_CODE.empty_batch]);
     expect([...result.readings]).toEqual([3, 0, 1, 0, 2, 0]);
     expect([...result.msgPartitionIndex]).toEqual([0, NO_INDEX, 0, NO_INDEX, 1, NO_INDEX]);
     expect([...result.partitions]).toEqual([0, 3]);

@@ -128,10 +128,11 @@ describe('decodePayload: one test per reject reason (protobuf)', () => {
     refused({ readings: [reading({ doubleValue: -Infinity })] }, REASON_CODE.non_finite_value);
   });
 
-  it('timestamp_skew: before receivedAt − past or after receivedAt + future', () => {
+  it('timestamp_skew before receivedAt − past; timestamp_future after receivedAt + future (default 10 s)', () => {
+    expect(LIMITS.timestampSkewFutureMs).toBe(10_000);
     refused({ readings: [reading({ timeUnixMs: NOW - LIMITS.timestampSkewPastMs - 1 })] }, REASON_CODE.timestamp_skew);
-    refused({ readings: [reading({ timeUnixMs: NOW + LIMITS.timestampSkewFutureMs + 1 })] }, REASON_CODE.timestamp_skew);
-    refused({ series: [{ metric: 'x', startUnixMs: NOW, timeDeltaMs: [0, LIMITS.timestampSkewFutureMs + 1], values: [1, 2] }] }, REASON_CODE.timestamp_skew);
+    refused({ readings: [reading({ timeUnixMs: NOW + LIMITS.timestampSkewFutureMs + 1 })] }, REASON_CODE.timestamp_future, /ms after the receive time/);
+    refused({ series: [{ metric: 'x', startUnixMs: NOW, timeDeltaMs: [0, LIMITS.timestampSkewFutureMs + 1], values: [1, 2] }] }, REASON_CODE.timestamp_future);
     expect(run({ readings: [reading({ timeUnixMs: NOW + LIMITS.timestampSkewFutureMs })] }).out.reason).toBe(0);
   });
 

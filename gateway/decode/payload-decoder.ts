@@ -195,6 +195,9 @@ class PayloadWriter {
 
   private checkTime(t: number): number {
     if (t >= this.earliest && t <= this.latest) return 0;
+    if (t > this.latest) {
+      return this.fail(REASON_CODE.timestamp_future, `time ${t} is ${t - this.receivedAtMs} ms after the receive time ${this.receivedAtMs} (limit ${this.latest - this.receivedAtMs} ms): set the device's clock`);
+    }
     return this.fail(REASON_CODE.timestamp_skew, `time ${t} is outside [${this.earliest}, ${this.latest}] (receive time ${this.receivedAtMs})`);
   }
 

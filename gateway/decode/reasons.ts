@@ -17,7 +17,7 @@ export const REASON_CODE = {
   no_value: 4,
   /** NaN or ±Infinity as a numeric value. */
   non_finite_value: 5,
-  /** Event time outside [receivedAt − timestampSkewPastMs, receivedAt + timestampSkewFutureMs]. */
+  /** Event time before receivedAt − timestampSkewPastMs (a future one is timestamp_future since code 14). */
   timestamp_skew: 6,
   /** Metric name empty or with characters outside [A-Za-z0-9_.:/-]. */
   metric_name_invalid: 7,
@@ -29,10 +29,12 @@ export const REASON_CODE = {
   series_length_mismatch: 10,
   /** seq above 2^53 − 1 (not exact as a double; the log stores seq as Float64). */
   seq_out_of_range: 11,
-  /** A reading tag key or value empty, longer than maxTagLength, or containing ',' or '='. */
+  /** A reading tag InfluxDB cannot store exactly: empty or too long, a reserved key, a control character, a stray backslash. */
   tag_invalid: 12,
   /** Reserved: the device passed maxMetricsPerDevice. The main thread enforces it, never the worker. */
   cardinality_limit: 13,
+  /** Event time after receivedAt + timestampSkewFutureMs (a device clock ahead). */
+  timestamp_future: 14,
 } as const;
 
 export type ReasonName = keyof typeof REASON_CODE;

@@ -43,4 +43,6 @@ export type WorkerMessage =
   | { kind: 'stop'; checkpoint: boolean; timeoutMs: number }
   | { kind: 'stopped' }
   /** A worker's storage episode started (errno) or ended (undefined), for the main thread's /readyz. */
-  | { kind: 'storage'; component: string; errno: string | undefined };
+  | { kind: 'storage'; component: string; errno: string | undefined }
+  /** InfluxDB started refusing a worker's writes (why, one line) or takes them again (undefined), for /readyz. */
+  | { kind: 'sink'; problem: string | undefined };

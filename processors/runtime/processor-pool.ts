@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import { compiledWorkerFile, SluiceError, type Logger, type StorageHealth } from '../../core/index.js';
+import { compiledWorkerFile, ExitCode, SluiceError, type Logger, type StorageHealth } from '../../core/index.js';
 import type { Log } from '../../log/index.js';
 import { assignPartitions } from '../../routing/index.js';
 import type { ProcessorConfig } from '../config.js';
@@ -56,6 +56,8 @@ export class ProcessorPool {
   private readonly threads: Thread[] = [];
   private stopping = false;
   private nextMetricsId = 1;
+  /** Why InfluxDB refuses each thread's writes, while it does. */
+  private readonly sinkProblems = new Map<number, string>();
 
   constructor(
     private readonly config: ProcessorConfig,
@@ -72,6 +74,11 @@ export class ProcessorPool {
   /** The log writers must append through, so the workers hear of new records at once. */
   get log(): Log {
     return this.server.log;
+  }
+
+  /** Why InfluxDB refuses the processors' writes (one line), or undefined while it takes them: for /readyz. */
+  get sinkProblem(): string | undefined {
+    return this.sinkProblems.values().next().value;
   }
 
   /** Starts the workers; resolves once every one has restored its checkpoints. */
@@ -101,6 +108,9 @@ export class ProcessorPool {
               break;
             case 'storage':
               this.deps.health?.mirror(`${message.component} (processor thread ${index})`, message.errno);
+              break;
+            case 'sink':
+              this.onSinkProblem(index, message.problem);
               break;
             case 'metrics-response':
               thread.metricRequests.get(message.id)?.(message.metrics as MetricsJson);
@@ -132,11 +142,24 @@ export class ProcessorPool {
     this.deps.logger.info({ threads: this.threads.map((t) => t.partitions.length) }, 'processor threads started (partitions per thread)');
   }
 
+  /**
+   * Logs a refusal once for the whole pool when the first thread meets it (every thread
+   * writes to the same InfluxDB with the same user), and once when the last one is past it.
+   */
+  private onSinkProblem(thread: number, problem: string | undefined): void {
+    const before = this.sinkProblem;
+    if (problem === undefined) this.sinkProblems.delete(thread);
+    else this.sinkProblems.set(thread, problem);
+    const after = this.sinkProblem;
+    if (after !== undefined && after !== before) this.deps.logger.error(`${after}; the processors keep the points and retry with backoff, so the fix takes effect without a restart`);
+    if (after === undefined && before !== undefined) this.deps.logger.warn('InfluxDB takes the processors\' writes again');
+  }
+
   /** A thread died outside a stop: a bug, so exit loudly and let a supervisor restart from the checkpoints. */
   private onThreadFailed(thread: Thread, err: Error): void {
     if (this.stopping) return;
     this.deps.logger.fatal({ err, thread: thread.index }, 'processor thread failed; exiting');
-    process.exit(70);
+    process.exit(ExitCode.internal);
   }
 
   /** Every worker's metrics, as prom-client JSON, for aggregation with this thread's. */

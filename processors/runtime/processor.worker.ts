@@ -28,6 +28,7 @@ const node = new ProcessorNode(config, {
   logger,
   dataDir: data.dataDir,
   partitions: data.partitions,
+  onSinkRefusal: (problem) => send({ kind: 'sink', problem }),
 });
 
 port.on('message', (message: WorkerMessage) => {

@@ -11,8 +11,15 @@ describe('influxConfigSchema', () => {
     expect(influxConfigSchema.parse({})).toEqual({
       url: 'http://127.0.0.1:8086', version: 1, database: 'sluice', batchSize: 5000,
       flushInterval: 1000, maxInflightRequests: 2, maxRetryDelay: 30_000, timeout: 10_000,
+      createDatabase: true, contentEncoding: 'identity', tls: { insecureSkipVerify: false },
     });
     expect(influxConfigSchema.parse({ flushInterval: '250ms', timeout: 500 })).toMatchObject({ flushInterval: 250, timeout: 500 });
+  });
+
+  it('refuses TLS options for an http:// URL, naming the key', () => {
+    expect(messages({ tls: { ca: 'ca.pem' } })).toEqual(['tls.ca: influx.tls.ca is set but influx.url is not https://: use an https:// URL, or remove influx.tls.ca']);
+    expect(messages({ url: 'https://influx:8086', tls: { ca: 'ca.pem', insecureSkipVerify: true } })).toEqual([]);
+    expect(messages({ contentEncoding: 'br' })).toEqual(['contentEncoding: expected gzip or identity']);
   });
 
   it('refuses unknown keys', () => {

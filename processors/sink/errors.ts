@@ -14,8 +14,9 @@ export class SinkUnavailableError extends SluiceError {
   }
 }
 
-/** InfluxDB refuses every write until someone fixes the configuration (401, 403, 404, …). */
+/** InfluxDB refuses every write until someone fixes the configuration (401, 403, 404, …, or an untrusted TLS certificate). */
 export class SinkRejectedError extends SluiceError {
+  /** HTTP status; 0 when the TLS handshake failed before any HTTP. */
   readonly status: number;
   constructor(message: string, status: number, options: { cause?: unknown } = {}) {
     super('SLUICE_SINK_REJECTED', message, { cause: options.cause, canRetry: false });
@@ -34,5 +35,12 @@ export class SinkClosedError extends SluiceError {
 export class PointInvalidError extends SluiceError {
   constructor(message: string) {
     super('SLUICE_SINK_POINT_INVALID', message);
+  }
+}
+
+/** influx.tls names a file that cannot be read or is not PEM: fix the path or the file. */
+export class SinkTlsError extends SluiceError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SLUICE_SINK_TLS_INVALID', message, { cause: options.cause, canRetry: false });
   }
 }

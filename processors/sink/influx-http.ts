@@ -1,9 +1,10 @@
 /** One HTTP request to InfluxDB's write, query or delete API, and what its answer means for the caller. */
+import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { HttpError, InfluxDB, type Transport } from '@influxdata/influxdb-client';
 import type { InfluxConfig } from './config.js';
-import { SinkRejectedError, SinkUnavailableError } from './errors.js';
+import { SinkRejectedError, SinkTlsError, SinkUnavailableError } from './errors.js';
 
 /** How one request ended: written, worth retrying, or refused for its content. */
 export type Attempt =
@@ -14,7 +15,8 @@ export type Attempt =
   /** 400 (unparsable line, field type conflict; a statement or delete predicate that does not parse) or 422 (v2: outside retention): some point is bad. */
   | { kind: 'badPoints'; message: string };
 
-export type InfluxHttpConfig = Pick<InfluxConfig, 'url' | 'version' | 'database' | 'retentionPolicy' | 'username' | 'password' | 'bucket' | 'org' | 'token' | 'timeout' | 'maxInflightRequests'>;
+export type InfluxHttpConfig = Pick<InfluxConfig, 'url' | 'version' | 'database' | 'retentionPolicy' | 'username' | 'password' | 'bucket' | 'org' | 'token' | 'timeout' | 'maxInflightRequests'> &
+  Partial<Pick<InfluxConfig, 'contentEncoding' | 'tls'>>;
 
 /**
  * Both versions go through the client's node transport (node:http underneath): v1's /write
@@ -31,9 +33,9 @@ export class InfluxHttp {
   private readonly headers: Record<string, string> = {};
 
   constructor(private readonly config: InfluxHttpConfig) {
-    const Agent = config.url.startsWith('https:') ? HttpsAgent : HttpAgent;
     // Keep-alive: a processor writes every second; a new TCP (and TLS) handshake each time is waste.
-    this.agent = new Agent({ keepAlive: true, maxSockets: config.maxInflightRequests });
+    const keepAlive = { keepAlive: true, maxSockets: config.maxInflightRequests };
+    this.agent = config.url.startsWith('https:') ? new HttpsAgent({ ...keepAlive, ...tlsOptions(config.tls) }) : new HttpAgent(keepAlive);
     const token = config.version === 2 ? config.token : undefined;
     this.transport = new InfluxDB({ url: config.url, token, timeout: config.timeout, transportOptions: { agent: this.agent } }).transport;
     if (config.version === 2) {
@@ -50,10 +52,20 @@ export class InfluxHttp {
     }
   }
 
-  /** POSTs line protocol once; throws SinkRejectedError when no retry can help. */
+  /**
+   * POSTs line protocol once; throws SinkRejectedError when no retry can help. With
+   * influx.contentEncoding gzip every non-empty body is gzipped, as Telegraf does (the
+   * client's gzipThreshold, zlib's default level; an empty body, config check's write probe,
+   * is sent as is).
+   */
   write(body: string, signal: AbortSignal): Promise<Attempt> {
     const headers = { ...this.headers, 'content-type': 'text/plain; charset=utf-8' };
-    return this.send(this.writePath, body, headers, signal);
+    return this.send(this.writePath, body, headers, signal, 'POST', this.config.contentEncoding === 'gzip' ? 0 : undefined);
+  }
+
+  /** GET /ping once (1.x, 2.x and 3.x answer 204 without credentials): is InfluxDB there at all? */
+  ping(signal: AbortSignal): Promise<Attempt> {
+    return this.send('/ping', '', { ...this.headers }, signal, 'GET');
   }
 
   /**
@@ -77,15 +89,21 @@ export class InfluxHttp {
     this.agent.destroy();
   }
 
-  private async send(path: string, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<Attempt> {
+  private async send(path: string, body: string, headers: Record<string, string>, signal: AbortSignal, method = 'POST', gzipThreshold?: number): Promise<Attempt> {
     // The transport adds an abort listener to the signal it gets and never removes it; give
     // it a signal per request so the writer's long-lived one does not collect them forever.
     const request = new AbortController();
     const abort = () => request.abort(signal.reason);
     signal.addEventListener('abort', abort, { once: true });
     try {
-      return { kind: 'ok', body: (await this.transport.request(path, body, { method: 'POST', headers, signal: request.signal })) as unknown };
+      return { kind: 'ok', body: (await this.transport.request(path, body, { method, headers, signal: request.signal, gzipThreshold })) as unknown };
     } catch (err) {
+      const tlsCode = (err as NodeJS.ErrnoException).code;
+      if (tlsCode !== undefined && UNTRUSTED_CERTIFICATE.has(tlsCode)) {
+        // Not an outage: every retry meets the same certificate until the config changes.
+        const fix = this.config.tls?.ca === undefined ? 'set influx.tls.ca to the PEM file of the CA that signed it' : `influx.tls.ca ${this.config.tls.ca} did not sign it: set the right CA`;
+        throw new SinkRejectedError(`InfluxDB at ${this.config.url}: its TLS certificate is not trusted (${tlsCode}: ${(err as Error).message}); ${fix} (or influx.tls.insecureSkipVerify: true, for tests only)`, 0, { cause: err });
+      }
       if (!(err instanceof HttpError)) {
         // Refused connection, reset, DNS, timeout: InfluxDB is not reachable right now.
         const message = `InfluxDB at ${this.config.url} is unreachable: ${(err as Error).message}`;
@@ -112,17 +130,36 @@ export class InfluxHttp {
 
   /** Says what to fix for a status that will not change by retrying. */
   private rejection(status: number, detail: string): string {
-    const { url, version, database, retentionPolicy, bucket, org } = this.config;
+    const { url, version, database, retentionPolicy, bucket, org, username } = this.config;
     const where = `InfluxDB at ${url} answered ${status} (${detail})`;
+    if (status === 401 && version === 1 && username !== undefined) return `${where}: influx.username ${username} or influx.password is wrong; fix them (a user with WRITE on database ${database})`;
     if (status === 401 && version === 1) return `${where}: it needs credentials; set influx.username and influx.password to a user with WRITE on database ${database}`;
     if (status === 401) return `${where}: the token is not valid; set influx.token to an API token with write permission on bucket ${bucket}`;
-    if (status === 403 && version === 1) return `${where}: influx.username may not write to database ${database}; run \`GRANT WRITE ON "${database}" TO <user>\` or use another user`;
+    if (status === 403 && version === 1) return `${where}: influx.username ${username ?? '(none)'} may not write to database ${database}; as an admin run \`GRANT WRITE ON "${database}" TO "${username ?? '<user>'}"\` (or ALL), or use another user`;
     if (status === 403) return `${where}: influx.token may not write to bucket ${bucket}; give it write permission on the bucket or set another token`;
     if (status === 404 && version === 2) return `${where}: bucket ${bucket} in org ${org} not found (or this is not InfluxDB 2.x); create it with \`influx bucket create --name ${bucket} --org ${org}\`, or fix influx.bucket, influx.org or influx.version`;
     if (status === 404 && /retention policy/i.test(detail)) return `${where}: retention policy ${retentionPolicy} does not exist on database ${database}: create it with \`CREATE RETENTION POLICY "${retentionPolicy}" ON "${database}" DURATION INF REPLICATION 1\` or unset influx.retentionPolicy`;
     if (status === 404) return `${where}: database ${database} does not exist: create it with \`CREATE DATABASE ${database}\` or set influx.database`;
     return `${where}: InfluxDB refuses this request; check the influx.* settings`;
   }
+}
+
+/** Node's codes for a server certificate that does not verify (OpenSSL's X509_V_ERR_* names, and the host check). */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Agent options for influx.tls; reads the CA file once, here, so a bad path fails the start with its name. */
+function tlsOptions(tls: InfluxConfig['tls'] | undefined): { ca?: Buffer; rejectUnauthorized: boolean } {
+  const options: { ca?: Buffer; rejectUnauthorized: boolean } = { rejectUnauthorized: !(tls?.insecureSkipVerify ?? false) };
+  if (tls?.ca === undefined) return options;
+  try {
+    options.ca = readFileSync(tls.ca);
+  } catch (err) {
+    throw new SinkTlsError(`influx.tls.ca: cannot read ${tls.ca} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); set it to the PEM file of the CA that signed InfluxDB's certificate`, { cause: err });
+  }
+  return options;
 }
 
 /** v1 /query's answer: one result per statement, in order, each with its error or its series. */

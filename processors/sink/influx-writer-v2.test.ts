@@ -96,6 +96,16 @@ describe('InfluxWriter, InfluxDB 2.x', () => {
     expect(captured).toHaveLength(2);
   });
 
+  it('with onRefusal, waits out a 403 (reported once, then cleared) and writes the batch once InfluxDB takes it', async () => {
+    server.respond = () => (captured.length <= 3 ? { status: 403, body: '{"code":"forbidden","message":"insufficient permissions for write"}' } : { status: 204 });
+    const reports: (string | undefined)[] = [];
+    const batch = lines(3);
+    await v2Writer({ minRetryDelay: 5, onRefusal: (err) => reports.push(err?.message) }, { maxRetryDelay: '20ms' }).write(batch);
+    expect(captured).toHaveLength(4);
+    expect(written()).toEqual(batch);
+    expect(reports).toEqual([expect.stringMatching(/answered 403 \(insufficient permissions for write\): influx\.token may not write to bucket tele metry/), undefined]);
+  });
+
   it('keeps at most maxInflightRequests requests in flight', async () => {
     let open = 0;
     let most = 0;

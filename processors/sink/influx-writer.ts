@@ -7,7 +7,10 @@ import type { SinkPointId } from './point.js';
 import { Slots } from './slots.js';
 
 /** The `influx.*` settings the writer uses (a parsed InfluxConfig has them all). */
-export type InfluxWriterConfig = InfluxHttpConfig & Pick<InfluxConfig, 'maxRetries' | 'maxRetryDelay'>;
+export type InfluxWriterConfig = InfluxHttpConfig & Pick<InfluxConfig, 'maxRetries' | 'maxRetryDelay'> & Partial<Pick<InfluxConfig, 'createDatabase'>>;
+
+/** What ensureDatabase() found: the database is there (or was made), or it is missing and why. */
+export type DatabaseState = { state: 'exists' | 'created' } | { state: 'missing'; reason: string };
 
 export interface InfluxWriterOptions {
   /**
@@ -29,6 +32,14 @@ export interface InfluxWriterOptions {
    * or the point as JSON, and why); the point stays. Default: onBadPoint.
    */
   onBadDelete?: (what: string, message: string) => void;
+  /**
+   * With it, a write or delete InfluxDB refuses for a reason only an operator can fix (401,
+   * 403, 404: credentials, a missing GRANT or database) is kept and tried again with backoff,
+   * as in an outage, instead of rejecting with SinkRejectedError: a GRANT or CREATE DATABASE
+   * then takes effect without a restart. Called with the refusal when one starts (or its
+   * reason changes) and with undefined when InfluxDB takes a request again.
+   */
+  onRefusal?: (error: SinkRejectedError | undefined) => void;
 }
 
 /** DELETE statements per /query request (1.x runs them in order and stops at the first that fails). */
@@ -46,6 +57,8 @@ export class InfluxWriter {
   private readonly minRetryDelay: number;
   /** Backoff waits in progress, so close() can end them without a listener per wait on the signal. */
   private readonly waits = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  /** The refusal being waited out (onRefusal mode), to report its start and end once each. */
+  private refusal: string | undefined;
 
   constructor(
     private readonly config: InfluxWriterConfig,
@@ -127,15 +140,37 @@ export class InfluxWriter {
     for (let i = 0; i < statements.length; i += DELETES_PER_QUERY) await this.runDeletes(statements.slice(i, i + DELETES_PER_QUERY));
   }
 
-  /** v1: `CREATE DATABASE` (a no-op when it exists), for when Sluice manages the database. v2: nothing. */
-  async ensureDatabase(): Promise<void> {
-    if (this.config.version === 2) return;
-    const name = this.config.database.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
-    const statement = `CREATE DATABASE "${name}"`;
-    const outcome = await this.attempt((signal) => this.http.query(statement, signal));
-    if (outcome.kind !== 'ok') throw new SinkRejectedError(`InfluxDB at ${this.config.url} refused \`${statement}\`: ${outcome.message}`, 400);
-    const error = (outcome.body as QueryBody | undefined)?.results?.[0]?.error;
-    if (error !== undefined) throw new SinkRejectedError(`InfluxDB at ${this.config.url} refused \`${statement}\`: ${error}`, 200);
+  /**
+   * v1: makes sure influx.database exists. `SHOW DATABASES` first: it needs no admin and lists
+   * every database the user has a privilege on, so a non-admin user with ALL or WRITE on an
+   * existing one finds it and nothing is created. Only when it is not listed and
+   * influx.createDatabase is on does it run `CREATE DATABASE` (admin only); a refusal there is
+   * not an error: the database is reported missing with what to do. Throws SinkRejectedError
+   * when InfluxDB refuses the credentials, and SinkUnavailableError only when maxRetries is set.
+   * v2: nothing to do (buckets are created in InfluxDB).
+   */
+  async ensureDatabase(): Promise<DatabaseState> {
+    if (this.config.version === 2) return { state: 'exists' };
+    const { database, username, url } = this.config;
+    const shown = await this.attempt((signal) => this.http.query('SHOW DATABASES', signal), false);
+    const result = shown.kind === 'ok' ? (shown.body as QueryBody | undefined)?.results?.[0] : undefined;
+    if (shown.kind !== 'ok' || result?.error !== undefined) throw new SinkRejectedError(`InfluxDB at ${url} refused \`SHOW DATABASES\`: ${shown.kind === 'ok' ? result?.error : shown.message}`, 400);
+    const names = (result?.series ?? []).flatMap((series) => (series.values ?? []).map((row) => String(row[0])));
+    if (names.includes(database)) return { state: 'exists' };
+    const who = username === undefined ? 'InfluxDB without credentials' : `influx.username ${username}`;
+    if (this.config.createDatabase === false) return { state: 'missing', reason: `database ${database} is not listed by \`SHOW DATABASES\` for ${who} and influx.createDatabase is false: create it as an admin (\`CREATE DATABASE "${database}"\`) and grant this user WRITE on it` };
+    const statement = `CREATE DATABASE "${database.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+    let created: Exclude<Attempt, { kind: 'retry' }>;
+    try {
+      created = await this.attempt((signal) => this.http.query(statement, signal), false);
+    } catch (err) {
+      // 1.x answers 403 to a user that is not an admin; the message it then builds is about writes.
+      if (!(err instanceof SinkRejectedError && err.status === 403)) throw err;
+      return { state: 'missing', reason: `database ${database} does not exist (or ${who} has no privilege on it) and ${who} may not create it (\`${statement}\` needs an admin): create it as an admin and grant this user WRITE on it, or set influx.database` };
+    }
+    const error = created.kind === 'ok' ? (created.body as QueryBody | undefined)?.results?.[0]?.error : created.message;
+    if (error !== undefined) throw new SinkRejectedError(`InfluxDB at ${url} refused \`${statement}\`: ${error}`, 400);
+    return { state: 'created' };
   }
 
   /** Stops retrying and aborts requests in flight; pending write() calls reject with SinkClosedError. */
@@ -188,7 +223,8 @@ export class InfluxWriter {
     const statement = `SHOW TAG KEYS FROM ${[...sources].join(', ')}`;
     let outcome: Exclude<Attempt, { kind: 'retry' }>;
     try {
-      outcome = await this.attempt((signal) => this.http.query(statement, signal, this.config.database));
+      // Not waited out: a user with WRITE but no READ keeps writing, its deletes are refused.
+      outcome = await this.attempt((signal) => this.http.query(statement, signal, this.config.database), false);
     } catch (err) {
       if (!(err instanceof SinkRejectedError && err.status === 403)) throw err;
       return `\`${statement}\` was refused (${err.message}); deleting superseded points needs READ on database ${this.config.database}: \`GRANT READ ON "${this.config.database}" TO <user>\` (or ALL)`;
@@ -241,9 +277,14 @@ export class InfluxWriter {
     });
   }
 
-  /** One request, retried while InfluxDB is unavailable; resolves with the first non-retry outcome. */
-  private async attempt(request: (signal: AbortSignal) => Promise<Attempt>): Promise<Exclude<Attempt, { kind: 'retry' }>> {
+  /**
+   * One request, retried while InfluxDB is unavailable, and while it refuses the request when
+   * onRefusal is set and `waitOutRefusal` (the default); resolves with the first outcome that
+   * is neither.
+   */
+  private async attempt(request: (signal: AbortSignal) => Promise<Attempt>, waitOutRefusal = true): Promise<Exclude<Attempt, { kind: 'retry' }>> {
     const signal = this.stop.signal;
+    const onRefusal = waitOutRefusal ? this.options.onRefusal : undefined;
     for (let attempt = 1; ; attempt++) {
       let outcome: Attempt;
       try {
@@ -251,16 +292,23 @@ export class InfluxWriter {
         const started = performance.now();
         try {
           outcome = await request(signal);
+        } catch (err) {
+          if (onRefusal === undefined || !(err instanceof SinkRejectedError) || signal.aborted) throw err;
+          outcome = { kind: 'retry', error: err, retryAfterMs: undefined };
         } finally {
           release();
         }
         if (outcome.kind !== 'retry') this.options.onRequest?.((performance.now() - started) / 1000);
         if (signal.aborted) throw signal.reason;
-        if (outcome.kind !== 'retry') return outcome;
+        if (outcome.kind !== 'retry') {
+          if (waitOutRefusal) this.refused(undefined);
+          return outcome;
+        }
         const { maxRetries } = this.config;
         if (maxRetries !== undefined && attempt > maxRetries) throw outcome.error;
         const delay = outcome.retryAfterMs ?? this.backoff(attempt);
-        this.options.onRetry?.(outcome.error, attempt, delay);
+        if (outcome.error instanceof SinkRejectedError) this.refused(outcome.error);
+        else this.options.onRetry?.(outcome.error, attempt, delay);
         // The slot is released while waiting: other batches may find InfluxDB back first.
         await this.wait(delay);
       } catch (err) {
@@ -268,6 +316,13 @@ export class InfluxWriter {
         throw err;
       }
     }
+  }
+
+  /** Reports a refusal when it starts or its reason changes, and its end. */
+  private refused(error: SinkRejectedError | undefined): void {
+    if (error?.message === this.refusal) return;
+    this.refusal = error?.message;
+    this.options.onRefusal?.(error);
   }
 
   /** Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"). */

@@ -41,7 +41,7 @@ class MemoryLog implements Log {
   }
 }
 
-const TIME = { maxOutOfOrderness: 2_000, idleTimeout: 1e12, allowedLateness: 4_000 };
+const TIME = { maxOutOfOrderness: 2_000, idleTimeout: 1e12, allowedLateness: 4_000, maxBackfill: 1e15 };
 const WINDOWS: WindowSpec[] = [
   { name: 'w5s', type: 'tumbling', size: 5_000 },
   { name: 'sessions', type: 'session', gap: 1_500 },

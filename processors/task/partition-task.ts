@@ -5,6 +5,7 @@ import { SeqDeduplicator } from '../dedup.js';
 import { StateCorruptError } from '../errors.js';
 import { latePoint, rawPoints, supersededPoints, windowPoint } from '../points.js';
 import type { SinkPoint, SinkPointId } from '../sink/index.js';
+import { DeviceClocks, type DeviceClock } from '../time/device-clocks.js';
 import { PartitionWatermark } from '../time/watermark.js';
 import { WindowOperator } from '../windowing/window-operator.js';
 import type { TimeConfig, WindowSpec } from '../windowing/window-spec.js';
@@ -44,6 +45,9 @@ export interface PartitionTaskStats {
 export class PartitionTask {
   readonly stats: PartitionTaskStats = { records: 0, messages: 0, duplicates: 0, late: 0 };
   private dedup = new SeqDeduplicator();
+  /** Event time per device: decides lateness and when a device's windows fire. */
+  private clocks: DeviceClocks;
+  /** The partition's progress: how far the operators look for windows to fire, and the lag gauge. */
   private watermark: PartitionWatermark;
   private operators: WindowOperator[];
   private next = 0;
@@ -53,7 +57,8 @@ export class PartitionTask {
 
   constructor(private readonly o: PartitionTaskOptions) {
     this.watermark = new PartitionWatermark(o.time, Date.now());
-    this.operators = o.windows.map((spec) => new WindowOperator(spec, o.time));
+    this.clocks = new DeviceClocks(o.time);
+    this.operators = o.windows.map((spec) => new WindowOperator(spec, o.time, this.clocks));
   }
 
   get partition(): number {
@@ -115,8 +120,11 @@ export class PartitionTask {
     const last = chain[chain.length - 1]!;
     this.dedup = SeqDeduplicator.restore(part(full, 'dedup'), deltas.map((d) => part(d, 'dedup')));
     this.watermark = PartitionWatermark.restore(this.o.time, part(states[states.length - 1]!, 'watermark'), Date.now());
+    // A checkpoint from before per-device time has no clocks: its partition watermark stands in for every device's.
+    const fullWatermark = PartitionWatermark.restore(this.o.time, part(full, 'watermark'), 0).current;
+    this.clocks = DeviceClocks.restore(this.o.time, full.get('clocks'), deltaParts('clocks'), Date.now(), full.has('clocks') ? -Infinity : fullWatermark);
     // A window added since the full checkpoint starts empty (its deltas, if any, then apply); one removed is simply dropped.
-    this.operators = this.o.windows.map((spec) => WindowOperator.restore(spec, this.o.time, full.get(`window:${spec.name}`), deltaParts(`window:${spec.name}`)));
+    this.operators = this.o.windows.map((spec) => WindowOperator.restore(spec, this.o.time, full.get(`window:${spec.name}`), deltaParts(`window:${spec.name}`), this.clocks));
     this.next = last.offset;
     this.lastCheckpoint = last.id;
     this.deltasSinceFull = chain.length - 1;
@@ -139,11 +147,12 @@ export class PartitionTask {
   async snapshot(id: number, options: { fullEvery?: number } = {}): Promise<PartitionCheckpoint> {
     const full = this.lastCheckpoint === 0 || this.deltasSinceFull + 1 >= (options.fullEvery ?? 1);
     const hint = full
-      ? this.operators.reduce((n, op) => n + op.snapshotSizeHint, this.dedup.snapshotSizeHint)
-      : this.operators.reduce((n, op) => n + op.deltaSizeHint, this.dedup.deltaSizeHint);
+      ? this.operators.reduce((n, op) => n + op.snapshotSizeHint, this.dedup.snapshotSizeHint + this.clocks.snapshotSizeHint)
+      : this.operators.reduce((n, op) => n + op.deltaSizeHint, this.dedup.deltaSizeHint + this.clocks.deltaSizeHint);
     const state = new TaskStateWriter(hint);
     await state.part('dedup', (w) => (full ? this.dedup.writeSnapshot(w) : this.dedup.writeDelta(w)));
     await state.part('watermark', (w) => w.bytes(this.watermark.snapshot()));
+    await state.part('clocks', (w) => (full ? this.clocks.writeSnapshot(w) : this.clocks.writeDelta(w)));
     for (const op of this.operators) await state.part(`window:${op.spec.name}`, (w) => (full ? op.writeSnapshot(w) : op.writeDelta(w)));
     const checkpoint: PartitionCheckpoint = {
       partition: this.o.partition,
@@ -183,16 +192,23 @@ export class PartitionTask {
     return true;
   }
 
-  /** Lets a quiet partition's watermark move with processing time, firing its windows. Call only when caught up. */
+  /** Fires the windows of devices quiet for idleTimeout, and lets a quiet partition's progress move with processing time. Call only when caught up. */
   advanceIfIdle(nowMs: number): void {
     if (this.lag > 0) return;
     const before = this.watermark.current;
+    this.clocks.markIdle(nowMs);
+    const moved = this.clocks.takeMoved();
     const wm = this.watermark.advanceIfIdle(nowMs);
-    if (wm > before) this.fire(wm);
+    if (wm > before || moved.length > 0) this.fire(wm, moved);
   }
 
   private process(batch: ColumnarBatch): void {
     const accepted = this.dedup.acceptBatch(batch);
+    const accept = (m: number): boolean => accepted[m] === 1;
+    // Lateness is judged against each device's clock as it was before this batch.
+    for (const op of this.operators) op.processBatch(batch, accept);
+    if (this.o.raw) rawPoints(batch, accepted, this.o.emit);
+    const now = Date.now();
     let maxTime = -Infinity;
     for (let m = 0; m < accepted.length; m++) {
       this.stats.messages++;
@@ -200,17 +216,18 @@ export class PartitionTask {
         if ((batch.msgFlags[m]! & MSG_FLAG_DROPPED) === 0) this.stats.duplicates++;
         continue;
       }
-      for (let r = m === 0 ? 0 : batch.numEnd[m - 1]!; r < batch.numEnd[m]!; r++) if (batch.time[r]! > maxTime) maxTime = batch.time[r]!;
-      for (let r = m === 0 ? 0 : batch.textEnd[m - 1]!; r < batch.textEnd[m]!; r++) if (batch.textTime[r]! > maxTime) maxTime = batch.textTime[r]!;
+      let msgMax = -Infinity;
+      for (let r = m === 0 ? 0 : batch.numEnd[m - 1]!; r < batch.numEnd[m]!; r++) if (batch.time[r]! > msgMax) msgMax = batch.time[r]!;
+      for (let r = m === 0 ? 0 : batch.textEnd[m - 1]!; r < batch.textEnd[m]!; r++) if (batch.textTime[r]! > msgMax) msgMax = batch.textTime[r]!;
+      this.clocks.observe(this.clocks.get(batch.strings[batch.msgDevice[m]!]!), msgMax, now);
+      if (msgMax > maxTime) maxTime = msgMax;
     }
-    const accept = (m: number): boolean => accepted[m] === 1;
-    for (const op of this.operators) op.processBatch(batch, accept);
-    if (this.o.raw) rawPoints(batch, accepted, this.o.emit);
-    this.fire(this.watermark.observe(maxTime, Date.now()));
+    this.fire(this.watermark.observe(maxTime, now), this.clocks.takeMoved());
   }
 
-  private fire(wm: number): void {
+  private fire(wm: number, moved: readonly DeviceClock[]): void {
     for (const op of this.operators) {
+      op.wake(moved);
       for (const w of op.onWatermark(wm)) {
         this.o.emit(windowPoint(w));
         // After the merged point: the sink orders each delete after its point's earlier writes.

@@ -1,5 +1,6 @@
 import { SluiceError } from '../../core/index.js';
 import type { ByteReader, ByteWriter } from '../state/bytes.js';
+import type { DeviceClock } from '../time/device-clocks.js';
 import { SeriesState } from './window-state.js';
 
 /** Ids stay below 2^26 so two fit exactly in one number key (id · 2^26 + id < 2^52). */
@@ -14,6 +15,8 @@ const NO_KEYS: readonly SeriesState[] = Object.freeze([]);
  * Map and a tenth of its size (200 bytes a device at 1 M keys, and two objects fewer).
  */
 export class DeviceKeys {
+  /** The device's event-time clock, looked up once (WindowOperator with device clocks). */
+  clock: DeviceClock | undefined = undefined;
   private list: readonly SeriesState[] = NO_KEYS;
   private map: Map<number, SeriesState> | undefined = undefined;
 

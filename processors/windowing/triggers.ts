@@ -27,7 +27,18 @@ export class EventTimeTrigger {
   constructor(
     private readonly lateness: number,
     private readonly stats: WindowOperatorStats,
+    /**
+     * With per-device event time: may this window fire (purge: be purged) now that its timer
+     * at `at` is within the scan horizon? When not, the gate keeps the window and hands it
+     * back through rearm() once its device moves. Without a gate, the horizon decides.
+     */
+    private readonly gate?: (win: WindowState, at: number, purge: boolean) => boolean,
   ) {}
+
+  /** Puts a window the gate kept back on its timer again (its device's clock moved). */
+  rearm(win: WindowState): void {
+    if (!win.purged && !Number.isNaN(win.timerAt)) this.timers.push(win.timerAt, win);
+  }
 
   /** After a window got a reading: pending until end ≤ watermark, else (re-)fired by the next advance(). */
   onUpdate(win: WindowState, wm: number): void {
@@ -85,6 +96,7 @@ export class EventTimeTrigger {
       }
       const win = item;
       if (win.purged || win.timerAt !== at) continue; // stale: the window moved or went
+      if (this.gate !== undefined && !this.gate(win, at, win.fired)) continue; // its device is not there yet
       win.timerAt = NaN;
       if (!win.fired) {
         this.emit(win, out);

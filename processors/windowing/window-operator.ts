@@ -2,6 +2,7 @@ import { MSG_FLAG_DROPPED, type ColumnarBatch } from '../../proto/index.js';
 import { ByteReader, ByteWriter } from '../state/bytes.js';
 import { SessionWindows, SlidingWindows, windowStart } from './assigners.js';
 import type { FiredWindow, LateReading, WindowOperatorStats } from './fired-window.js';
+import type { DeviceClock, DeviceClocks } from '../time/device-clocks.js';
 import { readHeader, writeHeader } from './operator-snapshot.js';
 import { EventTimeTrigger } from './triggers.js';
 import { KeyIndex, KeyTable } from './key-index.js';
@@ -49,13 +50,24 @@ export class WindowOperator {
   private readonly sessions: SessionWindows | undefined;
   private readonly onPurge = (win: WindowState): void => this.purge(win);
   private readonly onBuild = (s: SeriesState): void => this.build(s);
+  /** With device clocks: windows whose device's clock has not reached their timer yet, by device. */
+  private readonly parked = new Map<DeviceClock, WindowState[]>();
+  private readonly maxBackfill: number;
 
+  /**
+   * With `clocks` (a partition task's DeviceClocks), event time is per device: a reading is
+   * late against its own device's watermark, and a window fires once its device's
+   * watermark passes it or the device went idle (onWatermark's argument is then only how
+   * far to look). Without, the watermark given to onWatermark decides for every device.
+   */
   constructor(
     readonly spec: WindowSpec,
-    time: Pick<TimeConfig, 'allowedLateness'>,
+    time: Pick<TimeConfig, 'allowedLateness'> & Partial<Pick<TimeConfig, 'maxBackfill'>>,
+    private readonly clocks?: DeviceClocks,
   ) {
     this.lateness = time.allowedLateness;
-    this.trigger = new EventTimeTrigger(this.lateness, this.stats);
+    this.maxBackfill = time.maxBackfill ?? Infinity;
+    this.trigger = new EventTimeTrigger(this.lateness, this.stats, clocks === undefined ? undefined : this.gate);
     if (spec.type === 'session') {
       this.sessions = new SessionWindows(spec.gap);
       this.size = this.slide = 0;
@@ -63,6 +75,31 @@ export class WindowOperator {
       const sliding = new SlidingWindows(spec.size, spec.type === 'sliding' ? spec.slide : spec.size);
       this.size = sliding.size;
       this.slide = sliding.slide;
+    }
+  }
+
+  private readonly gate = (win: WindowState, at: number, purge: boolean): boolean => {
+    const c = this.clockOf(win.series);
+    if (at <= this.clocks!.watermark(c) || (!purge && c.idle)) return true;
+    let list = this.parked.get(c);
+    if (list === undefined) this.parked.set(c, (list = []));
+    list.push(win);
+    return false;
+  };
+
+  private clockOf(s: SeriesState): DeviceClock {
+    const dk = s.deviceKeys!;
+    return (dk.clock ??= this.clocks!.get(s.device));
+  }
+
+  /** Hands back to the trigger the windows kept for these devices (their clocks moved): the next onWatermark decides again. */
+  wake(moved: readonly DeviceClock[]): void {
+    if (this.parked.size === 0) return;
+    for (const c of moved) {
+      const list = this.parked.get(c);
+      if (list === undefined) continue;
+      this.parked.delete(c);
+      for (const win of list) this.trigger.rearm(win);
     }
   }
 
@@ -84,6 +121,9 @@ export class WindowOperator {
   processBatch(batch: ColumnarBatch, acceptMessage: (msgIndex: number) => boolean): void {
     const { strings, msgDevice, msgDeviceTags, msgFlags, numEnd, metric, tags, time, value } = batch;
     const index = this.keys;
+    const clocks = this.clocks;
+    // Readings older than this are late whatever their device's clock says (time.maxBackfill).
+    const oldest = clocks === undefined ? -Infinity : batch.receivedAtMs - this.maxBackfill;
     index.beginBatch(strings);
     let from = 0;
     for (let m = 0; m < msgDevice.length; m++) {
@@ -95,6 +135,7 @@ export class WindowOperator {
       const device = msgDevice[m]!;
       const deviceTags = msgDeviceTags[m]!;
       const dk = index.deviceKeys(device, deviceTags);
+      const wm = clocks === undefined ? this.wm : clocks.watermark((dk.clock ??= clocks.get(strings[device]!)));
       for (let j = from; j < to; j++) {
         const t = time[j]!;
         const v = value[j]!;
@@ -105,8 +146,9 @@ export class WindowOperator {
         const s = index.series(dk, device, deviceTags, metric[j]!, tags[j]!);
         if (s.lazyBytes !== undefined) this.build(s);
         this.stats.readings++;
-        if (this.sessions === undefined) this.addAligned(s, t, v);
-        else this.addToSession(this.sessions, s, t, v);
+        if (t < oldest) this.lateReading(s, t, v);
+        else if (this.sessions === undefined) this.addAligned(s, t, v, wm);
+        else this.addToSession(this.sessions, s, t, v, wm);
       }
       from = to;
     }
@@ -134,11 +176,11 @@ export class WindowOperator {
     return late;
   }
 
-  private addAligned(s: SeriesState, t: number, v: number): void {
+  private addAligned(s: SeriesState, t: number, v: number, wm: number): void {
     let placed = false;
     for (let start = windowStart(t, this.slide); start > t - this.size; start -= this.slide) {
       const end = start + this.size;
-      if (end + this.lateness <= this.wm) break; // purged, and so is every earlier window of t
+      if (end + this.lateness <= wm) break; // purged, and so is every earlier window of t
       const wins = s.windows;
       let i = wins.length - 1; // in-order data hits the newest window first
       while (i >= 0 && wins[i]!.start > start) i--;
@@ -149,17 +191,17 @@ export class WindowOperator {
         this.windowCount++;
       }
       win.acc.add(t, v);
-      this.trigger.onUpdate(win, this.wm);
+      this.trigger.onUpdate(win, wm);
       placed = true;
     }
     if (placed) this.touch(s);
     else this.lateReading(s, t, v);
   }
 
-  private addToSession(sw: SessionWindows, s: SeriesState, t: number, v: number): void {
+  private addToSession(sw: SessionWindows, s: SeriesState, t: number, v: number, wm: number): void {
     sw.find(s.windows, t);
     // Late only if even the merged session is past cleanup (Flink checks the merged window too).
-    if (sw.end + this.lateness <= this.wm) return this.lateReading(s, t, v);
+    if (sw.end + this.lateness <= wm) return this.lateReading(s, t, v);
     const oldStart = sw.count > 0 ? s.windows[sw.first]!.start : NaN;
     const create = (start: number, end: number): WindowState => {
       this.windowCount++;
@@ -174,7 +216,7 @@ export class WindowOperator {
     });
     if (win.emitted) supersede(win, oldStart);
     win.acc.add(t, v);
-    this.trigger.onUpdate(win, this.wm);
+    this.trigger.onUpdate(win, wm);
     this.touch(s);
   }
 
@@ -311,8 +353,14 @@ export class WindowOperator {
    * spec's type and durations must match (its name may change). Window aggregates stay as
    * the given bytes until first used (window-state.ts), so the bytes must not change.
    */
-  static restore(spec: WindowSpec, time: Pick<TimeConfig, 'allowedLateness'>, full: Uint8Array | undefined, deltas: readonly Uint8Array[] = []): WindowOperator {
-    const op = new WindowOperator(spec, time);
+  static restore(
+    spec: WindowSpec,
+    time: Pick<TimeConfig, 'allowedLateness'> & Partial<Pick<TimeConfig, 'maxBackfill'>>,
+    full: Uint8Array | undefined,
+    deltas: readonly Uint8Array[] = [],
+    clocks?: DeviceClocks,
+  ): WindowOperator {
+    const op = new WindowOperator(spec, time, clocks);
     if (full !== undefined) op.readFull(full);
     for (const delta of deltas) op.readDelta(delta);
     // Every key is still bytes. Timers and the re-fire list are not stored: they follow

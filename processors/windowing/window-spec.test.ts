@@ -50,8 +50,8 @@ describe('window spec', () => {
 
 describe('time config', () => {
   it('has the documented defaults and parses durations', () => {
-    expect(timeConfigSchema.parse(undefined)).toEqual({ maxOutOfOrderness: 5_000, idleTimeout: 30_000, allowedLateness: 30_000 });
-    expect(timeConfigSchema.parse({ allowedLateness: '2m', maxOutOfOrderness: 0 })).toEqual({ maxOutOfOrderness: 0, idleTimeout: 30_000, allowedLateness: 120_000 });
+    expect(timeConfigSchema.parse(undefined)).toEqual({ maxOutOfOrderness: 5_000, idleTimeout: 30_000, allowedLateness: 30_000, maxBackfill: 86_400_000 });
+    expect(timeConfigSchema.parse({ allowedLateness: '2m', maxOutOfOrderness: 0 })).toEqual({ maxOutOfOrderness: 0, idleTimeout: 30_000, allowedLateness: 120_000, maxBackfill: 86_400_000 });
   });
 
   it('refuses unknown keys and bad durations', () => {

@@ -101,10 +101,15 @@ export const timeConfigSchema = z
   .object({
     /** How far behind the newest event time a reading may arrive and still be on time (default 5s). */
     maxOutOfOrderness: duration('5s'),
-    /** A partition with no readings for this long advances its watermark with processing time (default 30s). */
+    /** A device with no readings for this long has its open windows fired without waiting for its event time (default 30s). */
     idleTimeout: duration('30s'),
     /** How long after a window fired a late reading still updates it and re-fires it (default 30s). */
     allowedLateness: duration('30s'),
+    /**
+     * How far behind its receive time a device's reading may be and still go into its
+     * window (store-and-forward after an outage); older ones go to late_readings (default 24h).
+     */
+    maxBackfill: duration('24h'),
   })
   .strict()
   .prefault({});

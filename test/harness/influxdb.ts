@@ -1,4 +1,5 @@
 /** A real InfluxDB 1.x (`influxd`) on free ports in its own temp dir, for integration tests. */
+import { randomUUID } from 'node:crypto';
 import { freePort as freeTcpPort, LocalInfluxd } from '../../cli/demo/local-influxd.js';
 import { tempDir } from './temp-dir.js';
 
@@ -25,6 +26,16 @@ export interface TestInfluxd {
   destroy(): Promise<void>;
   /** What influxd printed, for diagnosing failures. */
   output: string[];
+  /** With `auth: true`: the admin user query() runs as. */
+  admin?: { username: string; password: string };
+}
+
+export interface StartInfluxdOptions {
+  /**
+   * `[http] auth-enabled = true`, with an admin user (`admin`, a random password) that
+   * query() runs as. Create other users with query(): `CREATE USER …`, `GRANT ALL ON …`.
+   */
+  auth?: boolean;
 }
 
 /** A port nobody listens on right now: bind port 0, read it, release it. */
@@ -34,16 +45,18 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts a fresh influxd 1.x in a temp dir; resolves once GET /ping answers 204. */
-export async function startInfluxd(): Promise<TestInfluxd> {
+export async function startInfluxd(options: StartInfluxdOptions = {}): Promise<TestInfluxd> {
   const dir = await tempDir('sluice-influxd-');
-  const influxd = await LocalInfluxd.start(INFLUXD_BIN, dir.path);
+  const influxd = await LocalInfluxd.start(INFLUXD_BIN, dir.path, 0, { authEnabled: options.auth ?? false });
   const url = influxd.url;
+  const admin = options.auth ? { username: 'admin', password: randomUUID() } : undefined;
+  const authorization = admin ? { authorization: `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}` } : undefined;
 
   async function query(influxql: string, db?: string): Promise<InfluxRow[]> {
     const params = new URLSearchParams({ q: influxql, epoch: 'ms' });
     if (db !== undefined) params.set('db', db);
     // POST: InfluxDB 1.x refuses writes such as CREATE DATABASE over GET.
-    const res = await fetch(`${url}/query`, { method: 'POST', body: params });
+    const res = await fetch(`${url}/query`, { method: 'POST', body: params, headers: authorization });
     const body = (await res.json()) as QueryResponse;
     const result = body.results?.[0];
     const error = body.error ?? result?.error;
@@ -56,8 +69,16 @@ export async function startInfluxd(): Promise<TestInfluxd> {
     );
   }
 
+  if (admin) {
+    // With no user yet, influxd runs this one statement without credentials.
+    const params = new URLSearchParams({ q: `CREATE USER "${admin.username}" WITH PASSWORD '${admin.password}' WITH ALL PRIVILEGES` });
+    const res = await fetch(`${url}/query`, { method: 'POST', body: params });
+    if (!res.ok) throw new Error(`cannot create the admin user on ${url}: ${res.status} ${await res.text()}`);
+  }
+
   return {
     url,
+    admin,
     port: influxd.port,
     dataDir: dir.path,
     output: influxd.output,

@@ -43,3 +43,19 @@ export function watchNode(current: () => SluiceProcess, cleanups: (() => Promise
   });
   onTestFailed(() => console.error(`sluice output:\n${current().output.slice(-40).join('\n')}`));
 }
+
+/** /readyz of a node: status and body. */
+export async function readyz(httpPort: number): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+  return { status: res.status, body: await res.text() };
+}
+
+/** Polls `probe` every 20 ms until it returns true: for observations only HTTP can make, where there is no event to await. */
+export async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<number> {
+  const started = Date.now();
+  while (!(await probe())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return Date.now() - started;
+}

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { setMaxListeners } from 'node:events';
 import { stringify } from 'yaml';
 import { afterAll, expect, it } from 'vitest';
 import type { SimulationReport } from '../simulator/index.js';
@@ -74,6 +75,7 @@ it('100 honest devices beside a flood, big Series, cardinality, bad points, a re
   // With one hostile client of each kind.
   const token = (id: string) => deviceToken(FLEET_KEY, id);
   const stop = new AbortController();
+  setMaxListeners(64, stop.signal); // each hostile client waits on it, several loops at once
   const hostiles = [
     flood('evil-flood', token('evil-flood')),
     bigSeries('evil-bulk', token('evil-bulk')),
@@ -91,7 +93,7 @@ it('100 honest devices beside a flood, big Series, cardinality, bad points, a re
   const stats: HostileStats[] = await Promise.all(hostiles);
 
   const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
-  const counters = metrics.split('\n').filter((l) => /^sluice_(gateway_rejected_total|gateway_connections_refused_total|gateway_rate_limited_total|processor_late_readings_total|processor_bad_points_total)/.test(l));
+  const counters = metrics.split('\n').filter((l) => /^sluice_(gateway_rejected_total|gateway_connections_refused_total|gateway_connections_closed_total|gateway_publishes_refused_total|gateway_subscriptions_refused_total|gateway_rate_limited_total|processor_late_readings_total|processor_bad_points_total)/.test(l));
   const late = await influx.query('SELECT count("value") FROM late_readings GROUP BY "device"', 'soak').catch(() => []);
   console.log(
     JSON.stringify({
