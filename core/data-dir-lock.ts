@@ -1,29 +1,31 @@
 /**
  * One process per data directory: the FileLog, the checkpoints and the dead letters belong
- * to one process, and two writing the same files corrupt each other. The lock is the file
- * `dataDir/sluice.lock`, holding the owner's pid, its start time and a random nonce.
+ * to one process, and two writing the same files corrupt each other. The lock is
+ * `dataDir/sluice.lock`, a symbolic link whose target names the holder:
+ * `sluice:<pid>:<start time>:<nonce>` (the Emacs lock-file scheme).
  *
- * Taking it: the content is written to a temp file first and hard-linked to the lock name.
- * link(2) fails with EEXIST when the name exists, atomically, so the lock file appears with
- * its content or not at all (an empty lock can only be garbage, never a holder midway).
- * Node has no flock(2), and a kernel lock would not show an operator the holder's pid.
+ * Why a symlink and not a file with the pid in it: symlink(2) creates the name and its
+ * content in one atomic step and fails with EEXIST when the name exists, so there is never
+ * a lock without its holder (no temp file, no link step); and a target this short lives in
+ * the inode (ext4 fast symlinks, tmpfs), so a full disk still takes it, and `sluice start`
+ * on a full dataDir starts as it did before the lock existed. Node has no flock(2), and a
+ * kernel lock would not show an operator the holder's pid.
  *
- * A crash leaves the file behind: a holder that is gone (no such pid, or the pid now
+ * A crash leaves the link behind: a holder that is gone (no such pid, or the pid now
  * belongs to a process started at another time: pid reuse, a container's pid 1 again) is
- * stale and taken over by renaming the file away (only one taker's rename of that file
- * succeeds) and taking it afresh. Two takers racing over one stale file can still meet a
- * third's fresh lock between read and rename; the taker checks what it renamed and puts a
- * live lock back. Storage errors (EROFS, ENOSPC) are thrown as they are, for the caller to
- * wait out as it waits out the log.
+ * stale and taken over by renaming the link away (only one taker's rename of it succeeds)
+ * and creating it afresh. A taker that renamed away a fresh lock (another taker's, made
+ * between its read and its rename) puts it back. Storage errors (EROFS) are thrown as they
+ * are, for the caller to wait out as it waits out the log.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DataDirLockedError } from './errors.js';
 
-const LOCK_FILE = 'sluice.lock';
-/** Locks this process holds, by lock path: a second runNode on one dataDir in one process is refused too. */
+const LOCK_NAME = 'sluice.lock';
+/** Locks this process holds, by path: a second runNode on one dataDir in one process is refused too. */
 const heldHere = new Set<string>();
 
 interface Holder {
@@ -33,7 +35,7 @@ interface Holder {
   nonce: string;
 }
 
-/** A taken lock; `release()` removes the file when it is still ours. */
+/** A taken lock; `release()` removes it when it is still ours. */
 export interface DataDirLock {
   readonly path: string;
   release(): Promise<void>;
@@ -42,14 +44,13 @@ export interface DataDirLock {
 /** Takes `dataDir`'s lock, or throws DataDirLockedError naming the live holder's pid. */
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   const dir = resolve(dataDir);
-  const path = join(dir, LOCK_FILE);
+  const path = join(dir, LOCK_NAME);
   if (heldHere.has(path)) throw new DataDirLockedError(dir, process.pid);
   await mkdir(dir, { recursive: true });
   const me: Holder = { pid: process.pid, started: startTime(process.pid), nonce: randomBytes(8).toString('hex') };
-  const text = `${JSON.stringify(me)}\n`;
-  // Bounded: each round either takes the lock, finds a live holder, or removes one stale file.
+  // Bounded: each round takes the lock, finds a live holder, or removes one stale lock.
   for (let attempt = 0; attempt < 5; attempt++) {
-    if (await linkNew(path, text)) {
+    if (await create(path, me)) {
       heldHere.add(path);
       return { path, release: () => release(path, me.nonce) };
     }
@@ -62,35 +63,35 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   throw new DataDirLockedError(dir, typeof last === 'object' ? last.pid : process.pid);
 }
 
-/** Creates the lock file with `text` unless it exists: write a temp file, link it to the name. */
-async function linkNew(path: string, text: string): Promise<boolean> {
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+/** `sluice:<pid>:<started or ->:<nonce>`, at most ~50 bytes: short enough to live in the inode. */
+function format(holder: Holder): string {
+  return `sluice:${holder.pid}:${holder.started ?? '-'}:${holder.nonce}`;
+}
+
+async function create(path: string, holder: Holder): Promise<boolean> {
   try {
-    await writeFile(temp, text, { flag: 'wx', mode: 0o644 });
-    await link(temp, path);
+    await symlink(format(holder), path);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
-  } finally {
-    await unlink(temp).catch(() => undefined);
   }
 }
 
+/** The holder a lock names; 'gone' when there is none, 'garbage' when the name holds something else. */
 async function readHolder(path: string): Promise<Holder | 'gone' | 'garbage'> {
-  let text: string;
+  let target: string;
   try {
-    text = await readFile(path, 'utf8');
+    target = await readlink(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'gone';
+    if (code === 'EINVAL') return 'garbage'; // not a symlink
     throw err;
   }
-  try {
-    const holder = JSON.parse(text) as Holder;
-    return Number.isInteger(holder.pid) && typeof holder.nonce === 'string' ? holder : 'garbage';
-  } catch {
-    return 'garbage';
-  }
+  const match = /^sluice:(\d+):(\d+|-):([0-9a-f]+)$/.exec(target);
+  if (!match) return 'garbage';
+  return { pid: Number(match[1]), started: match[2] === '-' ? undefined : Number(match[2]), nonce: match[3]! };
 }
 
 /** Renames a stale lock away; if what was renamed is not what was judged stale, puts it back. */
@@ -103,8 +104,8 @@ async function takeAway(path: string, stale: Holder | 'garbage'): Promise<void> 
     throw err;
   }
   const moved = await readHolder(aside);
-  if (moved !== 'gone' && moved !== 'garbage' && (stale === 'garbage' || moved.nonce !== stale.nonce)) {
-    await link(aside, path).catch(() => undefined); // a fresh holder's lock: give it back
+  if (typeof moved === 'object' && (stale === 'garbage' || moved.nonce !== stale.nonce)) {
+    await symlink(format(moved), path).catch(() => undefined); // a fresh holder's lock: give it back
   }
   await unlink(aside).catch(() => undefined);
 }
@@ -122,7 +123,7 @@ function isAlive(holder: Holder): boolean {
   return holder.started === undefined || started === undefined || started === holder.started;
 }
 
-/** Field 22 of /proc/<pid>/stat (start time since boot), after the parenthesised command name. */
+/** Field 22 of /proc/<pid>/stat (start time since boot), counted after the parenthesised command name. */
 function startTime(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -136,5 +137,5 @@ function startTime(pid: number): number | undefined {
 async function release(path: string, nonce: string): Promise<void> {
   if (!heldHere.delete(path)) return;
   const holder = await readHolder(path).catch(() => 'gone' as const);
-  if (holder !== 'gone' && holder !== 'garbage' && holder.nonce === nonce) await unlink(path).catch(() => undefined);
+  if (typeof holder === 'object' && holder.nonce === nonce) await unlink(path).catch(() => undefined);
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSluice, type SluiceProcess } from './harness/sluice-process.js';
@@ -48,15 +48,13 @@ describe('one process per dataDir', () => {
     await first.ready;
     first.child.kill('SIGKILL');
     await first.exited;
-    const left = JSON.parse(await readFile(join(dir.path, 'sluice.lock'), 'utf8')) as { pid: number };
-    expect(left.pid).toBe(first.child.pid);
+    expect(await readlink(join(dir.path, 'sluice.lock'))).toMatch(new RegExp(`^sluice:${first.child.pid}:`));
     const second = spawn('gateway', dir.path);
     await second.ready;
-    const taken = JSON.parse(await readFile(join(dir.path, 'sluice.lock'), 'utf8')) as { pid: number };
-    expect(taken.pid).toBe(second.child.pid);
+    expect(await readlink(join(dir.path, 'sluice.lock'))).toMatch(new RegExp(`^sluice:${second.child.pid}:`));
     // A clean stop removes the lock.
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-    await expect(readFile(join(dir.path, 'sluice.lock'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(lstat(join(dir.path, 'sluice.lock'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
