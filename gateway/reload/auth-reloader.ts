@@ -36,8 +36,16 @@ export class AuthReloader {
     if (!o.watch) return;
     const onError = (file: ReloadableFile) => (err: Error) =>
       o.logger.warn({ file, err: err.message }, `cannot watch the ${file} file any more (${err.message}); send SIGHUP to reload it`);
-    if (o.registry) this.watches.push(watchFile(o.registry.path, o.debounceMs, () => void this.reload(['registry']), onError('registry')));
-    if (o.aclFile) this.watches.push(watchFile(o.aclFile, o.debounceMs, () => void this.reload(['acl']), onError('acl')));
+    const watch = (file: ReloadableFile, path: string): void => {
+      try {
+        this.watches.push(watchFile(path, o.debounceMs, () => void this.reload([file]), onError(file)));
+      } catch (err) {
+        // The registry's directory may not exist yet (no device added): start without the watch.
+        onError(file)(err as Error);
+      }
+    };
+    if (o.registry) watch('registry', o.registry.path);
+    if (o.aclFile) watch('acl', o.aclFile);
   }
 
   /** Reloads the given files (default: every file there is), after any reload already running. */
