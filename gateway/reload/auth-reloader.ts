@@ -73,7 +73,9 @@ export class AuthReloader {
         const changes = await registry!.reload();
         const disconnected = sessions.closeStale();
         const ms = Math.round(performance.now() - started);
-        logger.info({ file, path, added: changes.added.length, removed: changes.removed.length, changed: changes.changed.length, disconnected: disconnected.length, ms }, `device registry reloaded: ${registry!.size} devices`);
+        // The first few ids, so an operator sees who was sent away without a line per client.
+        const clients = disconnected.slice(0, 20);
+        logger.info({ file, path, added: changes.added.length, removed: changes.removed.length, changed: changes.changed.length, disconnected: disconnected.length, clients, ms }, `device registry reloaded: ${registry!.size} devices`);
       } else {
         sessions.setAcl(await AclRules.load(path));
         logger.info({ file, path, ms: Math.round(performance.now() - started) }, 'ACL reloaded');
