@@ -14,3 +14,12 @@ describe('FleetPlan seqs', () => {
     expect(Number.isSafeInteger(new FleetPlan(options, Date.UTC(2200, 0, 1)).message(0, 1e6).seq)).toBe(true);
   });
 });
+
+describe('FleetPlan offline devices', () => {
+  it('takes the first share of the devices offline from a quarter into the run, for offlineDuration', () => {
+    const options = simulationOptionsSchema.parse({ url: 'mqtt://127.0.0.1:1', devices: 8, duration: '20s', offlineShare: 0.25, offlineDuration: '12s' });
+    const plan = new FleetPlan(options, 0);
+    expect([0, 1, 2, 7].map((d) => plan.offline(d))).toEqual([{ from: 5_000, to: 17_000 }, { from: 5_000, to: 17_000 }, undefined, undefined]);
+    expect(new FleetPlan(simulationOptionsSchema.parse({ url: 'mqtt://127.0.0.1:1', devices: 8 }), 0).offline(0)).toBeUndefined();
+  });
+});

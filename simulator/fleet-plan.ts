@@ -82,6 +82,14 @@ export class FleetPlan {
     return this.phase[d]! + k * this.intervalMs;
   }
 
+  /** When device d is offline (ms after the run starts, [from, to)), or undefined: the first offlineShare of the devices, from a quarter into the run. */
+  offline(d: number): { from: number; to: number } | undefined {
+    const o = this.options;
+    if (d >= Math.round(o.offlineShare * o.devices)) return undefined;
+    const from = o.duration / 4;
+    return { from, to: from + o.offlineDuration };
+  }
+
   /** Messages device d sends in the run: those due before the duration ends. */
   messagesOf(d: number): number {
     return Math.max(0, Math.ceil((this.options.duration - this.phase[d]!) / this.intervalMs));

@@ -31,6 +31,13 @@ export const simulationOptionsSchema = z
     malformed: share.default(0),
     /** Connections dropped and re-opened per minute, fleet total. */
     churn: z.number().min(0).default(0),
+    /**
+     * Share of devices that go offline a quarter into the run for offlineDuration: they
+     * buffer what they would have sent (store and forward) and send it, oldest first, on
+     * their return (or when sending ends). Their readings keep their event times.
+     */
+    offlineShare: share.default(0),
+    offlineDuration: duration('60s'),
     /** Token mode: passwords are HMAC-SHA256(fleetKey, deviceId). Without it devices connect without a password. */
     fleetKey: z.string().optional(),
     /** Device ids are this prefix plus a number. */

@@ -156,10 +156,21 @@ export async function runSimulation(options: SimulationOptions, hooks: Simulatio
     const n = options.devices;
     let g = 0; // global position: round k = floor(g / n), device order[g % n]
     const rounds = Math.max(...messages);
+    // Offline devices hold their messages and send them all on their return (store and forward).
+    const offline = Array.from({ length: n }, (_, d) => plan.offline(d));
+    const held = new Map<number, [topic: string, payload: Buffer][]>();
+    const flushHeld = (elapsed: number): void => {
+      for (const [d, list] of held) {
+        if (elapsed < offline[d]!.to) continue;
+        for (const [topic, payload] of list) devices[d]!.send(topic, payload);
+        held.delete(d);
+      }
+    };
     await new Promise<void>((resolve) => {
       const turn = (): void => {
         const elapsed = performance.now() - sendStart;
         const budgetEnd = performance.now() + TURN_BUDGET_MS;
+        if (held.size > 0) flushHeld(elapsed);
         while (g < rounds * n) {
           const k = Math.floor(g / n);
           const d = plan.order[g % n]!;
@@ -182,14 +193,24 @@ export async function runSimulation(options: SimulationOptions, hooks: Simulatio
             stats.malformed++;
             rejected[m.malformed]! += copies; // the gateway refuses each copy
           }
-          for (let c = 0; c < copies; c++) devices[d]!.send(topic, encoded.payload);
+          const away = offline[d];
+          if (away !== undefined && due >= away.from && due < away.to) {
+            let list = held.get(d);
+            if (list === undefined) held.set(d, (list = []));
+            for (let c = 0; c < copies; c++) list.push([topic, encoded.payload]);
+          } else {
+            for (let c = 0; c < copies; c++) devices[d]!.send(topic, encoded.payload);
+          }
           stats.messages++;
           stats.duplicates += copies - 1;
           stats.bytes += encoded.payload.length * copies;
         }
         // Every later reading is stamped at or after this (its send time, less the sampling interval and the largest delay).
         hooks.expected.advance(plan.startMs + plan.sendOffset(plan.order[g % n]!, Math.floor(g / n)) - plan.intervalMs - options.maxDelay - 1);
-        if (g >= rounds * n) return resolve();
+        if (g >= rounds * n) {
+          flushHeld(Infinity); // still away when sending ends: back now
+          return resolve();
+        }
         setTimeout(turn, 1);
       };
       turn();

@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 describe('exactly-once into InfluxDB', () => {
-  it('survives three kill -9 of sluice start under load, with re-sent batches and a device without an in-flight window: every point exact, none missing, none extra', { timeout: 180_000 }, async () => {
+  it('survives three kill -9 of sluice start under load, with re-sent batches, a device without an in-flight window and one sending its backlog after an outage: every point exact, none missing, none extra', { timeout: 180_000 }, async () => {
     const influx = await startInfluxd();
     cleanups.push(() => influx.destroy());
     const dir = await tempDir();
@@ -46,6 +46,19 @@ describe('exactly-once into InfluxDB', () => {
       await flood.drained();
     })();
 
+    // A device back from an outage, in a partition of the fleet's: its first 20 s at once,
+    // then nothing until round 70 (the partition 70 s on), then its buffered 50 s.
+    let r = 0;
+    while (keyGroupOf(`crash-returning-${r}`, 64) !== keyGroupOf(fleet.ids[0]!, 64)) r++;
+    const returning = new FloodDevice(`crash-returning-${r}`, { baseMs: fleet.baseMs, stepMs: 1_000 });
+    await returning.connect(`mqtt://127.0.0.1:${mqtt}`);
+    cleanups.push(() => returning.close());
+    const returningDone = (async () => {
+      returning.burst(20);
+      while (fleet.rounds < 70) await new Promise((resolve) => setTimeout(resolve, 10));
+      returning.burst(50);
+      await returning.drained();
+    })();
     // Kill at pseudo-random rounds; a 300 ms checkpoint interval makes some kills land mid-checkpoint.
     const seed = Date.now() % 1000;
     const killAt = [0.2, 0.45, 0.7].map((f, k) => Math.floor(ROUNDS * f + ((seed * (k + 3)) % 10)));
@@ -56,9 +69,9 @@ describe('exactly-once into InfluxDB', () => {
       node = spawnSluice(args);
       await node.ready;
     }
-    await Promise.all([publishing, flooding]);
+    await Promise.all([publishing, flooding, returningDone]);
 
-    const expected = flood.expected(WINDOW_MS, fleet.expected(ROUNDS, WINDOW_MS));
+    const expected = returning.expected(WINDOW_MS, flood.expected(WINDOW_MS, fleet.expected(ROUNDS, WINDOW_MS)));
     const rows = await waitForPoints(influx, db, expected.size);
     const diff = comparePoints(rows, expected);
     expect({ seed, killAt, ...diff }).toEqual({ seed, killAt, missing: [], extra: [], mismatched: [] });

@@ -153,7 +153,7 @@ describe('sluice verify on influxd 1.6', () => {
     }
   });
 
-  it('exits 2 with what to do for a missing report, a report of another version, an unknown database and an unreachable InfluxDB', async () => {
+  it('exits 2 with what to do for a missing report, a report of another version and an unknown database; 1 for an unreachable InfluxDB', async () => {
     const dir = await tempDir();
     try {
       const file = join(dir.path, 'report.json');
@@ -167,8 +167,9 @@ describe('sluice verify on influxd 1.6', () => {
         stderr: expect.stringMatching(/database not found.*set influx\.database.*SLUICE_VERIFY_QUERY_FAILED/),
       });
       const port = await freePort();
+      // Unreachable is a runtime failure (retryable), exit 1; the rest above are usage errors, exit 2.
       expect(await sluice(['--report', file, '--set', `influx.url=http://127.0.0.1:${port}`])).toMatchObject({
-        code: 2,
+        code: 1,
         stderr: expect.stringMatching(/unreachable \(ECONNREFUSED\).*influx\.url.*SLUICE_VERIFY_INFLUX_UNAVAILABLE/),
       });
     } finally {

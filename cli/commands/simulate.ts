@@ -20,6 +20,7 @@ interface SimulateFlags extends ConfigFlags {
   duplicates?: string;
   malformed?: string;
   churn?: string;
+  offline?: string;
   fleetKey?: string;
   devicePrefix?: string;
   metrics?: string;
@@ -53,6 +54,7 @@ export function registerSimulateCommand(program: Command): void {
       .option('--duplicates <share>', 'share of messages sent twice with the same seq', '0')
       .option('--malformed <share>', 'share of messages replaced by a broken payload', '0')
       .option('--churn <n>', 'connections dropped and re-opened per minute', '0')
+      .option('--offline <share[,duration]>', 'share of devices offline from a quarter into the run for duration (default 60s), sending their buffered readings on return', '0')
       .option('--fleet-key <key>', 'token auth: passwords are HMAC(fleet key, device id) (default: auth.fleetKey from the config)')
       .option('--registry <file>', 'registry auth: enrol the simulated devices in this registry file (secrets kept beside it) and connect with their secrets (default: auth.registry when auth.mode is registry)')
       .option('--enrol-only', 'with registry auth: enrol the devices, then exit (start or restart the gateway afterwards: it reads the registry at start)')
@@ -79,6 +81,8 @@ export function registerSimulateCommand(program: Command): void {
       duplicates: num(flags.duplicates),
       malformed: num(flags.malformed),
       churn: num(flags.churn),
+      offlineShare: num(flags.offline?.split(',')[0]),
+      ...(flags.offline?.includes(',') ? { offlineDuration: flags.offline.split(',')[1] } : {}),
       fleetKey: flags.fleetKey ?? (config.auth.mode === 'token' ? config.auth.fleetKey : undefined),
       devicePrefix: flags.devicePrefix,
       metrics: num(flags.metrics),
