@@ -39,7 +39,7 @@ async function startSluice(): Promise<{ port: number; close(): Promise<void> }> 
   const log = await FileLog.open({ dir: join(dataDir, 'log'), partitions: config.partitions, ...config.log });
   const gateway = await startGateway(config, { log, registry: new Registry(), logger: createLogger('bench', 'error'), dataDir, partitions: config.partitions });
   return {
-    port: gateway.ports.tcp,
+    port: gateway.ports.tcp ?? 0,
     close: async () => {
       await gateway.close();
       await log.close();

@@ -127,7 +127,10 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Sluic
   config.dataDir = rel(config.dataDir);
   config.auth.registry = rel(config.auth.registry);
   if (config.acl.file) config.acl.file = rel(config.acl.file);
-  if (config.mqtt.tls) config.mqtt.tls = { ...config.mqtt.tls, cert: rel(config.mqtt.tls.cert), key: rel(config.mqtt.tls.key) };
+  if (config.mqtt.tls) {
+    const { cert, key, ca } = config.mqtt.tls;
+    config.mqtt.tls = { ...config.mqtt.tls, cert: rel(cert), key: rel(key), ...(ca === undefined ? {} : { ca: rel(ca) }) };
+  }
   if (config.influx.tls.ca) config.influx.tls.ca = rel(config.influx.tls.ca);
   return config;
 }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { Backoff, createLogger, ExitCode, StorageHealth, storageErrno, type Logger } from '../core/index.js';
+import { Backoff, createLogger, ExitCode, lockDataDir, StorageHealth, storageErrno, type DataDirLock, type Logger } from '../core/index.js';
 import { startGateway, startHttpEndpoints } from '../gateway/index.js';
 import { FileLog } from '../log/index.js';
 import { aggregateMetrics, ProcessorPool } from '../processors/index.js';
@@ -11,7 +11,9 @@ import { StatsReporter } from './stats/stats-reporter.js';
 
 /** A running sluice process, whatever its role. */
 export interface RunningNode {
-  ports: { mqtt: number; tls?: number; ws?: number; http: number };
+  ports: { mqtt: number; tls?: number; ws?: number; wss?: number; http: number };
+  /** Reloads what can change at run time (the device registry and the ACL file). */
+  reload(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -36,18 +38,27 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
   const registry = new Registry();
   registerProcessMetrics(registry);
   const health = new StorageHealth({ registry, logger });
+  // Before HTTP, so a second process on this dataDir exits at once with the holder's pid
+  // (not on a port clash); a dataDir that refuses the lock file is waited out with the log.
+  let lock = await lockDataDirUnlessStorageRefuses(config.dataDir);
   let phase: string | undefined = 'starting';
   let processors: ProcessorPool | undefined = undefined;
   // This thread's registry merged with the processor threads': what /metrics and sluice_stats show.
   const merged = async (): Promise<Registry> => (processors ? aggregateMetrics(await registry.getMetricsAsJSON(), await processors.metrics()) : registry);
   const metrics = { contentType: registry.contentType, metrics: async () => (await merged()).metrics() };
   // Not ready while storage or InfluxDB refuses writes: problems that wait on an operator, not fatal ones.
-  const http = await startHttpEndpoints(config.http, metrics, () => health.problem ?? processors?.sinkProblem ?? phase);
+  const http = await startHttpEndpoints(config.http, metrics, () => health.problem ?? processors?.sinkProblem ?? phase).catch(async (err: unknown) => {
+    await lock?.release();
+    throw err;
+  });
   let log: FileLog;
   try {
-    log = await openLogWhenStorageAllows(config, health, logger, http.port);
+    log = await openLogWhenStorageAllows(config, health, logger, http.port, async () => {
+      lock ??= await lockDataDir(config.dataDir);
+    });
   } catch (err) {
     await http.close();
+    await lock?.release();
     throw err;
   }
   for (const r of log.recovery) logger.warn(r, 'log: dropped a torn tail left by a crash');
@@ -59,10 +70,14 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
   const stats = new StatsReporter({ config: config.stats, influx: config.influx, node: config.stats.node ?? `${hostname()}/${roles.gateway && roles.processors ? 'start' : roles.gateway ? 'gateway' : 'processor'}`, collect: async () => (await merged()).getMetricsAsJSON(), logger });
   stats.start();
   phase = undefined;
-  const ports = { mqtt: gateway?.ports.tcp ?? 0, tls: gateway?.ports.tls, ws: gateway?.ports.ws, http: http.port };
+  const ports = { mqtt: gateway?.ports.tcp ?? 0, tls: gateway?.ports.tls, ws: gateway?.ports.ws, wss: gateway?.ports.wss, http: http.port };
   logger.info({ ports, dataDir: config.dataDir }, 'sluice ready');
   return {
     ports,
+    reload: async () => {
+      if (gateway) await gateway.reload();
+      else logger.info('SIGHUP: nothing to reload in a processor-only process');
+    },
     stop: async () => {
       phase = 'stopping';
       stats.stop();
@@ -71,6 +86,7 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
       await gateway?.close();
       await processors?.stop();
       await log.close();
+      await lock?.release();
       await http.close();
     },
   };
@@ -81,10 +97,11 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
  * needs a checkpoint written, a read-only remount): an operator who frees space or
  * remounts sees the node go on by itself. Any other error fails the start.
  */
-async function openLogWhenStorageAllows(config: SluiceConfig, health: StorageHealth, logger: Logger, httpPort: number): Promise<FileLog> {
+async function openLogWhenStorageAllows(config: SluiceConfig, health: StorageHealth, logger: Logger, httpPort: number, lock: () => Promise<void>): Promise<FileLog> {
   const backoff = new Backoff(100, 5000);
   for (;;) {
     try {
+      await lock();
       const log = await FileLog.open({ dir: join(config.dataDir, 'log'), partitions: config.partitions, ...config.log, health });
       health.recovered('log');
       return log;
@@ -97,7 +114,17 @@ async function openLogWhenStorageAllows(config: SluiceConfig, health: StorageHea
   }
 }
 
-/** Stops the node on SIGINT/SIGTERM; a second signal exits at once. */
+/** The dataDir lock, or undefined when the storage refuses the lock file for now (read-only, full). */
+async function lockDataDirUnlessStorageRefuses(dataDir: string): Promise<DataDirLock | undefined> {
+  try {
+    return await lockDataDir(dataDir);
+  } catch (err) {
+    if (storageErrno(err) === undefined) throw err;
+    return undefined;
+  }
+}
+
+/** Stops the node on SIGINT/SIGTERM (a second one exits at once); reloads it on SIGHUP. */
 export function stopOnSignals(node: RunningNode): void {
   let stopping = false;
   const onSignal = (): void => {
@@ -113,4 +140,6 @@ export function stopOnSignals(node: RunningNode): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP's default action ends the process (rc 129); daemons take it as "reload", as mosquitto does.
+  process.on('SIGHUP', () => void node.reload());
 }

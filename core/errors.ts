@@ -133,3 +133,16 @@ export class AclFileError extends SluiceError {
     super('SLUICE_ACL_FILE_INVALID', message);
   }
 }
+
+/** Another live process holds the data directory's lock (`dataDir/sluice.lock`). */
+export class DataDirLockedError extends SluiceError {
+  constructor(
+    readonly dataDir: string,
+    readonly holderPid: number,
+  ) {
+    super(
+      'SLUICE_DATADIR_LOCKED',
+      `data directory ${dataDir} is in use by sluice process ${holderPid}: stop it first, or give this process another dataDir`,
+    );
+  }
+}

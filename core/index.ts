@@ -7,3 +7,4 @@ export { compiledWorkerFile } from './worker-file.js';
 export { Backoff } from './backoff.js';
 export { FsyncFailedError, StorageUnavailableError, storageErrno } from './storage.js';
 export { StorageHealth, type StorageEpisode, type StorageHealthOptions } from './storage-health.js';
+export { lockDataDir, type DataDirLock } from './data-dir-lock.js';

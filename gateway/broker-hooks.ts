@@ -6,6 +6,7 @@ import type { PayloadKind } from './decode/index.js';
 import type { DeviceFlow, DeviceFlows } from './device-flow.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { GatewayMetrics } from './metrics.js';
+import { certificateIdentityOf, type CertificateIdentityField } from './client-certificate.js';
 import type { RefusalLog } from './refusal-log.js';
 import { sourceAddressOf } from './source-address.js';
 
@@ -20,6 +21,13 @@ interface Session {
   ownJsonAllowed: boolean;
   /** True when a deny rule applies to the client: its deliveries are then checked per message. */
   checkDeliveries: boolean;
+  /**
+   * True once the ACL was reloaded while the client was connected: subscriptions granted
+   * under the old rules are checked against the new ones per delivery (`canRead`).
+   */
+  recheckReads: boolean;
+  /** The rules the cached answers come from. */
+  rules: AclRules;
   /** The device's flow limits (shared with its other connections), once the connection is registered; undefined when limits are off. */
   flow: DeviceFlow | undefined;
   /** QoS 2 packet ids whose first copy is being ingested, see `onceUnreleased`. */
@@ -28,6 +36,7 @@ interface Session {
 
 export interface BrokerHooksOptions {
   authenticator: Authenticator;
+  /** The ACL at start; `SessionControl.setAcl` replaces it. */
   acl: AclRules;
   ingest: IngestPipeline;
   partitions: number;
@@ -35,6 +44,8 @@ export interface BrokerHooksOptions {
   maxConnections: number;
   /** mqtt.keepaliveLimit, seconds. */
   keepaliveLimit: number;
+  /** mqtt.tls.identity when mqtt.tls.ca is set (client certificates are verified), else undefined. */
+  certificateIdentity?: CertificateIdentityField;
   metrics: GatewayMetrics;
   /** Where auth, ACL and protocol refusals are logged, rate limited per reason. */
   refusals: RefusalLog;
@@ -43,9 +54,18 @@ export interface BrokerHooksOptions {
 
 const TELEMETRY = /^devices\/([^/]+)\/telemetry(\/json)?$/;
 
+/** What a reload of the registry or the ACL does to the connected clients. */
+export interface SessionControl {
+  /** Applies new ACL rules to new publishes and subscriptions, and to deliveries of existing subscriptions. */
+  setAcl(acl: AclRules): void;
+  /** Closes every connection whose identity the authenticator no longer stands by; returns their client ids. */
+  closeStale(): string[];
+}
+
 /** Installs authentication, ACL and the telemetry ingest path on an aedes broker. */
-export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
+export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): SessionControl {
   const sessions = new WeakMap<Client, Session>();
+  let acl = o.acl;
   const persistentWithoutId = new WeakSet<Client>();
 
   broker.preConnect = (client, packet, callback) => {
@@ -84,7 +104,8 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
       refuse('max_connections', 3, `connection limit ${o.maxConnections} reached`);
       return;
     }
-    const context = { address: sourceAddressOf(client.conn), connected: () => !client.conn.destroyed };
+    const certificateId = o.certificateIdentity === undefined ? undefined : certificateIdentityOf(client.conn, o.certificateIdentity);
+    const context = { address: sourceAddressOf(client.conn), connected: () => !client.conn.destroyed, certificateId };
     o.authenticator.authenticate(client.id, username, password, context).then(
       (identity) => {
         const takeover = deviceSessionTakeover(broker, sessions, client, identity);
@@ -92,7 +113,7 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
           refuse('client_id_reserved', 2, takeover);
           return;
         }
-        sessions.set(client, newSession(client, identity, o));
+        sessions.set(client, newSession(client, identity, acl, o.partitions));
         callback(null, true);
       },
       (err: unknown) => {
@@ -128,7 +149,7 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
       device = session.identity.id;
       kind = 'json';
     } else {
-      if (topic.startsWith('$') || !o.acl.canPublish(session.identity, client.id, topic)) {
+      if (topic.startsWith('$') || !acl.canPublish(session.identity, client.id, topic)) {
         const err = new AclDeniedError(`client ${client.id} may not publish to ${topic}`);
         o.metrics.publishesRefused.inc({ reason: 'acl_publish' });
         o.refusals.refused('acl_publish', { clientId: client.id, username: session.identity.id, topic }, `publish refused by the ACL, connection closed: ${err.message}`);
@@ -160,7 +181,7 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
 
   broker.authorizeSubscribe = (client, subscription, callback) => {
     const session = sessions.get(client);
-    if (session && o.acl.canSubscribe(session.identity, client.id, subscription.topic)) return callback(null, subscription);
+    if (session && acl.canSubscribe(session.identity, client.id, subscription.topic)) return callback(null, subscription);
     o.metrics.subscriptionsRefused.inc({ reason: 'acl_subscribe' });
     o.refusals.refused('acl_subscribe', { clientId: client.id, username: session?.identity.id, topic: subscription.topic }, `subscription refused by the ACL (SUBACK 0x80): client ${client.id} may not subscribe to ${subscription.topic}`);
     // A null subscription makes aedes answer SUBACK 0x80 (failure) for this filter [MQTT-3.9.3-2].
@@ -172,7 +193,8 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
   // a deny rule applies to, so everyone else pays nothing.
   broker.authorizeForward = (client, packet) => {
     const session = sessions.get(client);
-    if (!session?.checkDeliveries || o.acl.canReceive(session.identity, client.id, packet.topic)) return packet;
+    if (session?.recheckReads) return acl.canRead(session.identity, client.id, packet.topic) ? packet : null;
+    if (!session?.checkDeliveries || acl.canReceive(session.identity, client.id, packet.topic)) return packet;
     return null;
   };
 
@@ -180,6 +202,15 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
   // publishes are only handled after registration (aedes queues them until CONNACK).
   broker.on('client', (client) => {
     const session = sessions.get(client);
+    // Authenticated before a reload and registered after it: closeStale did not see it.
+    if (session && !o.authenticator.isCurrent(session.identity)) {
+      closeRevoked(client);
+      return;
+    }
+    if (session && session.rules !== acl) {
+      applyAcl(session, client, acl);
+      session.recheckReads = true;
+    }
     if (session && o.flows.enabled) session.flow = o.flows.attach(session.identity.id);
   });
   broker.on('clientReady', (client) => {
@@ -195,6 +226,29 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): void {
       o.flows.detach(session.identity.id);
     }
   });
+
+  const connected = (): Client[] => Object.values((broker as unknown as { clients: Record<string, Client | undefined> }).clients).filter((c) => c !== undefined);
+  return {
+    setAcl(next) {
+      acl = next;
+      for (const client of connected()) {
+        const session = sessions.get(client);
+        if (!session) continue;
+        applyAcl(session, client, next);
+        session.recheckReads = true;
+      }
+    },
+    closeStale() {
+      const closed: string[] = [];
+      for (const client of connected()) {
+        const session = sessions.get(client);
+        if (!session || o.authenticator.isCurrent(session.identity)) continue;
+        closed.push(client.id);
+        closeRevoked(client);
+      }
+      return closed;
+    },
+  };
 }
 
 /**
@@ -258,18 +312,39 @@ function onceUnreleased(
   );
 }
 
-function newSession(client: Client, identity: DeviceIdentity, o: BrokerHooksOptions): Session {
+function newSession(client: Client, identity: DeviceIdentity, acl: AclRules, partitions: number): Session {
   const telemetryTopic = `devices/${identity.id}/telemetry`;
-  const jsonTopic = `${telemetryTopic}/json`;
-  return {
+  const session: Session = {
     identity,
-    partition: keyGroupOf(identity.id, o.partitions),
+    partition: keyGroupOf(identity.id, partitions),
     telemetryTopic,
-    jsonTopic,
-    ownTelemetryAllowed: o.acl.canPublish(identity, client.id, telemetryTopic),
-    ownJsonAllowed: o.acl.canPublish(identity, client.id, jsonTopic),
-    checkDeliveries: o.acl.hasDenyFor(identity),
+    jsonTopic: `${telemetryTopic}/json`,
+    ownTelemetryAllowed: false,
+    ownJsonAllowed: false,
+    checkDeliveries: false,
+    recheckReads: false,
+    rules: acl,
     flow: undefined,
     qos2Ingesting: new Map(),
   };
+  applyAcl(session, client, acl);
+  return session;
+}
+
+/** The ACL answers a session caches. */
+function applyAcl(session: Session, client: Client, acl: AclRules): void {
+  session.rules = acl;
+  session.ownTelemetryAllowed = acl.canPublish(session.identity, client.id, session.telemetryTopic);
+  session.ownJsonAllowed = acl.canPublish(session.identity, client.id, session.jsonTopic);
+  session.checkDeliveries = acl.hasDenyFor(session.identity);
+}
+
+/**
+ * Closes a connection whose credentials were revoked or changed. Its will is dropped: the
+ * device did not vanish, the gateway sent it away, and a removed device must not get one
+ * last publish in. Its next CONNECT is judged by the registry as it is now.
+ */
+function closeRevoked(client: Client): void {
+  (client as Client & { will: unknown }).will = null;
+  client.close();
 }

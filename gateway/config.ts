@@ -8,14 +8,37 @@ export const mqttConfigSchema = z
   .object({
     /** Address the listeners bind to. */
     host: z.string().default('0.0.0.0'),
-    /** Plain TCP MQTT port; 0 picks a free one. */
+    /**
+     * Default true: the plain TCP listener on `port`. false turns it off, so devices must
+     * use TLS or (secure) WebSocket. A switch, not `port: 0`, which means "any free port".
+     */
+    tcp: z.boolean().default(true),
+    /** Default 1883: plain TCP MQTT port; 0 picks a free one. */
     port: z.number().int().min(0).max(65535).default(1883),
     /** MQTT over WebSocket port; off unless set. */
     wsPort: z.number().int().min(0).max(65535).optional(),
-    /** MQTT over TLS; off unless set. cert and key are PEM file paths. */
+    /** MQTT over secure WebSocket (wss://) port, with `tls`'s certificate and client-certificate rules; off unless set. */
+    wssPort: z.number().int().min(0).max(65535).optional(),
+    /** MQTT over TLS; off unless set. cert, key and ca are PEM file paths. */
     tls: z
-      .object({ port: z.number().int().min(0).max(65535).default(8883), cert: z.string(), key: z.string() })
+      .object({
+        /** Default 8883. */
+        port: z.number().int().min(0).max(65535).default(8883),
+        cert: z.string(),
+        key: z.string(),
+        /**
+         * No default. The CA(s) that sign device certificates: when set, TLS and WSS clients
+         * are asked for a certificate, and a verified one names the device (see `identity`)
+         * in place of a password.
+         */
+        ca: z.string().optional(),
+        /** Default false: a client without a certificate `ca` verifies may still log in with a password. true: its handshake fails. Needs `ca`. */
+        requireClientCert: z.boolean().default(false),
+        /** Default `cn`: the device id is the certificate's subject CN; `san`: its first DNS subjectAltName. */
+        identity: z.enum(['cn', 'san']).default('cn'),
+      })
       .strict()
+      .refine((tls) => !tls.requireClientCert || tls.ca !== undefined, { message: 'mqtt.tls.requireClientCert needs mqtt.tls.ca: set the CA file that signs the device certificates', path: ['requireClientCert'] })
       .optional(),
     /** Largest MQTT packet accepted; a larger one closes its connection before it is buffered. */
     maxPacketBytes: z.number().int().min(1024).default(256 * 1024),
@@ -47,7 +70,15 @@ export const mqttConfigSchema = z
      */
     keepaliveLimit: z.number().int().min(1).max(65535).default(1200),
   })
-  .strict();
+  .strict()
+  .superRefine((mqtt, ctx) => {
+    if (mqtt.wssPort !== undefined && mqtt.tls === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['wssPort'], message: 'mqtt.wssPort needs mqtt.tls (cert and key): set mqtt.tls.cert and mqtt.tls.key' });
+    }
+    if (!mqtt.tcp && mqtt.tls === undefined && mqtt.wsPort === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tcp'], message: 'mqtt.tcp is false and no other MQTT listener is set: set mqtt.tls or mqtt.wsPort, or leave mqtt.tcp on' });
+    }
+  });
 
 /** Per-device flow limits, per device identity (all its connections together). */
 export const deviceLimitsSchema = z

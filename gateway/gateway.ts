@@ -13,12 +13,15 @@ import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { startListeners, type ListenerPorts } from './listeners.js';
 import { createGatewayMetrics } from './metrics.js';
 import { RefusalLog } from './refusal-log.js';
+import { AuthReloader } from './reload/index.js';
 
 /** A running gateway: MQTT listeners feeding the log. */
 export interface Gateway {
   ports: ListenerPorts;
   /** Payload bytes accepted and not yet durable. */
   readonly inflightBytes: number;
+  /** Reads the device registry and the ACL file again and applies them (SIGHUP); never throws. */
+  reload(): Promise<void>;
   /** Stops accepting connections, makes everything accepted durable, and releases resources. */
   close(): Promise<void>;
 }
@@ -65,7 +68,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   });
   await broker.listen();
   const refusals = new RefusalLog(logger);
-  installBrokerHooks(broker, {
+  const sessions = installBrokerHooks(broker, {
     authenticator,
     acl,
     ingest,
@@ -73,9 +76,19 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     flows,
     maxConnections: config.mqtt.maxConnections,
     keepaliveLimit: config.mqtt.keepaliveLimit,
+    certificateIdentity: config.mqtt.tls?.ca === undefined ? undefined : config.mqtt.tls.identity,
     metrics,
     refusals,
     logger,
+  });
+  const reloader = new AuthReloader({
+    registry: deviceRegistry,
+    aclFile: config.acl.file,
+    sessions,
+    metrics,
+    logger,
+    watch: config.auth.reload.watch,
+    debounceMs: config.auth.reload.debounce,
   });
   broker.on('clientError', (client, err) => logger.debug({ clientId: client.id, err: err.message }, 'client error'));
   broker.on('connectionError', (client, err) => logger.debug({ clientId: client.id, err: err.message }, 'connection error'));
@@ -100,7 +113,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     get inflightBytes() {
       return ingest.inflightBytes;
     },
+    reload: () => reloader.reload(),
     close: async () => {
+      await reloader.close();
       const closingListeners = listeners.close();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await closingListeners;

@@ -1,20 +1,24 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
-import { TLSSocket, createSecureContext } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { MqttConfig } from './config.js';
 import { REFUSAL_GRACE_MS, REFUSING_AT_ONCE, type Admission, type AdmissionRefusal, type ConnectionGate } from './connection-gate.js';
-import { listenOn, readConfiguredFile } from './listen.js';
+import { rememberTlsSocket } from './client-certificate.js';
+import { listenOn } from './listen.js';
 import { guardStream, type GuardViolation } from './packet-guard.js';
 import { rememberSourceAddress } from './source-address.js';
+import { createTlsTerminator } from './tls-terminator.js';
 
 /** The bound ports of the MQTT listeners that are on. */
 export interface ListenerPorts {
-  tcp: number;
+  /** Undefined when `mqtt.tcp` is false. */
+  tcp?: number;
   tls?: number;
   ws?: number;
+  wss?: number;
 }
 
 export interface Listeners {
@@ -25,8 +29,8 @@ export interface Listeners {
 export interface ListenerEvents {
   /** A connection was closed by the packet guard. */
   violation(v: GuardViolation): void;
-  /** A socket was closed as soon as it was accepted. */
-  refused(reason: AdmissionRefusal): void;
+  /** A socket was closed as soon as it was accepted, or its TLS handshake failed. */
+  refused(reason: AdmissionRefusal | 'tls_handshake'): void;
 }
 
 /** CONNACK, return code 3: server unavailable (the same bytes in MQTT 3.1 and 3.1.1). */
@@ -88,31 +92,18 @@ export async function startListeners(broker: Aedes, config: MqttConfig, gate: Co
     broker.handle(stream);
   };
   const servers: (Server | HttpServer)[] = [];
-  const tcp = createNetServer((socket) => {
-    const admission = admit(socket, true);
-    if (admission) handle(socket, admission);
-  });
-  servers.push(tcp);
-  const ports: ListenerPorts = { tcp: await listenOn(tcp, { port: config.port, host: config.host, key: 'mqtt.port' }) };
-
-  if (config.tls) {
-    // One after the other, so the error names the same file whatever the disk does.
-    const cert = await readConfiguredFile('mqtt.tls.cert', config.tls.cert);
-    const key = await readConfiguredFile('mqtt.tls.key', config.tls.key);
-    const secureContext = createSecureContext({ cert, key });
-    // A plain server wrapping each admitted socket, so the gate sees the raw socket and the
-    // guard the decrypted stream of the same connection. aedes' connect timeout starts now,
-    // so a handshake that never finishes is closed by it too.
-    const tls = createNetServer((socket) => {
-      const admission = admit(socket, false);
-      if (admission) handle(new TLSSocket(socket, { isServer: true, secureContext }), admission);
+  const ports: ListenerPorts = {};
+  if (config.tcp) {
+    const tcp = createNetServer((socket) => {
+      const admission = admit(socket, true);
+      if (admission) handle(socket, admission);
     });
-    servers.push(tls);
-    ports.tls = await listenOn(tls, { port: config.tls.port, host: config.host, key: 'mqtt.tls.port' });
+    servers.push(tcp);
+    ports.tcp = await listenOn(tcp, { port: config.port, host: config.host, key: 'mqtt.port' });
   }
-  if (config.wsPort !== undefined) {
-    const http = createHttpServer();
-    http.on('connection', (socket: Socket) => void admit(socket, false));
+
+  /** MQTT over WebSocket on an HTTP server that gets its sockets from `server` (ws) or from TLS (wss). */
+  const webSocketServer = (http: HttpServer): void => {
     const wss = new WebSocketServer({ server: http, maxPayload: config.maxPacketBytes + 8 });
     // ws re-emits every error of the HTTP server as its own, and an 'error' nobody listens to
     // kills the process with a stack: a taken mqtt.wsPort is reported by listenOn instead.
@@ -124,10 +115,49 @@ export async function startListeners(broker: Aedes, config: MqttConfig, gate: Co
         return;
       }
       const stream = createWebSocketStream(ws);
-      // The stream hides the socket; auth backoff needs the peer address.
+      // The stream hides the socket; auth backoff needs the peer address, mTLS the certificate.
       rememberSourceAddress(stream, req.socket.remoteAddress);
+      if (req.socket instanceof TLSSocket) rememberTlsSocket(stream, req.socket);
       handle(stream, admission);
     });
+  };
+
+  if (config.tls) {
+    // Plain servers gate each raw socket, then TLS is terminated on the admitted ones, so
+    // the gate sees the raw socket and the guard the decrypted stream of one connection.
+    const https = config.wssPort === undefined ? undefined : createHttpServer();
+    const wssListener = new WeakSet<Socket>();
+    const terminator = await createTlsTerminator(
+      config,
+      (tls, raw) => {
+        const admission = admissions.get(raw);
+        if (!admission) return tls.destroy();
+        if (!wssListener.has(raw)) return handle(tls, admission);
+        admissions.set(tls, admission);
+        https!.emit('connection', tls);
+      },
+      () => events.refused('tls_handshake'),
+    );
+    const tls = createNetServer((socket) => {
+      if (admit(socket, false)) terminator.accept(socket);
+    });
+    servers.push(tls);
+    ports.tls = await listenOn(tls, { port: config.tls.port, host: config.host, key: 'mqtt.tls.port' });
+    if (https) {
+      webSocketServer(https);
+      const wssRaw = createNetServer((socket) => {
+        if (!admit(socket, false)) return;
+        wssListener.add(socket);
+        terminator.accept(socket);
+      });
+      servers.push(wssRaw);
+      ports.wss = await listenOn(wssRaw, { port: config.wssPort!, host: config.host, key: 'mqtt.wssPort' });
+    }
+  }
+  if (config.wsPort !== undefined) {
+    const http = createHttpServer();
+    http.on('connection', (socket: Socket) => void admit(socket, false));
+    webSocketServer(http);
     servers.push(http);
     ports.ws = await listenOn(http, { port: config.wsPort, host: config.host, key: 'mqtt.wsPort' });
   }

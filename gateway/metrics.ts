@@ -79,6 +79,12 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Publishes held back because in-flight bytes reached the bound',
       registers,
     }),
+    configReloads: new Counter({
+      name: 'sluice_config_reload_total',
+      help: 'Reloads of the device registry and the ACL file at run time, by file (registry, acl) and result (ok, invalid: the old rules stay)',
+      labelNames: ['file', 'result'] as const,
+      registers,
+    }),
     rateLimited: new Counter({
       name: 'sluice_gateway_rate_limited_total',
       help: 'Publishes delayed by the per-device rate limit',

@@ -15,7 +15,7 @@ function parseTags(pairs: string[] = []): Record<string, string> {
 
 /** `sluice devices add|list|remove`: the device registry file (auth.registry). */
 export function registerDevicesCommand(program: Command): void {
-  const devices = program.command('devices').description('manage the device registry used by auth.mode=registry');
+  const devices = program.command('devices').description('manage the device registry used by auth.mode=registry (a running gateway applies changes at once)');
 
   withConfigFlags(devices.command('add <id>').description('register a device and print its secret (shown once)'))
     .option('-t, --tag <key=value...>', 'static tags written with every point of this device, e.g. --tag site=oslo')
@@ -30,6 +30,16 @@ export function registerDevicesCommand(program: Command): void {
       process.stdout.write(`${secret}\n`);
     });
 
+  withConfigFlags(devices.command('rotate <id>').description('give a device a new secret (printed once), keeping its role and tags; the old one stops working'))
+    .action(async (id: string, flags: ConfigFlags) => {
+      const config = await configFromFlags(flags);
+      const registry = await DeviceRegistry.load(config.auth.registry);
+      const secret = await registry.rotate(id);
+      await registry.save();
+      process.stderr.write(`new secret for ${id} in ${registry.path}, printed once below; a running gateway disconnects ${id} and refuses the old secret\n`);
+      process.stdout.write(`${secret}\n`);
+    });
+
   withConfigFlags(devices.command('list').description('list registered devices (never their secrets)'))
     .option('--json', 'one JSON object per line')
     .action(async (flags: ConfigFlags & { json?: boolean }) => {
@@ -40,7 +50,7 @@ export function registerDevicesCommand(program: Command): void {
       }
     });
 
-  withConfigFlags(devices.command('remove <id>').description('remove a device; it can no longer connect'))
+  withConfigFlags(devices.command('remove <id>').description('remove a device; a running gateway disconnects it and refuses it from then on'))
     .action(async (id: string, flags: ConfigFlags) => {
       const config = await configFromFlags(flags);
       const registry = await DeviceRegistry.load(config.auth.registry);

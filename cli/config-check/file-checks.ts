@@ -7,7 +7,18 @@ import { fail, pass, skipped, type CheckResult } from './check.js';
 
 /** Checks every file the config names, one result each. */
 export async function checkFiles(config: SluiceConfig): Promise<CheckResult[]> {
-  return [await checkAcl(config), await checkRegistry(config), ...(await checkMqttTls(config)), await checkInfluxCa(config)];
+  return [await checkAcl(config), await checkRegistry(config), ...(await checkMqttTls(config)), ...(await checkClientCa(config)), await checkInfluxCa(config)];
+}
+
+/** mqtt.tls.ca: the CA that signs device certificates (mutual TLS), when set. */
+async function checkClientCa(config: SluiceConfig): Promise<CheckResult[]> {
+  const ca = config.mqtt.tls?.ca;
+  if (ca === undefined) return [];
+  try {
+    return [pass('local', `mqtt.tls.ca ${ca}`, await certificate(ca))];
+  } catch (err) {
+    return [fail('local', `mqtt.tls.ca ${ca}`, `${fileProblem(err)}; set mqtt.tls.ca to the PEM file of the CA that signs the device certificates`)];
+  }
 }
 
 async function checkAcl(config: SluiceConfig): Promise<CheckResult> {

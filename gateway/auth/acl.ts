@@ -111,6 +111,18 @@ export class AclRules {
     return !this.denied(identity, clientId, (rule) => topicMatches(rule, levels));
   }
 
+  /**
+   * True when the client may read the concrete `topic`: what `canSubscribe` grants, for one
+   * message. Asked at delivery for sessions that subscribed under an earlier ACL (a reload),
+   * so a subscription the new rules no longer grant stops delivering, as mosquitto checks
+   * read access per delivery.
+   */
+  canRead(identity: DeviceIdentity, clientId: string, topic: string): boolean {
+    const levels = topic.split('/');
+    if (this.denied(identity, clientId, (rule) => topicMatches(rule, levels))) return false;
+    return this.allows(identity, clientId, 'read', (rule) => topicMatches(rule, levels));
+  }
+
   /** Any applicable deny rule that `test` accepts, after substitution. */
   private denied(identity: DeviceIdentity, clientId: string, test: (levels: readonly string[]) => boolean): boolean {
     return this.denies.some((rule) => {

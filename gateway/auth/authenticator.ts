@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { AuthRefusedError, ConfigError } from '../../core/index.js';
 import type { AuthConfig } from './config.js';
 import type { DeviceRegistry } from './device-registry.js';
-import { BAD_CREDENTIALS, quote, requireClientIdIsUsername, requireCredentials } from './connect-rules.js';
+import { BAD_CREDENTIALS, certifiedDeviceId, quote, requireClientIdIsUsername, requireCredentials } from './connect-rules.js';
 import { createIdentity, DEVICE_ID_RULE, isValidDeviceId, type DeviceIdentity } from './identity.js';
 import { registryAuthenticator } from './registry-authenticator.js';
 
@@ -12,6 +12,8 @@ export interface ConnectContext {
   readonly address?: string;
   /** False once the client has gone away; a check still queued for it is then skipped. */
   readonly connected?: () => boolean;
+  /** The device id a verified client certificate names (mTLS); when set, it is the credential. */
+  readonly certificateId?: string;
 }
 
 /** Decides who an MQTT CONNECT is; the broker's authenticate hook calls it. */
@@ -21,6 +23,11 @@ export interface Authenticator {
    * CONNACK return code to send and the reason to count.
    */
   authenticate(clientId: string, username: string | undefined, password: Buffer | undefined, context?: ConnectContext): Promise<DeviceIdentity>;
+  /**
+   * False once an identity this authenticator gave out no longer stands (registry mode: the
+   * device was removed, or its secret, role or tags changed): its connection is closed.
+   */
+  isCurrent(identity: DeviceIdentity): boolean;
 }
 
 /** The part of a logger the authenticator uses (pino's Logger fits). */
@@ -37,7 +44,12 @@ export interface AuthenticatorOptions {
 
 function tokenAuthenticator(fleetKey: string): Authenticator {
   return {
-    async authenticate(clientId, username, password) {
+    async authenticate(clientId, username, password, context = {}) {
+      if (context.certificateId !== undefined) {
+        const id = certifiedDeviceId(context.certificateId, username);
+        requireClientIdIsUsername(clientId, id);
+        return createIdentity(id, 'device');
+      }
       const [id, token] = requireCredentials(clientId, username, password);
       // The token would vouch for any string, but ids become topic levels: keep them plain.
       if (!isValidDeviceId(id)) throw new AuthRefusedError(`username ${quote(id)} is not a valid device id (${DEVICE_ID_RULE})`, BAD_CREDENTIALS);
@@ -49,15 +61,18 @@ function tokenAuthenticator(fleetKey: string): Authenticator {
       requireClientIdIsUsername(clientId, id);
       return createIdentity(id, 'device');
     },
+    isCurrent: () => true,
   };
 }
 
 function anonymousAuthenticator(logger: AuthLogger | undefined): Authenticator {
   logger?.warn({ authMode: 'anonymous' }, 'anonymous mode: any client may connect; development only');
   return {
-    async authenticate(clientId, username) {
+    async authenticate(clientId, username, _password, context = {}) {
+      if (context.certificateId !== undefined) return createIdentity(certifiedDeviceId(context.certificateId, username), 'device');
       return createIdentity(username ?? clientId, 'device');
     },
+    isCurrent: () => true,
   };
 }
 

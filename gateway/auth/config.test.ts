@@ -9,6 +9,7 @@ describe('authConfigSchema', () => {
       verify: { concurrency: 2, maxQueued: 256 },
       backoff: { initial: 1000, max: 60_000, idFailures: 1, addressFailures: 10, maxTracked: 100_000 },
       cache: { size: 100_000, ttl: 3_600_000 },
+      reload: { watch: true, debounce: 100 },
     });
   });
 

@@ -64,6 +64,20 @@ export const authConfigSchema = z
         ttl: duration('1h'),
       })
       .prefault({}),
+    /**
+     * Run-time changes to `auth.registry` and `acl.file`: a change is applied without a
+     * restart (SIGHUP forces a reload whatever this says). A removed device, or one whose
+     * secret, role or tags changed, is disconnected; a file that does not load keeps the
+     * rules in force and is logged and counted (`sluice_config_reload_total{file,result}`).
+     */
+    reload: z
+      .strictObject({
+        /** Default true: watch both files' directories and reload a file when it changes. */
+        watch: z.boolean().default(true),
+        /** Default `100ms`: quiet time after the last change event before the file is read (editors write in steps). */
+        debounce: duration('100ms'),
+      })
+      .prefault({}),
   })
   .superRefine((config, ctx) => {
     if (config.mode === 'token' && config.fleetKey === undefined) {

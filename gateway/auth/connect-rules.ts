@@ -1,4 +1,5 @@
 import { AuthRefusedError } from '../../core/index.js';
+import { DEVICE_ID_RULE, isValidDeviceId } from './identity.js';
 
 // MQTT 3.1.1 §3.2.2.3, Table 3.1: CONNACK return codes.
 export const IDENTIFIER_REJECTED = 2; // "Connection Refused, identifier rejected"
@@ -29,4 +30,20 @@ export function requireClientIdIsUsername(clientId: string, username: string): v
   if (clientId !== username) {
     throw new AuthRefusedError(`device ${quote(username)} connected with client id ${quote(clientId)}: the client id must equal the username`, NOT_AUTHORIZED);
   }
+}
+
+/**
+ * The device id of a client that showed a verified client certificate (mTLS): the
+ * certificate is its credential, and the password is not asked for. A username, when
+ * sent, must be that id: a client may not show one device's certificate and claim to be
+ * another. Code 5 (not authorized) either way: the certificate was fine, the claim is not.
+ */
+export function certifiedDeviceId(certificateId: string, username: string | undefined): string {
+  if (!isValidDeviceId(certificateId)) {
+    throw new AuthRefusedError(`client certificate names ${quote(certificateId)}, which is not a valid device id (${DEVICE_ID_RULE}): issue it with the device id as its identity`, NOT_AUTHORIZED, 'certificate_identity');
+  }
+  if (username !== undefined && username !== '' && username !== certificateId) {
+    throw new AuthRefusedError(`client certificate names device ${quote(certificateId)} but the username is ${quote(username)}: leave the username empty or set it to the certificate's id`, NOT_AUTHORIZED, 'certificate_mismatch');
+  }
+  return certificateId;
 }

@@ -81,7 +81,7 @@ describe('DeviceRegistry', () => {
   it('refuses duplicate and invalid ids, bad roles and reserved tags', async () => {
     const registry = await DeviceRegistry.load(file, fast);
     await registry.add('dev-1');
-    await expect(registry.add('dev-1')).rejects.toThrow(/already registered/);
+    await expect(registry.add('dev-1')).rejects.toThrow(/already registered: give it a new secret with "sluice devices rotate dev-1"/);
     for (const bad of ['', 'a/b', 'a+b', 'a#', 'x'.repeat(129), 'sp ace']) {
       await expect(registry.add(bad), bad).rejects.toBeInstanceOf(RegistryError);
     }

@@ -1,7 +1,7 @@
 import { AuthRefusedError } from '../../core/index.js';
 import type { Authenticator, ConnectContext } from './authenticator.js';
 import type { AuthConfig } from './config.js';
-import { BAD_CREDENTIALS, IDENTIFIER_REJECTED, NOT_AUTHORIZED, quote, requireClientIdIsUsername, requireCredentials } from './connect-rules.js';
+import { BAD_CREDENTIALS, certifiedDeviceId, IDENTIFIER_REJECTED, NOT_AUTHORIZED, quote, requireClientIdIsUsername, requireCredentials } from './connect-rules.js';
 import type { DeviceRegistry } from './device-registry.js';
 import { FailureBackoff } from './failure-backoff.js';
 import type { DeviceIdentity } from './identity.js';
@@ -9,7 +9,9 @@ import { VerificationGate } from './verification-gate.js';
 
 /**
  * Registry mode: per-device secrets checked with scrypt, with the cost of a wrong-secret
- * storm bounded (issue 10). In order, for a CONNECT with id and password:
+ * storm bounded (issue 10). A client that showed a verified client certificate (mTLS,
+ * issue 12) skips all of this: its certificate names the id, which must be registered
+ * (`byCertificate`). In order, for a CONNECT with id and password:
  *
  * 1. Unknown id: refused at once (code 4), a Map lookup as before. Not counted against
  *    the address: it costs nothing, so there is nothing to ration.
@@ -65,15 +67,32 @@ export function registryAuthenticator(registry: DeviceRegistry, config: AuthConf
     return outcome.identity;
   }
 
+  async function bySecret(clientId: string, username: string | undefined, password: Buffer | undefined, context: ConnectContext): Promise<DeviceIdentity> {
+    const [id, secret] = requireCredentials(clientId, username, password);
+    if (registry.get(id) === undefined) throw new AuthRefusedError(`unknown device ${quote(id)}: not in the registry`, BAD_CREDENTIALS);
+    return registry.verifyCached(id, secret) ?? (await verifySlowly(id, secret, context));
+  }
+
+  /**
+   * mTLS in registry mode: the certificate replaces the secret, but the id must still be in
+   * the registry, which gives its role and tags, and `devices remove` still shuts it out
+   * (Sluice reads no revocation lists: the registry is the revocation list).
+   */
+  function byCertificate(certificateId: string, username: string | undefined): DeviceIdentity {
+    const id = certifiedDeviceId(certificateId, username);
+    const identity = registry.get(id);
+    if (identity === undefined) throw new AuthRefusedError(`client certificate names device ${quote(id)}, which is not in the registry: add it with "sluice devices add ${id}"`, NOT_AUTHORIZED, 'certificate_unknown');
+    return identity;
+  }
+
   return {
     async authenticate(clientId, username, password, context = {}) {
-      const [id, secret] = requireCredentials(clientId, username, password);
-      if (registry.get(id) === undefined) throw new AuthRefusedError(`unknown device ${quote(id)}: not in the registry`, BAD_CREDENTIALS);
-      const identity = registry.verifyCached(id, secret) ?? (await verifySlowly(id, secret, context));
-      if (identity.role === 'device') requireClientIdIsUsername(clientId, id);
-      else requireServiceClientId(registry, clientId, id);
+      const identity = context.certificateId === undefined ? await bySecret(clientId, username, password, context) : byCertificate(context.certificateId, username);
+      if (identity.role === 'device') requireClientIdIsUsername(clientId, identity.id);
+      else requireServiceClientId(registry, clientId, identity.id);
       return identity;
     },
+    isCurrent: (identity) => registry.isCurrent(identity),
   };
 }
 

@@ -65,8 +65,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     gateway,
     log,
     registry,
-    url: `mqtt://127.0.0.1:${gateway.ports.tcp}`,
-    port: gateway.ports.tcp,
+    url: `mqtt://127.0.0.1:${gateway.ports.tcp ?? 0}`,
+    port: gateway.ports.tcp ?? 0,
     dataDir,
     async metric(name, labels = {}) {
       const m = registry.getSingleMetric(name);

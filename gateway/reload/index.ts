@@ -1,0 +1,1 @@
+export { AuthReloader, type AuthReloaderOptions, type ReloadableFile } from './auth-reloader.js';
