@@ -88,6 +88,21 @@ describe('event time per device', () => {
     expect(got.slice(1, 59).every(([, n]) => n === 5)).toBe(true);
   });
 
+  it('judges each message against its device\'s clock just before it, however the gateway batched the messages', async () => {
+    // d's second message moves its clock 20 s on; the third message's reading at 1 s is then
+    // past [0, 5 s)'s lateness (20 s − 2 s ≥ 5 s + 4 s), in one record or in three.
+    const messages: [string, number, number, number][] = [['d', 1, T0, 1], ['d', 2, T0 + 20_000, 2], ['d', 3, T0 + 1_000, 3]];
+    const together = await harness();
+    await together.feed(record(messages));
+    const apart = await harness();
+    for (const m of messages) await apart.feed(record([m]));
+    expect(together.late('d')).toBe(1);
+    expect(apart.late('d')).toBe(1);
+    // and the first message's reading, before the jump, is on time in both
+    together.task.advanceIfIdle(Date.now());
+    expect(together.windows('d')).toEqual(apart.windows('d'));
+  });
+
   it('a reading older than maxBackfill behind its receive time goes to late_readings', async () => {
     const { feed, windows, late } = await harness();
     await feed(record([['old', 1, T0 - 3_600_001, 1]], T0));

@@ -47,6 +47,8 @@ export class PartitionTask {
   private dedup = new SeqDeduplicator();
   /** Event time per device: decides lateness and when a device's windows fire. */
   private clocks: DeviceClocks;
+  /** Per message of the batch in process(): its device's watermark just before it (reused). */
+  private deviceWatermarks = new Float64Array(256);
   /** The partition's progress: how far the operators look for windows to fire, and the lag gauge. */
   private watermark: PartitionWatermark;
   private operators: WindowOperator[];
@@ -205,10 +207,11 @@ export class PartitionTask {
   private process(batch: ColumnarBatch): void {
     const accepted = this.dedup.acceptBatch(batch);
     const accept = (m: number): boolean => accepted[m] === 1;
-    // Lateness is judged against each device's clock as it was before this batch.
-    for (const op of this.operators) op.processBatch(batch, accept);
-    if (this.o.raw) rawPoints(batch, accepted, this.o.emit);
+    // Each message is judged against its device's clock as it was just before that message,
+    // so lateness does not depend on how the gateway cut its micro-batches (and the
+    // reference model in simulator/expected/ can say which readings are late).
     const now = Date.now();
+    const deviceWatermarks = this.deviceWatermarks.length >= accepted.length ? this.deviceWatermarks : (this.deviceWatermarks = new Float64Array(accepted.length * 2));
     let maxTime = -Infinity;
     for (let m = 0; m < accepted.length; m++) {
       this.stats.messages++;
@@ -219,9 +222,13 @@ export class PartitionTask {
       let msgMax = -Infinity;
       for (let r = m === 0 ? 0 : batch.numEnd[m - 1]!; r < batch.numEnd[m]!; r++) if (batch.time[r]! > msgMax) msgMax = batch.time[r]!;
       for (let r = m === 0 ? 0 : batch.textEnd[m - 1]!; r < batch.textEnd[m]!; r++) if (batch.textTime[r]! > msgMax) msgMax = batch.textTime[r]!;
-      this.clocks.observe(this.clocks.get(batch.strings[batch.msgDevice[m]!]!), msgMax, now);
+      const clock = this.clocks.get(batch.strings[batch.msgDevice[m]!]!);
+      deviceWatermarks[m] = this.clocks.watermark(clock);
+      this.clocks.observe(clock, msgMax, now);
       if (msgMax > maxTime) maxTime = msgMax;
     }
+    for (const op of this.operators) op.processBatch(batch, accept, deviceWatermarks);
+    if (this.o.raw) rawPoints(batch, accepted, this.o.emit);
     this.fire(this.watermark.observe(maxTime, now), this.clocks.takeMoved());
   }
 

@@ -117,8 +117,11 @@ export class WindowOperator {
    * Aggregates a batch's numeric readings. `acceptMessage(i)` is the caller's dedup
    * decision for message i (e.g. from SeqDeduplicator.acceptBatch); it must not have side
    * effects: it is not called for messages flagged dropped or without numeric readings.
+   * `deviceWatermarks[m]`, with device clocks, is message m's device watermark as it was
+   * just before message m (PartitionTask's pre-pass): lateness is then decided per message,
+   * whatever micro-batch the gateway put the message in; without it, the clock as it is now.
    */
-  processBatch(batch: ColumnarBatch, acceptMessage: (msgIndex: number) => boolean): void {
+  processBatch(batch: ColumnarBatch, acceptMessage: (msgIndex: number) => boolean, deviceWatermarks?: Float64Array): void {
     const { strings, msgDevice, msgDeviceTags, msgFlags, numEnd, metric, tags, time, value } = batch;
     const index = this.keys;
     const clocks = this.clocks;
@@ -135,7 +138,8 @@ export class WindowOperator {
       const device = msgDevice[m]!;
       const deviceTags = msgDeviceTags[m]!;
       const dk = index.deviceKeys(device, deviceTags);
-      const wm = clocks === undefined ? this.wm : clocks.watermark((dk.clock ??= clocks.get(strings[device]!)));
+      const wm = clocks === undefined ? this.wm : deviceWatermarks !== undefined ? deviceWatermarks[m]! : clocks.watermark((dk.clock ??= clocks.get(strings[device]!)));
+      if (clocks !== undefined) dk.clock ??= clocks.get(strings[device]!);
       for (let j = from; j < to; j++) {
         const t = time[j]!;
         const v = value[j]!;
