@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Log, LogRecord } from '../../log/index.js';
 import { ColumnarBatchBuilder, compressBatch } from '../../proto/index.js';
 import type { SinkPoint } from '../sink/index.js';
+import type { WindowSpec } from '../windowing/window-spec.js';
 import { PartitionTask } from './partition-task.js';
 
 /** The log of one partition, in memory, appended to while the task runs. */
@@ -43,17 +44,17 @@ function record(messages: [string, number, number, number][], receivedAt = T0): 
   return compressBatch(b.encode());
 }
 
-async function harness(time = TIME) {
+async function harness(time = TIME, specs: WindowSpec[] = [{ name: 'w5s', type: 'tumbling', size: 5_000 }]) {
   const log = new GrowingLog();
   const points: SinkPoint[] = [];
-  const task = new PartitionTask({ partition: 0, log, windows: [{ name: 'w5s', type: 'tumbling', size: 5_000 }], time, raw: false, emit: (p) => points.push(p) });
+  const task = new PartitionTask({ partition: 0, log, windows: specs, time, raw: false, emit: (p) => points.push(p) });
   task.startFresh();
   const feed = async (payload: Uint8Array): Promise<void> => {
     await log.append(0, payload);
     while (await task.step(32));
   };
-  const windows = (device: string) =>
-    points.filter((p) => p.measurement === 'w5s' && p.tags.device === device).map((p) => [p.timeMs - T0, (p.fields.count as { int: number }).int]);
+  const windows = (device: string, measurement = 'w5s') =>
+    points.filter((p) => p.measurement === measurement && p.tags.device === device).map((p) => [p.timeMs - T0, (p.fields.count as { int: number }).int]);
   const late = (device: string) => points.filter((p) => p.measurement === 'late_readings' && p.tags.device === device).length;
   return { task, feed, windows, late };
 }
@@ -101,6 +102,21 @@ describe('event time per device', () => {
     // and the first message's reading, before the jump, is on time in both
     together.task.advanceIfIdle(Date.now());
     expect(together.windows('d')).toEqual(apart.windows('d'));
+  });
+
+  it('does not merge a reading into a session its device\'s clock has closed, however the gateway batched the messages', async () => {
+    // [0, 2001) closes once d's watermark reaches 2001 + 4 s lateness; the reading at 2 s is
+    // within the gap of it but opens its own session, in one record or in three.
+    const messages: [string, number, number, number][] = [['d', 1, T0, 1], ['d', 2, T0 + 8_001, 2], ['d', 3, T0 + 2_000, 3]];
+    const spec: WindowSpec[] = [{ name: 'ses', type: 'session', gap: 2_000 }];
+    const together = await harness(TIME, spec);
+    await together.feed(record(messages));
+    const apart = await harness(TIME, spec);
+    for (const m of messages) await apart.feed(record([m]));
+    together.task.advanceIfIdle(Date.now());
+    apart.task.advanceIfIdle(Date.now());
+    expect(apart.windows('d', 'ses').slice(0, 2)).toEqual([[0, 1], [2_000, 1]]);
+    expect(together.windows('d', 'ses').slice(0, 2)).toEqual([[0, 1], [2_000, 1]]);
   });
 
   it('a reading older than maxBackfill behind its receive time goes to late_readings', async () => {

@@ -104,15 +104,21 @@ export class SessionWindows {
     return { start: t, end: t + this.gap + 1 };
   }
 
-  /** Finds which of `sessions` (sorted, disjoint) a reading at t joins and the merged bounds; results in first/count/start/end. */
-  find(sessions: readonly TimeWindow[], t: number): void {
+  /**
+   * Finds which of `sessions` (sorted by start and by end) a reading at t joins and the
+   * merged bounds; results in first/count/start/end. Sessions ending at or before
+   * `closedBefore` are closed (past allowed lateness, about to be purged) and joined by
+   * nothing, so whether a reading merges does not depend on when the purge ran.
+   */
+  find(sessions: readonly TimeWindow[], t: number, closedBefore = -Infinity): void {
     const end = t + this.gap + 1;
-    // Ends are sorted too (disjoint windows), so binary-search the first session ending after t.
+    const after = t > closedBefore ? t : closedBefore;
+    // Ends are sorted too, so binary-search the first session ending after t (and open).
     let lo = 0;
     let hi = sessions.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (sessions[mid]!.end > t) hi = mid;
+      if (sessions[mid]!.end > after) hi = mid;
       else lo = mid + 1;
     }
     let start = t;

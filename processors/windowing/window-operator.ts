@@ -203,7 +203,7 @@ export class WindowOperator {
   }
 
   private addToSession(sw: SessionWindows, s: SeriesState, t: number, v: number, wm: number): void {
-    sw.find(s.windows, t);
+    sw.find(s.windows, t, wm - this.lateness);
     // Late only if even the merged session is past cleanup (Flink checks the merged window too).
     if (sw.end + this.lateness <= wm) return this.lateReading(s, t, v);
     const oldStart = sw.count > 0 ? s.windows[sw.first]!.start : NaN;
