@@ -46,6 +46,21 @@ export interface ExpectedResult {
   /** Accepted readings (valid and de-duplicated), which the points aggregate. */
   readings: number;
   points: ExpectedPoint[];
+  /** With the config's time settings: the readings the processors write to late_readings (absent in a report that did not model lateness). */
+  late?: ExpectedLateReading[];
+  /** Late readings counted once per window definition that refused them (the processors' late_readings counter). */
+  lateReadings?: number;
+}
+
+/** An expected point of late_readings: tags device, metric, window (and the series' others), field value. */
+export interface ExpectedLateReading {
+  window: string;
+  device: string;
+  metric: string;
+  tags?: Record<string, string>;
+  time: number;
+  /** The values of the late readings of this series and window at this time: InfluxDB keeps one of them (the last written). */
+  values: number[];
 }
 
 /** Everything a run measured and what it expects InfluxDB to hold. */

@@ -7,6 +7,10 @@
  * before an end-to-end run.
  */
 import { describe, expect, it } from 'vitest';
+import type { Log, LogRecord } from '../../log/index.js';
+import { ColumnarBatchBuilder, compressBatch } from '../../proto/index.js';
+import type { SinkPoint, SinkPointId } from '../../processors/sink/index.js';
+import { PartitionTask } from '../../processors/task/partition-task.js';
 import { makeBatch, prng, type TestMessage } from '../../processors/windowing/testing/batches.js';
 import { WindowOperator } from '../../processors/windowing/window-operator.js';
 import type { WindowSpec } from '../../processors/windowing/window-spec.js';
@@ -54,6 +58,102 @@ describe('ReferenceModel vs the processors\' WindowOperator', () => {
         if (p.count <= 16) expect(r![q]).toBe(p[q][0]);
         expect(quantileWithin(p[q][0], p[q][1], r![q], 0.01), `${q} ${p[q]} ${r![q]} n=${p.count}`).toBe(true);
       }
+    }
+  });
+});
+
+/** The log of one partition, in memory. */
+class MemoryLog implements Log {
+  readonly partitions = 1;
+  private readonly records: Uint8Array[] = [];
+  append(_partition: number, payload: Uint8Array): Promise<number> {
+    this.records.push(payload);
+    return Promise.resolve(this.records.length - 1);
+  }
+  read(_partition: number, fromOffset: number, maxRecords = 100): Promise<LogRecord[]> {
+    return Promise.resolve(this.records.slice(fromOffset, fromOffset + maxRecords).map((payload, i) => ({ offset: fromOffset + i, payload })));
+  }
+  trim(): Promise<void> {
+    return Promise.resolve();
+  }
+  endOffset(): number {
+    return this.records.length;
+  }
+  startOffset(): number {
+    return 0;
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe('ReferenceModel vs the processors\' PartitionTask, with late readings', () => {
+  const TIME = { maxOutOfOrderness: 2_000, idleTimeout: 1_000, allowedLateness: 4_000, maxBackfill: 60_000 };
+  const T0 = 1_700_000_000_000;
+  for (const seed of [1, 2, 3, 4]) it(`agrees on every window point and every late reading of devices with wild clocks (seed ${seed})`, async () => {
+    const rnd = prng(seed);
+    const log = new MemoryLog();
+    // Writes and deletes in order, as the sink applies them: the last write of a point stays unless a later delete removes it.
+    const points: (SinkPoint | SinkPointId)[] = [];
+    const task = new PartitionTask({ partition: 0, log, windows: SPECS, time: TIME, raw: false, emit: (p) => points.push(p), emitDelete: (id) => points.push(id) });
+    task.startFresh();
+    const model = new ReferenceModel(SPECS, { devicePrefix: 'd', time: TIME });
+    const clock = [0, 0, 0, 0, 0];
+    const seq = [0, 0, 0, 0, 0];
+    let now = 0;
+    for (let r = 0; r < 600; r++) {
+      now += Math.floor(rnd() * 300);
+      const receivedAt = T0 + now;
+      const b = new ColumnarBatchBuilder(0, receivedAt);
+      for (let m = 0; m < 1 + Math.floor(rnd() * 5); m++) {
+        const d = Math.floor(rnd() * 5);
+        const device = `d${d}`;
+        clock[d] = Math.max(clock[d]!, now - Math.floor(rnd() * 1_000));
+        if (rnd() < 0.01) clock[d]! += 30_000; // a clock that jumps ahead
+        b.beginMessage(b.intern(device), b.intern(''), ++seq[d]!);
+        model.message(device, { from: receivedAt, to: receivedAt });
+        for (let j = 0; j < 1 + Math.floor(rnd() * 4); j++) {
+          const x = rnd();
+          // mostly near the device's clock, some up to 15 s behind it, a few past maxBackfill
+          const early = x < 0.75 ? Math.floor(rnd() * 1_500) : x < 0.97 ? Math.floor(rnd() * 15_000) : 61_000 + Math.floor(rnd() * 10_000);
+          let t = T0 + clock[d]! - early;
+          // a reading exactly maxBackfill old is on time; keep clear of ±1 ms rounding questions
+          if (t === receivedAt - TIME.maxBackfill) t--;
+          const metric = rnd() < 0.5 ? 'a' : 'b';
+          const v = Math.round((rnd() - 0.3) * 1000) / 10;
+          b.addNumeric(b.intern(metric), b.intern(''), t, v);
+          model.add(device, metric, t, v);
+        }
+      }
+      await log.append(0, compressBatch(b.encode()));
+      while (await task.step(32));
+    }
+    task.advanceIfIdle(Date.now() + 1e9); // every device idle: every window fires
+    const expected = model.result();
+    // The last write of each point is what InfluxDB keeps.
+    const key = (measurement: string, tags: Record<string, string>, time: number) => `${measurement}|${tags.device}|${tags.metric}|${tags.window ?? ''}|${time}`;
+    const stored = new Map<string, SinkPoint>();
+    for (const p of points) {
+      if ('fields' in p) stored.set(key(p.measurement, p.tags, p.timeMs), p);
+      else stored.delete(key(p.measurement, p.tags, p.timeMs));
+    }
+    const late = [...stored.values()].filter((p) => p.measurement === 'late_readings');
+    expect(expected.late!.length).toBeGreaterThan(20);
+    expect(late.length).toBe(expected.late!.length);
+    for (const l of expected.late!) {
+      const p = stored.get(key('late_readings', { device: l.device, metric: l.metric, window: l.window }, l.time));
+      expect(p, `late ${l.window} ${l.device} ${l.metric} ${l.time}`).toBeDefined();
+      expect(l.values).toContain(p!.fields.value);
+    }
+    expect(task.stats.late).toBe(expected.lateReadings);
+    const windowPoints = [...stored.values()].filter((p) => p.measurement !== 'late_readings');
+    expect(windowPoints.length).toBe(expected.points.length);
+    for (const e of expected.points) {
+      const p = stored.get(key(e.measurement, { device: e.device, metric: e.metric }, e.time));
+      expect(p, `${e.measurement} ${e.device} ${e.metric} ${e.time}`).toBeDefined();
+      const f = p!.fields as Record<string, number | { int: number }>;
+      const num = (v: number | { int: number } | undefined) => (typeof v === 'object' ? v.int : v);
+      expect([num(f.count), f.min, f.max, f.first, f.last]).toEqual([e.count, e.min, e.max, e.first, e.last]);
     }
   });
 });

@@ -1,5 +1,5 @@
 import { ConfigError, SluiceError } from '../../core/index.js';
-import type { ExpectedPoint, ExpectedResult } from '../report.js';
+import type { ExpectedLateReading, ExpectedPoint, ExpectedResult } from '../report.js';
 import { AlignedWindows } from './aligned-windows.js';
 import { windowStats } from './exact-stats.js';
 import { PointStore } from './point-store.js';
@@ -14,6 +14,27 @@ export interface ReferenceModelOptions {
   devicePrefix: string;
   /** Relative accuracy of the processors' quantile sketch, for verify (default 0.01, DDSketch's in processors/). */
   quantileRelativeAccuracy?: number;
+  /** The config's `time` section, ms: with it, late readings are told apart as the processors should (else none is late). */
+  time?: ReferenceTime;
+}
+
+/** The event-time settings lateness depends on (DESIGN.md, "Event time"; config `time`). */
+export interface ReferenceTime {
+  maxOutOfOrderness: number;
+  allowedLateness: number;
+  maxBackfill: number;
+}
+
+/** When the gateway received a message: at or after `from`, before or at `to` (ms since the epoch). */
+export interface ReceiveTime {
+  from: number;
+  to: number;
+}
+
+/** A device's event time: the newest reading of its messages so far, and of the message being added. */
+interface DeviceTime {
+  max: number;
+  messageMax: number;
 }
 
 /** The processors' DDSketch relative accuracy (processors/windowing/quantile-sketch.ts, RELATIVE_ACCURACY). */
@@ -33,6 +54,15 @@ const MAX_EVENT_TIME = 8.64e15;
  * no later reading is stamped before t: windows that can no longer change become compact
  * points and their values are freed. result() finalises the rest.
  *
+ * Lateness (with `time`), written from DESIGN.md's rules, not from processors/: each
+ * device has its own clock, the newest event time of its messages before the current one;
+ * its watermark is that less maxOutOfOrderness. A reading goes into each of its windows
+ * that ends after watermark − allowedLateness (a session: after merging with the open
+ * sessions it reaches); a reading no window takes, or one older than maxBackfill
+ * before the message's receive time, is late: the processors write it to late_readings,
+ * once per window definition. Start each message with message(); readings added without
+ * it are each a message of their own.
+ *
  * Memory: each reading is held once per window definition until its windows are final
  * (8 bytes plus ~100 bytes per pane or session); a final point costs ~140 bytes.
  */
@@ -46,6 +76,14 @@ export class ReferenceModel {
   private lastDevice: string | undefined;
   private lastSeries: Map<string, Series> | undefined;
   private watermark = -Infinity;
+  private readonly time: ReferenceTime | undefined;
+  private readonly clocks = new Map<string, DeviceTime>();
+  /** The message being added: its device, its device's clock, and the watermark its readings are judged by. */
+  private current: { device: string; clock: DeviceTime; explicit: boolean; closedBefore: number; oldest: number } | undefined;
+  private readonly late = new Map<string, ExpectedLateReading>();
+  private lateCount = 0;
+  /** Readings of the current message stamped at or after it are within maxBackfill whenever the gateway received it. */
+  private currentNewest = -Infinity;
   private readings = 0;
   private from = Infinity;
   private to = -Infinity;
@@ -58,6 +96,7 @@ export class ReferenceModel {
       names.add(w.name);
     }
     this.devicePrefix = options.devicePrefix;
+    this.time = options.time;
     this.accuracy = options.quantileRelativeAccuracy ?? DEFAULT_QUANTILE_RELATIVE_ACCURACY;
     this.points = new PointStore(this.windows.map((w) => w.name));
     this.windows.forEach((w, i) => {
@@ -76,6 +115,32 @@ export class ReferenceModel {
     return this.points.size;
   }
 
+  /** Late readings so far (each counted once per window definition that refused it). */
+  get lateReadingCount(): number {
+    return this.lateCount;
+  }
+
+  /**
+   * Starts a message of `device`: the readings added until the next message() are judged
+   * against the device's clock as it was before this message. `received` bounds when the
+   * gateway received it (for time.maxBackfill; default: now, which only matters for
+   * readings near maxBackfill old). A reading whose lateness depends on where in `received`
+   * the gateway's receive time fell throws SLUICE_SIM_EXPECTED_AMBIGUOUS.
+   */
+  message(device: string, received?: ReceiveTime): void {
+    this.startMessage(device, received, true);
+  }
+
+  private startMessage(device: string, received: ReceiveTime | undefined, explicit: boolean): void {
+    this.endMessage();
+    if (this.time === undefined) return;
+    let clock = this.clocks.get(device);
+    if (clock === undefined) this.clocks.set(device, (clock = { max: -Infinity, messageMax: -Infinity }));
+    const at = received ?? { from: Date.now(), to: Date.now() };
+    this.current = { device, clock, explicit, closedBefore: clock.max - this.time.maxOutOfOrderness - this.time.allowedLateness, oldest: at.from - this.time.maxBackfill };
+    this.currentNewest = at.to - this.time.maxBackfill;
+  }
+
   /**
    * Adds one accepted numeric reading: event time in ms (a whole number), finite value,
    * further tags of its series if any (registry and reading tags, not device or metric).
@@ -83,8 +148,19 @@ export class ReferenceModel {
    */
   add(device: string, metric: string, time: number, value: number, tags?: Readonly<Record<string, string>>): void {
     if (!(time >= this.watermark) || !Number.isSafeInteger(time) || Math.abs(time) > MAX_EVENT_TIME || !Number.isFinite(value)) this.refuse(device, metric, time, value);
+    if (this.time !== undefined && (this.current?.device !== device || !this.current.explicit)) this.startMessage(device, undefined, false);
     const series = this.series(device, metric, tags);
-    for (let i = 0; i < this.trackers.length; i++) this.trackers[i]!.add(series, time, value);
+    const m = this.current;
+    if (m === undefined) {
+      for (let i = 0; i < this.trackers.length; i++) this.trackers[i]!.add(series, time, value, -Infinity);
+    } else {
+      if (time > m.clock.messageMax) m.clock.messageMax = time;
+      if (time < this.currentNewest && time >= m.oldest) {
+        throw new SluiceError('SLUICE_SIM_EXPECTED_AMBIGUOUS', `reading ${device}/${metric} at ${time} is about time.maxBackfill old: whether it is late depends on when within ${m.oldest + this.time!.maxBackfill}..${this.currentNewest + this.time!.maxBackfill} the gateway received it`);
+      }
+      const backfilled = time >= m.oldest;
+      for (let i = 0; i < this.trackers.length; i++) if (!backfilled || !this.trackers[i]!.add(series, time, value, m.closedBefore)) this.addLate(i, series, time, value);
+    }
     this.readings++;
     if (time < this.from) this.from = time;
     if (time > this.to) this.to = time;
@@ -105,7 +181,9 @@ export class ReferenceModel {
   /** result() without its points, for a caller that streams them from sortedPoints(). */
   summary(): Omit<ExpectedResult, 'points'> {
     this.advance(Infinity);
+    this.endMessage();
     return {
+      ...(this.time === undefined ? {} : { late: this.sortedLate(), lateReadings: this.lateCount }),
       windows: this.windows.map((w) => ({ ...w })),
       quantileRelativeAccuracy: this.accuracy,
       devicePrefix: this.devicePrefix,
@@ -118,6 +196,29 @@ export class ReferenceModel {
   sortedPoints(): Generator<ExpectedPoint> {
     this.advance(Infinity);
     return this.points.sorted();
+  }
+
+  private endMessage(): void {
+    const m = this.current;
+    if (m === undefined) return;
+    if (m.clock.messageMax > m.clock.max) m.clock.max = m.clock.messageMax;
+    m.clock.messageMax = -Infinity;
+    this.current = undefined;
+  }
+
+  /** A late reading goes to late_readings once per window definition, keyed by series, window name and time (later ones overwrite in InfluxDB). */
+  private addLate(window: number, series: Series, time: number, value: number): void {
+    this.lateCount++;
+    const name = this.windows[window]!.name;
+    const key = `${name}\u0000${series.device}\u0000${series.metric}\u0000${series.tagKey}\u0000${time}`;
+    const found = this.late.get(key);
+    if (found !== undefined) found.values.push(value);
+    else this.late.set(key, { window: name, device: series.device, metric: series.metric, ...(series.tags === undefined ? {} : { tags: { ...series.tags } }), time, values: [value] });
+  }
+
+  private sortedLate(): ExpectedLateReading[] {
+    const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+    return [...this.late.values()].sort((a, b) => a.time - b.time || cmp(a.window, b.window) || cmp(a.device, b.device) || cmp(a.metric, b.metric) || cmp(JSON.stringify(a.tags ?? {}), JSON.stringify(b.tags ?? {})));
   }
 
   private series(device: string, metric: string, tags: Readonly<Record<string, string>> | undefined): Series {

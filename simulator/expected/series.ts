@@ -29,8 +29,12 @@ export interface PointSink {
 
 /** The state of one window definition over all series. */
 export interface WindowTracker {
-  /** Adds one reading of `series` (event time t, ms; finite value). */
-  add(series: Series, t: number, v: number): void;
+  /**
+   * Adds one reading of `series` (event time t, ms; finite value) to its windows that end
+   * after `closedBefore` (its device's watermark less allowed lateness: earlier windows
+   * take no more readings). False when no window took it: the reading is late.
+   */
+  add(series: Series, t: number, v: number, closedBefore: number): boolean;
   /** Finalises, into the sink, every window that no reading at or after `watermark` can change, and frees its values. */
   advance(watermark: number): void;
 }

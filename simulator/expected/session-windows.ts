@@ -35,22 +35,26 @@ export class SessionWindows implements WindowTracker {
     private readonly emit: PointSink,
   ) {}
 
-  add(series: Series, t: number, v: number): void {
+  add(series: Series, t: number, v: number, closedBefore: number): boolean {
     let sessions = series.slots[this.slotIndex] as Session[] | undefined;
-    if (sessions === undefined) series.slots[this.slotIndex] = sessions = [];
     const gap = this.gap;
-    // Sessions are sorted by start and more than gap apart; the ones t joins are consecutive.
-    let hi = sessions.length - 1;
-    while (hi >= 0 && sessions[hi]!.start - gap > t) hi--;
+    // Sessions are sorted by start and by latest; open ones are more than gap apart, and the
+    // ones t joins are consecutive. A closed one (ending at or before closedBefore) is
+    // joined by nothing, and a reading whose session would end there is late.
+    let hi = (sessions?.length ?? 0) - 1;
+    while (hi >= 0 && sessions![hi]!.start - gap > t) hi--;
     let lo = hi;
-    while (lo >= 0 && sessions[lo]!.latest + gap >= t) lo--;
+    while (lo >= 0 && sessions![lo]!.latest + gap >= t && sessions![lo]!.latest + gap + 1 > closedBefore) lo--;
     lo++;
+    const latest = lo > hi ? t : Math.max(t, sessions![hi]!.latest);
+    if (latest + gap + 1 <= closedBefore) return false;
+    if (sessions === undefined) series.slots[this.slotIndex] = sessions = [];
     if (lo > hi) {
       const s: Session = { series, start: t, latest: t, values: new ValueList(this.pool), firstTime: t, firstValue: v, lastTime: t, lastValue: v, done: false };
       s.values.push(v);
       sessions.splice(lo, 0, s);
       this.queue.push(t + gap + 1, s);
-      return;
+      return true;
     }
     const into = sessions[lo]!;
     for (let i = lo + 1; i <= hi; i++) {
@@ -75,6 +79,7 @@ export class SessionWindows implements WindowTracker {
       into.lastTime = t;
       into.lastValue = v;
     }
+    return true;
   }
 
   advance(watermark: number): void {
