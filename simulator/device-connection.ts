@@ -8,6 +8,7 @@ interface InFlight {
   topic: string;
   payload: Buffer;
   sentAt: number;
+  onAcked: (() => void) | undefined;
 }
 
 /** What a device connection reports to its fleet. */
@@ -45,7 +46,7 @@ export class DeviceConnection {
   private nextPacketId = 1;
   private readonly inFlight = new Map<number, InFlight>();
   // A FIFO with a moving head: shift() on a long backlog would be quadratic.
-  private queue: { topic: string; payload: Buffer }[] = [];
+  private queue: { topic: string; payload: Buffer; onAcked: (() => void) | undefined }[] = [];
   private queueHead = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -109,14 +110,14 @@ export class DeviceConnection {
     });
   }
 
-  /** Publishes now when connected and a slot is free, else queues. */
-  send(topic: string, payload: Buffer): void {
+  /** Publishes now when connected and a slot is free, else queues; `onAcked` hears its PUBACK (QoS 1). */
+  send(topic: string, payload: Buffer, onAcked?: () => void): void {
     if (this.o.qos === 0) {
       if (this.connected) this.socket!.write(mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }));
       return;
     }
-    if (this.connected && this.inFlight.size < this.o.inflight && this.queueHead === this.queue.length) this.publish(topic, payload, false);
-    else this.queue.push({ topic, payload });
+    if (this.connected && this.inFlight.size < this.o.inflight && this.queueHead === this.queue.length) this.publish(topic, payload, false, onAcked);
+    else this.queue.push({ topic, payload, onAcked });
   }
 
   /** Drops the connection abruptly (churn); the fleet hears `dropped` and reconnects it. */
@@ -139,8 +140,8 @@ export class DeviceConnection {
     else socket.destroy();
   }
 
-  private publish(topic: string, payload: Buffer, dup: boolean, packetId = this.takePacketId()): void {
-    this.inFlight.set(packetId, { packetId, topic, payload, sentAt: performance.now() });
+  private publish(topic: string, payload: Buffer, dup: boolean, onAcked: (() => void) | undefined, packetId = this.takePacketId()): void {
+    this.inFlight.set(packetId, { packetId, topic, payload, sentAt: performance.now(), onAcked });
     this.socket!.write(mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 1, messageId: packetId, retain: false, dup }));
   }
 
@@ -165,7 +166,7 @@ export class DeviceConnection {
     while (this.connected && this.inFlight.size < this.o.inflight && this.queueHead < this.queue.length) {
       const next = this.queue[this.queueHead]!;
       this.queue[this.queueHead++] = undefined!;
-      this.publish(next.topic, next.payload, false);
+      this.publish(next.topic, next.payload, false, next.onAcked);
     }
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
@@ -178,6 +179,7 @@ export class DeviceConnection {
     if (!f) return;
     this.inFlight.delete(packetId);
     this.events.acked(performance.now() - f.sentAt);
+    f.onAcked?.();
     this.drainQueue();
     if (this.outstanding === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;

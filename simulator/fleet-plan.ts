@@ -23,6 +23,11 @@ export interface PlannedMessage {
   malformed: MalformedKind | undefined;
 }
 
+/** How far apart performance.now() and Date.now() may drift during a run, ms. */
+const CLOCK_SLACK_MS = 500;
+/** How long after its return an offline device's backlog may take to reach the gateway (checked per message: see runSimulation). */
+export const BACKLOG_MARGIN_MS = 5_000;
+
 /** Metric names simulated devices report, in this order. */
 export const METRIC_NAMES = ['temperature', 'humidity', 'pressure', 'vibration', 'voltage', 'current', 'co2', 'noise', 'light', 'flow', 'level', 'rpm'];
 
@@ -88,6 +93,34 @@ export class FleetPlan {
     if (d >= Math.round(o.offlineShare * o.devices)) return undefined;
     const from = o.duration / 4;
     return { from, to: from + o.offlineDuration };
+  }
+
+  /**
+   * When the gateway receives device d's buffered messages, for the reference model: from
+   * its return (less a little for the two clocks the simulator reads) to BACKLOG_MARGIN_MS
+   * after it. Undefined for a device that is never offline.
+   */
+  backlogReceipt(d: number): { from: number; to: number } | undefined {
+    const away = this.offline(d);
+    if (away === undefined) return undefined;
+    return { from: this.startMs + away.to - CLOCK_SLACK_MS, to: this.startMs + away.to + BACKLOG_MARGIN_MS };
+  }
+
+  /**
+   * True when offline device d does not sample message k: the readings it would hold are
+   * about maxBackfill old when the backlog reaches the gateway (within backlogReceipt's
+   * span), so whether they are late would depend on the gateway's exact receive time.
+   * Leaving them out makes every buffered reading clearly in its window or late.
+   */
+  silent(d: number, k: number): boolean {
+    const receipt = this.backlogReceipt(d);
+    if (receipt === undefined) return false;
+    const away = this.offline(d)!;
+    const due = this.sendOffset(d, k);
+    if (due < away.from || due >= away.to) return false;
+    const newest = this.startMs + due;
+    const oldest = newest - this.intervalMs - this.options.maxDelay - 1;
+    return newest >= receipt.from - this.options.maxBackfill - CLOCK_SLACK_MS && oldest < receipt.to - this.options.maxBackfill;
   }
 
   /** Messages device d sends in the run: those due before the duration ends. */

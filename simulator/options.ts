@@ -38,6 +38,12 @@ export const simulationOptionsSchema = z
      */
     offlineShare: share.default(0),
     offlineDuration: duration('60s'),
+    /**
+     * The gateway's time.maxBackfill: an offline device's buffered readings older than this
+     * when they reach the gateway are late. Its messages stamped around that age are not
+     * sampled (see FleetPlan.silent), so each buffered reading is clearly one or the other.
+     */
+    maxBackfill: duration('24h'),
     /** Token mode: passwords are HMAC-SHA256(fleetKey, deviceId). Without it devices connect without a password. */
     fleetKey: z.string().optional(),
     /** Device ids are this prefix plus a number. */

@@ -50,6 +50,12 @@ export interface ExpectedResult {
   late?: ExpectedLateReading[];
   /** Late readings counted once per window definition that refused them (the processors' late_readings counter). */
   lateReadings?: number;
+  /**
+   * Buffered readings counted as within time.maxBackfill whose message reached the gateway
+   * later than the simulator allowed for (FleetPlan.backlogReceipt): they may have gone to
+   * late_readings instead. verify cannot call such a run exact.
+   */
+  undecided?: number;
 }
 
 /** An expected point of late_readings: tags device, metric, window (and the series' others), field value. */

@@ -11,6 +11,8 @@ import { REPORT_VERSION, type ExpectedResult, type SimulationReport } from './re
 
 /** Where accepted readings go: the reference model computing the expected aggregates. */
 export interface ExpectedModel {
+  /** Starts a message of `device`, received by the gateway within `received` (ms since the epoch; default: about now). */
+  message?(device: string, received?: { from: number; to: number }): void;
   add(device: string, metric: string, time: number, value: number): void;
   /** Every reading added later has an event time ≥ `eventTime`. */
   advance(eventTime: number): void;
@@ -158,14 +160,18 @@ export async function runSimulation(options: SimulationOptions, hooks: Simulatio
     const rounds = Math.max(...messages);
     // Offline devices hold their messages and send them all on their return (store and forward).
     const offline = Array.from({ length: n }, (_, d) => plan.offline(d));
-    const held = new Map<number, [topic: string, payload: Buffer][]>();
+    const receipts = Array.from({ length: n }, (_, d) => plan.backlogReceipt(d));
+    const held = new Map<number, [topic: string, payload: Buffer, onAcked: (() => void) | undefined][]>();
     const flushHeld = (elapsed: number): void => {
       for (const [d, list] of held) {
         if (elapsed < offline[d]!.to) continue;
-        for (const [topic, payload] of list) devices[d]!.send(topic, payload);
+        for (const [topic, payload, onAcked] of list) devices[d]!.send(topic, payload, onAcked);
         held.delete(d);
       }
     };
+    // Buffered readings the model counted as within maxBackfill whose message reached the
+    // gateway too late for that to be sure (see FleetPlan.silent).
+    let undecided = 0;
     await new Promise<void>((resolve) => {
       const turn = (): void => {
         const elapsed = performance.now() - sendStart;
@@ -181,10 +187,21 @@ export async function runSimulation(options: SimulationOptions, hooks: Simulatio
           const due = plan.sendOffset(d, k);
           if (due > elapsed || performance.now() > budgetEnd) break;
           g++;
+          if (plan.silent(d, k)) continue;
           const m = plan.message(d, k);
+          const away = offline[d];
+          const isHeld = away !== undefined && due >= away.from && due < away.to;
+          let onAcked: (() => void) | undefined;
           if (m.malformed === undefined) {
+            hooks.expected.message?.(ids[d]!, isHeld ? receipts[d] : undefined);
             for (let j = 0; j < m.time.length; j++) hooks.expected.add(ids[d]!, names[d]![m.metric[j]!]!, m.time[j]!, m.value[j]!);
             stats.readings += m.time.length;
+            if (isHeld) {
+              // Counted within maxBackfill only if the gateway gets it before its oldest reading is that old.
+              const oldest = Math.min(...m.time);
+              const deadline = oldest + options.maxBackfill;
+              if (deadline >= receipts[d]!.to) onAcked = () => void (Date.now() > deadline && (undecided += m.time.length));
+            }
           }
           const encoded = encodeMessage(m, names[d]!, options.shape);
           const topic = encoded.json ? `${topics[d]}/json` : topics[d]!;
@@ -193,11 +210,10 @@ export async function runSimulation(options: SimulationOptions, hooks: Simulatio
             stats.malformed++;
             rejected[m.malformed]! += copies; // the gateway refuses each copy
           }
-          const away = offline[d];
-          if (away !== undefined && due >= away.from && due < away.to) {
+          if (isHeld) {
             let list = held.get(d);
             if (list === undefined) held.set(d, (list = []));
-            for (let c = 0; c < copies; c++) list.push([topic, encoded.payload]);
+            for (let c = 0; c < copies; c++) list.push([topic, encoded.payload, c === 0 ? onAcked : undefined]);
           } else {
             for (let c = 0; c < copies; c++) devices[d]!.send(topic, encoded.payload);
           }
@@ -246,7 +262,7 @@ export async function runSimulation(options: SimulationOptions, hooks: Simulatio
         max: latency.maxValue / 1000,
       },
       connections: { peak: stats.peak, reconnects: stats.reconnects, failed: stats.failed },
-      expected: hooks.expected.result(),
+      expected: undecided === 0 ? hooks.expected.result() : { ...hooks.expected.result(), undecided },
     };
   } finally {
     stopping = true;

@@ -88,6 +88,7 @@ export function registerSimulateCommand(program: Command): void {
       metrics: num(flags.metrics),
       inflight: num(flags.inflight),
       startTime: num(flags.startTime),
+      maxBackfill: config.time.maxBackfill,
     };
     const parsed = simulationOptionsSchema.safeParse(input);
     if (!parsed.success) {
@@ -109,7 +110,7 @@ export function registerSimulateCommand(program: Command): void {
     }
     const progress = flags.progress ? progressWriter(process.stderr) : undefined;
     const report = await runSimulation(options, {
-      expected: new ReferenceModel(config.windows, { devicePrefix: options.devicePrefix }),
+      expected: new ReferenceModel(config.windows, { devicePrefix: options.devicePrefix, time: config.time }),
       progress: progress?.update,
       password: passwords === undefined ? undefined : (id) => passwords.get(id),
     });

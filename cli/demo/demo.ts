@@ -96,7 +96,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     });
     say(`simulating   ${options.devices} devices, ${options.rate} readings/s for ${options.duration / 1000} s: 10 % disordered, 5 % duplicated, 1 % broken, 30 reconnects/min`);
     const progress = progressWriter(process.stderr);
-    const report = await runSimulation(options, { expected: new ReferenceModel(config.windows, { devicePrefix: options.devicePrefix }), progress: progress.update });
+    const report = await runSimulation(options, { expected: new ReferenceModel(config.windows, { devicePrefix: options.devicePrefix, time: config.time }), progress: progress.update });
     progress.done();
     say(summaryText(report));
     await writeFile(join(dir, 'report.json'), JSON.stringify(report));

@@ -43,9 +43,11 @@ export function formatVerifyResult(r: VerifyResult): string {
   list('missing', r.total.missing, r.missing);
   list('mismatched', r.total.mismatched, r.mismatched, (p) => (p as Mismatch).diffs.map((d) => diffText(d, r.quantileRelativeAccuracy)).join('; '));
   list('extra', r.total.extra, r.extra);
+  if (r.undecided > 0) lines.push(`undecided: ${n(r.undecided)} buffered readings reached the gateway too late to say whether they were within time.maxBackfill (the machine was too slow for the simulator's margin); run again with fewer devices or a lower rate`);
   if (r.exact) lines.push(`verify: exact (${n(r.total.expected)} points)`);
   else {
     const parts = [`${n(r.total.missing)} missing`, `${n(r.total.mismatched)} mismatched`, `${n(r.total.extra)} extra`];
+    if (r.undecided > 0) parts.push(`${n(r.undecided)} undecided`);
     lines.push(`verify: NOT exact: ${parts.join(', ')} (of ${n(r.total.expected)} expected points)`);
   }
   return `${lines.join('\n')}\n`;

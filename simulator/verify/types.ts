@@ -60,8 +60,10 @@ export interface MeasurementCounts {
 }
 
 export interface VerifyResult {
-  /** True only when nothing is missing, extra or mismatched. */
+  /** True only when nothing is missing, extra or mismatched, and no reading's lateness was left undecided. */
   exact: boolean;
+  /** Readings the run could not say were late or not (SimulationReport expected.undecided). */
+  undecided: number;
   /** Where the stored points came from. */
   source: string;
   /** Readings the expected points aggregate. */

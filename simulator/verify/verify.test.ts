@@ -169,3 +169,37 @@ describe('JsonObjectSplitter', () => {
     expect(cut.incomplete).toBe(true);
   });
 });
+
+describe('late readings', () => {
+  const latePoint = (device: string, time: number, value: number, window = 'w10'): StoredPoint => ({ measurement: 'late_readings', time, tags: { device, metric: 'temp', window }, fields: { value } });
+  const withLate = (late: ExpectedResult['late'], undecided?: number): ExpectedResult => ({ ...expectedOf([point('sim-1', T0)]), late, lateReadings: late!.length, ...(undecided === undefined ? {} : { undecided }) });
+
+  it('finds each expected late reading by series, window and time, with one of its values', async () => {
+    const expected = withLate([
+      { window: 'w10', device: 'sim-1', metric: 'temp', time: T0 + 5, values: [7] },
+      { window: 'w10', device: 'sim-2', metric: 'temp', time: T0 + 9, values: [1, 2] },
+    ]);
+    const store = new FakeStore([stored(point('sim-1', T0)), latePoint('sim-1', T0 + 5, 7), latePoint('sim-2', T0 + 9, 2)]);
+    const r = await verifyExpected(expected, store);
+    expect(r.exact).toBe(true);
+    expect(r.measurements.find((m) => m.measurement === 'late_readings')).toMatchObject({ expected: 2, found: 2 });
+  });
+
+  it('reports a late reading missing, one of another window as extra, and a wrong value as mismatched', async () => {
+    const expected = withLate([
+      { window: 'w10', device: 'sim-1', metric: 'temp', time: T0 + 5, values: [7] },
+      { window: 'w10', device: 'sim-2', metric: 'temp', time: T0 + 9, values: [1] },
+    ]);
+    const store = new FakeStore([stored(point('sim-1', T0)), latePoint('sim-1', T0 + 5, 7, 'other'), latePoint('sim-2', T0 + 9, 3)]);
+    const r = await verifyExpected(expected, store);
+    expect(r.exact).toBe(false);
+    expect(r.measurements.find((m) => m.measurement === 'late_readings')).toMatchObject({ expected: 2, found: 1, missing: 1, extra: 1, mismatched: 1 });
+    expect(r.mismatched[0]!.diffs).toEqual([{ field: 'value', expected: 1, stored: 3 }]);
+  });
+
+  it('is never exact while some buffered readings were left undecided', async () => {
+    const r = await verifyExpected(withLate([], 12), new FakeStore([stored(point('sim-1', T0))]));
+    expect(r.exact).toBe(false);
+    expect(formatVerifyResult(r)).toMatch(/^undecided: 12 buffered readings/m);
+  });
+});

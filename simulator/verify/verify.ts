@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SluiceError } from '../../core/index.js';
-import { REPORT_VERSION, type ExpectedPoint, type ExpectedResult, type SimulationReport } from '../report.js';
+import { REPORT_VERSION, type ExpectedLateReading, type ExpectedPoint, type ExpectedResult, type SimulationReport } from '../report.js';
 import { compareFields } from './compare.js';
 import { ReportInvalidError } from './errors.js';
 import { FirstN } from './first-n.js';
@@ -13,6 +13,9 @@ export interface VerifyOptions {
 }
 
 export const DEFAULT_MAX_LISTED = 10;
+
+/** Where the processors put readings that missed their windows (processors/points.ts). */
+const LATE_MEASUREMENT = 'late_readings';
 
 /**
  * Compares a simulate report's expected points with what InfluxDB holds (DESIGN.md,
@@ -130,15 +133,47 @@ export async function verifyExpected(expected: ExpectedResult, source: StoredPoi
     }
   });
 
+  // Late readings (a report that modelled lateness): measurement late_readings, tag window, field value.
+  const late = expected.late;
+  const lateIndex = new Map<string, number>();
+  if (late !== undefined) {
+    const c = countsOf(LATE_MEASUREMENT);
+    late.forEach((l, i) => {
+      c.expected++;
+      lateIndex.set(keyOf(LATE_MEASUREMENT, l.device, l.metric, { ...l.tags, window: l.window }, l.time), i);
+    });
+    ranges.set(LATE_MEASUREMENT, { from: expected.eventTimeRange.from, to: expected.eventTimeRange.to });
+  }
+  const lateFound = new Uint8Array(late?.length ?? 0);
+  const lateRef = (l: ExpectedLateReading): PointRef => ref({ measurement: LATE_MEASUREMENT, device: l.device, metric: l.metric, tags: { ...l.tags, window: l.window }, time: l.time });
+
   const found = new Uint8Array(points.length);
   const missing = new FirstN<PointRef>(maxListed, byTime);
   const extra = new FirstN<PointRef>(maxListed, byTime);
   const mismatched = new FirstN<Mismatch>(maxListed, byTime);
   const alpha = expected.quantileRelativeAccuracy;
+  const visitLate = (s: StoredPoint, device: string, metric: string, tags: Record<string, string> | undefined): void => {
+    const c = countsOf(LATE_MEASUREMENT);
+    const i = lateIndex.get(keyOf(LATE_MEASUREMENT, device, metric, tags, s.time));
+    if (i === undefined || lateFound[i] === 1) {
+      c.extra++;
+      extra.offer(ref({ measurement: LATE_MEASUREMENT, device, metric, tags, time: s.time }));
+      return;
+    }
+    lateFound[i] = 1;
+    c.found++;
+    const values = late![i]!.values;
+    const stored = s.fields.value;
+    if (typeof stored !== 'number' || !values.includes(stored)) {
+      c.mismatched++;
+      mismatched.offer({ ...lateRef(late![i]!), diffs: [{ field: 'value', expected: values.length === 1 ? values[0]! : [Math.min(...values), Math.max(...values)], stored: typeof stored === 'number' ? stored : null }] });
+    }
+  };
   const visit = (s: StoredPoint): void => {
     const device = s.tags.device ?? '';
     const metric = s.tags.metric ?? '';
     const tags = otherTags(s.tags);
+    if (s.measurement === LATE_MEASUREMENT && late !== undefined) return visitLate(s, device, metric, tags);
     const c = countsOf(s.measurement);
     const i = index.get(keyOf(s.measurement, device, metric, tags, s.time));
     if (i === undefined || found[i] === 1) {
@@ -162,6 +197,12 @@ export async function verifyExpected(expected: ExpectedResult, source: StoredPoi
     countsOf(p.measurement).missing++;
     missing.offer(ref(p));
   });
+  late?.forEach((l, i) => {
+    if (lateFound[i] === 1) return;
+    countsOf(LATE_MEASUREMENT).missing++;
+    missing.offer(lateRef(l));
+  });
+  const undecided = expected.undecided ?? 0;
 
   const measurements = [...counts.values()];
   const total = { expected: 0, found: 0, missing: 0, extra: 0, mismatched: 0 };
@@ -173,7 +214,8 @@ export async function verifyExpected(expected: ExpectedResult, source: StoredPoi
     total.mismatched += c.mismatched;
   }
   return {
-    exact: total.missing === 0 && total.extra === 0 && total.mismatched === 0,
+    exact: total.missing === 0 && total.extra === 0 && total.mismatched === 0 && undecided === 0,
+    undecided,
     source: source.description,
     readings: expected.readings,
     quantileRelativeAccuracy: alpha,
