@@ -120,6 +120,30 @@ export class LogOffsetError extends SluiceError {
   }
 }
 
+/** An append the log refuses for good: an empty record, or one larger than the log can store. */
+export class LogRecordInvalidError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_LOG_RECORD_INVALID', message);
+  }
+}
+
+/**
+ * The log was closed: a call after close(), or an append still waiting for the server
+ * when close() gave it up. Never acknowledged, so the device's retry is safe: canRetry.
+ */
+export class LogClosedError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_LOG_CLOSED', message, { canRetry: true });
+  }
+}
+
+/** A read, trim or lookup could not reach the log's server (a network partition, a leader election); the same call may work later. */
+export class LogUnavailableError extends SluiceError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SLUICE_LOG_UNAVAILABLE', message, { ...options, canRetry: true });
+  }
+}
+
 /** The device registry file is missing, unreadable or malformed. */
 export class RegistryError extends SluiceError {
   constructor(message: string, options: { cause?: unknown } = {}) {

@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JetStreamLog, RECORDS_PER_FRAME, type JetStreamLogOptions } from '../log/index.js';
+import { startNatsCluster, startNatsServer, type TestNats } from './harness/nats-server.js';
+import { CONTRACT_PARTITIONS, describeLogContract, type LogFixture } from './log-contract.js';
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+const str = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** Unique stream and subjects per test, so tests share a server without seeing each other. */
+function uniqueNames(): { stream: string; subjectPrefix: string } {
+  const id = randomUUID().replaceAll('-', '').slice(0, 12);
+  return { stream: `T_${id}`, subjectPrefix: `t.${id}` };
+}
+
+/** A fixture for the contract: a fresh stream on `nats`, deleted by destroy(). */
+function fixtureOn(nats: () => TestNats, replicas: 1 | 3): () => Promise<LogFixture> {
+  return async () => {
+    const options: JetStreamLogOptions = { servers: nats().servers, replicas, partitions: CONTRACT_PARTITIONS, ...uniqueNames() };
+    return {
+      open: () => JetStreamLog.open(options),
+      destroy: () => deleteStream(nats(), options.stream!),
+    };
+  };
+}
+
+async function deleteStream(nats: TestNats, stream: string): Promise<void> {
+  const nc = await connect({ servers: nats.servers });
+  try {
+    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
+}
+
+let single: TestNats;
+let cluster: TestNats;
+beforeAll(async () => {
+  single = await startNatsServer();
+  cluster = await startNatsCluster();
+}, 90_000);
+afterAll(async () => {
+  await Promise.allSettled([single?.destroy(), cluster?.destroy()]);
+});
+
+describeLogContract('JetStreamLog, single node, R1', fixtureOn(() => single, 1));
+describeLogContract('JetStreamLog, 3-node cluster, R3', fixtureOn(() => cluster, 3));
+
+describe('JetStreamLog', () => {
+  it('packs concurrent appends of a partition into frames', async () => {
+    const log = await JetStreamLog.open({ servers: single.servers, partitions: 2, ...uniqueNames() });
+    try {
+      const offsets = await Promise.all(Array.from({ length: 500 }, (_, i) => log.append(0, text(`f${i}`))));
+      const frames = new Set(offsets.map((o) => Math.floor(o / RECORDS_PER_FRAME)));
+      expect(frames.size).toBeLessThan(50);
+      expect(log.stats.published).toBe(frames.size);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('refuses an existing stream with another replica count, and another partition count', async () => {
+    const names = uniqueNames();
+    const log = await JetStreamLog.open({ servers: single.servers, partitions: 4, ...names });
+    await log.close();
+    await expect(JetStreamLog.open({ servers: single.servers, partitions: 4, replicas: 3, ...names })).rejects.toMatchObject({
+      code: 'SLUICE_CONFIG_INVALID',
+      message: expect.stringMatching(/exists with 1 replicas \(got 3\)/),
+    });
+    await expect(JetStreamLog.open({ servers: single.servers, partitions: 8, ...names })).rejects.toMatchObject({
+      code: 'SLUICE_CONFIG_INVALID',
+      message: expect.stringMatching(/created with 4 partitions \(got 8\)/),
+    });
+    await expect(JetStreamLog.open({ servers: [], partitions: 4 })).rejects.toMatchObject({ code: 'SLUICE_CONFIG_INVALID', message: /servers/ });
+  });
+
+  it('keeps appends pending while the server is down and stores each once when it is back', async () => {
+    const log = await JetStreamLog.open({ servers: single.servers, partitions: 2, publishTimeoutMs: 500, ...uniqueNames() });
+    try {
+      const before = await log.append(0, text('before'));
+      await single.stop(0);
+      let settled = 0;
+      const appends = Array.from({ length: 50 }, (_, i) => log.append(i % 2, text(`during${i}`)).finally(() => settled++));
+      // The server is gone: nothing can settle until it is back; wait for a retry to prove it was tried.
+      await waitFor(() => log.stats.retries > 0, 'a failed publish attempt');
+      expect(settled).toBe(0);
+      await single.start(0);
+      const offsets = await Promise.all(appends);
+      const p0 = (await log.read(0, before)).map((r) => str(r.payload));
+      const p1 = (await log.read(1, 0)).map((r) => str(r.payload));
+      expect(p0).toEqual(['before', ...Array.from({ length: 25 }, (_, i) => `during${2 * i}`)]);
+      expect(p1).toEqual(Array.from({ length: 25 }, (_, i) => `during${2 * i + 1}`));
+      expect(offsets.filter((_, i) => i % 2 === 0)).toEqual((await log.read(0, before + 1)).map((r) => r.offset));
+    } finally {
+      if (!single.nodes[0]!.running) await single.start(0);
+      await log.close();
+    }
+  });
+
+  it('loses and duplicates nothing when the stream leader is killed under concurrent appends', async () => {
+    const names = uniqueNames();
+    const log = await JetStreamLog.open({ servers: cluster.servers, partitions: 4, replicas: 3, publishTimeoutMs: 1000, ...names });
+    const nc = await connect({ servers: cluster.servers });
+    let killed = -1;
+    try {
+      const leader = (await (await jetstreamManager(nc)).streams.info(names.stream)).cluster!.leader!;
+      killed = cluster.nodes.findIndex((n) => n.name === leader);
+      const resolved = new Map<string, number>();
+      let slowest = 0;
+      let stop = false;
+      // Four writers, one per partition, each with up to 20 appends in flight.
+      const writer = async (p: number): Promise<void> => {
+        let i = 0;
+        const inflight = new Set<Promise<void>>();
+        while (!stop) {
+          const id = `p${p}-${i++}`;
+          const started = Date.now();
+          const done = log.append(p, text(id)).then((offset) => {
+            slowest = Math.max(slowest, Date.now() - started);
+            resolved.set(id, offset);
+          });
+          inflight.add(done);
+          void done.finally(() => inflight.delete(done));
+          if (inflight.size >= 20) await Promise.race(inflight);
+        }
+        await Promise.all(inflight);
+      };
+      const writers = [0, 1, 2, 3].map(writer);
+      await waitFor(() => resolved.size >= 2000, '2000 appends before the kill');
+      await cluster.kill(killed);
+      const atKill = resolved.size;
+      await waitFor(() => resolved.size >= atKill + 2000, '2000 appends after the kill', 60_000);
+      stop = true;
+      await Promise.all(writers);
+      console.log(`leader ${leader} killed: ${resolved.size} appends, longest append ${slowest} ms, publish retries ${log.stats.retries}, de-duplicated ${log.stats.duplicates}`);
+
+      const seen = new Map<string, number>();
+      for (let p = 0; p < 4; p++) {
+        let from = 0;
+        for (;;) {
+          const batch = await log.read(p, from, 5000);
+          if (batch.length === 0) break;
+          for (const r of batch) {
+            const id = str(r.payload);
+            expect(seen.has(id), `${id} stored twice`).toBe(false);
+            seen.set(id, r.offset);
+          }
+          from = batch[batch.length - 1]!.offset + 1;
+        }
+      }
+      for (const [id, offset] of resolved) expect(seen.get(id), `${id} acked at ${offset}`).toBe(offset);
+      expect(seen.size).toBe(resolved.size);
+    } finally {
+      await log.close();
+      await nc.close();
+      if (killed >= 0 && !cluster.nodes[killed]!.running) await cluster.start(killed);
+    }
+  }, 120_000);
+});
+
+/** Resolves once `condition` holds, checked every 10 ms (the log has no event for "a retry happened"). */
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
