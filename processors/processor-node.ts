@@ -118,7 +118,7 @@ export class ProcessorNode {
     for (const task of this.tasks) {
       const chain = await this.store.restorable(task.partition);
       if (chain.length === 0) {
-        task.startFresh();
+        await task.startFresh();
         continue;
       }
       const { problem } = task.restore(chain);
@@ -189,7 +189,8 @@ export class ProcessorNode {
       const due = now - this.lastCheckpointAt >= this.config.checkpoint.interval || this.sink.saturated;
       if (due && now >= this.checkpointRetryAt) await this.checkpoint();
       // Lag and watermark delay stay fresh while busy too: a processor falling behind is never idle.
-      if (now - this.gaugesAt >= GAUGE_INTERVAL_MS) this.updateGauges(now);
+      // The log is asked for the lag at this interval only; in between a task's own reads keep it.
+      if (now - this.gaugesAt >= GAUGE_INTERVAL_MS) await this.refreshLag(now);
       if (!worked) {
         for (const task of this.tasks) task.advanceIfIdle(now);
         this.updateGauges(now);
@@ -206,8 +207,15 @@ export class ProcessorNode {
     }
   }
 
-  private updateGauges(now: number): void {
+  /** Asks the log for every task's lag (one `pending` per partition), then updates the gauges. */
+  private async refreshLag(now: number): Promise<void> {
     this.gaugesAt = now;
+    await Promise.all(this.tasks.map((task) => task.refreshLag()));
+    this.updateGauges(now);
+  }
+
+  /** Sets the lag and watermark-delay gauges from what the tasks know, without asking the log. */
+  private updateGauges(now: number): void {
     for (const task of this.tasks) {
       const labels = { partition: String(task.partition) };
       this.metrics.lag.set(labels, task.lag);
@@ -240,7 +248,7 @@ export class ProcessorNode {
       }
       // Trim only below every checkpoint the store keeps: a fallback to any of them must still find its records.
       const trimTo = await this.store.trimOffset(task.partition);
-      if (trimTo !== undefined && trimTo > this.deps.log.startOffset(task.partition)) {
+      if (trimTo !== undefined && trimTo > (await this.deps.log.startOffset(task.partition))) {
         // A trim the storage refuses is reported by the log's owner and tried again after the next checkpoint.
         await this.deps.log.trim(task.partition, trimTo).catch((err: unknown) => {
           if (storageErrno(err) === undefined) throw err;
