@@ -67,6 +67,8 @@ export class ProcessorNode {
   private ended = false;
   /** The loop failed (onFatal was told): its state is not one to checkpoint. */
   private failed = false;
+  /** stop() has closed the sink: nothing can be flushed any more. */
+  private closed = false;
   /** The sink runs: points may have been emitted, so a revoke must checkpoint. */
   private started = false;
   private loop: Promise<void> | undefined;
@@ -148,8 +150,8 @@ export class ProcessorNode {
       const task = this.tasks.get(partition);
       if (task === undefined) return;
       try {
-        // Before the sink runs nothing was emitted, and after a stop its final checkpoint was taken.
-        if (!this.started || this.ended) return;
+        // Before the sink runs nothing was emitted; a failed loop's state is not to be kept; after a stop its final checkpoint was taken.
+        if (!this.started || this.failed || this.closed) return;
         const outcome = await this.checkpointTasks([task], { partial: true });
         if (outcome.refused.length > 0) this.deps.logger.warn({ partition }, 'storage refused the final checkpoint of a revoked partition; its next owner replays from the one before');
       } finally {
@@ -177,6 +179,7 @@ export class ProcessorNode {
     if (this.loop === undefined) {
       // Never started (its restore failed): nothing was emitted, there is nothing to save.
       this.out.writer.close();
+      this.closed = true;
       await this.out.sink.close();
       return;
     }
@@ -199,6 +202,7 @@ export class ProcessorNode {
     clearTimeout(timer);
     if (!clean) this.deps.logger.warn('stopping without a final checkpoint: InfluxDB did not take the last points in time; the next start replays them');
     this.out.writer.close(); // ends any retrying write, so a stuck flush settles
+    this.closed = true;
     await this.loop;
     await this.out.sink.close();
   }
