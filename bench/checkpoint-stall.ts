@@ -15,7 +15,7 @@ import { findInfluxd } from '../cli/demo/influxd-install.js';
 import { LocalInfluxd } from '../cli/demo/local-influxd.js';
 import { createLogger } from '../core/index.js';
 import { FileLog } from '../log/index.js';
-import { ProcessorNode, ProcessorPool, processorConfigSchema, type ProcessorConfig } from '../processors/index.js';
+import { LocalCheckpointStore, ProcessorNode, ProcessorPool, processorConfigSchema, type ProcessorConfig } from '../processors/index.js';
 import { fill, METRICS } from './fill-log.js';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
@@ -73,7 +73,13 @@ async function run(): Promise<void> {
           return { stop: async () => (clearInterval(poll), await pool.stop({ checkpoint: false })) };
         }
         const registry = new Registry();
-        const node = new ProcessorNode(config(1), { log, registry, logger, dataDir, partitions: [0] });
+        const store = new LocalCheckpointStore(join(dataDir, 'checkpoints'), config(1).checkpoint.keep);
+        // A bench has no supervisor: a failed loop ends it.
+        const onFatal = (err: Error): void => {
+          console.error(err);
+          process.exit(1);
+        };
+        const node = new ProcessorNode(config(1), { log, store, registry, logger, partitions: [0], onFatal });
         const original = node.checkpoint.bind(node);
         node.checkpoint = async () => {
           await original();

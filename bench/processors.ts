@@ -94,8 +94,8 @@ async function restoreInWorker(checkpoints: string): Promise<void> {
     append: () => Promise.reject(new Error('read-only')),
     read: () => Promise.resolve([]),
     trim: () => Promise.resolve(),
-    endOffset: () => 0,
-    startOffset: () => 0,
+    startOffset: () => Promise.resolve(0),
+    pending: () => Promise.resolve(0),
     close: () => Promise.resolve(),
   };
   const cpu0 = process.cpuUsage();
@@ -117,7 +117,7 @@ async function run(): Promise<void> {
       const log = await FileLog.open({ dir: join(dir, 'tp'), partitions: 1, fsync: 'never' });
       const readings = await fill(log, 10_000, 500, 20, 10);
       const task = new PartitionTask({ partition: 0, log, windows, time, raw: false, emit: () => undefined });
-      task.startFresh();
+      await task.startFresh();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       while (await task.step(64));
@@ -132,7 +132,7 @@ async function run(): Promise<void> {
       const devices = keys / METRICS.length;
       await fill(log, devices, 2000, 1, 1);
       const task = new PartitionTask({ partition: 0, log, windows, time, raw: false, emit: () => undefined });
-      task.startFresh();
+      await task.startFresh();
       while (await task.step(64));
       const checkpoints = join(dir, `ckpt-${keys}`);
       const store = new LocalCheckpointStore(checkpoints);

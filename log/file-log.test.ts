@@ -167,19 +167,21 @@ describe('FileLog', () => {
     expect(await segmentFiles(dir)).toHaveLength(6);
 
     await log.trim(1, 12);
-    expect(log.startOffset(1)).toBe(12);
+    expect(await log.startOffset(1)).toBe(12);
     expect((await log.read(1, 12, 1))[0]?.offset).toBe(12);
     await expect(log.read(1, 11)).rejects.toMatchObject({ name: 'LogOffsetError', code: 'SLUICE_LOG_OFFSET' });
     // Record 12 lives in the segment at 1200 (records 10..14); partition 0 holds nothing.
     expect(await segmentBases(dir)).toEqual([1200, 1800, 2400, 3000]);
     await log.trim(1, 3); // backwards: a no-op
-    expect(log.startOffset(1)).toBe(12);
+    expect(await log.startOffset(1)).toBe(12);
     await expect(log.trim(1, 31)).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
-    expect(log.startOffset(0)).toBe(0);
+    expect(await log.startOffset(0)).toBe(0);
+    // pending counts from the trim point up, never below zero
+    expect(await Promise.all([log.pending(1, 0), log.pending(1, 20), log.pending(1, 30), log.pending(1, 99), log.pending(0, 0)])).toEqual([18, 10, 0, 0, 0]);
     await log.close();
 
     const reopened = await openLog({ dir, partitions: 2, segmentBytes: 500 });
-    expect(reopened.startOffset(1)).toBe(12);
+    expect(await reopened.startOffset(1)).toBe(12);
     expect(reopened.endOffset(1)).toBe(30);
     await expect(reopened.read(1, 11)).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
     expect((await reopened.read(1, 12)).map((r) => r.offset)).toEqual([...Array(18).keys()].map((i) => i + 12));
@@ -198,7 +200,7 @@ describe('FileLog', () => {
     await writeFile(join(dir, 'trim.json'), JSON.stringify({ version: 1, startOffsets: [15] }));
 
     const reopened = await openLog({ dir, partitions: 1, fsync: 'never' });
-    expect([reopened.startOffset(0), reopened.endOffset(0)]).toEqual([15, 15]);
+    expect([await reopened.startOffset(0), reopened.endOffset(0)]).toEqual([15, 15]);
     expect(await reopened.append(0, payload(0, 15))).toBe(15);
     expect((await reopened.read(0, 15)).map((r) => r.offset)).toEqual([15]);
     await expect(reopened.read(0, 14)).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
@@ -282,10 +284,11 @@ describe('FileLog', () => {
 
     const reopened = await openLog({ dir, partitions: 3, segmentBytes: 1000 });
     expect(reopened.recovery).toEqual([]);
-    expect([0, 1, 2].map((p) => [reopened.startOffset(p), reopened.endOffset(p)])).toEqual([[0, 30], [0, 30], [7, 30]]);
+    const starts = await Promise.all([0, 1, 2].map((p) => reopened.startOffset(p)));
+    expect([0, 1, 2].map((p) => [starts[p], reopened.endOffset(p)])).toEqual([[0, 30], [0, 30], [7, 30]]);
     for (let p = 0; p < 3; p++) {
-      const records = await reopened.read(p, reopened.startOffset(p));
-      expect(records.map((r) => r.offset)).toEqual([...Array(30).keys()].slice(reopened.startOffset(p)));
+      const records = await reopened.read(p, starts[p]!);
+      expect(records.map((r) => r.offset)).toEqual([...Array(30).keys()].slice(starts[p]));
       records.forEach((r) => expect(Buffer.from(r.payload).equals(payload(p, r.offset))).toBe(true));
     }
     expect(await reopened.append(1, payload(1, 30))).toBe(30);
@@ -332,7 +335,7 @@ describe('FileLog', () => {
     await log.close();
 
     const reopened = await openLog({ dir, partitions: 2, segmentBytes: 500 });
-    expect([0, 1].map((p) => [reopened.startOffset(p), reopened.endOffset(p)])).toEqual([[30, 31], [20, 30]]);
+    expect(await Promise.all([0, 1].map(async (p) => [await reopened.startOffset(p), reopened.endOffset(p)]))).toEqual([[30, 31], [20, 30]]);
     expect(Buffer.from((await reopened.read(0, 30))[0]!.payload).equals(payload(0, 30))).toBe(true);
     expect((await reopened.read(1, 25, 2)).map((r) => r.offset)).toEqual([25, 26]);
     await expect(reopened.read(1, 19)).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
@@ -379,7 +382,7 @@ describe('FileLog', () => {
     await log.close();
 
     const reopened = await openLog({ dir, partitions: 1 });
-    expect([reopened.startOffset(0), reopened.endOffset(0)]).toEqual([n - 1000, n]);
+    expect([await reopened.startOffset(0), reopened.endOffset(0)]).toEqual([n - 1000, n]);
     expect(Buffer.from((await reopened.read(0, n - 1, 1))[0]!.payload).toString()).toBe(`r${n - 1}`);
   });
 

@@ -144,7 +144,13 @@ export class FileLog implements Log {
     }
   }
 
-  /** Records from `fromOffset` on (at most `maxRecords`) whose appends have resolved, read from the files. */
+  /**
+   * Records from `fromOffset` on (at most `maxRecords`) whose appends have resolved, read
+   * from the files. Offsets here are dense, so a `fromOffset` past the end offset is
+   * refused (LogOffsetError) rather than answered empty: no reader of this log can have
+   * been handed it, and waiting there would skip the records appended below it (a
+   * checkpoint kept while the log directory was deleted).
+   */
   async read(partition: number, fromOffset: number, maxRecords = 1000): Promise<LogRecord[]> {
     this.assertOpen();
     this.checkPartition(partition);
@@ -195,16 +201,25 @@ export class FileLog implements Log {
     this.writer.abandonRetries();
   }
 
-  /** The offset the next append to `partition` will get. */
+  /**
+   * The offset the next append to `partition` will get. Not part of Log (a remote log's
+   * offsets are not dense): the LogServer publishes it to processor workers, and tests read it.
+   */
   endOffset(partition: number): number {
     this.checkPartition(partition);
     return this.nextOffsets[partition]!;
   }
 
-  /** The lowest offset of `partition` still readable. */
-  startOffset(partition: number): number {
+  /** The lowest offset of `partition` still readable: the last trim point (0 before any trim). */
+  async startOffset(partition: number): Promise<number> {
     this.checkPartition(partition);
     return this.trims.starts[partition]!;
+  }
+
+  /** Readable records (appends that resolved) from `fromOffset` on: offsets are dense, so a subtraction. */
+  async pending(partition: number, fromOffset: number): Promise<number> {
+    this.checkPartition(partition);
+    return Math.max(0, this.indexes.parts[partition]!.end - Math.max(fromOffset, this.trims.starts[partition]!));
   }
 
   /**

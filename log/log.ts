@@ -5,27 +5,40 @@ export interface LogRecord {
 }
 
 /**
- * The partitioned, replayable log between gateway and processors.
- * Offsets are per partition, start at 0 and increase by one per appended record.
+ * The partitioned, replayable log between gateway and processors. One contract for the
+ * embedded FileLog and a remote log (JetStream): everything a reader needs is async and
+ * asks for no dense offsets, so a reader works unchanged on a log whose offsets are global
+ * sequence numbers shared by all partitions.
  */
 export interface Log {
   /** Number of partitions, fixed when the log was created. */
   readonly partitions: number;
   /**
-   * Appends one record; resolves with its offset once it is durable under the fsync policy.
-   * Appends to one partition take offsets in the order of the calls (the gateway relies on
-   * it to keep each device's messages in arrival order), whatever order they resolve in.
+   * Appends one record; resolves with its offset once durable. Offsets of one partition
+   * increase in call order but need not be dense (JetStream sequences are global:
+   * partition 5 may hold 6, 70, 134 …). Call order is what keeps each device's messages
+   * in arrival order, whatever order the appends resolve in.
    */
   append(partition: number, payload: Uint8Array): Promise<number>;
-  /** Records from `fromOffset` (inclusive) on, at most `maxRecords`; empty at the end. */
+  /**
+   * Records with offset ≥ fromOffset, in offset order, at most maxRecords; empty when none
+   * yet. fromOffset below startOffset(partition) rejects with LogOffsetError (code
+   * SLUICE_LOG_OFFSET) on every implementation, so a reader whose checkpoint was trimmed
+   * away learns it the same way on any log. A reader's next offset is the last record's
+   * offset + 1, never a count of records.
+   */
   read(partition: number, fromOffset: number, maxRecords?: number): Promise<LogRecord[]>;
-  /** Drops records below `upToOffset`; a later read below it fails with LogOffsetError. */
+  /** Drops records below upToOffset; later reads from below it fail with LogOffsetError. */
   trim(partition: number, upToOffset: number): Promise<void>;
-  /** The offset the next append will get (one past the last record). */
-  endOffset(partition: number): number;
-  /** The lowest offset still readable (everything below was trimmed). */
-  startOffset(partition: number): number;
-  /** Flushes and closes files; appends after close fail. */
+  /** The lowest offset a read may start from: the last trim point (0 before any trim). */
+  startOffset(partition: number): Promise<number>;
+  /**
+   * How many records have offset ≥ fromOffset: the lag of a reader whose next offset is
+   * fromOffset. May be a recent estimate on a remote log, never negative. It is for
+   * gauges, not for deciding whether to read: a reader finds that out by reading.
+   */
+  pending(partition: number, fromOffset: number): Promise<number>;
+  /** Flushes and closes; appends after close fail. */
   close(): Promise<void>;
 }
 

@@ -18,3 +18,10 @@ export class StateMismatchError extends SluiceError {
     super('SLUICE_CHECKPOINT_MISMATCH', message);
   }
 }
+
+/** A partition was assigned to a ProcessorNode that is stopping or stopped (or failed). */
+export class ProcessorStoppedError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_PROCESSOR_STOPPED', message);
+  }
+}

@@ -1,4 +1,4 @@
-export { StateCorruptError, StateMismatchError } from './errors.js';
+export { StateCorruptError, StateMismatchError, ProcessorStoppedError } from './errors.js';
 export { SeqDeduplicator, DEFAULT_MAX_SEQ_GAPS, MAX_SEQ_GAPS, type DedupStats } from './dedup.js';
 export { PartitionWatermark } from './time/watermark.js';
 export {
@@ -22,4 +22,13 @@ export { ProcessorNode, type ProcessorNodeDeps } from './processor-node.js';
 export { ProcessorPool, aggregateMetrics, type ProcessorPoolDeps, type MetricsJson } from './runtime/processor-pool.js';
 export { InfluxWriter, toLineProtocol, influxConfigSchema, type InfluxConfig, type SinkPoint } from './sink/index.js';
 export { processorConfigShape, processorConfigSchema, checkpointConfigSchema, type ProcessorConfig } from './config.js';
-export { LocalCheckpointStore, CheckpointCorruptError, CheckpointVersionError, type CheckpointStore, type PartitionCheckpoint } from './checkpoint/index.js';
+export {
+  LocalCheckpointStore,
+  CheckpointCoordinator,
+  CheckpointCorruptError,
+  CheckpointVersionError,
+  type CheckpointStore,
+  type CheckpointOutcome,
+  type CheckpointParticipant,
+  type PartitionCheckpoint,
+} from './checkpoint/index.js';

@@ -31,6 +31,8 @@ export interface CheckpointStore {
    * fallback past all of them starts from the log's first record).
    */
   trimOffset(partition: number): Promise<number | undefined>;
+  /** Corrupt files met while restoring, oldest first, for logs and metrics: a reader remembers how many it has reported. */
+  readonly problems: readonly CheckpointProblem[];
 }
 
 /** Something wrong found while restoring, for logs and metrics. */

@@ -1,5 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LogOffsetError } from '../../core/index.js';
 import { FileLog } from '../../log/index.js';
 import { tempDir } from '../../test/harness/temp-dir.js';
 import type { WorkerMessage } from './log-link-protocol.js';
@@ -19,6 +20,7 @@ describe('LogServer and RemoteLog', () => {
     dir = await tempDir('sluice-log-link-');
     log = await FileLog.open({ dir: dir.path, partitions: 3, fsync: 'never' });
     server = new LogServer(log);
+    await server.open();
     channel = new MessageChannel();
     remote = new RemoteLog(server.memory, channel.port2);
     channel.port1.on('message', (m: WorkerMessage) => {
@@ -36,14 +38,14 @@ describe('LogServer and RemoteLog', () => {
   });
 
   it('publishes end offsets once appends are durable and wakes a waiting reader', async () => {
-    expect(remote.endOffset(1)).toBe(0);
+    expect(await remote.pending(1, 0)).toBe(0);
     const mark = remote.mark();
     const woken = remote.appendedSince(mark, 60_000);
     await server.log.append(1, Buffer.from('a'));
     await server.log.append(1, Buffer.from('b'));
     await woken; // resolves on the append, not after the minute
-    expect(remote.endOffset(1)).toBe(2);
-    expect(remote.endOffset(0)).toBe(0);
+    expect([await remote.pending(1, 0), await remote.pending(1, 1), await remote.pending(1, 5)]).toEqual([2, 1, 0]);
+    expect(await remote.pending(0, 0)).toBe(0);
     expect(remote.mark()).toBeGreaterThan(mark);
   });
 
@@ -51,7 +53,7 @@ describe('LogServer and RemoteLog', () => {
     const mark = remote.mark();
     await server.log.append(0, Buffer.from('x'));
     await remote.appendedSince(mark, 60_000);
-    expect(remote.endOffset(0)).toBe(1);
+    expect(await remote.pending(0, 0)).toBe(1);
   });
 
   it('reads records back with their offsets and bytes, several per message', async () => {
@@ -62,11 +64,23 @@ describe('LogServer and RemoteLog', () => {
     expect(await remote.read(2, 5, 3)).toEqual([]);
   });
 
+  it('answers a read at the end from shared memory, and still refuses one past it', async () => {
+    await server.log.append(1, Buffer.from('a'));
+    const sent = { count: 0 };
+    const counting = new RemoteLog(server.memory, { postMessage: () => void sent.count++ });
+    expect(await counting.read(1, 1, 10)).toEqual([]);
+    expect(sent.count).toBe(0);
+    await expect(remote.read(1, 2, 10)).rejects.toBeInstanceOf(LogOffsetError);
+  });
+
   it('trims through the link, publishes the new start, and refuses reads below it with the log error code', async () => {
     for (let i = 0; i < 4; i++) await server.log.append(0, Buffer.from(`r${i}`));
     await remote.trim(0, 2);
-    expect(remote.startOffset(0)).toBe(2);
-    expect(log.startOffset(0)).toBe(2);
+    expect(await remote.startOffset(0)).toBe(2);
+    expect(await log.startOffset(0)).toBe(2);
+    expect(await remote.pending(0, 0)).toBe(2); // from the trim point
+    // The same class as on the log's own thread, not just its code.
+    await expect(remote.read(0, 1, 10)).rejects.toBeInstanceOf(LogOffsetError);
     await expect(remote.read(0, 1, 10)).rejects.toMatchObject({ code: 'SLUICE_LOG_OFFSET' });
     expect((await remote.read(0, 2, 10)).map((r) => r.offset)).toEqual([2, 3]);
   });

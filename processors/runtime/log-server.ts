@@ -3,10 +3,16 @@ import type { Log, LogRecord } from '../../log/index.js';
 import type { LogOffsetsMemory, LogRequest, LogResponse } from './log-link-protocol.js';
 
 /**
+ * The log a LogServer serves: one on this thread (FileLog) whose offsets are dense, so its
+ * end offset, published in shared memory, answers a worker's `pending` without a round trip.
+ */
+export type ServedLog = Log & { endOffset(partition: number): number };
+
+/**
  * The log owner's side of the link to processor workers: wraps the Log the gateway
  * appends to, so each commit publishes the partition's new end offset in shared memory
  * and wakes waiting workers (once per commit round, not per record), and serves the
- * workers' reads and trims.
+ * workers' reads and trims. Call `open()` before handing `memory` to a worker.
  */
 export class LogServer {
   readonly memory: LogOffsetsMemory;
@@ -17,16 +23,13 @@ export class LogServer {
   private readonly appended: Int32Array;
   private notifyQueued = false;
 
-  constructor(private readonly inner: Log) {
+  constructor(private readonly inner: ServedLog) {
     const n = inner.partitions;
     this.memory = { ends: new SharedArrayBuffer(8 * n), starts: new SharedArrayBuffer(8 * n), appended: new SharedArrayBuffer(4) };
     this.ends = new Float64Array(this.memory.ends);
     this.starts = new Float64Array(this.memory.starts);
     this.appended = new Int32Array(this.memory.appended);
-    for (let p = 0; p < n; p++) {
-      this.ends[p] = inner.endOffset(p);
-      this.starts[p] = inner.startOffset(p);
-    }
+    for (let p = 0; p < n; p++) this.ends[p] = inner.endOffset(p);
     const published = (partition: number, offset: number): number => {
       if (offset + 1 > this.ends[partition]!) this.ends[partition] = offset + 1;
       if (!this.notifyQueued) {
@@ -41,10 +44,15 @@ export class LogServer {
       append: (partition, payload) => inner.append(partition, payload).then((offset) => published(partition, offset)),
       read: (partition, from, max) => inner.read(partition, from, max),
       trim: (partition, upTo) => this.trim(partition, upTo),
-      endOffset: (partition) => inner.endOffset(partition),
       startOffset: (partition) => inner.startOffset(partition),
+      pending: (partition, from) => inner.pending(partition, from),
       close: () => inner.close(),
     };
+  }
+
+  /** Publishes every partition's start offset (the Log contract asks for them asynchronously). */
+  async open(): Promise<void> {
+    for (let p = 0; p < this.inner.partitions; p++) this.starts[p] = await this.inner.startOffset(p);
   }
 
   private readonly notify = (): void => {
@@ -55,7 +63,7 @@ export class LogServer {
 
   private async trim(partition: number, upTo: number): Promise<void> {
     await this.inner.trim(partition, upTo);
-    this.starts[partition] = this.inner.startOffset(partition);
+    this.starts[partition] = await this.inner.startOffset(partition);
   }
 
   /** Answers the requests a worker sends on `port`. */

@@ -5,7 +5,7 @@ import type { Log } from '../../log/index.js';
 import { assignPartitions } from '../../routing/index.js';
 import type { ProcessorConfig } from '../config.js';
 import type { LogOffsetsMemory, WorkerMessage } from './log-link-protocol.js';
-import { LogServer } from './log-server.js';
+import { LogServer, type ServedLog } from './log-server.js';
 
 /** A registry's metrics as prom-client JSON (what crosses from a worker). */
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -20,8 +20,8 @@ export interface ProcessorWorkerData {
 }
 
 export interface ProcessorPoolDeps {
-  /** The log the processors read; the pool wraps it (see `log`) and serves it to its workers. */
-  log: Log;
+  /** The log the processors read (the FileLog, on this thread); the pool wraps it (see `log`) and serves it to its workers. */
+  log: ServedLog;
   logger: Logger;
   dataDir: string;
   /** The partitions this process owns (all of them in embedded mode). */
@@ -87,6 +87,7 @@ export class ProcessorPool {
     const names = Array.from({ length: count }, (_, i) => `thread-${i}`);
     const owners = assignPartitions(this.deps.partitions.length, names);
     const file = workerFile();
+    await this.server.open();
     const started = names.map((_, index) => {
       const partitions = this.deps.partitions.filter((_, i) => owners[i] === names[index]);
       const data: ProcessorWorkerData = { thread: index, config: this.config, dataDir: this.deps.dataDir, partitions, memory: this.server.memory };

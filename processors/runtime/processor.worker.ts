@@ -2,9 +2,11 @@
  * A processor worker thread: runs a ProcessorNode over the partitions it was given,
  * reading the log through a RemoteLog; answers the pool's stop and metrics requests.
  */
+import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Registry } from 'prom-client';
-import { createLogger, StorageHealth } from '../../core/index.js';
+import { createLogger, ExitCode, StorageHealth } from '../../core/index.js';
+import { LocalCheckpointStore } from '../checkpoint/index.js';
 import type { ProcessorConfig } from '../config.js';
 import { ProcessorNode } from '../processor-node.js';
 import type { WorkerMessage } from './log-link-protocol.js';
@@ -22,13 +24,19 @@ const logger = createLogger('sluice').child({ component: 'processor', thread: da
 const health = new StorageHealth({ registry, logger, onChange: (component, errno) => send({ kind: 'storage', component, errno }) });
 const node = new ProcessorNode(config, {
   log,
+  // Embedded mode: checkpoints in the dataDir, shared by every thread (each has its own partitions' folders).
+  store: new LocalCheckpointStore(join(data.dataDir, 'checkpoints'), config.checkpoint.keep),
   health,
   tail: log,
   registry,
   logger,
-  dataDir: data.dataDir,
   partitions: data.partitions,
   onSinkRefusal: (problem) => send({ kind: 'sink', problem }),
+  // The thread ends with ExitCode.internal; the pool sees it and takes the process down with the same code.
+  onFatal: (err) => {
+    logger.fatal({ err }, 'processor loop failed; exiting');
+    process.exit(ExitCode.internal);
+  },
 });
 
 port.on('message', (message: WorkerMessage) => {

@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import { SluiceError } from '../../core/index.js';
+import { LogCorruptError, LogOffsetError, SluiceError } from '../../core/index.js';
 import type { Log, LogRecord } from '../../log/index.js';
 import type { LogOffsetsMemory, LogResponse, LogTail } from './log-link-protocol.js';
 
@@ -14,15 +14,16 @@ interface PendingRequest {
 
 /**
  * A processor worker's view of the log another thread owns (LogServer): end and start
- * offsets come from shared memory without a round trip; reads and trims are requests.
- * It cannot append: processors only read.
+ * offsets come from shared memory without a round trip, so `pending`, `startOffset` and a
+ * read at the end cost no message; other reads and trims are requests. It cannot append:
+ * processors only read.
  */
 export class RemoteLog implements Log, LogTail {
   readonly partitions: number;
   private readonly ends: Float64Array;
   private readonly starts: Float64Array;
   private readonly appended: Int32Array;
-  private readonly pending = new Map<number, PendingRequest>();
+  private readonly requests = new Map<number, PendingRequest>();
   private nextId = 1;
 
   constructor(
@@ -37,14 +38,17 @@ export class RemoteLog implements Log, LogTail {
 
   /** Settles the request a LogServer answered. */
   onResponse(response: LogResponse): void {
-    const request = this.pending.get(response.id);
+    const request = this.requests.get(response.id);
     if (!request) return;
-    this.pending.delete(response.id);
-    if (response.kind === 'failed') request.reject(new SluiceError(response.code, response.message));
+    this.requests.delete(response.id);
+    if (response.kind === 'failed') request.reject(errorFromWire(response.code, response.message));
     else request.resolve(response);
   }
 
+  /** Records from `fromOffset` on; a reader at the published end gets [] without asking (an idle loop reads every partition every turn). */
   async read(partition: number, fromOffset: number, maxRecords = 1000): Promise<LogRecord[]> {
+    // Only exactly at the end: an offset past it is refused by the log, and must stay refused.
+    if (fromOffset === this.ends[partition] && fromOffset >= this.starts[partition]!) return [];
     const response = await this.request({ kind: 'read', partition, from: fromOffset, max: maxRecords });
     if (response.kind !== 'records') throw new SluiceError('SLUICE_LOG_LINK_FAILED', `log read answered with ${response.kind}`);
     const records: LogRecord[] = new Array(response.offsets.length);
@@ -61,12 +65,14 @@ export class RemoteLog implements Log, LogTail {
     await this.request({ kind: 'trim', partition, upTo: upToOffset });
   }
 
-  endOffset(partition: number): number {
-    return this.ends[partition]!;
+  /** The start offset the LogServer published (it updates it after every trim). */
+  async startOffset(partition: number): Promise<number> {
+    return this.starts[partition]!;
   }
 
-  startOffset(partition: number): number {
-    return this.starts[partition]!;
+  /** From the published end and start: the log behind the link is dense. */
+  async pending(partition: number, fromOffset: number): Promise<number> {
+    return Math.max(0, this.ends[partition]! - Math.max(fromOffset, this.starts[partition]!));
   }
 
   append(): Promise<number> {
@@ -85,15 +91,22 @@ export class RemoteLog implements Log, LogTail {
   }
 
   async close(): Promise<void> {
-    for (const request of this.pending.values()) request.reject(new SluiceError('SLUICE_LOG_CLOSED', 'the log link closed'));
-    this.pending.clear();
+    for (const request of this.requests.values()) request.reject(new SluiceError('SLUICE_LOG_CLOSED', 'the log link closed'));
+    this.requests.clear();
   }
 
   private request(body: { kind: 'read'; partition: number; from: number; max: number } | { kind: 'trim'; partition: number; upTo: number }): Promise<LogResponse> {
     const id = this.nextId++;
     return new Promise<LogResponse>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.requests.set(id, { resolve, reject });
       this.port.postMessage({ kind: 'log', request: { ...body, id } });
     });
   }
+}
+
+/** The log's own error classes back from their wire code, so a worker tells a trimmed offset from a broken link by class as on the log's thread. */
+function errorFromWire(code: string, message: string): SluiceError {
+  if (code === 'SLUICE_LOG_OFFSET') return new LogOffsetError(message);
+  if (code === 'SLUICE_LOG_CORRUPT') return new LogCorruptError(message);
+  return new SluiceError(code, message);
 }

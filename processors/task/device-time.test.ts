@@ -20,11 +20,11 @@ class GrowingLog implements Log {
   trim(): Promise<void> {
     return Promise.resolve();
   }
-  endOffset(): number {
-    return this.records.length;
+  startOffset(): Promise<number> {
+    return Promise.resolve(0);
   }
-  startOffset(): number {
-    return 0;
+  pending(_partition: number, fromOffset: number): Promise<number> {
+    return Promise.resolve(Math.max(0, this.records.length - fromOffset));
   }
   close(): Promise<void> {
     return Promise.resolve();
@@ -48,7 +48,7 @@ async function harness(time = TIME, specs: WindowSpec[] = [{ name: 'w5s', type: 
   const log = new GrowingLog();
   const points: SinkPoint[] = [];
   const task = new PartitionTask({ partition: 0, log, windows: specs, time, raw: false, emit: (p) => points.push(p) });
-  task.startFresh();
+  await task.startFresh();
   const feed = async (payload: Uint8Array): Promise<void> => {
     await log.append(0, payload);
     while (await task.step(32));

@@ -52,7 +52,12 @@ export class PartitionTask {
   /** The partition's progress: how far the operators look for windows to fire, and the lag gauge. */
   private watermark: PartitionWatermark;
   private operators: WindowOperator[];
+  /** The offset to read from: the last record's offset + 1 (offsets need not be dense), or the checkpoint's. */
   private next = 0;
+  /** Records pending at the last refreshLag (or 0 once a read found nothing): a gauge, never a decision. */
+  private lastLag = 0;
+  /** The last read found nothing: only then may idle devices' windows fire on processing time. */
+  private caughtUp = false;
   /** Id of the last checkpoint taken or restored (0: none, so the next one is full), which the next delta applies to. */
   private lastCheckpoint = 0;
   private deltasSinceFull = 0;
@@ -72,9 +77,22 @@ export class PartitionTask {
     return this.next;
   }
 
-  /** Records in the log not yet processed. */
+  /**
+   * Records in the log not yet processed, as of the last refreshLag (0 right after a read
+   * that found nothing). Cached: asking the log per step would cost a promise (on a remote
+   * log, a round trip) per step for a gauge.
+   */
   get lag(): number {
-    return Math.max(0, this.o.log.endOffset(this.o.partition) - this.next);
+    return this.lastLag;
+  }
+
+  /** Asks the log how many records lie at or after the next offset; call at the gauge interval. */
+  async refreshLag(): Promise<number> {
+    const from = this.next;
+    const pending = await this.o.log.pending(this.o.partition, from);
+    // A step that moved on meanwhile knows better; a stale answer must not overwrite it.
+    if (this.next === from) this.lastLag = pending;
+    return this.lastLag;
   }
 
   /** The current watermark (−Infinity before any reading). */
@@ -128,13 +146,15 @@ export class PartitionTask {
     // A window added since the full checkpoint starts empty (its deltas, if any, then apply); one removed is simply dropped.
     this.operators = this.o.windows.map((spec) => WindowOperator.restore(spec, this.o.time, full.get(`window:${spec.name}`), deltaParts(`window:${spec.name}`), this.clocks));
     this.next = last.offset;
+    this.caughtUp = false;
     this.lastCheckpoint = last.id;
     this.deltasSinceFull = chain.length - 1;
   }
 
   /** Starts a fresh partition at the log's first retained offset. */
-  startFresh(): void {
-    this.next = this.o.log.startOffset(this.o.partition);
+  async startFresh(): Promise<void> {
+    this.next = await this.o.log.startOffset(this.o.partition);
+    this.caughtUp = false;
   }
 
   /**
@@ -181,22 +201,35 @@ export class PartitionTask {
     this.deltasSinceFull = 0;
   }
 
-  /** Reads and processes up to `maxRecords` records; false when there was nothing to read. */
+  /**
+   * Reads and processes up to `maxRecords` records; false when there was nothing to read.
+   * Reading is how it finds out: the log's offsets need not be dense, so no end offset
+   * could tell. After record r the next offset is r.offset + 1, not a count.
+   */
   async step(maxRecords: number): Promise<boolean> {
-    if (this.next >= this.o.log.endOffset(this.o.partition)) return false;
     const records = await this.o.log.read(this.o.partition, this.next, maxRecords);
-    if (records.length === 0) return false;
+    if (records.length === 0) {
+      this.caughtUp = true;
+      this.lastLag = 0;
+      return false;
+    }
+    this.caughtUp = false;
     for (const record of records) {
       this.process(decodeLogRecord(record.payload));
       this.next = record.offset + 1;
       this.stats.records++;
     }
+    this.lastLag = Math.max(0, this.lastLag - records.length);
     return true;
   }
 
-  /** Fires the windows of devices quiet for idleTimeout, and lets a quiet partition's progress move with processing time. Call only when caught up. */
+  /**
+   * Fires the windows of devices quiet for idleTimeout, and lets a quiet partition's
+   * progress move with processing time. Does nothing unless the last step found nothing
+   * to read: a device whose readings wait unread in the log is behind, not quiet.
+   */
   advanceIfIdle(nowMs: number): void {
-    if (this.lag > 0) return;
+    if (!this.caughtUp) return;
     const before = this.watermark.current;
     this.clocks.markIdle(nowMs);
     const moved = this.clocks.takeMoved();

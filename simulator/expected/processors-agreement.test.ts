@@ -7,10 +7,10 @@
  * before an end-to-end run.
  */
 import { describe, expect, it } from 'vitest';
-import type { Log, LogRecord } from '../../log/index.js';
 import { ColumnarBatchBuilder, compressBatch } from '../../proto/index.js';
 import type { SinkPoint, SinkPointId } from '../../processors/sink/index.js';
 import { PartitionTask } from '../../processors/task/partition-task.js';
+import { SequencedLog } from '../../processors/testing/sequenced-log.js';
 import { makeBatch, prng, type TestMessage } from '../../processors/windowing/testing/batches.js';
 import { WindowOperator } from '../../processors/windowing/window-operator.js';
 import type { WindowSpec } from '../../processors/windowing/window-spec.js';
@@ -62,41 +62,17 @@ describe('ReferenceModel vs the processors\' WindowOperator', () => {
   });
 });
 
-/** The log of one partition, in memory. */
-class MemoryLog implements Log {
-  readonly partitions = 1;
-  private readonly records: Uint8Array[] = [];
-  append(_partition: number, payload: Uint8Array): Promise<number> {
-    this.records.push(payload);
-    return Promise.resolve(this.records.length - 1);
-  }
-  read(_partition: number, fromOffset: number, maxRecords = 100): Promise<LogRecord[]> {
-    return Promise.resolve(this.records.slice(fromOffset, fromOffset + maxRecords).map((payload, i) => ({ offset: fromOffset + i, payload })));
-  }
-  trim(): Promise<void> {
-    return Promise.resolve();
-  }
-  endOffset(): number {
-    return this.records.length;
-  }
-  startOffset(): number {
-    return 0;
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 describe('ReferenceModel vs the processors\' PartitionTask, with late readings', () => {
   const TIME = { maxOutOfOrderness: 2_000, idleTimeout: 1_000, allowedLateness: 4_000, maxBackfill: 60_000 };
   const T0 = 1_700_000_000_000;
   for (const seed of [1, 2, 3, 4]) it(`agrees on every window point and every late reading of devices with wild clocks (seed ${seed})`, async () => {
     const rnd = prng(seed);
-    const log = new MemoryLog();
+    const log = new SequencedLog(1);
     // Writes and deletes in order, as the sink applies them: the last write of a point stays unless a later delete removes it.
     const points: (SinkPoint | SinkPointId)[] = [];
     const task = new PartitionTask({ partition: 0, log, windows: SPECS, time: TIME, raw: false, emit: (p) => points.push(p), emitDelete: (id) => points.push(id) });
-    task.startFresh();
+    await task.startFresh();
     const model = new ReferenceModel(SPECS, { devicePrefix: 'd', time: TIME });
     const clock = [0, 0, 0, 0, 0];
     const seq = [0, 0, 0, 0, 0];

@@ -45,11 +45,11 @@ export class GatedLog implements Log {
   trim(partition: number, upToOffset: number): Promise<void> {
     return this.inner.trim(partition, upToOffset);
   }
-  endOffset(partition: number): number {
-    return this.inner.endOffset(partition);
-  }
-  startOffset(partition: number): number {
+  startOffset(partition: number): Promise<number> {
     return this.inner.startOffset(partition);
+  }
+  pending(partition: number, fromOffset: number): Promise<number> {
+    return this.inner.pending(partition, fromOffset);
   }
   close(): Promise<void> {
     return this.inner.close();

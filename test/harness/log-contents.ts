@@ -15,8 +15,10 @@ export interface LoggedMessage {
 export async function readLoggedMessages(log: Log): Promise<LoggedMessage[]> {
   const out: LoggedMessage[] = [];
   for (let p = 0; p < log.partitions; p++) {
-    for (let offset = log.startOffset(p); offset < log.endOffset(p); ) {
+    // Read until a read comes back empty: offsets need not be dense, so the next one is the last record's + 1.
+    for (let offset = await log.startOffset(p); ; ) {
       const records = await log.read(p, offset, 1000);
+      if (records.length === 0) break;
       for (const record of records) {
         const b = decodeLogRecord(record.payload);
         const s = b.strings;
@@ -36,8 +38,7 @@ export async function readLoggedMessages(log: Log): Promise<LoggedMessage[]> {
           out.push({ partition: p, device: s[b.msgDevice[m]!]!, deviceTags: s[b.msgDeviceTags[m]!]!, seq: b.msgSeq[m]!, readings, text });
         }
       }
-      offset += records.length;
-      if (records.length === 0) break;
+      offset = records[records.length - 1]!.offset + 1;
     }
   }
   return out;

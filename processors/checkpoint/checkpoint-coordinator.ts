@@ -1,0 +1,130 @@
+import { Backoff, storageErrno, type StorageHealth } from '../../core/index.js';
+import type { Log } from '../../log/index.js';
+import type { PartitionCheckpoint } from './checkpoint-file.js';
+import type { CheckpointStore } from './checkpoint-store.js';
+
+/** What the coordinator needs of a partition task (PartitionTask has it). */
+export interface CheckpointParticipant {
+  readonly partition: number;
+  /** The task's state and next offset; called only after the pre-commit flush. */
+  snapshot(id: number, options: { fullEvery?: number }): Promise<PartitionCheckpoint>;
+  /** The snapshot just taken was not written: the task's next one must be full. */
+  snapshotNotWritten(): void;
+}
+
+export interface CheckpointCoordinatorDeps {
+  /** Trimmed below the oldest checkpoint the store keeps, once a checkpoint is written. */
+  log: Pick<Log, 'trim' | 'startOffset'>;
+  store: CheckpointStore;
+  /**
+   * The pre-commit: resolves once every point emitted so far is durable in InfluxDB (the
+   * sink's flush). Until then a checkpoint would name an offset whose points could be lost.
+   */
+  flush: () => Promise<void>;
+  /** Where a write the storage refuses is reported (component `checkpoint`), for /readyz. */
+  health: StorageHealth;
+  /** `checkpoint.interval` in ms. */
+  intervalMs: number;
+  /** `checkpoint.fullEvery`: every this many checkpoints of a partition one is full. */
+  fullEvery: number;
+  /** Injected for tests. */
+  now?: () => number;
+  /** Injected for tests: the wait after a refused write (default 100 ms doubling to 5 s, jittered). */
+  backoff?: Backoff;
+}
+
+/** What one checkpoint did. */
+export interface CheckpointOutcome {
+  id: number;
+  /** Partitions whose checkpoint was written: their new restore point. */
+  written: number[];
+  /** Partitions whose write the storage refused: their previous checkpoint stays the restore point, nothing trimmed. */
+  refused: number[];
+  /** Snapshot bytes, written or not. */
+  bytes: number;
+}
+
+/**
+ * Flink's CheckpointCoordinator, for the tasks of one ProcessorNode: flush the sink (the
+ * pre-commit), snapshot each task, commit each snapshot to the CheckpointStore, then trim
+ * the log below the oldest checkpoint the store keeps, so a fallback to any kept
+ * checkpoint still finds its records. Not re-entrant: the caller serialises checkpoints
+ * with processing (a task must not move while it is snapshot).
+ *
+ * A write the storage refuses (full, read-only) is skipped, not fatal: the previous
+ * checkpoint stays the restore point, that partition is not trimmed, processing goes on
+ * from the log, and `due` says no until a backoff has passed, not the whole interval.
+ * Any other error throws: it is a bug, and the owner decides.
+ */
+export class CheckpointCoordinator {
+  private nextId: number;
+  private lastAt: number;
+  private retryAt = 0;
+  private readonly now: () => number;
+  private readonly backoff: Backoff;
+
+  constructor(private readonly deps: CheckpointCoordinatorDeps) {
+    this.now = deps.now ?? Date.now;
+    this.backoff = deps.backoff ?? new Backoff(100, 5000);
+    // Ids are times, so they grow across restarts as well as within one run.
+    this.nextId = this.now();
+    this.lastAt = this.now();
+  }
+
+  /** Notes a checkpoint id restored from the store: new ids go past it, so no new file takes an existing one's name. */
+  restored(id: number): void {
+    this.nextId = Math.max(this.nextId, id + 1);
+  }
+
+  /** Whether to checkpoint now: the interval has passed (or `pressing`: the sink is full), and no storage backoff runs. */
+  due(pressing = false): boolean {
+    const now = this.now();
+    return (pressing || now - this.lastAt >= this.deps.intervalMs) && now >= this.retryAt;
+  }
+
+  /**
+   * Flushes, then snapshots, writes and trims each of `tasks` in turn. `partial`: a
+   * checkpoint of some partitions only (a revoke's final one), which leaves the interval
+   * clock of the others running.
+   */
+  async checkpoint(tasks: readonly CheckpointParticipant[], options: { partial?: boolean } = {}): Promise<CheckpointOutcome> {
+    await this.deps.flush();
+    const outcome: CheckpointOutcome = { id: this.nextId++, written: [], refused: [], bytes: 0 };
+    let refusal: unknown;
+    for (const task of tasks) {
+      const checkpoint = await task.snapshot(outcome.id, { fullEvery: this.deps.fullEvery });
+      outcome.bytes += checkpoint.state.byteLength;
+      try {
+        await this.deps.store.write(checkpoint);
+      } catch (err) {
+        if (storageErrno(err) === undefined) throw err;
+        task.snapshotNotWritten();
+        outcome.refused.push(task.partition);
+        refusal = err;
+        continue;
+      }
+      outcome.written.push(task.partition);
+      await this.trim(task.partition);
+    }
+    if (refusal !== undefined) {
+      this.deps.health.failed('checkpoint', refusal);
+      this.retryAt = this.now() + this.backoff.next();
+    } else {
+      this.deps.health.recovered('checkpoint');
+      this.backoff.reset();
+      this.retryAt = 0;
+    }
+    if (!options.partial) this.lastAt = this.now();
+    return outcome;
+  }
+
+  /** Trims only below every checkpoint the store keeps: a fallback to any of them must still find its records. */
+  private async trim(partition: number): Promise<void> {
+    const trimTo = await this.deps.store.trimOffset(partition);
+    if (trimTo === undefined || trimTo <= (await this.deps.log.startOffset(partition))) return;
+    // A trim the storage refuses is reported by the log's owner and tried again after the next checkpoint.
+    await this.deps.log.trim(partition, trimTo).catch((err: unknown) => {
+      if (storageErrno(err) === undefined) throw err;
+    });
+  }
+}

@@ -1,0 +1,63 @@
+import type { Logger } from '../core/index.js';
+import type { ProcessorConfig } from './config.js';
+import type { ProcessorMetrics } from './metrics.js';
+import { InfluxSink, InfluxWriter, type SinkPoint, type SinkPointId } from './sink/index.js';
+
+/** A ProcessorNode's InfluxDB output: the writer, the sink in front of it, and what the tasks call. */
+export interface NodeSink {
+  writer: InfluxWriter;
+  sink: InfluxSink;
+  /** Where a task's points go. */
+  emit: (point: SinkPoint) => void;
+  /** Where a task's deletes of superseded session points go, in the same ordered stream as the points. */
+  emitDelete: (point: SinkPointId) => void;
+}
+
+/**
+ * Builds one node's sink, wired to its metrics and log. `onSinkRefusal` is told, as one
+ * line, why InfluxDB refuses the writes when that starts (credentials, a missing GRANT or
+ * database), and undefined when it takes them again.
+ */
+export function createNodeSink(config: ProcessorConfig, metrics: ProcessorMetrics, logger: Logger, onSinkRefusal?: (problem: string | undefined) => void): NodeSink {
+  const writer = new InfluxWriter(config.influx, {
+    onBadPoint: (line, message, count = 1) => {
+      metrics.badPoints.inc(count);
+      logger.warn({ line: line.slice(0, 200), message, count }, 'InfluxDB refused a point; it is dropped');
+    },
+    onRetry: (err, attempt, delayMs) => {
+      metrics.sinkRetries.inc();
+      if (attempt === 1 || attempt % 10 === 0) logger.warn({ err: err.message, attempt, delayMs }, 'InfluxDB write failed; retrying');
+    },
+    onDeleted: (count) => metrics.supersededDeleted.inc(count),
+    onRequest: (seconds) => metrics.sinkWriteSeconds.observe(seconds),
+    onBadDelete: (what, message) => {
+      metrics.supersededDeleteErrors.inc();
+      logger.warn({ what: what.slice(0, 200), message }, 'InfluxDB refused to delete a superseded session point; it stays');
+    },
+    // Waiting on an operator, like an outage: the points stay, checkpoints wait, the log keeps the data.
+    onRefusal: (err) => {
+      metrics.sinkRefused.set(err === undefined ? 0 : 1);
+      onSinkRefusal?.(err === undefined ? undefined : `InfluxDB refuses writes: ${err.message} [${err.code}]`);
+    },
+  });
+  const sink = new InfluxSink({ writer, batchSize: config.influx.batchSize, flushInterval: config.influx.flushInterval });
+  const emit = (point: SinkPoint): void => {
+    metrics.points.inc();
+    try {
+      sink.add(point);
+    } catch (err) {
+      // One unwritable point must not stop the partition: count it, say which, go on.
+      metrics.badPoints.inc();
+      logger.error({ err: (err as Error).message, point }, 'point cannot be written to InfluxDB; dropped');
+    }
+  };
+  const emitDelete = (point: SinkPointId): void => {
+    try {
+      sink.delete(point);
+    } catch (err) {
+      metrics.supersededDeleteErrors.inc();
+      logger.error({ err: (err as Error).message, point }, 'superseded point cannot be deleted from InfluxDB; it stays');
+    }
+  };
+  return { writer, sink, emit, emitDelete };
+}

@@ -1,0 +1,180 @@
+import { Registry } from 'prom-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger, LogCorruptError } from '../core/index.js';
+import { FileLog, type Log } from '../log/index.js';
+import { ColumnarBatchBuilder, compressBatch } from '../proto/index.js';
+import { tempDir } from '../test/harness/temp-dir.js';
+import { LocalCheckpointStore } from './checkpoint/index.js';
+import { processorConfigSchema, type ProcessorConfig } from './config.js';
+import { ProcessorStoppedError } from './errors.js';
+import { ProcessorNode } from './processor-node.js';
+import { startCaptureServer, type CaptureServer } from './sink/testing/capture-server.js';
+
+const T0 = 1_700_000_000_000; // a multiple of 10 s: window starts are T0 + k · 10 s
+
+/** Record i of a device: one message, seq i + 1, one reading of value i at T0 + i s (or at `time`). */
+function record(device: string, i: number, time = T0 + i * 1_000): Uint8Array {
+  const b = new ColumnarBatchBuilder(0, time);
+  b.beginMessage(b.intern(device), b.intern(''), i + 1);
+  b.addNumeric(b.intern('t'), b.intern(''), time, i);
+  return compressBatch(b.encode());
+}
+
+/**
+ * A reading of another device an hour ahead: it moves the partition's progress (how far
+ * the operators look for due windows) past every window of the test device, so those fire
+ * at the idle timeout instead of after their length in processing time. Event time is per
+ * device, so it makes none of the test device's readings late.
+ */
+const ahead = (): Uint8Array => record('ahead', 0, T0 + 3_600_000);
+
+describe('ProcessorNode', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let influx: CaptureServer;
+  let log: FileLog;
+  let store: LocalCheckpointStore;
+  let config: ProcessorConfig;
+  /** Resolvers of tests waiting for InfluxDB writes. */
+  let arrivals: (() => void)[];
+  const nodes: ProcessorNode[] = [];
+
+  beforeEach(async () => {
+    dir = await tempDir('sluice-node-');
+    influx = await startCaptureServer();
+    arrivals = [];
+    influx.respond = () => {
+      for (const wake of arrivals.splice(0)) wake();
+      return { status: 204 };
+    };
+    log = await FileLog.open({ dir: `${dir.path}/log`, partitions: 2, fsync: 'never' });
+    store = new LocalCheckpointStore(`${dir.path}/checkpoints`, 3);
+    config = processorConfigSchema.parse({
+      influx: { url: influx.url, version: 2, bucket: 'b', org: 'o', token: 't', flushInterval: '20ms' },
+      windows: [{ name: 'w10s', type: 'tumbling', size: '10s' }],
+      time: { maxOutOfOrderness: '1s', idleTimeout: '100ms', allowedLateness: '1h' },
+      checkpoint: { interval: '1h', fullEvery: 2 },
+      processors: { threads: 1 },
+    });
+  });
+
+  afterEach(async () => {
+    for (const node of nodes.splice(0)) await node.stop({ checkpoint: false, timeoutMs: 1000 });
+    await log.close();
+    await influx.close();
+    await dir.remove();
+  });
+
+  /** A node over the shared log and checkpoint store, with its own registry (its metrics). */
+  function node(partitions: number[], overrides: { log?: Log; onFatal?: (err: Error) => void } = {}): { node: ProcessorNode; registry: Registry } {
+    const registry = new Registry();
+    const n = new ProcessorNode(config, {
+      log: overrides.log ?? log,
+      store,
+      registry,
+      logger: createLogger('test', 'silent'),
+      partitions,
+      onFatal: overrides.onFatal ?? ((err) => expect.fail(`unexpected fatal error: ${err.message}`)),
+    });
+    nodes.push(n);
+    return { node: n, registry };
+  }
+
+  /** The last value InfluxDB got for each window point of `device`: [window start − T0, count, sum]. */
+  function windows(device: string): [number, number, number][] {
+    const last = new Map<number, [number, number, number]>();
+    for (const line of influx.captured.flatMap((c) => c.body.split('\n'))) {
+      const m = /^w10s,(\S+) (\S+) (\d+)$/.exec(line);
+      if (!m || !m[1]!.split(',').includes(`device=${device}`)) continue;
+      const time = Number(m[3]) - T0;
+      last.set(time, [time, Number(/count=(\d+)i/.exec(m[2]!)![1]), Number(/(?:^|,)sum=([-\d.e]+)/.exec(m[2]!)![1])]);
+    }
+    return [...last.values()].sort((a, b) => a[0] - b[0]);
+  }
+
+  /** Resolves once InfluxDB holds `want` as the windows of `device` (re-checked on every write it gets). */
+  async function untilWindows(device: string, want: [number, number, number][]): Promise<void> {
+    while (JSON.stringify(windows(device)) !== JSON.stringify(want)) await new Promise<void>((resolve) => arrivals.push(resolve));
+  }
+
+  async function counter(registry: Registry, name: string): Promise<number> {
+    const metric = await registry.getSingleMetric(name)!.get();
+    return metric.values.reduce((n, v) => n + v.value, 0);
+  }
+
+  it('revoke checkpoints a partition; assigning it to another node resumes there: no record twice, none lost', async () => {
+    for (let i = 0; i < 6; i++) await log.append(0, record('d', i));
+    await log.append(0, ahead());
+    const a = node([0]);
+    await a.node.start();
+    // A has read all six: its idle timeout fired window 0 with them.
+    await untilWindows('d', [[0, 6, 15]]);
+    await a.node.revoke(0);
+    expect(a.node.partitions).toEqual([]);
+    const chain = await store.restorable(0);
+    expect(chain.at(-1)!.offset).toBe(7); // the final checkpoint: after the seventh record
+    expect(await counter(a.registry, 'sluice_processor_messages_total')).toBe(7);
+
+    // Nine more records: window 0 gets four more (it was open in A's state), window 10 s five.
+    for (let i = 6; i < 15; i++) await log.append(0, record('d', i));
+    const b = node([]);
+    await b.node.start();
+    await b.node.assign(0); // at run time, while B's loop runs
+    await untilWindows('d', [
+      [0, 10, 45],
+      [10_000, 5, 60],
+    ]);
+    await b.node.revoke(0);
+    // B read only the nine after A's checkpoint, and none of them twice.
+    expect(await counter(b.registry, 'sluice_processor_messages_total')).toBe(9);
+    expect(await counter(b.registry, 'sluice_processor_duplicates_total')).toBe(0);
+    expect(await counter(a.registry, 'sluice_processor_duplicates_total')).toBe(0);
+    expect((await store.restorable(0)).at(-1)!.offset).toBe(16);
+  });
+
+  it('revoke at any moment of a busy loop, then assign elsewhere: every message counted once', async () => {
+    const n = 300;
+    for (let i = 0; i < n; i++) await log.append(1, record('e', i));
+    await log.append(1, ahead());
+    const a = node([1]);
+    await a.node.start();
+    await a.node.revoke(1); // while the loop reads: serialised with its turns
+    const b = node([]);
+    await b.node.start();
+    await b.node.assign(1);
+    await untilWindows('e', Array.from({ length: 30 }, (_, w): [number, number, number] => [w * 10_000, 10, Array.from({ length: 10 }, (_, k) => w * 10 + k).reduce((x, y) => x + y)]));
+    await b.node.revoke(1);
+    const [byA, byB] = [await counter(a.registry, 'sluice_processor_messages_total'), await counter(b.registry, 'sluice_processor_messages_total')];
+    expect(byA + byB).toBe(n + 1);
+    expect(await counter(b.registry, 'sluice_processor_duplicates_total')).toBe(0);
+  });
+
+  it('assign and revoke are no-ops when there is nothing to do, and assign is refused once the node stops', async () => {
+    const a = node([0]);
+    await a.node.start();
+    await a.node.assign(0);
+    await a.node.revoke(1);
+    expect(a.node.partitions).toEqual([0]);
+    await a.node.stop();
+    await expect(a.node.assign(1)).rejects.toBeInstanceOf(ProcessorStoppedError);
+  });
+
+  it('reports a failed loop to its owner instead of exiting', async () => {
+    const broken: Log = {
+      partitions: 2,
+      append: (p, payload) => log.append(p, payload),
+      read: () => Promise.reject(new LogCorruptError('record 0: CRC mismatch')),
+      trim: (p, upTo) => log.trim(p, upTo),
+      startOffset: (p) => log.startOffset(p),
+      pending: (p, from) => log.pending(p, from),
+      close: () => Promise.resolve(),
+    };
+    let fatal!: (err: Error) => void;
+    const reported = new Promise<Error>((resolve) => (fatal = resolve));
+    const a = node([0], { log: broken, onFatal: (err) => fatal(err) });
+    await a.node.start();
+    expect(await reported).toMatchObject({ code: 'SLUICE_LOG_CORRUPT' });
+    await expect(a.node.assign(1)).rejects.toBeInstanceOf(ProcessorStoppedError);
+    await a.node.stop(); // no final checkpoint of a failed loop's state
+    expect(await store.restorable(0)).toEqual([]);
+  });
+});
