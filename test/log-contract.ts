@@ -4,18 +4,10 @@
  * be called again after close() to check what survives a restart.
  */
 import { describe, expect, it } from 'vitest';
-import type { LogRecord } from '../log/index.js';
+import type { Log, LogRecord } from '../log/index.js';
 
-/** The Log contract's methods (the shape the seams branch gives log/log.ts). */
-export interface ContractLog {
-  readonly partitions: number;
-  append(partition: number, payload: Uint8Array): Promise<number>;
-  read(partition: number, fromOffset: number, maxRecords?: number): Promise<LogRecord[]>;
-  trim(partition: number, upToOffset: number): Promise<void>;
-  startOffset(partition: number): Promise<number> | number;
-  pending(partition: number, fromOffset: number): Promise<number>;
-  close(): Promise<void>;
-}
+/** The Log contract (log/log.ts). */
+export type ContractLog = Log;
 
 /** One log location with 4 partitions: `open()` opens (or reopens) it; `destroy()` removes it. */
 export interface LogFixture {

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, nanos, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { ConfigError, LogClosedError, LogCorruptError, LogOffsetError, LogRecordInvalidError, LogUnavailableError } from '../../core/errors.js';
-import type { LogRecord } from '../log.js';
+import type { Log, LogRecord } from '../log.js';
 import { checkPayload } from '../record.js';
 import { parseJetStreamLogConfig, type JetStreamLogConfig, type JetStreamLogConfigInput } from './config.js';
 import { frameRecordCount } from './frame.js';
@@ -33,8 +33,7 @@ const HEADER_ROOM = 1024;
 const MAX_PARTITIONS = 4096;
 const DEFAULT_MAX_RECORDS = 1000;
 
-// The Log interface lands with the seams branch; this class already has its new shape.
-export class JetStreamLog {
+export class JetStreamLog implements Log {
   private closing: Promise<void> | null = null;
   /** One past the highest offset this process saw acked, per partition: what a read must at least see. */
   private readonly knownEnds: number[];
