@@ -9,6 +9,12 @@ const FSYNC_POLICIES = ['always', 'batch', 'never'] as const satisfies readonly 
 export const logConfigSchema = z
   .object({
     /**
+     * Where the log lives: `file`, the embedded FileLog under dataDir (one process holds it:
+     * `sluice start`), or `jetstream`, a NATS JetStream stream (the `nats` section) that
+     * several `sluice gateway` and `sluice processor` processes share.
+     */
+    kind: z.enum(['file', 'jetstream']).default('file'),
+    /**
      * When appends are fsynced before they resolve. Default 'batch': group commit, one
      * fdatasync of the shared commit log per round, covering every append (of any
      * partition) written in that round. 'always' gives the same guarantee (each append

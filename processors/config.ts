@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { duration } from '../core/index.js';
+import { PARTITION_SET_PATTERN } from '../routing/index.js';
 import { influxConfigSchema, outputsConfigSchema } from './sink/index.js';
 import { timeConfigSchema, windowsConfigSchema } from './windowing/window-spec.js';
 
@@ -25,6 +26,12 @@ export const processorsRuntimeSchema = z
   .object({
     /** Processor worker threads; owned partitions are shared out among them. */
     threads: z.number().int().min(1).max(256).default(availableParallelism()),
+    /**
+     * The partitions this process processes, e.g. "0-31" or "0-7,16" (`sluice processor
+     * --partitions`); default all. With `log.kind: jetstream`, each partition must be given
+     * to exactly one running processor.
+     */
+    partitions: z.string().regex(PARTITION_SET_PATTERN, { error: 'expected ranges like "0-31" or "0-7,16,40-47"' }).optional(),
   })
   .strict();
 

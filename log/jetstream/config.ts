@@ -1,4 +1,4 @@
-/** JetStreamLog's configuration (`log.jetstream.*`): schema, defaults and the checked parse, in one place. */
+/** JetStreamLog's configuration (the config's `nats` section): schema, defaults and the checked parse, in one place. */
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors.js';
 
@@ -63,7 +63,7 @@ export function parseJetStreamLogConfig(input: unknown): JetStreamLogConfig {
   const result = jetStreamLogConfigSchema.safeParse(input, { reportInput: true });
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
-    const path = ['log', 'jetstream', ...issue.path].join('.');
+    const path = ['nats', ...issue.path].join('.');
     const secret = issue.path.some((key) => key === 'pass' || key === 'token');
     const value = issue.code === 'unrecognized_keys' || issue.input === undefined ? '' : ` (got ${secret ? '***' : JSON.stringify(issue.input)})`;
     return `${path}: ${issue.message}${value}`;
