@@ -51,9 +51,14 @@ export class DeviceConnection {
   private idleWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly o: DeviceConnectionOptions,
+    private o: DeviceConnectionOptions,
     private readonly events: DeviceEvents,
   ) {}
+
+  /** Connects to this gateway from the next open() on (the current connection, if any, stays). */
+  moveTo(target: { host: string; port: number }): void {
+    this.o = { ...this.o, host: target.host, port: target.port };
+  }
 
   /** Publishes not yet acknowledged (queued or in flight). */
   get outstanding(): number {

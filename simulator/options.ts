@@ -10,8 +10,11 @@ const share = z.number().min(0).max(1);
 /** `sluice simulate` options, validated; durations accept `5s`-style strings. */
 export const simulationOptionsSchema = z
   .object({
-    /** MQTT broker URL: mqtt://host:port. */
-    url: z.string().regex(/^mqtts?:\/\/[^/]+$/, 'expected mqtt://host:port').default('mqtt://127.0.0.1:1883'),
+    /**
+     * MQTT broker URL, mqtt://host:port, or several separated by commas (gateways of one
+     * cluster): device d connects to the (d mod n)th, and after a dropped connection to the next one.
+     */
+    url: z.string().regex(/^mqtts?:\/\/[^/,]+(,mqtts?:\/\/[^/,]+)*$/, 'expected mqtt://host:port, or several separated by commas').default('mqtt://127.0.0.1:1883'),
     devices: z.number().int().min(1).max(1_000_000).default(100),
     /** Readings per second, the whole fleet together. */
     rate: z.number().positive().default(1000),

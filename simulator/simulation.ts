@@ -55,11 +55,12 @@ const TURN_BUDGET_MS = 20;
  * (QoS 1), so those readings reach the log.
  */
 export async function runSimulation(options: SimulationOptions, hooks: SimulationHooks): Promise<SimulationReport> {
-  const url = new URL(options.url);
-  if (url.protocol !== 'mqtt:') throw new SluiceError('SLUICE_SIM_URL', `--url ${options.url}: only mqtt:// is supported by the simulator; use the gateway's plain TCP listener`);
-  const host = url.hostname;
-  const port = Number(url.port || 1883);
-  const loopback = host === 'localhost' || host.startsWith('127.');
+  const gateways = options.url.split(',').map((u) => {
+    const url = new URL(u);
+    if (url.protocol !== 'mqtt:') throw new SluiceError('SLUICE_SIM_URL', `--url ${u}: only mqtt:// is supported by the simulator; use the gateway's plain TCP listener`);
+    return { host: url.hostname, port: Number(url.port || 1883) };
+  });
+  const loopback = gateways.every((g) => g.host === 'localhost' || g.host.startsWith('127.'));
   const startedAt = new Date();
   const t0 = performance.now();
   const latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
@@ -73,6 +74,9 @@ export async function runSimulation(options: SimulationOptions, hooks: Simulatio
   const devices: DeviceConnection[] = [];
   const reconnect = (d: number, attempt = 1): void => {
     if (stopping) return;
+    // With several gateways, a device that lost its connection tries the next one (what a
+    // device behind a load balancer sees): its unacknowledged publishes go there, flagged dup.
+    if (gateways.length > 1) devices[d]!.moveTo(gateways[(d + stats.reconnects + attempt) % gateways.length]!);
     devices[d]!.open().then(
       () => {
         stats.reconnects++;
@@ -87,8 +91,7 @@ export async function runSimulation(options: SimulationOptions, hooks: Simulatio
     devices.push(
       new DeviceConnection(
         {
-          host,
-          port,
+          ...gateways[d % gateways.length]!,
           // 127.0.0.1–16 as source addresses: 16 × the ephemeral port range for big fleets.
           localAddress: loopback ? `127.0.0.${1 + (d % 16)}` : undefined,
           clientId: id,

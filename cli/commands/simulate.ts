@@ -41,7 +41,7 @@ export function registerSimulateCommand(program: Command): void {
     program
       .command('simulate')
       .description('run a simulated device fleet against the gateway; report sent/acked/refused, PUBACK latency and the expected window aggregates')
-      .option('--url <url>', 'gateway MQTT URL (default: mqtt://127.0.0.1:<mqtt.port from the config>)')
+      .option('--url <url>', 'gateway MQTT URL, or several separated by commas: devices are spread over them and move to the next after a dropped connection (default: mqtt://127.0.0.1:<mqtt.port from the config>)')
       .option('--devices <n>', 'simulated devices (connections)', '100')
       .option('--rate <n>', 'readings per second, whole fleet', '1000')
       .option('--batch <n>', 'readings per message', '10')
