@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger, LogCorruptError } from '../core/index.js';
+import { createLogger, LogCorruptError, LogUnavailableError } from '../core/index.js';
 import { FileLog, type Log } from '../log/index.js';
 import { ColumnarBatchBuilder, compressBatch } from '../proto/index.js';
 import { tempDir } from '../test/harness/temp-dir.js';
@@ -176,5 +176,35 @@ describe('ProcessorNode', () => {
     await expect(a.node.assign(1)).rejects.toBeInstanceOf(ProcessorStoppedError);
     await a.node.stop(); // no final checkpoint of a failed loop's state
     expect(await store.restorable(0)).toEqual([]);
+  });
+
+  it('waits out a log that is unavailable for a while (a NATS election) instead of failing, then processes everything', async () => {
+    let failures = 0;
+    let recovered!: () => void;
+    const back = new Promise<void>((resolve) => (recovered = resolve));
+    const flaky: Log = {
+      partitions: 2,
+      append: (p, payload) => log.append(p, payload),
+      // The first 5 reads fail as an unreachable remote log does; then it answers.
+      read: (p, from, max) => {
+        if (failures < 5) {
+          failures++;
+          if (failures === 5) recovered();
+          return Promise.reject(new LogUnavailableError('NATS: no responders (leader election)'));
+        }
+        return log.read(p, from, max);
+      },
+      trim: (p, upTo) => log.trim(p, upTo),
+      startOffset: (p) => log.startOffset(p),
+      pending: (p, from) => log.pending(p, from),
+      close: () => Promise.resolve(),
+    };
+    for (let i = 0; i < 12; i++) await log.append(0, record('flaky', i));
+    const a = node([0], { log: flaky });
+    await a.node.start();
+    await back;
+    // 0..9 s in [0, 10 s); the window fires once the device is idle; the rest stays open.
+    await untilWindows('flaky', [[0, 10, 45]]);
+    expect(failures).toBe(5);
   });
 });

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { StorageHealth, type Logger } from '../core/index.js';
+import { Backoff, SluiceError, StorageHealth, type Logger } from '../core/index.js';
 import type { Log } from '../log/index.js';
 import { CheckpointCoordinator, type CheckpointOutcome, type CheckpointStore } from './checkpoint/index.js';
 import type { ProcessorConfig } from './config.js';
@@ -76,6 +76,9 @@ export class ProcessorNode {
   private gaugesAt = 0;
   /** How many of the store's problems have been logged. */
   private problemsReported = 0;
+  /** When the log became unavailable (0: it answers), and how long to wait before reading again. */
+  private unavailableSince = 0;
+  private readonly unavailableBackoff = new Backoff(50, 2000);
 
   constructor(
     private readonly config: ProcessorConfig,
@@ -259,7 +262,25 @@ export class ProcessorNode {
   private async run(): Promise<void> {
     while (this.running) {
       const mark = this.deps.tail?.mark() ?? 0;
-      const worked = await this.serial.run(() => this.turn());
+      let worked: boolean;
+      try {
+        worked = await this.serial.run(() => this.turn());
+        if (this.unavailableSince !== 0) {
+          this.deps.logger.info({ seconds: (Date.now() - this.unavailableSince) / 1000 }, 'the log answers again; processing goes on');
+          this.unavailableSince = 0;
+          this.unavailableBackoff.reset();
+        }
+      } catch (err) {
+        // A remote log that is unreachable for now (a NATS leader election, a lost
+        // connection): a read failed before it changed any task, so wait and read again.
+        if (!(err instanceof SluiceError && err.canRetry)) throw err;
+        if (this.unavailableSince === 0) {
+          this.unavailableSince = Date.now();
+          this.deps.logger.warn({ err: err.message }, 'the log is unavailable; processing waits for it');
+        }
+        await this.sleep(this.unavailableBackoff.next());
+        continue;
+      }
       // The method, not checkpointTasks: a bench observes checkpoints by wrapping it.
       if (this.running && this.coordinator.due(this.out.sink.saturated)) await this.checkpoint();
       if (worked) await new Promise((resolve) => setImmediate(resolve));

@@ -1,4 +1,4 @@
-import { Backoff, storageErrno, type StorageHealth } from '../../core/index.js';
+import { Backoff, SluiceError, storageErrno, type StorageHealth } from '../../core/index.js';
 import type { Log } from '../../log/index.js';
 import type { PartitionCheckpoint } from './checkpoint-file.js';
 import type { CheckpointStore } from './checkpoint-store.js';
@@ -97,14 +97,17 @@ export class CheckpointCoordinator {
       try {
         await this.deps.store.write(checkpoint);
       } catch (err) {
-        if (storageErrno(err) === undefined) throw err;
+        if (!isPassing(err)) throw err;
         task.snapshotNotWritten();
         outcome.refused.push(task.partition);
         refusal = err;
         continue;
       }
       outcome.written.push(task.partition);
-      await this.trim(task.partition);
+      // A trim that fails for now is tried again after the next checkpoint: the log keeps a little more meanwhile.
+      await this.trim(task.partition).catch((err: unknown) => {
+        if (!isPassing(err)) throw err;
+      });
     }
     if (refusal !== undefined) {
       this.deps.health.failed('checkpoint', refusal);
@@ -123,8 +126,15 @@ export class CheckpointCoordinator {
     const trimTo = await this.deps.store.trimOffset(partition);
     if (trimTo === undefined || trimTo <= (await this.deps.log.startOffset(partition))) return;
     // A trim the storage refuses is reported by the log's owner and tried again after the next checkpoint.
-    await this.deps.log.trim(partition, trimTo).catch((err: unknown) => {
-      if (storageErrno(err) === undefined) throw err;
-    });
+    await this.deps.log.trim(partition, trimTo);
   }
+}
+
+/**
+ * Storage that refuses writes for now (full, read-only) and a remote store or log that is
+ * unreachable for now (a NATS leader election: canRetry) skip this checkpoint's write or
+ * trim, not the process: the previous checkpoint stays the restore point.
+ */
+function isPassing(err: unknown): boolean {
+  return storageErrno(err) !== undefined || (err instanceof SluiceError && err.canRetry);
 }
