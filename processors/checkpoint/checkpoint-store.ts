@@ -9,6 +9,7 @@ import {
   encodeCheckpoint,
   type PartitionCheckpoint,
 } from './checkpoint-file.js';
+import { lowestRetainedOffset, newestRestorableChain, retainedIds, type ChainLink } from './checkpoint-chain.js';
 
 /** Where checkpoints live; the local directory now, JetStream's object store in distributed mode. */
 export interface CheckpointStore {
@@ -42,10 +43,7 @@ export interface CheckpointProblem {
 }
 
 /** A checkpoint file, known by its name: `<id>.full.ckpt` or `<id>.delta-<base id>.ckpt` (ids 16 digits). */
-interface Entry {
-  id: number;
-  kind: 'full' | 'delta';
-  base: number;
+interface Entry extends ChainLink {
   name: string;
 }
 
@@ -100,7 +98,7 @@ export class LocalCheckpointStore implements CheckpointStore {
     }
     this.offsets.set(final, checkpoint.offset);
     const entries = await this.entries(checkpoint.partition);
-    const kept = this.retained(entries);
+    const kept = retainedIds(entries, this.keep);
     await Promise.all(
       entries
         .filter((e) => !kept.has(e.id))
@@ -115,43 +113,23 @@ export class LocalCheckpointStore implements CheckpointStore {
   async restorable(partition: number): Promise<PartitionCheckpoint[]> {
     const dir = this.partitionDir(partition);
     const entries = await this.entries(partition, true);
-    const byId = new Map(entries.map((e) => [e.id, e]));
-    const chains = new Map<number, PartitionCheckpoint[] | null>();
-    const chainOf = async (e: Entry): Promise<PartitionCheckpoint[] | null> => {
-      const known = chains.get(e.id);
-      if (known !== undefined) return known;
-      let chain: PartitionCheckpoint[] | null = null;
-      const file = join(dir, e.name);
-      const checkpoint = await this.load(file, partition, e);
-      if (checkpoint?.kind === 'full') {
-        chain = [checkpoint];
-      } else if (checkpoint !== undefined) {
-        const base = byId.get(checkpoint.base);
-        const before = base === undefined ? null : await chainOf(base);
-        if (base === undefined) this.problems.push({ file, error: new CheckpointCorruptError(`${file}: the checkpoint it applies to (${checkpoint.base}) is missing`) });
-        if (before) chain = [...before, checkpoint];
-      }
-      chains.set(e.id, chain);
-      return chain;
-    };
-    for (const e of entries) {
-      const chain = await chainOf(e);
-      if (chain) return chain;
-    }
-    return [];
+    return newestRestorableChain(
+      entries,
+      (e) => this.load(join(dir, e.name), partition, e),
+      (e, base) => {
+        const file = join(dir, e.name);
+        this.problems.push({ file, error: new CheckpointCorruptError(`${file}: the checkpoint it applies to (${base}) is missing`) });
+      },
+    );
   }
 
   async trimOffset(partition: number): Promise<number | undefined> {
     const dir = this.partitionDir(partition);
     const entries = await this.entries(partition);
-    if (entries.length < this.keep) return undefined;
-    let lowest: number | undefined;
-    for (const id of this.retained(entries)) {
-      const path = join(dir, entries.find((e) => e.id === id)!.name);
-      const offset = this.offsets.get(path) ?? (await this.readOffset(path, partition));
-      if (offset !== undefined && (lowest === undefined || offset < lowest)) lowest = offset;
-    }
-    return lowest;
+    return lowestRetainedOffset(entries, this.keep, (e) => {
+      const path = join(dir, e.name);
+      return this.offsets.get(path) ?? this.readOffset(path, partition);
+    });
   }
 
   /** Reads and checks one file; a corrupt one is recorded in `problems` and gives undefined. */
@@ -187,25 +165,6 @@ export class LocalCheckpointStore implements CheckpointStore {
     } catch {
       return undefined;
     }
-  }
-
-  /**
-   * Ids to keep: the newest `keep` and, for each delta among them, the chain back to its
-   * full checkpoint. When they all rest on one full, also the newest checkpoint before
-   * that full (and its chain): a corrupt full takes every delta built on it down with it,
-   * and the restore must still find an earlier checkpoint to fall back to.
-   */
-  private retained(entries: readonly Entry[]): Set<number> {
-    const byId = new Map(entries.map((e) => [e.id, e]));
-    const kept = new Set<number>();
-    const keepChain = (newest: Entry): void => {
-      for (let e: Entry | undefined = newest; e !== undefined && !kept.has(e.id); e = e.kind === 'delta' ? byId.get(e.base) : undefined) kept.add(e.id);
-    };
-    for (const newest of entries.slice(0, this.keep)) keepChain(newest);
-    const fulls = [...kept].filter((id) => byId.get(id)!.kind === 'full');
-    const fallback = fulls.length === 1 ? entries.find((e) => e.id < fulls[0]!) : undefined;
-    if (fallback) keepChain(fallback);
-    return kept;
   }
 
   /**
