@@ -6,6 +6,7 @@ import { startGateway, startHttpEndpoints } from '../gateway/index.js';
 import { FileLog } from '../log/index.js';
 import { aggregateMetrics, ProcessorPool } from '../processors/index.js';
 import type { SluiceConfig } from './config-schema.js';
+import { runClusterNode } from './run-cluster-node.js';
 import { registerProcessMetrics } from './process-metrics.js';
 import { StatsReporter } from './stats/stats-reporter.js';
 
@@ -34,6 +35,7 @@ export interface NodeRoles {
  * cannot open yet, with /healthz, /readyz and /metrics already answering.
  */
 export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway: true, processors: true }): Promise<RunningNode> {
+  if (config.log.kind === 'jetstream') return runClusterNode(config, roles);
   const logger = createLogger('sluice');
   const registry = new Registry();
   registerProcessMetrics(registry);

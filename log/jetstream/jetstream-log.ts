@@ -53,6 +53,11 @@ export class JetStreamLog implements Log {
     this.knownEnds = new Array<number>(partitions).fill(0);
   }
 
+  /** The NATS connection the log uses: distributed mode's checkpoint store shares it (and never closes it). */
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
   /** Connects, creates or checks the stream and the meta bucket; rejects with ConfigError or LogUnavailableError. */
   static async open(options: JetStreamLogOptions): Promise<JetStreamLog> {
     const { partitions, ...rest } = options;
