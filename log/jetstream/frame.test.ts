@@ -47,8 +47,8 @@ describe('parseJetStreamLogConfig', () => {
   });
 
   it('names the path, the value and what to write, and masks secrets', () => {
-    expect(() => parseJetStreamLogConfig({ servers: ['x'], replicas: 2 })).toThrow(/log\.jetstream\.replicas: expected 1 .* or 3 .*\(got 2\)/);
-    expect(() => parseJetStreamLogConfig({ servers: ['x'], stream: 'a.b' })).toThrow(/log\.jetstream\.stream: use letters.*\(got "a\.b"\)/);
+    expect(() => parseJetStreamLogConfig({ servers: ['x'], replicas: 2 })).toThrow(/nats\.replicas: expected 1 .* or 3 .*\(got 2\)/);
+    expect(() => parseJetStreamLogConfig({ servers: ['x'], stream: 'a.b' })).toThrow(/nats\.stream: use letters.*\(got "a\.b"\)/);
     expect(() => parseJetStreamLogConfig({ servers: ['x'], sever: 1 })).toThrow(/sever/);
     expect(() => parseJetStreamLogConfig({ servers: ['x'], user: 'u' })).toThrow(/user and pass together/);
     expect(() => parseJetStreamLogConfig({ servers: ['x'], token: 's3cret', user: 'u', pass: 'p' })).toThrow(/one of user\/pass, token or credsFile/);
