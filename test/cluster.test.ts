@@ -8,7 +8,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import type { SimulationReport } from '../simulator/index.js';
+import { scrapeMetric } from './harness/pipeline-node.js';
 import { startSluiceCluster } from './harness/sluice-cluster.js';
 import { SLUICE_BIN } from './harness/sluice-process.js';
 
@@ -38,4 +41,62 @@ it('two gateways and two processors on a 3-node cluster (R3): disorder, duplicat
   expect(stdout).toMatch(/^verify: exact \([\d,]+ points\)$/m);
   expect(report.connections.reconnects).toBeGreaterThan(0);
   expect(report.acknowledged).toBe(report.sent.messages + report.sent.duplicates);
+});
+
+/** Resolves once `probe` holds, checking every 100 ms (an HTTP or NATS observation: nothing to await). */
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+it('kill -9 of a processor under load, started again: verify exact', { timeout: 240_000 }, async () => {
+  const cluster = await startSluiceCluster({ nats: 'cluster', gateways: 2, processors: ['0-31', '32-63'], fleetKey: FLEET_KEY, database: 'cluster_kill', time: TIME, cleanups });
+  const running = simulate(cluster.configFile, cluster.urls, join(cluster.dir, 'report.json'), [
+    '--devices', '40', '--rate', '2000', '--batch', '10', '--duration', '14s', '--seed', '22', '--disorder', '0.05', '--max-delay', '500ms', '--duplicates', '0.02',
+  ]);
+  const victim = cluster.processors[0]!;
+  // Under load and past a checkpoint or two: then crash it and start it again from its checkpoints.
+  await until('the processor to checkpoint processed messages', async () => (await scrapeMetric(victim.ports.http, 'sluice_processor_messages_total')) > 300);
+  await victim.kill();
+  await victim.start();
+  const { stdout } = await running;
+  expect(stdout).toMatch(/^verify: exact \([\d,]+ points\)$/m);
+});
+
+it('kill -9 of the NATS server leading the stream under load: nothing PUBACKed is missing or doubled; prints the longest PUBACK stall', { timeout: 240_000 }, async () => {
+  const cluster = await startSluiceCluster({ nats: 'cluster', gateways: 2, processors: ['0-31', '32-63'], fleetKey: FLEET_KEY, database: 'cluster_leader', time: TIME, cleanups });
+  const running = simulate(cluster.configFile, cluster.urls, join(cluster.dir, 'report.json'), [
+    '--devices', '40', '--rate', '2000', '--batch', '10', '--duration', '16s', '--seed', '23', '--inflight', '16',
+  ]);
+  await until('the first checkpoints', async () => (await scrapeMetric(cluster.processors[0]!.ports.http, 'sluice_processor_messages_total')) > 300);
+  const nc = await connect({ servers: cluster.nats.servers });
+  let leader: string;
+  try {
+    leader = (await (await jetstreamManager(nc)).streams.info('SLUICE')).cluster!.leader!;
+  } finally {
+    await nc.close();
+  }
+  const index = cluster.nats.nodes.findIndex((n) => n.name === leader);
+  expect(index).toBeGreaterThanOrEqual(0);
+  await cluster.nats.kill(index);
+  const { stdout, report } = await running;
+  console.log(`stream leader ${leader} killed under load: longest PUBACK ${report.latencyMs.max.toFixed(0)} ms, p99 ${report.latencyMs.p99.toFixed(1)} ms, ${report.acknowledged} publishes acknowledged`);
+  expect(report.acknowledged).toBe(report.sent.messages + report.sent.duplicates);
+  expect(stdout).toMatch(/^verify: exact \([\d,]+ points\)$/m);
+});
+
+it('a processor started a second time for the same partitions fences the first: its checkpoint is refused and it stops', { timeout: 240_000 }, async () => {
+  const cluster = await startSluiceCluster({ nats: 'single', gateways: 1, processors: ['0-63'], fleetKey: FLEET_KEY, database: 'cluster_fence', time: TIME, cleanups });
+  const first = cluster.processors[0]!;
+  const second = cluster.processor('0-63');
+  await second.start();
+  // The first one's next checkpoint (every second) meets the epoch the second one claimed.
+  const code = await first.process.exited;
+  const output = first.process.output.join('\n');
+  expect(output).toMatch(/partition \d+: checkpoint refused, our epoch 1 but the manifest holds epoch 2 .*another processor owns this partition now.*\[SLUICE_CHECKPOINT_FENCED\]/);
+  expect(code).toBe(2);
+  expect(second.process.child.exitCode).toBeNull();
 });
