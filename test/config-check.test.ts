@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startInfluxd, type TestInfluxd } from './harness/influxdb.js';
+import { startNatsServer } from './harness/nats-server.js';
 import { SLUICE_BIN } from './harness/sluice-process.js';
 import { tempDir } from './harness/temp-dir.js';
 
@@ -37,6 +38,7 @@ async function config(name: string, changes: Record<string, unknown> = {}): Prom
     'auth:\n  registry: devices.json',
     `mqtt:\n  tls:\n    port: 0\n    cert: mqtt.pem\n    key: ${(changes.key as string | undefined) ?? 'mqtt.key'}`,
     `influx:\n${Object.entries(influxKeys).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join('\n')}`,
+    ...(changes.nats === undefined ? [] : [`log:\n  kind: jetstream\nnats: ${JSON.stringify(changes.nats)}`]),
   ].join('\n');
   const file = join(dir.path, `${name}.yaml`);
   await writeFile(file, yaml);
@@ -65,7 +67,7 @@ describe('sluice config check', () => {
       '✓ InfluxDB credentials: influx.username ops accepted',
       '✓ InfluxDB database checked: exists',
       '✓ InfluxDB write to checked: influx.username ops may write (checked with an empty write: nothing stored)',
-      '– NATS: not configured',
+      '– NATS: not used (log.kind is file)',
     ]);
     expect(code).toBe(0);
     expect(await influx.query('SHOW MEASUREMENTS', 'checked')).toEqual([]);
@@ -111,5 +113,24 @@ describe('sluice config check', () => {
     const { code, lines } = await check(file);
     expect(lines).toEqual([`✗ config ${file}: invalid configuration in ${file}: mqtt.port: Invalid input: expected number, received string (got "lots") [SLUICE_CONFIG_INVALID]`]);
     expect(code).toBe(2);
+  });
+
+  it('in distributed mode reaches NATS: JetStream on, the stream absent or with the configured replicas; unreachable NATS is ✗ and exit 1', async () => {
+    const nats = await startNatsServer();
+    try {
+      const good = await check(await config('nats-good', { nats: { servers: nats.servers } }));
+      expect(good.lines.slice(-3)).toEqual([
+        expect.stringMatching(/^✓ NATS nats:\/\/127\.0\.0\.1:\d+: connected to .* \(nats-server 2\.\d+\.\d+\)$/),
+        '✓ NATS JetStream: enabled for this account',
+        '✓ NATS stream SLUICE: not there yet; the first gateway or processor creates it',
+      ]);
+      expect(good.code).toBe(0);
+      const port = await freePort();
+      const down = await check(await config('nats-down', { nats: { servers: [`nats://127.0.0.1:${port}`] } }));
+      expect(down.lines.at(-1)).toMatch(new RegExp(`^✗ NATS nats://127\\.0\\.0\\.1:${port}: cannot connect .*check nats\\.servers`));
+      expect(down.code).toBe(1);
+    } finally {
+      await nats.destroy();
+    }
   });
 });

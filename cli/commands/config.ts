@@ -3,11 +3,12 @@ import { ConfigError } from '../../core/index.js';
 import { exitCode, fail, formatResult, pass, skipped, type CheckResult } from '../config-check/check.js';
 import { checkFiles } from '../config-check/file-checks.js';
 import { checkInflux } from '../config-check/influx-check.js';
+import { checkNats } from '../config-check/nats-check.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './common.js';
 
 /**
  * `sluice config check`, like `telegraf --test` or `mosquitto -t`: loads the config as
- * `sluice start` would, checks the files it names and reaches InfluxDB with its
+ * `sluice start` would, checks the files it names and reaches InfluxDB (and NATS, in distributed mode) with its
  * credentials, one line per check. Exit 0 when every check passes, 2 when the config or a
  * file it names is wrong (what `sluice start` would refuse), 1 when only an external
  * service failed (what `sluice start` would wait for, not ready).
@@ -33,8 +34,8 @@ export function registerConfigCommand(program: Command): void {
       print(pass('local', source, 'valid'));
       for (const r of await checkFiles(loaded)) print(r);
       for (const r of await checkInflux(loaded.influx)) print(r);
-      // No NATS key exists yet (distributed mode is not built): nothing to reach.
-      print(skipped('external', 'NATS', 'not configured'));
+      if (loaded.log.kind === 'jetstream') for (const r of await checkNats(loaded.nats!)) print(r);
+      else print(skipped('external', 'NATS', 'not used (log.kind is file)'));
       process.exit(exitCode(results));
     });
 }

@@ -1,4 +1,4 @@
-export { JetStreamLog, type JetStreamLogOptions } from './jetstream-log.js';
+export { JetStreamLog, natsConnectionOptions, type JetStreamLogOptions } from './jetstream-log.js';
 export { jetStreamLogConfigSchema, parseJetStreamLogConfig, type JetStreamLogConfig, type JetStreamLogConfigInput } from './config.js';
 export type { PublisherStats } from './frame-publisher.js';
 export { RECORDS_PER_FRAME } from './offsets.js';

@@ -65,7 +65,7 @@ export class JetStreamLog implements Log {
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
       throw new ConfigError(`partitions: expected an integer 1..${MAX_PARTITIONS} (got ${JSON.stringify(partitions)})`);
     }
-    const nc = await connect(connectionOptions(config)).catch((err: unknown) => {
+    const nc = await connect(natsConnectionOptions(config)).catch((err: unknown) => {
       throw new LogUnavailableError(`cannot connect to NATS at ${config.servers.join(', ')}: ${(err as Error).message}; check log.jetstream.servers and that nats-server runs with -js`, { cause: err });
     });
     try {
@@ -236,7 +236,8 @@ export class JetStreamLog implements Log {
 }
 
 /** The client options for `config`: reconnect forever (an append waits for the server rather than failing). */
-function connectionOptions(config: JetStreamLogConfig): NodeConnectionOptions {
+/** How a process connects to the configured NATS cluster (servers, credentials, TLS; reconnecting for ever). */
+export function natsConnectionOptions(config: JetStreamLogConfig): NodeConnectionOptions {
   const options: NodeConnectionOptions = {
     servers: config.servers,
     name: `sluice-log-${config.stream}`,
