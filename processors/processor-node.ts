@@ -43,6 +43,8 @@ const RECORDS_PER_STEP = 32;
 const GAUGE_INTERVAL_MS = 1000;
 /** How long an idle loop sleeps before looking for new records (and advancing idle watermarks). */
 const IDLE_POLL_MS = 20;
+/** The longest an idle loop without a tail waits between polls of a remote log. */
+const MAX_IDLE_POLL_MS = 200;
 
 /**
  * Runs one PartitionTask per owned partition on this thread, writes their points through
@@ -78,6 +80,8 @@ export class ProcessorNode {
   private problemsReported = 0;
   /** When the log became unavailable (0: it answers), and how long to wait before reading again. */
   private unavailableSince = 0;
+  /** How long an idle loop without a tail sleeps next. */
+  private idlePoll = IDLE_POLL_MS;
   private readonly unavailableBackoff = new Backoff(50, 2000);
 
   constructor(
@@ -283,9 +287,16 @@ export class ProcessorNode {
       }
       // The method, not checkpointTasks: a bench observes checkpoints by wrapping it.
       if (this.running && this.coordinator.due(this.out.sink.saturated)) await this.checkpoint();
-      if (worked) await new Promise((resolve) => setImmediate(resolve));
-      else if (this.deps.tail) await this.deps.tail.appendedSince(mark, IDLE_POLL_MS);
-      else await this.sleep(IDLE_POLL_MS);
+      if (worked) {
+        this.idlePoll = IDLE_POLL_MS;
+        await new Promise((resolve) => setImmediate(resolve));
+      } else if (this.deps.tail) await this.deps.tail.appendedSince(mark, IDLE_POLL_MS);
+      else {
+        // Without a tail (a remote log), every poll is a request per partition: poll less
+        // the longer nothing comes, up to MAX_IDLE_POLL_MS; the first record resets it.
+        await this.sleep(this.idlePoll);
+        this.idlePoll = Math.min(MAX_IDLE_POLL_MS, this.idlePoll * 2);
+      }
     }
   }
 

@@ -32,6 +32,8 @@ export interface JetStreamLogOptions extends JetStreamLogConfigInput {
 const HEADER_ROOM = 1024;
 const MAX_PARTITIONS = 4096;
 const DEFAULT_MAX_RECORDS = 1000;
+/** How old a trim point a read may check against (see TrimPoints.get). */
+const TRIM_POINT_MAX_AGE_MS = 1000;
 
 export class JetStreamLog implements Log {
   private closing: Promise<void> | null = null;
@@ -115,7 +117,7 @@ export class JetStreamLog implements Log {
     if (!(max > 0)) return [];
     const src = this.sources[partition]!;
     try {
-      const start = await this.trims.get(partition);
+      const start = await this.trims.get(partition, TRIM_POINT_MAX_AGE_MS);
       if (fromOffset < start) throw new LogOffsetError(`partition ${partition}: offset ${fromOffset} is below the start offset ${start} (trimmed)`);
       return await readRecords(src, fromOffset, max, this.knownEnds[partition]!);
     } catch (err) {

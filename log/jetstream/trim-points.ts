@@ -12,6 +12,8 @@ import type { KV } from '@nats-io/kv';
 export class TrimPoints {
   /** The highest point this process has seen per partition; a KV read never lowers it. */
   private readonly seen: number[];
+  /** When each partition's point was last read from the bucket (Date.now()). */
+  private readonly fetchedAt: number[];
 
   constructor(
     private readonly kv: KV,
@@ -19,13 +21,21 @@ export class TrimPoints {
     partitions: number,
   ) {
     this.seen = new Array<number>(partitions).fill(0);
+    this.fetchedAt = new Array<number>(partitions).fill(-Infinity);
   }
 
-  /** The partition's start offset as the bucket holds it now (0 before any trim). */
-  async get(partition: number): Promise<number> {
+  /**
+   * The partition's start offset as the bucket held it at most `maxAgeMs` ago (0 before
+   * any trim). A processor reads its partitions many times a second while idle; asking the
+   * bucket each time doubled the requests. Only the partition's owner trims it (an earlier
+   * owner is fenced before it can), so a second-old value is the current one in practice.
+   */
+  async get(partition: number, maxAgeMs = 0): Promise<number> {
+    if (maxAgeMs > 0 && Date.now() - this.fetchedAt[partition]! <= maxAgeMs) return this.seen[partition]!;
     const entry = await this.kv.get(this.key(partition));
     const stored = entry && entry.operation === 'PUT' ? Number(entry.string()) : 0;
     this.seen[partition] = Math.max(this.seen[partition]!, stored);
+    this.fetchedAt[partition] = Date.now();
     return this.seen[partition]!;
   }
 
