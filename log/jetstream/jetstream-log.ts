@@ -68,7 +68,9 @@ export class JetStreamLog implements Log {
       throw new ConfigError(`partitions: expected an integer 1..${MAX_PARTITIONS} (got ${JSON.stringify(partitions)})`);
     }
     const nc = await connect(natsConnectionOptions(config)).catch((err: unknown) => {
-      throw new LogUnavailableError(`cannot connect to NATS at ${config.servers.join(', ')}: ${(err as Error).message}; check log.jetstream.servers and that nats-server runs with -js`, { cause: err });
+      const message = (err as Error).message;
+      const fix = /authori[sz]ation|authentication/i.test(message) ? 'the server refused the credentials: set nats.user and nats.pass, nats.token or nats.credsFile to what it expects' : 'check nats.servers and that nats-server runs with -js';
+      throw new LogUnavailableError(`cannot connect to NATS at ${config.servers.join(', ')}: ${message}; ${fix}`, { cause: err });
     });
     try {
       const jsm = await jetstreamManager(nc);

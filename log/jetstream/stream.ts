@@ -48,7 +48,7 @@ export async function openMeta(jsm: JetStreamManager, config: JetStreamLogConfig
     if (recorded === partitions) return kv;
     if (!Number.isInteger(recorded)) throw err;
     throw new ConfigError(
-      `partitions: stream ${config.stream} was created with ${recorded} partitions (got ${partitions}); the count is fixed, so set partitions to ${recorded} or use another log.jetstream.stream`,
+      `partitions: stream ${config.stream} was created with ${recorded} partitions (got ${partitions}); the count is fixed, so set partitions to ${recorded} or use another nats.stream`,
     );
   }
   return kv;
@@ -65,15 +65,15 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
 
 function checkStream(info: StreamInfo, config: JetStreamLogConfig, subjects: string[]): StreamInfo {
   const { num_replicas: replicas, subjects: actual = [], storage } = info.config;
-  const fix = `delete it (nats stream rm ${config.stream}) or use another log.jetstream.stream`;
+  const fix = `delete it (nats stream rm ${config.stream}) or use another nats.stream`;
   if (replicas !== config.replicas) {
-    throw new ConfigError(`log.jetstream.replicas: stream ${config.stream} exists with ${replicas} replicas (got ${config.replicas}); set replicas to ${replicas}, or ${fix}`);
+    throw new ConfigError(`nats.replicas: stream ${config.stream} exists with ${replicas} replicas (got ${config.replicas}); set replicas to ${replicas}, or ${fix}`);
   }
   if (actual.length !== 1 || actual[0] !== subjects[0]) {
     throw new ConfigError(
-      `log.jetstream.subjectPrefix: stream ${config.stream} exists with subjects ${JSON.stringify(actual)} (expected ${JSON.stringify(subjects)}); ${fix}`,
+      `nats.subjectPrefix: stream ${config.stream} exists with subjects ${JSON.stringify(actual)} (expected ${JSON.stringify(subjects)}); ${fix}`,
     );
   }
-  if (storage !== StorageType.File) throw new ConfigError(`log.jetstream.stream: stream ${config.stream} exists with ${storage} storage, not file; ${fix}`);
+  if (storage !== StorageType.File) throw new ConfigError(`nats.stream: stream ${config.stream} exists with ${storage} storage, not file; ${fix}`);
   return info;
 }

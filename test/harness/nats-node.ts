@@ -41,6 +41,8 @@ export class NatsNode {
     /** Holds the config file, the store dir and the ports file. */
     readonly dir: string,
     readonly cluster?: ClusterPorts,
+    /** Further lines of the server config (e.g. an `authorization {}` block). */
+    readonly extraConfig: readonly string[] = [],
   ) {}
 
   /** The client URL (valid once the node has started). */
@@ -123,6 +125,7 @@ export class NatsNode {
       const routes = this.cluster.routes.map((p) => `nats-route://127.0.0.1:${p}`).join(', ');
       lines.push(`cluster { name: ${this.cluster.name}, listen: 127.0.0.1:${this.cluster.port}, routes: [${routes}] }`);
     }
+    lines.push(...this.extraConfig);
     return `${lines.join('\n')}\n`;
   }
 

@@ -26,9 +26,14 @@ export interface TestNats {
   output(): string;
 }
 
-/** Starts one nats-server with JetStream; resolves once JetStream is ready. */
-export async function startNatsServer(): Promise<TestNats> {
-  return startNodes(1);
+/** Who may connect to a test server: a user and password, or a token. */
+export type NatsTestAuth = { user: string; pass: string } | { token: string };
+
+/** Starts one nats-server with JetStream (with `auth`, only for those credentials); resolves once JetStream is ready. */
+export async function startNatsServer(options: { auth?: NatsTestAuth } = {}): Promise<TestNats> {
+  const auth = options.auth;
+  const extra = auth === undefined ? [] : 'token' in auth ? [`authorization { token: ${JSON.stringify(auth.token)} }`] : [`authorization { user: ${JSON.stringify(auth.user)}, password: ${JSON.stringify(auth.pass)} }`];
+  return startNodes(1, extra);
 }
 
 /**
@@ -47,7 +52,7 @@ export async function startNatsCluster(size = 3): Promise<TestNats> {
   }
 }
 
-async function startNodes(size: number): Promise<TestNats> {
+async function startNodes(size: number, extraConfig: readonly string[] = []): Promise<TestNats> {
   const dir = await tempDir('sluice-nats-');
   const nodes: NatsNode[] = [];
   const destroy = async (): Promise<void> => {
@@ -58,7 +63,7 @@ async function startNodes(size: number): Promise<TestNats> {
     const routes = size > 1 ? await reservePorts(size) : [];
     for (let i = 0; i < size; i++) {
       const cluster = size > 1 ? { name: 'sluice-test', port: routes[i]!, routes } : undefined;
-      nodes.push(new NatsNode(`n${i}`, join(dir.path, `n${i}`), cluster));
+      nodes.push(new NatsNode(`n${i}`, join(dir.path, `n${i}`), cluster, extraConfig));
     }
     for (const node of nodes) await node.start();
     await Promise.all(nodes.map((n) => n.waitHealthy()));
