@@ -1,16 +1,16 @@
 import type { Logger } from '../core/index.js';
 import type { ProcessorConfig } from './config.js';
 import type { ProcessorMetrics } from './metrics.js';
-import { InfluxSink, InfluxWriter, type SinkPoint, type SinkPointId } from './sink/index.js';
+import { InfluxSink, InfluxWriter, type SinkPoint, type SinkPointId, type WriteGate } from './sink/index.js';
 
 /** A ProcessorNode's InfluxDB output: the writer, the sink in front of it, and what the tasks call. */
 export interface NodeSink {
   writer: InfluxWriter;
   sink: InfluxSink;
-  /** Where a task's points go. */
-  emit: (point: SinkPoint) => void;
+  /** Where a task's points go (`owner`: its partition, for InfluxSink.discard). */
+  emit: (point: SinkPoint, owner?: number) => void;
   /** Where a task's deletes of superseded session points go, in the same ordered stream as the points. */
-  emitDelete: (point: SinkPointId) => void;
+  emitDelete: (point: SinkPointId, owner?: number) => void;
 }
 
 /**
@@ -18,7 +18,7 @@ export interface NodeSink {
  * line, why InfluxDB refuses the writes when that starts (credentials, a missing GRANT or
  * database), and undefined when it takes them again.
  */
-export function createNodeSink(config: ProcessorConfig, metrics: ProcessorMetrics, logger: Logger, onSinkRefusal?: (problem: string | undefined) => void): NodeSink {
+export function createNodeSink(config: ProcessorConfig, metrics: ProcessorMetrics, logger: Logger, onSinkRefusal?: (problem: string | undefined) => void, gate?: WriteGate): NodeSink {
   const writer = new InfluxWriter(config.influx, {
     onBadPoint: (line, message, count = 1) => {
       metrics.badPoints.inc(count);
@@ -40,20 +40,20 @@ export function createNodeSink(config: ProcessorConfig, metrics: ProcessorMetric
       onSinkRefusal?.(err === undefined ? undefined : `InfluxDB refuses writes: ${err.message} [${err.code}]`);
     },
   });
-  const sink = new InfluxSink({ writer, batchSize: config.influx.batchSize, flushInterval: config.influx.flushInterval });
-  const emit = (point: SinkPoint): void => {
+  const sink = new InfluxSink({ writer, batchSize: config.influx.batchSize, flushInterval: config.influx.flushInterval, gate });
+  const emit = (point: SinkPoint, owner?: number): void => {
     metrics.points.inc();
     try {
-      sink.add(point);
+      sink.add(point, owner);
     } catch (err) {
       // One unwritable point must not stop the partition: count it, say which, go on.
       metrics.badPoints.inc();
       logger.error({ err: (err as Error).message, point }, 'point cannot be written to InfluxDB; dropped');
     }
   };
-  const emitDelete = (point: SinkPointId): void => {
+  const emitDelete = (point: SinkPointId, owner?: number): void => {
     try {
-      sink.delete(point);
+      sink.delete(point, owner);
     } catch (err) {
       metrics.supersededDeleteErrors.inc();
       logger.error({ err: (err as Error).message, point }, 'superseded point cannot be deleted from InfluxDB; it stays');

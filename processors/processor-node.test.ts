@@ -8,6 +8,7 @@ import { LocalCheckpointStore } from './checkpoint/index.js';
 import { processorConfigSchema, type ProcessorConfig } from './config.js';
 import { ProcessorStoppedError } from './errors.js';
 import { ProcessorNode } from './processor-node.js';
+import type { WriteGate } from './sink/index.js';
 import { startCaptureServer, type CaptureServer } from './sink/testing/capture-server.js';
 
 const T0 = 1_700_000_000_000; // a multiple of 10 s: window starts are T0 + k · 10 s
@@ -65,7 +66,7 @@ describe('ProcessorNode', () => {
   });
 
   /** A node over the shared log and checkpoint store, with its own registry (its metrics). */
-  function node(partitions: number[], overrides: { log?: Log; onFatal?: (err: Error) => void } = {}): { node: ProcessorNode; registry: Registry } {
+  function node(partitions: number[], overrides: { log?: Log; onFatal?: (err: Error) => void; writeGate?: WriteGate } = {}): { node: ProcessorNode; registry: Registry } {
     const registry = new Registry();
     const n = new ProcessorNode(config, {
       log: overrides.log ?? log,
@@ -74,6 +75,7 @@ describe('ProcessorNode', () => {
       logger: createLogger('test', 'silent'),
       partitions,
       onFatal: overrides.onFatal ?? ((err) => expect.fail(`unexpected fatal error: ${err.message}`)),
+      writeGate: overrides.writeGate,
     });
     nodes.push(n);
     return { node: n, registry };
@@ -206,5 +208,37 @@ describe('ProcessorNode', () => {
     // 0..9 s in [0, 10 s); the window fires once the device is idle; the rest stays open.
     await untilWindows('flaky', [[0, 10, 45]]);
     expect(failures).toBe(5);
+  });
+
+  it('abandon (lease lost) writes nothing more of the partition, even what was buffered behind a closed gate; its next owner writes it all', async () => {
+    for (let i = 0; i < 6; i++) await log.append(0, record('lost', i));
+    await log.append(0, ahead());
+    let open = false;
+    const gate: WriteGate = { isOpen: () => open, whenOpen: () => new Promise((resolve) => setTimeout(resolve, 10)) };
+    const a = node([0], { writeGate: gate });
+    await a.node.start();
+    // The window fires on the idle timeout; its point waits behind the closed gate.
+    while ((await counter(a.registry, 'sluice_processor_points_total')) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    await a.node.abandon(0);
+    open = true;
+    await a.node.checkpoint(); // a flush: nothing of partition 0 is left to send
+    expect(windows('lost')).toEqual([]);
+    expect(a.node.partitions).toEqual([]);
+    const b = node([0]);
+    await b.node.start();
+    await untilWindows('lost', [[0, 6, 15]]);
+  });
+
+  it('a partition taken over after a failure is processed only from its notBefore time on', async () => {
+    for (let i = 0; i < 6; i++) await log.append(0, record('late-start', i));
+    await log.append(0, ahead());
+    const a = node([]);
+    await a.node.start();
+    const notBefore = Date.now() + 300;
+    const notBeforePerf = performance.now() + 300;
+    await a.node.assign(0, { notBefore });
+    await untilWindows('late-start', [[0, 6, 15]]);
+    const first = influx.captured.find((c) => c.body.includes('device=late-start'))!;
+    expect(first.at).toBeGreaterThanOrEqual(notBeforePerf - 5);
   });
 });

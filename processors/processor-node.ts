@@ -8,7 +8,7 @@ import { createProcessorMetrics, type ProcessorMetrics } from './metrics.js';
 import { createNodeSink, type NodeSink } from './node-sink.js';
 import type { LogTail } from './runtime/log-link-protocol.js';
 import { Serial } from './serial.js';
-import { SinkRejectedError } from './sink/index.js';
+import { SinkRejectedError, type WriteGate } from './sink/index.js';
 import { PartitionTask } from './task/partition-task.js';
 
 export interface ProcessorNodeDeps {
@@ -35,6 +35,8 @@ export interface ProcessorNodeDeps {
    * with ExitCode.internal) and the next start restores from the checkpoints.
    */
   onFatal: (err: Error) => void;
+  /** Distributed mode: while closed, nothing is written to InfluxDB (a partition lease may have passed to another processor). */
+  writeGate?: WriteGate;
 }
 
 /** Records read per partition per turn: keeps partitions fair and the event loop responsive. */
@@ -82,6 +84,10 @@ export class ProcessorNode {
   private unavailableSince = 0;
   /** How long an idle loop without a tail sleeps next. */
   private idlePoll = IDLE_POLL_MS;
+  /** Partitions whose output is discarded (lease lost), until assigned again. */
+  private readonly abandoned = new Set<number>();
+  /** Partitions taken over after a failure, not processed before this time (Date.now()). */
+  private readonly notBefore = new Map<number, number>();
   private readonly unavailableBackoff = new Backoff(50, 2000);
 
   constructor(
@@ -89,7 +95,7 @@ export class ProcessorNode {
     private readonly deps: ProcessorNodeDeps,
   ) {
     this.metrics = createProcessorMetrics(deps.registry);
-    this.out = createNodeSink(config, this.metrics, deps.logger, deps.onSinkRefusal);
+    this.out = createNodeSink(config, this.metrics, deps.logger, deps.onSinkRefusal, deps.writeGate);
     this.coordinator = new CheckpointCoordinator({
       log: deps.log,
       store: deps.store,
@@ -133,15 +139,42 @@ export class ProcessorNode {
    * at the log's start offset when there is none) and processes it from there. A no-op
    * when it is already assigned; rejects with ProcessorStoppedError once the node stops.
    */
-  async assign(partition: number): Promise<void> {
+  async assign(partition: number, options: { notBefore?: number } = {}): Promise<void> {
     await this.serial.run(async () => {
       if (this.ended) throw new ProcessorStoppedError(`partition ${partition} cannot be assigned: the processor node is stopping`);
       if (this.tasks.has(partition)) return;
       const task = this.createTask(partition);
       await this.restore(task);
+      this.abandoned.delete(partition);
+      this.out.sink.readmit(partition);
       this.tasks.set(partition, task);
+      // Taken over from a processor that may still have a write in flight: process (and so write) only after it.
+      if (options.notBefore !== undefined && options.notBefore > Date.now()) this.notBefore.set(partition, options.notBefore);
     });
     this.wake?.();
+  }
+
+  /**
+   * Stops emitting `partition`'s output at once and drops what of it the sink still
+   * buffers (its lease passed to another processor, which writes it again from the last
+   * checkpoint). Synchronous, so it takes effect before the next write is sent; abandon()
+   * then removes the task.
+   */
+  discardOutput(partition: number): void {
+    this.abandoned.add(partition);
+    this.out.sink.discard(partition);
+  }
+
+  /** Gives `partition` up without a checkpoint (its lease was lost): output discarded, task and state dropped. */
+  async abandon(partition: number): Promise<void> {
+    this.discardOutput(partition);
+    await this.serial.run(async () => {
+      if (!this.tasks.delete(partition)) return;
+      this.notBefore.delete(partition);
+      const labels = { partition: String(partition) };
+      this.metrics.lag.remove(labels);
+      this.metrics.watermarkDelay.remove(labels);
+    });
   }
 
   /**
@@ -216,7 +249,17 @@ export class ProcessorNode {
 
   private createTask(partition: number): PartitionTask {
     const { windows, time, outputs } = this.config;
-    return new PartitionTask({ partition, log: this.deps.log, windows, time, raw: outputs.raw, emit: this.out.emit, emitDelete: this.out.emitDelete });
+    const out = this.out;
+    const abandoned = this.abandoned;
+    return new PartitionTask({
+      partition,
+      log: this.deps.log,
+      windows,
+      time,
+      raw: outputs.raw,
+      emit: (point) => void (abandoned.has(partition) || out.emit(point, partition)),
+      emitDelete: (point) => void (abandoned.has(partition) || out.emitDelete(point, partition)),
+    });
   }
 
   /** Restores a task from the newest chain that passes its checks, and reports what was passed over. */
@@ -305,6 +348,11 @@ export class ProcessorNode {
     let worked = false;
     for (const task of this.tasks.values()) {
       if (this.out.sink.saturated) break;
+      const after = this.notBefore.get(task.partition);
+      if (after !== undefined) {
+        if (after > Date.now()) continue;
+        this.notBefore.delete(task.partition);
+      }
       if (await task.step(RECORDS_PER_STEP)) worked = true;
     }
     const now = Date.now();
@@ -316,7 +364,7 @@ export class ProcessorNode {
       this.updateGauges(now);
     }
     if (!worked) {
-      for (const task of this.tasks.values()) task.advanceIfIdle(now);
+      for (const task of this.tasks.values()) if (!this.notBefore.has(task.partition)) task.advanceIfIdle(now);
       this.updateGauges(now);
     }
     return worked;

@@ -234,3 +234,58 @@ describe('InfluxSink', () => {
     expect(sink.size).toBe(0);
   });
 });
+
+describe('InfluxSink with owners and a write gate (distributed mode)', () => {
+  it('sends nothing while the gate is closed, and everything once it opens', async () => {
+    const writer = okWriter();
+    let open = false;
+    let opened!: () => void;
+    const gate = { isOpen: () => open, whenOpen: () => new Promise<void>((resolve) => (opened = resolve)) };
+    const sink = new InfluxSink({ writer, batchSize: 10, flushInterval: 1000, gate });
+    sink.add(point('a', 1), 0);
+    const flushed = sink.flush();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writer.batches).toEqual([]);
+    open = true;
+    opened();
+    await flushed;
+    expect(writer.batches).toEqual([['w,device=a v=1 1']]);
+  });
+
+  it('discard(owner) drops that owner\'s buffered writes and deletes only', async () => {
+    const writer = okWriter();
+    const sink = new InfluxSink({ writer, batchSize: 10, flushInterval: 1000 });
+    sink.add(point('a', 1), 0);
+    sink.add(point('b', 1), 1);
+    sink.delete(id('a', 2), 0);
+    sink.delete(id('b', 2), 1);
+    sink.discard(0);
+    await sink.flush();
+    expect(writer.batches).toEqual([['w,device=b v=1 1'], ['-w,device=b 2']]);
+  });
+
+  it('does not put back a failed write of an owner discarded while it was in flight', async () => {
+    const writer = scriptedWriter();
+    const sink = new InfluxSink({ writer, batchSize: 10, flushInterval: 1000 });
+    sink.add(point('a', 1), 0);
+    sink.add(point('b', 1), 1);
+    const first = sink.flush();
+    await writer.until(1);
+    sink.discard(0);
+    writer.calls[0]!.reject(new Error('InfluxDB down'));
+    await expect(first).rejects.toThrow('InfluxDB down');
+    const second = sink.flush();
+    await writer.until(2);
+    expect(writer.calls[1]!.lines).toEqual(['w,device=b v=1 1']);
+    writer.calls[1]!.resolve();
+    await second;
+    // readmit: the owner's output is taken again
+    sink.readmit(0);
+    sink.add(point('a', 5), 0);
+    const third = sink.flush();
+    await writer.until(3);
+    expect(writer.calls[2]!.lines).toEqual(['w,device=a v=1 5']);
+    writer.calls[2]!.resolve();
+    await third;
+  });
+});

@@ -13,6 +13,15 @@ export interface InfluxSinkOptions {
   maxBufferedPoints?: number;
   /** A background flush failed; its points stay buffered and the next one retries them. */
   onError?: (error: unknown) => void;
+  /** Held closed, no write or delete is sent (distributed mode: a lease that may have passed to another processor). */
+  gate?: WriteGate;
+}
+
+/** Whether this processor may write to InfluxDB now. */
+export interface WriteGate {
+  isOpen(): boolean;
+  /** Resolves once isOpen() may be true again (the caller checks again). */
+  whenOpen(): Promise<void>;
 }
 
 /**
@@ -30,6 +39,10 @@ export interface InfluxSinkOptions {
 export class InfluxSink {
   private pending = new Map<string, string>();
   private deletes = new Map<string, SinkPointId>();
+  /** With owners: the owner (partition) of each buffered write or delete, so discard() can drop one owner's output. */
+  private readonly owners = new Map<string, number>();
+  /** Owners whose output was discarded: their failed in-flight writes are not put back. */
+  private readonly discarded = new Set<number>();
   private inflight = 0;
   /** The last queued flush; it never rejects, so each flush can chain on it. */
   private tail: Promise<void> = Promise.resolve();
@@ -56,9 +69,10 @@ export class InfluxSink {
    * A point with the same measurement, tags and time as a buffered one replaces it; callers
    * always write a point's whole field set, so this is what InfluxDB's upsert would keep.
    */
-  add(point: SinkPoint): void {
+  add(point: SinkPoint, owner?: number): void {
     const line = toLineProtocol(point);
     const key = lineKey(line);
+    if (owner !== undefined) this.owners.set(key, owner);
     // The write replaces every field of the point, so a pending delete of it has nothing left to do.
     this.deletes.delete(key);
     // delete first: a replaced point moves to the end, keeping the buffer in write order.
@@ -73,11 +87,31 @@ export class InfluxSink {
    * buffered write of that point is dropped, but the delete stays: an earlier flush, or the
    * run before a crash, may have written it.
    */
-  delete(id: SinkPointId): void {
+  delete(id: SinkPointId, owner?: number): void {
     const key = pointKey(id);
+    if (owner !== undefined) this.owners.set(key, owner);
     this.pending.delete(key);
     this.deletes.set(key, id);
     this.full();
+  }
+
+  /**
+   * Drops the buffered writes and deletes `owner` added (a partition this processor lost):
+   * its next owner writes them again from its checkpoint. A flush already sending them is
+   * not recalled: with a gate, none is sent while the gate is closed.
+   */
+  discard(owner: number): void {
+    this.discarded.add(owner);
+    for (const [key, o] of this.owners) {
+      if (o !== owner) continue;
+      // An entry in flight keeps its owner, so a failed write of it is not put back.
+      if (this.pending.delete(key) || this.deletes.delete(key)) this.owners.delete(key);
+    }
+  }
+
+  /** Takes `owner`'s output again after a discard() (the partition was assigned back). */
+  readmit(owner: number): void {
+    this.discarded.delete(owner);
   }
 
   /** Resolves once every point and delete added before the call is durable in InfluxDB; on failure they stay buffered. */
@@ -124,6 +158,9 @@ export class InfluxSink {
 
   /** Writes everything buffered, in batches, then deletes; puts back whatever failed or did not run. */
   private async writeOut(): Promise<void> {
+    const gate = this.options.gate;
+    // Checked right before the buffer is taken, with no await between: nothing discarded meanwhile is sent.
+    while (gate !== undefined && !gate.isOpen()) await gate.whenOpen();
     if (this.pending.size === 0 && this.deletes.size === 0) return;
     const writes = [...this.pending];
     const deletes = [...this.deletes];
@@ -142,6 +179,11 @@ export class InfluxSink {
       if (failure) throw failure.reason;
     } finally {
       this.inflight = 0;
+      // Owners of what is neither buffered again nor put back are no longer needed.
+      if (this.owners.size > 0) {
+        for (const [key] of writes) if (!this.pending.has(key) && !this.deletes.has(key)) this.owners.delete(key);
+        for (const [key] of deletes) if (!this.pending.has(key) && !this.deletes.has(key)) this.owners.delete(key);
+      }
     }
   }
 
@@ -161,6 +203,12 @@ export class InfluxSink {
 
   /** A write or delete of a point added meanwhile wins over the failed older one. */
   private putBack<T>(entries: [string, T][], into: Map<string, T>): void {
-    for (const [key, value] of entries) if (!this.pending.has(key) && !this.deletes.has(key)) into.set(key, value);
+    for (const [key, value] of entries) {
+      if (this.pending.has(key) || this.deletes.has(key)) continue;
+      const owner = this.owners.get(key);
+      // A failed write of an owner discarded meanwhile is not retried: its new owner writes it.
+      if (owner !== undefined && this.discarded.has(owner)) continue;
+      into.set(key, value);
+    }
   }
 }
