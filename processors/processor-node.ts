@@ -37,6 +37,12 @@ export interface ProcessorNodeDeps {
   onFatal: (err: Error) => void;
   /** Distributed mode: while closed, nothing is written to InfluxDB (a partition lease may have passed to another processor). */
   writeGate?: WriteGate;
+  /**
+   * Partitions move by lease: a checkpoint refused because another processor claimed the
+   * partition (CheckpointFencedError) abandons that partition and tells this callback,
+   * instead of failing the node.
+   */
+  onFenced?: (partition: number) => void;
 }
 
 /** Records read per partition per turn: keeps partitions fair and the event loop responsive. */
@@ -103,6 +109,7 @@ export class ProcessorNode {
       health: deps.health ?? new StorageHealth({ registry: deps.registry, logger: deps.logger }),
       intervalMs: config.checkpoint.interval,
       fullEvery: config.checkpoint.fullEvery,
+      fencedIsRecoverable: deps.onFenced !== undefined,
     });
   }
 
@@ -168,13 +175,15 @@ export class ProcessorNode {
   /** Gives `partition` up without a checkpoint (its lease was lost): output discarded, task and state dropped. */
   async abandon(partition: number): Promise<void> {
     this.discardOutput(partition);
-    await this.serial.run(async () => {
-      if (!this.tasks.delete(partition)) return;
-      this.notBefore.delete(partition);
-      const labels = { partition: String(partition) };
-      this.metrics.lag.remove(labels);
-      this.metrics.watermarkDelay.remove(labels);
-    });
+    await this.serial.run(async () => this.dropTask(partition));
+  }
+
+  private dropTask(partition: number): void {
+    if (!this.tasks.delete(partition)) return;
+    this.notBefore.delete(partition);
+    const labels = { partition: String(partition) };
+    this.metrics.lag.remove(labels);
+    this.metrics.watermarkDelay.remove(labels);
   }
 
   /**
@@ -383,6 +392,13 @@ export class ProcessorNode {
   private async checkpointTasks(tasks: PartitionTask[], options: { partial?: boolean } = {}): Promise<CheckpointOutcome> {
     const started = performance.now();
     const outcome = await this.coordinator.checkpoint(tasks, options);
+    for (const partition of outcome.fenced) {
+      // Inside the serial already: drop the task here rather than through abandon().
+      this.discardOutput(partition);
+      this.dropTask(partition);
+      this.deps.logger.warn({ partition }, 'another processor has claimed this partition; it is let go without a checkpoint');
+      this.deps.onFenced?.(partition);
+    }
     // Counted at checkpoints, so work a crash makes the processors replay is counted once.
     for (const task of tasks) {
       this.metrics.messages.inc(task.stats.messages);

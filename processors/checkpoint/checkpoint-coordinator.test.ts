@@ -3,6 +3,7 @@ import { StorageHealth } from '../../core/index.js';
 import { tempDir } from '../../test/harness/temp-dir.js';
 import { SequencedLog } from '../testing/sequenced-log.js';
 import type { PartitionCheckpoint } from './checkpoint-file.js';
+import { CheckpointFencedError } from '../errors.js';
 import { CheckpointCoordinator, type CheckpointParticipant } from './checkpoint-coordinator.js';
 import { LocalCheckpointStore } from './checkpoint-store.js';
 
@@ -55,12 +56,13 @@ describe('CheckpointCoordinator', () => {
   afterEach(() => dir.remove());
 
   /** A coordinator over a real LocalCheckpointStore whose writes the test can make the disk refuse, and a log whose trims are recorded. */
-  function coordinator(options: { keep: number; fullEvery: number; flush?: () => Promise<void> }) {
+  function coordinator(options: { keep: number; fullEvery: number; flush?: () => Promise<void>; fence?: number; fencedIsRecoverable?: boolean }) {
     const store = new LocalCheckpointStore(dir.path, options.keep);
     const recordingStore = {
       write: async (c: PartitionCheckpoint) => {
         steps.push(`write ${c.partition}`);
         if (refuseWrites > 0 && refuseWrites--) throw diskFull();
+        if (c.partition === options.fence) throw new CheckpointFencedError(c.partition, 1, 2, "other-host:1:abc");
         await store.write(c);
       },
       restorable: (p: number) => store.restorable(p),
@@ -79,7 +81,7 @@ describe('CheckpointCoordinator', () => {
       (async () => {
         steps.push('flush');
       });
-    const c = new CheckpointCoordinator({ log: recordingLog, store: recordingStore, flush, health, intervalMs: 10_000, fullEvery: options.fullEvery, now: () => clock });
+    const c = new CheckpointCoordinator({ log: recordingLog, store: recordingStore, flush, health, intervalMs: 10_000, fullEvery: options.fullEvery, now: () => clock, fencedIsRecoverable: options.fencedIsRecoverable });
     return { c, store };
   }
 
@@ -181,5 +183,16 @@ describe('CheckpointCoordinator', () => {
     const b = await c.checkpoint([new FakeTask(0, steps)]);
     expect(a.id).toBe(clock + 501);
     expect(b.id).toBe(a.id + 1);
+  });
+
+  it('a partition another processor claimed: with static partitions the error stops the checkpoint; with leases it is reported, untrimmed, and the rest go on', async () => {
+    const tasks = [new FakeTask(0, steps), new FakeTask(1, steps)];
+    for (const t of tasks) t.offset = 150;
+    await expect(coordinator({ keep: 1, fullEvery: 1, fence: 0 }).c.checkpoint(tasks)).rejects.toBeInstanceOf(CheckpointFencedError);
+    steps.length = 0;
+    for (const t of tasks) t.offset = 180;
+    const outcome = await coordinator({ keep: 1, fullEvery: 1, fence: 0, fencedIsRecoverable: true }).c.checkpoint(tasks);
+    expect(outcome).toMatchObject({ written: [1], refused: [], fenced: [0] });
+    expect(steps.filter((s) => s.startsWith('trim'))).toEqual(['trim 1 180']);
   });
 });

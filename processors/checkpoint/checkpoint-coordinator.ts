@@ -1,5 +1,6 @@
 import { Backoff, SluiceError, storageErrno, type StorageHealth } from '../../core/index.js';
 import type { Log } from '../../log/index.js';
+import { CheckpointFencedError } from '../errors.js';
 import type { PartitionCheckpoint } from './checkpoint-file.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 
@@ -27,6 +28,12 @@ export interface CheckpointCoordinatorDeps {
   intervalMs: number;
   /** `checkpoint.fullEvery`: every this many checkpoints of a partition one is full. */
   fullEvery: number;
+  /**
+   * True when partitions move between processors by lease (issue 14): a fenced partition is
+   * then reported in the outcome for its owner to let go. False (static partitions): another
+   * processor was given the same partitions, a mistake to stop on, so the error is thrown.
+   */
+  fencedIsRecoverable?: boolean;
   /** Injected for tests. */
   now?: () => number;
   /** Injected for tests: the wait after a refused write (default 100 ms doubling to 5 s, jittered). */
@@ -40,6 +47,8 @@ export interface CheckpointOutcome {
   written: number[];
   /** Partitions whose write the storage refused: their previous checkpoint stays the restore point, nothing trimmed. */
   refused: number[];
+  /** Partitions another processor has claimed (CheckpointFencedError): nothing committed or trimmed; this processor must let them go. */
+  fenced: number[];
   /** Snapshot bytes, written or not. */
   bytes: number;
 }
@@ -89,14 +98,21 @@ export class CheckpointCoordinator {
    */
   async checkpoint(tasks: readonly CheckpointParticipant[], options: { partial?: boolean } = {}): Promise<CheckpointOutcome> {
     await this.deps.flush();
-    const outcome: CheckpointOutcome = { id: this.nextId++, written: [], refused: [], bytes: 0 };
+    const outcome: CheckpointOutcome = { id: this.nextId++, written: [], refused: [], fenced: [], bytes: 0 };
     let refusal: unknown;
+    let fencedBy: CheckpointFencedError | undefined;
     for (const task of tasks) {
       const checkpoint = await task.snapshot(outcome.id, { fullEvery: this.deps.fullEvery });
       outcome.bytes += checkpoint.state.byteLength;
       try {
         await this.deps.store.write(checkpoint);
       } catch (err) {
+        if (err instanceof CheckpointFencedError) {
+          task.snapshotNotWritten();
+          outcome.fenced.push(task.partition);
+          fencedBy ??= err;
+          continue;
+        }
         if (!isPassing(err)) throw err;
         task.snapshotNotWritten();
         outcome.refused.push(task.partition);
@@ -118,6 +134,7 @@ export class CheckpointCoordinator {
       this.retryAt = 0;
     }
     if (!options.partial) this.lastAt = this.now();
+    if (fencedBy !== undefined && !this.deps.fencedIsRecoverable) throw fencedBy;
     return outcome;
   }
 
