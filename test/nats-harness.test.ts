@@ -1,4 +1,4 @@
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startNatsCluster, startNatsServer, type TestNats } from './harness/nats-server.js';
@@ -18,7 +18,9 @@ async function open(servers: string[]): Promise<NatsConnection> {
 
 /** Publishes until one publish is acknowledged; a stream whose leader just died answers only after its election. */
 async function publishAcked(nc: NatsConnection, subject: string, data: string): Promise<number> {
-  const js = (await jetstreamManager(nc)).jetstream();
+  // jetstream() asks the server nothing (jetstreamManager() would, and time out while the
+  // client is still reconnecting to a restarted server).
+  const js = jetstream(nc);
   for (;;) {
     try {
       return (await js.publish(subject, data, { msgID: data, timeout: 2000 })).seq;
