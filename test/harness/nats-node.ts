@@ -54,6 +54,11 @@ export class NatsNode {
     return this.child !== undefined;
   }
 
+  /** The server's process id while it runs (benches read its CPU and RSS from /proc). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Writes the config and spawns the server; resolves once its ports are known (not yet ready: see `waitHealthy`). */
   async start(): Promise<void> {
     if (this.child) throw new Error(`nats node ${this.name} is already running`);
