@@ -162,10 +162,12 @@ export class PartitionBalancer extends EventEmitter<{ hostFailed: [err: Error, p
         moved = true;
       }
     }
-    for (let p = 0; p < partitions; p++) {
+    // Acquire all at once (a failover takes many), then take them on one at a time.
+    const wanted = desired.flatMap((owner, p) => (owner === me && !this.assigned.has(p) && (leases.holds(p) || leases.canAcquire(p)) ? [p] : []));
+    const acquired = await Promise.all(wanted.map(async (p) => (leases.holds(p) || (await leases.acquire(p)) ? p : undefined)));
+    for (const p of acquired) {
       if (this.stopped) return;
-      if (desired[p] !== me || this.assigned.has(p)) continue;
-      if (!leases.holds(p) && !(leases.canAcquire(p) && (await leases.acquire(p)))) continue;
+      if (p === undefined) continue;
       try {
         await host.assign(p, { afterFailure: leases.tookOver(p) });
         this.assigned.add(p);

@@ -87,27 +87,29 @@ export class FreezableProxy {
 
   static async start(target: string): Promise<FreezableProxy> {
     const { hostname, port } = new URL(target);
-    let proxy: FreezableProxy | undefined;
+    // The connection handler needs the proxy, which needs the server: a box breaks the cycle.
+    const box: { proxy?: FreezableProxy } = {};
     const server = createServer((client) => {
+      const proxy = box.proxy!;
       const upstream = new Socket();
       upstream.connect(Number(port), hostname);
       for (const s of [client, upstream]) {
-        proxy!.sockets.add(s);
+        proxy.sockets.add(s);
         s.on('error', () => undefined);
-        s.on('close', () => proxy!.sockets.delete(s));
+        s.on('close', () => proxy.sockets.delete(s));
       }
       const pair: [Socket, Socket] = [client, upstream];
-      proxy!.pairs.add(pair);
+      proxy.pairs.add(pair);
       client.on('close', () => {
         upstream.destroy();
-        proxy!.pairs.delete(pair);
+        proxy.pairs.delete(pair);
       });
       upstream.on('close', () => client.destroy());
-      if (!proxy!.frozen) FreezableProxy.flow(pair);
+      if (!proxy.frozen) FreezableProxy.flow(pair);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    proxy = new FreezableProxy(server, `nats://127.0.0.1:${(server.address() as { port: number }).port}`);
-    return proxy;
+    box.proxy = new FreezableProxy(server, `nats://127.0.0.1:${(server.address() as { port: number }).port}`);
+    return box.proxy;
   }
 
   /** Stops forwarding in both directions (the bytes wait in the kernel buffers). Unpiped, not just paused: a pipe resumes its source on drain. */
