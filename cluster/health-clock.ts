@@ -11,15 +11,19 @@
  * never exceeds the wall time that passed since the observation, so an observer never
  * judges another member silent for longer than it really was.
  */
+import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 
-export class HealthClock {
+/** Emits `advance` whenever credited time grows, so deciders (the balancer) look again at once rather than at their next tick. */
+export class HealthClock extends EventEmitter<{ advance: [now: number] }> {
   /** Milliseconds credited so far. */
   private credited = 0;
   /** Wall time (performance.now) up to which time is credited while continuous; undefined after an interruption. */
   private mark: number | undefined;
 
-  constructor(private readonly wall: () => number = () => performance.now()) {}
+  constructor(private readonly wall: () => number = () => performance.now()) {
+    super();
+  }
 
   /** The credited time, in ms: what decisions (is it silent long enough?) compare with. Moves in steps, at confirmations. */
   now(): number {
@@ -43,8 +47,11 @@ export class HealthClock {
   confirm(startedAt: number): void {
     const at = this.wall();
     const from = this.mark ?? startedAt;
-    if (at > from) this.credited += at - from;
     this.mark = at;
+    if (at > from) {
+      this.credited += at - from;
+      this.emit('advance', this.credited);
+    }
   }
 
   /** One of our writes failed or did not come back: stop counting until the next confirmation. */

@@ -77,6 +77,8 @@ export class PartitionBalancer extends EventEmitter<{ hostFailed: [err: Error, p
     this.started = true;
     this.options.membership.on('change', this.onChange);
     this.options.leases.on('lost', this.onLost);
+    // A lease expires when the clock advances: look at once, not up to an interval later.
+    this.options.leases.clock.on('advance', this.onChange);
     this.requestRound();
     this.tick();
   }
@@ -119,6 +121,7 @@ export class PartitionBalancer extends EventEmitter<{ hostFailed: [err: Error, p
     clearTimeout(this.timer);
     this.options.membership.off('change', this.onChange);
     this.options.leases.off('lost', this.onLost);
+    this.options.leases.clock.off('advance', this.onChange);
   }
 
   private tick(): void {
