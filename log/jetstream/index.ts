@@ -2,3 +2,4 @@ export { JetStreamLog, natsConnectionOptions, type JetStreamLogOptions } from '.
 export { jetStreamLogConfigSchema, parseJetStreamLogConfig, type JetStreamLogConfig, type JetStreamLogConfigInput } from './config.js';
 export type { PublisherStats } from './frame-publisher.js';
 export { RECORDS_PER_FRAME } from './offsets.js';
+export { isTransientNatsError } from './transient.js';

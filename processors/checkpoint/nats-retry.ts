@@ -5,22 +5,12 @@
  * The store retries those until its deadline, so a checkpoint survives a server crash;
  * anything else (a refused CAS, a bad request) goes to the caller at once.
  */
-import { JetStreamApiError, JetStreamError } from '@nats-io/jetstream';
-import { ConnectionError, NoRespondersError, RequestError, TimeoutError } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '../../core/index.js';
+import { isTransientNatsError } from '../../log/index.js';
 import { CheckpointStoreUnavailableError } from '../errors.js';
 
-/** Whether `err` (or its cause) is NATS saying "not now": the same request may succeed once the cluster has a leader. */
-export function isTransientNatsError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof TimeoutError || e instanceof NoRespondersError || e instanceof RequestError || e instanceof ConnectionError) return true;
-    // 503: "JetStream system temporarily unavailable", the answer while a stream has no leader.
-    if (e instanceof JetStreamApiError && e.status === 503) return true;
-    if (e instanceof JetStreamError && /timeout|no responders|503|temporarily unavailable/i.test(e.message)) return true;
-  }
-  return false;
-}
+export { isTransientNatsError };
 
 /**
  * Runs `attempt` until it resolves; a transient failure is retried with backoff until
