@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clusterConfigSchema } from '../cluster/index.js';
 import { gatewayConfigShape } from '../gateway/index.js';
 import { jetStreamLogConfigSchema, logConfigSchema } from '../log/index.js';
 import { processorConfigShape } from '../processors/index.js';
@@ -15,6 +16,8 @@ export const sluiceConfigSchema = z
     log: logConfigSchema.prefault({}),
     /** The NATS cluster the `jetstream` log (and distributed mode's checkpoints) live on. */
     nats: jetStreamLogConfigSchema.optional(),
+    /** Distributed mode: how processors without processors.partitions share the partitions (membership, leases). */
+    cluster: clusterConfigSchema.optional(),
     ...gatewayConfigShape,
     ...processorConfigShape,
     stats: statsConfigSchema.prefault({}),

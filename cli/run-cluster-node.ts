@@ -3,6 +3,7 @@ import { Registry } from 'prom-client';
 import { Backoff, createLogger, lockDataDir, StorageHealth, type Logger } from '../core/index.js';
 import { startGateway, startHttpEndpoints } from '../gateway/index.js';
 import { JetStreamLog } from '../log/index.js';
+import { HealthClock, Membership, parseClusterConfig, PartitionBalancer, PartitionLeases, type PartitionHost } from '../cluster/index.js';
 import { NatsCheckpointStore, ProcessorNode } from '../processors/index.js';
 import { parsePartitionSet } from '../routing/index.js';
 import type { SluiceConfig } from './config-schema.js';
@@ -45,28 +46,29 @@ export async function runClusterNode(config: SluiceConfig, roles: NodeRoles): Pr
   }
 
   let processor: ProcessorNode | undefined;
+  let balancer: PartitionBalancer | undefined;
   if (roles.processors) {
     phase = 'restoring checkpoints';
-    const partitions = config.processors.partitions === undefined ? Array.from({ length: config.partitions }, (_, p) => p) : parsePartitionSet(config.processors.partitions, config.partitions);
-    const store = await NatsCheckpointStore.open({ connection: log.connection, keep: config.checkpoint.keep, partitions, config: { replicas: nats.replicas } });
-    processor = new ProcessorNode(config, {
-      log,
-      store,
-      registry,
-      logger: logger.child({ component: 'processor' }),
-      partitions,
-      health,
-      onSinkRefusal: (problem) => (sinkProblem = problem),
-      // A bug, or another processor has claimed these partitions: stop loudly; a supervisor restarts from the checkpoints.
-      onFatal: (err) => {
-        const { line, exitCode } = failureOf(err);
-        logger.fatal({ err }, 'processor stopped');
-        process.stderr.write(line);
-        process.exit(exitCode);
-      },
-    });
-    await processor.start();
-    logger.info({ partitions: config.processors.partitions ?? `0-${config.partitions - 1}` }, 'processor claimed its partitions');
+    const onFatal = (err: Error): void => {
+      // A bug, or (static partitions) another processor has claimed these: stop loudly; a supervisor restarts from the checkpoints.
+      const { line, exitCode } = failureOf(err);
+      logger.fatal({ err }, 'processor stopped');
+      process.stderr.write(line);
+      process.exit(exitCode);
+    };
+    const processorLogger = logger.child({ component: 'processor' });
+    if (config.processors.partitions !== undefined) {
+      const partitions = parsePartitionSet(config.processors.partitions, config.partitions);
+      const store = await NatsCheckpointStore.open({ connection: log.connection, keep: config.checkpoint.keep, partitions, config: { replicas: nats.replicas } });
+      processor = new ProcessorNode(config, { log, store, registry, logger: processorLogger, partitions, health, onSinkRefusal: (problem) => (sinkProblem = problem), onFatal });
+      await processor.start();
+      logger.info({ partitions: config.processors.partitions }, 'processor claimed its partitions');
+    } else {
+      phase = 'joining the cluster';
+      const joined = await joinCluster(config, log, registry, processorLogger, health, (problem) => (sinkProblem = problem), onFatal);
+      processor = joined.processor;
+      balancer = joined.balancer;
+    }
   }
   const gateway = roles.gateway ? await startGateway(config, { log, registry, logger, dataDir: config.dataDir, partitions: config.partitions, health }) : undefined;
   const role = roles.gateway && roles.processors ? 'start' : roles.gateway ? 'gateway' : 'processor';
@@ -86,12 +88,81 @@ export async function runClusterNode(config: SluiceConfig, roles: NodeRoles): Pr
       stats.stop();
       // Publishes not yet in the stream are not acknowledged: their devices send them to another gateway.
       await gateway?.close();
+      // Hands every partition over (final checkpoint, lease released) before leaving, so others take them at once.
+      await balancer?.stop();
       await processor?.stop();
       await log.close();
       await lock.release();
       await http.close();
     },
   };
+}
+
+/**
+ * Joins the processors that share the partitions (issue 14): a ProcessorNode with no
+ * partitions of its own, a membership heartbeat, partition leases, and a balancer that
+ * assigns this member its share. A partition taken over from a member that did not
+ * release it is processed only after cluster.handoffGrace (default influx.timeout), so
+ * the old holder's last write lands first. A lost lease discards that partition's output
+ * at once (before the next write is sent); while any lease is stale the node writes
+ * nothing (self-fencing).
+ */
+async function joinCluster(
+  config: SluiceConfig,
+  log: JetStreamLog,
+  registry: Registry,
+  logger: Logger,
+  health: StorageHealth,
+  onSinkRefusal: (problem: string | undefined) => void,
+  onFatal: (err: Error) => void,
+): Promise<{ processor: ProcessorNode; balancer: PartitionBalancer }> {
+  const nats = config.nats!;
+  const cluster = parseClusterConfig(config.cluster ?? {});
+  const grace = cluster.handoffGrace ?? config.influx.timeout;
+  const clock = new HealthClock();
+  const connection = log.connection;
+  const membership = await Membership.open({ connection, config: cluster, replicas: nats.replicas, clock, logger });
+  const leases = await PartitionLeases.open({ connection, config: cluster, partitions: config.partitions, replicas: nats.replicas, clock, logger });
+  const store = await NatsCheckpointStore.open({ connection, keep: config.checkpoint.keep, partitions: [], owner: cluster.memberId, config: { replicas: nats.replicas } });
+  const writeGate = {
+    isOpen: () => leases.allFresh(),
+    whenOpen: () => new Promise<void>((resolve) => setTimeout(resolve, Math.min(100, cluster.heartbeatInterval))),
+  };
+  const processor = new ProcessorNode(config, {
+    log,
+    store,
+    registry,
+    logger,
+    partitions: [],
+    health,
+    onSinkRefusal,
+    onFatal,
+    writeGate,
+    // Another member claimed it (our lease lapsed while we were cut off): the balancer hears of it through the lease too.
+    onFenced: (p) => store.release(p),
+  });
+  // Synchronously, before the balancer's queue gets to abandon(): nothing of the partition is sent after this.
+  leases.on('lost', (p) => processor.discardOutput(p));
+  const host: PartitionHost = {
+    assign: async (p, { afterFailure }) => {
+      await store.claim(p);
+      await processor.assign(p, afterFailure ? { notBefore: Date.now() + grace } : {});
+    },
+    revoke: async (p) => {
+      await processor.revoke(p);
+      store.release(p);
+    },
+    abandon: async (p) => {
+      await processor.abandon(p);
+      store.release(p);
+    },
+  };
+  await processor.start();
+  const balancer = new PartitionBalancer({ partitions: config.partitions, membership, leases, host, registry, interval: cluster.heartbeatInterval, logger });
+  balancer.on('hostFailed', (err, p) => logger.warn({ err: err.message, partition: p }, 'could not take a partition on; its lease is released for another member'));
+  balancer.start();
+  logger.info({ member: cluster.memberId, members: membership.live() }, 'processor joined the cluster');
+  return { processor, balancer };
 }
 
 /** Opens the JetStreamLog, waiting with backoff while NATS does not answer (a cluster still starting); a config the stream contradicts fails at once. */

@@ -10,6 +10,8 @@ export function createProcessorMetrics(registry: Registry) {
     duplicates: new Counter({ name: 'sluice_processor_duplicates_total', help: 'Messages dropped as duplicates (same device and seq)', registers }),
     late: new Counter({ name: 'sluice_processor_late_readings_total', help: 'Readings beyond allowed lateness, written to late_readings', registers }),
     points: new Counter({ name: 'sluice_processor_points_total', help: 'Points handed to the sink', registers }),
+    pointsDiscarded: new Counter({ name: 'sluice_processor_points_discarded_total', help: 'Points and deletes dropped unwritten because their partition\'s lease passed to another processor', registers }),
+    sinkGateWaits: new Counter({ name: 'sluice_processor_sink_gate_waits_total', help: 'Flushes held because a partition lease was not fresh (self-fencing)', registers }),
     badPoints: new Counter({ name: 'sluice_processor_bad_points_total', help: 'Points InfluxDB refused (400) and were dead-lettered', registers }),
     sinkRetries: new Counter({ name: 'sluice_processor_sink_retries_total', help: 'Retried InfluxDB writes', registers }),
     sinkRefused: new Gauge({ name: 'sluice_processor_sink_refused', help: 'Processor threads whose writes InfluxDB refuses (credentials, permission, missing database); they retry until it takes them', registers }),

@@ -40,7 +40,7 @@ export function createNodeSink(config: ProcessorConfig, metrics: ProcessorMetric
       onSinkRefusal?.(err === undefined ? undefined : `InfluxDB refuses writes: ${err.message} [${err.code}]`);
     },
   });
-  const sink = new InfluxSink({ writer, batchSize: config.influx.batchSize, flushInterval: config.influx.flushInterval, gate });
+  const sink = new InfluxSink({ writer, batchSize: config.influx.batchSize, flushInterval: config.influx.flushInterval, gate, onGateClosed: () => metrics.sinkGateWaits.inc() });
   const emit = (point: SinkPoint, owner?: number): void => {
     metrics.points.inc();
     try {

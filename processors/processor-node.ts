@@ -169,7 +169,7 @@ export class ProcessorNode {
    */
   discardOutput(partition: number): void {
     this.abandoned.add(partition);
-    this.out.sink.discard(partition);
+    this.metrics.pointsDiscarded.inc(this.out.sink.discard(partition));
   }
 
   /** Gives `partition` up without a checkpoint (its lease was lost): output discarded, task and state dropped. */

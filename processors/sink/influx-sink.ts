@@ -15,6 +15,8 @@ export interface InfluxSinkOptions {
   onError?: (error: unknown) => void;
   /** Held closed, no write or delete is sent (distributed mode: a lease that may have passed to another processor). */
   gate?: WriteGate;
+  /** A flush found the gate closed and waits for it. */
+  onGateClosed?: () => void;
 }
 
 /** Whether this processor may write to InfluxDB now. */
@@ -98,15 +100,20 @@ export class InfluxSink {
   /**
    * Drops the buffered writes and deletes `owner` added (a partition this processor lost):
    * its next owner writes them again from its checkpoint. A flush already sending them is
-   * not recalled: with a gate, none is sent while the gate is closed.
+   * not recalled: with a gate, none is sent while the gate is closed. Returns how many it dropped.
    */
-  discard(owner: number): void {
+  discard(owner: number): number {
     this.discarded.add(owner);
+    let dropped = 0;
     for (const [key, o] of this.owners) {
       if (o !== owner) continue;
       // An entry in flight keeps its owner, so a failed write of it is not put back.
-      if (this.pending.delete(key) || this.deletes.delete(key)) this.owners.delete(key);
+      if (this.pending.delete(key) || this.deletes.delete(key)) {
+        this.owners.delete(key);
+        dropped++;
+      }
     }
+    return dropped;
   }
 
   /** Takes `owner`'s output again after a discard() (the partition was assigned back). */
@@ -160,7 +167,10 @@ export class InfluxSink {
   private async writeOut(): Promise<void> {
     const gate = this.options.gate;
     // Checked right before the buffer is taken, with no await between: nothing discarded meanwhile is sent.
-    while (gate !== undefined && !gate.isOpen()) await gate.whenOpen();
+    if (gate !== undefined && !gate.isOpen()) {
+      this.options.onGateClosed?.();
+      while (!gate.isOpen()) await gate.whenOpen();
+    }
     if (this.pending.size === 0 && this.deletes.size === 0) return;
     const writes = [...this.pending];
     const deletes = [...this.deletes];

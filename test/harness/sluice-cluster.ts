@@ -39,8 +39,10 @@ export interface SluiceClusterOptions {
   /** 'cluster': three nats-server nodes and stream replicas 3; 'single': one node, replicas 1. */
   nats: 'single' | 'cluster';
   gateways: number;
-  /** One processor per entry, over that partition set (e.g. "0-31"). */
-  processors: string[];
+  /** One processor per entry: over that partition set (e.g. "0-31"), or null to share the partitions with the other such processors (leases). */
+  processors: (string | null)[];
+  /** The config's `cluster` section (leases), e.g. a short handoffGrace. */
+  cluster?: Record<string, string>;
   fleetKey: string;
   database: string;
   /** The config's `time` section. */
@@ -59,8 +61,8 @@ export interface SluiceCluster {
   processors: ClusterMember[];
   /** The gateways' MQTT URLs, comma-separated, as `sluice simulate --url` takes them. */
   urls: string;
-  /** A new processor process over `partitions` (not started), cleaned up with the rest. */
-  processor(partitions: string): ClusterMember;
+  /** A new processor process over `partitions` (null: sharing by leases), not started, cleaned up with the rest. */
+  processor(partitions: string | null): ClusterMember;
 }
 
 /** Starts NATS, influxd, then the processors, then the gateways; everything is killed and removed by the cleanups. */
@@ -84,6 +86,7 @@ export async function startSluiceCluster(o: SluiceClusterOptions): Promise<Sluic
       influx: { url: influx.url, database: o.database, flushInterval: '200ms' },
       time: o.time,
       checkpoint: { interval: o.checkpointInterval ?? '1s' },
+      ...(o.cluster === undefined ? {} : { cluster: o.cluster }),
     }),
   );
   const members: ClusterMember[] = [];
@@ -99,7 +102,7 @@ export async function startSluiceCluster(o: SluiceClusterOptions): Promise<Sluic
     members.push(m);
     return m;
   };
-  const processors = o.processors.map((set, i) => member(`processor-${i}`, 'processor', ['--partitions', set]));
+  const processors = o.processors.map((set, i) => member(`processor-${i}`, 'processor', set === null ? [] : ['--partitions', set]));
   for (const p of processors) await p.start();
   const gateways = Array.from({ length: o.gateways }, (_, i) => member(`gateway-${i}`, 'gateway', []));
   for (const g of gateways) await g.start();
@@ -113,7 +116,7 @@ export async function startSluiceCluster(o: SluiceClusterOptions): Promise<Sluic
     gateways,
     processors,
     urls,
-    processor: (partitions) => member(`processor-extra-${extra++}`, 'processor', ['--partitions', partitions]),
+    processor: (partitions) => member(`processor-extra-${extra++}`, 'processor', partitions === null ? [] : ['--partitions', partitions]),
   };
   return cluster;
 }
