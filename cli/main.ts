@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { configureLogging, LOG_FORMATS, LOG_LEVELS, parseLogLevel, sluiceVersion, type LogFormat } from '../core/index.js';
 import { registerBenchCommand } from './commands/bench.js';
+import { registerClusterCommand } from './commands/cluster.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDeadLettersCommand } from './commands/deadletters.js';
 import { registerDemoCommand } from './commands/demo.js';
@@ -34,6 +35,7 @@ registerDeadLettersCommand(program);
 registerSimulateCommand(program);
 registerVerifyCommand(program);
 registerBenchCommand(program);
+registerClusterCommand(program);
 registerDemoCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

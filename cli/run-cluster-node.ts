@@ -145,8 +145,9 @@ async function joinCluster(
   leases.on('lost', (p) => processor.discardOutput(p));
   const host: PartitionHost = {
     assign: async (p, { afterFailure }) => {
+      const since = performance.now(); // restore_seconds counts the claim too
       await store.claim(p);
-      await processor.assign(p, afterFailure ? { notBefore: Date.now() + grace } : {});
+      await processor.assign(p, afterFailure ? { notBefore: Date.now() + grace, since } : { since });
     },
     revoke: async (p) => {
       await processor.revoke(p);

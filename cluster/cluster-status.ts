@@ -3,6 +3,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClusterConfig } from './config.js';
+import { ClusterNotFoundError } from './errors.js';
 import { decodeLease, partitionOfKey } from './lease-value.js';
 import type { MemberHeartbeat } from './membership.js';
 
@@ -30,9 +31,22 @@ export interface ClusterStatus {
   leases: PartitionLeaseStatus[];
 }
 
-/** Reads both buckets once (they must exist: a cluster has run); ages use the server's timestamps against this machine's clock. */
+/**
+ * Reads both buckets once; ages use the server's timestamps against this machine's clock.
+ * ClusterNotFoundError when a bucket is missing (no cluster has run on this NATS).
+ */
 export async function readClusterStatus(connection: NatsConnection, config: Pick<ClusterConfig, 'membersBucket' | 'leasesBucket'>): Promise<ClusterStatus> {
-  const kvm = new Kvm(jetstream(connection));
+  const js = jetstream(connection);
+  // Binding to a missing bucket succeeds; only its first read fails, with a message about a stream. Say what is missing instead.
+  const jsm = await js.jetstreamManager();
+  for (const [bucket, key] of [[config.membersBucket, 'cluster.membersBucket'], [config.leasesBucket, 'cluster.leasesBucket']] as const) {
+    const found = await jsm.streams.info(`KV_${bucket}`).then(
+      () => true,
+      (err: unknown) => (/stream not found/i.test((err as Error).message) ? false : Promise.reject(err)),
+    );
+    if (!found) throw new ClusterNotFoundError(bucket, key);
+  }
+  const kvm = new Kvm(js);
   const [members, leases] = await Promise.all([kvm.open(config.membersBucket), kvm.open(config.leasesBucket)]);
   const now = Date.now();
   const memberRows: MemberStatus[] = [];

@@ -26,3 +26,12 @@ export class LeaseCorruptError extends SluiceError {
     super('SLUICE_CLUSTER_LEASE_CORRUPT', `lease ${key}: ${detail}; delete the key (nats kv del) and the members will recreate it`);
   }
 }
+
+/** The cluster's buckets are not on this NATS: no processor has joined a cluster there yet (or the config names other buckets). */
+export class ClusterNotFoundError extends SluiceError {
+  constructor(bucket: string, key: string) {
+    super('SLUICE_CLUSTER_NOT_FOUND', `KV bucket ${bucket} is not on this NATS: no processor has joined a cluster here yet (start sluice processor without processors.partitions), or set ${key} to the bucket the processors use`, {
+      canRetry: true,
+    });
+  }
+}

@@ -1,5 +1,5 @@
 export { clusterConfigSchema, parseClusterConfig, defaultMemberId, type ClusterConfig, type ClusterConfigInput } from './config.js';
-export { ClusterUnavailableError, ClusterStoppedError, LeaseCorruptError } from './errors.js';
+export { ClusterUnavailableError, ClusterStoppedError, LeaseCorruptError, ClusterNotFoundError } from './errors.js';
 export { HealthClock } from './health-clock.js';
 export { Membership, type MembershipOptions, type MemberHeartbeat } from './membership.js';
 export { PartitionLeases, type PartitionLeasesOptions } from './partition-leases.js';

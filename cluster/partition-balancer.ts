@@ -61,12 +61,18 @@ export class PartitionBalancer extends EventEmitter<{ hostFailed: [err: Error, p
 
   constructor(private readonly options: PartitionBalancerOptions) {
     super();
-    const { leases } = options;
-    this.metrics = createClusterMetrics(options.registry, function* () {
-      for (let p = 0; p < options.partitions; p++) {
-        const age = leases.leaseAge(p);
-        if (age !== undefined) yield [p, age];
-      }
+    const { leases, partitions } = options;
+    const assigned = this.assigned;
+    this.metrics = createClusterMetrics(options.registry, {
+      *leaseAge() {
+        for (let p = 0; p < partitions; p++) {
+          const age = leases.leaseAge(p);
+          if (age !== undefined) yield [p, age];
+        }
+      },
+      *owned() {
+        for (let p = 0; p < partitions; p++) yield [p, assigned.has(p) ? 1 : 0];
+      },
     });
   }
 

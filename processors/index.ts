@@ -20,7 +20,14 @@ export {
 } from './windowing/window-operator.js';
 export { ProcessorNode, type ProcessorNodeDeps } from './processor-node.js';
 export { ProcessorPool, aggregateMetrics, type ProcessorPoolDeps, type MetricsJson } from './runtime/processor-pool.js';
-export { NatsCheckpointStore, natsCheckpointConfigSchema, parseNatsCheckpointConfig, type NatsCheckpointStoreOptions, type NatsCheckpointConfig } from './checkpoint/index.js';
+export {
+  NatsCheckpointStore,
+  natsCheckpointConfigSchema,
+  parseNatsCheckpointConfig,
+  readCommittedOffsets,
+  type NatsCheckpointStoreOptions,
+  type NatsCheckpointConfig,
+} from './checkpoint/index.js';
 export { CheckpointFencedError, CheckpointNotClaimedError, CheckpointStoreUnavailableError } from './errors.js';
 export { InfluxWriter, toLineProtocol, influxConfigSchema, type InfluxConfig, type SinkPoint } from './sink/index.js';
 export { processorConfigShape, processorConfigSchema, checkpointConfigSchema, type ProcessorConfig } from './config.js';

@@ -37,6 +37,17 @@ export function createProcessorMetrics(registry: Registry) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    restoreSeconds: new Histogram({
+      name: 'sluice_processor_restore_seconds',
+      help: 'Taking one partition on: checkpoint claim (distributed mode), restore from the checkpoint chain, and the first lag reading',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    replayedRecords: new Counter({
+      name: 'sluice_processor_replayed_records_total',
+      help: "Records a partition read after its restore up to the log's end as it was then: the catch-up a restart or handoff costs",
+      registers,
+    }),
     checkpointBytes: new Gauge({ name: 'sluice_processor_checkpoint_bytes', help: 'Size of the last checkpoint, all owned partitions', registers }),
     checkpointFallbacks: new Counter({ name: 'sluice_processor_checkpoint_fallbacks_total', help: 'Corrupt checkpoints skipped on restore', registers }),
   };

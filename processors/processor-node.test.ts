@@ -241,4 +241,30 @@ describe('ProcessorNode', () => {
     const first = influx.captured.find((c) => c.body.includes('device=late-start'))!;
     expect(first.at).toBeGreaterThanOrEqual(notBeforePerf - 5);
   });
+
+  it('times each restore, and counts as replayed only the records that were in the log when the partition was restored', async () => {
+    for (let i = 0; i < 10; i++) await log.append(0, record('replay', i));
+    await log.append(0, ahead());
+    const a = node([]);
+    await a.node.start();
+    const since = performance.now() - 50; // the caller's claim began 50 ms earlier
+    await a.node.assign(0, { since });
+    await untilWindows('replay', [[0, 10, 45]]);
+    // Appended after the catch-up: ordinary work, not replay.
+    for (let i = 10; i < 15; i++) await log.append(0, record('replay', i));
+    await untilWindows('replay', [
+      [0, 10, 45],
+      [10_000, 5, 60],
+    ]);
+    expect(await counter(a.registry, 'sluice_processor_replayed_records_total')).toBe(11);
+    const restore = await a.registry.getSingleMetric('sluice_processor_restore_seconds')!.get();
+    const value = (suffix: string) => restore.values.find((v) => (v as { metricName?: string }).metricName === `sluice_processor_restore_seconds_${suffix}`)!.value;
+    expect(value('count')).toBe(1);
+    expect(value('sum')).toBeGreaterThanOrEqual(0.05);
+    // Assigned with nothing behind: no replay.
+    const b = node([1]);
+    await b.node.start();
+    expect(await counter(b.registry, 'sluice_processor_replayed_records_total')).toBe(0);
+  });
 });
+

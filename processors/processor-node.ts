@@ -94,6 +94,8 @@ export class ProcessorNode {
   private readonly abandoned = new Set<number>();
   /** Partitions taken over after a failure, not processed before this time (Date.now()). */
   private readonly notBefore = new Map<number, number>();
+  /** Per partition still catching up after its restore: how many more records read count as replayed. */
+  private readonly catchUp = new Map<number, number>();
   private readonly unavailableBackoff = new Backoff(50, 2000);
 
   constructor(
@@ -145,13 +147,18 @@ export class ProcessorNode {
    * Takes `partition` on: restores it from its checkpoint chain in the store (or starts it
    * at the log's start offset when there is none) and processes it from there. A no-op
    * when it is already assigned; rejects with ProcessorStoppedError once the node stops.
+   * `since` is performance.now() when taking the partition on began (before the caller's
+   * checkpoint claim), so sluice_processor_restore_seconds covers claim and restore.
    */
-  async assign(partition: number, options: { notBefore?: number } = {}): Promise<void> {
+  async assign(partition: number, options: { notBefore?: number; since?: number } = {}): Promise<void> {
+    const since = options.since ?? performance.now();
     await this.serial.run(async () => {
       if (this.ended) throw new ProcessorStoppedError(`partition ${partition} cannot be assigned: the processor node is stopping`);
       if (this.tasks.has(partition)) return;
       const task = this.createTask(partition);
       await this.restore(task);
+      await this.startCatchUp(task);
+      this.metrics.restoreSeconds.observe((performance.now() - since) / 1000);
       this.abandoned.delete(partition);
       this.out.sink.readmit(partition);
       this.tasks.set(partition, task);
@@ -181,6 +188,7 @@ export class ProcessorNode {
   private dropTask(partition: number): void {
     if (!this.tasks.delete(partition)) return;
     this.notBefore.delete(partition);
+    this.catchUp.delete(partition);
     const labels = { partition: String(partition) };
     this.metrics.lag.remove(labels);
     this.metrics.watermarkDelay.remove(labels);
@@ -205,6 +213,7 @@ export class ProcessorNode {
         if (outcome.refused.length > 0) this.deps.logger.warn({ partition }, 'storage refused the final checkpoint of a revoked partition; its next owner replays from the one before');
       } finally {
         this.tasks.delete(partition);
+        this.catchUp.delete(partition);
         const labels = { partition: String(partition) };
         this.metrics.lag.remove(labels);
         this.metrics.watermarkDelay.remove(labels);
@@ -293,6 +302,33 @@ export class ProcessorNode {
   }
 
   /**
+   * Notes how far behind the log's end a restored task starts (one pending() call, which
+   * also sets its lag gauge): that many of the records it reads next count as replayed.
+   * A log that cannot say now is no reason to refuse the partition: then the records read
+   * until the task first finds nothing more count.
+   */
+  private async startCatchUp(task: PartitionTask): Promise<void> {
+    let behind: number;
+    try {
+      behind = await task.refreshLag();
+    } catch (err) {
+      if (!(err instanceof SluiceError && err.canRetry)) throw err;
+      behind = Infinity;
+    }
+    if (behind > 0) this.catchUp.set(task.partition, behind);
+  }
+
+  /** Counts `read` records of a catching-up partition as replayed; a read that found nothing (`read` 0) ends its catch-up. */
+  private countReplayed(partition: number, read: number): void {
+    const left = this.catchUp.get(partition);
+    if (left === undefined) return;
+    const replayed = Math.min(read, left);
+    if (replayed > 0) this.metrics.replayedRecords.inc(replayed);
+    if (read === 0 || left - replayed <= 0) this.catchUp.delete(partition);
+    else this.catchUp.set(partition, left - replayed);
+  }
+
+  /**
    * Makes sure the database exists (see InfluxWriter.ensureDatabase), waiting for InfluxDB to
    * come up rather than failing the start. A database that is missing, or credentials
    * InfluxDB refuses, are logged and left to the writes: they wait (not ready, with the
@@ -362,7 +398,10 @@ export class ProcessorNode {
         if (after > Date.now()) continue;
         this.notBefore.delete(task.partition);
       }
+      const before = task.stats.records;
       if (await task.step(RECORDS_PER_STEP)) worked = true;
+      // A counter per step, not per record: the catch-up costs no extra work while it lasts.
+      if (this.catchUp.size > 0) this.countReplayed(task.partition, task.stats.records - before);
     }
     const now = Date.now();
     // Lag and watermark delay stay fresh while busy too: a processor falling behind is never idle.

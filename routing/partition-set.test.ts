@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePartitionSet } from './partition-set.js';
+import { formatPartitionSet, parsePartitionSet } from './partition-set.js';
 
 describe('parsePartitionSet', () => {
   it('reads ranges and single partitions, ascending, without repeats', () => {
@@ -13,5 +13,13 @@ describe('parsePartitionSet', () => {
     expect(() => parsePartitionSet('9-3', 64)).toThrow(/range "9-3" ends before it starts/);
     expect(() => parsePartitionSet('half', 64)).toThrow(/expected ranges like "0-31"/);
     expect(() => parsePartitionSet('', 64)).toThrow(/expected ranges like/);
+  });
+});
+
+describe('formatPartitionSet', () => {
+  it('writes ranges and single partitions that parsePartitionSet reads back', () => {
+    expect(formatPartitionSet([])).toBe('');
+    expect(formatPartitionSet([7, 0, 1, 2, 2, 40])).toBe('0-2,7,40');
+    expect(parsePartitionSet(formatPartitionSet([3, 5, 6, 7, 63]), 64)).toEqual([3, 5, 6, 7, 63]);
   });
 });

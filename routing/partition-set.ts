@@ -19,3 +19,16 @@ export function parsePartitionSet(spec: string, partitions: number, source = 'pr
   }
   return [...chosen].sort((a, b) => a - b);
 }
+
+/** The inverse of parsePartitionSet: `partitions` (any order) written as ranges, e.g. [0, 1, 2, 7] → "0-2,7"; "" for none. */
+export function formatPartitionSet(partitions: readonly number[]): string {
+  const sorted = [...new Set(partitions)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(j === i ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}

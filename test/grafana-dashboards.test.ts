@@ -24,6 +24,7 @@ import {
   type DashboardPanel,
 } from './harness/grafana-queries.js';
 import { freePort, startInfluxd, type TestInfluxd } from './harness/influxdb.js';
+import { startNatsServer, type TestNats } from './harness/nats-server.js';
 import { SLUICE_BIN, spawnSluice, type SluiceProcess } from './harness/sluice-process.js';
 import { tempDir } from './harness/temp-dir.js';
 
@@ -81,6 +82,12 @@ describe.each(FILES)('%s', (file) => {
       const where = `${file} panel "${p.title}"`;
       expect(p.gridPos, where).toEqual({ h: expect.any(Number), w: expect.any(Number), x: expect.any(Number), y: expect.any(Number) });
       expect(p.gridPos!.x + p.gridPos!.w, where).toBeLessThanOrEqual(24);
+      // A row only groups panels (collapsed, it holds them): it queries nothing itself.
+      if (p.type === 'row') {
+        expect(p.targets, where).toBeUndefined();
+        expect(p.panels?.length, where).toBeGreaterThan(0);
+        continue;
+      }
       expect(p.datasource, where).toEqual(DS_REF);
       expect(p.targets?.length, where).toBeGreaterThan(0);
       expect(new Set(p.targets!.map((t) => t.refId)).size, where).toBe(p.targets!.length);
@@ -108,11 +115,13 @@ describe.each(FILES)('%s', (file) => {
   });
 });
 
-describe('on real data: influxd after a simulator run through sluice start', () => {
+describe('on real data: influxd after a simulator run through sluice start, and two processors sharing partitions', () => {
   const DB = 'sluice';
   let influx: TestInfluxd;
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let node: SluiceProcess | undefined;
+  let nats: TestNats | undefined;
+  const clusterProcessors: SluiceProcess[] = [];
 
   beforeAll(async () => {
     influx = await startInfluxd();
@@ -144,13 +153,37 @@ describe('on real data: influxd after a simulator run through sluice start', () 
       SLUICE_BIN, 'simulate', '--config', configFile, '--devices', '20', '--rate', '400', '--duration', '4s', '--seed', '7',
       '--disorder', '0.2', '--max-delay', '20s', '--duplicates', '0.05', '--malformed', '0.05', '--no-progress',
     ]);
+    // The Cluster row: two processors of distributed mode reporting to the same database. The
+    // second joins after the first holds every partition, so the first hands half over.
+    nats = await startNatsServer();
+    const clusterConfig = join(dir.path, 'cluster.yaml');
+    await writeFile(
+      clusterConfig,
+      stringify({
+        log: { kind: 'jetstream' },
+        nats: { servers: nats.servers },
+        partitions: 8,
+        mqtt: { host: '127.0.0.1' },
+        http: { host: '127.0.0.1' },
+        auth: { mode: 'token', fleetKey: 'grafana-dashboards-fleet-key-0123' },
+        influx: { url: influx.url, database: DB, flushInterval: '200ms' },
+        stats: { interval: '1s' },
+        cluster: { handoffGrace: '1s' },
+      }),
+    );
+    for (const i of [0, 1]) {
+      const p = spawnSluice(['processor', '--config', clusterConfig, '--data-dir', join(dir.path, `cluster-${i}`), '--http-port', '0', '--set', `stats.node=cluster-${i}`]);
+      clusterProcessors.push(p);
+      await p.ready;
+    }
   });
 
   afterAll(async () => {
-    if (node) {
-      node.child.kill('SIGKILL');
-      await node.exited;
+    for (const p of [...clusterProcessors, ...(node ? [node] : [])]) {
+      p.child.kill('SIGKILL');
+      await p.exited;
     }
+    await nats?.destroy();
     await influx?.destroy();
     await dir?.remove();
   });
@@ -189,7 +222,10 @@ describe('on real data: influxd after a simulator run through sluice start', () 
   }
 
   it.each(FILES)('%s: every variable and panel query runs and returns at least one series', async (file) => {
-    onTestFailed(() => console.error(`sluice output:\n${node?.output.slice(-30).join('\n')}`));
+    onTestFailed(() => {
+      console.error(`sluice output:\n${node?.output.slice(-30).join('\n')}`);
+      for (const [i, p] of clusterProcessors.entries()) console.error(`cluster processor ${i} output:\n${p.output.slice(-20).join('\n')}`);
+    });
     const d = load(file);
     // Windows close once the watermark passes them and sluice_stats accumulates every second:
     // poll until every query has data, within a bound.

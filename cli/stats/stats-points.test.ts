@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { createClusterMetrics } from '../../cluster/cluster-metrics.js';
 import { createGatewayMetrics } from '../../gateway/metrics.js';
 import { createProcessorMetrics } from '../../processors/metrics.js';
 import { registerProcessMetrics } from '../process-metrics.js';
@@ -70,5 +71,35 @@ describe('statsPoints', () => {
     const third = byTags(statsPoints(await registry.getMetricsAsJSON(), memory, 'n', 3), { component: 'gateway', node: 'n' })!;
     expect(third.puback_count).toBe(0);
     expect(third.puback_p99_ms).toBeUndefined();
+  });
+
+  it('writes the cluster figures as component cluster, lease age and ownership per partition, and the processors\' restore and replay', async () => {
+    const { registry, processor } = registries();
+    const cluster = createClusterMetrics(registry, {
+      leaseAge: () => [[0, 0.5], [1, 2.25]],
+      owned: () => [[0, 1], [1, 0]],
+    });
+    const memory: HistogramMemory = new Map();
+    cluster.members.set(2);
+    cluster.partitionsOwned.set(1);
+    cluster.rebalances.inc(3);
+    cluster.leasesLost.inc();
+    cluster.handoffSeconds.observe(0.2);
+    processor.restoreSeconds.observe(0.04);
+    processor.restoreSeconds.observe(0.04);
+    processor.replayedRecords.inc(120);
+    const points = statsPoints(await registry.getMetricsAsJSON(), memory, 'n1', 1000);
+    const node = byTags(points, { component: 'cluster', node: 'n1' })!;
+    expect(node).toMatchObject({ members: 2, partitions_owned: 1, rebalances: 3, leases_lost: 1, handoff_count: 1 });
+    expect(node.handoff_p50_ms).toBeGreaterThan(100);
+    expect(node.handoff_p50_ms).toBeLessThanOrEqual(250);
+    expect(byTags(points, { component: 'cluster', node: 'n1', partition: '0' })).toEqual({ lease_age_seconds: 0.5, partition_owned: 1 });
+    expect(byTags(points, { component: 'cluster', node: 'n1', partition: '1' })).toEqual({ lease_age_seconds: 2.25, partition_owned: 0 });
+    const proc = byTags(points, { component: 'processor', node: 'n1' })!;
+    expect(proc).toMatchObject({ replayed_records: 120, restore_count: 2, restore_mean_ms: expect.closeTo(40, 6) });
+    expect(proc.restore_p99_ms).toBeGreaterThan(10);
+    expect(proc.restore_p99_ms).toBeLessThanOrEqual(50);
+    // Partition points of the two components stay apart: the processor's lag is not merged into the cluster's.
+    expect(byTags(points, { component: 'processor', node: 'n1', partition: '0' })).toBeUndefined();
   });
 });

@@ -3,7 +3,8 @@ import type { MetricsJson, SinkPoint } from '../../processors/index.js';
 /** Cumulative bucket counts of a histogram at the previous report, to take the interval's share. */
 export type HistogramMemory = Map<string, { buckets: number[]; count: number; sum: number }>;
 
-type Component = 'gateway' | 'processor' | 'process';
+type Component = 'gateway' | 'processor' | 'cluster' | 'process';
+const COMPONENTS: readonly Component[] = ['gateway', 'processor', 'cluster', 'process'];
 
 /** Metrics written as fields of `sluice_stats`: name on /metrics → [component, field]. Counters stay cumulative (Grafana takes non_negative_derivative). */
 const SCALARS: Record<string, [Component, string]> = {
@@ -29,6 +30,11 @@ const SCALARS: Record<string, [Component, string]> = {
   sluice_processor_checkpoint_bytes: ['processor', 'checkpoint_bytes'],
   sluice_processor_checkpoint_fallbacks_total: ['processor', 'checkpoint_fallbacks'],
   sluice_processor_lag_records: ['processor', 'lag_records'],
+  sluice_processor_replayed_records_total: ['processor', 'replayed_records'],
+  sluice_cluster_members: ['cluster', 'members'],
+  sluice_cluster_partitions_owned: ['cluster', 'partitions_owned'],
+  sluice_cluster_rebalances_total: ['cluster', 'rebalances'],
+  sluice_cluster_leases_lost_total: ['cluster', 'leases_lost'],
   sluice_process_cpu_seconds_total: ['process', 'cpu_seconds'],
   sluice_process_resident_memory_bytes: ['process', 'rss_bytes'],
   sluice_nodejs_heap_size_used_bytes: ['process', 'heap_used_bytes'],
@@ -41,12 +47,16 @@ const HISTOGRAMS: Record<string, [Component, string]> = {
   sluice_gateway_decode_seconds: ['gateway', 'decode'],
   sluice_processor_checkpoint_seconds: ['processor', 'checkpoint'],
   sluice_processor_sink_write_seconds: ['processor', 'sink_write'],
+  sluice_processor_restore_seconds: ['processor', 'restore'],
+  sluice_cluster_handoff_seconds: ['cluster', 'handoff'],
 };
 
-/** Per-partition gauges: one point per partition (tag `partition`). */
-const PER_PARTITION: Record<string, string> = {
-  sluice_processor_lag_records: 'lag_records',
-  sluice_processor_watermark_delay_seconds: 'watermark_delay_seconds',
+/** Per-partition gauges: one point per partition (tag `partition`) and component: [component, field]. */
+const PER_PARTITION: Record<string, [Component, string]> = {
+  sluice_processor_lag_records: ['processor', 'lag_records'],
+  sluice_processor_watermark_delay_seconds: ['processor', 'watermark_delay_seconds'],
+  sluice_cluster_lease_age_seconds: ['cluster', 'lease_age_seconds'],
+  sluice_cluster_partition_owned: ['cluster', 'partition_owned'],
 };
 
 /** Per-reason counters: one point per reason (tag `reason`). */
@@ -54,22 +64,24 @@ const PER_REASON: Record<string, string> = { sluice_gateway_rejected_total: 'rej
 
 /**
  * The `sluice_stats` points for one report: per component (tags `component`, `node`) the
- * figures /metrics shows; per partition the lag and watermark delay; per reject reason its
+ * figures /metrics shows; per partition the lag and watermark delay (processor), the lease
+ * age and whether this node owns it (cluster); per reject reason its
  * count; histograms as the interval's p50/p99 in ms (estimated within the bucket, as
  * Prometheus' histogram_quantile does) and count. Components this process does not run
  * are left out.
  */
 export function statsPoints(metrics: MetricsJson, memory: HistogramMemory, node: string, timeMs: number): SinkPoint[] {
-  const fields: Record<Component, Record<string, number>> = { gateway: {}, processor: {}, process: {} };
+  const fields: Record<Component, Record<string, number>> = { gateway: {}, processor: {}, cluster: {}, process: {} };
   const points: SinkPoint[] = [];
   for (const metric of metrics) {
     const scalar = SCALARS[metric.name];
     if (scalar) fields[scalar[0]][scalar[1]] = metric.values.reduce((sum, v) => sum + v.value, 0);
-    const partitionField = PER_PARTITION[metric.name];
-    if (partitionField) {
+    const perPartition = PER_PARTITION[metric.name];
+    if (perPartition) {
+      const [component, field] = perPartition;
       for (const v of metric.values) {
         const partition = v.labels.partition;
-        if (partition !== undefined && Number.isFinite(v.value)) points.push({ measurement: 'sluice_stats', tags: { component: 'processor', node, partition: String(partition) }, fields: { [partitionField]: v.value }, timeMs });
+        if (partition !== undefined && Number.isFinite(v.value)) points.push({ measurement: 'sluice_stats', tags: { component, node, partition: String(partition) }, fields: { [field]: v.value }, timeMs });
       }
     }
     const reasonField = PER_REASON[metric.name];
@@ -81,7 +93,7 @@ export function statsPoints(metrics: MetricsJson, memory: HistogramMemory, node:
     const histogram = HISTOGRAMS[metric.name];
     if (histogram) Object.assign(fields[histogram[0]], intervalQuantiles(metric, memory, histogram[1]));
   }
-  for (const component of ['gateway', 'processor', 'process'] as const) {
+  for (const component of COMPONENTS) {
     const f = fields[component];
     if (Object.keys(f).length > 0) points.push({ measurement: 'sluice_stats', tags: { component, node }, fields: f, timeMs });
   }
