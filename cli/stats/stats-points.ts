@@ -31,6 +31,8 @@ const SCALARS: Record<string, [Component, string]> = {
   sluice_processor_checkpoint_fallbacks_total: ['processor', 'checkpoint_fallbacks'],
   sluice_processor_lag_records: ['processor', 'lag_records'],
   sluice_processor_replayed_records_total: ['processor', 'replayed_records'],
+  sluice_processor_points_discarded_total: ['processor', 'points_discarded'],
+  sluice_processor_sink_gate_waits_total: ['processor', 'sink_gate_waits'],
   sluice_cluster_members: ['cluster', 'members'],
   sluice_cluster_partitions_owned: ['cluster', 'partitions_owned'],
   sluice_cluster_rebalances_total: ['cluster', 'rebalances'],
