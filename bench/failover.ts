@@ -76,6 +76,7 @@ async function main(): Promise<void> {
     joins,
     summary: summaries(kills, joins),
     anchors: ANCHORS,
+    meanHoldersReadMs: view?.meanReadMs ?? 0,
     ...(error === undefined ? {} : { error }),
   };
   console.log(`\n${failoverMarkdown(report)}\n`);

@@ -13,7 +13,14 @@ const LAG_GAUGE = /^sluice_processor_lag_records\{partition="(\d+)"\} (\S+)$/gm;
 
 /** Reads the lease holders over one NATS connection kept for the whole bench. */
 export class LeaseView {
+  private reads = 0;
+  private readMs = 0;
   private constructor(private readonly connection: NatsConnection) {}
+
+  /** The mean time one holders() read took: the resolution of every figure taken from the holders, beside the poll interval. */
+  get meanReadMs(): number {
+    return this.reads === 0 ? 0 : Math.round(this.readMs / this.reads);
+  }
 
   static async open(servers: string[]): Promise<LeaseView> {
     return new LeaseView(await connect({ servers, name: 'bench-failover-observer' }));
@@ -21,7 +28,10 @@ export class LeaseView {
 
   /** The holder of each partition (undefined: released, expired-and-free, or never leased). */
   async holders(): Promise<(string | undefined)[]> {
+    const started = performance.now();
     const status = await readClusterStatus(this.connection, BUCKETS);
+    this.reads++;
+    this.readMs += performance.now() - started;
     const out: (string | undefined)[] = new Array(PARTITIONS).fill(undefined);
     for (const lease of status.leases) out[lease.partition] = lease.holder;
     return out;
