@@ -9,6 +9,7 @@
  * bench/results/failover-<time>.json. Stops every process it started, also on failure or
  * Ctrl-C. Not a test; knobs in bench/failover/options.ts.
  */
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startFailoverCluster, type FailoverCluster } from './failover/cluster.js';
 import { startSteadyLoad, type SteadyLoad } from './failover/load.js';
@@ -28,6 +29,7 @@ const sec = (ms: number): string => (ms / 1000).toFixed(2);
 async function main(): Promise<void> {
   const options = failoverOptionsFromEnv();
   const startedAt = new Date().toISOString();
+  const loadAtStart = loadavg()[0]!;
   let cluster: FailoverCluster | undefined;
   let load: SteadyLoad | undefined;
   let view: LeaseView | undefined;
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: machineInfo(),
+    loadAverage: { start: Number(loadAtStart.toFixed(1)), end: Number(loadavg()[0]!.toFixed(1)) },
     options,
     kills,
     joins,

@@ -32,6 +32,8 @@ export interface FailoverBenchReport {
   startedAt: string;
   finishedAt: string;
   machine: MachineInfo;
+  /** 1-minute load average at the start and the end: the cores are shared, and the figures move with what else runs. */
+  loadAverage: { start: number; end: number };
   options: FailoverBenchOptions;
   kills: KillRun[];
   joins: JoinRun[];
@@ -75,7 +77,7 @@ export function failoverMarkdown(report: FailoverBenchReport): string {
   const o = report.options;
   const grace = o.handoffGrace ?? 'influx.timeout (10 s, the default)';
   const lines = [
-    `3-node nats-server cluster (stream R3), 2 gateways, ${o.processors} processors sharing 64 partitions by lease (cluster defaults: heartbeat 1 s, lease 6 s; handoffGrace ${grace}), InfluxDB; \`sluice simulate\` ${o.devices} devices, ${o.rate} readings/s (10 a message, QoS 1) over both gateways throughout. ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.node}; everything, the simulator included, on the same cores.`,
+    `3-node nats-server cluster (stream R3), 2 gateways, ${o.processors} processors sharing 64 partitions by lease (cluster defaults: heartbeat 1 s, lease 6 s; handoffGrace ${grace}), InfluxDB; \`sluice simulate\` ${o.devices} devices, ${o.rate} readings/s (10 a message, QoS 1) over both gateways throughout. ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.node}; everything, the simulator included, on the same cores (1-min load average ${report.loadAverage.start} at the start, ${report.loadAverage.end} at the end).`,
     `Holders read with readClusterStatus every ${o.pollMs} ms (one read took ${report.meanHoldersReadMs} ms on average); lag = sum of sluice_processor_lag_records over the live processors, every ${o.lagPollMs} ms; "back to its level": every partition reported and the sum ≤ the highest sum of the ${o.baselineMs / 1000} s before the run (at least ${o.lagFloor} records), for ${o.settleMs / 1000} s.`,
     '',
     '| measure | runs | min s | p50 s | p90 s | max s |',
