@@ -30,6 +30,10 @@ export interface SluiceChild {
   output(): string[];
   /** SIGTERM, SIGKILL after a while; resolves once it has exited. */
   stop(): Promise<void>;
+  /** SIGKILL (a crash: nothing flushed, nothing released); resolves once it has exited. */
+  kill(): Promise<void>;
+  /** Exit code or signal once it has exited; null while it runs. */
+  exitStatus(): number | string | null;
 }
 
 /** Spawns `sluice <args>` (JSON logs) and resolves once it is ready; rejects (and kills it) if it exits or takes too long. */
@@ -53,6 +57,11 @@ export async function startSluiceChild(name: string, args: string[]): Promise<Sl
     await exited;
     clearTimeout(timer);
   };
+  const kill = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await exited;
+  };
   const ports = await new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
     const fail = (why: string): void => reject(new Error(`${name} ${why}:\n${lines.slice(-30).join('\n')}`));
     const timer = setTimeout(() => fail(`was not ready after ${READY_TIMEOUT_MS / 1000} s`), READY_TIMEOUT_MS);
@@ -63,5 +72,5 @@ export async function startSluiceChild(name: string, args: string[]): Promise<Sl
     await exited;
     throw err;
   });
-  return { name, pid: child.pid!, ports, output: () => [...lines], stop };
+  return { name, pid: child.pid!, ports, output: () => [...lines], stop, kill, exitStatus: () => child.exitCode ?? child.signalCode };
 }
