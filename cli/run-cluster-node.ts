@@ -153,6 +153,10 @@ async function joinCluster(
       await processor.revoke(p);
       store.release(p);
     },
+    revokeMany: async (ps) => {
+      await processor.revoke(ps);
+      for (const p of ps) store.release(p);
+    },
     abandon: async (p) => {
       await processor.abandon(p);
       store.release(p);

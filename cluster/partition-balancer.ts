@@ -31,6 +31,8 @@ export interface PartitionHost {
   assign(p: number, opts: { afterFailure: boolean }): Promise<void>;
   /** Graceful handoff: final checkpoint of p, then stop it. */
   revoke(p: number): Promise<void>;
+  /** revoke() of several partitions with one final checkpoint round (optional: a join or a SIGTERM hands many over at once). */
+  revokeMany?(ps: readonly number[]): Promise<void>;
   /** The lease was lost: stop p at once, no checkpoint, drop its unwritten output. */
   abandon(p: number): Promise<void>;
 }
@@ -108,7 +110,8 @@ export class PartitionBalancer extends EventEmitter<{ hostFailed: [err: Error, p
     if (this.stopped) return;
     this.halting();
     await this.enqueue(async () => {
-      for (const p of this.owned()) await this.handOff(p);
+      const all = this.owned();
+      if (all.length > 0) await this.handOff(all);
     });
     await this.options.leases.close();
     await this.options.membership.leave();
@@ -163,13 +166,11 @@ export class PartitionBalancer extends EventEmitter<{ hostFailed: [err: Error, p
     this.metrics.members.set(live.length);
     const desired = assignPartitions(partitions, live, leases.holders());
     let moved = false;
-    // Give away first: the new owners can create the released leases while we take ours.
-    for (const p of this.owned()) {
-      if (this.stopped) return;
-      if (desired[p] !== me && leases.holds(p)) {
-        await this.handOff(p);
-        moved = true;
-      }
+    // Give away first, all at once (one final checkpoint round): the new owners can create the released leases while we take ours.
+    const give = this.owned().filter((p) => desired[p] !== me && leases.holds(p));
+    if (give.length > 0 && !this.stopped) {
+      await this.handOff(give);
+      moved = true;
     }
     // Acquire all at once (a failover takes many), then take them on one at a time.
     const wanted = desired.flatMap((owner, p) => (owner === me && !this.assigned.has(p) && (leases.holds(p) || leases.canAcquire(p)) ? [p] : []));
@@ -191,18 +192,21 @@ export class PartitionBalancer extends EventEmitter<{ hostFailed: [err: Error, p
     if (moved) this.metrics.rebalances.inc();
   }
 
-  /** Revoke → release, timed. */
-  private async handOff(p: number): Promise<void> {
+  /** Revoke → release, timed: the partitions together when the host can revoke several at once. */
+  private async handOff(give: readonly number[]): Promise<void> {
     const start = performance.now();
+    const { host, leases } = this.options;
     try {
-      await this.options.host.revoke(p);
+      if (host.revokeMany !== undefined) await host.revokeMany(give);
+      else for (const p of give) await host.revoke(p);
     } catch (err) {
-      this.emit('hostFailed', err as Error, p);
+      for (const p of give) this.emit('hostFailed', err as Error, p);
     }
-    this.assigned.delete(p);
+    for (const p of give) this.assigned.delete(p);
     this.metrics.partitionsOwned.set(this.assigned.size);
-    await this.options.leases.release(p);
-    this.metrics.handoffSeconds.observe((performance.now() - start) / 1000);
+    await Promise.all(give.map((p) => leases.release(p)));
+    const seconds = (performance.now() - start) / 1000;
+    for (let i = 0; i < give.length; i++) this.metrics.handoffSeconds.observe(seconds);
   }
 
   private enqueue(task: () => Promise<void>): Promise<void> {

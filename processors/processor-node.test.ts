@@ -266,5 +266,18 @@ describe('ProcessorNode', () => {
     await b.node.start();
     expect(await counter(b.registry, 'sluice_processor_replayed_records_total')).toBe(0);
   });
-});
 
+  it('revokes several partitions with one final checkpoint round (a join hands many over at once)', async () => {
+    for (let i = 0; i < 4; i++) {
+      await log.append(0, record('batch-a', i));
+      await log.append(1, record('batch-b', i));
+    }
+    const a = node([0, 1]);
+    await a.node.start();
+    await a.node.revoke([0, 1]);
+    expect(a.node.partitions).toEqual([]);
+    const [c0, c1] = [(await store.restorable(0)).at(-1)!, (await store.restorable(1)).at(-1)!];
+    // Both final checkpoints come from the same round.
+    expect(c0.id).toBe(c1.id);
+  });
+});

@@ -202,21 +202,25 @@ export class ProcessorNode {
    * partition is released even when the checkpoint throws (the error is passed on).
    * A no-op for a partition not assigned.
    */
-  async revoke(partition: number): Promise<void> {
+  async revoke(partition: number | readonly number[]): Promise<void> {
+    const partitions = typeof partition === 'number' ? [partition] : partition;
     await this.serial.run(async () => {
-      const task = this.tasks.get(partition);
-      if (task === undefined) return;
+      const tasks = partitions.flatMap((p) => this.tasks.get(p) ?? []);
+      if (tasks.length === 0) return;
       try {
         // Before the sink runs nothing was emitted; a failed loop's state is not to be kept; after a stop its final checkpoint was taken.
         if (!this.started || this.failed || this.closed) return;
-        const outcome = await this.checkpointTasks([task], { partial: true });
-        if (outcome.refused.length > 0) this.deps.logger.warn({ partition }, 'storage refused the final checkpoint of a revoked partition; its next owner replays from the one before');
+        // One flush and one checkpoint round for all of them: a join hands several partitions over at once.
+        const outcome = await this.checkpointTasks(tasks, { partial: true });
+        if (outcome.refused.length > 0) this.deps.logger.warn({ partitions: outcome.refused }, 'storage refused the final checkpoint of a revoked partition; its next owner replays from the one before');
       } finally {
-        this.tasks.delete(partition);
-        this.catchUp.delete(partition);
-        const labels = { partition: String(partition) };
-        this.metrics.lag.remove(labels);
-        this.metrics.watermarkDelay.remove(labels);
+        for (const task of tasks) {
+          this.tasks.delete(task.partition);
+          this.catchUp.delete(task.partition);
+          const labels = { partition: String(task.partition) };
+          this.metrics.lag.remove(labels);
+          this.metrics.watermarkDelay.remove(labels);
+        }
       }
     });
   }
