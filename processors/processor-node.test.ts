@@ -229,6 +229,19 @@ describe('ProcessorNode', () => {
     await untilWindows('lost', [[0, 6, 15]]);
   });
 
+  it('a lost lease (discardOutput) before abandon: no checkpoint commits what was fired and dropped; its next owner writes it', async () => {
+    for (let i = 0; i < 6; i++) await log.append(0, record('dropped', i));
+    const a = node([0]);
+    await a.node.start();
+    a.node.discardOutput(0); // the lease is lost; the balancer has not abandoned the partition yet
+    await log.append(0, ahead());
+    await a.node.checkpoint(); // the loop goes on meanwhile, and so do its checkpoints
+    expect(await store.restorable(0)).toEqual([]);
+    // Assigned back before any abandon: it restarts from the checkpoint, not from the state that dropped its points.
+    await a.node.assign(0);
+    await untilWindows('dropped', [[0, 6, 15]]);
+  });
+
   it('a partition taken over after a failure is processed only from its notBefore time on', async () => {
     for (let i = 0; i < 6; i++) await log.append(0, record('late-start', i));
     await log.append(0, ahead());

@@ -112,6 +112,8 @@ export class ProcessorNode {
       intervalMs: config.checkpoint.interval,
       fullEvery: config.checkpoint.fullEvery,
       fencedIsRecoverable: deps.onFenced !== undefined,
+      // Its fired points were dropped: committing its state would skip them for good.
+      outputDiscarded: (partition) => this.abandoned.has(partition),
     });
   }
 
@@ -154,9 +156,14 @@ export class ProcessorNode {
     const since = options.since ?? performance.now();
     await this.serial.run(async () => {
       if (this.ended) throw new ProcessorStoppedError(`partition ${partition} cannot be assigned: the processor node is stopping`);
-      if (this.tasks.has(partition)) return;
+      if (this.tasks.has(partition)) {
+        if (!this.abandoned.has(partition)) return;
+        // Its output was discarded and its state moved on without it: start again from the checkpoint.
+        this.dropTask(partition);
+      }
       const task = this.createTask(partition);
       await this.restore(task);
+      this.deps.logger.debug({ partition, offset: task.offset }, 'partition taken on');
       await this.startCatchUp(task);
       this.metrics.restoreSeconds.observe((performance.now() - since) / 1000);
       this.abandoned.delete(partition);
@@ -171,8 +178,8 @@ export class ProcessorNode {
   /**
    * Stops emitting `partition`'s output at once and drops what of it the sink still
    * buffers (its lease passed to another processor, which writes it again from the last
-   * checkpoint). Synchronous, so it takes effect before the next write is sent; abandon()
-   * then removes the task.
+   * checkpoint). Synchronous, so it takes effect before the next write is sent; from then
+   * on the partition is neither processed nor checkpointed, and abandon() removes the task.
    */
   discardOutput(partition: number): void {
     this.abandoned.add(partition);
@@ -181,6 +188,7 @@ export class ProcessorNode {
 
   /** Gives `partition` up without a checkpoint (its lease was lost): output discarded, task and state dropped. */
   async abandon(partition: number): Promise<void> {
+    this.deps.logger.debug({ partition }, 'partition abandoned without a checkpoint');
     this.discardOutput(partition);
     await this.serial.run(async () => this.dropTask(partition));
   }
@@ -212,6 +220,7 @@ export class ProcessorNode {
         if (!this.started || this.failed || this.closed) return;
         // One flush and one checkpoint round for all of them: a join hands several partitions over at once.
         const outcome = await this.checkpointTasks(tasks, { partial: true });
+        this.deps.logger.debug({ written: outcome.written, fenced: outcome.fenced, discarded: outcome.discarded }, 'partitions handed over');
         if (outcome.refused.length > 0) this.deps.logger.warn({ partitions: outcome.refused }, 'storage refused the final checkpoint of a revoked partition; its next owner replays from the one before');
       } finally {
         for (const task of tasks) {
@@ -397,6 +406,7 @@ export class ProcessorNode {
     let worked = false;
     for (const task of this.tasks.values()) {
       if (this.out.sink.saturated) break;
+      if (this.abandoned.has(task.partition)) continue;
       const after = this.notBefore.get(task.partition);
       if (after !== undefined) {
         if (after > Date.now()) continue;
@@ -416,7 +426,7 @@ export class ProcessorNode {
       this.updateGauges(now);
     }
     if (!worked) {
-      for (const task of this.tasks.values()) if (!this.notBefore.has(task.partition)) task.advanceIfIdle(now);
+      for (const task of this.tasks.values()) if (!this.notBefore.has(task.partition) && !this.abandoned.has(task.partition)) task.advanceIfIdle(now);
       this.updateGauges(now);
     }
     return worked;

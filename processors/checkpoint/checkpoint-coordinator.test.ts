@@ -56,7 +56,7 @@ describe('CheckpointCoordinator', () => {
   afterEach(() => dir.remove());
 
   /** A coordinator over a real LocalCheckpointStore whose writes the test can make the disk refuse, and a log whose trims are recorded. */
-  function coordinator(options: { keep: number; fullEvery: number; flush?: () => Promise<void>; fence?: number; fencedIsRecoverable?: boolean }) {
+  function coordinator(options: { keep: number; fullEvery: number; flush?: () => Promise<void>; fence?: number; fencedIsRecoverable?: boolean; outputDiscarded?: (p: number) => boolean }) {
     const store = new LocalCheckpointStore(dir.path, options.keep);
     const recordingStore = {
       write: async (c: PartitionCheckpoint) => {
@@ -81,7 +81,7 @@ describe('CheckpointCoordinator', () => {
       (async () => {
         steps.push('flush');
       });
-    const c = new CheckpointCoordinator({ log: recordingLog, store: recordingStore, flush, health, intervalMs: 10_000, fullEvery: options.fullEvery, now: () => clock, fencedIsRecoverable: options.fencedIsRecoverable });
+    const c = new CheckpointCoordinator({ log: recordingLog, store: recordingStore, flush, health, intervalMs: 10_000, fullEvery: options.fullEvery, now: () => clock, fencedIsRecoverable: options.fencedIsRecoverable, outputDiscarded: options.outputDiscarded });
     return { c, store };
   }
 
@@ -194,5 +194,24 @@ describe('CheckpointCoordinator', () => {
     const outcome = await coordinator({ keep: 1, fullEvery: 1, fence: 0, fencedIsRecoverable: true }).c.checkpoint(tasks);
     expect(outcome).toMatchObject({ written: [1], refused: [], fenced: [0] });
     expect(steps.filter((s) => s.startsWith('trim'))).toEqual(['trim 1 180']);
+  });
+
+  it('a partition whose output was discarded (its lease lost) during the flush is neither snapshot nor committed', async () => {
+    const discarded = new Set<number>();
+    const { c, store } = coordinator({
+      keep: 1,
+      fullEvery: 1,
+      outputDiscarded: (p) => discarded.has(p),
+      flush: async () => {
+        steps.push('flush');
+        discarded.add(0); // the lease is lost while the flush is on its way
+      },
+    });
+    const tasks = [new FakeTask(0, steps), new FakeTask(1, steps)];
+    for (const t of tasks) t.offset = 40;
+    const outcome = await c.checkpoint(tasks);
+    expect(outcome).toMatchObject({ written: [1], discarded: [0], fenced: [] });
+    expect(steps).toEqual(['flush', 'snapshot 1', 'write 1', 'trim 1 40']);
+    expect(await store.restorable(0)).toEqual([]);
   });
 });

@@ -34,6 +34,12 @@ export interface CheckpointCoordinatorDeps {
    * processor was given the same partitions, a mistake to stop on, so the error is thrown.
    */
   fencedIsRecoverable?: boolean;
+  /**
+   * Whether `partition`'s output has been discarded (its lease was lost): its state is then
+   * not committed, since the points it fired were never written and its next owner must
+   * fire them again from the checkpoint before. Asked after the flush.
+   */
+  outputDiscarded?: (partition: number) => boolean;
   /** Injected for tests. */
   now?: () => number;
   /** Injected for tests: the wait after a refused write (default 100 ms doubling to 5 s, jittered). */
@@ -49,6 +55,8 @@ export interface CheckpointOutcome {
   refused: number[];
   /** Partitions another processor has claimed (CheckpointFencedError): nothing committed or trimmed; this processor must let them go. */
   fenced: number[];
+  /** Partitions whose output was discarded (see outputDiscarded): not snapshot, not committed. */
+  discarded: number[];
   /** Snapshot bytes, written or not. */
   bytes: number;
 }
@@ -98,10 +106,14 @@ export class CheckpointCoordinator {
    */
   async checkpoint(tasks: readonly CheckpointParticipant[], options: { partial?: boolean } = {}): Promise<CheckpointOutcome> {
     await this.deps.flush();
-    const outcome: CheckpointOutcome = { id: this.nextId++, written: [], refused: [], fenced: [], bytes: 0 };
+    const outcome: CheckpointOutcome = { id: this.nextId++, written: [], refused: [], fenced: [], discarded: [], bytes: 0 };
     let refusal: unknown;
     let fencedBy: CheckpointFencedError | undefined;
     for (const task of tasks) {
+      if (this.deps.outputDiscarded?.(task.partition)) {
+        outcome.discarded.push(task.partition);
+        continue;
+      }
       const checkpoint = await task.snapshot(outcome.id, { fullEvery: this.deps.fullEvery });
       outcome.bytes += checkpoint.state.byteLength;
       try {

@@ -3,6 +3,7 @@
  * real influxd, and `sluice gateway` / `sluice processor` processes sharing one config
  * file (log.kind: jetstream), each with its own dataDir and ports.
  */
+import { writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onTestFailed } from 'vitest';
@@ -95,6 +96,8 @@ export async function startSluiceCluster(o: SluiceClusterOptions): Promise<Sluic
   });
   onTestFailed(() => {
     for (const m of members) if (m.process !== undefined) console.error(`${m.name} output:\n${m.process.output.slice(-30).join('\n')}`);
+    // SLUICE_TEST_DUMP=<dir> (with SLUICE_LOG_LEVEL=debug to follow each partition): every member's whole output, a file each.
+    if (process.env.SLUICE_TEST_DUMP) for (const m of members) if (m.process !== undefined) writeFileSync(`${process.env.SLUICE_TEST_DUMP}/${m.name}.log`, m.process.output.join('\n'));
   });
   // Port 0 everywhere: each process reports the ports it got in its 'sluice ready' line.
   const member = (name: string, role: 'gateway' | 'processor', extra: string[]): ClusterMember => {
