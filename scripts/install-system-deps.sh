@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo run for real: InfluxDB 1.x (influxd),
-# nats-server (JetStream, distributed mode) and mosquitto-clients (mosquitto_pub in tests);
+# nats-server (JetStream, distributed mode), mosquitto-clients (mosquitto_pub in tests) and
+# mosquitto (the reference broker of `sluice bench --mode load`);
 # and the tools tests call that Debian images usually have: openssl (test CAs for mTLS),
 # util-linux (prlimit: a descriptor limit) and mount (a small tmpfs for full-disk tests).
 set -euo pipefail
-packages=(influxdb nats-server mosquitto-clients openssl util-linux mount)
+packages=(influxdb nats-server mosquitto-clients mosquitto openssl util-linux mount)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

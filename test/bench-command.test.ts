@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bucketQuantile, histogramBuckets, metricSum, nextRate, roundRate, targets, type BenchReport, type ScenarioResult, type VerifyStepResult } from '../bench/ramp/index.js';
+import { findMosquitto, type LoadReport } from '../bench/load/index.js';
 import { startInfluxd } from './harness/influxdb.js';
 import { SLUICE_BIN } from './harness/sluice-process.js';
 import { tempDir } from './harness/temp-dir.js';
@@ -170,6 +171,35 @@ describe('sluice bench', () => {
     expect(err).toMatchObject({ code: 2 });
     expect((err as { stderr: string }).stderr).toMatch(/bench --scenario: .*"triple".*SLUICE_CONFIG_INVALID/);
   });
+  it('--mode load runs every broker in closed-loop rounds and verifies sluice start end to end: InfluxDB counts every PUBACKed reading', async () => {
+    const influx = await startInfluxd();
+    cleanups.push(influx.destroy);
+    const dir = await tempDir('sluice-bench-test-');
+    cleanups.push(dir.remove);
+    const out = join(dir.path, 'results');
+    const args = ['bench', '--mode', 'load', '--scenario', 'both', '--rounds', '1', '--duration', '1s', '--warmup', '300ms', '--connections', '4', '--inflight', '4', '--influx-url', influx.url, '--out', out];
+    const { stdout, stderr } = await run(process.execPath, [SLUICE_BIN, ...args], { cwd: dir.path, timeout: 100_000 });
+    const brokers = findMosquitto() === undefined ? ['bare-aedes', 'sluice-gateway', 'sluice-start'] : ['bare-aedes', 'mosquitto', 'sluice-gateway', 'sluice-start'];
+    const file = (await readdir(out)).find((f) => f.startsWith('load-') && f.endsWith('.json'))!;
+    const report = JSON.parse(await readFile(join(out, file), 'utf8')) as LoadReport;
+    expect(report.runs.map((r) => `${r.scenario} ${r.broker}`).sort()).toEqual(['single', 'series'].flatMap((s) => brokers.map((b) => `${s} ${b}`)).sort());
+    for (const r of report.runs) {
+      expect(r.msgsPerSecond, `${r.scenario} ${r.broker}`).toBeGreaterThan(0);
+      // Both rates are rounded from the same count: they differ by rounding only.
+      expect(Math.abs(r.readingsPerSecond - r.msgsPerSecond * (r.scenario === 'single' ? 1 : 100))).toBeLessThanOrEqual(50);
+      expect(r.brokerCpuSecondsPerMillionMessages).toBeGreaterThan(0);
+    }
+    // Every reading sent was PUBACKed (the clients drain before closing), and InfluxDB's window counts add up to exactly that.
+    const verified = report.runs.filter((r) => r.broker === 'sluice-start');
+    expect(verified).toHaveLength(2);
+    for (const r of verified) {
+      expect(r.verify!.expectedReadings).toBeGreaterThan(0);
+      expect(r.verify).toEqual({ expectedReadings: r.verify!.expectedReadings, foundReadings: r.verify!.expectedReadings, exact: true });
+    }
+    expect(stderr).toMatch(/load single round 1 sluice-start: .*; verify exact/);
+    expect(stdout).toMatch(/\| single \| sluice-start \| [\d,]+ \| .* \| exact in 1 of 1 rounds \|/);
+    expect(stdout).toMatch(/- single: sluice-start \/ bare-aedes msgs\/s = \*\*[\d.]+\*\* \(bars: ≥ 0.6×: (met|not met)\)/);
+  }, 120_000);
 });
 
 describe('bench series target', () => {

@@ -34,7 +34,7 @@ export interface BrokerSample {
 
 /** A broker under test in its own process. */
 export interface BrokerProcess {
-  readonly kind: 'sluice' | 'bare-aedes';
+  readonly kind: 'sluice' | 'bare-aedes' | 'mosquitto';
   /** How it was started, for the report. */
   readonly command: string;
   readonly processors: boolean;

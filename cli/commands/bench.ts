@@ -11,7 +11,8 @@ import {
   type BenchOptionsInput,
   type ScenarioName,
 } from '../../bench/ramp/index.js';
-import { ConfigError } from '../../core/index.js';
+import { loadMarkdown, loadReport, runLoad, writeLoadReport, type LoadScenario } from '../../bench/load/index.js';
+import { ConfigError, parseDuration } from '../../core/index.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './common.js';
 import { windowsSettleMs } from './simulate-verify.js';
 
@@ -25,6 +26,11 @@ interface BenchFlags extends ConfigFlags {
   out: string;
   influxUrl?: string;
   verifyRate?: string;
+  mode: string;
+  connections: string;
+  rounds: string;
+  duration: string;
+  warmup: string;
 }
 
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -43,7 +49,12 @@ export function registerBenchCommand(program: Command): void {
       .option('--max-steps <n>', 'steps per ramp', '12')
       .option('--start-rate <n>', 'first offered rate, readings/s (default: single 5000, series 200000)')
       .option('--devices <n>', 'simulated devices (connections)', '1000')
-      .option('--inflight <n>', 'QoS 1 publishes in flight per device (1–65535)', '4')
+      .option('--inflight <n>', 'QoS 1 publishes in flight per device (1–65535; default: ramp 4, load 16)')
+      .option('--mode <mode>', 'ramp (offered load stepped up to the highest sustained rate) | load (closed-loop load with pre-encoded payloads against bare aedes, mosquitto when installed, sluice gateway and, with --influx-url, sluice start, in rotating rounds; medians and ratios)', 'ramp')
+      .option('--connections <n>', 'load mode: connections (devices)', '50')
+      .option('--rounds <n>', 'load mode: rounds of every broker', '3')
+      .option('--duration <d>', 'load mode: how long each round measures', '10s')
+      .option('--warmup <d>', 'load mode: load before each round measures', '2s')
       .option('--out <dir>', 'where the report files go', 'bench/results')
       .option(
         '--influx-url <url>',
@@ -57,7 +68,9 @@ export function registerBenchCommand(program: Command): void {
     )
     .action(async (flags: BenchFlags) => {
       // Fails early, with the key, on a bad --config or --set; the gateway process reads them again.
-      await configFromFlags(flags);
+      const loaded = await configFromFlags(flags);
+      if (flags.mode === 'load') return loadMode(flags, loaded);
+      if (flags.mode !== 'ramp') throw new ConfigError(`bench --mode: use ramp or load (got ${JSON.stringify(flags.mode)})`);
       const scenarios: ScenarioName[] | undefined = flags.scenario === 'both' ? undefined : [flags.scenario as ScenarioName];
       const input: BenchOptionsInput = {
         scenarios,
@@ -65,7 +78,7 @@ export function registerBenchCommand(program: Command): void {
         maxSteps: num(flags.maxSteps),
         startRate: num(flags.startRate),
         devices: num(flags.devices),
-        inflight: num(flags.inflight),
+        inflight: num(flags.inflight ?? '4'),
         out: flags.out,
         influxUrl: flags.influxUrl,
         verifyRate: num(flags.verifyRate),
@@ -125,4 +138,52 @@ async function verifySetup(flags: BenchFlags, influxUrl: string): Promise<{ sets
     sets,
     setup: { windows: config.windows, influx: config.influx, waitMs: windowsSettleMs(config), devicePrefix: `bench-series-verify-${now.getTime().toString(36)}-` },
   };
+}
+
+/** `sluice bench --mode load`: rounds of closed-loop load on every broker, medians and ratios, verified end to end for `sluice start`. */
+async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof configFromFlags>>): Promise<void> {
+  const count = (flag: string, value: string, min: number): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new ConfigError(`bench --${flag}: use a whole number ≥ ${min} (got ${JSON.stringify(value)})`);
+    return n;
+  };
+  const scenarios: LoadScenario[] = flags.scenario === 'both' ? ['single', 'series'] : flags.scenario === 'single' || flags.scenario === 'series' ? [flags.scenario] : [];
+  if (scenarios.length === 0) throw new ConfigError(`bench --scenario: use single, series or both (got ${JSON.stringify(flags.scenario)})`);
+  const startedAt = new Date();
+  let influx: { url: string; database: string; measurement: string } | undefined;
+  if (flags.influxUrl !== undefined) {
+    const tumbling = config.windows.find((w) => w.type === 'tumbling');
+    if (tumbling === undefined) throw new ConfigError('bench --mode load --influx-url: the verify step needs a tumbling window in windows (the default telemetry_10s is one)');
+    influx = { url: flags.influxUrl, database: `sluice_load_${startedAt.toISOString().replace(/[-:.]/g, '')}`, measurement: tumbling.name };
+  }
+  const options = {
+    scenarios,
+    connections: count('connections', flags.connections, 1),
+    inflight: count('inflight', flags.inflight ?? '16', 1),
+    rounds: count('rounds', flags.rounds, 1),
+    durationMs: flagDuration('duration', flags.duration),
+    warmupMs: flagDuration('warmup', flags.warmup),
+    influx,
+    sluice: { configFile: flags.config, sets: flags.set, dataParent: flags.dataDir },
+    verifyTimeoutMs: 30_000,
+  };
+  say(`load: ${options.connections} connections × ${options.inflight} in flight, ${options.rounds} rounds × ${flags.duration}${influx ? `; sluice start writes to ${influx.url}, database ${influx.database}` : ''}`);
+  const runs = await runLoad(options, {
+    skipped: (broker, why) => say(`load: ${broker} skipped: ${why}`),
+    round: (r) =>
+      say(
+        `load ${r.scenario} round ${r.round} ${r.broker}: ${shortNumber(r.msgsPerSecond)} msgs/s, ${shortNumber(r.readingsPerSecond)} readings/s, ${r.brokerCpuSecondsPerMillionMessages} CPU s per M msgs, PUBACK p99 ${r.pubackMs.p99.toFixed(1)} ms, RSS ${r.brokerRssMiB} MiB${r.verify ? `; verify ${r.verify.exact ? 'exact' : `NOT exact: ${r.verify.foundReadings} of ${r.verify.expectedReadings} readings counted`}` : ''}`,
+      ),
+  });
+  const report = loadReport(options, runs, startedAt);
+  const files = await writeLoadReport(report, flags.out);
+  process.stdout.write(`${loadMarkdown(report)}\nwritten ${files.json}\n        ${files.markdown}\n`);
+}
+
+function flagDuration(flag: string, value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new ConfigError(`bench --${flag}: ${(err as Error).message}`);
+  }
 }

@@ -1,0 +1,119 @@
+/** The load mode's report: medians over rounds, the issue's ratios, and the files it writes. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { machineInfo, type MachineInfo } from '../ramp/index.js';
+import { LOAD_BROKERS, type LoadBroker, type LoadOptions, type LoadRun, type LoadScenario } from './run-load.js';
+
+/** One broker under one scenario: the median of its rounds. */
+export interface LoadMedian {
+  broker: LoadBroker;
+  scenario: LoadScenario;
+  rounds: number;
+  msgsPerSecond: number;
+  readingsPerSecond: number;
+  brokerCpuSecondsPerMillionMessages: number;
+  brokerCpuSecondsPerMillionReadings: number;
+  loadCpuSecondsPerMillionMessages: number;
+  brokerRssMiB: number;
+  pubackP50Ms: number;
+  pubackP99Ms: number;
+  /** sluice-start: rounds verified exact, of rounds run. */
+  exactRounds?: number;
+}
+
+/** A ratio the issue names, from the medians (null when a side did not run). */
+export interface LoadRatio {
+  scenario: LoadScenario;
+  what: string;
+  ratio: number | null;
+  /** The bars it is measured against, e.g. [1.0, 1.5]. */
+  bars: number[];
+}
+
+export interface LoadReport {
+  kind: 'load';
+  startedAt: string;
+  machine: MachineInfo;
+  options: Omit<LoadOptions, 'sluice'>;
+  runs: LoadRun[];
+  medians: LoadMedian[];
+  ratios: LoadRatio[];
+}
+
+/** Medians per broker × scenario, and the ratios of issue 15 (single: sluice start vs mosquitto and bare aedes). */
+export function loadReport(options: LoadOptions, runs: LoadRun[], startedAt: Date): LoadReport {
+  const medians: LoadMedian[] = [];
+  for (const scenario of options.scenarios) {
+    for (const broker of LOAD_BROKERS) {
+      const of = runs.filter((r) => r.broker === broker && r.scenario === scenario);
+      if (of.length === 0) continue;
+      const m = (pick: (r: LoadRun) => number): number => median(of.map(pick));
+      medians.push({
+        broker,
+        scenario,
+        rounds: of.length,
+        msgsPerSecond: m((r) => r.msgsPerSecond),
+        readingsPerSecond: m((r) => r.readingsPerSecond),
+        brokerCpuSecondsPerMillionMessages: m((r) => r.brokerCpuSecondsPerMillionMessages),
+        brokerCpuSecondsPerMillionReadings: m((r) => r.brokerCpuSecondsPerMillionReadings),
+        loadCpuSecondsPerMillionMessages: m((r) => r.loadCpuSecondsPerMillionMessages),
+        brokerRssMiB: m((r) => r.brokerRssMiB),
+        pubackP50Ms: m((r) => r.pubackMs.p50),
+        pubackP99Ms: m((r) => r.pubackMs.p99),
+        ...(broker === 'sluice-start' ? { exactRounds: of.filter((r) => r.verify?.exact).length } : {}),
+      });
+    }
+  }
+  const rate = (broker: LoadBroker, scenario: LoadScenario): number | undefined => medians.find((x) => x.broker === broker && x.scenario === scenario)?.msgsPerSecond;
+  const ratio = (scenario: LoadScenario, a: LoadBroker, b: LoadBroker, bars: number[]): LoadRatio => {
+    const x = rate(a, scenario);
+    const y = rate(b, scenario);
+    return { scenario, what: `${a} / ${b} msgs/s`, ratio: x === undefined || y === undefined ? null : Math.round((x / y) * 100) / 100, bars };
+  };
+  const ratios: LoadRatio[] = [];
+  for (const scenario of options.scenarios) {
+    ratios.push(ratio(scenario, 'sluice-start', 'mosquitto', scenario === 'single' ? [1.0, 1.5] : []));
+    ratios.push(ratio(scenario, 'sluice-start', 'bare-aedes', scenario === 'single' ? [0.6] : []));
+    ratios.push(ratio(scenario, 'sluice-gateway', 'mosquitto', []));
+    ratios.push(ratio(scenario, 'sluice-gateway', 'bare-aedes', []));
+  }
+  const { sluice: _sluice, ...shown } = options;
+  return { kind: 'load', startedAt: startedAt.toISOString(), machine: machineInfo(), options: shown, runs, medians, ratios: ratios.filter((r) => r.ratio !== null) };
+}
+
+/** The report as a Markdown table of medians and the ratios with their bars. */
+export function loadMarkdown(report: LoadReport): string {
+  const o = report.options;
+  const lines = [
+    `# sluice bench --mode load, ${report.startedAt}`,
+    '',
+    `${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.ramGiB} GiB, Node ${report.machine.node}; QoS 1, ${o.connections} connections × ${o.inflight} in flight, ${o.rounds} rounds × ${o.durationMs / 1000} s after ${o.warmupMs / 1000} s warm-up; medians. The load generator shares the cores.`,
+    '',
+    '| scenario | broker | msgs/s | readings/s | broker CPU s per M msgs | load CPU s per M msgs | PUBACK p50 / p99 ms | RSS MiB | verify |',
+    '| --- | --- | --: | --: | --: | --: | --: | --: | --- |',
+    ...report.medians.map(
+      (m) =>
+        `| ${m.scenario} | ${m.broker} | ${m.msgsPerSecond.toLocaleString('en-US')} | ${m.readingsPerSecond.toLocaleString('en-US')} | ${m.brokerCpuSecondsPerMillionMessages} | ${m.loadCpuSecondsPerMillionMessages} | ${m.pubackP50Ms.toFixed(1)} / ${m.pubackP99Ms.toFixed(1)} | ${m.brokerRssMiB} | ${m.exactRounds === undefined ? '' : `exact in ${m.exactRounds} of ${m.rounds} rounds`} |`,
+    ),
+    '',
+    ...report.ratios.map((r) => `- ${r.scenario}: ${r.what} = **${r.ratio}**${r.bars.length ? ` (bars: ${r.bars.map((b) => `≥ ${b}×: ${r.ratio! >= b ? 'met' : 'not met'}`).join(', ')})` : ''}`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** Writes <dir>/load-<time>.json and .md; returns their paths. */
+export async function writeLoadReport(report: LoadReport, dir: string): Promise<{ json: string; markdown: string }> {
+  await mkdir(dir, { recursive: true });
+  const base = join(dir, `load-${report.startedAt.replace(/[:.]/g, '-')}`);
+  const files = { json: `${base}.json`, markdown: `${base}.md` };
+  await writeFile(files.json, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(files.markdown, loadMarkdown(report));
+  return files;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

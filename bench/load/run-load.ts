@@ -1,0 +1,167 @@
+/**
+ * `sluice bench --mode load`: closed-loop QoS 1 load with pre-encoded payloads (each
+ * connection keeps `inflight` publishes outstanding and sends the next on each PUBACK),
+ * so the broker, not the generator, is what saturates. Runs bare aedes, mosquitto (when
+ * installed), `sluice gateway` and, with an InfluxDB, `sluice start` in the same run,
+ * round after round in rotating order, and verifies every `sluice start` round end to
+ * end: the readings counted in InfluxDB's window points must equal the readings PUBACKed.
+ */
+import hdr from 'hdr-histogram-js';
+import { ReadingBatch } from '../../proto/index.js';
+import { LoadClient, withSeqSlot } from '../load-client.js';
+import { startBareAedes, startSluiceProcess, type BrokerProcess } from '../ramp/index.js';
+import { findMosquitto, startMosquitto } from './mosquitto-process.js';
+import { countWindowReadings } from './window-readings.js';
+
+export const LOAD_BROKERS = ['bare-aedes', 'mosquitto', 'sluice-gateway', 'sluice-start'] as const;
+export type LoadBroker = (typeof LOAD_BROKERS)[number];
+export const LOAD_SCENARIOS = { single: 1, series: 100 } as const;
+export type LoadScenario = keyof typeof LOAD_SCENARIOS;
+
+export interface LoadOptions {
+  scenarios: LoadScenario[];
+  connections: number;
+  inflight: number;
+  durationMs: number;
+  warmupMs: number;
+  rounds: number;
+  /** With it: `sluice start` runs too, its processors writing to this InfluxDB 1.x database, and each of its rounds is verified. */
+  influx?: { url: string; database: string; measurement: string };
+  /** The user's --config and --set for the sluice processes, and where their data dirs go. */
+  sluice: { configFile?: string; sets?: string[]; dataParent?: string };
+  /** How long a verify waits for the last windows to reach InfluxDB. */
+  verifyTimeoutMs: number;
+}
+
+/** One round of one broker under one scenario. */
+export interface LoadRun {
+  broker: LoadBroker;
+  scenario: LoadScenario;
+  round: number;
+  msgsPerSecond: number;
+  readingsPerSecond: number;
+  /** The broker process's CPU (every thread) per million messages measured. */
+  brokerCpuSecondsPerMillionMessages: number;
+  brokerCpuSecondsPerMillionReadings: number;
+  /** The load generator's own CPU per million messages (it shares the cores). */
+  loadCpuSecondsPerMillionMessages: number;
+  brokerRssMiB: number;
+  pubackMs: { p50: number; p99: number; max: number };
+  /** sluice-start only: readings PUBACKed in the whole round (warm-up included) and readings counted in InfluxDB's window points. */
+  verify?: { expectedReadings: number; foundReadings: number; exact: boolean };
+}
+
+export interface LoadHooks {
+  round?: (run: LoadRun) => void;
+  skipped?: (broker: LoadBroker, why: string) => void;
+}
+
+/** Runs every broker × scenario × round; the brokers' order rotates each round so none always runs on a warmer machine. */
+export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadRun[]> {
+  const mosquitto = findMosquitto();
+  const brokers = LOAD_BROKERS.filter((b) => {
+    if (b === 'mosquitto' && mosquitto === undefined) hooks.skipped?.(b, 'not installed (apt-get install mosquitto)');
+    else if (b === 'sluice-start' && options.influx === undefined) hooks.skipped?.(b, 'no --influx-url');
+    else return true;
+    return false;
+  });
+  const runs: LoadRun[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    const order = brokers.map((_, i) => brokers[(i + round - 1) % brokers.length]!);
+    for (const scenario of options.scenarios) {
+      for (const broker of order) {
+        const process = await startBroker(broker, options, mosquitto);
+        try {
+          const run = await runRound(process, broker, scenario, round, options);
+          runs.push(run);
+          hooks.round?.(run);
+        } finally {
+          await process.stop();
+        }
+      }
+    }
+  }
+  return runs;
+}
+
+function startBroker(broker: LoadBroker, options: LoadOptions, mosquitto: string | undefined): Promise<BrokerProcess> {
+  switch (broker) {
+    case 'bare-aedes':
+      return startBareAedes();
+    case 'mosquitto':
+      return startMosquitto(mosquitto!);
+    case 'sluice-gateway':
+      return startSluiceProcess({ ...options.sluice });
+    case 'sluice-start': {
+      const influx = options.influx!;
+      // The last windows close 2 s after the load stops and reach InfluxDB within a second.
+      const extraSets = [`influx.database=${influx.database}`, 'time.idleTimeout=2s', 'influx.flushInterval=500ms'];
+      return startSluiceProcess({ ...options.sluice, influxUrl: influx.url, extraSets });
+    }
+  }
+}
+
+async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: LoadScenario, round: number, options: LoadOptions): Promise<LoadRun> {
+  const readingsPerMessage = LOAD_SCENARIOS[scenario];
+  const port = Number(new URL(process.mqttUrl).port);
+  const latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  const prefix = `load-${scenario}-${broker}-r${round}-${Date.now().toString(36)}-`;
+  const payload = loadPayload(readingsPerMessage, Date.now());
+  const clients = await Promise.all(
+    Array.from({ length: options.connections }, (_, i) => LoadClient.open(port, `${prefix}${i}`, `devices/${prefix}${i}/telemetry`, payload, options.inflight, latency, true)),
+  );
+  for (const c of clients) c.start();
+  await sleep(options.warmupMs);
+  latency.reset();
+  const acked = (): number => clients.reduce((n, c) => n + c.acked, 0);
+  const ackedBefore = acked();
+  const before = await process.sample();
+  const loadBefore = globalThis.process.cpuUsage();
+  const started = performance.now();
+  await sleep(options.durationMs);
+  const seconds = (performance.now() - started) / 1000;
+  const messages = acked() - ackedBefore;
+  const after = await process.sample();
+  const loadCpu = globalThis.process.cpuUsage(loadBefore);
+  const p = { p50: latency.getValueAtPercentile(50) / 1000, p99: latency.getValueAtPercentile(99) / 1000, max: latency.maxValue / 1000 };
+  for (const c of clients) c.stop();
+  await Promise.all(clients.map((c) => c.drained()));
+  for (const c of clients) c.close();
+  const run: LoadRun = {
+    broker,
+    scenario,
+    round,
+    msgsPerSecond: Math.round(messages / seconds),
+    readingsPerSecond: Math.round((messages * readingsPerMessage) / seconds),
+    brokerCpuSecondsPerMillionMessages: round3(((after.cpuSeconds - before.cpuSeconds) / messages) * 1e6),
+    brokerCpuSecondsPerMillionReadings: round3(((after.cpuSeconds - before.cpuSeconds) / (messages * readingsPerMessage)) * 1e6),
+    loadCpuSecondsPerMillionMessages: round3(((loadCpu.user + loadCpu.system) / 1e6 / messages) * 1e6),
+    brokerRssMiB: Math.round(after.rssBytes / 2 ** 20),
+    pubackMs: p,
+  };
+  if (broker === 'sluice-start') {
+    const expectedReadings = acked() * readingsPerMessage;
+    const influx = options.influx!;
+    const foundReadings = await countWindowReadings(influx, prefix, expectedReadings, options.verifyTimeoutMs);
+    run.verify = { expectedReadings, foundReadings, exact: foundReadings === expectedReadings };
+  }
+  return run;
+}
+
+/**
+ * One pre-encoded payload for every publish of a round (its seq slot is numbered per
+ * publish): one reading, or a 100-reading Series 10 ms apart, at `now`. Event time stays
+ * at the round's start, so no reading is ever late and the windows close on the idle timeout.
+ */
+function loadPayload(readings: number, now: number): Buffer {
+  const rest =
+    readings === 1
+      ? ReadingBatch.encode({ readings: [{ metric: 'temperature', timeUnixMs: now, doubleValue: 21.5 }] }).finish()
+      : ReadingBatch.encode({
+          series: [{ metric: 'vibration', startUnixMs: now, timeDeltaMs: Array.from({ length: readings }, (_, i) => i * 10), values: Array.from({ length: readings }, (_, i) => Math.sin(i) * 100) }],
+        }).finish();
+  return withSeqSlot(rest);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;

@@ -1,0 +1,22 @@
+/** Reads back from InfluxDB 1.x how many readings the window points of a set of devices counted. */
+
+/**
+ * The sum of the `count` field of `measurement`'s points whose device starts with
+ * `prefix`, polled until it reaches `expected` or `timeoutMs` passes; returns the last sum.
+ */
+export async function countWindowReadings(influx: { url: string; database: string; measurement: string }, prefix: string, expected: number, timeoutMs: number): Promise<number> {
+  const regex = prefix.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const q = `SELECT sum("count") FROM "${influx.measurement}" WHERE "device" =~ /^${regex}/`;
+  const url = `${influx.url.replace(/\/$/, '')}/query?db=${encodeURIComponent(influx.database)}&q=${encodeURIComponent(q)}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`InfluxDB answered ${res.status} to ${q}: ${await res.text()}`);
+    const body = (await res.json()) as { results?: { series?: { values?: [string, number][] }[]; error?: string }[] };
+    const result = body.results?.[0];
+    if (result?.error) throw new Error(`InfluxDB: ${result.error} (${q})`);
+    const found = result?.series?.[0]?.values?.[0]?.[1] ?? 0;
+    if (found >= expected || Date.now() >= deadline) return found;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
