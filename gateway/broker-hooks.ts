@@ -168,6 +168,9 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     const partition = device === session.identity.id ? session.partition : keyGroupOf(device, o.partitions);
     const tags = device === session.identity.id ? session.identity.tagString : '';
     const payload = packet.payload as Buffer;
+    const qos2 = packet.qos === 2 && !isWill;
+    // The common case (no flow limits, QoS 0 or 1) allocates no closure per message.
+    if (!qos2 && session.flow === undefined) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback);
     const ingest = (done: typeof callback): void => {
       const flow = session.flow;
       if (!flow) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, done);
@@ -175,7 +178,7 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
       if (delay > 0) o.metrics.rateLimited.inc();
       flow.pacer.schedule(delay, () => o.ingest.submit(device, partition, tags, kind, payload, packet.qos, done));
     };
-    if (packet.qos === 2 && !isWill) onceUnreleased(broker, client, session, packet.messageId!, ingest, callback);
+    if (qos2) onceUnreleased(broker, client, session, packet.messageId!, ingest, callback);
     else ingest(callback);
   };
 

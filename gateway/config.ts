@@ -111,10 +111,14 @@ export const ingestConfigSchema = z
     /** ... or this many payload bytes ... */
     batchMaxBytes: z.number().int().positive().default(4 * 1024 * 1024),
     /**
-     * ... or after this long, whichever comes first. 5 ms, not less: with many devices
-     * each sending a little, a batch's fixed costs (decode job, per-partition compress and
-     * append, commit) dominate; at 2 ms the gateway used ~130 µs of CPU per message and
-     * held PUBACK p99 < 100 ms only to ~5k msgs/s, at 5 ms ~65 µs and 13.5k (sluice bench).
+     * ... or at the latest this long after its first message, while an earlier batch is
+     * still on its way to the log. With none on its way the batch is cut at the end of the
+     * event-loop turn, and when the earlier ones are released what arrived meanwhile is
+     * cut at once (ingest-pipeline.ts): the batch grows with the load. 5 ms, not less:
+     * with many devices each sending a little, a batch's fixed costs (decode job,
+     * per-partition compress and append, commit) dominate; at 2 ms the gateway used
+     * ~130 µs of CPU per message and held PUBACK p99 < 100 ms only to ~5k msgs/s, at 5 ms
+     * ~65 µs and 13.5k (sluice bench, before the cut on release).
      */
     batchMaxDelay: duration('5ms'),
     /** Payload bytes accepted but not yet durable; past it the gateway stops reading sockets. */

@@ -45,7 +45,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const authenticator = createAuthenticator(config.auth, { registry: deviceRegistry, logger });
   const acl = config.acl.file ? await AclRules.load(config.acl.file) : AclRules.defaults();
   const deadLetters = await DeadLetterRecorder.open(deps.dataDir, config.deadLetters, deps.health);
-  const pool = new DecodePool({ threads: config.decode.threads, maxQueue: config.decode.maxQueue, limits: config.decode });
+  const pool = new DecodePool({ threads: config.decode.threads, maxQueue: config.decode.maxQueue, limits: config.decode, inlineMaxBytes: config.decode.inlineMaxBytes });
   const flows = new DeviceFlows(config.limits);
   const ingest = new IngestPipeline({
     flows,

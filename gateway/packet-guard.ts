@@ -72,9 +72,16 @@ function checkTopic(chunk: Buffer, at: number, bodyLength: number): GuardViolati
   const topicLength = chunk.readUInt16BE(at);
   const end = at + 2 + topicLength;
   if (end > chunk.length) return undefined;
-  const topic = chunk.subarray(at + 2, end);
-  if (topic.includes(0)) return 'topic_null_char';
-  if (!isUtf8(topic)) return 'topic_invalid_utf8';
+  // One pass over the bytes, no view allocated: topics are nearly always ASCII, and only
+  // a topic with a byte >= 0x80 needs the full UTF-8 check. A 0 byte is U+0000 in any
+  // well-formed UTF-8 (an overlong form fails isUtf8).
+  let ascii = true;
+  for (let k = at + 2; k < end; k++) {
+    const byte = chunk[k]!;
+    if (byte === 0) return 'topic_null_char';
+    if (byte >= 0x80) ascii = false;
+  }
+  if (!ascii && !isUtf8(chunk.subarray(at + 2, end))) return 'topic_invalid_utf8';
   return undefined;
 }
 

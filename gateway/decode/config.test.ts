@@ -16,6 +16,7 @@ describe('decode options', () => {
       maxSeriesPerDevice: 1000,
       threads: Math.max(1, availableParallelism() - 1),
       maxQueue: 16,
+      inlineMaxBytes: 16 * 1024,
     });
   });
 

@@ -77,4 +77,32 @@ describe('DecodePool', () => {
     await Promise.all(running);
     expect(pool.inFlight).toBe(0);
   });
+
+  it('decodes a job of at most inlineMaxBytes on the calling thread, the same as a worker does, and a larger one in a worker', async () => {
+    const mixed = (bytes: number) => {
+      const b = new DecodeJobBuilder();
+      for (let i = 0; b.byteLength < bytes; i++) {
+        b.add(ReadingBatch.encode({ seq: i, readings: [{ metric: `m${i % 3}`, timeUnixMs: i % 5 === 0 ? NOW + 3_600_000 : NOW - i, doubleValue: i }] }).finish(), i % 4, `d${i % 7}`, '', 'protobuf');
+      }
+      b.add(new TextEncoder().encode('{"seq": oops}'), 1, 'd1', '', 'json');
+      return b.take(NOW);
+    };
+    const inlinePool = new DecodePool({ threads: 1, maxQueue: 1, limits: LIMITS, inlineMaxBytes: 4096 });
+    try {
+      const small = mixed(3000);
+      const inline = await inlinePool.decode(small.job, small.transferList);
+      expect(inlinePool.stats).toEqual({ inline: 1, worker: 0 });
+      expect(small.job.payloads.byteLength).toBeGreaterThan(0); // never left this thread
+      const again = mixed(3000);
+      const inWorker = await pool.decode(again.job, again.transferList);
+      expect({ ...inline, batches: inline.batches.map(readingsOf) }).toEqual({ ...inWorker, batches: inWorker.batches.map(readingsOf) });
+      expect([...inline.status]).toContain(REASON_CODE.json_invalid);
+
+      const large = mixed(5000);
+      await inlinePool.decode(large.job, large.transferList);
+      expect(inlinePool.stats).toEqual({ inline: 1, worker: 1 });
+    } finally {
+      await inlinePool.close();
+    }
+  });
 });

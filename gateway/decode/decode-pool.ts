@@ -2,6 +2,7 @@ import { Piscina } from 'piscina';
 import { compiledWorkerFile, SluiceError } from '../../core/index.js';
 import type { PayloadLimits } from './config.js';
 import type { DecodeJob, DecodeResult } from './decode-job.js';
+import { decodeJob } from './decode.worker.js';
 
 export interface DecodePoolOptions {
   /** Worker threads (all started up front). */
@@ -10,6 +11,8 @@ export interface DecodePoolOptions {
   maxQueue: number;
   /** Payload limits, handed to every worker as workerData. */
   limits: PayloadLimits;
+  /** Jobs of at most this many payload bytes are decoded on the calling thread (decode.inlineMaxBytes); default 0: always in a worker. */
+  inlineMaxBytes?: number;
 }
 
 /** The compiled decode worker (see compiledWorkerFile). */
@@ -28,9 +31,15 @@ export class DecodePool {
   private readonly capacity: number;
   private inFlightJobs = 0;
   private waiters: (() => void)[] = [];
+  private readonly limits: PayloadLimits;
+  private readonly inlineMaxBytes: number;
+  /** Jobs decoded on the calling thread and in a worker, since the pool was made. */
+  readonly stats = { inline: 0, worker: 0 };
 
-  constructor({ threads, maxQueue, limits }: DecodePoolOptions) {
+  constructor({ threads, maxQueue, limits, inlineMaxBytes = 0 }: DecodePoolOptions) {
     this.capacity = threads + maxQueue;
+    this.limits = limits;
+    this.inlineMaxBytes = inlineMaxBytes;
     this.pool = new Piscina<DecodeJob, DecodeResult>({
       filename: workerFile(),
       minThreads: threads,
@@ -51,14 +60,26 @@ export class DecodePool {
     return this.inFlightJobs;
   }
 
-  /** Decodes a job in a worker; `transferList` (from DecodeJobBuilder.take) moves its buffers. Rejects at once when saturated. */
+  /**
+   * Decodes a job: a small one (inlineMaxBytes) at once on this thread, others in a worker;
+   * `transferList` (from DecodeJobBuilder.take) moves its buffers. Rejects at once when saturated.
+   */
   decode(job: DecodeJob, transferList: ArrayBuffer[]): Promise<DecodeResult> {
+    if (job.payloads.byteLength <= this.inlineMaxBytes) {
+      this.stats.inline++;
+      try {
+        return Promise.resolve(decodeJob(job, this.limits));
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
     if (this.saturated) {
       return Promise.reject(
         new SluiceError('SLUICE_DECODE_SATURATED', `decode pool saturated (${this.inFlightJobs} jobs in flight): wait for whenNotSaturated()`, { canRetry: true }),
       );
     }
     this.inFlightJobs++;
+    this.stats.worker++;
     return this.pool.run(job, { transferList }).finally(() => {
       this.inFlightJobs--;
       const wake = this.waiters;

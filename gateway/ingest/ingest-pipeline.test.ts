@@ -11,7 +11,7 @@ import { keyGroupOf } from '../../routing/index.js';
 import { readLoggedMessages } from '../../test/harness/log-contents.js';
 import { deadLettersConfigSchema, ingestConfigSchema } from '../config.js';
 import { DeadLetterRecorder } from '../dead-letters.js';
-import { decodeLimitsSchema, type DecodeJob, type DecodeResult } from '../decode/index.js';
+import { decodeLimitsSchema, jobMessageCount, type DecodeJob, type DecodeResult } from '../decode/index.js';
 import { decodeJob } from '../decode/decode.worker.js';
 import { createGatewayMetrics } from '../metrics.js';
 import { IngestPipeline, type DecodeService } from './ingest-pipeline.js';
@@ -50,6 +50,61 @@ class ReorderingPool implements DecodeService {
   whenNotSaturated(): Promise<void> {
     return this.saturated ? new Promise((resolve) => this.waiters.push(resolve)) : Promise.resolve();
   }
+}
+
+/** A decode pool that decodes for real and completes each job when the test says so. */
+class HeldPool implements DecodeService {
+  readonly jobs: { messages: number; complete: () => void }[] = [];
+  private readonly arrived: (() => void)[] = [];
+  saturated = false;
+
+  decode(job: DecodeJob): Promise<DecodeResult> {
+    const result = decodeJob(job, LIMITS);
+    return new Promise((resolve) => {
+      this.jobs.push({ messages: jobMessageCount(job), complete: () => resolve(result) });
+      for (const w of this.arrived.splice(0)) w();
+    });
+  }
+
+  whenNotSaturated(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Resolves once `n` jobs have been submitted. */
+  async jobCount(n: number): Promise<void> {
+    while (this.jobs.length < n) await new Promise<void>((resolve) => this.arrived.push(resolve));
+  }
+}
+
+async function pipelineOn(pool: DecodeService): Promise<{ pipeline: IngestPipeline; log: FileLog; close(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-ingest-cut-'));
+  dirs.push(dir);
+  const log = await FileLog.open({ dir: join(dir, 'log'), partitions: PARTITIONS, fsync: 'batch' });
+  const deadLetters = await DeadLetterRecorder.open(dir, deadLettersConfigSchema.parse({}));
+  const pipeline = new IngestPipeline({
+    log,
+    pool,
+    deadLetters,
+    metrics: createGatewayMetrics(new Registry()),
+    // An hour: a cut that waited for the timer would never come within the test.
+    config: ingestConfigSchema.parse({ batchMaxDelay: '1h' }),
+    maxMetricsPerDevice: 100,
+    maxSeriesPerDevice: 100,
+    logger: pino({ level: 'silent' }),
+  });
+  return {
+    pipeline,
+    log,
+    close: async () => {
+      await pipeline.close();
+      await log.close();
+      await deadLetters.close();
+    },
+  };
+}
+
+function publish(pipeline: IngestPipeline, device: string, seq: number): Promise<void> {
+  return new Promise((resolve, reject) => pipeline.submit(device, keyGroupOf(device, PARTITIONS), '', 'protobuf', payload(seq, false), 1, (err) => (err ? reject(err) : resolve())));
 }
 
 function payload(seq: number, json: boolean): Uint8Array {
@@ -95,4 +150,40 @@ describe('IngestPipeline', () => {
       { numRuns: 60 },
     );
   });
+
+  it('cuts at once when no batch is on its way, without waiting out batchMaxDelay', async () => {
+    const { pipeline, log, close } = await pipelineOn(new InlinePool());
+    await publish(pipeline, 'dev-a', 1);
+    expect((await readLoggedMessages(log)).map((m) => m.seq)).toEqual([1]);
+    await close();
+  });
+
+  it('cuts what arrived while a batch was on its way as one batch when that batch is released', async () => {
+    const pool = new HeldPool();
+    const { pipeline, log, close } = await pipelineOn(pool);
+    const first = publish(pipeline, 'dev-a', 1);
+    await pool.jobCount(1);
+    const later = [publish(pipeline, 'dev-a', 2), publish(pipeline, 'dev-b', 1), publish(pipeline, 'dev-a', 3)];
+    await new Promise((resolve) => setImmediate(resolve)); // a turn ends: no cut, the first batch is unreleased
+    expect(pool.jobs.length).toBe(1);
+    pool.jobs[0]!.complete();
+    await first;
+    await pool.jobCount(2);
+    expect(pool.jobs.map((j) => j.messages)).toEqual([1, 3]);
+    pool.jobs[1]!.complete();
+    await Promise.all(later);
+    expect((await readLoggedMessages(log)).filter((m) => m.device === 'dev-a').map((m) => m.seq)).toEqual([1, 2, 3]);
+    await close();
+  });
 });
+
+/** A decode pool that decodes at once, on the calling thread. */
+class InlinePool implements DecodeService {
+  readonly saturated = false;
+  decode(job: DecodeJob): Promise<DecodeResult> {
+    return Promise.resolve(decodeJob(job, LIMITS));
+  }
+  whenNotSaturated(): Promise<void> {
+    return Promise.resolve();
+  }
+}

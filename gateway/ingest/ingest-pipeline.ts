@@ -56,6 +56,13 @@ export class IngestPipeline {
   /** When the oldest publish of the current micro-batch arrived. */
   private pendingSince = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** The cut at the end of this event-loop turn, armed when no earlier batch is unreleased. */
+  private cutAtTurnEnd: NodeJS.Immediate | undefined;
+  /** Micro-batches cut and not yet released (not yet durable, or waiting for an earlier one). */
+  private unreleased = 0;
+  /** Publishes received since the last cut, by kind: counted per batch, not per message (prom-client's inc hashes labels). */
+  private receivedProtobuf = 0;
+  private receivedJson = 0;
   private inflight = 0;
   private readonly held: (() => void)[] = [];
   /** Per device: its metric names and its series' hashes (memory: bounded by the two guards). */
@@ -66,7 +73,13 @@ export class IngestPipeline {
   private waitingForPool = false;
   private closed = false;
 
-  constructor(private readonly o: IngestPipelineOptions) {}
+  private readonly messagesProtobuf;
+  private readonly messagesJson;
+
+  constructor(private readonly o: IngestPipelineOptions) {
+    this.messagesProtobuf = o.metrics.messages.labels('protobuf');
+    this.messagesJson = o.metrics.messages.labels('json');
+  }
 
   /** Payload bytes accepted and not yet durable. */
   get inflightBytes(): number {
@@ -82,7 +95,8 @@ export class IngestPipeline {
       done(new Error('gateway is shutting down'));
       return;
     }
-    this.o.metrics.messages.inc({ kind });
+    if (kind === 'json') this.receivedJson++;
+    else this.receivedProtobuf++;
     if (this.inflight > 0 && this.inflight + payload.byteLength > this.o.config.maxInflightBytes) {
       this.o.metrics.heldPublishes.inc();
       this.held.push(() => {
@@ -96,7 +110,6 @@ export class IngestPipeline {
 
   private accept(device: string, partition: number, deviceTags: string, kind: PayloadKind, payload: Uint8Array, qos: number, done: PublishDone): void {
     this.inflight += payload.byteLength;
-    this.o.metrics.inflightBytes.set(this.inflight);
     this.job.add(payload, partition, device, deviceTags, kind);
     if (this.pending.length === 0) this.pendingSince = performance.now();
     this.pending.push({ device, partition, payload, done: qos === 0 ? undefined : done });
@@ -104,13 +117,27 @@ export class IngestPipeline {
     if (qos === 0) done(null);
     const c = this.o.config;
     if (this.pending.length >= c.batchMaxMessages || this.pendingBytes >= c.batchMaxBytes) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), c.batchMaxDelay);
+    else if (this.unreleased === 0) this.cutAtTurnEnd ??= setImmediate(this.cutNow);
+    else this.timer ??= setTimeout(this.cutNow, c.batchMaxDelay);
   }
+
+  /**
+   * When to cut: at once (at the end of this event-loop turn, so one turn's socket reads
+   * share a batch) while no earlier batch is unreleased; otherwise when the earlier batches
+   * are released or `batchMaxDelay` has passed, whichever comes first. So an idle gateway
+   * acknowledges without waiting out a timer, and a busy one batches everything that
+   * arrives while a group commit runs: the batch grows with the load, and with it the
+   * messages that share a decode job, a compressed record per partition and an append.
+   */
+  private readonly cutNow = (): void => this.flush();
 
   /** Cuts the current micro-batch and sends it on (once the pool has room, if it is full). */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    clearImmediate(this.cutAtTurnEnd);
+    this.cutAtTurnEnd = undefined;
+    this.countReceived();
     if (this.pending.length === 0) return;
     if (this.o.pool.saturated) {
       // The batch keeps growing meanwhile; maxInflightBytes bounds it.
@@ -127,6 +154,8 @@ export class IngestPipeline {
     const since = this.pendingSince;
     this.pending = [];
     this.pendingBytes = 0;
+    this.unreleased++;
+    this.o.metrics.inflightBytes.set(this.inflight);
     const { job, transferList } = this.job.take();
     this.o.metrics.decodeBatchMessages.observe(batch.length);
     const started = performance.now();
@@ -140,10 +169,21 @@ export class IngestPipeline {
     this.appendTail = issued.catch(() => undefined);
     const durable = issued.then((appends) => appends.durable);
     this.acks.enqueue(durable, (err) => {
+      this.unreleased--;
       this.release(batch, err);
       // One observation per batch, not per publish: the hot path stays batch-oriented.
       this.o.metrics.pubackSeconds.observe((performance.now() - since) / 1000);
+      // What arrived while this batch was on its way is cut now, not when its timer fires.
+      if (this.unreleased === 0 && this.pending.length > 0) this.flush();
     });
+  }
+
+  /** Hands the receive counts since the last call to the metric, one inc per kind. */
+  private countReceived(): void {
+    if (this.receivedProtobuf > 0) this.messagesProtobuf.inc(this.receivedProtobuf);
+    if (this.receivedJson > 0) this.messagesJson.inc(this.receivedJson);
+    this.receivedProtobuf = 0;
+    this.receivedJson = 0;
   }
 
   /**
@@ -158,6 +198,7 @@ export class IngestPipeline {
     const patched = new Map<number, Uint8Array>();
     let readings = 0;
     let over: string | undefined;
+    const charge = this.o.flows?.enabled === true; // a Map lookup per message otherwise, for nothing
     for (let i = 0; i < batch.length; i++) {
       const publish = batch[i]!;
       const status = result.status[i]!;
@@ -171,7 +212,7 @@ export class IngestPipeline {
         this.reject(publish, 'cardinality_limit', over);
       } else {
         readings += result.readings[i]!;
-        this.o.flows?.chargeReadings(publish.device, result.readings[i]!);
+        if (charge) this.o.flows!.chargeReadings(publish.device, result.readings[i]!);
       }
     }
     const started = performance.now();
