@@ -1,6 +1,6 @@
 /** A partition's buffer of points (and deletes) on their way to InfluxDB, and the pre-commit flush before a checkpoint. */
 import type { InfluxWriter } from './influx-writer.js';
-import { lineKey, pointKey, toLineProtocol, type SinkPoint, type SinkPointId } from './point.js';
+import { encodePoint, pointKey, type SinkPoint, type SinkPointId } from './point.js';
 
 export interface InfluxSinkOptions {
   /** Usually one writer shared by every partition of a processor. */
@@ -72,8 +72,7 @@ export class InfluxSink {
    * always write a point's whole field set, so this is what InfluxDB's upsert would keep.
    */
   add(point: SinkPoint, owner?: number): void {
-    const line = toLineProtocol(point);
-    const key = lineKey(line);
+    const { line, key } = encodePoint(point);
     if (owner !== undefined) this.owners.set(key, owner);
     // The write replaces every field of the point, so a pending delete of it has nothing left to do.
     this.deletes.delete(key);
