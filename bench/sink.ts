@@ -13,7 +13,8 @@
  * names another build's dist/ directory (e.g. main's): its runs interleave with this
  * build's, round by round, so both see the same machine. Prints medians per shape and build:
  * points/s sustained (first emit to last point durable), Sluice CPU s per M points, influxd
- * CPU s per M points. BENCH_ROUNDS (3), BENCH_TICKS_RAW (10), BENCH_TICKS_WINDOW (4),
+ * CPU s per M points, and Sluice's CPU in a run whose batches are joined and dropped instead
+ * of sent (free of HTTP and of influxd's share of the cores). BENCH_ROUNDS (3), BENCH_TICKS_RAW (10), BENCH_TICKS_WINDOW (4),
  * BENCH_INFLIGHT and BENCH_BATCH (the influx.* defaults), BENCH_SHAPES (raw,window),
  * BENCH_PROF (a directory: children write --cpu-prof profiles there). Needs Debian's influxd.
  */
@@ -57,6 +58,8 @@ interface ChildSpec {
   database: string;
   maxInflightRequests?: number;
   batchSize?: number;
+  /** The sink's batches are joined into request bodies and dropped, not sent: Sluice's CPU without HTTP and influxd's share of the cores. */
+  emitOnly?: boolean;
 }
 
 /** The child: emits every point of one shape through `root`'s node sink and reports its time and CPU. */
@@ -74,7 +77,12 @@ async function child(spec: ChildSpec): Promise<void> {
     ...(spec.batchSize === undefined ? {} : { batchSize: spec.batchSize }),
   });
   const out = createNodeSink({ influx } as Parameters<typeof createNodeSink>[0], createProcessorMetrics(new Registry()), createLogger('bench-sink', 'warn'));
-  await out.writer.ensureDatabase();
+  if (spec.emitOnly) {
+    // The sink holds this writer object: replacing its method reroutes every batch.
+    out.writer.write = (lines) => Promise.resolve(void lines.join('\n'));
+  } else {
+    await out.writer.ensureDatabase();
+  }
   out.sink.start();
   const devices = Array.from({ length: DEVICES }, (_, d) => `sensor-${String(d).padStart(5, '0')}`);
   let points = 0;
@@ -170,12 +178,15 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-sink-'));
   const influxd = await LocalInfluxd.start(findInfluxd() ?? '/usr/bin/influxd', join(dir, 'influxdb'));
   const results: RunResult[] = [];
+  const emitOnly: { build: string; shape: Shape; microseconds: number }[] = [];
   let lost = false;
   try {
     let n = 0;
     for (let round = 0; round < rounds; round++) {
       for (const shape of shapes) {
         for (const [build, root] of builds) {
+          const alone = await runChild({ root, shape, ticks: ticks[shape], url: influxd.url, database: 'unused', emitOnly: true }, undefined, `${build}-${shape}-emit`);
+          emitOnly.push({ build, shape, microseconds: (alone.cpuSeconds / alone.points) * 1e6 });
           const database = `bench_${shape}_${n++}`;
           const influx0 = await influxdCpu(influxd.pid!);
           const run = await runChild({ root, shape, ticks: ticks[shape], url: influxd.url, database, ...tuning }, profileDir, `${build}-${shape}`);
@@ -198,7 +209,8 @@ async function main(): Promise<void> {
         rates[build] = rate;
         const cpu = median(runs.map((r) => (r.cpuSeconds / r.points) * 1e6));
         const icpu = median(runs.map((r) => (r.influxdCpuSeconds / r.points) * 1e6));
-        console.log(`${shape.padEnd(6)} ${build.padEnd(8)} ${Math.round(rate).toLocaleString('en').padStart(9)} points/s  Sluice ${cpu.toFixed(2)} CPU s per M points  influxd ${icpu.toFixed(2)} CPU s per M points`);
+        const alone = median(emitOnly.filter((r) => r.shape === shape && r.build === build).map((r) => r.microseconds));
+        console.log(`${shape.padEnd(6)} ${build.padEnd(8)} ${Math.round(rate).toLocaleString('en').padStart(9)} points/s  Sluice ${cpu.toFixed(2)} CPU s per M points (without HTTP ${alone.toFixed(2)})  influxd ${icpu.toFixed(2)} CPU s per M points`);
       }
       if (rates.baseline !== undefined) console.log(`${shape.padEnd(6)} this / baseline: ${(rates.this! / rates.baseline).toFixed(2)}x points/s`);
     }

@@ -91,6 +91,12 @@ function sortKeys(keys: string[], n: number): void {
 /** Reused between calls (the sink runs on one thread and nothing here awaits): no arrays per point. */
 const tagKeys: string[] = [];
 const fieldKeys: string[] = [];
+/**
+ * The pieces of a line, joined once. `+=` would make a rope (a ConsString per piece) that the
+ * buffer keeps until the flush joins the batch: measured, the ropes of 11-field window
+ * points doubled the GC time; join('') makes one flat string.
+ */
+const pieces: string[] = [];
 
 /** The measurement and its tags (sorted, empty ones left out), escaped; checks names and time as toLineProtocol does. */
 function encodeSeries(point: SinkPointId): string {
@@ -107,12 +113,18 @@ function encodeSeries(point: SinkPointId): string {
     if (key !== '' && value !== '') tagKeys[n++] = key;
   }
   sortKeys(tagKeys, n);
-  let series = escapeMeasurement(point.measurement);
+  if (n === 0) return escapeMeasurement(point.measurement);
+  let p = 0;
+  pieces[p++] = escapeMeasurement(point.measurement);
   for (let i = 0; i < n; i++) {
     const key = tagKeys[i]!;
-    series += `,${escapeTag(key)}=${escapeTag(tags[key]!)}`;
+    pieces[p++] = ',';
+    pieces[p++] = escapeTag(key);
+    pieces[p++] = '=';
+    pieces[p++] = escapeTag(tags[key]!);
   }
-  return series;
+  pieces.length = p;
+  return pieces.join('');
 }
 
 /** One field's value as line protocol; the value was checked by encodePoint. */
@@ -146,9 +158,21 @@ export function encodePoint(point: SinkPoint): EncodedPoint {
   if (n === 0) invalid('it has no fields', point);
   sortKeys(fieldKeys, n);
   const time = String(point.timeMs);
-  let line = `${series} ${escapeTag(fieldKeys[0]!)}=${fieldText(fields[fieldKeys[0]!]!)}`;
-  for (let i = 1; i < n; i++) line += `,${escapeTag(fieldKeys[i]!)}=${fieldText(fields[fieldKeys[i]!]!)}`;
-  return { line: `${line} ${time}`, key: `${series} ${time}` };
+  let p = 0;
+  pieces[p++] = series;
+  for (let i = 0; i < n; i++) {
+    const name = fieldKeys[i]!;
+    pieces[p++] = i === 0 ? ' ' : ',';
+    pieces[p++] = escapeTag(name);
+    pieces[p++] = '=';
+    pieces[p++] = fieldText(fields[name]!);
+  }
+  pieces[p++] = ' ';
+  pieces[p++] = time;
+  pieces.length = p;
+  const line = pieces.join('');
+  // The key is hashed as soon as the sink buffers it, which flattens it.
+  return { line, key: `${series} ${time}` };
 }
 
 /** Serializes a point to one line of InfluxDB line protocol (ms precision); throws PointInvalidError. */
