@@ -14,7 +14,7 @@
  * build's, round by round, so both see the same machine. Prints medians per shape and build:
  * points/s sustained (first emit to last point durable), Sluice CPU s per M points, influxd
  * CPU s per M points, and Sluice's CPU in a run whose batches are joined and dropped instead
- * of sent (free of HTTP and of influxd's share of the cores). BENCH_ROUNDS (3), BENCH_TICKS_RAW (10), BENCH_TICKS_WINDOW (4),
+ * of sent (free of HTTP and of influxd's share of the cores). BENCH_ROUNDS (3), BENCH_TICKS_RAW (6), BENCH_TICKS_WINDOW (1: influxd 1.x takes window points slowly),
  * BENCH_INFLIGHT and BENCH_BATCH (the influx.* defaults), BENCH_SHAPES (raw,window),
  * BENCH_PROF (a directory: children write --cpu-prof profiles there). Needs Debian's influxd.
  */
@@ -165,7 +165,7 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[v
 
 async function main(): Promise<void> {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  const ticks: Record<Shape, number> = { raw: Number(process.env.BENCH_TICKS_RAW ?? 10), window: Number(process.env.BENCH_TICKS_WINDOW ?? 4) };
+  const ticks: Record<Shape, number> = { raw: Number(process.env.BENCH_TICKS_RAW ?? 6), window: Number(process.env.BENCH_TICKS_WINDOW ?? 1) };
   const shapes = (process.env.BENCH_SHAPES ?? 'raw,window').split(',') as Shape[];
   const here = resolve(dirname(fileURLToPath(import.meta.url)), '..');
   const builds: [string, string][] = [['this', here]];
