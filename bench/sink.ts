@@ -35,6 +35,8 @@ type Shape = 'raw' | 'window';
 
 /** What a child sends back: its own measurements of one run. */
 interface ChildResult {
+  /** influxd's CPU over the timed ticks (0 when the batches were not sent). */
+  influxdCpuSeconds: number;
   /** Points of the timed ticks. */
   points: number;
   /** Every point, the untimed first tick's too: what InfluxDB must hold. */
@@ -46,7 +48,6 @@ interface ChildResult {
 interface RunResult extends ChildResult {
   build: string;
   shape: Shape;
-  influxdCpuSeconds: number;
   stored: number;
 }
 
@@ -58,6 +59,8 @@ interface ChildSpec {
   database: string;
   maxInflightRequests?: number;
   batchSize?: number;
+  /** influxd's pid, to read its CPU over the timed ticks only. */
+  influxdPid?: number;
   /** The sink's batches are joined into request bodies and dropped, not sent: Sluice's CPU without HTTP and influxd's share of the cores. */
   emitOnly?: boolean;
 }
@@ -88,6 +91,7 @@ async function child(spec: ChildSpec): Promise<void> {
   let points = 0;
   let timed = 0;
   let cpu0 = process.cpuUsage();
+  let influx0 = 0;
   let t0 = performance.now();
   // Tick 0 creates the series and is not timed: a running processor writes to series
   // InfluxDB has, and creating 50 000 series (550 000 series-fields for windows) costs
@@ -97,6 +101,7 @@ async function child(spec: ChildSpec): Promise<void> {
       await out.sink.flush();
       timed = points;
       cpu0 = process.cpuUsage();
+      influx0 = spec.influxdPid === undefined ? 0 : await influxdCpu(spec.influxdPid);
       t0 = performance.now();
     }
     for (let d = 0; d < DEVICES; d++) {
@@ -125,9 +130,10 @@ async function child(spec: ChildSpec): Promise<void> {
   await out.sink.flush();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const influxdCpuSeconds = spec.influxdPid === undefined ? 0 : (await influxdCpu(spec.influxdPid)) - influx0;
   await out.sink.close();
   out.writer.close();
-  const result: ChildResult = { points: points - timed, emitted: points, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  const result: ChildResult = { points: points - timed, emitted: points, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, influxdCpuSeconds };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
@@ -188,14 +194,12 @@ async function main(): Promise<void> {
           const alone = await runChild({ root, shape, ticks: ticks[shape], url: influxd.url, database: 'unused', emitOnly: true }, undefined, `${build}-${shape}-emit`);
           emitOnly.push({ build, shape, microseconds: (alone.cpuSeconds / alone.points) * 1e6 });
           const database = `bench_${shape}_${n++}`;
-          const influx0 = await influxdCpu(influxd.pid!);
-          const run = await runChild({ root, shape, ticks: ticks[shape], url: influxd.url, database, ...tuning }, profileDir, `${build}-${shape}`);
-          const influxdCpuSeconds = (await influxdCpu(influxd.pid!)) - influx0;
+          const run = await runChild({ root, shape, ticks: ticks[shape], url: influxd.url, database, influxdPid: influxd.pid!, ...tuning }, profileDir, `${build}-${shape}`);
           const stored = await storedPoints(influxd.url, database, shape);
           if (stored !== run.emitted) lost = true;
-          results.push({ ...run, build, shape, influxdCpuSeconds, stored });
+          results.push({ ...run, build, shape, stored });
           const rate = Math.round(run.points / run.seconds);
-          console.log(`round ${round + 1} ${shape.padEnd(6)} ${build.padEnd(8)} ${rate.toLocaleString('en')} points/s, ${run.cpuSeconds.toFixed(2)} s CPU, influxd ${influxdCpuSeconds.toFixed(2)} s; stored ${stored.toLocaleString('en')} of ${run.emitted.toLocaleString('en')}${stored === run.emitted ? '' : '  <-- MISMATCH'}`);
+          console.log(`round ${round + 1} ${shape.padEnd(6)} ${build.padEnd(8)} ${rate.toLocaleString('en')} points/s, ${run.cpuSeconds.toFixed(2)} s CPU, influxd ${run.influxdCpuSeconds.toFixed(2)} s; stored ${stored.toLocaleString('en')} of ${run.emitted.toLocaleString('en')}${stored === run.emitted ? '' : '  <-- MISMATCH'}`);
           await fetch(`${influxd.url}/query`, { method: 'POST', body: new URLSearchParams({ q: `DROP DATABASE "${database}"` }) });
         }
       }
