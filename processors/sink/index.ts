@@ -4,4 +4,4 @@ export { InfluxHttp, type Attempt, type QueryBody } from './influx-http.js';
 export { InfluxSink, type InfluxSinkOptions, type WriteGate } from './influx-sink.js';
 export { InfluxWriter, type DatabaseState, type InfluxWriterConfig, type InfluxWriterOptions } from './influx-writer.js';
 export { influxqlDelete, v2DeleteRequest, type V2DeleteRequest } from './point-delete.js';
-export { lineKey, pointKey, toLineProtocol, type FieldValue, type SinkPoint, type SinkPointId } from './point.js';
+export { encodePoint, lineKey, pointKey, toLineProtocol, type EncodedPoint, type FieldValue, type SinkPoint, type SinkPointId } from './point.js';

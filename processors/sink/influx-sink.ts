@@ -1,6 +1,6 @@
 /** A partition's buffer of points (and deletes) on their way to InfluxDB, and the pre-commit flush before a checkpoint. */
 import type { InfluxWriter } from './influx-writer.js';
-import { lineKey, pointKey, toLineProtocol, type SinkPoint, type SinkPointId } from './point.js';
+import { encodePoint, pointKey, type SinkPoint, type SinkPointId } from './point.js';
 
 export interface InfluxSinkOptions {
   /** Usually one writer shared by every partition of a processor. */
@@ -17,6 +17,12 @@ export interface InfluxSinkOptions {
   gate?: WriteGate;
   /** A flush found the gate closed and waits for it. */
   onGateClosed?: () => void;
+}
+
+/** A buffered write (a line) or delete (a point id), and who added it (InfluxSink.discard). */
+interface Buffered<T> {
+  value: T;
+  owner: number | undefined;
 }
 
 /** Whether this processor may write to InfluxDB now. */
@@ -39,10 +45,9 @@ export interface WriteGate {
  * nothing added after it can be deleted by it.
  */
 export class InfluxSink {
-  private pending = new Map<string, string>();
-  private deletes = new Map<string, SinkPointId>();
-  /** With owners: the owner (partition) of each buffered write or delete, so discard() can drop one owner's output. */
-  private readonly owners = new Map<string, number>();
+  /** Lines to write by key, in write order; each with its owner (partition), so discard() can drop one owner's output. */
+  private pending = new Map<string, Buffered<string>>();
+  private deletes = new Map<string, Buffered<SinkPointId>>();
   /** Owners whose output was discarded: their failed in-flight writes are not put back. */
   private readonly discarded = new Set<number>();
   private inflight = 0;
@@ -72,14 +77,18 @@ export class InfluxSink {
    * always write a point's whole field set, so this is what InfluxDB's upsert would keep.
    */
   add(point: SinkPoint, owner?: number): void {
-    const line = toLineProtocol(point);
-    const key = lineKey(line);
-    if (owner !== undefined) this.owners.set(key, owner);
+    const { line, key } = encodePoint(point);
     // The write replaces every field of the point, so a pending delete of it has nothing left to do.
-    this.deletes.delete(key);
-    // delete first: a replaced point moves to the end, keeping the buffer in write order.
-    this.pending.delete(key);
-    this.pending.set(key, line);
+    if (this.deletes.size > 0) this.deletes.delete(key);
+    // One Map operation for a new point (the usual case); a replaced one is moved to the
+    // end, keeping the buffer in write order.
+    const size = this.pending.size;
+    const entry = { value: line, owner };
+    this.pending.set(key, entry);
+    if (this.pending.size === size) {
+      this.pending.delete(key);
+      this.pending.set(key, entry);
+    }
     this.full();
   }
 
@@ -91,9 +100,8 @@ export class InfluxSink {
    */
   delete(id: SinkPointId, owner?: number): void {
     const key = pointKey(id);
-    if (owner !== undefined) this.owners.set(key, owner);
     this.pending.delete(key);
-    this.deletes.set(key, id);
+    this.deletes.set(key, { value: id, owner });
     this.full();
   }
 
@@ -105,11 +113,11 @@ export class InfluxSink {
   discard(owner: number): number {
     this.discarded.add(owner);
     let dropped = 0;
-    for (const [key, o] of this.owners) {
-      if (o !== owner) continue;
-      // An entry in flight keeps its owner, so a failed write of it is not put back.
-      if (this.pending.delete(key) || this.deletes.delete(key)) {
-        this.owners.delete(key);
+    // An entry in flight keeps its owner, so a failed write of it is not put back.
+    for (const buffer of [this.pending, this.deletes] as Map<string, Buffered<unknown>>[]) {
+      for (const [key, entry] of buffer) {
+        if (entry.owner !== owner) continue;
+        buffer.delete(key);
         dropped++;
       }
     }
@@ -172,53 +180,64 @@ export class InfluxSink {
       while (!gate.isOpen()) await gate.whenOpen();
     }
     if (this.pending.size === 0 && this.deletes.size === 0) return;
-    const writes = [...this.pending];
-    const deletes = [...this.deletes];
+    const writes = this.pending;
+    const deletes = this.deletes;
     this.pending = new Map();
     this.deletes = new Map();
-    this.inflight = writes.length + deletes.length;
+    this.inflight = writes.size + deletes.size;
     try {
       // The writer bounds requests in flight; batches of one flush hold distinct points, so
       // their relative order does not matter. The same goes for the deletes.
-      let failure = await this.settle(writes, (batch) => this.options.writer.write(batch.map(([, line]) => line)), this.pending);
+      let failure = await this.settle(writes, (lines) => this.options.writer.write(lines), this.pending);
       // Deletes only once every write of this flush is in. The two never name the same point,
       // but a delete may match more than its own series (2.x: one with more tags at that
       // time), and 1.x's SHOW TAG KEYS then knows every key this flush wrote.
       if (failure) this.putBack(deletes, this.deletes);
-      else failure = await this.settle(deletes, (batch) => this.options.writer.delete(batch.map(([, id]) => id)), this.deletes);
+      else failure = await this.settle(deletes, (ids) => this.options.writer.delete(ids), this.deletes);
       if (failure) throw failure.reason;
     } finally {
       this.inflight = 0;
-      // Owners of what is neither buffered again nor put back are no longer needed.
-      if (this.owners.size > 0) {
-        for (const [key] of writes) if (!this.pending.has(key) && !this.deletes.has(key)) this.owners.delete(key);
-        for (const [key] of deletes) if (!this.pending.has(key) && !this.deletes.has(key)) this.owners.delete(key);
-      }
     }
   }
 
-  /** Runs `send` on batches of `entries`; puts the entries of failed batches back into `into`. */
-  private async settle<T>(entries: [string, T][], send: (batch: [string, T][]) => Promise<void>, into: Map<string, T>): Promise<{ reason: unknown } | undefined> {
-    const batches: [string, T][][] = [];
-    for (let i = 0; i < entries.length; i += this.options.batchSize) batches.push(entries.slice(i, i + this.options.batchSize));
+  /** Runs `send` on batches of the values of `entries`; puts the entries of failed batches back into `into`. */
+  private async settle<T>(entries: Map<string, Buffered<T>>, send: (batch: T[]) => Promise<void>, into: Map<string, Buffered<T>>): Promise<{ reason: unknown } | undefined> {
+    const size = this.options.batchSize;
+    const batches: T[][] = [];
+    // Batches of values only, in write order; a failed batch's entries are found again by position.
+    let values: T[] = [];
+    entries.forEach((entry) => {
+      values.push(entry.value);
+      if (values.length === size) {
+        batches.push(values);
+        values = [];
+      }
+    });
+    if (values.length > 0) batches.push(values);
     const results = await Promise.allSettled(batches.map(send));
+    const failed = new Set<number>();
     let failure: { reason: unknown } | undefined;
     results.forEach((result, i) => {
       if (result.status === 'fulfilled') return;
       failure ??= result;
-      this.putBack(batches[i]!, into);
+      failed.add(i);
     });
+    if (failed.size > 0) {
+      const back = new Map<string, Buffered<T>>();
+      let i = 0;
+      for (const [key, entry] of entries) if (failed.has(Math.floor(i++ / size))) back.set(key, entry);
+      this.putBack(back, into);
+    }
     return failure;
   }
 
   /** A write or delete of a point added meanwhile wins over the failed older one. */
-  private putBack<T>(entries: [string, T][], into: Map<string, T>): void {
-    for (const [key, value] of entries) {
+  private putBack<T>(entries: Map<string, Buffered<T>>, into: Map<string, Buffered<T>>): void {
+    for (const [key, entry] of entries) {
       if (this.pending.has(key) || this.deletes.has(key)) continue;
-      const owner = this.owners.get(key);
       // A failed write of an owner discarded meanwhile is not retried: its new owner writes it.
-      if (owner !== undefined && this.discarded.has(owner)) continue;
-      into.set(key, value);
+      if (entry.owner !== undefined && this.discarded.has(entry.owner)) continue;
+      into.set(key, entry);
     }
   }
 }

@@ -57,6 +57,14 @@ describe('toLineProtocol', () => {
   });
 });
 
+describe('toLineProtocol and __proto__', () => {
+  it('writes a tag or field named __proto__ (the client-based formatter silently dropped it)', () => {
+    const tags = JSON.parse('{"__proto__": "x", "device": "d"}') as Record<string, string>;
+    const fields = JSON.parse('{"__proto__": 1, "v": 2}') as Record<string, number>;
+    expect(toLineProtocol(point({ tags, fields }))).toBe('m,__proto__=x,device=d __proto__=1,v=2 1700000000000');
+  });
+});
+
 describe('lineKey', () => {
   it('is the series and time, whatever the fields', () => {
     const a = toLineProtocol(point({ tags: { device: 'd 1' }, fields: { v: 1 } }));

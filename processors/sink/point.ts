@@ -1,5 +1,10 @@
-/** The sink's point model and its line protocol, escaped by @influxdata/influxdb-client's Point. */
-import { Point } from '@influxdata/influxdb-client';
+/**
+ * The sink's point model and its line protocol, written by hand. It writes byte for byte
+ * what @influxdata/influxdb-client's Point wrote before (point-format.test.ts checks it
+ * against that implementation, kept in testing/legacy-line-protocol.ts), at a fraction of
+ * the cost: no Point object, no per-field strings kept in an object, no re-parse of the
+ * line for its key.
+ */
 import { PointInvalidError } from './errors.js';
 
 /**
@@ -22,56 +27,162 @@ export interface SinkPoint {
 /** One point's identity without its fields: what a delete names (InfluxDB's series + time). */
 export type SinkPointId = Pick<SinkPoint, 'measurement' | 'tags' | 'timeMs'>;
 
-/** Writes ms timestamps as they are: the client's default would turn numbers into ns. */
-const MS_SETTINGS = { convertTime: (value: string | number | Date | undefined) => (value === undefined ? undefined : String(value)) };
+/** A point as line protocol, and its identity (what InfluxDB upserts on). */
+export interface EncodedPoint {
+  /** One line of line protocol, ms precision, without a newline. */
+  line: string;
+  /** The series (measurement and sorted tags, escaped as in the line), a space, the time: lineKey(line). */
+  key: string;
+}
 
-// The client does not escape backslashes, so one at the end of a name or before a character
-// it escapes (`a\ b` → `a\\ b`) would swallow a separator and corrupt the line; refuse those.
-function checkName(kind: string, name: string, point: SinkPoint): void {
+// Line protocol escaping, as the client did it (and InfluxDB 1.x/2.x read it): measurements
+// escape comma and space; tag keys, tag values and field keys also `=`; all three write
+// newline, carriage return and tab as `\n`, `\r`, `\t`. String field values escape `"` and `\`.
+const MEASUREMENT_SPECIAL = /[, \n\r\t]/;
+const MEASUREMENT_ALL = /[, \n\r\t]/g;
+const TAG_SPECIAL = /[, =\n\r\t]/;
+const TAG_ALL = /[, =\n\r\t]/g;
+const QUOTED_SPECIAL = /["\\]/;
+const QUOTED_ALL = /["\\]/g;
+const REPLACEMENTS: Record<string, string> = { ',': '\\,', ' ': '\\ ', '=': '\\=', '\n': '\\n', '\r': '\\r', '\t': '\\t', '"': '\\"', '\\': '\\\\' };
+const replace = (c: string): string => REPLACEMENTS[c]!;
+
+function escapeMeasurement(name: string): string {
+  // test() first: almost no name needs escaping, and then no new string is made.
+  return MEASUREMENT_SPECIAL.test(name) ? name.replace(MEASUREMENT_ALL, replace) : name;
+}
+
+function escapeTag(name: string): string {
+  return TAG_SPECIAL.test(name) ? name.replace(TAG_ALL, replace) : name;
+}
+
+function quote(value: string): string {
+  return `"${QUOTED_SPECIAL.test(value) ? value.replace(QUOTED_ALL, replace) : value}"`;
+}
+
+// Backslashes are written as they are, so one at the end of a name or before a character
+// that gets escaped (`a\ b` → `a\\ b`) would swallow a separator and corrupt the line; refuse those.
+function checkName(kind: string, name: string, point: SinkPointId): void {
   // includes() first: this runs for every name of every point, and backslashes are rare.
   if (name.includes('\\') && /\\([, =]|$)/.test(name)) invalid(`${kind} ${JSON.stringify(name)} has a backslash at its end or before a comma, space or =`, point);
 }
 
-function invalid(what: string, point: SinkPoint): never {
+function invalid(what: string, point: SinkPointId): never {
   throw new PointInvalidError(`cannot write point ${JSON.stringify(point.measurement)} at ${point.timeMs}: ${what}`);
+}
+
+/**
+ * Sorts `keys[0..n)` in place by UTF-16 code units, as Array.prototype.sort() does without
+ * a comparator. Insertion sort: points have a handful of tags and fields, and this needs no
+ * new array or comparator calls.
+ */
+function sortKeys(keys: string[], n: number): void {
+  for (let i = 1; i < n; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+}
+
+/** Reused between calls (the sink runs on one thread and nothing here awaits): no arrays per point. */
+const tagKeys: string[] = [];
+const fieldKeys: string[] = [];
+/**
+ * The pieces of a line, joined once. `+=` would make a rope (a ConsString per piece) that the
+ * buffer keeps until the flush joins the batch: measured, the ropes of 11-field window
+ * points doubled the GC time; join('') makes one flat string.
+ */
+const pieces: string[] = [];
+
+/** The measurement and its tags (sorted, empty ones left out), escaped; checks names and time as toLineProtocol does. */
+function encodeSeries(point: SinkPointId): string {
+  if (point.measurement === '') invalid('the measurement name is empty', point);
+  if (!Number.isSafeInteger(point.timeMs)) invalid(`time ${point.timeMs} is not an integer number of ms`, point);
+  checkName('measurement', point.measurement, point);
+  let n = 0;
+  const tags = point.tags;
+  for (const key in tags) {
+    const value = tags[key]!;
+    checkName('tag key', key, point);
+    checkName('tag value', value, point);
+    // InfluxDB stores no empty tag key or value; the client left them out too.
+    if (key !== '' && value !== '') tagKeys[n++] = key;
+  }
+  sortKeys(tagKeys, n);
+  if (n === 0) return escapeMeasurement(point.measurement);
+  let p = 0;
+  pieces[p++] = escapeMeasurement(point.measurement);
+  for (let i = 0; i < n; i++) {
+    const key = tagKeys[i]!;
+    pieces[p++] = ',';
+    pieces[p++] = escapeTag(key);
+    pieces[p++] = '=';
+    pieces[p++] = escapeTag(tags[key]!);
+  }
+  pieces.length = p;
+  return pieces.join('');
+}
+
+/** One field's value as line protocol; the value was checked by encodePoint. */
+function fieldText(value: FieldValue): string {
+  // Number → string is the shortest text that parses back to the same double (ECMA-262 Number::toString).
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'boolean') return value ? 'T' : 'F';
+  if (typeof value === 'string') return quote(value);
+  return `${value.int}i`;
+}
+
+/** Serializes a point to one line of InfluxDB line protocol and its key; throws PointInvalidError. */
+export function encodePoint(point: SinkPoint): EncodedPoint {
+  const series = encodeSeries(point);
+  // Every field is checked first, in the point's order, so a point with several problems is
+  // refused for the same one as before; then the fields are written sorted by name.
+  let n = 0;
+  const fields = point.fields;
+  for (const name in fields) {
+    const value = fields[name]!;
+    checkName('field', name, point);
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) invalid(`field ${name} is ${value}; InfluxDB stores only finite floats`, point);
+    } else if (typeof value !== 'boolean' && typeof value !== 'string') {
+      // A fraction would be floored and a value past 2^53 is not exact; refuse both.
+      if (!Number.isSafeInteger(value.int)) invalid(`integer field ${name} is ${value.int}, not a safe integer`, point);
+    }
+    // A field without a name cannot be written; the client left it out.
+    if (name !== '') fieldKeys[n++] = name;
+  }
+  if (n === 0) invalid('it has no fields', point);
+  sortKeys(fieldKeys, n);
+  const time = String(point.timeMs);
+  let p = 0;
+  pieces[p++] = series;
+  for (let i = 0; i < n; i++) {
+    const name = fieldKeys[i]!;
+    pieces[p++] = i === 0 ? ' ' : ',';
+    pieces[p++] = escapeTag(name);
+    pieces[p++] = '=';
+    pieces[p++] = fieldText(fields[name]!);
+  }
+  pieces[p++] = ' ';
+  pieces[p++] = time;
+  pieces.length = p;
+  const line = pieces.join('');
+  // The key is hashed as soon as the sink buffers it, which flattens it.
+  return { line, key: `${series} ${time}` };
 }
 
 /** Serializes a point to one line of InfluxDB line protocol (ms precision); throws PointInvalidError. */
 export function toLineProtocol(point: SinkPoint): string {
-  if (point.measurement === '') invalid('the measurement name is empty', point);
-  if (!Number.isSafeInteger(point.timeMs)) invalid(`time ${point.timeMs} is not an integer number of ms`, point);
-  checkName('measurement', point.measurement, point);
-  const p = new Point(point.measurement).timestamp(point.timeMs);
-  for (const key in point.tags) {
-    const value = point.tags[key]!;
-    checkName('tag key', key, point);
-    checkName('tag value', value, point);
-    p.tag(key, value);
-  }
-  for (const name in point.fields) {
-    const value = point.fields[name]!;
-    checkName('field', name, point);
-    if (typeof value === 'number') {
-      if (!Number.isFinite(value)) invalid(`field ${name} is ${value}; InfluxDB stores only finite floats`, point);
-      p.floatField(name, value);
-    } else if (typeof value === 'boolean') {
-      p.booleanField(name, value);
-    } else if (typeof value === 'string') {
-      p.stringField(name, value);
-    } else {
-      // The client floors fractions and loses precision past 2^53 without a word; refuse both.
-      if (!Number.isSafeInteger(value.int)) invalid(`integer field ${name} is ${value.int}, not a safe integer`, point);
-      p.intField(name, value.int);
-    }
-  }
-  const line = p.toLineProtocol(MS_SETTINGS);
-  if (line === undefined) invalid('it has no fields', point);
-  return line;
+  return encodePoint(point).line;
 }
 
 /** lineKey() of the point `id` names, whatever its fields; throws PointInvalidError as toLineProtocol does. */
 export function pointKey(id: SinkPointId): string {
-  return lineKey(toLineProtocol({ measurement: id.measurement, tags: id.tags, fields: { _: true }, timeMs: id.timeMs }));
+  return `${encodeSeries(id)} ${id.timeMs}`;
 }
 
 /**
