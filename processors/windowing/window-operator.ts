@@ -231,13 +231,17 @@ export class WindowOperator {
       firstOut -= slide;
     }
     // A later reading has the same windows when its latest one is the same and the same starts pass its bound.
+    // For whole-ms times (the gateway's) the latest start is `last` exactly when last ≤ t < last + slide, which
+    // spares the float % of windowStart() per reading; any other time asks windowStart().
+    const lastEnd = Math.floor(t0) === t0 ? last + slide : NaN;
     let stop = from + 1;
     for (; stop < to; stop++) {
       const t = time[stop]!;
       const v = value[stop]!;
       if (!(Math.abs(t) <= MAX_EVENT_TIME) || v - v !== 0 || t < oldest) break;
       const bound = t - size;
-      if (!(oldestIn > bound) || firstOut > bound || windowStart(t, slide) !== last) break;
+      if (!(oldestIn > bound) || firstOut > bound) break;
+      if (!(t >= last && t < lastEnd && Math.floor(t) === t) && windowStart(t, slide) !== last) break;
     }
     let placed = false;
     for (let start = last; start > below; start -= slide) {
