@@ -71,6 +71,65 @@ const KEY_OFFSET = (MAPPING as unknown as { _offset: number })._offset;
  * collapsed, or would, takes the library's add() key by key.
  */
 export function addValues(s: Sketch, values: Float64Array, from: number, to: number): void {
+  const rest = countInRange(s, values, from, to);
+  if (rest < to) addGrowing(s, values, rest, to);
+}
+
+/**
+ * The common case in one pass: counts values while each one's key is inside its store's
+ * range (for such a key the library's add() is just this increment); returns the index
+ * of the first value that is not, from which addGrowing() takes over.
+ */
+function countInRange(s: Sketch, values: Float64Array, from: number, to: number): number {
+  const minPossible = MAPPING.minPossible;
+  const pos = s.store;
+  const neg = s.negativeStore;
+  const pbins = pos.bins;
+  const nbins = neg.bins;
+  const poff = pos.offset;
+  const noff = neg.offset;
+  const pmin = pos.minKey;
+  const pmax = pos.maxKey;
+  const nmin = neg.minKey;
+  const nmax = neg.maxKey;
+  let pcount = 0;
+  let ncount = 0;
+  let zeros = 0;
+  let sum = s.sum;
+  let min = s.min;
+  let max = s.max;
+  let i = from;
+  for (; i < to; i++) {
+    const v = values[i]!;
+    if (v > minPossible) {
+      const key = Math.ceil(Math.log2(v) * MULTIPLIER) + KEY_OFFSET;
+      if (key < pmin || key > pmax) break;
+      pbins[key - poff]! += 1;
+      pcount++;
+    } else if (v < -minPossible) {
+      const key = Math.ceil(Math.log2(-v) * MULTIPLIER) + KEY_OFFSET;
+      if (key < nmin || key > nmax) break;
+      nbins[key - noff]! += 1;
+      ncount++;
+    } else {
+      zeros++;
+    }
+    sum += v; // accept(): sum += value * weight, weight 1
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  pos.count += pcount;
+  neg.count += ncount;
+  s.zeroCount += zeros;
+  s.count += i - from;
+  s.sum = sum;
+  s.min = min;
+  s.max = max;
+  return i;
+}
+
+/** addValues() from the first value whose key is outside its store's range: keys first, one extension per store, then the counts. */
+function addGrowing(s: Sketch, values: Float64Array, from: number, to: number): void {
   const n = to - from;
   if (scratchKeys.length < n) scratchKeys = new Int32Array(Math.max(n, scratchKeys.length * 2));
   const k = scratchKeys;
