@@ -29,8 +29,9 @@ function stream(seed: number, rounds: number): TestMessage[][] {
         const tags = rnd() < 0.2 ? 'unit=c' : '';
         const n = 1 + Math.floor(rnd() * 12);
         for (let i = 0; i < n; i++) {
-          let time = round * 2_500 + Math.floor(rnd() * 4_000);
+          let time = round * 2_500 + Math.floor(rnd() * 4_000) - 30_000; // negative times too
           if (rnd() < 0.08) time -= 40_000 + Math.floor(rnd() * 20_000); // late, or in a window still within lateness
+          if (rnd() < 0.1) time += 0.25; // not a whole ms: windowStart() decides
           let value = Math.round((rnd() - 0.4) * 1e4) / 100;
           if (rnd() < 0.03) value = NaN;
           if (rnd() < 0.02) time = 9e15; // outside the Date range
