@@ -1,5 +1,5 @@
 import { ByteReader, ByteWriter } from '../state/bytes.js';
-import { createSketch, mergeSketch, readSketch, writeSketch, type Sketch } from './quantile-sketch.js';
+import { addValues, createSketch, mergeSketch, readSketch, writeSketch, type Sketch } from './quantile-sketch.js';
 
 /** The fields of one window point (DESIGN.md, InfluxDB schema). */
 export interface AggregateResult {
@@ -28,6 +28,8 @@ const MAX_EVENT_TIME = 8.64e15;
 export const EXACT_QUANTILE_LIMIT = 16;
 /** Scratch for exact quantiles: results are read before the next call, so one array serves every accumulator. */
 const SORTED = new Float64Array(EXACT_QUANTILE_LIMIT);
+/** Scratch for the values a new sketch takes over (toSketch), likewise shared. */
+const TO_SKETCH = new Float64Array(EXACT_QUANTILE_LIMIT);
 const NO_VALUES = 0;
 const RAW_VALUES = 1;
 const SKETCH = 2;
@@ -87,6 +89,72 @@ export class WindowAccumulator {
     this.addQuantileValue(value);
   }
 
+  /**
+   * Adds readings [from, to) of these columns (event times in ms, finite values) in order:
+   * the same state, bit for bit, as add() for each, in one loop over the slice (the
+   * operator's path for a run of one key's readings in one window).
+   */
+  addMany(time: Float64Array, value: Float64Array, from: number, to: number): void {
+    if (from >= to) return;
+    // The fields in locals for the loop, the same operations in the same order as add().
+    let n = this.count;
+    let sum = this.sum;
+    let compensation = this.compensation;
+    let mean = this.welfordMean;
+    let m2 = this.m2;
+    let min = this.min;
+    let max = this.max;
+    let firstTime = this.firstTime;
+    let firstValue = this.firstValue;
+    let lastTime = this.lastTime;
+    let lastValue = this.lastValue;
+    for (let j = from; j < to; j++) {
+      const t = time[j]!;
+      const v = value[j]!;
+      n++;
+      const s = sum + v;
+      compensation += Math.abs(sum) >= Math.abs(v) ? sum - s + v : v - s + sum;
+      sum = s;
+      const delta = v - mean;
+      mean += delta / n;
+      m2 += delta * (v - mean);
+      if (v < min) min = v;
+      if (v > max) max = v;
+      if (t < firstTime) {
+        firstTime = t;
+        firstValue = v;
+      }
+      if (t >= lastTime) {
+        lastTime = t;
+        lastValue = v;
+      }
+    }
+    this.count = n;
+    this.sum = sum;
+    this.compensation = compensation;
+    this.welfordMean = mean;
+    this.m2 = m2;
+    this.min = min;
+    this.max = max;
+    this.firstTime = firstTime;
+    this.firstValue = firstValue;
+    this.lastTime = lastTime;
+    this.lastValue = lastValue;
+    this.addQuantileValues(value, from, to);
+  }
+
+  /** addQuantileValue() for values[from, to): the raw values while they fit, then the sketch in bulk. */
+  private addQuantileValues(value: Float64Array, from: number, to: number): void {
+    let j = from;
+    if (this.sketch === undefined) {
+      // [v] as add() makes it: an array grown from [] by push reserves 17 slots (sparse windows: 1 M of them).
+      const values = (this.values ??= [value[j++]!]);
+      while (j < to && values.length < EXACT_QUANTILE_LIMIT) values.push(value[j++]!);
+      if (j === to) return;
+    }
+    addValues(this.toSketch(), value, j, to);
+  }
+
   private addQuantileValue(value: number): void {
     if (this.sketch !== undefined) this.sketch.accept(value);
     else if (this.values === undefined) this.values = [value];
@@ -97,7 +165,9 @@ export class WindowAccumulator {
   private toSketch(): Sketch {
     if (this.sketch === undefined) {
       this.sketch = createSketch();
-      for (const v of this.values ?? []) this.sketch.accept(v);
+      const values = this.values ?? [];
+      for (let i = 0; i < values.length; i++) TO_SKETCH[i] = values[i]!;
+      addValues(this.sketch, TO_SKETCH, 0, values.length); // as accept() of each, in order
       this.values = undefined;
     }
     return this.sketch;

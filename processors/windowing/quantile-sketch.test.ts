@@ -1,7 +1,7 @@
 import { DDSketch } from '@datadog/sketches-js';
 import { describe, expect, it } from 'vitest';
 import { StateCorruptError } from '../errors.js';
-import { createSketch, mergeSketch, RELATIVE_ACCURACY, sketchFromProto, sketchToProto, type Sketch } from './quantile-sketch.js';
+import { addValues, createSketch, mergeSketch, RELATIVE_ACCURACY, sketchFromProto, sketchToProto, type Sketch } from './quantile-sketch.js';
 
 const QS = [0, 0.01, 0.25, 0.5, 0.9, 0.99, 1];
 const quantiles = (s: Pick<Sketch, 'getValueAtQuantile'>): number[] => QS.map((q) => s.getValueAtQuantile(q));
@@ -85,5 +85,28 @@ describe('quantile sketch (DDSketch)', () => {
     const bytes = sketchToProto(filled(MIXED));
     expect(() => sketchFromProto(bytes.subarray(0, bytes.length - 3))).toThrow(StateCorruptError);
     expect(() => sketchFromProto(new Uint8Array([0x0f]))).toThrow(/wire type/);
+  });
+
+  it('addValues counts the same bins as accept() one by one, also where a store collapses', () => {
+    const cases = [
+      MIXED,
+      Array.from({ length: 500 }, (_, i) => Math.sin(i) * 10 ** ((i % 7) - 3)),
+      [1e-300, 5, 1e300, -1e-300, -1e300, 0, 3], // ranges past the 2048-bin limit
+      [0, -0, 0],
+    ];
+    for (const values of cases) {
+      const one = filled(values);
+      const bulk = createSketch();
+      // In slices, as the window operator adds a run per batch.
+      for (let i = 0; i < values.length; i += 7) addValues(bulk, Float64Array.from(values), i, Math.min(values.length, i + 7));
+      expect(sketchToProto(bulk)).toEqual(sketchToProto(one));
+      expect(quantiles(bulk)).toEqual(quantiles(one));
+      expect([bulk.count, bulk.zeroCount, bulk.sum, bulk.min, bulk.max]).toEqual([one.count, one.zeroCount, one.sum, one.min, one.max]);
+      expect([bulk.store.count, bulk.negativeStore.count]).toEqual([one.store.count, one.negativeStore.count]);
+      // ...and goes on binning later values the same (accept after addValues).
+      bulk.accept(0.5);
+      one.accept(0.5);
+      expect(sketchToProto(bulk)).toEqual(sketchToProto(one));
+    }
   });
 });

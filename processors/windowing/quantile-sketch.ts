@@ -54,6 +54,183 @@ export function mergeSketch(into: Sketch, from: Sketch): void {
   into.count += from.count;
 }
 
+/** Keys of the values addValues() is adding (a value's sign says its store); grown as needed, shared by every sketch. */
+let scratchKeys = new Int32Array(256);
+/** MAPPING.key(v) is Math.ceil(Math.log2(v) · _multiplier) + _offset (LogarithmicMapping 2.1.1); addValues() inlines it. */
+const MULTIPLIER = (MAPPING as unknown as { _multiplier: number })._multiplier;
+const KEY_OFFSET = (MAPPING as unknown as { _offset: number })._offset;
+
+/**
+ * Adds values[from, to) as accept() would one by one: the same count in the same bin
+ * for every key, the same counts, sum, min and max. Keys are computed first, then each
+ * store's range is extended once to hold them (the library grows by a chunk and
+ * re-centres, copying its bins, for every key outside its range), then the bins are
+ * counted. Where the bins sit in the store's array does not matter to anything that
+ * reads it (quantiles, merges, snapshots all go by key), and neither does growing in
+ * one step rather than key by key, as long as no bins collapse: a store that has
+ * collapsed, or would, takes the library's add() key by key.
+ */
+export function addValues(s: Sketch, values: Float64Array, from: number, to: number): void {
+  const rest = countInRange(s, values, from, to);
+  if (rest < to) addGrowing(s, values, rest, to);
+}
+
+/**
+ * The common case in one pass: counts values while each one's key is inside its store's
+ * range (for such a key the library's add() is just this increment); returns the index
+ * of the first value that is not, from which addGrowing() takes over.
+ */
+function countInRange(s: Sketch, values: Float64Array, from: number, to: number): number {
+  const minPossible = MAPPING.minPossible;
+  const pos = s.store;
+  const neg = s.negativeStore;
+  const pbins = pos.bins;
+  const nbins = neg.bins;
+  const poff = pos.offset;
+  const noff = neg.offset;
+  const pmin = pos.minKey;
+  const pmax = pos.maxKey;
+  const nmin = neg.minKey;
+  const nmax = neg.maxKey;
+  let pcount = 0;
+  let ncount = 0;
+  let zeros = 0;
+  let sum = s.sum;
+  let min = s.min;
+  let max = s.max;
+  let i = from;
+  for (; i < to; i++) {
+    const v = values[i]!;
+    if (v > minPossible) {
+      const key = Math.ceil(Math.log2(v) * MULTIPLIER) + KEY_OFFSET;
+      if (key < pmin || key > pmax) break;
+      pbins[key - poff]! += 1;
+      pcount++;
+    } else if (v < -minPossible) {
+      const key = Math.ceil(Math.log2(-v) * MULTIPLIER) + KEY_OFFSET;
+      if (key < nmin || key > nmax) break;
+      nbins[key - noff]! += 1;
+      ncount++;
+    } else {
+      zeros++;
+    }
+    sum += v; // accept(): sum += value * weight, weight 1
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  pos.count += pcount;
+  neg.count += ncount;
+  s.zeroCount += zeros;
+  s.count += i - from;
+  s.sum = sum;
+  s.min = min;
+  s.max = max;
+  return i;
+}
+
+/** addValues() from the first value whose key is outside its store's range: keys first, one extension per store, then the counts. */
+function addGrowing(s: Sketch, values: Float64Array, from: number, to: number): void {
+  const n = to - from;
+  if (scratchKeys.length < n) scratchKeys = new Int32Array(Math.max(n, scratchKeys.length * 2));
+  const k = scratchKeys;
+  const minPossible = MAPPING.minPossible;
+  let plo = Infinity;
+  let phi = -Infinity;
+  let nlo = Infinity;
+  let nhi = -Infinity;
+  let zeros = 0;
+  let sum = s.sum;
+  let min = s.min;
+  let max = s.max;
+  for (let i = 0; i < n; i++) {
+    const v = values[from + i]!;
+    if (v > minPossible) {
+      const key = Math.ceil(Math.log2(v) * MULTIPLIER) + KEY_OFFSET;
+      k[i] = key;
+      if (key < plo) plo = key;
+      if (key > phi) phi = key;
+    } else if (v < -minPossible) {
+      const key = Math.ceil(Math.log2(-v) * MULTIPLIER) + KEY_OFFSET;
+      k[i] = key;
+      if (key < nlo) nlo = key;
+      if (key > nhi) nhi = key;
+    } else {
+      zeros++;
+    }
+    sum += v; // accept(): sum += value * weight, weight 1
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const pos = s.store;
+  const neg = s.negativeStore;
+  const positive = plo > phi || reserve(pos, plo, phi);
+  const negative = nlo > nhi || reserve(neg, nlo, nhi);
+  const pbins = pos.bins;
+  const nbins = neg.bins;
+  const poff = pos.offset;
+  const noff = neg.offset;
+  let pcount = 0;
+  let ncount = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[from + i]!;
+    if (v > minPossible) {
+      if (positive) {
+        pbins[k[i]! - poff]! += 1;
+        pcount++;
+      } else {
+        pos.add(k[i]!, 1);
+      }
+    } else if (v < -minPossible) {
+      if (negative) {
+        nbins[k[i]! - noff]! += 1;
+        ncount++;
+      } else {
+        neg.add(k[i]!, 1);
+      }
+    }
+  }
+  pos.count += pcount;
+  neg.count += ncount;
+  s.zeroCount += zeros;
+  s.count += n;
+  s.sum = sum;
+  s.min = min;
+  s.max = max;
+}
+
+/**
+ * Makes a store's range [minKey, maxKey] cover keys [lo, hi] when that cannot collapse
+ * bins, so that bins[key − offset] is each key's bin; false when it could (the caller
+ * then adds key by key through the library, which collapses as it always did). A store
+ * whose array is too small gets a new one with room for half its range again, so a wide
+ * window (values over many orders of magnitude) is copied a few times, not once a chunk.
+ * minKey and maxKey stay exactly the keys' range: the library's collapsing decides by them.
+ */
+function reserve(store: Store, lo: number, hi: number): boolean {
+  // A LogCollapsingLowestDenseDDSketch's stores are CollapsingLowestDenseStores; the typings of `store` say DenseStore.
+  if ((store as Store & { isCollapsed: boolean }).isCollapsed) return false;
+  const minKey = store.minKey;
+  const maxKey = store.maxKey;
+  if (lo >= minKey && hi <= maxKey) return true;
+  const newLo = lo < minKey ? lo : minKey;
+  const newHi = hi > maxKey ? hi : maxKey;
+  const width = newHi - newLo + 1;
+  if (width > BIN_LIMIT) return false;
+  const old = store.bins;
+  if (newLo < store.offset || newHi >= store.offset + old.length) {
+    // At most BIN_LIMIT bins, as the library's stores: past that it collapses, at the same length either way.
+    const length = Math.min(BIN_LIMIT, CHUNK_SIZE * Math.ceil((width + (width >> 2)) / CHUNK_SIZE));
+    const offset = newLo - ((length - width) >> 1);
+    const bins = new Array<number>(length).fill(0);
+    if (minKey <= maxKey) for (let key = minKey; key <= maxKey; key++) bins[key - offset] = old[key - store.offset]!;
+    store.bins = bins;
+    store.offset = offset;
+  }
+  store.minKey = newLo;
+  store.maxKey = newHi;
+  return true;
+}
+
 /** Index range [lo, hi] of a store's non-empty bins; lo > hi when empty. */
 function extent(store: Store): [number, number] {
   const bins = store.bins;

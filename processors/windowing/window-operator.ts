@@ -5,7 +5,7 @@ import type { FiredWindow, LateReading, WindowOperatorStats } from './fired-wind
 import type { DeviceClock, DeviceClocks } from '../time/device-clocks.js';
 import { readHeader, writeHeader } from './operator-snapshot.js';
 import { EventTimeTrigger } from './triggers.js';
-import { KeyIndex, KeyTable } from './key-index.js';
+import { KeyIndex, KeyTable, type DeviceKeys } from './key-index.js';
 import { readWindows, scanWindows, WindowState, writeWindows, type SeriesState, type WindowScan } from './window-state.js';
 import type { TimeConfig, WindowSpec } from './window-spec.js';
 
@@ -140,19 +140,14 @@ export class WindowOperator {
       const dk = index.deviceKeys(device, deviceTags);
       const wm = clocks === undefined ? this.wm : deviceWatermarks !== undefined ? deviceWatermarks[m]! : clocks.watermark((dk.clock ??= clocks.get(strings[device]!)));
       if (clocks !== undefined) dk.clock ??= clocks.get(strings[device]!);
-      for (let j = from; j < to; j++) {
-        const t = time[j]!;
-        const v = value[j]!;
-        if (!(Math.abs(t) <= MAX_EVENT_TIME) || v - v !== 0) {
-          this.stats.invalid++;
-          continue;
-        }
-        const s = index.series(dk, device, deviceTags, metric[j]!, tags[j]!);
-        if (s.lazyBytes !== undefined) this.build(s);
-        this.stats.readings++;
-        if (t < oldest) this.lateReading(s, t, v);
-        else if (this.sessions === undefined) this.addAligned(s, t, v, wm);
-        else this.addToSession(this.sessions, s, t, v, wm);
+      // Runs of consecutive readings of one key (a Series payload lists one metric's readings together).
+      for (let j = from; j < to; ) {
+        const m = metric[j]!;
+        const tg = tags[j]!;
+        let end = j + 1;
+        while (end < to && metric[end] === m && tags[end] === tg) end++;
+        this.addRun(dk, device, deviceTags, m, tg, time, value, j, end, wm, oldest);
+        j = end;
       }
       from = to;
     }
@@ -180,11 +175,78 @@ export class WindowOperator {
     return late;
   }
 
-  private addAligned(s: SeriesState, t: number, v: number, wm: number): void {
+  /**
+   * Readings [from, to) of the columns, all of one key (string indices of the batch);
+   * `wm` is the message's watermark. Each reading is judged as on its own: invalid ones
+   * are counted and skipped, and the key is looked up (created) at the first valid one.
+   */
+  private addRun(dk: DeviceKeys, device: number, deviceTags: number, metric: number, tags: number, time: Float64Array, value: Float64Array, from: number, to: number, wm: number, oldest: number): void {
+    let s: SeriesState | undefined;
+    let j = from;
+    while (j < to) {
+      const t = time[j]!;
+      const v = value[j]!;
+      if (!(Math.abs(t) <= MAX_EVENT_TIME) || v - v !== 0) {
+        this.stats.invalid++;
+        j++;
+        continue;
+      }
+      if (s === undefined) {
+        s = this.keys.series(dk, device, deviceTags, metric, tags);
+        if (s.lazyBytes !== undefined) this.build(s);
+      }
+      if (t < oldest) {
+        this.stats.readings++;
+        this.lateReading(s, t, v);
+        j++;
+      } else if (this.sessions !== undefined) {
+        // Sessions stay one reading at a time: each reading can extend or merge sessions.
+        this.stats.readings++;
+        this.addToSession(this.sessions, s, t, v, wm);
+        j++;
+      } else {
+        j = this.addAligned(s, time, value, j, to, wm, oldest);
+      }
+    }
+  }
+
+  /**
+   * Adds reading `from` and the valid, not too old readings after it (before `to`) that
+   * fall in exactly the same windows, to each of those windows in one loop; returns where
+   * that sub-run ends. The same as adding them one by one: each window's accumulator gets
+   * them in the same order, and a window's trigger update is the same for every one of
+   * them (it depends on the window and the watermark only).
+   */
+  private addAligned(s: SeriesState, time: Float64Array, value: Float64Array, from: number, to: number, wm: number, oldest: number): number {
+    const size = this.size;
+    const slide = this.slide;
+    const t0 = time[from]!;
+    const last = windowStart(t0, slide);
+    const below = t0 - size;
+    // t0's windows start at last, last − slide, … while start > t0 − size: the oldest one in, and the first start out.
+    let oldestIn = Infinity;
+    let firstOut = last;
+    while (firstOut > below) {
+      oldestIn = firstOut;
+      firstOut -= slide;
+    }
+    // A later reading has the same windows when its latest one is the same and the same starts pass its bound.
+    // For whole-ms times (the gateway's) the latest start is `last` exactly when last ≤ t < last + slide, which
+    // spares the float % of windowStart() per reading; any other time asks windowStart().
+    const lastEnd = Math.floor(t0) === t0 ? last + slide : NaN;
+    let stop = from + 1;
+    for (; stop < to; stop++) {
+      const t = time[stop]!;
+      const v = value[stop]!;
+      if (!(Math.abs(t) <= MAX_EVENT_TIME) || v - v !== 0 || t < oldest) break;
+      const bound = t - size;
+      if (!(oldestIn > bound) || firstOut > bound) break;
+      if (!(t >= last && t < lastEnd && Math.floor(t) === t) && windowStart(t, slide) !== last) break;
+    }
     let placed = false;
-    for (let start = windowStart(t, this.slide); start > t - this.size; start -= this.slide) {
-      const end = start + this.size;
-      if (end + this.lateness <= wm) break; // purged, and so is every earlier window of t
+    for (let start = last; start > below; start -= slide) {
+      const end = start + size;
+      if (end + this.lateness <= wm) break; // purged, and so is every earlier window of these readings
       const wins = s.windows;
       let i = wins.length - 1; // in-order data hits the newest window first
       while (i >= 0 && wins[i]!.start > start) i--;
@@ -194,12 +256,14 @@ export class WindowOperator {
         wins.splice(i + 1, 0, win);
         this.windowCount++;
       }
-      win.acc.add(t, v);
+      win.acc.addMany(time, value, from, stop);
       this.trigger.onUpdate(win, wm);
       placed = true;
     }
+    this.stats.readings += stop - from;
     if (placed) this.touch(s);
-    else this.lateReading(s, t, v);
+    else for (let j = from; j < stop; j++) this.lateReading(s, time[j]!, value[j]!);
+    return stop;
   }
 
   private addToSession(sw: SessionWindows, s: SeriesState, t: number, v: number, wm: number): void {
