@@ -1,25 +1,39 @@
-import snappy from 'snappyjs';
 import { decodeColumnarBatch, type ColumnarBatch } from './columnar-batch.js';
+import { compressBlockInline, compressBlocks, uncompressBlockInline, uncompressBlocks } from './snappy-block.js';
 
-// snappyjs (pure JS) rather than the native `snappy` addon: snappy 7.2 and 7.4's sync
-// calls never free their buffers on glibc Linux (RSS grew by ~14 KB per 12 KB compressed
-// here, 3 GB in a minute of bench:ingest; upstream Brooooooklyn/snappy#323). snappyjs
-// measured 269 MB/s compress and 745 MB/s uncompress here, with flat RSS.
+// A log record is one raw snappy block of an encoded ColumnarBatch. The batched functions
+// send records of 16 KB and more to native snappy's async API and do smaller ones here with
+// snappyjs (snappy-block.ts says why, with figures); the *Inline ones are snappyjs only.
 
 /** A corrupt record must not make us allocate its claimed length: batches are far smaller. */
 const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
-/** Snappy-compresses an encoded columnar batch: the form a batch has as a log record. */
+/** Snappy-compresses encoded columnar batches into log records, one promise for all of them (the decode worker: one call per job). */
+export function compressBatches(encoded: readonly Uint8Array[]): Promise<Uint8Array[]> {
+  return compressBlocks(encoded);
+}
+
+/**
+ * Snappy-compresses one encoded columnar batch on the calling thread (snappyjs). For
+ * callers that must not await: the gateway re-compresses a batch it patched inside
+ * persist(), which issues its appends in call order; that happens only when a device hits
+ * the cardinality guard. Tests and benches use it to make records.
+ */
 export function compressBatch(encoded: Uint8Array): Uint8Array {
-  return snappy.compress(encoded);
+  return compressBlockInline(encoded);
 }
 
-/** Uncompresses a log record into the encoded batch bytes (e.g. to patch a flag in place). */
+/** Uncompresses a log record into the encoded batch bytes on the calling thread (the gateway patches a flag in place; see compressBatch). */
 export function uncompressBatch(record: Uint8Array): Uint8Array {
-  return snappy.uncompress(record, MAX_BATCH_BYTES);
+  return uncompressBlockInline(record, MAX_BATCH_BYTES);
 }
 
-/** Decodes a log record (a snappy-compressed columnar batch). */
+/** Decodes a log record (a snappy-compressed columnar batch) on the calling thread. */
 export function decodeLogRecord(record: Uint8Array): ColumnarBatch {
   return decodeColumnarBatch(uncompressBatch(record));
+}
+
+/** Decodes log records in order, uncompressing the large ones off the JS thread: one promise for the lot (a processor's read). */
+export async function decodeLogRecords(records: readonly Uint8Array[]): Promise<ColumnarBatch[]> {
+  return (await uncompressBlocks(records, MAX_BATCH_BYTES)).map(decodeColumnarBatch);
 }
