@@ -28,9 +28,17 @@ export async function compressBlock(bytes: Uint8Array): Promise<Uint8Array> {
   return bytes.byteLength >= ASYNC_FROM_BYTES ? compress(bytes) : snappyjs.compress(bytes);
 }
 
+/**
+ * Native calls one batched call keeps in flight. The libuv threadpool (4 threads unless
+ * UV_THREADPOOL_SIZE says otherwise) is the process's: the log's writes and fsyncs and
+ * scrypt run there too, and must not queue behind a job's worth of blocks. Two also keep
+ * both cores of a small machine busy.
+ */
+const IN_FLIGHT = 2;
+
 /** Compresses every block (results in input order) with one promise for the lot, not one per block awaited in turn. */
 export function compressBlocks(blocks: readonly Uint8Array[]): Promise<Uint8Array[]> {
-  return Promise.all(blocks.map(compressBlock));
+  return mapInOrder(blocks, compressBlock);
 }
 
 /**
@@ -53,7 +61,18 @@ export async function uncompressBlock(block: Uint8Array, maxLength: number): Pro
 
 /** Uncompresses every block (results in input order) with one promise for the lot. */
 export function uncompressBlocks(blocks: readonly Uint8Array[], maxLength: number): Promise<Uint8Array[]> {
-  return Promise.all(blocks.map((b) => uncompressBlock(b, maxLength)));
+  return mapInOrder(blocks, (b) => uncompressBlock(b, maxLength));
+}
+
+/** Runs `f` over the blocks with at most IN_FLIGHT calls pending (small blocks finish at once, on this thread); results in input order. */
+async function mapInOrder(blocks: readonly Uint8Array[], f: (b: Uint8Array) => Promise<Uint8Array>): Promise<Uint8Array[]> {
+  const out = new Array<Uint8Array>(blocks.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < blocks.length; i = next++) out[i] = await f(blocks[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, blocks.length) }, lane));
+  return out;
 }
 
 /** snappyjs on the calling thread: for callers that must not await (and tests). */
