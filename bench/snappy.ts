@@ -7,8 +7,9 @@
  * medians over rounds. Per size and direction it prints MB/s (of uncompressed bytes),
  * process CPU seconds per GB (every thread, the threadpool included) and main-thread busy
  * seconds per GB (event-loop utilisation: what the caller's thread cannot spend on
- * anything else). Async runs twice: one call at a time, awaited (a caller with one
- * block), and `FANOUT` calls under one Promise.all (a decode job's partitions).
+ * anything else). Async runs twice: one call at a time, awaited (a checkpoint's
+ * chunks), and two in flight (what compressBlocks/uncompressBlocks do with a decode
+ * job's partitions or a processor's read).
  * BENCH_ROUNDS and BENCH_MB (uncompressed MB per measurement) change the load.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -25,8 +26,8 @@ import { fill, METRICS } from './fill-log.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const MB_PER_RUN = Number(process.env.BENCH_MB ?? 64);
-/** Calls per Promise.all in the fan-out mode: about the partitions one decode job touches. */
-const FANOUT = 16;
+/** Native calls in flight in the batched mode: snappy-block.ts's IN_FLIGHT. */
+const IN_FLIGHT = 2;
 
 interface Sample {
   /** Uncompressed bytes a second, in MB. */
@@ -74,7 +75,7 @@ async function checkpointChunk(): Promise<Uint8Array> {
 }
 
 async function measure(run: Run, block: Uint8Array, uncompressedBytes: number): Promise<Sample> {
-  const times = Math.max(FANOUT, Math.round((MB_PER_RUN * 1e6) / uncompressedBytes / FANOUT) * FANOUT);
+  const times = Math.max(16, Math.round((MB_PER_RUN * 1e6) / uncompressedBytes));
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
@@ -93,10 +94,14 @@ const sequential =
   async (block, times) => {
     for (let i = 0; i < times; i++) await call(block);
   };
-const fanOut =
+const inFlight =
   (call: (b: Uint8Array) => Promise<unknown>): Run =>
   async (block, times) => {
-    for (let i = 0; i < times; i += FANOUT) await Promise.all(Array.from({ length: FANOUT }, () => call(block)));
+    let started = 0;
+    const lane = async (): Promise<void> => {
+      while (started++ < times) await call(block);
+    };
+    await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
   };
 const inline =
   (call: (b: Uint8Array) => unknown): Run =>
@@ -108,7 +113,7 @@ const inline =
 const IMPLS = {
   snappyjs: { compress: inline((b) => snappyjs.compress(b)), uncompress: inline((b) => snappyjs.uncompress(b)) },
   'snappy async, one at a time': { compress: sequential((b) => compress(b)), uncompress: sequential((b) => uncompress(b)) },
-  [`snappy async, ${FANOUT} per Promise.all`]: { compress: fanOut((b) => compress(b)), uncompress: fanOut((b) => uncompress(b)) },
+  [`snappy async, ${IN_FLIGHT} in flight`]: { compress: inFlight((b) => compress(b)), uncompress: inFlight((b) => uncompress(b)) },
 };
 
 async function run(): Promise<void> {
