@@ -14,13 +14,19 @@ import { SnappyBlockError } from '../core/index.js';
  * round trips of 64 KB; upstream Brooooooklyn/snappy#323), while the async calls keep RSS
  * flat (test/snappy-rss.soak.test.ts).
  *
- * Figures from `npm run bench:snappy` (2 shared cores, medians of interleaved rounds, MB/s
- * of uncompressed bytes, snappyjs → native async one call at a time / 16 per Promise.all):
- * see README.md's Benchmarks section. Small blocks lose to the promise and the threadpool
- * hop; large ones win several times over and leave the calling thread free.
+ * Why the split, from `npm run bench:snappy` (2 shared cores, real ColumnarBatch records,
+ * medians of 5 interleaved rounds, MB/s of uncompressed bytes; snappyjs vs native async
+ * one call at a time / two in flight):
+ * - ~300 B record: compress 61 vs 7 / 10, uncompress 109 vs 9 / 14. The promise and the
+ *   threadpool hop cost far more than the work: snappyjs stays.
+ * - ~4 KB: compress 182 vs 103 / 119, uncompress 291 vs 140 / 171: snappyjs stays.
+ * - ~16 KB: compress 157 vs 161 / 620, uncompress 241 vs 409 / 422: native from here.
+ * - ~64 KB and 1 MiB records, 1 MiB checkpoint chunks: native 1.1–4× the MB/s, at about
+ *   half the process CPU, and the calling thread is busy a tenth as long (checkpoint chunk
+ *   compress: 254 vs 621 MB/s, 3.9 vs 0.5 main-thread s/GB).
  */
 
-/** From this many uncompressed bytes a block goes to native snappy's async API; below it snappyjs is faster (bench:snappy). */
+/** From this many uncompressed bytes a block goes to native snappy's async API; below it snappyjs is faster (bench:snappy, above). */
 export const ASYNC_FROM_BYTES = 16 * 1024;
 
 /** Snappy-compresses one block: large ones off the JS thread, small ones here. */
