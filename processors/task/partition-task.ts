@@ -1,5 +1,5 @@
 import type { Log } from '../../log/index.js';
-import { decodeLogRecords, MSG_FLAG_DROPPED, type ColumnarBatch } from '../../proto/index.js';
+import { decodeLogRecord, MSG_FLAG_DROPPED, type ColumnarBatch } from '../../proto/index.js';
 import type { PartitionCheckpoint } from '../checkpoint/index.js';
 import { SeqDeduplicator } from '../dedup.js';
 import { StateCorruptError } from '../errors.js';
@@ -214,11 +214,14 @@ export class PartitionTask {
       return false;
     }
     this.caughtUp = false;
-    // One promise for the read: large records uncompress in parallel off this thread.
-    const batches = await decodeLogRecords(records.map((r) => r.payload));
-    for (let i = 0; i < records.length; i++) {
-      this.process(batches[i]!);
-      this.next = records[i]!.offset + 1;
+    // snappyjs on this thread, not native snappy: the loop processes what it read before it
+    // reads on, so it would only wait for the threadpool. Measured on bench:processors'
+    // throughput part (1.2 MB records, 3 interleaved pairs + a profiled one): native async
+    // took uncompression (~0.6 s per 10 M readings) off this thread but left it idle
+    // as long, and cost more process CPU (0.466 vs 0.432 s per M readings, medians).
+    for (const record of records) {
+      this.process(decodeLogRecord(record.payload));
+      this.next = record.offset + 1;
       this.stats.records++;
     }
     this.lastLag = Math.max(0, this.lastLag - records.length);
