@@ -11,7 +11,7 @@ import { ASYNC_FROM_BYTES, ColumnarBatchBuilder, compressBlocks, uncompressBlock
 
 const ROUND_TRIPS = 20_000;
 const WARM_UP = 2_000;
-/** Calls under one Promise.all, as the decode worker and the processors make them. */
+/** Blocks per batched call, as the decode worker makes them (2 native calls in flight). */
 const FAN_OUT = 16;
 /** RSS may grow this much after the warm-up (heap and allocator slack), and no more. */
 const GROWTH_MB = 250;
