@@ -38,13 +38,20 @@ function simulate(cluster: SluiceCluster, name: string, extra: string[]): Promis
     .then(async (out) => ({ stdout: out.stdout, report: JSON.parse(await readFile(reportFile, 'utf8').catch(() => '{}')) as SimulationReport }));
 }
 
-/** The cluster's members and lease holders as NATS holds them now. */
+/**
+ * The cluster's members and lease holders as NATS holds them now. Asked again while a
+ * request times out: right after a NATS server is killed, the buckets elect new leaders.
+ */
 async function status(cluster: SluiceCluster): Promise<ClusterStatus> {
-  const nc = await connect({ servers: cluster.nats.servers });
-  try {
-    return await readClusterStatus(nc, { membersBucket: 'SLUICE_MEMBERS', leasesBucket: 'SLUICE_LEASES' });
-  } finally {
-    await nc.close();
+  for (let attempt = 1; ; attempt++) {
+    const nc = await connect({ servers: cluster.nats.servers });
+    try {
+      return await readClusterStatus(nc, { membersBucket: 'SLUICE_MEMBERS', leasesBucket: 'SLUICE_LEASES' });
+    } catch (err) {
+      if ((err as Error).name !== 'TimeoutError' || attempt >= 10) throw err;
+    } finally {
+      await nc.close();
+    }
   }
 }
 
