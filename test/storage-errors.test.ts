@@ -24,7 +24,8 @@ async function readyz(http: number): Promise<{ status: number; body: string }> {
 /** Polls `probe` every 20 ms until it returns true; the observations are external (HTTP), so there is no event to await. */
 async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<number> {
   const started = Date.now();
-  while (!(await probe())) {
+  // A probe that fails (a keep-alive socket the endpoint closed as it was reused) is just not true yet.
+  while (!(await probe().catch(() => false))) {
     if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
