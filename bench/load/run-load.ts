@@ -8,18 +8,23 @@
  */
 import hdr from 'hdr-histogram-js';
 import { ReadingBatch } from '../../proto/index.js';
-import { LoadClient, withSeqSlot } from '../load-client.js';
+import { fleetPayload, LoadClient, withSeqSlot } from '../load-client.js';
 import { startBareAedes, startSluiceProcess, type BrokerProcess } from '../ramp/index.js';
 import { findMosquitto, startMosquitto } from './mosquitto-process.js';
 import { countWindowReadings } from './window-readings.js';
 
 export const LOAD_BROKERS = ['bare-aedes', 'mosquitto', 'sluice-gateway', 'sluice-start'] as const;
 export type LoadBroker = (typeof LOAD_BROKERS)[number];
-export const LOAD_SCENARIOS = { single: 1, series: 100 } as const;
+/** Readings per message: single 1, series one 100-reading Series, fleet 5 metrics × 20 readings whose event time moves on per message. */
+export const LOAD_SCENARIOS = { single: 1, series: 100, fleet: 100 } as const;
+/** The fleet scenario's metrics, 20 readings each 10 ms apart per message (200 ms of a device's event time). */
+const FLEET_METRICS = ['temperature', 'humidity', 'pressure', 'vibration', 'voltage'];
 export type LoadScenario = keyof typeof LOAD_SCENARIOS;
 
 export interface LoadOptions {
   scenarios: LoadScenario[];
+  /** Which brokers run (default all); mosquitto and sluice-start are still skipped when they cannot run. */
+  brokers?: readonly LoadBroker[];
   connections: number;
   inflight: number;
   durationMs: number;
@@ -28,7 +33,7 @@ export interface LoadOptions {
   /** With it: `sluice start` runs too, its processors writing to this InfluxDB 1.x database, and each of its rounds is verified. */
   influx?: { url: string; database: string; measurement: string };
   /** The user's --config and --set for the sluice processes, and where their data dirs go. */
-  sluice: { configFile?: string; sets?: string[]; dataParent?: string };
+  sluice: { configFile?: string; sets?: string[]; dataParent?: string; cpuProfDir?: string };
   /** How long a verify waits for the last windows to reach InfluxDB. */
   verifyTimeoutMs: number;
 }
@@ -60,6 +65,7 @@ export interface LoadHooks {
 export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadRun[]> {
   const mosquitto = findMosquitto();
   const brokers = LOAD_BROKERS.filter((b) => {
+    if (options.brokers !== undefined && !options.brokers.includes(b)) return false;
     if (b === 'mosquitto' && mosquitto === undefined) hooks.skipped?.(b, 'not installed (apt-get install mosquitto)');
     else if (b === 'sluice-start' && options.influx === undefined) hooks.skipped?.(b, 'no --influx-url');
     else return true;
@@ -106,10 +112,16 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   const port = Number(new URL(process.mqttUrl).port);
   const latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
   const prefix = `load-${scenario}-${broker}-r${round}-${Date.now().toString(36)}-`;
-  const payload = loadPayload(readingsPerMessage, Date.now());
-  const clients = await Promise.all(
-    Array.from({ length: options.connections }, (_, i) => LoadClient.open(port, `${prefix}${i}`, `devices/${prefix}${i}/telemetry`, payload, options.inflight, latency, true)),
-  );
+  // Fleet devices start an hour back (within time.maxBackfill) so none runs ahead of the wall clock at 5 publishes/s.
+  const timed = scenario === 'fleet' ? fleetPayload(FLEET_METRICS, 20, 10, Date.now() - 3_600_000) : undefined;
+  const payload = timed?.payload ?? loadPayload(readingsPerMessage, Date.now());
+  const clients: LoadClient[] = [];
+  // Connections open a few hundred at a time from 16 loopback addresses, as the simulator's do: a burst of thousands
+  // of SYNs overflows the listen backlog, and the gateway holds at most mqtt.maxPendingPerAddress unCONNECTed sockets per address.
+  for (let first = 0; first < options.connections; first += 500) {
+    const n = Math.min(500, options.connections - first);
+    clients.push(...(await Promise.all(Array.from({ length: n }, (_, i) => LoadClient.open(port, `${prefix}${first + i}`, `devices/${prefix}${first + i}/telemetry`, payload, options.inflight, latency, true, timed, `127.0.0.${1 + ((first + i) % 16)}`)))));
+  }
   for (const c of clients) c.start();
   await sleep(options.warmupMs);
   latency.reset();

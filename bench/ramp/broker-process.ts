@@ -57,6 +57,8 @@ export interface SluiceProcessOptions {
   extraSets?: string[];
   /** Parent of the temp data dir (default: the OS temp dir). */
   dataParent?: string;
+  /** With it: the process runs under `node --cpu-prof` and writes its threads' profiles here when it exits. */
+  cpuProfDir?: string;
 }
 
 /**
@@ -71,7 +73,8 @@ export async function startSluiceProcess(o: SluiceProcessOptions): Promise<Broke
   const own = [`dataDir=${dataDir}`, 'mqtt.host=127.0.0.1', 'mqtt.port=0', 'http.host=127.0.0.1', 'http.port=0', 'auth.mode=anonymous', 'limits.messagesPerSecond=0', 'limits.readingsPerSecond=0', 'limits.bytesPerSecond=0'];
   if (processors) own.push(`influx.url=${o.influxUrl}`, `checkpoint.interval=${PROCESSOR_CHECKPOINT_INTERVAL}`);
   own.push(...(o.extraSets ?? []));
-  const args = [CLI, role, ...(o.configFile ? ['--config', o.configFile] : []), ...[...(o.sets ?? []), ...own].flatMap((s) => ['--set', s])];
+  const node = o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`];
+  const args = [...node, CLI, role, ...(o.configFile ? ['--config', o.configFile] : []), ...[...(o.sets ?? []), ...own].flatMap((s) => ['--set', s])];
   // JSON logs whatever this process was given (a terminal makes the CLI pass pretty on in
   // SLUICE_LOG_FORMAT): the ready line is parsed below.
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLUICE_LOG_FORMAT: 'json' } });

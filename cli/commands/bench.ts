@@ -11,7 +11,7 @@ import {
   type BenchOptionsInput,
   type ScenarioName,
 } from '../../bench/ramp/index.js';
-import { loadMarkdown, loadReport, runLoad, writeLoadReport, type LoadScenario } from '../../bench/load/index.js';
+import { LOAD_BROKERS, LOAD_SCENARIOS, loadMarkdown, loadReport, runLoad, writeLoadReport, type LoadBroker, type LoadScenario } from '../../bench/load/index.js';
 import { ConfigError, parseDuration } from '../../core/index.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './common.js';
 import { windowsSettleMs } from './simulate-verify.js';
@@ -31,6 +31,8 @@ interface BenchFlags extends ConfigFlags {
   rounds: string;
   duration: string;
   warmup: string;
+  brokers: string;
+  cpuProfDir?: string;
 }
 
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -44,7 +46,7 @@ export function registerBenchCommand(program: Command): void {
       .description(
         'ramp the offered load on a gateway in its own process (and on a bare aedes broker, for single readings) to the highest rate sustained with no loss, PUBACK p99 < 100 ms and bounded lag; write <out>/<timestamp>.json, .md and .svg',
       )
-      .option('--scenario <name>', 'single (1 reading per message) | series (100-reading Series) | both', 'both')
+      .option('--scenario <name>', 'single (1 reading per message) | series (100-reading Series) | both; load mode also: fleet (5 metrics × 20 readings a message, event time moving on per message: use with --connections 10000)', 'both')
       .option('--step-duration <d>', 'how long each step sends', '30s')
       .option('--max-steps <n>', 'steps per ramp', '12')
       .option('--start-rate <n>', 'first offered rate, readings/s (default: single 5000, series 200000)')
@@ -55,6 +57,8 @@ export function registerBenchCommand(program: Command): void {
       .option('--rounds <n>', 'load mode: rounds of every broker', '3')
       .option('--duration <d>', 'load mode: how long each round measures', '10s')
       .option('--warmup <d>', 'load mode: load before each round measures', '2s')
+      .option('--cpu-prof-dir <dir>', 'load mode: run the sluice processes under node --cpu-prof and write their profiles (one per thread) here')
+      .option('--brokers <list>', `load mode: which brokers run, comma-separated (${LOAD_BROKERS.join(', ')})`, LOAD_BROKERS.join(','))
       .option('--out <dir>', 'where the report files go', 'bench/results')
       .option(
         '--influx-url <url>',
@@ -147,8 +151,8 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
     if (!Number.isInteger(n) || n < min) throw new ConfigError(`bench --${flag}: use a whole number ≥ ${min} (got ${JSON.stringify(value)})`);
     return n;
   };
-  const scenarios: LoadScenario[] = flags.scenario === 'both' ? ['single', 'series'] : flags.scenario === 'single' || flags.scenario === 'series' ? [flags.scenario] : [];
-  if (scenarios.length === 0) throw new ConfigError(`bench --scenario: use single, series or both (got ${JSON.stringify(flags.scenario)})`);
+  const scenarios: LoadScenario[] = flags.scenario === 'both' ? ['single', 'series'] : flags.scenario in LOAD_SCENARIOS ? [flags.scenario as LoadScenario] : [];
+  if (scenarios.length === 0) throw new ConfigError(`bench --scenario: use single, series, fleet or both (got ${JSON.stringify(flags.scenario)})`);
   const startedAt = new Date();
   let influx: { url: string; database: string; measurement: string } | undefined;
   if (flags.influxUrl !== undefined) {
@@ -156,15 +160,19 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
     if (tumbling === undefined) throw new ConfigError('bench --mode load --influx-url: the verify step needs a tumbling window in windows (the default telemetry_10s is one)');
     influx = { url: flags.influxUrl, database: `sluice_load_${startedAt.toISOString().replace(/[-:.]/g, '')}`, measurement: tumbling.name };
   }
+  const brokers = flags.brokers.split(',').map((b) => b.trim());
+  const unknown = brokers.find((b) => !(LOAD_BROKERS as readonly string[]).includes(b));
+  if (unknown !== undefined) throw new ConfigError(`bench --brokers: no broker ${JSON.stringify(unknown)}; use some of ${LOAD_BROKERS.join(', ')}, comma-separated`);
   const options = {
     scenarios,
+    brokers: brokers as LoadBroker[],
     connections: count('connections', flags.connections, 1),
     inflight: count('inflight', flags.inflight ?? '16', 1),
     rounds: count('rounds', flags.rounds, 1),
     durationMs: flagDuration('duration', flags.duration),
     warmupMs: flagDuration('warmup', flags.warmup),
     influx,
-    sluice: { configFile: flags.config, sets: flags.set, dataParent: flags.dataDir },
+    sluice: { configFile: flags.config, sets: flags.set, dataParent: flags.dataDir, cpuProfDir: flags.cpuProfDir },
     verifyTimeoutMs: 30_000,
   };
   say(`load: ${options.connections} connections × ${options.inflight} in flight, ${options.rounds} rounds × ${flags.duration}${influx ? `; sluice start writes to ${influx.url}, database ${influx.database}` : ''}`);
