@@ -6,8 +6,17 @@ export const METRICS = ['temperature', 'humidity', 'pressure', 'vibration', 'vol
 /** Event time of the first reading: one fixed window start, so later rounds land in the same windows. */
 const START = Math.floor(Date.now() / 10_000) * 10_000 - 3_600_000;
 
+/**
+ * How the values spread: `wide` is sin of small integers (uniform over [−1, 1], a window's
+ * sketch spans ~150 bins per sign: the sketches' worst case), `narrow` 20 ± 2 (a few bins,
+ * as a steady sensor's).
+ */
+export type ValueShape = 'wide' | 'narrow';
+
 /** Appends records of `devicesPerBatch` devices × 5 metrics × `readingsPerSeries` readings each, for `rounds` rounds (1 s of event time each) from `firstRound`. */
-export async function fill(log: FileLog, devices: number, devicesPerBatch: number, readingsPerSeries: number, rounds: number, firstRound = 0): Promise<number> {
+export async function fill(log: FileLog, devices: number, devicesPerBatch: number, readingsPerSeries: number, rounds: number, firstRound = 0, shape: ValueShape = 'wide'): Promise<number> {
+  const scale = shape === 'wide' ? 1 : 2;
+  const base = shape === 'wide' ? 0 : 20;
   const start = START;
   let total = 0;
   for (let round = firstRound; round < firstRound + rounds; round++) {
@@ -18,7 +27,7 @@ export async function fill(log: FileLog, devices: number, devicesPerBatch: numbe
         b.beginMessage(b.intern(`device-${d}`), 0, seq);
         for (const metric of METRICS) {
           const m = b.intern(metric);
-          for (let r = 0; r < readingsPerSeries; r++) b.addNumeric(m, 0, start + round * 1000 + r * 10, Math.sin(d + r + round));
+          for (let r = 0; r < readingsPerSeries; r++) b.addNumeric(m, 0, start + round * 1000 + r * 10, base + scale * Math.sin(d + r + round));
         }
         total += METRICS.length * readingsPerSeries;
       }

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:processors`: one processor thread's throughput on columnar batches
- * (10k devices × 5 metrics, tumbling 10 s), and for one partition holding 100k and 1M
+ * (10k devices × 5 metrics, tumbling 10 s; values spread wide and narrow, see fill-log.ts), and for one partition holding 100k and 1M
  * (device, metric) keys: a full checkpoint's size, snapshot time and restore time, then a
  * delta checkpoint after 1 % of the keys got a reading, and a restore from both.
  * Reads real log records (snappy columnar batches in a FileLog) like the processors do.
@@ -112,10 +112,10 @@ async function restoreInWorker(checkpoints: string): Promise<void> {
 async function run(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-proc-'));
   try {
-    // Throughput: 10k devices × 5 metrics, 20 readings per series, 10 rounds (1 s of event time each).
-    {
-      const log = await FileLog.open({ dir: join(dir, 'tp'), partitions: 1, fsync: 'never' });
-      const readings = await fill(log, 10_000, 500, 20, 10);
+    // Throughput: 10k devices × 5 metrics, 20 readings per series, 10 rounds (1 s of event time each), for both value shapes.
+    for (const shape of ['wide', 'narrow'] as const) {
+      const log = await FileLog.open({ dir: join(dir, `tp-${shape}`), partitions: 1, fsync: 'never' });
+      const readings = await fill(log, 10_000, 500, 20, 10, 0, shape);
       const task = new PartitionTask({ partition: 0, log, windows, time, raw: false, emit: () => undefined });
       await task.startFresh();
       const cpu0 = process.cpuUsage();
@@ -123,7 +123,11 @@ async function run(): Promise<void> {
       while (await task.step(64));
       const seconds = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
-      console.log(`throughput: ${readings} readings in ${seconds.toFixed(2)} s = ${Math.round(readings / seconds).toLocaleString('en')} readings/s on one thread; CPU ${(((cpu.user + cpu.system) / 1e6 / readings) * 1e6).toFixed(2)} s per million readings`);
+      const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+      console.log(
+        `throughput, ${shape} values: ${readings} readings in ${seconds.toFixed(2)} s = ${Math.round(readings / seconds).toLocaleString('en')} readings/s on one thread, ` +
+          `${Math.round(readings / cpuSeconds).toLocaleString('en')} per CPU second; CPU ${((cpuSeconds / readings) * 1e6).toFixed(3)} s per million readings`,
+      );
       await log.close();
     }
     // State: 100k and 1M keys (devices × 5 metrics), one reading each, in one partition.
