@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina';
-import { ColumnarBatchBuilder, compressBatch } from '../../proto/index.js';
+import { ColumnarBatchBuilder, compressBatches } from '../../proto/index.js';
 import type { PayloadLimits } from './config.js';
 import {
   jobMessageCount,
@@ -33,9 +33,10 @@ const KEEP_BUILDER_UP_TO = 1 << 18;
 /**
  * Decodes every payload of a job into one ColumnarBatch per partition, with a status per
  * message. Batches come back snappy-compressed, ready for the log: compression is CPU
- * the worker has to spare and the main thread does not.
+ * the worker has to spare and the main thread does not. All of a job's batches are
+ * compressed under one promise (large ones in parallel off this thread), not one each.
  */
-export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
+export async function decodeJob(job: DecodeJob, limits: PayloadLimits): Promise<DecodeResult> {
   const n = jobMessageCount(job);
   const status = new Uint8Array(n);
   const readings = new Uint32Array(n);
@@ -72,7 +73,7 @@ export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
   const metricIdsOf = new Array<number[] | undefined>(n);
   const seriesOf = new Array<string[] | undefined>(n);
   const partitionList: number[] = [];
-  const batches: Uint8Array[] = [];
+  const encoded: Uint8Array[] = [];
   const builder = (shared ??= new ColumnarBatchBuilder(0, job.receivedAtMs));
   let largest = 0;
   for (const partition of [...groups.keys()].sort((a, b) => a - b)) {
@@ -106,7 +107,7 @@ export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
     // A partition whose messages were all refused gets no batch: nothing to append to the log.
     if (builder.messageCount > 0) {
       partitionList.push(partition);
-      batches.push(compressBatch(builder.encode()));
+      encoded.push(builder.encode()); // a fresh buffer: the builder's reset does not touch it
     }
   }
   if (largest > KEEP_BUILDER_UP_TO) shared = undefined;
@@ -117,6 +118,7 @@ export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
     msgSeriesEnd[i] = msgSeries.length;
   }
   const partitions = Uint32Array.from(partitionList);
+  const batches = await compressBatches(encoded);
 
   return {
     partitions,
@@ -162,11 +164,12 @@ export function resultTransferList(r: DecodeResult): ArrayBuffer[] {
 }
 
 /** The piscina entry point: limits come from workerData (validated on the main thread); the result's buffers are moved, not copied. */
-export default function decode(job: DecodeJob): unknown {
+export default async function decode(job: DecodeJob): Promise<unknown> {
   const limits = Piscina.workerData as PayloadLimits | undefined;
   if (limits === undefined) throw new Error('decode.worker: no limits in workerData (run it through DecodePool)');
-  const result = decodeJob(job, limits);
-  // A custom transferable: piscina moves every buffer in the list and posts the value.
+  const result = await decodeJob(job, limits);
+  // A custom transferable: piscina moves every buffer in the list and posts the value
+  // (native snappy's output buffers are external: postMessage copies those instead).
   const movable = { [Piscina.transferableSymbol]: resultTransferList(result), [Piscina.valueSymbol]: result };
   return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]);
 }

@@ -40,8 +40,7 @@ class ReorderingPool implements DecodeService {
 
   decode(job: DecodeJob): Promise<DecodeResult> {
     this.running++;
-    const result = decodeJob(job, LIMITS);
-    return this.s.schedule(Promise.resolve(result)).finally(() => {
+    return this.s.schedule(decodeJob(job, LIMITS)).finally(() => {
       this.running--;
       for (const w of this.waiters.splice(0)) w();
     });
