@@ -1,39 +1,32 @@
+import snappy from 'snappyjs';
 import { decodeColumnarBatch, type ColumnarBatch } from './columnar-batch.js';
-import { compressBlockInline, compressBlocks, uncompressBlockInline } from './snappy-block.js';
 
-// A log record is one raw snappy block of an encoded ColumnarBatch. compressBatches (the
-// decode worker) sends records of 16 KB and more to native snappy's async API and does
-// smaller ones with snappyjs: most records of a micro-batch are a few hundred bytes to a
-// few KB, where snappyjs is 2–10× faster than a promise and a threadpool hop
-// (snappy-block.ts has the figures). The others are snappyjs only, for callers that
-// cannot or need not await (partition-task.ts says why the processors do not).
-// A processor's step awaiting native uncompression of its read measured no faster and
-// +8 % process CPU, so reading stays on snappyjs.
+// Log records use snappyjs (pure JS), checkpoints native snappy (proto/snappy-block.ts).
+// snappy's sync API leaks on glibc Linux (upstream Brooooooklyn/snappy#323). Its async API
+// does not leak, but each compressed block it returns keeps the Rust Vec's whole capacity
+// (max_compress_len of the input, ~1.17× it, for a block that may be a tenth of that) in
+// malloc until the wrapper is collected, and malloc keeps it after: 2 000 async
+// compressions of 256 KB raised RSS by 132 MB that a full GC did not return. Records of
+// 16 KB and more compressed natively in the decode worker raised the hostile soak's peak
+// RSS to 607–688 MB over a quiet 283–292 (copying each result out at once: 607; with
+// MALLOC_ARENA_MAX=2: 657), against ~+120 MB with snappyjs, past that test's +400 MB
+// bound. Checkpoint chunks alone native: +137 MB. So records stay on snappyjs (about a
+// third of the decode worker's CPU under the fleet load) until that is solved upstream.
 
 /** A corrupt record must not make us allocate its claimed length: batches are far smaller. */
 const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
-/** Snappy-compresses encoded columnar batches into log records, one promise for all of them (the decode worker: one call per job). */
-export function compressBatches(encoded: readonly Uint8Array[]): Promise<Uint8Array[]> {
-  return compressBlocks(encoded);
-}
-
-/**
- * Snappy-compresses one encoded columnar batch on the calling thread (snappyjs). For
- * callers that must not await: the gateway re-compresses a batch it patched inside
- * persist(), which issues its appends in call order; that happens only when a device hits
- * the cardinality guard. Tests and benches use it to make records.
- */
+/** Snappy-compresses an encoded columnar batch: the form a batch has as a log record. */
 export function compressBatch(encoded: Uint8Array): Uint8Array {
-  return compressBlockInline(encoded);
+  return snappy.compress(encoded);
 }
 
-/** Uncompresses a log record into the encoded batch bytes on the calling thread (the gateway patches a flag in place; see compressBatch). */
+/** Uncompresses a log record into the encoded batch bytes (e.g. to patch a flag in place). */
 export function uncompressBatch(record: Uint8Array): Uint8Array {
-  return uncompressBlockInline(record, MAX_BATCH_BYTES);
+  return snappy.uncompress(record, MAX_BATCH_BYTES);
 }
 
-/** Decodes a log record (a snappy-compressed columnar batch) on the calling thread. */
+/** Decodes a log record (a snappy-compressed columnar batch). */
 export function decodeLogRecord(record: Uint8Array): ColumnarBatch {
   return decodeColumnarBatch(uncompressBatch(record));
 }

@@ -9,6 +9,6 @@ export {
   type ColumnarBatch,
 } from './columnar-batch.js';
 export { ColumnarBatchBuilder } from './columnar-batch-builder.js';
-export { compressBatch, compressBatches, uncompressBatch, decodeLogRecord } from './compressed-batch.js';
+export { compressBatch, uncompressBatch, decodeLogRecord } from './compressed-batch.js';
 export { ASYNC_FROM_BYTES, compressBlock, compressBlocks, uncompressBlock, uncompressBlocks, uncompressedLength } from './snappy-block.js';
 export { encodeTagSet, parseTagSet, tagProblem } from './tag-set.js';

@@ -13,9 +13,9 @@ function series(seq: number): Uint8Array {
 }
 
 /** Every reading of every batch, as [partition, device, metric]. */
-async function decoded(job: ReturnType<DecodeJobBuilder['take']>['job']): Promise<[number, string | undefined, string | undefined][]> {
+function decoded(job: ReturnType<DecodeJobBuilder['take']>['job']): [number, string | undefined, string | undefined][] {
   const out: [number, string | undefined, string | undefined][] = [];
-  for (const bytes of (await decodeJob(job, LIMITS)).batches) {
+  for (const bytes of decodeJob(job, LIMITS).batches) {
     const b = decodeLogRecord(bytes);
     for (let m = 0; m < b.msgDevice.length; m++) {
       for (let r = m === 0 ? 0 : b.numEnd[m - 1]!; r < b.numEnd[m]!; r++) out.push([b.partition, b.strings[b.msgDevice[m]!], b.strings[b.metric[r]!]]);
@@ -25,7 +25,7 @@ async function decoded(job: ReturnType<DecodeJobBuilder['take']>['job']): Promis
 }
 
 describe('decodeJob with the reused batch builder', () => {
-  it('interns a metric afresh in every partition batch and every job (the builder is reset in between)', async () => {
+  it('interns a metric afresh in every partition batch and every job (the builder is reset in between)', () => {
     // Regression: the payload writer cached the metric's dictionary index per builder
     // object; the worker's one builder is reset per partition and per job, so the second
     // partition's batch pointed `level` at a string of another dictionary (its device id,
@@ -35,7 +35,7 @@ describe('decodeJob with the reused batch builder', () => {
       b.add(series(round * 3 + 1), 5, 'dev-long-name-a', '', 'protobuf');
       b.add(series(round * 3 + 2), 9, 'dev-b', 'site=x', 'protobuf');
       b.add(series(round * 3 + 3), 2, 'dev-c', '', 'protobuf');
-      const readings = await decoded(b.take(NOW).job);
+      const readings = decoded(b.take(NOW).job);
       expect(readings).toHaveLength(9);
       for (const [partition, device, metric] of readings) {
         expect(typeof device, `device in partition ${partition}`).toBe('string');

@@ -1,5 +1,5 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ASYNC_FROM_BYTES, decodeLogRecord, ReadingBatch, uncompressedLength as encodedLength } from '../../proto/index.js';
+import { describe, expect, it } from 'vitest';
+import { decodeLogRecord, ReadingBatch } from '../../proto/index.js';
 import { decodeLimitsSchema } from './config.js';
 import {
   DecodeJobBuilder,
@@ -10,7 +10,6 @@ import {
   META_STRIDE,
   NO_INDEX,
   resultMetrics,
-  type DecodeResult,
 } from './decode-job.js';
 import { decodeJob, resultTransferList } from './decode.worker.js';
 import { REASON_CODE } from './reasons.js';
@@ -69,10 +68,7 @@ describe('decodeJob (the worker function, called directly)', () => {
   b.add(rows(3, 'bad name', 1, 0), 7, 'dev-c', '', 'protobuf'); // 3: metric_name_invalid; partition 7 gets no batch
   b.add(rows(4, 'temp', 3, 20), 4, 'dev-d', '', 'protobuf'); // 4: accepted, partition 4, second message
   const { job } = b.take(NOW);
-  let result: DecodeResult;
-  beforeAll(async () => {
-    result = await decodeJob(job, LIMITS);
-  });
+  const result = decodeJob(job, LIMITS);
 
   it('returns a status, readings count and detail per message', () => {
     expect([...result.status]).toEqual([0, REASON_CODE.decode_error, 0, REASON_CODE.metric_name_invalid, 0]);
@@ -112,22 +108,8 @@ describe('decodeJob (the worker function, called directly)', () => {
     expect(result.status.byteLength).toBe(0);
   });
 
-  it('compresses large batches through native snappy and small ones through snappyjs, in partition order', async () => {
-    const big = new DecodeJobBuilder();
-    for (let m = 0; m < 8; m++) big.add(rows(m + 1, 'temp', 1000, m * 1000), 6, `dev-${m}`, '', 'protobuf'); // ~200 KB batch
-    big.add(rows(99, 'hum', 1, 5), 2, 'dev-small', '', 'protobuf');
-    const r = await decodeJob(big.take(NOW).job, LIMITS);
-    expect([...r.partitions]).toEqual([2, 6]);
-    const [small, large] = [decodeLogRecord(r.batches[0]!), decodeLogRecord(r.batches[1]!)];
-    expect(large.value.length).toBe(8000);
-    expect(large.value[7999]).toBe(7000 + 999);
-    expect(small.strings[small.msgDevice[0]!]).toBe('dev-small');
-    expect(encodedLength(r.batches[1]!)).toBeGreaterThanOrEqual(ASYNC_FROM_BYTES); // the native path was taken
-    expect(encodedLength(r.batches[0]!)).toBeLessThan(ASYNC_FROM_BYTES);
-  });
-
-  it('handles an empty job', async () => {
-    const empty = await decodeJob(new DecodeJobBuilder().take(NOW).job, LIMITS);
+  it('handles an empty job', () => {
+    const empty = decodeJob(new DecodeJobBuilder().take(NOW).job, LIMITS);
     expect(empty.partitions.length).toBe(0);
     expect(empty.batches).toEqual([]);
     expect(empty.status.length).toBe(0);

@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina';
-import { ColumnarBatchBuilder, compressBatches } from '../../proto/index.js';
+import { ColumnarBatchBuilder, compressBatch } from '../../proto/index.js';
 import type { PayloadLimits } from './config.js';
 import {
   jobMessageCount,
@@ -33,10 +33,9 @@ const KEEP_BUILDER_UP_TO = 1 << 18;
 /**
  * Decodes every payload of a job into one ColumnarBatch per partition, with a status per
  * message. Batches come back snappy-compressed, ready for the log: compression is CPU
- * the worker has to spare and the main thread does not. All of a job's batches are
- * compressed under one promise (large ones in parallel off this thread), not one each.
+ * the worker has to spare and the main thread does not.
  */
-export async function decodeJob(job: DecodeJob, limits: PayloadLimits): Promise<DecodeResult> {
+export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
   const n = jobMessageCount(job);
   const status = new Uint8Array(n);
   const readings = new Uint32Array(n);
@@ -73,7 +72,7 @@ export async function decodeJob(job: DecodeJob, limits: PayloadLimits): Promise<
   const metricIdsOf = new Array<number[] | undefined>(n);
   const seriesOf = new Array<string[] | undefined>(n);
   const partitionList: number[] = [];
-  const encoded: Uint8Array[] = [];
+  const batches: Uint8Array[] = [];
   const builder = (shared ??= new ColumnarBatchBuilder(0, job.receivedAtMs));
   let largest = 0;
   for (const partition of [...groups.keys()].sort((a, b) => a - b)) {
@@ -107,7 +106,7 @@ export async function decodeJob(job: DecodeJob, limits: PayloadLimits): Promise<
     // A partition whose messages were all refused gets no batch: nothing to append to the log.
     if (builder.messageCount > 0) {
       partitionList.push(partition);
-      encoded.push(builder.encode()); // a fresh buffer: the builder's reset does not touch it
+      batches.push(compressBatch(builder.encode()));
     }
   }
   if (largest > KEEP_BUILDER_UP_TO) shared = undefined;
@@ -118,7 +117,6 @@ export async function decodeJob(job: DecodeJob, limits: PayloadLimits): Promise<
     msgSeriesEnd[i] = msgSeries.length;
   }
   const partitions = Uint32Array.from(partitionList);
-  const batches = await compressBatches(encoded);
 
   return {
     partitions,
@@ -164,12 +162,11 @@ export function resultTransferList(r: DecodeResult): ArrayBuffer[] {
 }
 
 /** The piscina entry point: limits come from workerData (validated on the main thread); the result's buffers are moved, not copied. */
-export default async function decode(job: DecodeJob): Promise<unknown> {
+export default function decode(job: DecodeJob): unknown {
   const limits = Piscina.workerData as PayloadLimits | undefined;
   if (limits === undefined) throw new Error('decode.worker: no limits in workerData (run it through DecodePool)');
-  const result = await decodeJob(job, limits);
-  // A custom transferable: piscina moves every buffer in the list and posts the value
-  // (native snappy's output buffers are external: postMessage copies those instead).
+  const result = decodeJob(job, limits);
+  // A custom transferable: piscina moves every buffer in the list and posts the value.
   const movable = { [Piscina.transferableSymbol]: resultTransferList(result), [Piscina.valueSymbol]: result };
   return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]);
 }

@@ -40,7 +40,8 @@ class ReorderingPool implements DecodeService {
 
   decode(job: DecodeJob): Promise<DecodeResult> {
     this.running++;
-    return this.s.schedule(decodeJob(job, LIMITS)).finally(() => {
+    const result = decodeJob(job, LIMITS);
+    return this.s.schedule(Promise.resolve(result)).finally(() => {
       this.running--;
       for (const w of this.waiters.splice(0)) w();
     });

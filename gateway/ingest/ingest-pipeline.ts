@@ -193,9 +193,6 @@ export class IngestPipeline {
   private persist(result: DecodeResult, batch: PendingPublish[]): Promise<void> {
     // Batches arrive compressed; one that must drop a message is uncompressed, flagged and
     // compressed again here. That only happens when a device hits the cardinality guard.
-    // snappyjs, on this thread: awaiting native snappy here would let a later batch's
-    // appends be issued first, and a patched batch is rare (about 1 ms for a 64 KB one at
-    // snappyjs's ~65 MB/s measured by bench:snappy on this loaded machine).
     const batchIndex = new Map<number, number>();
     result.partitions.forEach((p, k) => batchIndex.set(p, k));
     const patched = new Map<number, Uint8Array>();
