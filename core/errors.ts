@@ -113,6 +113,13 @@ export class LogCorruptError extends SluiceError {
   }
 }
 
+/** A snappy block (a log record or a checkpoint chunk) does not uncompress, or claims more bytes than its reader allows. */
+export class SnappyBlockError extends SluiceError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SLUICE_SNAPPY_CORRUPT', message, options);
+  }
+}
+
 /** A read or trim named an offset the log does not hold. */
 export class LogOffsetError extends SluiceError {
   constructor(message: string) {

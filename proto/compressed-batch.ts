@@ -1,10 +1,17 @@
 import snappy from 'snappyjs';
 import { decodeColumnarBatch, type ColumnarBatch } from './columnar-batch.js';
 
-// snappyjs (pure JS) rather than the native `snappy` addon: snappy 7.2 and 7.4's sync
-// calls never free their buffers on glibc Linux (RSS grew by ~14 KB per 12 KB compressed
-// here, 3 GB in a minute of bench:ingest; upstream Brooooooklyn/snappy#323). snappyjs
-// measured 269 MB/s compress and 745 MB/s uncompress here, with flat RSS.
+// Log records use snappyjs (pure JS), checkpoints native snappy (proto/snappy-block.ts).
+// snappy's sync API leaks on glibc Linux (upstream Brooooooklyn/snappy#323). Its async API
+// does not leak, but each compressed block it returns keeps the Rust Vec's whole capacity
+// (max_compress_len of the input, ~1.17× it, for a block that may be a tenth of that) in
+// malloc until the wrapper is collected, and malloc keeps it after: 2 000 async
+// compressions of 256 KB raised RSS by 132 MB that a full GC did not return. Records of
+// 16 KB and more compressed natively in the decode worker raised the hostile soak's peak
+// RSS to 607–688 MB over a quiet 283–292 (copying each result out at once: 607; with
+// MALLOC_ARENA_MAX=2: 657), against ~+120 MB with snappyjs, past that test's +400 MB
+// bound. Checkpoint chunks alone native: +137 MB. So records stay on snappyjs (about a
+// third of the decode worker's CPU under the fleet load) until that is solved upstream.
 
 /** A corrupt record must not make us allocate its claimed length: batches are far smaller. */
 const MAX_BATCH_BYTES = 256 * 1024 * 1024;

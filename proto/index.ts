@@ -10,4 +10,5 @@ export {
 } from './columnar-batch.js';
 export { ColumnarBatchBuilder } from './columnar-batch-builder.js';
 export { compressBatch, uncompressBatch, decodeLogRecord } from './compressed-batch.js';
+export { ASYNC_FROM_BYTES, compressBlock, compressBlocks, uncompressBlock, uncompressBlocks, uncompressedLength } from './snappy-block.js';
 export { encodeTagSet, parseTagSet, tagProblem } from './tag-set.js';

@@ -135,7 +135,7 @@ export class LocalCheckpointStore implements CheckpointStore {
   /** Reads and checks one file; a corrupt one is recorded in `problems` and gives undefined. */
   private async load(file: string, partition: number, e: Entry): Promise<PartitionCheckpoint | undefined> {
     try {
-      const checkpoint = decodeCheckpoint(await readFile(file), file);
+      const checkpoint = await decodeCheckpoint(await readFile(file), file);
       if (checkpoint.partition !== partition) throw new CheckpointCorruptError(`${file}: belongs to partition ${checkpoint.partition}`);
       if (checkpoint.id !== e.id || checkpoint.kind !== e.kind || checkpoint.base !== e.base) {
         throw new CheckpointCorruptError(`${file}: holds ${checkpoint.kind} checkpoint ${checkpoint.id} (base ${checkpoint.base}), not what its name says`);

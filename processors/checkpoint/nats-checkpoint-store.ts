@@ -205,7 +205,7 @@ export class NatsCheckpointStore implements CheckpointStore {
         }),
       );
       if (blob === null) throw new CheckpointCorruptError(`${source}: listed in the manifest but missing from bucket ${this.config.bucket}`);
-      const checkpoint = decodeCheckpoint(Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), source);
+      const checkpoint = await decodeCheckpoint(Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), source);
       if (checkpoint.partition !== partition) throw new CheckpointCorruptError(`${source}: belongs to partition ${checkpoint.partition}`);
       if (checkpoint.id !== entry.id || checkpoint.kind !== entry.kind || checkpoint.base !== entry.base) {
         throw new CheckpointCorruptError(`${source}: holds ${checkpoint.kind} checkpoint ${checkpoint.id} (base ${checkpoint.base}), not what the manifest says`);

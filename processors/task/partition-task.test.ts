@@ -90,7 +90,7 @@ async function logOf(payloads: Uint8Array[]): Promise<MemoryLog> {
 
 /** A checkpoint as the store would give it back: through the file codec. */
 async function stored(c: PartitionCheckpoint): Promise<PartitionCheckpoint> {
-  return decodeCheckpoint(await encodeCheckpoint(c), 'test');
+  return await decodeCheckpoint(await encodeCheckpoint(c), 'test');
 }
 
 /** The chain that restores `newest`: back through base ids to a full checkpoint. */
