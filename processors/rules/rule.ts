@@ -156,6 +156,19 @@ export function overlaps(a: Condition, b: Condition): boolean {
   return low.value === high.value && low.op === '>=' && high.op === '<=';
 }
 
+/** What a transition of `rule` compares its value with: the firing condition's value, or the clear condition's (absence: `for` in seconds). */
+export function thresholdOf(rule: Rule, state: 'firing' | 'resolved'): number {
+  switch (rule.kind) {
+    case 'threshold':
+    case 'rate':
+      return state === 'firing' ? rule.fire.value : rule.clear.value;
+    case 'sequence':
+      return state === 'firing' ? rule.then.value : rule.clear.value;
+    case 'absence':
+      return rule.forMs / 1000;
+  }
+}
+
 /**
  * The rule's identity for state: everything that decides when it fires, as text. Two
  * rules with the same name and fingerprint share state across a reload or a restore;
