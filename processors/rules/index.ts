@@ -4,6 +4,7 @@ export { rulesConfigSchema, type RulesConfig } from './config.js';
 export { RuleEvaluator, type RuleEvaluatorStats, type TransitionSink } from './rule-evaluator.js';
 export { alertId } from './transition.js';
 export { describeSelector, SelectorMatcher } from './device-selector.js';
+export { describeRule, formatDuration } from './describe-rule.js';
 export {
   AGGREGATES,
   COMPARISONS,

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import YAML, { LineCounter, isMap, type Document } from 'yaml';
 import { parseDuration } from '../../core/index.js';
 import type { WindowSpec } from '../windowing/window-spec.js';
+import { formatDuration } from './describe-rule.js';
 import { RulesFileUnreadableError, RulesInvalidError } from './errors.js';
 import { negate, overlaps, RULE_KINDS, type Condition, type DeviceSelector, type Rule, type RuleKind, type RuleWindow } from './rule.js';
 import { RULE_DURATION, rulesFileSchema, type RawRule } from './rules-schema.js';
@@ -103,12 +104,12 @@ const DURATION_FIELDS: Record<RuleKind, readonly string[]> = { threshold: ['for'
 /** The checks of a windowed rule's fields against its window's step. */
 function checkWindowed(kind: RuleKind, body: Record<string, unknown>, window: WindowSpec, at: (...path: Path) => Path, add: (path: Path, message: string) => void): void {
   const step = windowStep(window);
-  const steps = `window ${window.name}'s step (${formatMs(step)})`;
+  const steps = `window ${window.name}'s step (${formatDuration(step)})`;
   if (kind === 'threshold') {
     const ms = durationMs(body.for);
     if (ms !== undefined && ms > 0) {
       if (step === 0) add(at(kind, 'for'), `window ${window.name} is a session window, whose windows have no fixed length: give a number of windows (e.g. 3)`);
-      else if (ms % step !== 0) add(at(kind, 'for'), `expected a whole multiple of ${steps}, e.g. "${formatMs(step * 3)}", or a number of windows`);
+      else if (ms % step !== 0) add(at(kind, 'for'), `expected a whole multiple of ${steps}, e.g. "${formatDuration(step * 3)}", or a number of windows`);
     }
     const fire = asCondition(body);
     const clear = asCondition(body.clear);
@@ -118,10 +119,10 @@ function checkWindowed(kind: RuleKind, body: Record<string, unknown>, window: Wi
   } else if (kind === 'rate') {
     const ms = durationMs(body.over);
     if (step === 0) add(at(kind, 'over'), `window ${window.name} is a session window: rate compares windows a fixed step apart, so it needs a tumbling or sliding window`);
-    else if (ms !== undefined && ms > 0 && ms % step !== 0) add(at(kind, 'over'), `expected a whole multiple of ${steps}, e.g. "${formatMs(step * 6)}": rate compares the window ending at t with the one ending at t − over`);
+    else if (ms !== undefined && ms > 0 && ms % step !== 0) add(at(kind, 'over'), `expected a whole multiple of ${steps}, e.g. "${formatDuration(step * 6)}": rate compares the window ending at t with the one ending at t − over`);
   } else if (kind === 'sequence') {
     const ms = durationMs(body.within);
-    if (ms !== undefined && ms > 0 && step > 0 && ms < step) add(at(kind, 'within'), `expected at least ${steps}: window ends are ${formatMs(step)} apart, so a shorter span never holds two of them`);
+    if (ms !== undefined && ms > 0 && step > 0 && ms < step) add(at(kind, 'within'), `expected at least ${steps}: window ends are ${formatDuration(step)} apart, so a shorter span never holds two of them`);
   }
 }
 
@@ -184,11 +185,6 @@ function durationMs(v: unknown): number | undefined {
 function asCondition(v: unknown): Condition | undefined {
   if (!isRecord(v) || typeof v.value !== 'number' || !['>', '>=', '<', '<='].includes(v.op as string)) return undefined;
   return { op: v.op as Condition['op'], value: v.value };
-}
-
-function formatMs(ms: number): string {
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms}ms`;
 }
 
 /** In file order: by rule, then path. */
