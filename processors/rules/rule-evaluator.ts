@@ -47,7 +47,9 @@ export type TransitionSink = (transition: AlertTransition) => void;
  *
  * Per-series kinds (threshold, rate) keep a cell per (rule, device, reading tags); the
  * per-device kinds (absence, sequence) one per (rule, device). A device's entry keeps its
- * cells until their rule is removed or changed. Size: ~100 bytes a threshold, absence or
+ * cells until their rule is removed or changed, also when the device stops matching the
+ * rule (its registry tags changed): an alert firing then stays firing until the rule
+ * changes (a known limit). Size: ~100 bytes a threshold, absence or
  * sequence cell, plus 16 bytes per window of `over` for rate.
  *
  * Snapshots (evaluator-snapshot.ts): snapshot() writes every device with cells;
