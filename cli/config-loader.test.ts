@@ -18,11 +18,12 @@ describe('loadConfig', () => {
   it('layers file < SLUICE_* env < flags, and resolves file paths against the file', async () => {
     const dir = await tempDir();
     const file = join(dir.path, 'sluice.yaml');
-    await writeFile(file, 'mqtt:\n  port: 1000\n  maxPacketBytes: 65536\ndataDir: ./here\nauth:\n  mode: token\n  fleetKey: "0123456789abcdef0123"\n');
+    await writeFile(file, 'mqtt:\n  port: 1000\n  maxPacketBytes: 65536\ndataDir: ./here\nauth:\n  mode: token\n  fleetKey: "0123456789abcdef0123"\nrules:\n  file: alerts/rules.yaml\n');
     const config = await loadConfig({ file, env: { SLUICE_MQTT_PORT: '2000', SLUICE_MQTT_MAX_PACKET_BYTES: '32768' }, overrides: { 'mqtt.port': '3000' } });
     expect(config.mqtt.port).toBe(3000);
     expect(config.mqtt.maxPacketBytes).toBe(32768);
     expect(config.dataDir).toBe(join(dir.path, 'here'));
+    expect(config.rules.file).toBe(join(dir.path, 'alerts', 'rules.yaml'));
     expect(config.auth.fleetKey).toBe('0123456789abcdef0123');
     await dir.remove();
   });

@@ -127,6 +127,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Sluic
   config.dataDir = rel(config.dataDir);
   config.auth.registry = rel(config.auth.registry);
   if (config.acl.file) config.acl.file = rel(config.acl.file);
+  if (config.rules.file) config.rules.file = rel(config.rules.file);
   if (config.mqtt.tls) {
     const { cert, key, ca } = config.mqtt.tls;
     config.mqtt.tls = { ...config.mqtt.tls, cert: rel(cert), key: rel(key), ...(ca === undefined ? {} : { ca: rel(ca) }) };

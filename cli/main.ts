@@ -8,6 +8,7 @@ import { registerDeadLettersCommand } from './commands/deadletters.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDevicesCommand } from './commands/devices.js';
 import { registerGatewayCommands } from './commands/gateway.js';
+import { registerRulesCommand } from './commands/rules.js';
 import { registerSimulateCommand } from './commands/simulate.js';
 import { registerVerifyCommand } from './commands/verify.js';
 import { failureOf, usageLine } from './failure.js';
@@ -31,6 +32,7 @@ const program = new Command('sluice')
 registerGatewayCommands(program);
 registerConfigCommand(program);
 registerDevicesCommand(program);
+registerRulesCommand(program);
 registerDeadLettersCommand(program);
 registerSimulateCommand(program);
 registerVerifyCommand(program);

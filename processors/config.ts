@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { duration } from '../core/index.js';
 import { PARTITION_SET_PATTERN } from '../routing/index.js';
+import { rulesConfigSchema } from './rules/index.js';
 import { influxConfigSchema, outputsConfigSchema } from './sink/index.js';
 import { timeConfigSchema, windowsConfigSchema } from './windowing/window-spec.js';
 
@@ -43,6 +44,8 @@ export const processorConfigShape = {
   checkpoint: checkpointConfigSchema.prefault({}),
   influx: influxConfigSchema.prefault({}),
   outputs: outputsConfigSchema.prefault({}),
+  /** The rules file (issue 16): validated by `sluice rules check`; evaluation is not wired into the processors yet. */
+  rules: rulesConfigSchema.prefault({}),
 };
 
 /** The processors' whole config, validated. */
