@@ -80,8 +80,9 @@ export async function runClusterNode(config: SluiceConfig, roles: NodeRoles): Pr
   return {
     ports,
     reload: async () => {
+      // The gateway's registry and ACL, and the processors' rules.file.
       if (gateway) await gateway.reload();
-      else logger.info('SIGHUP: nothing to reload in a processor-only process');
+      await processor?.reloadRules();
     },
     stop: async () => {
       phase = 'stopping';

@@ -77,8 +77,9 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
   return {
     ports,
     reload: async () => {
+      // The gateway's registry and ACL, and the processors' rules.file.
       if (gateway) await gateway.reload();
-      else logger.info('SIGHUP: nothing to reload in a processor-only process');
+      processors?.reloadRules();
     },
     stop: async () => {
       phase = 'stopping';

@@ -8,3 +8,4 @@ export { Backoff } from './backoff.js';
 export { FsyncFailedError, StorageUnavailableError, storageErrno } from './storage.js';
 export { StorageHealth, type StorageEpisode, type StorageHealthOptions } from './storage-health.js';
 export { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+export { watchFile, type FileWatch } from './watch-file.js';

@@ -44,7 +44,7 @@ export const processorConfigShape = {
   checkpoint: checkpointConfigSchema.prefault({}),
   influx: influxConfigSchema.prefault({}),
   outputs: outputsConfigSchema.prefault({}),
-  /** The rules file (issue 16): validated by `sluice rules check`; evaluation is not wired into the processors yet. */
+  /** The alert rules (issue 16): evaluated by every partition task, reloaded when the file changes or on SIGHUP. */
   rules: rulesConfigSchema.prefault({}),
 };
 

@@ -9,6 +9,8 @@ export function createProcessorMetrics(registry: Registry) {
     messages: new Counter({ name: 'sluice_processor_messages_total', help: 'Device messages read from the log', registers }),
     duplicates: new Counter({ name: 'sluice_processor_duplicates_total', help: 'Messages dropped as duplicates (same device and seq)', registers }),
     late: new Counter({ name: 'sluice_processor_late_readings_total', help: 'Readings beyond allowed lateness, written to late_readings', registers }),
+    alerts: new Counter({ name: 'sluice_processor_alerts_total', help: 'Alert transitions emitted (a replay after a crash counts its transitions again)', labelNames: ['rule', 'severity', 'state'] as const, registers }),
+    rulesReloads: new Counter({ name: 'sluice_processor_rules_reloads_total', help: 'Reloads of rules.file by result: ok (applied) or invalid (the rules before stay); counted per processor thread', labelNames: ['result'] as const, registers }),
     points: new Counter({ name: 'sluice_processor_points_total', help: 'Points handed to the sink', registers }),
     pointsDiscarded: new Counter({ name: 'sluice_processor_points_discarded_total', help: 'Points and deletes dropped unwritten because their partition\'s lease passed to another processor', registers }),
     sinkGateWaits: new Counter({ name: 'sluice_processor_sink_gate_waits_total', help: 'Flushes held because a partition lease was not fresh (self-fencing)', registers }),

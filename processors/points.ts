@@ -1,5 +1,6 @@
 import { parseTagSet, TEXT_KIND_BOOL, type ColumnarBatch } from '../proto/index.js';
 import type { FieldValue, SinkPoint, SinkPointId } from './sink/index.js';
+import type { AlertTransition } from './rules/index.js';
 import type { FiredWindow, LateReading } from './windowing/window-operator.js';
 
 /** Tags of a point: the reading's own tags, then the device's registry tags (which win), then device and metric. */
@@ -76,4 +77,24 @@ export function rawPoints(batch: ColumnarBatch, accepted: Uint8Array, emit: (p: 
       emit({ measurement: 'readings', tags, fields, timeMs: batch.textTime[r]! });
     }
   }
+}
+
+/**
+ * An alert transition as its point in the `alerts` measurement: tags rule, device,
+ * severity, state (and the series' reading tags and the device's registry tags), time =
+ * the transition's event time. A replay sends the same transition again, which InfluxDB
+ * overwrites: the point is written exactly once in effect. `id` is the stable id the MQTT
+ * and webhook effects carry.
+ */
+export function alertPoint(t: AlertTransition): SinkPoint {
+  const tags = parseTagSet(t.readingTags);
+  parseTagSet(t.deviceTags, tags);
+  tags.device = t.device;
+  tags.rule = t.rule;
+  tags.severity = t.severity;
+  tags.state = t.state;
+  const fields: Record<string, FieldValue> = { id: t.id, description: t.description };
+  if (Number.isFinite(t.value)) fields.value = t.value;
+  if (Number.isFinite(t.threshold)) fields.threshold = t.threshold;
+  return { measurement: 'alerts', tags, fields, timeMs: t.time };
 }

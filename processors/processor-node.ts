@@ -9,6 +9,7 @@ import { createNodeSink, type NodeSink } from './node-sink.js';
 import type { LogTail } from './runtime/log-link-protocol.js';
 import { Serial } from './serial.js';
 import { SinkRejectedError, type WriteGate } from './sink/index.js';
+import { loadRulesFile, RulesReloader, type AlertTransition, type Rule } from './rules/index.js';
 import { PartitionTask } from './task/partition-task.js';
 
 export interface ProcessorNodeDeps {
@@ -43,6 +44,8 @@ export interface ProcessorNodeDeps {
    * instead of failing the node.
    */
   onFenced?: (partition: number) => void;
+  /** Told of every alert transition (after its point was emitted), for the MQTT and webhook effects; at least once. */
+  onAlert?: (transition: AlertTransition) => void;
 }
 
 /** Records read per partition per turn: keeps partitions fair and the event loop responsive. */
@@ -97,6 +100,9 @@ export class ProcessorNode {
   /** Per partition still catching up after its restore: how many more records read count as replayed. */
   private readonly catchUp = new Map<number, number>();
   private readonly unavailableBackoff = new Backoff(50, 2000);
+  /** The alert rules in force (rules.file), handed to every task. */
+  private rules: readonly Rule[] = [];
+  private rulesReloader: RulesReloader | undefined;
 
   constructor(
     private readonly config: ProcessorConfig,
@@ -124,6 +130,20 @@ export class ProcessorNode {
 
   /** Restores every partition of `deps.partitions` from its newest valid checkpoint chain, then starts processing. */
   async start(): Promise<void> {
+    // A rules file that does not load fails the start (RulesInvalidError names every problem); later, a bad edit keeps the rules in force.
+    const file = this.config.rules.file;
+    if (file !== undefined) {
+      this.rules = await loadRulesFile(file, { windows: this.config.windows });
+      this.rulesReloader = new RulesReloader({
+        file,
+        windows: this.config.windows,
+        logger: this.deps.logger,
+        apply: (rules) => this.replaceRules(rules),
+        count: (result) => this.metrics.rulesReloads.inc({ result }),
+        watch: this.config.rules.watch,
+        debounceMs: this.config.rules.debounce,
+      });
+    }
     for (const partition of this.deps.partitions ?? []) await this.assign(partition);
     this.running = true;
     // The database check waits for InfluxDB without holding up the start: the gateway
@@ -143,6 +163,21 @@ export class ProcessorNode {
       // A bug, not bad input: the owner stops loudly, so a supervisor restarts from the last checkpoint.
       this.deps.onFatal(err instanceof Error ? err : new Error(String(err)));
     });
+  }
+
+  /** Reads rules.file again and applies it if it loads (SIGHUP); a file that does not load changes nothing. Never rejects. */
+  async reloadRules(): Promise<void> {
+    if (this.rulesReloader === undefined) this.deps.logger.info('SIGHUP: no rules.file to reload in the processors');
+    await this.rulesReloader?.reload();
+  }
+
+  /** Puts `rules` in force in every task between two turns (see PartitionTask.replaceRules). */
+  private async replaceRules(rules: readonly Rule[]): Promise<void> {
+    await this.serial.run(() => {
+      this.rules = rules;
+      for (const [partition, task] of this.tasks) if (!this.abandoned.has(partition)) task.replaceRules(rules);
+    });
+    this.wake?.();
   }
 
   /**
@@ -244,6 +279,7 @@ export class ProcessorNode {
 
   /** Stops processing, takes a last checkpoint when InfluxDB allows, and closes the sink. */
   async stop(options: { checkpoint?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    this.rulesReloader?.close();
     this.running = false;
     this.ended = true;
     this.wake?.();
@@ -290,6 +326,12 @@ export class ProcessorNode {
       raw: outputs.raw,
       emit: (point) => void (abandoned.has(partition) || out.emit(point, partition)),
       emitDelete: (point) => void (abandoned.has(partition) || out.emitDelete(point, partition)),
+      rules: this.rules,
+      onAlert: (t) => {
+        if (abandoned.has(partition)) return;
+        this.metrics.alerts.inc({ rule: t.rule, severity: t.severity, state: t.state });
+        this.deps.onAlert?.(t);
+      },
     });
   }
 

@@ -1,8 +1,7 @@
-import type { Logger } from '../../core/index.js';
+import { watchFile, type FileWatch, type Logger } from '../../core/index.js';
 import { AclRules, type DeviceRegistry } from '../auth/index.js';
 import type { SessionControl } from '../broker-hooks.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { watchFile, type FileWatch } from './watch-file.js';
 
 /** The two files a running gateway takes changes from; also the `file` label of the metric. */
 export type ReloadableFile = 'registry' | 'acl';

@@ -26,3 +26,4 @@ export {
   type Severity,
   type ThresholdRule,
 } from './rule.js';
+export { RulesReloader, type RulesReloaderOptions } from './rules-reloader.js';

@@ -81,6 +81,11 @@ export class RuleEvaluator {
     return this.set.rules;
   }
 
+  /** Some rule watches readings (an absence rule): only then need the caller call onReadings(). */
+  get watchesReadings(): boolean {
+    return this.set.hasAbsence;
+  }
+
   /** Devices with rule state, and alerts firing now. */
   get stateSize(): { devices: number; cells: number; firing: number } {
     let devices = 0;

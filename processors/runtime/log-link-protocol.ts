@@ -41,6 +41,7 @@ export type WorkerMessage =
   | { kind: 'metrics'; id: number }
   | { kind: 'metrics-response'; id: number; metrics: unknown[] }
   | { kind: 'stop'; checkpoint: boolean; timeoutMs: number }
+  | { kind: 'reload-rules' }
   | { kind: 'stopped' }
   /** A worker's storage episode started (errno) or ended (undefined), for the main thread's /readyz. */
   | { kind: 'storage'; component: string; errno: string | undefined }

@@ -177,6 +177,11 @@ export class ProcessorPool {
     );
   }
 
+  /** Has every worker read rules.file again (SIGHUP); each applies it if it loads, or logs why not and keeps its rules. */
+  reloadRules(): void {
+    for (const thread of this.threads) thread.worker.postMessage({ kind: 'reload-rules' } satisfies WorkerMessage);
+  }
+
   /** Stops every worker (each takes a last checkpoint when InfluxDB allows) and waits for them to exit. */
   async stop(options: { checkpoint?: boolean; timeoutMs?: number } = {}): Promise<void> {
     this.stopping = true;

@@ -47,6 +47,9 @@ port.on('message', (message: WorkerMessage) => {
     case 'metrics':
       registry.getMetricsAsJSON().then((metrics) => send({ kind: 'metrics-response', id: message.id, metrics }));
       break;
+    case 'reload-rules':
+      void node.reloadRules();
+      break;
     case 'stop':
       node
         .stop({ checkpoint: message.checkpoint, timeoutMs: message.timeoutMs })

@@ -3,7 +3,9 @@ import { decodeLogRecord, MSG_FLAG_DROPPED, type ColumnarBatch } from '../../pro
 import type { PartitionCheckpoint } from '../checkpoint/index.js';
 import { SeqDeduplicator } from '../dedup.js';
 import { StateCorruptError } from '../errors.js';
-import { latePoint, rawPoints, supersededPoints, windowPoint } from '../points.js';
+import { alertPoint, latePoint, rawPoints, supersededPoints, windowPoint } from '../points.js';
+import { RuleEvaluator, type AlertTransition, type Rule } from '../rules/index.js';
+import { ByteReader } from '../state/bytes.js';
 import type { SinkPoint, SinkPointId } from '../sink/index.js';
 import { DeviceClocks, type DeviceClock } from '../time/device-clocks.js';
 import { PartitionWatermark } from '../time/watermark.js';
@@ -26,6 +28,13 @@ export interface PartitionTaskOptions {
    * Optional only until every caller passes it; without it those stale points stay in InfluxDB.
    */
   emitDelete?: (point: SinkPointId) => void;
+  /** The alert rules in force (rules.file); none when absent. replaceRules() changes them. */
+  rules?: readonly Rule[];
+  /**
+   * Told of each alert transition after its `alerts` point was emitted (the MQTT and
+   * webhook effects: at least once, since a replay after a crash tells them again).
+   */
+  onAlert?: (transition: AlertTransition) => void;
 }
 
 /** Counters a task keeps for metrics. */
@@ -34,6 +43,8 @@ export interface PartitionTaskStats {
   messages: number;
   duplicates: number;
   late: number;
+  /** Alert transitions sent (replays included). */
+  alerts: number;
 }
 
 /**
@@ -43,7 +54,7 @@ export interface PartitionTaskStats {
  * emits the same points again, which InfluxDB overwrites: the effect is exactly-once.
  */
 export class PartitionTask {
-  readonly stats: PartitionTaskStats = { records: 0, messages: 0, duplicates: 0, late: 0 };
+  readonly stats: PartitionTaskStats = { records: 0, messages: 0, duplicates: 0, late: 0, alerts: 0 };
   private dedup = new SeqDeduplicator();
   /** Event time per device: decides lateness and when a device's windows fire. */
   private clocks: DeviceClocks;
@@ -52,6 +63,8 @@ export class PartitionTask {
   /** The partition's progress: how far the operators look for windows to fire, and the lag gauge. */
   private watermark: PartitionWatermark;
   private operators: WindowOperator[];
+  /** The rules, evaluated on the windows as they fire and on the partition's watermark (absence). */
+  private rules: RuleEvaluator;
   /** The offset to read from: the last record's offset + 1 (offsets need not be dense), or the checkpoint's. */
   private next = 0;
   /** Records pending at the last refreshLag (or 0 once a read found nothing): a gauge, never a decision. */
@@ -66,6 +79,34 @@ export class PartitionTask {
     this.watermark = new PartitionWatermark(o.time, Date.now());
     this.clocks = new DeviceClocks(o.time);
     this.operators = o.windows.map((spec) => new WindowOperator(spec, o.time, this.clocks));
+    this.rules = this.newRuleEvaluator(o.rules ?? []);
+  }
+
+  private newRuleEvaluator(rules: readonly Rule[]): RuleEvaluator {
+    return new RuleEvaluator(rules, (t) => this.sendAlert(t));
+  }
+
+  /** An alert transition: its point for InfluxDB (idempotent: replays write the same point), then the other effects. */
+  private sendAlert(t: AlertTransition): void {
+    this.stats.alerts++;
+    this.o.emit(alertPoint(t));
+    this.o.onAlert?.(t);
+  }
+
+  /**
+   * Puts new rules in force between two steps: rules unchanged keep their state; the
+   * alerts firing for removed or changed ones are resolved at the partition's watermark.
+   * A change is a point in processing, not in the log: after a crash the replay runs with
+   * the rules in force at restart.
+   */
+  replaceRules(rules: readonly Rule[]): void {
+    const at = this.watermark.current;
+    for (const t of this.rules.replaceRules(rules, Number.isFinite(at) ? at : Date.now())) this.sendAlert(t);
+  }
+
+  /** Alert rule state: devices with state, cells, alerts firing now. */
+  get ruleState(): { devices: number; cells: number; firing: number } {
+    return this.rules.stateSize;
   }
 
   get partition(): number {
@@ -145,10 +186,22 @@ export class PartitionTask {
     this.clocks = DeviceClocks.restore(this.o.time, full.get('clocks'), deltaParts('clocks'), Date.now(), full.has('clocks') ? -Infinity : fullWatermark);
     // A window added since the full checkpoint starts empty (its deltas, if any, then apply); one removed is simply dropped.
     this.operators = this.o.windows.map((spec) => WindowOperator.restore(spec, this.o.time, full.get(`window:${spec.name}`), deltaParts(`window:${spec.name}`), this.clocks));
+    // A checkpoint from before rules has no rule state: the rules start without any. A delta may carry it while its full one does not (rules came with an upgrade).
+    const rules = this.newRuleEvaluator(this.rules.rules);
+    for (const bytes of [full.get('rules'), ...deltaParts('rules')]) {
+      if (bytes === undefined) continue;
+      const r = new ByteReader(bytes, 'rule state');
+      rules.restore(r);
+      r.end();
+    }
+    this.rules = rules;
     this.next = last.offset;
     this.caughtUp = false;
     this.lastCheckpoint = last.id;
     this.deltasSinceFull = chain.length - 1;
+    // Alerts the checkpoint has firing for rules no longer in force are resolved where the partition stood.
+    const at = this.watermark.current;
+    for (const t of this.rules.takeDroppedAlerts(Number.isFinite(at) ? at : undefined)) this.sendAlert(t);
   }
 
   /** Starts a fresh partition at the log's first retained offset. */
@@ -176,6 +229,7 @@ export class PartitionTask {
     await state.part('watermark', (w) => w.bytes(this.watermark.snapshot()));
     await state.part('clocks', (w) => (full ? this.clocks.writeSnapshot(w) : this.clocks.writeDelta(w)));
     for (const op of this.operators) await state.part(`window:${op.spec.name}`, (w) => (full ? op.writeSnapshot(w) : op.writeDelta(w)));
+    await state.part('rules', (w) => (full ? this.rules.snapshot(w) : this.rules.snapshotDelta(w)));
     const checkpoint: PartitionCheckpoint = {
       partition: this.o.partition,
       id,
@@ -266,8 +320,33 @@ export class PartitionTask {
       if (msgMax > maxTime) maxTime = msgMax;
     }
     for (const op of this.operators) op.processBatch(batch, accept, deviceWatermarks);
+    if (this.rules.watchesReadings) this.observeReadings(batch, accepted);
     if (this.o.raw) rawPoints(batch, accepted, this.o.emit);
     this.fire(this.watermark.observe(maxTime, now), this.clocks.takeMoved());
+  }
+
+  /** Tells absence rules when each (device, reading tags, metric) was last seen in the batch: once per run of readings, not per reading. */
+  private observeReadings(batch: ColumnarBatch, accepted: Uint8Array): void {
+    const s = batch.strings;
+    for (let m = 0; m < accepted.length; m++) {
+      if (accepted[m] !== 1) continue;
+      const device = s[batch.msgDevice[m]!]!;
+      const deviceTags = s[batch.msgDeviceTags[m]!]!;
+      this.observeRuns(device, deviceTags, s, batch.metric, batch.tags, batch.time, m === 0 ? 0 : batch.numEnd[m - 1]!, batch.numEnd[m]!);
+      this.observeRuns(device, deviceTags, s, batch.textMetric, batch.textTags, batch.textTime, m === 0 ? 0 : batch.textEnd[m - 1]!, batch.textEnd[m]!);
+    }
+  }
+
+  private observeRuns(device: string, deviceTags: string, s: readonly string[], metric: Uint32Array, tags: Uint32Array, time: Float64Array, from: number, to: number): void {
+    for (let r = from; r < to; ) {
+      const k = metric[r]!;
+      const t = tags[r]!;
+      let last = time[r]!;
+      let e = r + 1;
+      for (; e < to && metric[e] === k && tags[e] === t; e++) if (time[e]! > last) last = time[e]!;
+      this.rules.onReadings(device, deviceTags, s[t]!, s[k]!, last);
+      r = e;
+    }
   }
 
   private fire(wm: number, moved: readonly DeviceClock[]): void {
@@ -275,6 +354,7 @@ export class PartitionTask {
       op.wake(moved);
       for (const w of op.onWatermark(wm)) {
         this.o.emit(windowPoint(w));
+        this.rules.onWindow(w);
         // After the merged point: the sink orders each delete after its point's earlier writes.
         if (w.supersedes !== undefined) for (const stale of supersededPoints(w)) this.o.emitDelete?.(stale);
       }
@@ -282,6 +362,8 @@ export class PartitionTask {
       this.stats.late += late.length;
       for (const l of late) this.o.emit(latePoint(l));
     }
+    // Silences are judged on the partition's watermark: derived from the log while records come, from the idle clock when none do.
+    if (Number.isFinite(wm)) this.rules.advance(wm);
   }
 }
 
