@@ -1,0 +1,120 @@
+/**
+ * Issue 16: alert rules end to end — real MQTT devices, the processors, a real InfluxDB —
+ * and rules changed while it runs: a rule removed resolves its firing alerts, one added
+ * fires for windows that close after, and a broken file keeps the rules in force.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { connectDevice, encodeBatch } from './harness/devices.js';
+import { startInfluxd, type InfluxRow, type TestInfluxd } from './harness/influxdb.js';
+import { startTestNode, testNodeConfig } from './harness/sluice-node.js';
+import { tempDir } from './harness/temp-dir.js';
+
+process.env.SLUICE_LOG_LEVEL ??= 'fatal';
+const cleanups: (() => Promise<void>)[] = [];
+let influx: TestInfluxd;
+beforeAll(async () => {
+  influx = await startInfluxd();
+  cleanups.push(() => influx.destroy());
+});
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+const HOT = `
+  - name: hot
+    severity: critical
+    description: mean above 80 for two windows
+    threshold: { metric: temp, aggregate: mean, op: ">", value: 80, for: 2, clear: { op: "<", value: 75 } }`;
+const COLD = `
+  - name: cold
+    severity: warning
+    threshold: { metric: temp, aggregate: mean, op: "<", value: 10, for: 1 }`;
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    const found = await probe().catch(() => undefined);
+    if (found !== undefined) return found;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+it('writes alert transitions to InfluxDB and takes rule changes without a restart', { timeout: 120_000 }, async () => {
+  const dir = await tempDir();
+  cleanups.push(dir.remove);
+  const rulesFile = join(dir.path, 'rules.yaml');
+  await writeFile(rulesFile, `rules:${HOT}\n`);
+  const db = `rules_${Date.now()}`;
+  const config = await testNodeConfig(dir.path, influx.url, {
+    'influx.database': db,
+    'time.idleTimeout': '200ms',
+    'time.maxOutOfOrderness': '1s',
+    'checkpoint.interval': '500ms',
+    'processors.threads': '1',
+    'rules.file': rulesFile,
+    'rules.debounce': '50ms',
+  });
+  const node = await startTestNode(config);
+  cleanups.push(() => node.stop());
+  const reloads = async (result: 'ok' | 'invalid'): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${node.ports.http}/metrics`)).text();
+    return Number(new RegExp(`^sluice_processor_rules_reloads_total\\{result="${result}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  };
+  const alerts = (): Promise<InfluxRow[]> => influx.query(`SELECT * FROM "${db}"."autogen"."alerts"`);
+  const alertsOf = async (device: string, n: number): Promise<InfluxRow[] | undefined> => {
+    const rows = (await alerts()).filter((r) => r.device === device);
+    return rows.length >= n ? rows : undefined;
+  };
+
+  // Each device sends whole 10 s windows a few minutes back, one mean each; the last one closes on the idle timeout.
+  const base = Math.floor((Date.now() - 5 * 60_000) / 10_000) * 10_000;
+  const send = async (id: string, means: number[], firstWindow = 0): Promise<void> => {
+    const device = await connectDevice(node.url, id, undefined, { username: undefined });
+    for (const [i, mean] of means.entries()) {
+      const start = base + (firstWindow + i) * 10_000;
+      const readings = [-1, 0, 1].map((d, k) => ({ metric: 'temp', timeUnixMs: start + 1_000 + k * 3_000, doubleValue: mean + d }));
+      await device.publishAsync(`devices/${id}/telemetry`, encodeBatch({ seq: firstWindow + i + 1, readings }), { qos: 1 });
+    }
+    await device.endAsync();
+  };
+
+  // machine-1: 85, 90 (fires at the end of the second window), 70 (below 75: resolves at the end of the third).
+  await send('machine-1', [85, 90, 70]);
+  const first = await until('machine-1 firing and resolved', () => alertsOf('machine-1', 2));
+  expect(first.map((r) => [r.state, (r.time as number) - base, r.rule, r.severity, r.value])).toEqual([
+    ['firing', 20_000, 'hot', 'critical', 90],
+    ['resolved', 30_000, 'hot', 'critical', 70],
+  ]);
+  expect(first[0]!.description).toBe('mean above 80 for two windows');
+  expect(first[0]!.id).toMatch(/^[0-9a-f]{16}$/);
+
+  // machine-2 is firing when the file changes: hot removed (its alert resolves), cold added.
+  await send('machine-2', [85, 90]);
+  await until('machine-2 firing', () => alertsOf('machine-2', 1));
+  const okBefore = await reloads('ok');
+  await writeFile(rulesFile, `rules:${COLD}\n`);
+  await until('the watched file reloaded', async () => ((await reloads('ok')) > okBefore ? true : undefined));
+  const removed = await until('machine-2 resolved by the removal', () => alertsOf('machine-2', 2));
+  expect(removed.map((r) => [r.rule, r.state])).toEqual([
+    ['hot', 'firing'],
+    ['hot', 'resolved'],
+  ]);
+  // A window that closes after the change: cold fires for it.
+  await send('machine-2', [5], 2);
+  const cold = await until('machine-2 cold', async () => (await alertsOf('machine-2', 3))?.filter((r) => r.rule === 'cold'));
+  expect(cold.map((r) => [r.state, (r.time as number) - base])).toEqual([['firing', 30_000]]);
+
+  // A broken file (and a SIGHUP-style reload of it) changes nothing: cold still runs.
+  const invalidBefore = await reloads('invalid');
+  await writeFile(rulesFile, `rules:\n  - name: broken\n    severity: loud\n`);
+  await until('the broken file refused', async () => ((await reloads('invalid')) > invalidBefore ? true : undefined));
+  await node.reload();
+  await until('the reload refused too', async () => ((await reloads('invalid')) > invalidBefore + 1 ? true : undefined));
+  await send('machine-3', [4]);
+  const still = await until('machine-3 cold', () => alertsOf('machine-3', 1));
+  expect(still.map((r) => [r.rule, r.state, (r.time as number) - base])).toEqual([['cold', 'firing', 10_000]]);
+  // No transition was written twice or lost: machine-1's two, machine-2's three, machine-3's one.
+  expect((await alerts()).length).toBe(6);
+});
