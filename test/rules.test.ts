@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectDevice, encodeBatch } from './harness/devices.js';
 import { startInfluxd, type InfluxRow, type TestInfluxd } from './harness/influxdb.js';
+import { LockstepFleet } from './harness/lockstep-fleet.js';
+import { nodeArgs, watchNode, WINDOW_MS } from './harness/pipeline-node.js';
+import { spawnSluice, type SluiceProcess } from './harness/sluice-process.js';
 import { startTestNode, testNodeConfig } from './harness/sluice-node.js';
 import { tempDir } from './harness/temp-dir.js';
 
@@ -117,4 +120,76 @@ it('writes alert transitions to InfluxDB and takes rule changes without a restar
   expect(still.map((r) => [r.rule, r.state, (r.time as number) - base])).toEqual([['cold', 'firing', 10_000]]);
   // No transition was written twice or lost: machine-1's two, machine-2's three, machine-3's one.
   expect((await alerts()).length).toBe(6);
+});
+
+it('survives three kill -9 of sluice start while alerts fire and resolve under load: every transition in InfluxDB once, none missing', { timeout: 180_000 }, async () => {
+  const dir = await tempDir();
+  cleanups.push(dir.remove);
+  const rulesFile = join(dir.path, 'rules.yaml');
+  // first = the window's earliest reading: exact, and it moves slowly with the fleet's sine.
+  await writeFile(rulesFile, `rules:
+  - name: high
+    severity: warning
+    threshold: { metric: level, aggregate: first, op: ">", value: 50, for: 2, clear: { op: "<", value: 0 } }
+`);
+  const db = 'alert_crashes';
+  // A long idle timeout: every window then closes on its device's clock (event time), never
+  // early on the idle one, so the reference below can say which result each window had.
+  const args = [...(await nodeArgs(dir.path, influx, db)), '--set', `rules.file=${rulesFile}`, '--set', 'time.idleTimeout=10m'];
+  // At info level: the harness waits for its 'sluice ready' line.
+  const spawn = (): SluiceProcess => spawnSluice(args, { SLUICE_LOG_LEVEL: 'info' });
+  let node = spawn();
+  watchNode(() => node, cleanups);
+  const { mqtt } = await node.ready;
+  const fleet = new LockstepFleet(Array.from({ length: 8 }, (_, i) => `alert-dev-${i}`), Math.floor((Date.now() - 20 * 60_000) / WINDOW_MS) * WINDOW_MS);
+  await fleet.connect(`mqtt://127.0.0.1:${mqtt}`);
+  cleanups.push(() => fleet.close());
+  const ROUNDS = 120;
+  const publishing = fleet.run(ROUNDS, 30, 7);
+  const seed = Date.now() % 1000;
+  const killAt = [0.2, 0.45, 0.7].map((f, k) => Math.floor(ROUNDS * f + ((seed * (k + 3)) % 10)));
+  for (const round of killAt) {
+    while (fleet.rounds < round) await new Promise((resolve) => setTimeout(resolve, 10));
+    node.child.kill('SIGKILL');
+    await node.exited;
+    node = spawn();
+    await node.ready;
+  }
+  await publishing;
+
+  // The reference, from the fleet's own values: window k of a device holds batches
+  // 5k … 5k + 4 (10 readings 100 ms apart each); it closes once the device's clock (its
+  // last reading − 1 s out-of-orderness) reaches its end.
+  const batchesPerWindow = WINDOW_MS / (fleet.readingsPerBatch * fleet.stepMs);
+  const lastTime = fleet.time(ROUNDS - 1, fleet.readingsPerBatch - 1);
+  const closed = Math.floor((lastTime - 1_000 - fleet.baseMs) / WINDOW_MS);
+  const expected: string[] = [];
+  fleet.ids.forEach((id, d) => {
+    let streak = 0;
+    let firing = false;
+    for (let k = 0; k < closed; k++) {
+      const first = fleet.value(d, k * batchesPerWindow, 0);
+      const end = fleet.baseMs + (k + 1) * WINDOW_MS;
+      if (!firing) {
+        streak = first > 50 ? streak + 1 : 0;
+        if (streak >= 2) {
+          firing = true;
+          expected.push(`${id} firing ${end}`);
+        }
+      } else if (first < 0) {
+        firing = false;
+        streak = 0;
+        expected.push(`${id} resolved ${end}`);
+      }
+    }
+  });
+  expect(expected.length).toBeGreaterThan(8);
+  // Every closed window's point is in InfluxDB: the processors have handled each, alerts included (same flush).
+  await until('the closed windows', async () => ((await influx.query('SELECT count("count") FROM level_5s', db))[0]?.count === fleet.ids.length * closed ? true : undefined));
+  const rows = await until('the alerts', async () => {
+    const r = await influx.query('SELECT * FROM alerts', db);
+    return r.length >= expected.length ? r : undefined;
+  });
+  const found = rows.map((r) => `${r.device} ${r.state} ${r.time}`).sort();
+  expect({ seed, killAt, found }).toEqual({ seed, killAt, found: [...expected].sort() });
 });
