@@ -1,3 +1,5 @@
+import { AlertRelay } from './alert-relay.js';
+import type { AlertTransition } from '../processors/rules/index.js';
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
 import { Backoff, createLogger, lockDataDir, StorageHealth, type Logger } from '../core/index.js';
@@ -47,6 +49,9 @@ export async function runClusterNode(config: SluiceConfig, roles: NodeRoles): Pr
 
   let processor: ProcessorNode | undefined;
   let balancer: PartitionBalancer | undefined;
+  // A node with both roles publishes its processors' alerts through its gateway; a processor-only node writes them to InfluxDB only.
+  const alerts = roles.gateway ? new AlertRelay(logger) : undefined;
+  const onAlert = alerts && ((t: AlertTransition) => alerts.send(t));
   if (roles.processors) {
     phase = 'restoring checkpoints';
     const onFatal = (err: Error): void => {
@@ -60,17 +65,18 @@ export async function runClusterNode(config: SluiceConfig, roles: NodeRoles): Pr
     if (config.processors.partitions !== undefined) {
       const partitions = parsePartitionSet(config.processors.partitions, config.partitions);
       const store = await NatsCheckpointStore.open({ connection: log.connection, keep: config.checkpoint.keep, partitions, config: { replicas: nats.replicas } });
-      processor = new ProcessorNode(config, { log, store, registry, logger: processorLogger, partitions, health, onSinkRefusal: (problem) => (sinkProblem = problem), onFatal });
+      processor = new ProcessorNode(config, { log, store, registry, logger: processorLogger, partitions, health, onSinkRefusal: (problem) => (sinkProblem = problem), onFatal, onAlert });
       await processor.start();
       logger.info({ partitions: config.processors.partitions }, 'processor claimed its partitions');
     } else {
       phase = 'joining the cluster';
-      const joined = await joinCluster(config, log, registry, processorLogger, health, (problem) => (sinkProblem = problem), onFatal);
+      const joined = await joinCluster(config, log, registry, processorLogger, health, (problem) => (sinkProblem = problem), onFatal, onAlert);
       processor = joined.processor;
       balancer = joined.balancer;
     }
   }
   const gateway = roles.gateway ? await startGateway(config, { log, registry, logger, dataDir: config.dataDir, partitions: config.partitions, health }) : undefined;
+  if (gateway) alerts?.attach(gateway);
   const role = roles.gateway && roles.processors ? 'start' : roles.gateway ? 'gateway' : 'processor';
   const stats = new StatsReporter({ config: config.stats, influx: config.influx, node: config.stats.node ?? `${hostname()}/${role}`, collect: () => registry.getMetricsAsJSON(), logger });
   stats.start();
@@ -116,6 +122,7 @@ async function joinCluster(
   health: StorageHealth,
   onSinkRefusal: (problem: string | undefined) => void,
   onFatal: (err: Error) => void,
+  onAlert: ((t: AlertTransition) => void) | undefined,
 ): Promise<{ processor: ProcessorNode; balancer: PartitionBalancer }> {
   const nats = config.nats!;
   const cluster = parseClusterConfig(config.cluster ?? {});
@@ -141,6 +148,7 @@ async function joinCluster(
     writeGate,
     // Another member claimed it (our lease lapsed while we were cut off): the balancer hears of it through the lease too.
     onFenced: (p) => store.release(p),
+    onAlert,
   });
   // Synchronously, before the balancer's queue gets to abandon(): nothing of the partition is sent after this.
   leases.on('lost', (p) => processor.discardOutput(p));

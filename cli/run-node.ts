@@ -5,6 +5,7 @@ import { Backoff, createLogger, ExitCode, lockDataDir, StorageHealth, storageErr
 import { startGateway, startHttpEndpoints } from '../gateway/index.js';
 import { FileLog } from '../log/index.js';
 import { aggregateMetrics, ProcessorPool } from '../processors/index.js';
+import { AlertRelay } from './alert-relay.js';
 import type { SluiceConfig } from './config-schema.js';
 import { runClusterNode } from './run-cluster-node.js';
 import { registerProcessMetrics } from './process-metrics.js';
@@ -65,10 +66,15 @@ export async function runNode(config: SluiceConfig, roles: NodeRoles = { gateway
   }
   for (const r of log.recovery) logger.warn(r, 'log: dropped a torn tail left by a crash');
   const all = Array.from({ length: config.partitions }, (_, p) => p);
-  processors = roles.processors ? new ProcessorPool(config, { log, logger: logger.child({ component: 'processor' }), dataDir: config.dataDir, partitions: all, health }) : undefined;
+  // Alerts go out through this process's gateway (alerts/{device}/{rule}, retained), held until it runs.
+  const alerts = roles.gateway ? new AlertRelay(logger) : undefined;
+  processors = roles.processors
+    ? new ProcessorPool(config, { log, logger: logger.child({ component: 'processor' }), dataDir: config.dataDir, partitions: all, health, onAlert: alerts && ((t) => alerts.send(t)) })
+    : undefined;
   await processors?.start();
   // Appends go through the pool's view of the log, which wakes the processor threads.
   const gateway = roles.gateway ? await startGateway(config, { log: processors?.log ?? log, registry, logger, dataDir: config.dataDir, partitions: config.partitions, health }) : undefined;
+  if (gateway) alerts?.attach(gateway);
   const stats = new StatsReporter({ config: config.stats, influx: config.influx, node: config.stats.node ?? `${hostname()}/${roles.gateway && roles.processors ? 'start' : roles.gateway ? 'gateway' : 'processor'}`, collect: async () => (await merged()).getMetricsAsJSON(), logger });
   stats.start();
   phase = undefined;

@@ -22,6 +22,11 @@ export interface Gateway {
   readonly inflightBytes: number;
   /** Reads the device registry and the ACL file again and applies them (SIGHUP); never throws. */
   reload(): Promise<void>;
+  /**
+   * Publishes a message of the gateway's own (alerts) to its subscribers at QoS 1,
+   * retained when asked; subscribers' ACLs apply at delivery. Resolves once aedes took it.
+   */
+  publishOwn(topic: string, payload: Buffer, retain: boolean): Promise<void>;
   /** Stops accepting connections, makes everything accepted durable, and releases resources. */
   close(): Promise<void>;
 }
@@ -114,6 +119,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       return ingest.inflightBytes;
     },
     reload: () => reloader.reload(),
+    publishOwn: (topic, payload, retain) =>
+      new Promise<void>((resolve, reject) => broker.publish({ cmd: 'publish', topic, payload, qos: 1, retain, dup: false }, (err) => (err ? reject(err) : resolve()))),
     close: async () => {
       await reloader.close();
       const closingListeners = listeners.close();

@@ -49,6 +49,9 @@ it('writes alert transitions to InfluxDB and takes rule changes without a restar
   cleanups.push(dir.remove);
   const rulesFile = join(dir.path, 'rules.yaml');
   await writeFile(rulesFile, `rules:${HOT}\n`);
+  // The device rules, and every client may read alerts (otherwise the service role's).
+  const aclFile = join(dir.path, 'acl.conf');
+  await writeFile(aclFile, 'pattern write devices/%u/telemetry\ntopic read alerts/#\n');
   const db = `rules_${Date.now()}`;
   const config = await testNodeConfig(dir.path, influx.url, {
     'influx.database': db,
@@ -58,9 +61,15 @@ it('writes alert transitions to InfluxDB and takes rule changes without a restar
     'processors.threads': '1',
     'rules.file': rulesFile,
     'rules.debounce': '50ms',
+    'acl.file': aclFile,
   });
   const node = await startTestNode(config);
   cleanups.push(() => node.stop());
+  const watcher = await connectDevice(node.url, 'alert-watcher', undefined, { username: undefined });
+  cleanups.push(() => watcher.endAsync());
+  const heard: { topic: string; body: Record<string, unknown> }[] = [];
+  watcher.on('message', (topic, payload) => heard.push({ topic, body: JSON.parse(payload.toString()) as Record<string, unknown> }));
+  await watcher.subscribeAsync('alerts/#', { qos: 1 });
   const reloads = async (result: 'ok' | 'invalid'): Promise<number> => {
     const text = await (await fetch(`http://127.0.0.1:${node.ports.http}/metrics`)).text();
     return Number(new RegExp(`^sluice_processor_rules_reloads_total\\{result="${result}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
@@ -92,6 +101,14 @@ it('writes alert transitions to InfluxDB and takes rule changes without a restar
   ]);
   expect(first[0]!.description).toBe('mean above 80 for two windows');
   expect(first[0]!.id).toMatch(/^[0-9a-f]{16}$/);
+  // The same transitions over MQTT, with the same ids; a late subscriber gets the last state, retained.
+  const mqttHeard = await until('machine-1 over MQTT', async () => (heard.filter((h) => h.topic === 'alerts/machine-1/hot').length >= 2 ? heard.filter((h) => h.topic === 'alerts/machine-1/hot') : undefined));
+  expect(mqttHeard.map((h) => [h.body.state, h.body.id, h.body.timeMs])).toEqual(first.map((r) => [r.state, r.id, r.time]));
+  const late = await connectDevice(node.url, 'late-watcher', undefined, { username: undefined });
+  const retained = new Promise<Record<string, unknown>>((resolve) => late.on('message', (_t, payload) => resolve(JSON.parse(payload.toString()) as Record<string, unknown>)));
+  await late.subscribeAsync('alerts/machine-1/hot', { qos: 1 });
+  expect(await retained).toMatchObject({ rule: 'hot', device: 'machine-1', state: 'resolved', severity: 'critical', value: 70, threshold: 75 });
+  await late.endAsync();
 
   // machine-2 is firing when the file changes: hot removed (its alert resolves), cold added.
   await send('machine-2', [85, 90]);

@@ -27,3 +27,4 @@ export {
   type ThresholdRule,
 } from './rule.js';
 export { RulesReloader, type RulesReloaderOptions } from './rules-reloader.js';
+export { alertMessage, type AlertMessage } from './alert-message.js';

@@ -1,3 +1,4 @@
+import type { AlertTransition } from '../rules/index.js';
 /**
  * What a processor worker thread and the thread that owns the FileLog say to each other.
  * The log belongs to one thread (its writer and its file handles); workers read it through
@@ -42,6 +43,7 @@ export type WorkerMessage =
   | { kind: 'metrics-response'; id: number; metrics: unknown[] }
   | { kind: 'stop'; checkpoint: boolean; timeoutMs: number }
   | { kind: 'reload-rules' }
+  | { kind: 'alert'; transition: AlertTransition }
   | { kind: 'stopped' }
   /** A worker's storage episode started (errno) or ended (undefined), for the main thread's /readyz. */
   | { kind: 'storage'; component: string; errno: string | undefined }

@@ -4,6 +4,7 @@ import { compiledWorkerFile, ExitCode, SluiceError, type Logger, type StorageHea
 import type { Log } from '../../log/index.js';
 import { assignPartitions } from '../../routing/index.js';
 import type { ProcessorConfig } from '../config.js';
+import type { AlertTransition } from '../rules/index.js';
 import type { LogOffsetsMemory, WorkerMessage } from './log-link-protocol.js';
 import { LogServer, type ServedLog } from './log-server.js';
 
@@ -28,6 +29,8 @@ export interface ProcessorPoolDeps {
   partitions: number[];
   /** Mirrors the workers' storage episodes (their checkpoints), so /readyz sees them. */
   health?: StorageHealth;
+  /** Told of every alert transition the workers send (after its point was emitted): the MQTT effect. */
+  onAlert?: (transition: AlertTransition) => void;
 }
 
 interface Thread {
@@ -112,6 +115,9 @@ export class ProcessorPool {
               break;
             case 'sink':
               this.onSinkProblem(index, message.problem);
+              break;
+            case 'alert':
+              this.deps.onAlert?.(message.transition);
               break;
             case 'metrics-response':
               thread.metricRequests.get(message.id)?.(message.metrics as MetricsJson);

@@ -32,6 +32,8 @@ const node = new ProcessorNode(config, {
   logger,
   partitions: data.partitions,
   onSinkRefusal: (problem) => send({ kind: 'sink', problem }),
+  // Alerts are rare (a transition, not a reading): one message each to the gateway's thread.
+  onAlert: (transition) => send({ kind: 'alert', transition }),
   // The thread ends with ExitCode.internal; the pool sees it and takes the process down with the same code.
   onFatal: (err) => {
     logger.fatal({ err }, 'processor loop failed; exiting');
