@@ -93,7 +93,8 @@ export function alertPoint(t: AlertTransition): SinkPoint {
   tags.rule = t.rule;
   tags.severity = t.severity;
   tags.state = t.state;
-  const fields: Record<string, FieldValue> = { id: t.id, description: t.description };
+  // firing 1|0 beside the state tag: last("firing") GROUP BY rule, device says what fires now (a tag cannot be last()ed).
+  const fields: Record<string, FieldValue> = { firing: { int: t.state === 'firing' ? 1 : 0 }, id: t.id, description: t.description };
   if (Number.isFinite(t.value)) fields.value = t.value;
   if (Number.isFinite(t.threshold)) fields.threshold = t.threshold;
   return { measurement: 'alerts', tags, fields, timeMs: t.time };

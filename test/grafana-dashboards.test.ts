@@ -127,9 +127,13 @@ describe('on real data: influxd after a simulator run through sluice start, and 
     influx = await startInfluxd();
     dir = await tempDir('sluice-grafana-');
     const configFile = join(dir.path, 'sluice.yaml');
+    // A rule every simulated device trips on its first window, so the alerts panels have data.
+    const rulesFile = join(dir.path, 'rules.yaml');
+    await writeFile(rulesFile, stringify({ rules: [{ name: 'reporting', severity: 'info', threshold: { metric: 'temperature', aggregate: 'count', op: '>', value: 0, for: 1 } }] }));
     await writeFile(
       configFile,
       stringify({
+        rules: { file: rulesFile },
         dataDir: join(dir.path, 'data'),
         mqtt: { host: '127.0.0.1', port: await freePort() },
         http: { host: '127.0.0.1', port: await freePort() },
@@ -217,6 +221,14 @@ describe('on real data: influxd after a simulator run through sluice start, and 
         if (result.error !== undefined) failures.push(`${describePanel(p, t.refId)}: ${result.error}\n    ${q}`);
         else if (result.series.length === 0) failures.push(`${describePanel(p, t.refId)}: no series\n    ${q}`);
       }
+    }
+    for (const a of d.annotations?.list ?? []) {
+      if (a.query === undefined) continue;
+      const q = panelQuery({ refId: 'annotation', query: a.query }, variables, { fromMs, toMs, intervalMs: panelIntervalMs(toMs - fromMs, minInterval) });
+      queries++;
+      const result = await exec(q);
+      if (result.error !== undefined) failures.push(`${d.title} / annotation "${a.name}": ${result.error}\n    ${q}`);
+      else if (result.series.length === 0) failures.push(`${d.title} / annotation "${a.name}": no series\n    ${q}`);
     }
     return { failures, queries };
   }

@@ -46,6 +46,12 @@ describe('window spec', () => {
     expect(dup).toEqual([{ path: '2.name', message: expect.stringContaining('already used by windows[0]') }]);
     expect(issues(windowsConfigSchema, [{ name: 'a', type: 'tumbling' }])[0]!.path).toBe('0.size');
   });
+
+  it('refuses a window named like a measurement Sluice writes itself', () => {
+    for (const name of ['alerts', 'readings', 'late_readings', 'sluice_stats']) {
+      expect(issues(windowsConfigSchema, [{ name, type: 'tumbling', size: '1s' }])).toEqual([{ path: '0.name', message: expect.stringContaining('a measurement Sluice writes itself') }]);
+    }
+  });
 });
 
 describe('time config', () => {

@@ -79,6 +79,9 @@ export type WindowSpec =
 /** The default window list: one tumbling 10 s window named telemetry_10s. */
 export const DEFAULT_WINDOWS = [{ name: 'telemetry_10s', type: 'tumbling', size: '10s' }] as const;
 
+/** Measurements Sluice writes itself: a window of one of these names would mix its points with theirs. */
+const RESERVED_MEASUREMENTS = ['readings', 'late_readings', 'alerts', 'sluice_stats'];
+
 /** `windows`: a list of window specs with unique names (default: DEFAULT_WINDOWS). An empty list means raw readings only. */
 export const windowsConfigSchema = z
   .array(windowSpecSchema)
@@ -86,7 +89,9 @@ export const windowsConfigSchema = z
     const seen = new Map<string, number>();
     list.forEach((w, i) => {
       const first = seen.get(w.name);
-      if (first !== undefined) {
+      if (RESERVED_MEASUREMENTS.includes(w.name)) {
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `window name "${w.name}" is a measurement Sluice writes itself (${RESERVED_MEASUREMENTS.join(', ')}): choose another` });
+      } else if (first !== undefined) {
         ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `window name "${w.name}" is already used by windows[${first}]: names are measurements and must be unique` });
       } else {
         seen.set(w.name, i);

@@ -56,6 +56,8 @@ export interface Dashboard {
   schemaVersion: number;
   panels: DashboardPanel[];
   templating?: { list: DashboardVariable[] };
+  /** Annotation queries; those with a `query` run on the InfluxDB data source. */
+  annotations?: { list: { name: string; query?: string }[] };
 }
 
 /** What a variable is set to: one value, several, or "All". */
