@@ -9,7 +9,7 @@ import { createNodeSink, type NodeSink } from './node-sink.js';
 import type { LogTail } from './runtime/log-link-protocol.js';
 import { Serial } from './serial.js';
 import { SinkRejectedError, type WriteGate } from './sink/index.js';
-import { loadRulesFile, RulesReloader, type AlertTransition, type Rule } from './rules/index.js';
+import { AlertWebhook, loadRulesFile, RulesReloader, type AlertTransition, type Rule } from './rules/index.js';
 import { PartitionTask } from './task/partition-task.js';
 
 export interface ProcessorNodeDeps {
@@ -103,6 +103,7 @@ export class ProcessorNode {
   /** The alert rules in force (rules.file), handed to every task. */
   private rules: readonly Rule[] = [];
   private rulesReloader: RulesReloader | undefined;
+  private webhook: AlertWebhook | undefined;
 
   constructor(
     private readonly config: ProcessorConfig,
@@ -132,6 +133,17 @@ export class ProcessorNode {
   async start(): Promise<void> {
     // A rules file that does not load fails the start (RulesInvalidError names every problem); later, a bad edit keeps the rules in force.
     const file = this.config.rules.file;
+    const hook = this.config.rules.webhook;
+    if (hook.url !== undefined) {
+      this.webhook = new AlertWebhook({
+        url: hook.url,
+        timeoutMs: hook.timeout,
+        maxRetryDelayMs: hook.maxRetryDelay,
+        maxQueued: hook.maxQueued,
+        logger: this.deps.logger,
+        count: (outcome) => this.metrics.alertWebhook.inc({ outcome }),
+      });
+    }
     if (file !== undefined) {
       this.rules = await loadRulesFile(file, { windows: this.config.windows });
       this.rulesReloader = new RulesReloader({
@@ -280,6 +292,7 @@ export class ProcessorNode {
   /** Stops processing, takes a last checkpoint when InfluxDB allows, and closes the sink. */
   async stop(options: { checkpoint?: boolean; timeoutMs?: number } = {}): Promise<void> {
     this.rulesReloader?.close();
+    this.webhook?.close();
     this.running = false;
     this.ended = true;
     this.wake?.();
@@ -330,6 +343,7 @@ export class ProcessorNode {
       onAlert: (t) => {
         if (abandoned.has(partition)) return;
         this.metrics.alerts.inc({ rule: t.rule, severity: t.severity, state: t.state });
+        this.webhook?.send(t);
         this.deps.onAlert?.(t);
       },
     });

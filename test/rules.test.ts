@@ -4,6 +4,7 @@
  * fires for windows that close after, and a broken file keeps the rules in force.
  */
 import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectDevice, encodeBatch } from './harness/devices.js';
@@ -53,7 +54,22 @@ it('writes alert transitions to InfluxDB and takes rule changes without a restar
   const aclFile = join(dir.path, 'acl.conf');
   await writeFile(aclFile, 'pattern write devices/%u/telemetry\ntopic read alerts/#\n');
   const db = `rules_${Date.now()}`;
+  // The webhook receiver: it answers its first request 503, so that one is retried.
+  const posted: { key: string | undefined; body: Record<string, unknown> }[] = [];
+  let requests = 0;
+  const receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (requests++ === 0) return void res.writeHead(503).end();
+      posted.push({ key: req.headers['idempotency-key'] as string | undefined, body: JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown> });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
   const config = await testNodeConfig(dir.path, influx.url, {
+    'rules.webhook.url': `http://127.0.0.1:${(receiver.address() as { port: number }).port}/alerts`,
     'influx.database': db,
     'time.idleTimeout': '200ms',
     'time.maxOutOfOrderness': '1s',
@@ -104,6 +120,10 @@ it('writes alert transitions to InfluxDB and takes rule changes without a restar
   // The same transitions over MQTT, with the same ids; a late subscriber gets the last state, retained.
   const mqttHeard = await until('machine-1 over MQTT', async () => (heard.filter((h) => h.topic === 'alerts/machine-1/hot').length >= 2 ? heard.filter((h) => h.topic === 'alerts/machine-1/hot') : undefined));
   expect(mqttHeard.map((h) => [h.body.state, h.body.id, h.body.timeMs])).toEqual(first.map((r) => [r.state, r.id, r.time]));
+  // And POSTed to the webhook, the first after a 503 and a retry, each with its id as Idempotency-Key.
+  const hooked = await until('machine-1 posted', async () => (posted.filter((p) => p.body.device === 'machine-1').length >= 2 ? posted.filter((p) => p.body.device === 'machine-1') : undefined));
+  expect(hooked.map((p) => [p.key, p.body.id, p.body.state])).toEqual(first.map((r) => [r.id, r.id, r.state]));
+  expect(requests).toBeGreaterThan(posted.length);
   const late = await connectDevice(node.url, 'late-watcher', undefined, { username: undefined });
   const retained = new Promise<Record<string, unknown>>((resolve) => late.on('message', (_t, payload) => resolve(JSON.parse(payload.toString()) as Record<string, unknown>)));
   await late.subscribeAsync('alerts/machine-1/hot', { qos: 1 });

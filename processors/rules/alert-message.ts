@@ -12,7 +12,12 @@ export interface AlertMessage {
  * replay after a crash publishes a transition again with the same `id`.
  */
 export function alertMessage(t: AlertTransition): AlertMessage {
-  const body = {
+  return { topic: `alerts/${t.device}/${t.rule}`, payload: Buffer.from(JSON.stringify(alertBody(t))) };
+}
+
+/** The JSON body of an alert (MQTT payload and webhook body alike). */
+export function alertBody(t: AlertTransition): Record<string, unknown> {
+  return {
     id: t.id,
     rule: t.rule,
     device: t.device,
@@ -26,5 +31,4 @@ export function alertMessage(t: AlertTransition): AlertMessage {
     readingTags: t.readingTags,
     deviceTags: t.deviceTags,
   };
-  return { topic: `alerts/${t.device}/${t.rule}`, payload: Buffer.from(JSON.stringify(body)) };
 }

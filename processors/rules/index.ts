@@ -27,4 +27,5 @@ export {
   type ThresholdRule,
 } from './rule.js';
 export { RulesReloader, type RulesReloaderOptions } from './rules-reloader.js';
-export { alertMessage, type AlertMessage } from './alert-message.js';
+export { alertBody, alertMessage, type AlertMessage } from './alert-message.js';
+export { AlertWebhook, type AlertWebhookOptions } from './alert-webhook.js';
