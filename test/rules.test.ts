@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectDevice, encodeBatch } from './harness/devices.js';
 import { startInfluxd, type InfluxRow, type TestInfluxd } from './harness/influxdb.js';
-import { LockstepFleet } from './harness/lockstep-fleet.js';
+import { comparePoints, LockstepFleet } from './harness/lockstep-fleet.js';
 import { nodeArgs, watchNode, WINDOW_MS } from './harness/pipeline-node.js';
 import { spawnSluice, type SluiceProcess } from './harness/sluice-process.js';
 import { startTestNode, testNodeConfig } from './harness/sluice-node.js';
@@ -229,4 +229,62 @@ it('survives three kill -9 of sluice start while alerts fire and resolve under l
   });
   const found = rows.map((r) => `${r.device} ${r.state} ${r.time}`).sort();
   expect({ seed, killAt, found }).toEqual({ seed, killAt, found: [...expected].sort() });
+});
+
+it('takes a rules file change under load: window points stay exact, a removed rule resolves, a changed one starts over, an added one fires on windows closing after', { timeout: 180_000 }, async () => {
+  const dir = await tempDir();
+  cleanups.push(dir.remove);
+  const rulesFile = join(dir.path, 'rules.yaml');
+  const rule = (name: string, threshold: string): string => `  - { name: ${name}, severity: warning, threshold: { metric: level, aggregate: first, ${threshold} } }\n`;
+  await writeFile(rulesFile, `rules:\n${rule('high', 'op: ">", value: 50, for: 2, clear: { op: "<", value: 0 }')}${rule('low', 'op: "<", value: -50, for: 1, clear: { op: ">", value: 0 }')}`);
+  const db = 'alert_reload';
+  const args = [...(await nodeArgs(dir.path, influx, db)), '--set', `rules.file=${rulesFile}`, '--set', 'rules.debounce=20ms'];
+  const node = spawnSluice(args, { SLUICE_LOG_LEVEL: 'info' });
+  watchNode(() => node, cleanups);
+  const { mqtt, http } = await node.ready;
+  const fleet = new LockstepFleet(Array.from({ length: 8 }, (_, i) => `reload-dev-${i}`), Math.floor((Date.now() - 20 * 60_000) / WINDOW_MS) * WINDOW_MS);
+  await fleet.connect(`mqtt://127.0.0.1:${mqtt}`);
+  cleanups.push(() => fleet.close());
+  const ROUNDS = 120;
+  const publishing = fleet.run(ROUNDS, 30, 7);
+  const reloads = async (): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+    return Number(/^sluice_processor_rules_reloads_total\{result="ok"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+
+  // Mid-run: low removed, high changed (50 → 60), mid added.
+  while (fleet.rounds < 40) await new Promise((resolve) => setTimeout(resolve, 10));
+  const roundAtReload = fleet.rounds;
+  await writeFile(rulesFile, `rules:\n${rule('high', 'op: ">", value: 60, for: 2, clear: { op: "<", value: 0 }')}${rule('mid', 'op: ">", value: 0, for: 1, clear: { op: "<", value: 0 }')}`);
+  // Each processor thread reloads and counts it.
+  await until('the reload in every processor thread', async () => ((await reloads()) >= 2 ? true : undefined));
+  await publishing;
+
+  // Windows: exactly what the fleet sent, the reload notwithstanding.
+  const expected = fleet.expected(ROUNDS, WINDOW_MS);
+  const rows = await until('the window points', async () => {
+    const r = await influx.query('SELECT * FROM level_5s', db);
+    return r.length >= expected.size ? r : undefined; // the last windows close on the 1 s idle timeout
+  });
+  expect(comparePoints(rows, expected)).toEqual({ missing: [], extra: [], mismatched: [] });
+
+  const alerts = await influx.query('SELECT * FROM alerts', db);
+  const of = (name: string) => alerts.filter((a) => a.rule === name).sort((a, b) => (a.time as number) - (b.time as number));
+  // low: whatever fired before the reload ends resolved (by the removal, if not before), and nothing after it.
+  for (const id of fleet.ids) {
+    const low = of('low').filter((a) => a.device === id);
+    if (low.length > 0) expect(low[low.length - 1]!.state, `${id} low`).toBe('resolved');
+    expect(low.filter((a) => a.state === 'firing').every((a) => (a.time as number) <= fleet.time(roundAtReload + 5, 0)), `${id} low fired after its removal`).toBe(true);
+  }
+  // mid: fires, and only on windows that closed after the change.
+  const mid = of('mid');
+  expect(mid.filter((a) => a.state === 'firing').length).toBeGreaterThan(0);
+  expect((mid[0]!.time as number) > fleet.time(roundAtReload - 10, 0)).toBe(true);
+  // Per (rule, device), transitions alternate firing/resolved: none repeated.
+  for (const name of ['high', 'low', 'mid']) {
+    for (const id of fleet.ids) {
+      const states = of(name).filter((a) => a.device === id).map((a) => a.state);
+      states.forEach((s, i) => expect(s, `${name} ${id} #${i}`).toBe(i % 2 === 0 ? 'firing' : 'resolved'));
+    }
+  }
 });
