@@ -102,6 +102,7 @@ export class AlertReference {
    * message() plus the silences that began before `horizon` − for and never ended.
    */
   finish(points: readonly ExpectedPoint[], horizon: number): ExpectedAlert[] {
+    const fromMessages = this.alerts.length; // finish() leaves the reference as it was: it may be asked again
     for (const { rule, devices } of this.absence) {
       for (const [device, s] of devices) {
         if (!s.firing && s.lastSeen + rule.forMs <= horizon) this.push(rule, device, undefined, 'firing', s.lastSeen + rule.forMs, rule.forMs / 1000, rule.forMs / 1000, 0, 0);
@@ -127,7 +128,9 @@ export class AlertReference {
       }
     }
     const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-    return this.alerts.sort((a, b) => a.time - b.time || cmp(a.rule, b.rule) || cmp(a.device, b.device) || cmp(a.state, b.state));
+    const all = this.alerts.slice().sort((a, b) => a.time - b.time || cmp(a.rule, b.rule) || cmp(a.device, b.device) || cmp(a.state, b.state));
+    this.alerts.length = fromMessages;
+    return all;
   }
 
   private threshold(rule: Extract<RefRule, { kind: 'threshold' }>, series: ExpectedPoint[]): void {
