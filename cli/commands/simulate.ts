@@ -70,7 +70,7 @@ export function registerSimulateCommand(program: Command): void {
       .option('--verify', 'after sending, wait for the windows to close and compare InfluxDB with the expected aggregates (and, with --anomalies, the expected alerts)')
       .option(
         '--anomalies',
-        'first send known episodes (an overheating machine-*, a pressure drop, a 3-minute silence, a cold-room door then warm) backfilled over the 7 minutes before the run, and expect the alert transitions the rules.file of the config gives (see rules.example.yaml)',
+        'first send known episodes (an overheating machine-*, a pressure drop, a 3-minute silence, a cold-room door then warm) backfilled over 400 s of event time ending shortly before the run, and expect the alert transitions the rules.file of the config gives (see rules.example.yaml)',
       )
       .option('--no-progress', 'no live progress line'),
   ).action(async (flags: SimulateFlags) => {
@@ -110,6 +110,7 @@ export function registerSimulateCommand(program: Command): void {
     const episodeIds = flags.anomalies ? new AnomalyPlan(runTag, config.partitions, Date.now()).devices.map((d) => d.id) : [];
     let rules: RefRule[] = [];
     if (flags.anomalies && config.rules.file !== undefined) rules = await readReferenceRules(config.rules.file, config.windows);
+    else if (flags.anomalies) process.stderr.write('anomalies: the config has no rules.file, so no alert is expected (try rules: { file: rules.example.yaml })\n');
     for (const rule of rules) {
       if (rule.kind === 'absence' && options.offlineShare > 0 && options.offlineDuration + 10_000 >= rule.forMs) {
         throw new ConfigError(`simulate --anomalies --offline: rule ${rule.name} fires after ${rule.forMs / 1000} s of silence, and an offline device's backlog (${options.offlineDuration / 1000} s) would fire and resolve it in an order the reference does not model: use an offline duration below ${(rule.forMs - 10_000) / 1000} s`);
