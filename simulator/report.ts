@@ -70,6 +70,18 @@ export interface ExpectedResult {
    * every device falls silent when the run ends, and those alerts come later.
    */
   alertHorizon?: number;
+  /**
+   * Earliest event time of the devicePrefix fleet's readings, when the episode devices
+   * start earlier (--anomalies): verify looks for the fleet's points from here, so an
+   * earlier run's points of the same device ids are not taken for extra ones.
+   */
+  fleetFrom?: number;
+  /**
+   * Per absence rule and device, the newest time of the device's first matching run: a
+   * silence from before the run (an earlier run's) is resolved there, which verify
+   * leaves out rather than count as extra.
+   */
+  alertOpenings?: { rule: string; device: string; time: number }[];
   /** Silences whose alert depends on timing (within 10 s of the rule's limits): verify cannot call such a run exact. */
   undecidedAlerts?: number;
 }

@@ -55,6 +55,8 @@ export class AlertReference {
   private readonly alerts: ExpectedAlert[] = [];
   /** Silences whose alert depends on timing (see the class comment). */
   undecided = 0;
+  /** Per absence rule and device, the newest time of its first matching run (ExpectedResult.alertOpenings). */
+  readonly openings: { rule: string; device: string; time: number }[] = [];
 
   constructor(
     readonly rules: readonly RefRule[],
@@ -75,7 +77,10 @@ export class AlertReference {
       const matching = rule.metric === undefined ? runs : runs.filter((r) => r.metric === rule.metric);
       if (matching.length === 0) continue;
       let s = devices.get(device);
-      if (s === undefined) devices.set(device, (s = { lastSeen: -Infinity, firing: false, firedAt: NaN }));
+      if (s === undefined) {
+        devices.set(device, (s = { lastSeen: -Infinity, firing: false, firedAt: NaN }));
+        this.openings.push({ rule: rule.name, device, time: matching[0]!.newest });
+      }
       const newest = Math.max(...matching.map((r) => r.newest));
       const gap = newest - s.lastSeen;
       if (Number.isFinite(gap) && gap >= rule.forMs - ABSENCE_GUARD_MS) {

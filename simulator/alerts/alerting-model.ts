@@ -14,6 +14,8 @@ export class AlertingModel implements ExpectedModel {
   private device: string | undefined;
   private metrics: string[] = [];
   private times: number[] = [];
+  private readonly episodeDevices: ReadonlySet<string>;
+  private fleetFrom = Infinity;
 
   constructor(
     private readonly inner: ExpectedModel,
@@ -21,7 +23,9 @@ export class AlertingModel implements ExpectedModel {
     private readonly shape: Shape,
     /** Episode devices outside the device prefix (ExpectedResult.devices). */
     private readonly devices: readonly string[] = [],
-  ) {}
+  ) {
+    this.episodeDevices = new Set(devices);
+  }
 
   message(device: string, received?: { from: number; to: number }): void {
     this.flush();
@@ -31,6 +35,7 @@ export class AlertingModel implements ExpectedModel {
 
   add(device: string, metric: string, time: number, value: number): void {
     if (device !== this.device) this.message(device);
+    if (time < this.fleetFrom && !this.episodeDevices.has(device)) this.fleetFrom = time;
     this.metrics.push(metric);
     this.times.push(time);
     this.inner.add(device, metric, time, value);
@@ -47,6 +52,8 @@ export class AlertingModel implements ExpectedModel {
     return {
       ...r,
       ...(this.devices.length > 0 ? { devices: [...this.devices] } : {}),
+      ...(Number.isFinite(this.fleetFrom) && this.fleetFrom > r.eventTimeRange.from ? { fleetFrom: this.fleetFrom } : {}),
+      alertOpenings: this.alerts.openings,
       alerts,
       alertRules: this.alerts.rules.map((rule) => ({ name: rule.name, kind: rule.kind })),
       alertHorizon: r.eventTimeRange.to,

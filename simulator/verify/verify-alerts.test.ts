@@ -42,7 +42,7 @@ describe('verify alerts', () => {
     const r = await verifyExpected(expectedOf([fire, resolve, quiet]), store);
     expect(r.exact).toBe(true);
     expect(r.measurements).toEqual([{ measurement: 'alerts', expected: 3, found: 3, missing: 0, extra: 0, mismatched: 0 }]);
-    expect(r.alerts).toEqual({ afterHorizon: 1, undecided: 0, expected: { hot: { firing: 1, resolved: 1 }, silent: { firing: 1, resolved: 0 } } });
+    expect(r.alerts).toEqual({ afterHorizon: 1, beforeRun: 0, undecided: 0, expected: { hot: { firing: 1, resolved: 1 }, silent: { firing: 1, resolved: 0 } } });
     expect(store.queries.map((q) => [q.devicePrefix, q.exact ?? false])).toEqual([['sim-', false], ['machine-a', true]]);
     expect(formatVerifyResult(r)).toContain('alerts: compared by rule, device, state and time');
     expect(formatVerifyResult(r)).toContain('1 absence alerts dated after the run');
@@ -57,6 +57,16 @@ describe('verify alerts', () => {
     expect(r.missing).toEqual([{ measurement: 'alerts', device: 'machine-a', metric: 'rule=hot state=resolved', time: resolve.time }]);
     expect(r.extra).toEqual([{ measurement: 'alerts', device: 'machine-a', metric: 'rule=hot state=resolved', time: early.time }]);
     expect(r.mismatched.map((m) => m.diffs.map((d) => d.field))).toEqual([['value', 'threshold'], ['tags [["site","oslo"]], expected []']]);
+  });
+
+  it('leaves out a silence from before the run resolved at a device\'s first reading, and looks for the fleet from its first reading', async () => {
+    const resolvedAtStart = alert('silent', 'absence', 'sim-00003', 'resolved', T0 + 20_000, 300, 120);
+    const expected = { ...expectedOf([quiet]), fleetFrom: T0 + 20_000, alertOpenings: [{ rule: 'silent', device: 'sim-00003', time: T0 + 20_000 }] };
+    const store = new FakeStore([stored(quiet), stored(resolvedAtStart), stored({ ...resolvedAtStart, device: 'sim-00004' })]);
+    const r = await verifyExpected(expected, store);
+    expect(r.total).toMatchObject({ found: 1, missing: 0, extra: 1 });
+    expect(r.alerts!.beforeRun).toBe(1);
+    expect(store.queries.map((q) => [q.devicePrefix, q.from - T0])).toEqual([['sim-', 20_000], ['machine-a', 0]]);
   });
 
   it('is not exact while a silence was undecided', async () => {

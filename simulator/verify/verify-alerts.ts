@@ -11,6 +11,8 @@ const OWN_TAGS = new Set(['rule', 'device', 'severity', 'state']);
 export interface AlertsSummary {
   /** Stored absence transitions dated after the run's newest reading: not compared (every device falls silent when a run ends). */
   afterHorizon: number;
+  /** Stored absence resolves at a device's first reading of the run: the end of a silence from before it (an earlier run's), not compared. */
+  beforeRun: number;
   /** Expected transitions per rule and state. */
   expected: Record<string, { firing: number; resolved: number }>;
   /** Silences the reference could not decide (ExpectedResult.undecidedAlerts). */
@@ -42,7 +44,8 @@ function within(e: number, s: number, t: ExpectedAlert['tolerance']): boolean {
 /**
  * Compares the expected alert transitions with measurement `alerts`, like the window
  * points: each stored point of the run's devices is found (by rule, device, state and
- * time), extra, or (after the horizon, absence only) left out; found ones are mismatched
+ * time), extra, or left out (absence only: dated after the horizon, or a resolve at a
+ * device's first reading, which ends a silence from before the run); found ones are mismatched
  * when severity, the other tags, `firing` (1|0), `threshold` (1e-9 relative) or `value`
  * (the expected alert's tolerance: 1e-9 relative for float aggregates and rates, the
  * sketch's accuracy for quantiles, exact for counts and seconds of silence) differ.
@@ -56,7 +59,8 @@ export async function verifyAlerts(
   const kinds = new Map((expected.alertRules ?? []).map((r) => [r.name, r.kind]));
   const horizon = expected.alertHorizon ?? Infinity;
   const counts: MeasurementCounts = { measurement: ALERTS_MEASUREMENT, expected: alerts.length, found: 0, missing: 0, extra: 0, mismatched: 0 };
-  const summary: AlertsSummary = { afterHorizon: 0, expected: {}, undecided: expected.undecidedAlerts ?? 0 };
+  const summary: AlertsSummary = { afterHorizon: 0, beforeRun: 0, expected: {}, undecided: expected.undecidedAlerts ?? 0 };
+  const openings = new Set((expected.alertOpenings ?? []).map((o) => keyOf(o.rule, o.device, 'resolved', o.time)));
   const index = new Map<string, number>();
   alerts.forEach((a, i) => {
     index.set(keyOf(a.rule, a.device, a.state, a.time), i);
@@ -75,6 +79,10 @@ export async function verifyAlerts(
       if (i === undefined || found[i] === 1) {
         if (kinds.get(rule) === 'absence' && s.time > horizon) {
           summary.afterHorizon++;
+          continue;
+        }
+        if (kinds.get(rule) === 'absence' && openings.has(keyOf(rule, device, state, s.time))) {
+          summary.beforeRun++;
           continue;
         }
         counts.extra++;

@@ -191,8 +191,10 @@ export async function verifyExpected(expected: ExpectedResult, source: StoredPoi
     }
   };
   // The run's devices: those with the prefix, and the --anomalies episode devices by exact id.
+  // The fleet's points start at fleetFrom when the episodes start earlier: an earlier run's points of the same ids are not this run's.
+  const fleetShift = expected.fleetFrom === undefined ? 0 : Math.max(0, expected.fleetFrom - expected.eventTimeRange.from);
   const scan = async function* (measurement: string, from: number, to: number): AsyncIterable<StoredPoint[]> {
-    yield* source.scan({ measurement, devicePrefix: expected.devicePrefix, from, to });
+    yield* source.scan({ measurement, devicePrefix: expected.devicePrefix, from: from + fleetShift, to });
     for (const device of expected.devices ?? []) yield* source.scan({ measurement, devicePrefix: device, exact: true, from, to });
   };
   for (const [measurement, range] of ranges) {
