@@ -56,6 +56,52 @@ export interface ExpectedResult {
    * late_readings instead. verify cannot call such a run exact.
    */
   undecided?: number;
+  /**
+   * Devices outside devicePrefix whose points are expected (the --anomalies episodes):
+   * verify looks for their points, and alerts, by exact id.
+   */
+  devices?: string[];
+  /** With --anomalies: the alert transitions the run should produce (measurement alerts), sorted by time, rule, device. */
+  alerts?: ExpectedAlert[];
+  /** The rules the alerts were computed for: a stored alert of another rule is extra. */
+  alertRules?: { name: string; kind: 'threshold' | 'rate' | 'absence' | 'sequence' }[];
+  /**
+   * Absence transitions dated after this (the run's newest reading) are not compared:
+   * every device falls silent when the run ends, and those alerts come later.
+   */
+  alertHorizon?: number;
+  /**
+   * Earliest event time of the devicePrefix fleet's readings, when the episode devices
+   * start earlier (--anomalies): verify looks for the fleet's points from here, so an
+   * earlier run's points of the same device ids are not taken for extra ones.
+   */
+  fleetFrom?: number;
+  /**
+   * Per absence rule and device, the newest time of the device's first matching run: a
+   * silence from before the run (an earlier run's) is resolved there, which verify
+   * leaves out rather than count as extra.
+   */
+  alertOpenings?: { rule: string; device: string; time: number }[];
+  /** Silences whose alert depends on timing (within 10 s of the rule's limits): verify cannot call such a run exact. */
+  undecidedAlerts?: number;
+}
+
+/** One expected point of measurement alerts: a rule's transition for a device. */
+export interface ExpectedAlert {
+  rule: string;
+  kind: 'threshold' | 'rate' | 'absence' | 'sequence';
+  device: string;
+  state: 'firing' | 'resolved';
+  /** Event time of the transition, ms (window rules: the end of the window that decided it). */
+  time: number;
+  severity: string;
+  /** Registry and reading tags the point carries beside rule, device, severity, state; absent when none. */
+  tags?: Record<string, string>;
+  /** The aggregate (threshold, sequence), change per second (rate) or seconds of silence (absence). */
+  value: number;
+  threshold: number;
+  /** How close the stored value must be: |e − s| ≤ relative × max(|e|, |s|, scale); relative 0 = exact. */
+  tolerance: { relative: number; scale: number };
 }
 
 /** An expected point of late_readings: tags device, metric, window (and the series' others), field value. */

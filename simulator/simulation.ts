@@ -40,6 +40,8 @@ export interface SimulationHooks {
   password?: (deviceId: string) => string | undefined;
   /** Awaited once the fleet has connected, before the first send. */
   connected?: (devices: number) => Promise<void> | void;
+  /** Awaited after `connected`, before the fleet's event time starts (--anomalies sends its episodes here). */
+  beforeSending?: () => Promise<void>;
 }
 
 /** Parallel CONNECTs while the fleet comes up. */
@@ -148,6 +150,7 @@ export async function runSimulation(options: SimulationOptions, hooks: Simulatio
     for (let d = 0; d < devices.length; d++) if (!devices[d]!.isConnected) reconnect(d);
 
     await hooks.connected?.(stats.connected);
+    await hooks.beforeSending?.();
 
     // Send on schedule.
     phase = 'sending';

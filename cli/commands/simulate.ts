@@ -3,6 +3,9 @@ import type { Command } from 'commander';
 import { ConfigError } from '../../core/index.js';
 import { enrolFleet, FleetPlan, progressWriter, runSimulation, secretsFileOf, simulationOptionsSchema, summaryText, type SimulationOptionsInput } from '../../simulator/index.js';
 import { ReferenceModel } from '../../simulator/expected/index.js';
+import { AlertingModel, AlertReference, readReferenceRules, type RefRule } from '../../simulator/alerts/index.js';
+import { AnomalyPlan, sendEpisodes } from '../../simulator/anomalies/index.js';
+import type { ExpectedModel } from '../../simulator/index.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './common.js';
 import { verifyAfterRun } from './simulate-verify.js';
 
@@ -30,6 +33,7 @@ interface SimulateFlags extends ConfigFlags {
   registry?: string;
   enrolOnly?: boolean;
   verify?: boolean;
+  anomalies?: boolean;
   progress: boolean;
 }
 
@@ -63,7 +67,11 @@ export function registerSimulateCommand(program: Command): void {
       .option('--inflight <n>', 'QoS 1 publishes in flight per device (1–65535)', '4')
       .option('--start-time <ms>', 'event time of the first reading, ms since the epoch (default: now)')
       .option('--report <file>', 'write the report, with the expected aggregates, as JSON')
-      .option('--verify', 'after sending, wait for the windows to close and compare InfluxDB with the expected aggregates')
+      .option('--verify', 'after sending, wait for the windows to close and compare InfluxDB with the expected aggregates (and, with --anomalies, the expected alerts)')
+      .option(
+        '--anomalies',
+        'first send known episodes (an overheating machine-*, a pressure drop, a 3-minute silence, a cold-room door then warm) backfilled over 400 s of event time ending shortly before the run, and expect the alert transitions the rules.file of the config gives (see rules.example.yaml)',
+      )
       .option('--no-progress', 'no live progress line'),
   ).action(async (flags: SimulateFlags) => {
     const config = await configFromFlags(flags);
@@ -97,10 +105,21 @@ export function registerSimulateCommand(program: Command): void {
       throw new ConfigError(`simulate --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message} (got ${JSON.stringify((input as Record<string, unknown>)[key])})`);
     }
     const options = parsed.data;
+    // --anomalies: the episode devices (ids unique to this run) and the rules their alerts are expected for.
+    const runTag = Date.now().toString(36);
+    const episodeIds = flags.anomalies ? new AnomalyPlan(runTag, config.partitions, Date.now()).devices.map((d) => d.id) : [];
+    let rules: RefRule[] = [];
+    if (flags.anomalies && config.rules.file !== undefined) rules = await readReferenceRules(config.rules.file, config.windows);
+    else if (flags.anomalies) process.stderr.write('anomalies: the config has no rules.file, so no alert is expected (try rules: { file: rules.example.yaml })\n');
+    for (const rule of rules) {
+      if (rule.kind === 'absence' && options.offlineShare > 0 && options.offlineDuration + 10_000 >= rule.forMs) {
+        throw new ConfigError(`simulate --anomalies --offline: rule ${rule.name} fires after ${rule.forMs / 1000} s of silence, and an offline device's backlog (${options.offlineDuration / 1000} s) would fire and resolve it in an order the reference does not model: use an offline duration below ${(rule.forMs - 10_000) / 1000} s`);
+      }
+    }
     const registryFile = flags.registry ?? (config.auth.mode === 'registry' && options.fleetKey === undefined ? config.auth.registry : undefined);
     let passwords: Map<string, string> | undefined;
     if (registryFile !== undefined) {
-      const ids = Array.from({ length: options.devices }, (_, d) => new FleetPlan(options, 0).deviceId(d));
+      const ids = [...Array.from({ length: options.devices }, (_, d) => new FleetPlan(options, 0).deviceId(d)), ...episodeIds];
       const { passwords: known, enrolled } = await enrolFleet(registryFile, ids);
       passwords = known;
       if (enrolled > 0) process.stdout.write(`enrolled ${enrolled} simulated devices in ${registryFile} (secrets in ${secretsFileOf(registryFile)}); a running gateway needs a restart to read them\n`);
@@ -109,10 +128,21 @@ export function registerSimulateCommand(program: Command): void {
       throw new ConfigError('simulate --enrol-only needs a registry: pass --registry FILE or use a config with auth.mode: registry');
     }
     const progress = flags.progress ? progressWriter(process.stderr) : undefined;
+    const password = passwords === undefined ? undefined : (id: string): string | undefined => passwords.get(id);
+    const windowsModel = new ReferenceModel(config.windows, { devicePrefix: options.devicePrefix, time: config.time, devices: episodeIds });
+    const expected: ExpectedModel = flags.anomalies
+      ? new AlertingModel(windowsModel, new AlertReference(rules, { maxOutOfOrderness: config.time.maxOutOfOrderness, quantileRelativeAccuracy: 0.01 }), options.shape, episodeIds)
+      : windowsModel;
     const report = await runSimulation(options, {
-      expected: new ReferenceModel(config.windows, { devicePrefix: options.devicePrefix, time: config.time }),
+      expected,
       progress: progress?.update,
-      password: passwords === undefined ? undefined : (id) => passwords.get(id),
+      password,
+      beforeSending: flags.anomalies
+        ? async () => {
+            const sent = await sendEpisodes(new AnomalyPlan(runTag, config.partitions, Date.now()), options, expected, password);
+            process.stderr.write(`anomalies: ${sent.messages} episode messages (${sent.readings} readings, ${sent.duplicates} sent twice) from ${episodeIds.join(', ')}\n`);
+          }
+        : undefined,
     });
     progress?.done();
     process.stdout.write(`${summaryText(report)}\n`);

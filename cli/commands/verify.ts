@@ -10,7 +10,7 @@ interface VerifyFlags extends ConfigFlags {
 }
 
 /**
- * `sluice verify --report FILE`: compares a simulate report's expected window points with
+ * `sluice verify --report FILE`: compares a simulate report's expected window points (and alerts) with
  * InfluxDB (the `influx` config section). Exit code 0 only when exact, 1 when not, 2 when
  * the report or InfluxDB cannot be read (main.ts, from the SluiceError).
  */
@@ -18,7 +18,7 @@ export function registerVerifyCommand(program: Command): void {
   withConfigFlags(
     program
       .command('verify')
-      .description('compare the window points a `sluice simulate --report` run expects with what InfluxDB holds; exit 0 only when exact')
+      .description('compare the window points (and, for a --anomalies run, the alert transitions) a `sluice simulate --report` run expects with what InfluxDB holds; exit 0 only when exact')
       .requiredOption('--report <file>', 'the report `sluice simulate --report FILE` wrote')
       .option('--json', 'print the result as JSON instead of a table')
       .option('--max-listed <n>', 'how many missing, mismatched and extra points to list', String(DEFAULT_MAX_LISTED)),

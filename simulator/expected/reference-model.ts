@@ -12,6 +12,8 @@ export type ExpectedWindow = ExpectedResult['windows'][number];
 export interface ReferenceModelOptions {
   /** Every device id starts with it (checked): verify looks for extra points among these devices. */
   devicePrefix: string;
+  /** Devices outside the prefix whose readings are expected too (the --anomalies episodes, verified by exact id). */
+  devices?: readonly string[];
   /** Relative accuracy of the processors' quantile sketch, for verify (default 0.01, DDSketch's in processors/). */
   quantileRelativeAccuracy?: number;
   /** The config's `time` section, ms: with it, late readings are told apart as the processors should (else none is late). */
@@ -71,6 +73,7 @@ export class ReferenceModel {
   private readonly trackers: WindowTracker[] = [];
   private readonly points: PointStore;
   private readonly devicePrefix: string;
+  private readonly extraDevices: ReadonlySet<string>;
   private readonly accuracy: number;
   private readonly devices = new Map<string, Map<string, Series>>();
   private lastDevice: string | undefined;
@@ -96,6 +99,7 @@ export class ReferenceModel {
       names.add(w.name);
     }
     this.devicePrefix = options.devicePrefix;
+    this.extraDevices = new Set(options.devices ?? []);
     this.time = options.time;
     this.accuracy = options.quantileRelativeAccuracy ?? DEFAULT_QUANTILE_RELATIVE_ACCURACY;
     this.points = new PointStore(this.windows.map((w) => w.name));
@@ -226,7 +230,7 @@ export class ReferenceModel {
     if (device !== this.lastDevice || byMetric === undefined) {
       byMetric = this.devices.get(device);
       if (byMetric === undefined) {
-        if (!device.startsWith(this.devicePrefix)) throw new SluiceError('SLUICE_SIM_EXPECTED_INPUT', `device "${device}" does not start with the device prefix "${this.devicePrefix}": verify would not look for its points`);
+        if (!device.startsWith(this.devicePrefix) && !this.extraDevices.has(device)) throw new SluiceError('SLUICE_SIM_EXPECTED_INPUT', `device "${device}" does not start with the device prefix "${this.devicePrefix}": verify would not look for its points`);
         this.devices.set(device, (byMetric = new Map()));
       }
       this.lastDevice = device;

@@ -43,11 +43,19 @@ export function formatVerifyResult(r: VerifyResult): string {
   list('missing', r.total.missing, r.missing);
   list('mismatched', r.total.mismatched, r.mismatched, (p) => (p as Mismatch).diffs.map((d) => diffText(d, r.quantileRelativeAccuracy)).join('; '));
   list('extra', r.total.extra, r.extra);
+  if (r.alerts !== undefined) {
+    const per = Object.entries(r.alerts.expected).map(([rule, c]) => `${rule} ${c.firing} firing/${c.resolved} resolved`);
+    lines.push(`alerts: compared by rule, device, state and time; value within 1e-9 relative (quantiles within the sketch's ${+(r.quantileRelativeAccuracy * 100).toPrecision(6)}%, counts and silences exact), threshold, firing, severity and tags; expected ${per.length === 0 ? 'none' : per.join(', ')}`);
+    if (r.alerts.afterHorizon > 0) lines.push(`alerts: ${n(r.alerts.afterHorizon)} absence alerts dated after the run's last reading not compared (the devices fell silent when the run ended)`);
+    if (r.alerts.beforeRun > 0) lines.push(`alerts: ${n(r.alerts.beforeRun)} absence alerts resolved by a device's first reading not compared (silences from before the run)`);
+    if (r.alerts.undecided > 0) lines.push(`alerts: ${n(r.alerts.undecided)} silences within 10 s of an absence rule's limits: whether they fired depends on timing (not exact)`);
+  }
   if (r.undecided > 0) lines.push(`undecided: ${n(r.undecided)} buffered readings reached the gateway too late to say whether they were within time.maxBackfill (the machine was too slow for the simulator's margin); run again with fewer devices or a lower rate`);
   if (r.exact) lines.push(`verify: exact (${n(r.total.expected)} points)`);
   else {
     const parts = [`${n(r.total.missing)} missing`, `${n(r.total.mismatched)} mismatched`, `${n(r.total.extra)} extra`];
     if (r.undecided > 0) parts.push(`${n(r.undecided)} undecided`);
+    if ((r.alerts?.undecided ?? 0) > 0) parts.push(`${n(r.alerts!.undecided)} undecided silences`);
     lines.push(`verify: NOT exact: ${parts.join(', ')} (of ${n(r.total.expected)} expected points)`);
   }
   return `${lines.join('\n')}\n`;

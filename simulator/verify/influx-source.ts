@@ -42,7 +42,7 @@ export class InfluxPointSource implements StoredPointSource {
     const from = Math.max(INFLUX_MIN_MS, q.from);
     const to = Math.min(INFLUX_MAX_MS, q.to);
     const iso = (ms: number): string => `'${new Date(ms).toISOString()}'`;
-    return `SELECT * FROM ${rp}${identifier(q.measurement)} WHERE "device" =~ /^${regexLiteral(q.devicePrefix)}/ AND time >= ${iso(from)} AND time <= ${iso(to)} GROUP BY *`;
+    return `SELECT * FROM ${rp}${identifier(q.measurement)} WHERE "device" =~ /^${regexLiteral(q.devicePrefix)}${q.exact === true ? '$' : ''}/ AND time >= ${iso(from)} AND time <= ${iso(to)} GROUP BY *`;
   }
 
   async *scan(q: StoredPointQuery): AsyncIterable<StoredPoint[]> {

@@ -1,3 +1,4 @@
+import type { AlertsSummary } from './verify-alerts.js';
 /** What verify reads from InfluxDB and what it reports. */
 
 /** One stored window point as InfluxDB returns it. */
@@ -15,6 +16,8 @@ export interface StoredPoint {
 export interface StoredPointQuery {
   measurement: string;
   devicePrefix: string;
+  /** devicePrefix is one whole device id (an --anomalies episode device), not a prefix. */
+  exact?: boolean;
   from: number;
   to: number;
 }
@@ -77,4 +80,6 @@ export interface VerifyResult {
   extra: PointRef[];
   mismatched: Mismatch[];
   maxListed: number;
+  /** With a report that expects alerts (--anomalies): per rule and state, the absence alerts after the horizon, the undecided silences. */
+  alerts?: AlertsSummary;
 }

@@ -6,6 +6,7 @@ import { ReportInvalidError } from './errors.js';
 import { FirstN } from './first-n.js';
 import { InfluxPointSource, type VerifyInfluxConfig } from './influx-source.js';
 import type { MeasurementCounts, Mismatch, PointRef, StoredPoint, StoredPointSource, VerifyResult } from './types.js';
+import { verifyAlerts, type AlertsSummary } from './verify-alerts.js';
 
 export interface VerifyOptions {
   /** How many missing, extra and mismatched points to list, each (default 10). */
@@ -189,8 +190,22 @@ export async function verifyExpected(expected: ExpectedResult, source: StoredPoi
       mismatched.offer({ ...ref(points[i]!), diffs });
     }
   };
+  // The run's devices: those with the prefix, and the --anomalies episode devices by exact id.
+  // The fleet's points start at fleetFrom when the episodes start earlier: an earlier run's points of the same ids are not this run's.
+  const fleetShift = expected.fleetFrom === undefined ? 0 : Math.max(0, expected.fleetFrom - expected.eventTimeRange.from);
+  const scan = async function* (measurement: string, from: number, to: number): AsyncIterable<StoredPoint[]> {
+    yield* source.scan({ measurement, devicePrefix: expected.devicePrefix, from: from + fleetShift, to });
+    for (const device of expected.devices ?? []) yield* source.scan({ measurement, devicePrefix: device, exact: true, from, to });
+  };
   for (const [measurement, range] of ranges) {
-    for await (const batch of source.scan({ measurement, devicePrefix: expected.devicePrefix, from: range.from, to: range.to })) for (const s of batch) visit(s);
+    for await (const batch of scan(measurement, range.from, range.to)) for (const s of batch) visit(s);
+  }
+  let alerts: AlertsSummary | undefined;
+  if (expected.alerts !== undefined) {
+    // Alerts are dated at window ends and silences' ends: from the first reading on, with no upper bound (verify-alerts.ts leaves out the silences after the run).
+    const check = await verifyAlerts(expected, (m) => scan(m, expected.eventTimeRange.from, Number.MAX_SAFE_INTEGER), { missing, extra, mismatched });
+    counts.set(check.counts.measurement, check.counts);
+    alerts = check.summary;
   }
   points.forEach((p, i) => {
     if (found[i] === 1) return;
@@ -214,7 +229,7 @@ export async function verifyExpected(expected: ExpectedResult, source: StoredPoi
     total.mismatched += c.mismatched;
   }
   return {
-    exact: total.missing === 0 && total.extra === 0 && total.mismatched === 0 && undecided === 0,
+    exact: total.missing === 0 && total.extra === 0 && total.mismatched === 0 && undecided === 0 && (alerts?.undecided ?? 0) === 0,
     undecided,
     source: source.description,
     readings: expected.readings,
@@ -225,5 +240,6 @@ export async function verifyExpected(expected: ExpectedResult, source: StoredPoi
     extra: extra.items,
     mismatched: mismatched.items,
     maxListed,
+    ...(alerts === undefined ? {} : { alerts }),
   };
 }
