@@ -147,8 +147,7 @@ async function run(): Promise<void> {
       if (only !== undefined && !only.some((o) => c.label.includes(o))) continue;
       const log = await FileLog.open({ dir: join(dir, `tp-${CASES.indexOf(c)}`), partitions: 1, fsync: 'never' });
       const readings = await fill(log, 10_000, 500, 20, 10, 0, c.shape, c.roundMs);
-      const heap0 = heapAfterGc();
-      const task = new PartitionTask({ partition: 0, log, windows: c.windows, time, raw: false, emit: () => undefined });
+      let task: PartitionTask | undefined = new PartitionTask({ partition: 0, log, windows: c.windows, time, raw: false, emit: () => undefined });
       await task.startFresh();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
@@ -156,7 +155,10 @@ async function run(): Promise<void> {
       const seconds = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
       const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+      // The task's heap: in use with it, less in use once it is gone (both after a full GC).
       const heap1 = heapAfterGc();
+      task = undefined;
+      const heap0 = heapAfterGc();
       const heap = heap0 === undefined || heap1 === undefined ? '' : `; heap ${((heap1 - heap0) / 50_000 / 1024).toFixed(2)} KiB per (device, metric) key`;
       console.log(
         `throughput, ${c.label}: ${readings} readings in ${seconds.toFixed(2)} s = ${Math.round(readings / seconds).toLocaleString('en')} readings/s on one thread, ` +
