@@ -46,6 +46,8 @@ export const NO_WINDOWS: WindowState[] = Object.freeze([]) as unknown as WindowS
 export class SeriesState {
   /** NO_WINDOWS until the key is built (KeyIndex sets [] for a new key); building replaces it with an exactly sized list. */
   windows: WindowState[] = NO_WINDOWS;
+  /** Sliding windows in panes (WindowOperator): the key's panes sorted by start, undefined while it has none. */
+  panes: PaneState[] | undefined = undefined;
   /** Where KeyIndex files it: its (device, device tags) entry, and its (metric, tags) key in there. */
   deviceKeys: DeviceKeys | undefined = undefined;
   readingKey = -1;
@@ -60,6 +62,8 @@ export class SeriesState {
   lazyBytes: ByteReader | undefined = undefined;
   lazyFrom = 0;
   lazyTo = 0;
+  /** Whether those bytes end with a pane list (a snapshot in the pane layout), or are windows only. */
+  lazyPanes = false;
 
   constructor(
     /** Creation order; ties in fired output are broken by it, and a restore keeps the order. */
@@ -71,38 +75,18 @@ export class SeriesState {
   ) {}
 }
 
-/** One window of one key. start/end move only for sessions (merges and extensions). */
-export class WindowState implements TimeWindow {
-  /** Emitted while its end ≤ watermark, and not extended past the watermark since. */
-  fired = false;
-  /** A point exists at `start` (so moving or merging it away leaves a stale point to supersede). */
-  emitted = false;
-  /** Changed since it was last emitted (a late reading within allowedLateness). */
-  dirty = false;
-  /** Dropped from state; timer entries that still point at it are ignored. */
-  purged = false;
-  /** In the operator's re-fire list. */
-  queued = false;
-  /** Time of its one live timer entry (NaN: none): end to fire, end + allowedLateness to purge. */
-  timerAt = NaN;
-  /** Starts of earlier emitted points this session has absorbed; reported once with the next emit. */
-  supersedes: number[] | undefined = undefined;
-  private accumulator: WindowAccumulator | undefined;
-  /** A restored window's accumulator, still as bytes [accFrom, accTo) of a snapshot (undefined once decoded). */
+/**
+ * An accumulator that a restore leaves as snapshot bytes until first used (see the top):
+ * what a window with its own aggregates and a pane have in common.
+ */
+export class AccCell {
+  protected accumulator: WindowAccumulator | undefined = undefined;
+  /** A restored accumulator, still as bytes [accFrom, accTo) of a snapshot (undefined once decoded). */
   private accBytes: ByteReader | undefined = undefined;
   private accFrom = 0;
   private accTo = 0;
 
-  constructor(
-    readonly series: SeriesState,
-    public start: number,
-    public end: number,
-    acc?: WindowAccumulator,
-  ) {
-    this.accumulator = acc;
-  }
-
-  /** The window's aggregates (decoded on first use after a restore). */
+  /** The aggregates (decoded on first use after a restore). */
   get acc(): WindowAccumulator {
     return this.accumulator ?? this.materialize();
   }
@@ -136,18 +120,73 @@ export class WindowState implements TimeWindow {
   }
 }
 
+/**
+ * One window of one key. start/end move only for sessions (merges and extensions).
+ * A window either has its own aggregates (`acc`: tumbling and session windows, sliding
+ * windows restored from a snapshot without panes, and frozen ones: see WindowOperator) or
+ * is the merge of its key's panes in [start, end) when it is emitted (`ownAcc` false).
+ */
+export class WindowState extends AccCell implements TimeWindow {
+  /** Emitted while its end ≤ watermark, and not extended past the watermark since. */
+  fired = false;
+  /** A point exists at `start` (so moving or merging it away leaves a stale point to supersede). */
+  emitted = false;
+  /** Changed since it was last emitted (a late reading within allowedLateness). */
+  dirty = false;
+  /** Dropped from state; timer entries that still point at it are ignored. */
+  purged = false;
+  /** In the operator's re-fire list. */
+  queued = false;
+  /** Time of its one live timer entry (NaN: none): end to fire, end + allowedLateness to purge. */
+  timerAt = NaN;
+  /** Starts of earlier emitted points this session has absorbed; reported once with the next emit. */
+  supersedes: number[] | undefined = undefined;
+
+  constructor(
+    readonly series: SeriesState,
+    public start: number,
+    public end: number,
+    /** False: its aggregates are its key's panes in [start, end), merged when it is emitted. */
+    public ownAcc = true,
+  ) {
+    super();
+  }
+
+  /** Gives a pane-backed window aggregates of its own (the merge of its panes as they are now): it takes no readings after this. */
+  freeze(acc: WindowAccumulator): void {
+    this.accumulator = acc;
+    this.ownAcc = true;
+  }
+}
+
+/** One pane of a key's sliding windows (WindowOperator): the readings in [start, start + pane length). */
+export class PaneState extends AccCell {
+  constructor(readonly start: number) {
+    super();
+  }
+}
+
 const FIRED = 1;
 const EMITTED = 2;
 const DIRTY = 4;
+/** The window's aggregates are its key's panes: no accumulator follows its header. */
+const PANE_BACKED = 8;
 
-/** Appends a key's windows to a snapshot (the key itself is written by KeyIndex). */
-export function writeWindows(w: ByteWriter, s: SeriesState): void {
-  if (s.lazyBytes !== undefined) return w.copyFrom(s.lazyBytes, s.lazyFrom, s.lazyTo);
+/**
+ * Appends a key's windows to a snapshot (the key itself is written by KeyIndex), then,
+ * with `panes` (the pane layout of a sliding operator), its pane list.
+ */
+export function writeWindows(w: ByteWriter, s: SeriesState, panes: boolean): void {
+  if (s.lazyBytes !== undefined) {
+    w.copyFrom(s.lazyBytes, s.lazyFrom, s.lazyTo);
+    if (panes && !s.lazyPanes) w.varint(0); // restored from windows only: no panes yet
+    return;
+  }
   w.varint(s.windows.length);
   for (const win of s.windows) {
     w.f64(win.start);
     w.f64(win.end);
-    w.u8((win.fired ? FIRED : 0) | (win.emitted ? EMITTED : 0) | (win.dirty ? DIRTY : 0));
+    w.u8((win.fired ? FIRED : 0) | (win.emitted ? EMITTED : 0) | (win.dirty ? DIRTY : 0) | (win.ownAcc ? 0 : PANE_BACKED));
     const sup = win.supersedes;
     if (sup === undefined) {
       w.u8(0);
@@ -155,7 +194,14 @@ export function writeWindows(w: ByteWriter, s: SeriesState): void {
       w.varint(sup.length);
       for (const start of sup) w.f64(start);
     }
-    win.writeAcc(w);
+    if (win.ownAcc) win.writeAcc(w);
+  }
+  if (!panes) return;
+  const list = s.panes ?? NO_PANES;
+  w.varint(list.length);
+  for (const pane of list) {
+    w.f64(pane.start);
+    pane.writeAcc(w);
   }
 }
 
@@ -169,10 +215,11 @@ export interface WindowScan {
 }
 
 /**
- * Checks a key's windows written by writeWindows without building anything, and fills
- * `scan`; `r` is left after them. What a restore does for every key (see the top).
+ * Checks a key's windows written by writeWindows (`panes`: and its pane list) without
+ * building anything, and fills `scan`; `r` is left after them. What a restore does for
+ * every key (see the top).
  */
-export function scanWindows(r: ByteReader, s: SeriesState, lateness: number, scan: WindowScan): void {
+export function scanWindows(r: ByteReader, s: SeriesState, lateness: number, scan: WindowScan, panes: boolean): void {
   const n = r.varint();
   if (n === 0) r.fail(`key ${s.device}/${s.metric} has no windows`);
   let previous = -Infinity;
@@ -184,12 +231,23 @@ export function scanWindows(r: ByteReader, s: SeriesState, lateness: number, sca
     if (!(end > start) || !(start > previous)) r.fail(`window [${start}, ${end}) out of order`);
     previous = start;
     const flags = r.u8();
+    if ((flags & PANE_BACKED) !== 0 && !panes) r.fail(`window [${start}, ${end}) is pane-backed in a snapshot without panes`);
     r.skip(8 * r.varint());
-    WindowAccumulator.skip(r);
+    if ((flags & PANE_BACKED) === 0) WindowAccumulator.skip(r);
     const fired = (flags & FIRED) !== 0;
     const at = fired ? end + lateness : end;
     if (at < first) first = at;
     if (fired && (flags & DIRTY) !== 0) refire = true;
+  }
+  if (panes) {
+    const k = r.varint();
+    previous = -Infinity;
+    for (let i = 0; i < k; i++) {
+      const start = r.f64();
+      if (!(start > previous)) r.fail(`pane at ${start} out of order`);
+      previous = start;
+      WindowAccumulator.skip(r);
+    }
   }
   scan.windows = n;
   scan.firstTimer = first;
@@ -197,11 +255,11 @@ export function scanWindows(r: ByteReader, s: SeriesState, lateness: number, sca
 }
 
 /**
- * Reads a key's windows written by writeWindows into `s` (whose window list is empty).
- * Accumulators are checked and left as bytes of `r` (decoded on first use); timers are
- * the caller's to rebuild.
+ * Reads a key's windows written by writeWindows (`panes`: and its pane list) into `s`
+ * (whose window list is empty). Accumulators are checked and left as bytes of `r`
+ * (decoded on first use); timers are the caller's to rebuild.
  */
-export function readWindows(r: ByteReader, s: SeriesState): void {
+export function readWindows(r: ByteReader, s: SeriesState, panes: boolean): void {
   const n = r.varint();
   if (n === 0) r.fail(`key ${s.device}/${s.metric} has no windows`);
   SCRATCH.length = 0;
@@ -213,15 +271,19 @@ export function readWindows(r: ByteReader, s: SeriesState): void {
     previous = start;
     const flags = r.u8();
     const nSup = r.varint();
-    const win = new WindowState(s, start, end);
+    const own = (flags & PANE_BACKED) === 0;
+    if (!own && !panes) r.fail(`window [${start}, ${end}) is pane-backed in a snapshot without panes`);
+    const win = new WindowState(s, start, end, own);
     if (nSup > 0) {
       const sup: number[] = [];
       for (let k = 0; k < nSup; k++) sup.push(r.f64());
       win.supersedes = sup;
     }
-    const from = r.at;
-    WindowAccumulator.skip(r);
-    win.restoreAcc(r, from, r.at);
+    if (own) {
+      const from = r.at;
+      WindowAccumulator.skip(r);
+      win.restoreAcc(r, from, r.at);
+    }
     win.fired = (flags & FIRED) !== 0;
     win.emitted = (flags & EMITTED) !== 0;
     win.dirty = (flags & DIRTY) !== 0;
@@ -230,6 +292,23 @@ export function readWindows(r: ByteReader, s: SeriesState): void {
   // slice() sizes the array exactly; pushing into [] reserves 17 slots (150 bytes a key at 1 M keys).
   s.windows = SCRATCH.slice();
   SCRATCH.length = 0;
+  if (!panes) return;
+  const k = r.varint();
+  if (k === 0) return;
+  const list: PaneState[] = new Array<PaneState>(k);
+  previous = -Infinity;
+  for (let i = 0; i < k; i++) {
+    const start = r.f64();
+    if (!(start > previous)) r.fail(`pane at ${start} out of order`);
+    previous = start;
+    const pane = new PaneState(start);
+    const from = r.at;
+    WindowAccumulator.skip(r);
+    pane.restoreAcc(r, from, r.at);
+    list[i] = pane;
+  }
+  s.panes = list;
 }
 
 const SCRATCH: WindowState[] = [];
+const NO_PANES: readonly PaneState[] = Object.freeze([]);
