@@ -35,7 +35,7 @@ const fleetWindows = windowsConfigSchema.parse([
 const CASES: { label: string; shape: ValueShape; windows: WindowSpec[]; roundMs: number }[] = [
   { label: 'wide values', shape: 'wide', windows, roundMs: 1000 },
   { label: 'narrow values', shape: 'narrow', windows, roundMs: 1000 },
-  { label: 'narrow values, tumbling 10 s + sliding 1 m / 10 s', shape: 'narrow', windows: fleetWindows, roundMs: 1000 },
+  { label: 'narrow values, tumbling 10 s + sliding 1 m / 10 s, all in one 10 s pane', shape: 'narrow', windows: fleetWindows, roundMs: 1000 },
   { label: 'narrow values, tumbling 10 s + sliding 1 m / 10 s, a round every 10 s (windows fire)', shape: 'narrow', windows: fleetWindows, roundMs: 10_000 },
 ];
 /** BENCH_CASES=a,b runs only the throughput cases whose label contains a or b; BENCH_STATE=0 skips the state part. */
