@@ -8,7 +8,7 @@ import type { DeviceClock, DeviceClocks } from '../time/device-clocks.js';
 import { readHeader, writeHeader, type SnapshotLayout } from './operator-snapshot.js';
 import { EventTimeTrigger } from './triggers.js';
 import { KeyIndex, KeyTable, type DeviceKeys } from './key-index.js';
-import { PaneState, readWindows, scanWindows, WindowState, writeWindows, type SeriesState, type WindowScan } from './window-state.js';
+import { Panes, readWindows, scanWindows, WindowState, writeWindows, type SeriesState, type WindowScan } from './window-state.js';
 import type { TimeConfig, WindowSpec } from './window-spec.js';
 
 export type { FiredWindow, LateReading, WindowOperatorStats } from './fired-window.js';
@@ -112,16 +112,24 @@ export class WindowOperator {
   }
 
   /** A window's aggregate: its own, or the merge of its key's panes in [start, end) (in pane order: first/last ties cannot span panes). */
-  private readonly paneResult = (win: WindowState): AggregateResult => (win.ownAcc ? win.acc.result() : this.mergePanes(win).result());
+  private readonly paneResult = (win: WindowState): AggregateResult => {
+    if (win.ownAcc) return win.acc.result();
+    const scratch = this.scratch;
+    scratch.clear();
+    return this.mergePanes(win, scratch).result();
+  };
 
-  private mergePanes(win: WindowState): WindowAccumulator {
-    const acc = new WindowAccumulator();
+  /** Where paneResult() merges (its sketch is reused: no allocation per window emitted but the result). */
+  private readonly scratch = new WindowAccumulator();
+
+  private mergePanes(win: WindowState, acc: WindowAccumulator): WindowAccumulator {
     const panes = win.series.panes;
     if (panes !== undefined) {
-      for (let i = 0; i < panes.length; i++) {
-        const p = panes[i]!;
-        if (p.start >= win.end) break;
-        if (p.start >= win.start) acc.merge(p.acc);
+      const starts = panes.starts;
+      for (let i = 0; i < starts.length; i++) {
+        const start = starts[i]!;
+        if (start >= win.end) break;
+        if (start >= win.start) acc.merge(panes.acc(i));
       }
     }
     return acc;
@@ -371,15 +379,7 @@ export class WindowOperator {
     }
     this.stats.readings += stop - from;
     if (placed) {
-      const panes = (s.panes ??= []);
-      let k = panes.length - 1;
-      while (k >= 0 && panes[k]!.start > p) k--;
-      let cell = k >= 0 ? panes[k]! : undefined;
-      if (cell === undefined || cell.start !== p) {
-        cell = new PaneState(p);
-        panes.splice(k + 1, 0, cell);
-      }
-      cell.acc.addMany(time, value, from, stop);
+      (s.panes ??= new Panes()).at(p).addMany(time, value, from, stop);
       this.touch(s);
     } else {
       for (let j = from; j < stop; j++) this.lateReading(s, time[j]!, value[j]!);
@@ -399,7 +399,7 @@ export class WindowOperator {
       const win = wins[i]!;
       if (win.start > upTo) break;
       if (win.start > after && !win.ownAcc && (!win.fired || win.dirty)) {
-        win.freeze(this.mergePanes(win));
+        win.freeze(this.mergePanes(win, new WindowAccumulator()));
         this.frozen++;
       }
     }
@@ -432,15 +432,8 @@ export class WindowOperator {
     const s = win.series;
     const wins = s.windows;
     wins.splice(wins.indexOf(win), 1);
-    const panes = s.panes;
-    if (panes !== undefined) {
-      // The panes whose latest window this was (start < win.start + slide): every window holding them is purged now.
-      const bound = win.start + this.slide;
-      let n = 0;
-      while (n < panes.length && panes[n]!.start < bound) n++;
-      if (n === panes.length || wins.length === 0) s.panes = undefined;
-      else if (n > 0) panes.splice(0, n);
-    }
+    // The panes whose latest window this was (start < win.start + slide): every window holding them is purged now.
+    if (s.panes !== undefined && (s.panes.dropBefore(win.start + this.slide) === 0 || wins.length === 0)) s.panes = undefined;
     if (wins.length === 0) this.removeKey(s);
     else this.touch(s);
   }

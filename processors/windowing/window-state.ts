@@ -47,7 +47,7 @@ export class SeriesState {
   /** NO_WINDOWS until the key is built (KeyIndex sets [] for a new key); building replaces it with an exactly sized list. */
   windows: WindowState[] = NO_WINDOWS;
   /** Sliding windows in panes (WindowOperator): the key's panes sorted by start, undefined while it has none. */
-  panes: PaneState[] | undefined = undefined;
+  panes: Panes | undefined = undefined;
   /** Where KeyIndex files it: its (device, device tags) entry, and its (metric, tags) key in there. */
   deviceKeys: DeviceKeys | undefined = undefined;
   readingKey = -1;
@@ -75,102 +75,190 @@ export class SeriesState {
   ) {}
 }
 
-/**
- * An accumulator that a restore leaves as snapshot bytes until first used (see the top):
- * what a window with its own aggregates and a pane have in common.
- */
-export class AccCell {
-  protected accumulator: WindowAccumulator | undefined = undefined;
-  /** A restored accumulator, still as bytes [accFrom, accTo) of a snapshot (undefined once decoded). */
-  private accBytes: ByteReader | undefined = undefined;
-  private accFrom = 0;
-  private accTo = 0;
+/** A restored accumulator not decoded yet: bytes [from, to) of a snapshot (see the top). */
+export class LazyAcc {
+  constructor(
+    readonly r: ByteReader,
+    readonly from: number,
+    readonly to: number,
+  ) {}
 
-  /** The aggregates (decoded on first use after a restore). */
-  get acc(): WindowAccumulator {
-    return this.accumulator ?? this.materialize();
-  }
-
-  private materialize(): WindowAccumulator {
-    const r = this.accBytes;
-    let acc: WindowAccumulator;
-    if (r === undefined) {
-      acc = new WindowAccumulator();
-    } else {
-      r.at = this.accFrom;
-      acc = WindowAccumulator.readFrom(r);
-      this.accBytes = undefined;
-    }
-    this.accumulator = acc;
-    return acc;
-  }
-
-  /** Appends the accumulator: its snapshot bytes as they were if it was not used since the restore. */
-  writeAcc(w: ByteWriter): void {
-    if (this.accBytes !== undefined) w.copyFrom(this.accBytes, this.accFrom, this.accTo);
-    else this.acc.writeTo(w);
-  }
-
-  /** Points the accumulator at snapshot bytes, decoded on first use. */
-  restoreAcc(r: ByteReader, from: number, to: number): void {
-    this.accumulator = undefined;
-    this.accBytes = r;
-    this.accFrom = from;
-    this.accTo = to;
+  decode(): WindowAccumulator {
+    this.r.at = this.from;
+    return WindowAccumulator.readFrom(this.r);
   }
 }
+
+/** An accumulator, or its snapshot bytes until first used. */
+export type AccSlot = WindowAccumulator | LazyAcc;
+
+/** Appends an accumulator: its snapshot bytes as they were if it was not used since the restore. */
+function writeSlot(w: ByteWriter, slot: AccSlot): void {
+  if (slot instanceof LazyAcc) w.copyFrom(slot.r, slot.from, slot.to);
+  else slot.writeTo(w);
+}
+
+// WindowState.flags
+const FIRED = 1;
+const EMITTED = 2;
+const DIRTY = 4;
+/** Its aggregates are its key's panes: no accumulator of its own (also the snapshot flag). */
+const PANE_BACKED = 8;
+const PURGED = 16;
+const QUEUED = 32;
 
 /**
  * One window of one key. start/end move only for sessions (merges and extensions).
  * A window either has its own aggregates (`acc`: tumbling and session windows, sliding
  * windows restored from a snapshot without panes, and frozen ones: see WindowOperator) or
  * is the merge of its key's panes in [start, end) when it is emitted (`ownAcc` false).
+ * Its six booleans share one small integer: a key of the fleet's sliding window keeps up
+ * to ten windows, and each boolean field costs 8 bytes.
  */
-export class WindowState extends AccCell implements TimeWindow {
-  /** Emitted while its end ≤ watermark, and not extended past the watermark since. */
-  fired = false;
-  /** A point exists at `start` (so moving or merging it away leaves a stale point to supersede). */
-  emitted = false;
-  /** Changed since it was last emitted (a late reading within allowedLateness). */
-  dirty = false;
-  /** Dropped from state; timer entries that still point at it are ignored. */
-  purged = false;
-  /** In the operator's re-fire list. */
-  queued = false;
+export class WindowState implements TimeWindow {
+  private flags = 0;
   /** Time of its one live timer entry (NaN: none): end to fire, end + allowedLateness to purge. */
   timerAt = NaN;
   /** Starts of earlier emitted points this session has absorbed; reported once with the next emit. */
   supersedes: number[] | undefined = undefined;
+  /** Its own accumulator (undefined for a pane-backed window, or a window not used yet). */
+  private slot: AccSlot | undefined = undefined;
 
   constructor(
     readonly series: SeriesState,
     public start: number,
     public end: number,
     /** False: its aggregates are its key's panes in [start, end), merged when it is emitted. */
-    public ownAcc = true,
+    ownAcc = true,
   ) {
-    super();
+    if (!ownAcc) this.flags = PANE_BACKED;
+  }
+
+  /** Emitted while its end ≤ watermark, and not extended past the watermark since. */
+  get fired(): boolean {
+    return (this.flags & FIRED) !== 0;
+  }
+  set fired(v: boolean) {
+    this.flags = v ? this.flags | FIRED : this.flags & ~FIRED;
+  }
+
+  /** A point exists at `start` (so moving or merging it away leaves a stale point to supersede). */
+  get emitted(): boolean {
+    return (this.flags & EMITTED) !== 0;
+  }
+  set emitted(v: boolean) {
+    this.flags = v ? this.flags | EMITTED : this.flags & ~EMITTED;
+  }
+
+  /** Changed since it was last emitted (a late reading within allowedLateness). */
+  get dirty(): boolean {
+    return (this.flags & DIRTY) !== 0;
+  }
+  set dirty(v: boolean) {
+    this.flags = v ? this.flags | DIRTY : this.flags & ~DIRTY;
+  }
+
+  /** Dropped from state; timer entries that still point at it are ignored. */
+  get purged(): boolean {
+    return (this.flags & PURGED) !== 0;
+  }
+  set purged(v: boolean) {
+    this.flags = v ? this.flags | PURGED : this.flags & ~PURGED;
+  }
+
+  /** In the operator's re-fire list. */
+  get queued(): boolean {
+    return (this.flags & QUEUED) !== 0;
+  }
+  set queued(v: boolean) {
+    this.flags = v ? this.flags | QUEUED : this.flags & ~QUEUED;
+  }
+
+  /** Has aggregates of its own (else they are its key's panes). */
+  get ownAcc(): boolean {
+    return (this.flags & PANE_BACKED) === 0;
+  }
+
+  /** The window's own aggregates (decoded on first use after a restore); not for a pane-backed window. */
+  get acc(): WindowAccumulator {
+    const slot = this.slot;
+    if (slot instanceof WindowAccumulator) return slot;
+    return (this.slot = slot === undefined ? new WindowAccumulator() : slot.decode());
   }
 
   /** Gives a pane-backed window aggregates of its own (the merge of its panes as they are now): it takes no readings after this. */
   freeze(acc: WindowAccumulator): void {
-    this.accumulator = acc;
-    this.ownAcc = true;
+    this.slot = acc;
+    this.flags &= ~PANE_BACKED;
+  }
+
+  /** Snapshot flags: fired, emitted, dirty, pane-backed. */
+  get snapshotFlags(): number {
+    return this.flags & (FIRED | EMITTED | DIRTY | PANE_BACKED);
+  }
+
+  /** Sets what a snapshot's flags say (a window just read, not armed). */
+  set snapshotFlags(flags: number) {
+    this.flags = flags & (FIRED | EMITTED | DIRTY | PANE_BACKED);
+  }
+
+  /** Appends its own accumulator: its snapshot bytes as they were if it was not used since the restore. */
+  writeAcc(w: ByteWriter): void {
+    writeSlot(w, this.slot ?? this.acc);
+  }
+
+  /** Points its own accumulator at snapshot bytes, decoded on first use. */
+  restoreAcc(r: ByteReader, from: number, to: number): void {
+    this.slot = new LazyAcc(r, from, to);
   }
 }
 
-/** One pane of a key's sliding windows (WindowOperator): the readings in [start, start + pane length). */
-export class PaneState extends AccCell {
-  constructor(readonly start: number) {
-    super();
+/**
+ * A key's panes for sliding windows (WindowOperator): pane i holds the readings in
+ * [starts[i], starts[i] + pane length), sorted by start. Two parallel arrays rather than an
+ * object per pane: starts are unboxed doubles there (8 bytes a pane instead of ~90).
+ */
+export class Panes {
+  constructor(
+    readonly starts: number[] = [],
+    readonly accs: AccSlot[] = [],
+  ) {}
+
+  get length(): number {
+    return this.starts.length;
+  }
+
+  /** Pane i's accumulator (decoded on first use after a restore). */
+  acc(i: number): WindowAccumulator {
+    const slot = this.accs[i]!;
+    if (slot instanceof WindowAccumulator) return slot;
+    return (this.accs[i] = slot.decode());
+  }
+
+  /** The accumulator of the pane starting at `start`, created when missing (in-order data hits the newest pane first). */
+  at(start: number): WindowAccumulator {
+    const starts = this.starts;
+    let k = starts.length - 1;
+    while (k >= 0 && starts[k]! > start) k--;
+    if (k >= 0 && starts[k] === start) return this.acc(k);
+    const acc = new WindowAccumulator();
+    starts.splice(k + 1, 0, start);
+    this.accs.splice(k + 1, 0, acc);
+    return acc;
+  }
+
+  /** Drops the panes starting before `bound`; returns how many are left. */
+  dropBefore(bound: number): number {
+    const starts = this.starts;
+    let n = 0;
+    while (n < starts.length && starts[n]! < bound) n++;
+    if (n > 0) {
+      starts.splice(0, n);
+      this.accs.splice(0, n);
+    }
+    return starts.length;
   }
 }
-
-const FIRED = 1;
-const EMITTED = 2;
-const DIRTY = 4;
-/** The window's aggregates are its key's panes: no accumulator follows its header. */
-const PANE_BACKED = 8;
 
 /**
  * Appends a key's windows to a snapshot (the key itself is written by KeyIndex), then,
@@ -186,7 +274,7 @@ export function writeWindows(w: ByteWriter, s: SeriesState, panes: boolean): voi
   for (const win of s.windows) {
     w.f64(win.start);
     w.f64(win.end);
-    w.u8((win.fired ? FIRED : 0) | (win.emitted ? EMITTED : 0) | (win.dirty ? DIRTY : 0) | (win.ownAcc ? 0 : PANE_BACKED));
+    w.u8(win.snapshotFlags);
     const sup = win.supersedes;
     if (sup === undefined) {
       w.u8(0);
@@ -197,11 +285,12 @@ export function writeWindows(w: ByteWriter, s: SeriesState, panes: boolean): voi
     if (win.ownAcc) win.writeAcc(w);
   }
   if (!panes) return;
-  const list = s.panes ?? NO_PANES;
+  const list = s.panes;
+  if (list === undefined) return w.u8(0);
   w.varint(list.length);
-  for (const pane of list) {
-    w.f64(pane.start);
-    pane.writeAcc(w);
+  for (let i = 0; i < list.length; i++) {
+    w.f64(list.starts[i]!);
+    writeSlot(w, list.accs[i]!);
   }
 }
 
@@ -284,9 +373,7 @@ export function readWindows(r: ByteReader, s: SeriesState, panes: boolean): void
       WindowAccumulator.skip(r);
       win.restoreAcc(r, from, r.at);
     }
-    win.fired = (flags & FIRED) !== 0;
-    win.emitted = (flags & EMITTED) !== 0;
-    win.dirty = (flags & DIRTY) !== 0;
+    win.snapshotFlags = flags;
     SCRATCH.push(win);
   }
   // slice() sizes the array exactly; pushing into [] reserves 17 slots (150 bytes a key at 1 M keys).
@@ -295,20 +382,19 @@ export function readWindows(r: ByteReader, s: SeriesState, panes: boolean): void
   if (!panes) return;
   const k = r.varint();
   if (k === 0) return;
-  const list: PaneState[] = new Array<PaneState>(k);
+  const starts: number[] = [];
+  const accs: AccSlot[] = [];
   previous = -Infinity;
   for (let i = 0; i < k; i++) {
     const start = r.f64();
     if (!(start > previous)) r.fail(`pane at ${start} out of order`);
     previous = start;
-    const pane = new PaneState(start);
     const from = r.at;
     WindowAccumulator.skip(r);
-    pane.restoreAcc(r, from, r.at);
-    list[i] = pane;
+    starts.push(start);
+    accs.push(new LazyAcc(r, from, r.at));
   }
-  s.panes = list;
+  s.panes = new Panes(starts, accs);
 }
 
 const SCRATCH: WindowState[] = [];
-const NO_PANES: readonly PaneState[] = Object.freeze([]);
