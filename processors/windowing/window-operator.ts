@@ -361,8 +361,9 @@ export class WindowOperator {
     for (let start = windowStart(p, slide); start > below; start -= slide) {
       const end = start + size;
       if (end + this.lateness <= wm) {
-        // Past cleanup, and so is every earlier window of the pane: they take none of these readings.
-        this.freezeClosed(s, below, start);
+        // Past cleanup, and so is every earlier window of the pane: they take none of these
+        // readings, but the pane will if a later window did.
+        if (placed) this.freezeClosed(s, below, start);
         break;
       }
       while (i >= 0 && wins[i]!.start > start) i--;
