@@ -13,8 +13,13 @@ const START = Math.floor(Date.now() / 10_000) * 10_000 - 3_600_000;
  */
 export type ValueShape = 'wide' | 'narrow';
 
-/** Appends records of `devicesPerBatch` devices × 5 metrics × `readingsPerSeries` readings each, for `rounds` rounds (1 s of event time each) from `firstRound`. */
-export async function fill(log: FileLog, devices: number, devicesPerBatch: number, readingsPerSeries: number, rounds: number, firstRound = 0, shape: ValueShape = 'wide'): Promise<number> {
+/**
+ * Appends records of `devicesPerBatch` devices × 5 metrics × `readingsPerSeries` readings
+ * each (10 ms apart), for `rounds` rounds from `firstRound`, each round `roundMs` of event
+ * time after the one before (1 s: ten rounds stay in one 10 s window; 10 s: every round
+ * opens new windows and closes old ones).
+ */
+export async function fill(log: FileLog, devices: number, devicesPerBatch: number, readingsPerSeries: number, rounds: number, firstRound = 0, shape: ValueShape = 'wide', roundMs = 1000): Promise<number> {
   const scale = shape === 'wide' ? 1 : 2;
   const base = shape === 'wide' ? 0 : 20;
   const start = START;
@@ -27,7 +32,7 @@ export async function fill(log: FileLog, devices: number, devicesPerBatch: numbe
         b.beginMessage(b.intern(`device-${d}`), 0, seq);
         for (const metric of METRICS) {
           const m = b.intern(metric);
-          for (let r = 0; r < readingsPerSeries; r++) b.addNumeric(m, 0, start + round * 1000 + r * 10, base + scale * Math.sin(d + r + round));
+          for (let r = 0; r < readingsPerSeries; r++) b.addNumeric(m, 0, start + round * roundMs + r * 10, base + scale * Math.sin(d + r + round));
         }
         total += METRICS.length * readingsPerSeries;
       }

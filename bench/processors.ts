@@ -1,6 +1,8 @@
 /**
  * `npm run bench:processors`: one processor thread's throughput on columnar batches
- * (10k devices × 5 metrics, tumbling 10 s; values spread wide and narrow, see fill-log.ts), and for one partition holding 100k and 1M
+ * (10k devices × 5 metrics; tumbling 10 s with values spread wide and narrow, see
+ * fill-log.ts, and the fleet's tumbling 10 s + sliding 1 m / 10 s on narrow values; with
+ * the heap per key when run with --expose-gc, as the npm script does), and for one partition holding 100k and 1M
  * (device, metric) keys: a full checkpoint's size, snapshot time and restore time, then a
  * delta checkpoint after 1 % of the keys got a reading, and a restore from both.
  * Reads real log records (snappy columnar batches in a FileLog) like the processors do.
@@ -14,11 +16,39 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { FileLog, type Log } from '../log/index.js';
 import { LocalCheckpointStore } from '../processors/index.js';
 import { PartitionTask } from '../processors/task/partition-task.js';
-import { timeConfigSchema, windowsConfigSchema } from '../processors/windowing/window-spec.js';
-import { fill, METRICS } from './fill-log.js';
+import { timeConfigSchema, windowsConfigSchema, type WindowSpec } from '../processors/windowing/window-spec.js';
+import { fill, METRICS, type ValueShape } from './fill-log.js';
 
 const time = timeConfigSchema.parse({});
 const windows = windowsConfigSchema.parse(undefined);
+/** The fleet's windows (`sluice bench --mode load --scenario fleet` with /tmp/fleet.yaml of issue 15): tumbling 10 s plus sliding 1 m every 10 s. */
+const fleetWindows = windowsConfigSchema.parse([
+  { name: 'telemetry_10s', type: 'tumbling', size: '10s' },
+  { name: 'telemetry_1m', type: 'sliding', size: '1m', slide: '10s' },
+]);
+
+/**
+ * The throughput cases. Rounds 1 s apart keep every reading in one 10 s window (nothing
+ * fires during the run: the cost of adding); rounds 10 s apart open new windows every
+ * round, so windows fire and are purged as it runs (the cost of firing too).
+ */
+const CASES: { label: string; shape: ValueShape; windows: WindowSpec[]; roundMs: number }[] = [
+  { label: 'wide values', shape: 'wide', windows, roundMs: 1000 },
+  { label: 'narrow values', shape: 'narrow', windows, roundMs: 1000 },
+  { label: 'narrow values, tumbling 10 s + sliding 1 m / 10 s, all in one 10 s pane', shape: 'narrow', windows: fleetWindows, roundMs: 1000 },
+  { label: 'narrow values, tumbling 10 s + sliding 1 m / 10 s, a round every 10 s (windows fire)', shape: 'narrow', windows: fleetWindows, roundMs: 10_000 },
+];
+/** BENCH_CASES=a,b runs only the throughput cases whose label contains a or b; BENCH_STATE=0 skips the state part. */
+const only = process.env.BENCH_CASES?.split(',');
+
+/** Heap in use after a full GC (run with --expose-gc; undefined without). */
+function heapAfterGc(): number | undefined {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return undefined;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 3 : 1)} MiB`;
 
@@ -112,11 +142,12 @@ async function restoreInWorker(checkpoints: string): Promise<void> {
 async function run(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-proc-'));
   try {
-    // Throughput: 10k devices × 5 metrics, 20 readings per series, 10 rounds (1 s of event time each), for both value shapes.
-    for (const shape of ['wide', 'narrow'] as const) {
-      const log = await FileLog.open({ dir: join(dir, `tp-${shape}`), partitions: 1, fsync: 'never' });
-      const readings = await fill(log, 10_000, 500, 20, 10, 0, shape);
-      const task = new PartitionTask({ partition: 0, log, windows, time, raw: false, emit: () => undefined });
+    // Throughput: 10k devices × 5 metrics, 20 readings per series, 10 rounds; see CASES.
+    for (const c of CASES) {
+      if (only !== undefined && !only.some((o) => c.label.includes(o))) continue;
+      const log = await FileLog.open({ dir: join(dir, `tp-${CASES.indexOf(c)}`), partitions: 1, fsync: 'never' });
+      const readings = await fill(log, 10_000, 500, 20, 10, 0, c.shape, c.roundMs);
+      let task: PartitionTask | undefined = new PartitionTask({ partition: 0, log, windows: c.windows, time, raw: false, emit: () => undefined });
       await task.startFresh();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
@@ -124,12 +155,18 @@ async function run(): Promise<void> {
       const seconds = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
       const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+      // The task's heap: in use with it, less in use once it is gone (both after a full GC).
+      const heap1 = heapAfterGc();
+      task = undefined;
+      const heap0 = heapAfterGc();
+      const heap = heap0 === undefined || heap1 === undefined ? '' : `; heap ${((heap1 - heap0) / 50_000 / 1024).toFixed(2)} KiB per (device, metric) key`;
       console.log(
-        `throughput, ${shape} values: ${readings} readings in ${seconds.toFixed(2)} s = ${Math.round(readings / seconds).toLocaleString('en')} readings/s on one thread, ` +
-          `${Math.round(readings / cpuSeconds).toLocaleString('en')} per CPU second; CPU ${((cpuSeconds / readings) * 1e6).toFixed(3)} s per million readings`,
+        `throughput, ${c.label}: ${readings} readings in ${seconds.toFixed(2)} s = ${Math.round(readings / seconds).toLocaleString('en')} readings/s on one thread, ` +
+          `${Math.round(readings / cpuSeconds).toLocaleString('en')} per CPU second; CPU ${((cpuSeconds / readings) * 1e6).toFixed(3)} s per million readings${heap}`,
       );
       await log.close();
     }
+    if (process.env.BENCH_STATE === '0') return;
     // State: 100k and 1M keys (devices × 5 metrics), one reading each, in one partition.
     for (const keys of [100_000, 1_000_000]) {
       const log = await FileLog.open({ dir: join(dir, `state-${keys}`), partitions: 1, fsync: 'never' });

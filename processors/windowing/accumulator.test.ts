@@ -203,4 +203,29 @@ describe('WindowAccumulator', () => {
       { numRuns: 300 },
     );
   });
+
+  it('clear() leaves the state of a new accumulator, and its sketch serves the next one like a new sketch', () => {
+    const pieces = [Array.from({ length: 40 }, (_, i) => Math.sin(i) * 1e3), [1, 2, 3], Array.from({ length: 30 }, (_, i) => 10 ** (i * 13 - 200)), [-0, 5]];
+    const scratch = new WindowAccumulator();
+    for (const first of pieces) {
+      for (const v of first) scratch.add(v, v);
+      scratch.clear();
+      expect(scratch.serialize()).toEqual(new WindowAccumulator().serialize());
+      for (const next of pieces) {
+        const fresh = new WindowAccumulator();
+        const other = new WindowAccumulator(); // may take the cleared sketch
+        const part = new WindowAccumulator();
+        for (const v of next) part.add(v, v);
+        scratch.merge(part);
+        fresh.merge(part);
+        for (const v of next) other.add(v, v);
+        expect(scratch.serialize()).toEqual(fresh.serialize());
+        expect(scratch.result()).toEqual(fresh.result());
+        const reference = new WindowAccumulator();
+        for (const v of next) reference.add(v, v);
+        expect(other.serialize()).toEqual(reference.serialize());
+        scratch.clear();
+      }
+    }
+  });
 });

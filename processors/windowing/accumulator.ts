@@ -1,5 +1,5 @@
 import { ByteReader, ByteWriter } from '../state/bytes.js';
-import { addValues, createSketch, mergeSketch, readSketch, writeSketch, type Sketch } from './quantile-sketch.js';
+import { addValues, clearSketch, createSketch, mergeSketch, readSketch, writeSketch, type Sketch } from './quantile-sketch.js';
 
 /** The fields of one window point (DESIGN.md, InfluxDB schema). */
 export interface AggregateResult {
@@ -30,6 +30,8 @@ export const EXACT_QUANTILE_LIMIT = 16;
 const SORTED = new Float64Array(EXACT_QUANTILE_LIMIT);
 /** Scratch for the values a new sketch takes over (toSketch), likewise shared. */
 const TO_SKETCH = new Float64Array(EXACT_QUANTILE_LIMIT);
+/** The sketch of the last accumulator clear()ed, emptied (as new), for the next one that needs a sketch. */
+let spareSketch: Sketch | undefined = undefined;
 const NO_VALUES = 0;
 const RAW_VALUES = 1;
 const SKETCH = 2;
@@ -164,7 +166,8 @@ export class WindowAccumulator {
 
   private toSketch(): Sketch {
     if (this.sketch === undefined) {
-      this.sketch = createSketch();
+      this.sketch = spareSketch ?? createSketch();
+      spareSketch = undefined;
       const values = this.values ?? [];
       for (let i = 0; i < values.length; i++) TO_SKETCH[i] = values[i]!;
       addValues(this.sketch, TO_SKETCH, 0, values.length); // as accept() of each, in order
@@ -198,6 +201,31 @@ export class WindowAccumulator {
     }
     if (other.sketch !== undefined) mergeSketch(this.toSketch(), other.sketch);
     else for (const v of other.values ?? []) this.addQuantileValue(v);
+  }
+
+  /**
+   * Empties the accumulator, as new, for reuse: a scratch that merges are folded into and
+   * whose result is read at once (WindowOperator, sliding windows in panes). Its sketch,
+   * emptied, goes to the next accumulator that needs one.
+   */
+  clear(): void {
+    this.count = 0;
+    this.sum = 0;
+    this.compensation = 0;
+    this.welfordMean = 0;
+    this.m2 = 0;
+    this.min = Infinity;
+    this.max = -Infinity;
+    this.firstTime = Infinity;
+    this.firstValue = NaN;
+    this.lastTime = -Infinity;
+    this.lastValue = NaN;
+    this.values = undefined;
+    if (this.sketch !== undefined) {
+      clearSketch(this.sketch);
+      spareSketch = this.sketch;
+      this.sketch = undefined;
+    }
   }
 
   /** The aggregates so far (all NaN but count when empty). */

@@ -77,6 +77,20 @@ export class SlidingWindows {
 }
 
 /**
+ * The pane length of sliding windows (stream slicing, as Flink's sliding-window panes and
+ * Scotty's slices): gcd(size, slide), the longest length that divides every window
+ * boundary, so each window is exactly size / pane consecutive panes and each timestamp
+ * lies in exactly one pane. 1 m every 10 s: 10 s panes, 6 a window; 25 s every 10 s:
+ * 5 s panes, 5 a window; tumbling (slide = size): the window itself.
+ */
+export function paneLength(size: number, slide: number): number {
+  let a = size;
+  let b = slide;
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
  * Session windows, per key. Two readings belong to one session when the silence
  * between them is ≤ gap. A reading at t opens [t, t + gap + 1): the end is exclusive,
  * the first instant at which a reading would start a new session, so "overlap" of

@@ -9,7 +9,14 @@ import type { WindowSpec } from './window-spec.js';
  * window-state.ts). Checksums and compression are the checkpoint store's job.
  */
 const MAGIC = 0x504f5753; // "SWOP"
-const VERSION = 3; // 2: key strings in one table, keys as ids; 3: full or delta
+/**
+ * 2: key strings in one table, keys as ids; 3: full or delta; 4: a layout byte after the
+ * window type (1: each key's windows are followed by its pane list, and a window may be
+ * pane-backed: window-state.ts). Version 3 is still read: it is layout 0, which a sliding
+ * operator restores as windows with their own aggregates (WindowOperator.restore).
+ */
+const VERSION = 4;
+const OLDEST_READ = 3;
 const KINDS = ['tumbling', 'sliding', 'session'] as const;
 
 /** A full snapshot holds every key; a delta what changed since the snapshot before it. */
@@ -23,12 +30,19 @@ function specShape(spec: WindowSpec): string {
   return `session gap=${spec.gap}`;
 }
 
+/** How the keyed state after the header is laid out. */
+export interface SnapshotLayout {
+  /** Each key's windows are followed by its pane list (a sliding operator with panes). */
+  panes: boolean;
+}
+
 /** Writes the snapshot header. */
-export function writeHeader(w: ByteWriter, kind: SnapshotKind, spec: WindowSpec, wm: number, stats: WindowOperatorStats): void {
+export function writeHeader(w: ByteWriter, kind: SnapshotKind, spec: WindowSpec, wm: number, stats: WindowOperatorStats, layout: SnapshotLayout): void {
   w.u32(MAGIC);
   w.u8(VERSION);
   w.u8(SNAPSHOT_KINDS.indexOf(kind));
   w.u8(KINDS.indexOf(spec.type));
+  w.u8(layout.panes ? 1 : 0);
   w.f64(spec.type === 'session' ? 0 : spec.size);
   w.f64(spec.type === 'sliding' ? spec.slide : 0);
   w.f64(spec.type === 'session' ? spec.gap : 0);
@@ -36,14 +50,20 @@ export function writeHeader(w: ByteWriter, kind: SnapshotKind, spec: WindowSpec,
   for (const v of [stats.readings, stats.late, stats.invalid, stats.fired, stats.refired]) w.f64(v);
 }
 
-/** Reads the header, checks its kind and its shape against `spec` (StateMismatchError if it differs), fills `stats`; returns the watermark. */
-export function readHeader(r: ByteReader, kind: SnapshotKind, spec: WindowSpec, stats: WindowOperatorStats): number {
+/**
+ * Reads the header, checks its kind and its shape against `spec` (StateMismatchError if it
+ * differs), fills `stats` and `layout`; returns the watermark.
+ */
+export function readHeader(r: ByteReader, kind: SnapshotKind, spec: WindowSpec, stats: WindowOperatorStats, layout: SnapshotLayout): number {
   if (r.u32() !== MAGIC) r.fail('not a window operator snapshot');
   const version = r.u8();
-  if (version !== VERSION) r.fail(`version ${version} (expected ${VERSION})`);
+  if (version < OLDEST_READ || version > VERSION) r.fail(`version ${version} (this version reads ${OLDEST_READ} to ${VERSION})`);
   const saved = SNAPSHOT_KINDS[r.u8()] ?? r.fail('unknown snapshot kind');
   if (saved !== kind) r.fail(`a ${saved} snapshot where a ${kind} one was expected`);
   const type = KINDS[r.u8()] ?? r.fail('unknown window type');
+  const layoutByte = version >= 4 ? r.u8() : 0;
+  if (layoutByte > 1 || (layoutByte === 1 && type !== 'sliding')) r.fail(`layout ${layoutByte} for a ${type} window`);
+  layout.panes = layoutByte === 1;
   const size = r.f64();
   const slide = r.f64();
   const gap = r.f64();

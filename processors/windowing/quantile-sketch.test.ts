@@ -1,7 +1,7 @@
 import { DDSketch } from '@datadog/sketches-js';
 import { describe, expect, it } from 'vitest';
 import { StateCorruptError } from '../errors.js';
-import { addValues, createSketch, mergeSketch, RELATIVE_ACCURACY, sketchFromProto, sketchToProto, type Sketch } from './quantile-sketch.js';
+import { addValues, clearSketch, createSketch, mergeSketch, RELATIVE_ACCURACY, sketchFromProto, sketchToProto, type Sketch } from './quantile-sketch.js';
 
 const QS = [0, 0.01, 0.25, 0.5, 0.9, 0.99, 1];
 const quantiles = (s: Pick<Sketch, 'getValueAtQuantile'>): number[] => QS.map((q) => s.getValueAtQuantile(q));
@@ -107,6 +107,51 @@ describe('quantile sketch (DDSketch)', () => {
       bulk.accept(0.5);
       one.accept(0.5);
       expect(sketchToProto(bulk)).toEqual(sketchToProto(one));
+    }
+  });
+
+  it('mergeSketch gives the bins, key range and collapse state of the library adding each occupied bin', () => {
+    // The library's add per bin, as mergeSketch did before it extended the range once.
+    const libraryMerge = (into: Sketch, from: Sketch): void => {
+      for (const [a, b] of [[into.store, from.store], [into.negativeStore, from.negativeStore]] as const) for (let i = 0; i < b.bins.length; i++) if (b.bins[i]! > 0) a.add(b.offset + i, b.bins[i]);
+      into.zeroCount += from.zeroCount;
+      into.count += from.count;
+    };
+    const state = (x: Sketch): unknown[] => [sketchToProto(x), x.count, x.zeroCount, ...[x.store, x.negativeStore].flatMap((st) => [st.count, st.minKey, st.maxKey, (st as unknown as { isCollapsed: boolean }).isCollapsed])];
+    const cases: number[][][] = [
+      [MIXED, [0.7, 1.0, 0.99, -7, 1e-3]],
+      [[20, 21, 22], [], [19.5, 20.5], [0, -0, -20]], // one pane after another, empty ones too
+      [[1, 2, 3], [1e-200, 1e200], [5, 6]], // the second one's range is past the bin limit
+      [[1e-300, 1e300], [7, 8, -1e-250, -1e250]], // into collapsed already
+      [Array.from({ length: 300 }, (_, i) => Math.sin(i) * 10 ** ((i % 9) - 4)), Array.from({ length: 300 }, (_, i) => Math.cos(i) * 10 ** ((i % 5) - 2))],
+    ];
+    for (const parts of cases) {
+      const fast = createSketch();
+      const lib = createSketch();
+      for (const p of parts) {
+        mergeSketch(fast, filled(p));
+        libraryMerge(lib, filled(p));
+        expect(state(fast)).toEqual(state(lib));
+      }
+      expect(quantiles(fast)).toEqual(quantiles(lib));
+      fast.accept(0.5); // and bins later values alike
+      lib.accept(0.5);
+      expect(state(fast)).toEqual(state(lib));
+    }
+  });
+
+  it('a cleared sketch takes values as a new one does', () => {
+    for (const before of [MIXED, [1e-300, 5, 1e300], Array.from({ length: 200 }, (_, i) => i - 100)]) {
+      const reused = filled(before);
+      clearSketch(reused);
+      for (const after of [[20, 21.5, 22], [-1, 0, 1e6], [1e-200, 1e200, 3]]) {
+        const fresh = createSketch();
+        addValues(fresh, Float64Array.from(after), 0, after.length);
+        addValues(reused, Float64Array.from(after), 0, after.length);
+        expect(sketchToProto(reused)).toEqual(sketchToProto(fresh));
+        expect([reused.count, reused.min, reused.max, reused.sum, reused.store.minKey, reused.store.maxKey]).toEqual([fresh.count, fresh.min, fresh.max, fresh.sum, fresh.store.minKey, fresh.store.maxKey]);
+        clearSketch(reused);
+      }
     }
   });
 });

@@ -38,12 +38,52 @@ export function createSketch(): Sketch {
   return s;
 }
 
-function addStore(into: Store, from: Store): void {
-  const bins = from.bins;
-  for (let i = 0; i < bins.length; i++) {
-    const c = bins[i]!;
-    if (c > 0) into.add(from.offset + i, c);
+/**
+ * Empties a sketch for reuse (a scratch sketch): exactly the state of a new one, fields of
+ * the stores included (the library re-centres a non-empty array on a far key by growing it
+ * past the bin limit, after which it would not collapse as a new store does).
+ */
+export function clearSketch(s: Sketch): void {
+  for (const store of [s.store, s.negativeStore]) {
+    store.bins = [];
+    store.offset = 0;
+    store.count = 0;
+    store.minKey = Infinity;
+    store.maxKey = -Infinity;
+    (store as Store & { isCollapsed: boolean }).isCollapsed = false;
   }
+  s.zeroCount = 0;
+  s.count = 0;
+  s.min = Infinity;
+  s.max = -Infinity;
+  s.sum = 0;
+}
+
+/** Adds `from`'s bins into `into`, as the library's add(key, count) for each occupied bin does. */
+function addStore(into: Store, from: Store): void {
+  const [lo, hi] = extent(from);
+  if (lo > hi) return;
+  const foff = from.offset;
+  const fbins = from.bins;
+  // Its range extended once to the occupied keys, then the counts: the same bins (see addValues), unless bins could collapse.
+  if (!reserve(into, foff + lo, foff + hi)) {
+    for (let i = lo; i <= hi; i++) {
+      const c = fbins[i]!;
+      if (c > 0) into.add(foff + i, c);
+    }
+    return;
+  }
+  const bins = into.bins;
+  const shift = foff - into.offset;
+  let n = 0;
+  for (let i = lo; i <= hi; i++) {
+    const c = fbins[i]!;
+    if (c > 0) {
+      bins[i + shift]! += c;
+      n += c;
+    }
+  }
+  into.count += n;
 }
 
 /** Adds every value of `from` into `into` (both stores, zeros and count). */

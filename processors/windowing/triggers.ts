@@ -27,6 +27,8 @@ export class EventTimeTrigger {
   constructor(
     private readonly lateness: number,
     private readonly stats: WindowOperatorStats,
+    /** A window's aggregate as it is emitted (its own accumulator's, or its panes' merged). */
+    private readonly resultOf: (win: WindowState) => AggregateResult,
     /**
      * With per-device event time: may this window fire (purge: be purged) now that its timer
      * at `at` is within the scan horizon? When not, the gate keeps the window and hands it
@@ -120,7 +122,7 @@ export class EventTimeTrigger {
   private emit(win: WindowState, out: Emit[]): void {
     if (win.emitted) this.stats.refired++;
     else this.stats.fired++;
-    out.push({ win, start: win.start, end: win.end, result: win.acc.result(), supersedes: win.supersedes });
+    out.push({ win, start: win.start, end: win.end, result: this.resultOf(win), supersedes: win.supersedes });
     win.emitted = true;
     win.dirty = false;
     win.supersedes = undefined;

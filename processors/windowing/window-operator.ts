@@ -1,12 +1,14 @@
 import { MSG_FLAG_DROPPED, type ColumnarBatch } from '../../proto/index.js';
+import { StateMismatchError } from '../errors.js';
 import { ByteReader, ByteWriter } from '../state/bytes.js';
-import { SessionWindows, SlidingWindows, windowStart } from './assigners.js';
+import { WindowAccumulator, type AggregateResult } from './accumulator.js';
+import { paneLength, SessionWindows, SlidingWindows, windowStart } from './assigners.js';
 import type { FiredWindow, LateReading, WindowOperatorStats } from './fired-window.js';
 import type { DeviceClock, DeviceClocks } from '../time/device-clocks.js';
-import { readHeader, writeHeader } from './operator-snapshot.js';
+import { readHeader, writeHeader, type SnapshotLayout } from './operator-snapshot.js';
 import { EventTimeTrigger } from './triggers.js';
 import { KeyIndex, KeyTable, type DeviceKeys } from './key-index.js';
-import { readWindows, scanWindows, WindowState, writeWindows, type SeriesState, type WindowScan } from './window-state.js';
+import { Panes, readWindows, scanWindows, WindowState, writeWindows, type SeriesState, type WindowScan } from './window-state.js';
 import type { TimeConfig, WindowSpec } from './window-spec.js';
 
 export type { FiredWindow, LateReading, WindowOperatorStats } from './fired-window.js';
@@ -28,6 +30,29 @@ const MAX_EVENT_TIME = 8.64e15;
  *   only what changed since the previous snapshot of either kind: the keys removed, and
  *   every key whose windows changed (a reading, a merge, a fire, a purge) with its whole
  *   window list. restore(full, deltas) applies them in order.
+ * Sliding windows are kept in panes (stream slicing: Flink's sliding-window panes,
+ * Scotty's slices): one accumulator per (key, pane) of gcd(size, slide) ms, so a reading
+ * updates one pane instead of size/slide windows' accumulators. A window keeps only its
+ * trigger state (fired, emitted, dirty, timer) and, when it is emitted (fired or
+ * re-fired), its aggregate is the merge of its size/pane panes (WindowAccumulator.merge:
+ * counts, min, max, first, last and sketch bins exactly as if it had taken the readings
+ * itself; sum, mean and stddev up to the rounding of the merge). Everything else follows
+ * the per-window rules above, window by window:
+ * - A reading is added to its pane when at least one window holding it is not past
+ *   end + allowedLateness, and every such window gets the trigger update it would get
+ *   (a fired one re-fires with the corrected merge); otherwise it is late, as before.
+ * - A window past end + allowedLateness takes no more readings, but its panes still
+ *   do (for the later windows that share them). So that such a window still to be
+ *   emitted (not fired yet, or dirty) is emitted with exactly the readings it took, it
+ *   is frozen first: it gets its own accumulator, the merge of its panes just before the
+ *   reading. That is rare (a window closed by a message of the same batch).
+ * - A pane is dropped when the latest window holding it is purged: every earlier window
+ *   holding it ends earlier and was purged before (a key's purges come in end order).
+ * - Snapshots carry the panes (window-state.ts); a snapshot without them (format 3, or
+ *   `panes: false`) restores as windows with their own aggregates, which keep taking
+ *   their readings directly while new windows use panes (see restore()).
+ * `panes: false` keeps the per-window path for sliding windows (every window its own
+ * accumulator): the reference the pane path is tested against.
  * State size per key: see window-state.ts.
  */
 export class WindowOperator {
@@ -43,11 +68,16 @@ export class WindowOperator {
   private bytesPerKey = 96;
   private wm = -Infinity;
   private windowCount = 0;
+  private frozen = 0;
   private readonly lateness: number;
   // Tumbling is sliding with slide = size: one loop serves both.
   private readonly size: number;
   private readonly slide: number;
   private readonly sessions: SessionWindows | undefined;
+  /** Sliding windows in panes: the pane length (gcd(size, slide)); 0 without panes. */
+  private readonly pane: number;
+  /** The layout snapshots are written in. */
+  private readonly layout: SnapshotLayout;
   private readonly onPurge = (win: WindowState): void => this.purge(win);
   private readonly onBuild = (s: SeriesState): void => this.build(s);
   /** With device clocks: windows whose device's clock has not reached their timer yet, by device. */
@@ -64,10 +94,10 @@ export class WindowOperator {
     readonly spec: WindowSpec,
     time: Pick<TimeConfig, 'allowedLateness'> & Partial<Pick<TimeConfig, 'maxBackfill'>>,
     private readonly clocks?: DeviceClocks,
+    options: WindowOperatorOptions = {},
   ) {
     this.lateness = time.allowedLateness;
     this.maxBackfill = time.maxBackfill ?? Infinity;
-    this.trigger = new EventTimeTrigger(this.lateness, this.stats, clocks === undefined ? undefined : this.gate);
     if (spec.type === 'session') {
       this.sessions = new SessionWindows(spec.gap);
       this.size = this.slide = 0;
@@ -76,6 +106,33 @@ export class WindowOperator {
       this.size = sliding.size;
       this.slide = sliding.slide;
     }
+    this.pane = spec.type === 'sliding' && this.slide < this.size && options.panes !== false ? paneLength(this.size, this.slide) : 0;
+    this.layout = { panes: this.pane > 0 };
+    this.trigger = new EventTimeTrigger(this.lateness, this.stats, this.pane > 0 ? this.paneResult : ownResult, clocks === undefined ? undefined : this.gate);
+  }
+
+  /** A window's aggregate: its own, or the merge of its key's panes in [start, end) (in pane order: first/last ties cannot span panes). */
+  private readonly paneResult = (win: WindowState): AggregateResult => {
+    if (win.ownAcc) return win.acc.result();
+    const scratch = this.scratch;
+    scratch.clear();
+    return this.mergePanes(win, scratch).result();
+  };
+
+  /** Where paneResult() merges (its sketch is reused: no allocation per window emitted but the result). */
+  private readonly scratch = new WindowAccumulator();
+
+  private mergePanes(win: WindowState, acc: WindowAccumulator): WindowAccumulator {
+    const panes = win.series.panes;
+    if (panes !== undefined) {
+      const starts = panes.starts;
+      for (let i = 0; i < starts.length; i++) {
+        const start = starts[i]!;
+        if (start >= win.end) break;
+        if (start >= win.start) acc.merge(panes.acc(i));
+      }
+    }
+    return acc;
   }
 
   private readonly gate = (win: WindowState, at: number, purge: boolean): boolean => {
@@ -106,6 +163,11 @@ export class WindowOperator {
   /** The last watermark given to onWatermark (−Infinity before any). */
   get watermark(): number {
     return this.wm;
+  }
+
+  /** Pane-backed windows given their own accumulator since this operator was created or restored (see the class comment); for tests. */
+  get frozenWindows(): number {
+    return this.frozen;
   }
 
   /** Keys and windows held. */
@@ -204,6 +266,8 @@ export class WindowOperator {
         this.stats.readings++;
         this.addToSession(this.sessions, s, t, v, wm);
         j++;
+      } else if (this.pane > 0) {
+        j = this.addToPane(s, time, value, j, to, wm, oldest);
       } else {
         j = this.addAligned(s, time, value, j, to, wm, oldest);
       }
@@ -266,6 +330,82 @@ export class WindowOperator {
     return stop;
   }
 
+  /**
+   * The pane path of addAligned: adds reading `from` and the valid, not too old readings
+   * after it (before `to`) that fall in the same pane to that pane in one loop, and gives
+   * each window holding the pane that is not past end + allowedLateness its trigger update
+   * (a window with its own accumulator, restored without panes, takes the readings too);
+   * returns where that sub-run ends. Windows already past it are frozen first if they are
+   * still to be emitted (see the class comment). Allocates only a new window or pane.
+   */
+  private addToPane(s: SeriesState, time: Float64Array, value: Float64Array, from: number, to: number, wm: number, oldest: number): number {
+    const size = this.size;
+    const slide = this.slide;
+    const pane = this.pane;
+    const t0 = time[from]!;
+    const p = windowStart(t0, pane);
+    const pEnd = p + pane;
+    // As in addAligned: for whole-ms times the pane is p exactly when p ≤ t < p + pane; any other time asks windowStart().
+    let stop = from + 1;
+    for (; stop < to; stop++) {
+      const t = time[stop]!;
+      const v = value[stop]!;
+      if (!(Math.abs(t) <= MAX_EVENT_TIME) || v - v !== 0 || t < oldest) break;
+      if (!(t >= p && t < pEnd && Math.floor(t) === t) && windowStart(t, pane) !== p) break;
+    }
+    // The windows holding the pane start at windowStart(p, slide), one slide before it, … while start > p − size.
+    const below = p - size;
+    const wins = s.windows;
+    let i = wins.length - 1; // in-order data hits the newest window first
+    let placed = false;
+    for (let start = windowStart(p, slide); start > below; start -= slide) {
+      const end = start + size;
+      if (end + this.lateness <= wm) {
+        // Past cleanup, and so is every earlier window of the pane: they take none of these
+        // readings, but the pane will if a later window did.
+        if (placed) this.freezeClosed(s, below, start);
+        break;
+      }
+      while (i >= 0 && wins[i]!.start > start) i--;
+      let win = i >= 0 ? wins[i]! : undefined;
+      if (win === undefined || win.start !== start) {
+        win = new WindowState(s, start, end, false);
+        wins.splice(i + 1, 0, win);
+        this.windowCount++;
+      } else if (win.ownAcc) {
+        win.acc.addMany(time, value, from, stop);
+      }
+      this.trigger.onUpdate(win, wm);
+      placed = true;
+    }
+    this.stats.readings += stop - from;
+    if (placed) {
+      (s.panes ??= new Panes()).at(p).addMany(time, value, from, stop);
+      this.touch(s);
+    } else {
+      for (let j = from; j < stop; j++) this.lateReading(s, time[j]!, value[j]!);
+    }
+    return stop;
+  }
+
+  /**
+   * Gives the pane-backed windows of `s` starting in (after, upTo], which are past
+   * end + allowedLateness, their own accumulator (their panes merged as they are now) when
+   * they are still to be emitted: not fired yet, or fired and changed since. Their panes
+   * are about to take readings these windows did not take.
+   */
+  private freezeClosed(s: SeriesState, after: number, upTo: number): void {
+    const wins = s.windows;
+    for (let i = 0; i < wins.length; i++) {
+      const win = wins[i]!;
+      if (win.start > upTo) break;
+      if (win.start > after && !win.ownAcc && (!win.fired || win.dirty)) {
+        win.freeze(this.mergePanes(win, new WindowAccumulator()));
+        this.frozen++;
+      }
+    }
+  }
+
   private addToSession(sw: SessionWindows, s: SeriesState, t: number, v: number, wm: number): void {
     sw.find(s.windows, t, wm - this.lateness);
     // Late only if even the merged session is past cleanup (Flink checks the merged window too).
@@ -290,10 +430,13 @@ export class WindowOperator {
 
   private purge(win: WindowState): void {
     this.windowCount--;
-    const wins = win.series.windows;
+    const s = win.series;
+    const wins = s.windows;
     wins.splice(wins.indexOf(win), 1);
-    if (wins.length === 0) this.removeKey(win.series);
-    else this.touch(win.series);
+    // The panes whose latest window this was (start < win.start + slide): every window holding them is purged now.
+    if (s.panes !== undefined && (s.panes.dropBefore(win.start + this.slide) === 0 || wins.length === 0)) s.panes = undefined;
+    if (wins.length === 0) this.removeKey(s);
+    else this.touch(s);
   }
 
   /** Builds a restored key's windows from its snapshot bytes and arms them (window-state.ts: lazy restore). */
@@ -301,7 +444,7 @@ export class WindowOperator {
     const r = s.lazyBytes!;
     s.lazyBytes = undefined;
     r.at = s.lazyFrom;
-    readWindows(r, s);
+    readWindows(r, s, s.lazyPanes);
     for (const win of s.windows) this.trigger.onRestore(win);
   }
 
@@ -350,14 +493,14 @@ export class WindowOperator {
    */
   *writeSnapshot(w: ByteWriter): Generator<void, void, void> {
     const keys = this.keys;
-    writeHeader(w, 'full', this.spec, this.wm, this.stats);
+    writeHeader(w, 'full', this.spec, this.wm, this.stats, this.layout);
     yield* keys.writeStrings(w);
     w.varint(keys.size);
     const from = w.length;
     let n = 0;
     for (let s = keys.first; s !== undefined; s = s.next) {
       keys.writeKey(w, s);
-      writeWindows(w, s);
+      writeWindows(w, s, this.pane > 0);
       s.persisted = true;
       s.changed = false;
       if (++n % SNAPSHOT_SLICE === 0) yield;
@@ -381,7 +524,7 @@ export class WindowOperator {
   /** snapshotDelta() into a writer, in slices like writeSnapshot(). */
   *writeDelta(w: ByteWriter): Generator<void, void, void> {
     const table = new KeyTable();
-    writeHeader(w, 'delta', this.spec, this.wm, this.stats);
+    writeHeader(w, 'delta', this.spec, this.wm, this.stats, this.layout);
     const lengthAt = w.length;
     w.u32(0); // the keys' byte length: the key strings follow them, as only then are they known
     w.varint(this.removed.length);
@@ -392,7 +535,7 @@ export class WindowOperator {
     let n = 0;
     for (const s of changed) {
       table.writeKey(w, s);
-      writeWindows(w, s);
+      writeWindows(w, s, this.pane > 0);
       s.persisted = true;
       s.changed = false;
       if (++n % SNAPSHOT_SLICE === 0) yield;
@@ -427,8 +570,9 @@ export class WindowOperator {
     full: Uint8Array | undefined,
     deltas: readonly Uint8Array[] = [],
     clocks?: DeviceClocks,
+    options: WindowOperatorOptions = {},
   ): WindowOperator {
-    const op = new WindowOperator(spec, time, clocks);
+    const op = new WindowOperator(spec, time, clocks, options);
     if (full !== undefined) op.readFull(full);
     for (const delta of deltas) op.readDelta(delta);
     // Every key is still bytes. Timers and the re-fire list are not stored: they follow
@@ -445,7 +589,7 @@ export class WindowOperator {
       s.persisted = true;
       const r = s.lazyBytes!;
       r.at = s.lazyFrom;
-      scanWindows(r, s, op.lateness, SCAN);
+      scanWindows(r, s, op.lateness, SCAN, s.lazyPanes);
       op.windowCount += SCAN.windows;
       if (SCAN.refire) {
         op.build(s);
@@ -461,28 +605,41 @@ export class WindowOperator {
     return op;
   }
 
-  /** Reads a key's windows as bytes only (checked): see window-state.ts. */
-  private readLazy(r: ByteReader, s: SeriesState): void {
+  /** Reads a key's windows as bytes only (checked): see window-state.ts. `panes`: the snapshot's layout has pane lists. */
+  private readLazy(r: ByteReader, s: SeriesState, panes: boolean): void {
     const from = r.at;
-    scanWindows(r, s, this.lateness, SCAN);
+    scanWindows(r, s, this.lateness, SCAN, panes);
     s.lazyBytes = r; // its windows list stays empty until built
     s.lazyFrom = from;
     s.lazyTo = r.at;
+    s.lazyPanes = panes;
+  }
+
+  /**
+   * Reads a snapshot's header; its layout must be one this operator can take: panes only
+   * into an operator with panes (one with panes takes a snapshot without: its windows keep
+   * their own aggregates).
+   */
+  private readSnapshotHeader(r: ByteReader, kind: 'full' | 'delta'): SnapshotLayout {
+    const layout: SnapshotLayout = { panes: false };
+    this.wm = readHeader(r, kind, this.spec, this.stats, layout);
+    if (layout.panes && this.pane === 0) throw new StateMismatchError(`the snapshot of window "${this.spec.name}" holds panes, and this operator keeps sliding windows without: its state cannot be reused`);
+    return layout;
   }
 
   private readFull(bytes: Uint8Array): void {
     const r = new ByteReader(bytes, `window operator snapshot (${this.spec.name})`);
-    this.wm = readHeader(r, 'full', this.spec, this.stats);
+    const { panes } = this.readSnapshotHeader(r, 'full');
     const table = this.keys.readStrings(r);
     const n = r.varint();
     // Written in first-seen order, so fresh ordinals keep the relative order fired output is sorted by.
-    for (let i = 0; i < n; i++) this.readLazy(r, this.keys.readKey(r, table));
+    for (let i = 0; i < n; i++) this.readLazy(r, this.keys.readKey(r, table), panes);
     r.end();
   }
 
   private readDelta(bytes: Uint8Array): void {
     const r = new ByteReader(bytes, `window operator delta (${this.spec.name})`);
-    this.wm = readHeader(r, 'delta', this.spec, this.stats);
+    const { panes } = this.readSnapshotHeader(r, 'delta');
     const keysLength = r.u32();
     const keysAt = r.at;
     r.skip(keysLength);
@@ -497,12 +654,20 @@ export class WindowOperator {
     }
     const changed = r.varint();
     for (let i = 0; i < changed; i++) {
-      this.readLazy(r, this.keys.readTableKey(r, table, true)!);
+      this.readLazy(r, this.keys.readTableKey(r, table, true)!, panes);
     }
     if (r.at !== keysAt + keysLength) r.fail(`keys end at byte ${r.at}, not ${keysAt + keysLength}`);
     r.at = end;
   }
 }
+
+/** How a WindowOperator keeps its state. */
+export interface WindowOperatorOptions {
+  /** Sliding windows in panes (default true); false keeps an accumulator per window, the reference the pane path is tested against. */
+  panes?: boolean;
+}
+
+const ownResult = (win: WindowState): AggregateResult => win.acc.result();
 
 const SCAN: WindowScan = { windows: 0, firstTimer: 0, refire: false };
 /** Keys a snapshot writes between two yields (a few ms each). */
