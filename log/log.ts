@@ -28,6 +28,12 @@ export interface Log {
    * offset + 1, never a count of records.
    */
   read(partition: number, fromOffset: number, maxRecords?: number): Promise<LogRecord[]>;
+  /**
+   * Optional: several partitions' `read`s at once, result i for read i, with read's
+   * semantics each (any read's failure rejects the whole). For a log behind a link, where
+   * one request for all beats one per partition.
+   */
+  readMany?(reads: { partition: number; from: number; max: number }[]): Promise<LogRecord[][]>;
   /** Drops records below upToOffset; later reads from below it fail with LogOffsetError. */
   trim(partition: number, upToOffset: number): Promise<void>;
   /** The lowest offset a read may start from: the last trim point (0 before any trim). */

@@ -24,12 +24,23 @@ export interface LogTail {
   appendedSince(mark: number, timeoutMs: number): Promise<void>;
 }
 
+/** One partition's part of a `read-many`. */
+export interface PartitionRead {
+  partition: number;
+  from: number;
+  max: number;
+}
+
 export type LogRequest =
   | { kind: 'read'; id: number; partition: number; from: number; max: number }
+  /** Several partitions' reads in one round trip: a processor turn asks once, not once per partition. */
+  | { kind: 'read-many'; id: number; reads: PartitionRead[] }
   | { kind: 'trim'; id: number; partition: number; upTo: number };
 
 export type LogResponse =
   | { kind: 'records'; id: number; offsets: Float64Array; lengths: Uint32Array; bytes: ArrayBuffer }
+  /** A `read-many`'s records, all reads' in one buffer; `counts[i]` records belong to read i. */
+  | { kind: 'records-many'; id: number; counts: Uint32Array; offsets: Float64Array; lengths: Uint32Array; bytes: ArrayBuffer }
   | { kind: 'trimmed'; id: number }
   | { kind: 'failed'; id: number; code: string; message: string };
 

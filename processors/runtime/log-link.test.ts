@@ -73,6 +73,36 @@ describe('LogServer and RemoteLog', () => {
     await expect(remote.read(1, 2, 10)).rejects.toBeInstanceOf(LogOffsetError);
   });
 
+  it('reads several partitions in one round trip, each as its own read would, and answers reads at the end itself', async () => {
+    for (let i = 0; i < 3; i++) await server.log.append(0, Buffer.from(`zero-${i}`));
+    for (let i = 0; i < 5; i++) await server.log.append(2, Buffer.from(`two-${i}`));
+    const reads = [
+      { partition: 2, from: 1, max: 3 },
+      { partition: 1, from: 0, max: 10 }, // empty partition: at its end
+      { partition: 0, from: 0, max: 10 },
+      { partition: 2, from: 5, max: 10 }, // at the end
+    ];
+    const sent: WorkerMessage[] = [];
+    const counting = new RemoteLog(server.memory, { postMessage: (m: WorkerMessage) => void sent.push(m) });
+    void counting.readMany(reads); // never answered: only what it sends matters
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ kind: 'log', request: { kind: 'read-many', reads: [reads[0], reads[2]] } });
+    const many = await remote.readMany(reads);
+    const one = await Promise.all(reads.map((r) => remote.read(r.partition, r.from, r.max)));
+    const text = (rs: { offset: number; payload: Uint8Array }[][]) => rs.map((r) => r.map((x) => `${x.offset}:${Buffer.from(x.payload).toString()}`));
+    expect(text(many)).toEqual(text(one));
+    expect(text(many)).toEqual([['1:two-1', '2:two-2', '3:two-3'], [], ['0:zero-0', '1:zero-1', '2:zero-2'], []]);
+    expect(await counting.readMany([{ partition: 1, from: 0, max: 1 }])).toEqual([[]]);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('fails a read-many whose read is below the start with the log error code', async () => {
+    for (let i = 0; i < 4; i++) await server.log.append(0, Buffer.from(`r${i}`));
+    await server.log.append(1, Buffer.from('one'));
+    await remote.trim(0, 2);
+    await expect(remote.readMany([{ partition: 1, from: 0, max: 5 }, { partition: 0, from: 1, max: 5 }])).rejects.toBeInstanceOf(LogOffsetError);
+  });
+
   it('trims through the link, publishes the new start, and refuses reads below it with the log error code', async () => {
     for (let i = 0; i < 4; i++) await server.log.append(0, Buffer.from(`r${i}`));
     await remote.trim(0, 2);

@@ -66,7 +66,7 @@ export class LogServer {
     this.starts[partition] = await this.inner.startOffset(partition);
   }
 
-  /** Answers the requests a worker sends on `port`. */
+  /** Answers the requests a worker sends on `port` (a failed read fails the whole `read-many`). */
   async serve(request: LogRequest, port: Pick<MessagePort, 'postMessage'>): Promise<void> {
     let response: LogResponse;
     let transfer: ArrayBuffer[] = [];
@@ -75,6 +75,11 @@ export class LogServer {
         const records = await this.inner.read(request.partition, request.from, request.max);
         const packed = pack(request.id, records);
         response = packed;
+        transfer = [packed.bytes];
+      } else if (request.kind === 'read-many') {
+        const reads = await Promise.all(request.reads.map((r) => this.inner.read(r.partition, r.from, r.max)));
+        const packed = pack(request.id, reads.flat());
+        response = { ...packed, kind: 'records-many', counts: Uint32Array.from(reads, (r) => r.length) };
         transfer = [packed.bytes];
       } else {
         await this.trim(request.partition, request.upTo);

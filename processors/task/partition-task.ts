@@ -1,4 +1,4 @@
-import type { Log } from '../../log/index.js';
+import type { Log, LogRecord } from '../../log/index.js';
 import { decodeLogRecord, MSG_FLAG_DROPPED, type ColumnarBatch } from '../../proto/index.js';
 import type { PartitionCheckpoint } from '../checkpoint/index.js';
 import { SeqDeduplicator } from '../dedup.js';
@@ -258,10 +258,11 @@ export class PartitionTask {
   /**
    * Reads and processes up to `maxRecords` records; false when there was nothing to read.
    * Reading is how it finds out: the log's offsets need not be dense, so no end offset
-   * could tell. After record r the next offset is r.offset + 1, not a count.
+   * could tell. After record r the next offset is r.offset + 1, not a count. `read`: the
+   * records a batched read (Log.readMany) already fetched from `offset`, instead of reading here.
    */
-  async step(maxRecords: number): Promise<boolean> {
-    const records = await this.o.log.read(this.o.partition, this.next, maxRecords);
+  async step(maxRecords: number, read?: LogRecord[]): Promise<boolean> {
+    const records = read ?? (await this.o.log.read(this.o.partition, this.next, maxRecords));
     if (records.length === 0) {
       this.caughtUp = true;
       this.lastLag = 0;
