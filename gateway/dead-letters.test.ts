@@ -1,6 +1,7 @@
+import { WriteStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../test/harness/temp-dir.js';
 import { DeadLetterRecorder, readDeadLetters } from './dead-letters.js';
 
@@ -27,6 +28,22 @@ describe('DeadLetterRecorder', () => {
     const all = await readDeadLetters(dir.path, 1000);
     expect(all.length).toBeLessThan(200);
     expect(all.map((l) => Number(l.device.slice(4)))).toEqual([...all.map((l) => Number(l.device.slice(4)))].sort((a, b) => a - b));
+    await dir.remove();
+  });
+
+  it('writes letters that come one an event-loop turn together, in order, and all of them by close', async () => {
+    const dir = await tempDir();
+    const recorder = await DeadLetterRecorder.open(dir.path, { maxFileBytes: 1 << 20, maxFiles: 2 });
+    const writes = vi.spyOn(WriteStream.prototype, 'write');
+    for (let i = 0; i < 200; i++) {
+      recorder.record(`dev-${i}`, 'tag_invalid', Buffer.from(`payload ${i}`));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await recorder.close();
+    expect(writes.mock.calls.length).toBeLessThan(10);
+    writes.mockRestore();
+    const all = await readDeadLetters(dir.path, 1000);
+    expect(all.map((l) => l.device)).toEqual(Array.from({ length: 200 }, (_, i) => `dev-${i}`));
     await dir.remove();
   });
 });
