@@ -7,6 +7,7 @@ import type { DeviceFlow, DeviceFlows } from './device-flow.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { GatewayMetrics } from './metrics.js';
 import { certificateIdentityOf, type CertificateIdentityField } from './client-certificate.js';
+import { MAX_CONNECT_HOLD_MS, type ConnectPacer } from './connect-pacer.js';
 import type { RefusalLog } from './refusal-log.js';
 import { sourceAddressOf } from './source-address.js';
 
@@ -41,6 +42,8 @@ export interface BrokerHooksOptions {
   ingest: IngestPipeline;
   partitions: number;
   flows: DeviceFlows;
+  /** Paces each device's CONNECTs (limits.connectsPerMinute). */
+  connects: ConnectPacer;
   maxConnections: number;
   /** mqtt.keepaliveLimit, seconds. */
   keepaliveLimit: number;
@@ -60,6 +63,8 @@ export interface SessionControl {
   setAcl(acl: AclRules): void;
   /** Closes every connection whose identity the authenticator no longer stands by; returns their client ids. */
   closeStale(): string[];
+  /** Answers every CONNECT still held for its turn with CONNACK 3 (shutdown), so the listeners can close. */
+  refuseHeld(): void;
 }
 
 /** Installs authentication, ACL and the telemetry ingest path on an aedes broker. */
@@ -67,6 +72,8 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
   const sessions = new WeakMap<Client, Session>();
   let acl = o.acl;
   const persistentWithoutId = new WeakSet<Client>();
+  /** CONNECTs whose CONNACK waits for the device's turn (ConnectPacer), with how to refuse each. */
+  const held = new Map<Client, { timer: NodeJS.Timeout; refuse: () => void }>();
 
   broker.preConnect = (client, packet, callback) => {
     // [MQTT-3.1.3-8]: an empty client id requires CleanSession = 1; aedes would invent an id.
@@ -108,13 +115,34 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     const context = { address: sourceAddressOf(client.conn), connected: () => !client.conn.destroyed, certificateId };
     o.authenticator.authenticate(client.id, username, password, context).then(
       (identity) => {
-        const takeover = deviceSessionTakeover(broker, sessions, client, identity);
-        if (takeover !== undefined) {
-          refuse('client_id_reserved', 2, takeover);
-          return;
+        const accept = (): void => {
+          // Checked when the CONNACK goes out: a held CONNECT's client may have gone, or
+          // another connection may hold the session by now.
+          if (client.conn.destroyed) {
+            refuse('client_gone', 3, `device ${JSON.stringify(identity.id)} disconnected before its CONNACK`);
+            return;
+          }
+          const takeover = deviceSessionTakeover(broker, sessions, client, identity);
+          if (takeover !== undefined) {
+            refuse('client_id_reserved', 2, takeover);
+            return;
+          }
+          sessions.set(client, newSession(client, identity, acl, o.partitions));
+          callback(null, true);
+        };
+        // Services may run many clients under one identity; the pace is per device.
+        const wait = identity.role === 'device' ? o.connects.take(identity.id) : 0;
+        if (wait === 0) accept();
+        else if (wait > 0) {
+          o.metrics.connectsHeld.inc();
+          const timer = setTimeout(() => {
+            held.delete(client);
+            accept();
+          }, wait);
+          held.set(client, { timer, refuse: () => refuse('shutting_down', 3, 'the gateway is shutting down; connect again') });
+        } else {
+          refuse('connect_rate', 3, `device ${JSON.stringify(identity.id)} reconnects faster than limits.connectsPerMinute allows, with over ${MAX_CONNECT_HOLD_MS / 1000} s of CONNECTs waiting; retry later, or raise limits.connectsPerMinute`);
         }
-        sessions.set(client, newSession(client, identity, acl, o.partitions));
-        callback(null, true);
       },
       (err: unknown) => {
         if (err instanceof AuthRefusedError || err instanceof AuthBusyError) refuse(err.reason, err.returnCode, err.message);
@@ -250,6 +278,13 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
         closeRevoked(client);
       }
       return closed;
+    },
+    refuseHeld() {
+      for (const { timer, refuse } of held.values()) {
+        clearTimeout(timer);
+        refuse();
+      }
+      held.clear();
     },
   };
 }

@@ -100,6 +100,14 @@ export const deviceLimitsSchema = z
     bytesPerSecond: z.number().min(0).default(8 * 1024 * 1024),
     /** Payload bytes a device may send in a burst above the rate. */
     bytesBurst: z.number().int().positive().default(16 * 1024 * 1024),
+    /**
+     * Sustained CONNECTs per minute per device (as AWS IoT Core's one a second); 0 =
+     * unlimited. Over it a CONNACK is held until the device's turn, so a reconnect loop
+     * runs at this rate instead of taking the gateway's thread from every other device.
+     */
+    connectsPerMinute: z.number().min(0).default(60),
+    /** CONNECTs a device may make in a burst above the rate (a restart, a flaky network). */
+    connectBurst: z.number().int().positive().default(10),
   })
   .strict();
 

@@ -4,6 +4,7 @@ import type { Logger, StorageHealth } from '../core/index.js';
 import type { Log } from '../log/index.js';
 import { AclRules, DeviceRegistry, createAuthenticator } from './auth/index.js';
 import { installBrokerHooks } from './broker-hooks.js';
+import { ConnectPacer } from './connect-pacer.js';
 import type { GatewayConfig } from './config.js';
 import { ConnectionGate, socketBudget } from './connection-gate.js';
 import { DeadLetterRecorder } from './dead-letters.js';
@@ -52,6 +53,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const deadLetters = await DeadLetterRecorder.open(deps.dataDir, config.deadLetters, deps.health);
   const pool = new DecodePool({ threads: config.decode.threads, maxQueue: config.decode.maxQueue, limits: config.decode, inlineMaxBytes: config.decode.inlineMaxBytes });
   const flows = new DeviceFlows(config.limits);
+  const connects = new ConnectPacer({ perMinute: config.limits.connectsPerMinute, burst: config.limits.connectBurst });
   const ingest = new IngestPipeline({
     flows,
     log: deps.log,
@@ -79,6 +81,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     ingest,
     partitions: deps.partitions,
     flows,
+    connects,
     maxConnections: config.mqtt.maxConnections,
     keepaliveLimit: config.mqtt.keepaliveLimit,
     certificateIdentity: config.mqtt.tls?.ca === undefined ? undefined : config.mqtt.tls.identity,
@@ -123,6 +126,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       new Promise<void>((resolve, reject) => broker.publish({ cmd: 'publish', topic, payload, qos: 1, retain, dup: false }, (err) => (err ? reject(err) : resolve()))),
     close: async () => {
       await reloader.close();
+      sessions.refuseHeld();
       const closingListeners = listeners.close();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await closingListeners;

@@ -85,6 +85,11 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['file', 'result'] as const,
       registers,
     }),
+    connectsHeld: new Counter({
+      name: 'sluice_gateway_connects_held_total',
+      help: 'CONNECTs whose CONNACK was held for the device\'s turn (limits.connectsPerMinute)',
+      registers,
+    }),
     rateLimited: new Counter({
       name: 'sluice_gateway_rate_limited_total',
       help: 'Publishes delayed by the per-device rate limit',

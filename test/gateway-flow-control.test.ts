@@ -40,6 +40,28 @@ describe('flow control', () => {
     expect((await readLoggedMessages(gw.log)).map((m) => m.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
   });
 
+  it('holds the CONNACK of a device reconnecting over limits.connectsPerMinute, not other devices, and refuses one with too many waiting', async () => {
+    // One CONNECT every 10 s after a burst of 2: the 3rd is held for 10 s, a 4th would wait 20 s.
+    gw = await startTestGateway({ set: { 'auth.mode': 'anonymous', 'limits.connectsPerMinute': '6', 'limits.connectBurst': '2' } });
+    for (let c = 0; c < 2; c++) await (await connectDevice(gw.url, 'looper-1', undefined, { username: undefined })).endAsync();
+    const held = connectDevice(gw.url, 'looper-1', undefined, { username: undefined, connectTimeout: 30_000 });
+    let heldConnected = false;
+    void held.then(() => (heldConnected = true), () => undefined);
+    await expect.poll(() => gw!.metric('sluice_gateway_connects_held_total')).toBe(1);
+    // Another device is answered at once while looper-1 waits for its turn.
+    const other = await connectDevice(gw.url, 'steady-1', undefined, { username: undefined });
+    await other.publishAsync('devices/steady-1/telemetry', reading(1), { qos: 1 });
+    expect(heldConnected).toBe(false);
+    await expect(connectDevice(gw.url, 'looper-1', undefined, { username: undefined, clientId: 'looper-1' })).rejects.toThrow(/Server unavailable/i);
+    expect(await gw.metric('sluice_gateway_connections_refused_total', { reason: 'connect_rate' })).toBe(1);
+    await other.endAsync();
+    // Shutting down answers the held CONNECT (CONNACK 3) instead of waiting out its turn.
+    await gw.destroy();
+    gw = undefined;
+    await expect(held).rejects.toThrow(/Server unavailable/i);
+    expect(heldConnected).toBe(false);
+  });
+
   it('limits readings, not only messages: a device sending large Series waits out its debt', async () => {
     gw = await startTestGateway({ set: { 'auth.mode': 'anonymous', 'limits.messagesPerSecond': '0', 'limits.readingsPerSecond': '10000', 'limits.readingsBurst': '1000' } });
     const device = await connectDevice(gw.url, 'bulk-1', undefined, { username: undefined });

@@ -11,7 +11,7 @@ export interface AuthReloaderOptions {
   registry?: DeviceRegistry;
   /** `acl.file`, when set (the built-in rules never change). */
   aclFile?: string;
-  sessions: SessionControl;
+  sessions: Pick<SessionControl, 'setAcl' | 'closeStale'>;
   metrics: GatewayMetrics;
   logger: Logger;
   /** auth.reload.watch and auth.reload.debounce. */
