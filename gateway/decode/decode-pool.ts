@@ -15,18 +15,9 @@ export interface DecodePoolOptions {
   inlineMaxBytes?: number;
 }
 
-/**
- * Worker flags: the parent's, with require(esm) turned off. piscina loads its task file
- * with require() first and import() only if that throws; on Node 20.19+ that require()
- * of our ESM worker took Node's synchronous ESM path, which once aborted a whole CI run
- * (V8 fatal "IsGraphAsync must be used on an instantiated module", stack in piscina's
- * worker.js getHandler). Off, the require throws ERR_REQUIRE_ESM and piscina uses import().
- */
-const WORKER_EXEC_ARGV = [...process.execArgv, '--no-experimental-require-module'];
-
-/** The compiled decode worker (see compiledWorkerFile). */
+/** The compiled decode worker's entry (see compiledWorkerFile and decode-worker-entry.cts). */
 export function workerFile(): string {
-  return compiledWorkerFile(import.meta.url, 'gateway/decode/decode.worker.js');
+  return compiledWorkerFile(import.meta.url, 'gateway/decode/decode-worker-entry.cjs');
 }
 
 /**
@@ -56,7 +47,6 @@ export class DecodePool {
       // Our own count keeps the bound; piscina's maxQueue is the same bound as a backstop.
       maxQueue,
       workerData: limits,
-      execArgv: WORKER_EXEC_ARGV,
     });
   }
 
