@@ -1,10 +1,11 @@
 import type { Aedes, AuthenticateError, Client } from 'aedes';
 import { AclDeniedError, AuthBusyError, AuthRefusedError, ProtocolViolationError, type Logger } from '../core/index.js';
 import { keyGroupOf } from '../routing/index.js';
-import type { AclRules, Authenticator, DeviceIdentity } from './auth/index.js';
-import type { PayloadKind } from './decode/index.js';
+import { isValidDeviceId, type AclRules, type Authenticator, type DeviceIdentity } from './auth/index.js';
+import type { JobKind } from './decode/index.js';
 import type { DeviceFlow, DeviceFlows } from './device-flow.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
+import type { MappedTopic, MappingRouter } from './mappings/index.js';
 import type { GatewayMetrics } from './metrics.js';
 import { certificateIdentityOf, type CertificateIdentityField } from './client-certificate.js';
 import { MAX_CONNECT_HOLD_MS, type ConnectPacer } from './connect-pacer.js';
@@ -40,6 +41,8 @@ export interface BrokerHooksOptions {
   /** The ACL at start; `SessionControl.setAcl` replaces it. */
   acl: AclRules;
   ingest: IngestPipeline;
+  /** ingest.mappings: topics whose JSON payloads are telemetry besides the native ones. */
+  mappings: MappingRouter;
   partitions: number;
   flows: DeviceFlows;
   /** Paces each device's CONNECTs (limits.connectsPerMinute). */
@@ -169,13 +172,24 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     }
     const topic = packet.topic;
     let device: string;
-    let kind: PayloadKind;
+    let kind: JobKind;
+    let mapped: MappedTopic | undefined;
     if (topic === session.telemetryTopic && session.ownTelemetryAllowed) {
       device = session.identity.id;
       kind = 'protobuf';
     } else if (topic === session.jsonTopic && session.ownJsonAllowed) {
       device = session.identity.id;
       kind = 'json';
+    } else if (!topic.startsWith('$') && (mapped = o.mappings.match(topic)) !== undefined) {
+      const denied = mappedDenial(session.identity, client.id, topic, mapped, acl);
+      if (denied !== undefined) {
+        const err = new AclDeniedError(`client ${client.id} may not publish to ${topic}: ${denied}`);
+        o.metrics.publishesRefused.inc({ reason: 'acl_publish' });
+        o.refusals.refused('acl_publish', { clientId: client.id, username: session.identity.id, topic, mapping: mapped.rules.name }, `publish refused, connection closed: ${err.message}`);
+        return callback(err);
+      }
+      device = mapped.device;
+      kind = { mapping: mapped.rules.index, name: mapped.rules.name, topic };
     } else {
       if (topic.startsWith('$') || !acl.canPublish(session.identity, client.id, topic)) {
         const err = new AclDeniedError(`client ${client.id} may not publish to ${topic}`);
@@ -303,6 +317,20 @@ function deviceSessionTakeover(broker: Aedes, sessions: WeakMap<Client, Session>
   const held = holder === undefined || holder === client ? undefined : sessions.get(holder);
   if (held?.identity.role !== 'device') return undefined;
   return `service "${identity.id}" connected with client id "${client.id}", which device "${held.identity.id}" is connected with: use a client id of its own`;
+}
+
+/**
+ * Why this client may not publish to a mapped topic, or undefined when it may. The mapping
+ * is the grant, as the default rules grant devices/%u/telemetry: a device may publish only
+ * for its own id (the topic's device level), a service for any device; an ACL deny rule
+ * that matches the topic still refuses it.
+ */
+function mappedDenial(identity: DeviceIdentity, clientId: string, topic: string, mapped: MappedTopic, acl: AclRules): string | undefined {
+  const mapping = mapped.rules.name;
+  if (!isValidDeviceId(mapped.device)) return `mapping "${mapping}" reads device id ${JSON.stringify(mapped.device)} from the topic, which is not a valid device id`;
+  if (identity.role === 'device' && mapped.device !== identity.id) return `mapping "${mapping}" reads device "${mapped.device}" from the topic; device "${identity.id}" may publish only under its own id`;
+  if (acl.deniesPublish(identity, clientId, topic)) return 'an ACL deny rule matches the topic';
+  return undefined;
 }
 
 /** The part of aedes' persistence (not in its types) that holds unreleased QoS 2 packets. */
