@@ -4,8 +4,12 @@
  * reading. Registry mode, so devices and a service authenticate as they would in production.
  */
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_ACL } from '../gateway/auth/index.js';
 import { DeviceRegistry, readDeadLetters } from '../gateway/index.js';
 import { closed, connectDevice } from './harness/devices.js';
 import { startTestGateway, type TestGateway } from './harness/gateway-node.js';
@@ -27,8 +31,12 @@ let gw: TestGateway;
 const secrets: Record<string, string> = {};
 
 beforeAll(async () => {
-  const set = { 'auth.mode': 'registry', 'ingest.mappings': JSON.stringify(MAPPINGS) };
+  // inlineMaxBytes 0: every job goes to a decode worker, so the mappings must arrive through workerData.
+  const set: Record<string, string> = { 'auth.mode': 'registry', 'ingest.mappings': JSON.stringify(MAPPINGS), 'decode.inlineMaxBytes': '0' };
   const first = await startTestGateway({ set });
+  // The device rules, and a deny that a mapping's grant must not override.
+  set['acl.file'] = join(first.dataDir, 'acl.conf');
+  await writeFile(set['acl.file'], `${DEFAULT_ACL}topic deny factory/secret/#\n`);
   const registry = await DeviceRegistry.load(first.config.auth.registry, { scryptCost: 1024 });
   for (const id of ['press-1', 'pump-7']) secrets[id] = await registry.add(id);
   secrets.bridge = await registry.add('bridge', { role: 'service' });
@@ -43,6 +51,12 @@ afterAll(async () => {
 /** Publishes one message with the real mosquitto_pub at QoS 1: it exits 0 once the PUBACK came. */
 async function mosquittoPub(id: string, topic: string, message: string): Promise<void> {
   await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(gw.port), '-i', id, '-u', id, '-P', secrets[id]!, '-q', '1', '-t', topic, '-m', message], { timeout: 10_000 });
+}
+
+/** Publishes at QoS 1 and says what came first: the PUBACK, or the connection closing. */
+function publishOutcome(client: MqttClient, topic: string, message: string): Promise<'acked' | 'closed'> {
+  const gone = closed(client).then(() => 'closed' as const);
+  return Promise.race([gone, client.publishAsync(topic, message, { qos: 1 }).then(() => 'acked' as const, () => gone)]);
 }
 
 /** The logged messages of one device, readings sorted by metric. */
@@ -102,12 +116,18 @@ describe('ingest.mappings with mosquitto_pub', () => {
 
   it('closes the connection of a device publishing on a mapped topic under another device id, as an ACL denial', async () => {
     const device = await connectDevice(gw.url, 'press-1', secrets['press-1']);
-    const gone = closed(device);
-    device.publish('factory/oslo/pump-7/telemetry', JSON.stringify({ temperature: 99 }), { qos: 1 });
-    await gone;
+    expect(await publishOutcome(device, 'factory/oslo/pump-7/telemetry', JSON.stringify({ temperature: 99 }))).toBe('closed');
     expect(await gw.metric('sluice_gateway_publishes_refused_total', { reason: 'acl_publish' })).toBe(1);
     expect((await loggedFor('pump-7')).flatMap((m) => m.readings.map((r) => r.metric))).not.toContain('temperature');
     device.end(true);
+  });
+
+  it('refuses a mapped topic an ACL deny rule matches, even for a service', async () => {
+    const bridge = await connectDevice(gw.url, 'bridge', secrets.bridge);
+    expect(await publishOutcome(bridge, 'factory/secret/pump-7/telemetry', JSON.stringify({ leak: 1 }))).toBe('closed');
+    expect(await gw.metric('sluice_gateway_publishes_refused_total', { reason: 'acl_publish' })).toBe(2);
+    expect((await loggedFor('pump-7')).flatMap((m) => m.readings.map((r) => r.metric))).not.toContain('leak');
+    bridge.end(true);
 
     await gw.stop(); // flushes the dead letter of the refused payload above
     const letters = await readDeadLetters(gw.dataDir);
