@@ -2,7 +2,7 @@ import type { Aedes, AuthenticateError, Client } from 'aedes';
 import { AclDeniedError, AuthBusyError, AuthRefusedError, ProtocolViolationError, type Logger } from '../core/index.js';
 import { keyGroupOf } from '../routing/index.js';
 import { isValidDeviceId, type AclRules, type Authenticator, type DeviceIdentity } from './auth/index.js';
-import type { JobKind } from './decode/index.js';
+import type { JobKind, MappedPayload } from './decode/index.js';
 import type { DeviceFlow, DeviceFlows } from './device-flow.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { MappedTopic, MappingRouter } from './mappings/index.js';
@@ -32,6 +32,12 @@ interface Session {
   rules: AclRules;
   /** The device's flow limits (shared with its other connections), once the connection is registered; undefined when limits are off. */
   flow: DeviceFlow | undefined;
+  /**
+   * The mapped topic this client was last allowed to publish on, with its device and job
+   * kind: a device publishes on one topic, so the match and the checks run once, not per
+   * message. Cleared when the ACL changes (a deny rule may now match it).
+   */
+  lastMapped: { topic: string; device: string; kind: MappedPayload } | undefined;
   /** QoS 2 packet ids whose first copy is being ingested, see `onceUnreleased`. */
   qos2Ingesting: Map<number, Promise<void>>;
 }
@@ -174,12 +180,16 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     let device: string;
     let kind: JobKind;
     let mapped: MappedTopic | undefined;
+    const last = session.lastMapped;
     if (topic === session.telemetryTopic && session.ownTelemetryAllowed) {
       device = session.identity.id;
       kind = 'protobuf';
     } else if (topic === session.jsonTopic && session.ownJsonAllowed) {
       device = session.identity.id;
       kind = 'json';
+    } else if (last !== undefined && topic === last.topic) {
+      device = last.device;
+      kind = last.kind;
     } else if (!topic.startsWith('$') && (mapped = o.mappings.match(topic)) !== undefined) {
       const denied = mappedDenial(session.identity, client.id, topic, mapped, acl);
       if (denied !== undefined) {
@@ -190,6 +200,7 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
       }
       device = mapped.device;
       kind = { mapping: mapped.rules.index, name: mapped.rules.name, topic };
+      session.lastMapped = { topic, device, kind };
     } else {
       if (topic.startsWith('$') || !acl.canPublish(session.identity, client.id, topic)) {
         const err = new AclDeniedError(`client ${client.id} may not publish to ${topic}`);
@@ -391,6 +402,7 @@ function newSession(client: Client, identity: DeviceIdentity, acl: AclRules, par
     recheckReads: false,
     rules: acl,
     flow: undefined,
+    lastMapped: undefined,
     qos2Ingesting: new Map(),
   };
   applyAcl(session, client, acl);
@@ -400,6 +412,7 @@ function newSession(client: Client, identity: DeviceIdentity, acl: AclRules, par
 /** The ACL answers a session caches. */
 function applyAcl(session: Session, client: Client, acl: AclRules): void {
   session.rules = acl;
+  session.lastMapped = undefined;
   session.ownTelemetryAllowed = acl.canPublish(session.identity, client.id, session.telemetryTopic);
   session.ownJsonAllowed = acl.canPublish(session.identity, client.id, session.jsonTopic);
   session.checkDeliveries = acl.hasDenyFor(session.identity);

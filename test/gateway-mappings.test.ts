@@ -97,6 +97,15 @@ describe('ingest.mappings with mosquitto_pub', () => {
     ]);
   });
 
+  it('takes every message of a connection that keeps publishing on its mapped topic', async () => {
+    const device = await connectDevice(gw.url, 'press-1', secrets['press-1']);
+    const times = [3, 2, 1].map((s) => Date.now() - s * 1000);
+    for (const [i, t] of times.entries()) await device.publishAsync('factory/bergen/press-1/telemetry', JSON.stringify({ rpm: i, ts: new Date(t).toISOString() }), { qos: 1 });
+    await device.endAsync();
+    const rpm = (await loggedFor('press-1')).flatMap((m) => m.readings.filter((r) => r.metric === 'rpm'));
+    expect(rpm).toEqual(times.map((t, i) => ({ metric: 'rpm', tags: 'site=bergen', time: t, value: i })));
+  });
+
   it('lets a service publish for any device on a mapped topic', async () => {
     const t = Date.now() - 1000;
     await mosquittoPub('bridge', 'factory/bergen/pump-7/telemetry', JSON.stringify({ flow: 3.5, ts: new Date(t).toISOString() }));
@@ -128,8 +137,22 @@ describe('ingest.mappings with mosquitto_pub', () => {
     expect(await gw.metric('sluice_gateway_publishes_refused_total', { reason: 'acl_publish' })).toBe(2);
     expect((await loggedFor('pump-7')).flatMap((m) => m.readings.map((r) => r.metric))).not.toContain('leak');
     bridge.end(true);
+  });
 
-    await gw.stop(); // flushes the dead letter of the refused payload above
+  it('applies a reloaded ACL to a mapped topic a connection already published on', async () => {
+    const device = await connectDevice(gw.url, 'pump-7', secrets['pump-7']);
+    const topic = 'sensors/pump-7/json';
+    expect(await publishOutcome(device, topic, JSON.stringify({ level: 1, time: `${Date.now()}000000` }))).toBe('acked');
+    await writeFile(gw.config.acl.file!, `${DEFAULT_ACL}topic deny factory/secret/#\ntopic deny sensors/#\n`);
+    await gw.gateway.reload();
+    expect(await publishOutcome(device, topic, JSON.stringify({ level: 2, time: `${Date.now()}000000` }))).toBe('closed');
+    expect(await gw.metric('sluice_gateway_publishes_refused_total', { reason: 'acl_publish' })).toBe(3);
+    expect((await loggedFor('pump-7')).flatMap((m) => m.readings.filter((r) => r.metric === 'level').map((r) => r.value))).toEqual([1]);
+    device.end(true);
+  });
+
+  it('has dead-lettered the refused payload with the mapping name', async () => {
+    await gw.stop(); // flushes the dead letters
     const letters = await readDeadLetters(gw.dataDir);
     expect(letters).toHaveLength(1);
     expect(letters[0]).toMatchObject({ device: 'pump-7', reason: 'value_unsupported', mapping: 'sensors', detail: expect.stringMatching(/^field "samples" is an array/) });
