@@ -1,10 +1,11 @@
 import type { Aedes, AuthenticateError, Client } from 'aedes';
 import { AclDeniedError, AuthBusyError, AuthRefusedError, ProtocolViolationError, type Logger } from '../core/index.js';
 import { keyGroupOf } from '../routing/index.js';
-import type { AclRules, Authenticator, DeviceIdentity } from './auth/index.js';
-import type { PayloadKind } from './decode/index.js';
+import { isValidDeviceId, type AclRules, type Authenticator, type DeviceIdentity } from './auth/index.js';
+import type { JobKind, MappedPayload } from './decode/index.js';
 import type { DeviceFlow, DeviceFlows } from './device-flow.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
+import type { MappedTopic, MappingRouter } from './mappings/index.js';
 import type { GatewayMetrics } from './metrics.js';
 import { certificateIdentityOf, type CertificateIdentityField } from './client-certificate.js';
 import { MAX_CONNECT_HOLD_MS, type ConnectPacer } from './connect-pacer.js';
@@ -31,6 +32,12 @@ interface Session {
   rules: AclRules;
   /** The device's flow limits (shared with its other connections), once the connection is registered; undefined when limits are off. */
   flow: DeviceFlow | undefined;
+  /**
+   * The mapped topic this client was last allowed to publish on, with its device and job
+   * kind: a device publishes on one topic, so the match and the checks run once, not per
+   * message. Cleared when the ACL changes (a deny rule may now match it).
+   */
+  lastMapped: { topic: string; device: string; kind: MappedPayload } | undefined;
   /** QoS 2 packet ids whose first copy is being ingested, see `onceUnreleased`. */
   qos2Ingesting: Map<number, Promise<void>>;
 }
@@ -40,6 +47,8 @@ export interface BrokerHooksOptions {
   /** The ACL at start; `SessionControl.setAcl` replaces it. */
   acl: AclRules;
   ingest: IngestPipeline;
+  /** ingest.mappings: topics whose JSON payloads are telemetry besides the native ones. */
+  mappings: MappingRouter;
   partitions: number;
   flows: DeviceFlows;
   /** Paces each device's CONNECTs (limits.connectsPerMinute). */
@@ -169,13 +178,29 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     }
     const topic = packet.topic;
     let device: string;
-    let kind: PayloadKind;
+    let kind: JobKind;
+    let mapped: MappedTopic | undefined;
+    const last = session.lastMapped;
     if (topic === session.telemetryTopic && session.ownTelemetryAllowed) {
       device = session.identity.id;
       kind = 'protobuf';
     } else if (topic === session.jsonTopic && session.ownJsonAllowed) {
       device = session.identity.id;
       kind = 'json';
+    } else if (last !== undefined && topic === last.topic) {
+      device = last.device;
+      kind = last.kind;
+    } else if (!topic.startsWith('$') && (mapped = o.mappings.match(topic)) !== undefined) {
+      const denied = mappedDenial(session.identity, client.id, topic, mapped, acl);
+      if (denied !== undefined) {
+        const err = new AclDeniedError(`client ${client.id} may not publish to ${topic}: ${denied}`);
+        o.metrics.publishesRefused.inc({ reason: 'acl_publish' });
+        o.refusals.refused('acl_publish', { clientId: client.id, username: session.identity.id, topic, mapping: mapped.rules.name }, `publish refused, connection closed: ${err.message}`);
+        return callback(err);
+      }
+      device = mapped.device;
+      kind = { mapping: mapped.rules.index, name: mapped.rules.name, topic };
+      session.lastMapped = { topic, device, kind };
     } else {
       if (topic.startsWith('$') || !acl.canPublish(session.identity, client.id, topic)) {
         const err = new AclDeniedError(`client ${client.id} may not publish to ${topic}`);
@@ -305,6 +330,20 @@ function deviceSessionTakeover(broker: Aedes, sessions: WeakMap<Client, Session>
   return `service "${identity.id}" connected with client id "${client.id}", which device "${held.identity.id}" is connected with: use a client id of its own`;
 }
 
+/**
+ * Why this client may not publish to a mapped topic, or undefined when it may. The mapping
+ * is the grant, as the default rules grant devices/%u/telemetry: a device may publish only
+ * for its own id (the topic's device level), a service for any device; an ACL deny rule
+ * that matches the topic still refuses it.
+ */
+function mappedDenial(identity: DeviceIdentity, clientId: string, topic: string, mapped: MappedTopic, acl: AclRules): string | undefined {
+  const mapping = mapped.rules.name;
+  if (!isValidDeviceId(mapped.device)) return `mapping "${mapping}" reads device id ${JSON.stringify(mapped.device)} from the topic, which is not a valid device id`;
+  if (identity.role === 'device' && mapped.device !== identity.id) return `mapping "${mapping}" reads device "${mapped.device}" from the topic; device "${identity.id}" may publish only under its own id`;
+  if (acl.deniesPublish(identity, clientId, topic)) return 'an ACL deny rule matches the topic';
+  return undefined;
+}
+
 /** The part of aedes' persistence (not in its types) that holds unreleased QoS 2 packets. */
 interface IncomingStore {
   incomingGetPacket(client: Client, packet: { messageId: number }): Promise<unknown>;
@@ -363,6 +402,7 @@ function newSession(client: Client, identity: DeviceIdentity, acl: AclRules, par
     recheckReads: false,
     rules: acl,
     flow: undefined,
+    lastMapped: undefined,
     qos2Ingesting: new Map(),
   };
   applyAcl(session, client, acl);
@@ -372,6 +412,7 @@ function newSession(client: Client, identity: DeviceIdentity, acl: AclRules, par
 /** The ACL answers a session caches. */
 function applyAcl(session: Session, client: Client, acl: AclRules): void {
   session.rules = acl;
+  session.lastMapped = undefined;
   session.ownTelemetryAllowed = acl.canPublish(session.identity, client.id, session.telemetryTopic);
   session.ownJsonAllowed = acl.canPublish(session.identity, client.id, session.jsonTopic);
   session.checkDeliveries = acl.hasDenyFor(session.identity);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { duration } from '../core/index.js';
 import { aclConfigSchema, authConfigSchema } from './auth/index.js';
 import { decodeLimitsSchema } from './decode/index.js';
+import { ingestMappingsSchema } from './mappings/index.js';
 
 /** MQTT listeners and connection limits. */
 export const mqttConfigSchema = z
@@ -131,6 +132,12 @@ export const ingestConfigSchema = z
     batchMaxDelay: duration('5ms'),
     /** Payload bytes accepted but not yet durable; past it the gateway stops reading sockets. */
     maxInflightBytes: z.number().int().positive().default(64 * 1024 * 1024),
+    /**
+     * Default none: topics besides devices/{id}/telemetry[/json] whose JSON object payloads
+     * are telemetry, each mapped to readings by its rules (gateway/mappings, README
+     * "Connecting existing devices").
+     */
+    mappings: ingestMappingsSchema,
   })
   .strict();
 

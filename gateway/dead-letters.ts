@@ -10,6 +10,8 @@ export interface DeadLetter {
   device: string;
   reason: string;
   detail?: string;
+  /** The ingest.mappings entry whose topic the payload came on; absent for the native topics. */
+  mapping?: string;
   size: number;
   /** The payload's first 64 bytes, hex. */
   head: string;
@@ -74,12 +76,13 @@ export class DeadLetterRecorder {
   }
 
   /** Records one rejected payload (buffered; written in the background). */
-  record(device: string, reason: string, payload: Uint8Array, detail?: string): void {
+  record(device: string, reason: string, payload: Uint8Array, detail?: string, mapping?: string): void {
     const letter: DeadLetter = {
       time: new Date().toISOString(),
       device,
       reason,
       ...(detail ? { detail } : {}),
+      ...(mapping === undefined ? {} : { mapping }),
       size: payload.byteLength,
       head: Buffer.from(payload.buffer, payload.byteOffset, Math.min(64, payload.byteLength)).toString('hex'),
     };

@@ -10,6 +10,7 @@ import { ConnectionGate, socketBudget } from './connection-gate.js';
 import { DeadLetterRecorder } from './dead-letters.js';
 import { DeviceFlows } from './device-flow.js';
 import { DecodePool } from './decode/index.js';
+import { MappingRouter } from './mappings/index.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { startListeners, type ListenerPorts } from './listeners.js';
 import { createGatewayMetrics } from './metrics.js';
@@ -51,7 +52,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const authenticator = createAuthenticator(config.auth, { registry: deviceRegistry, logger });
   const acl = config.acl.file ? await AclRules.load(config.acl.file) : AclRules.defaults();
   const deadLetters = await DeadLetterRecorder.open(deps.dataDir, config.deadLetters, deps.health);
-  const pool = new DecodePool({ threads: config.decode.threads, maxQueue: config.decode.maxQueue, limits: config.decode, inlineMaxBytes: config.decode.inlineMaxBytes });
+  const pool = new DecodePool({ threads: config.decode.threads, maxQueue: config.decode.maxQueue, limits: { ...config.decode, mappings: config.ingest.mappings }, inlineMaxBytes: config.decode.inlineMaxBytes });
   const flows = new DeviceFlows(config.limits);
   const connects = new ConnectPacer({ perMinute: config.limits.connectsPerMinute, burst: config.limits.connectBurst });
   const ingest = new IngestPipeline({
@@ -79,6 +80,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     authenticator,
     acl,
     ingest,
+    mappings: new MappingRouter(config.ingest.mappings),
     partitions: deps.partitions,
     flows,
     connects,

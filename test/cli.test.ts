@@ -42,14 +42,17 @@ describe('sluice CLI', () => {
   it('deadletters prints what the gateway refused', async () => {
     const dir = await tempDir();
     cleanups.push(dir.remove);
-    const node = spawnSluice(['gateway', '--data-dir', dir.path, '--mqtt-port', '0', '--http-port', '0', '--set', 'auth.mode=anonymous', '--set', 'mqtt.host=127.0.0.1', '--set', 'http.host=127.0.0.1']);
+    const mappings = '[{name: plant, topic: "plant/+device"}]';
+    const node = spawnSluice(['gateway', '--data-dir', dir.path, '--mqtt-port', '0', '--http-port', '0', '--set', 'auth.mode=anonymous', '--set', 'mqtt.host=127.0.0.1', '--set', 'http.host=127.0.0.1', '--set', `ingest.mappings=${mappings}`]);
     const { mqtt } = await node.ready;
     const device = await connectDevice(`mqtt://127.0.0.1:${mqtt}`, 'cli-bad', undefined, { username: undefined });
     await device.publishAsync('devices/cli-bad/telemetry/json', '{"seq": 1, "readings": [{"metric": "bad name", "value": 1}]}', { qos: 1 });
+    await device.publishAsync('plant/cli-bad', '{"samples": [1, 2]}', { qos: 1 });
     await device.endAsync();
     node.child.kill('SIGTERM');
     expect(await node.exited).toBe(0);
     const out = (await sluice(['deadletters', '--data-dir', dir.path, '--tail', '5'], dir.path)).stdout;
     expect(out).toMatch(/cli-bad\s+metric_name_invalid\s+\d+ B\s+7b22/);
+    expect(out).toMatch(/cli-bad\s+value_unsupported\s+mapping plant\s+\d+ B\s+7b22.*\(field "samples" is an array/);
   });
 });

@@ -4,7 +4,7 @@ import { configFromFlags, withConfigFlags, type ConfigFlags } from './common.js'
 
 /** `sluice deadletters [--tail N]`: prints the newest rejected payloads. */
 export function registerDeadLettersCommand(program: Command): void {
-  withConfigFlags(program.command('deadletters').description('print the newest rejected payloads (device, reason, size, first bytes)'))
+  withConfigFlags(program.command('deadletters').description('print the newest rejected payloads (device, reason, mapping, size, first bytes)'))
     .option('-n, --tail <count>', 'how many to print', '20')
     .option('--json', 'one JSON object per line')
     .action(async (flags: ConfigFlags & { tail: string; json?: boolean }) => {
@@ -18,7 +18,7 @@ export function registerDeadLettersCommand(program: Command): void {
         process.stdout.write(
           flags.json
             ? `${JSON.stringify(l)}\n`
-            : `${l.time}  ${l.device}  ${l.reason}  ${l.size} B  ${l.head}${l.detail ? `  (${l.detail})` : ''}\n`,
+            : `${l.time}  ${l.device}  ${l.reason}${l.mapping ? `  mapping ${l.mapping}` : ''}  ${l.size} B  ${l.head}${l.detail ? `  (${l.detail})` : ''}\n`,
         );
       }
     });

@@ -266,3 +266,14 @@ describe('ACL parse errors', () => {
     expect(parseError('topic read devices/%u/x').message).toMatch(/only substituted in "pattern"/);
   });
 });
+
+describe('deniesPublish (mapped topics: the mapping grants, a deny still refuses)', () => {
+  it('is true only where an applicable deny rule matches the topic', () => {
+    const acl = AclRules.parse('pattern deny factory/+/%u/telemetry\nuser bridge\ntopic deny factory/bergen/#\n');
+    expect(acl.deniesPublish(device('p1'), 'p1', 'factory/oslo/p1/telemetry')).toBe(true);
+    expect(acl.deniesPublish(device('p1'), 'p1', 'factory/oslo/p2/telemetry')).toBe(false);
+    expect(acl.deniesPublish(service('bridge'), 'bridge', 'factory/bergen/p2/telemetry')).toBe(true);
+    expect(acl.deniesPublish(service('other'), 'other', 'factory/bergen/p2/telemetry')).toBe(false);
+    expect(AclRules.defaults().deniesPublish(device('p1'), 'p1', 'factory/oslo/p1/telemetry')).toBe(false);
+  });
+});

@@ -100,6 +100,16 @@ export class AclRules {
     return this.allows(identity, clientId, 'read', (rule) => filterCovered(rule, levels));
   }
 
+  /**
+   * True when a deny rule matches a publish to the concrete `topic`. Mapped topics
+   * (`ingest.mappings`) are granted by the mapping, not by a rule, but a deny still wins.
+   */
+  deniesPublish(identity: DeviceIdentity, clientId: string, topic: string): boolean {
+    if (this.denies.length === 0) return false;
+    const levels = topic.split('/');
+    return this.denied(identity, clientId, (rule) => topicMatches(rule, levels));
+  }
+
   /** True when some deny rule applies to this client, so its deliveries need `canReceive`. */
   hasDenyFor(identity: DeviceIdentity): boolean {
     return this.denies.some((rule) => rule.user === undefined || rule.user === identity.id);

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '../../core/index.js';
+import type { IngestMapping } from '../mappings/index.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SECOND_MS = 1000;
@@ -67,6 +68,12 @@ export type PayloadLimits = Pick<
   DecodeLimits,
   'maxReadingsPerMessage' | 'maxMetricNameLength' | 'maxTagLength' | 'timestampSkewPastMs' | 'timestampSkewFutureMs'
 >;
+
+/**
+ * What a decode worker gets as workerData: the payload limits, and `ingest.mappings`
+ * (validated on the main thread; a job names a mapping by its index in this list).
+ */
+export type WorkerData = PayloadLimits & { mappings?: readonly IngestMapping[] };
 
 /** Validates decode options; throws ConfigError naming each bad key, its value and what was expected. */
 export function parseDecodeLimits(input: unknown = {}, path = 'decode'): DecodeLimits {

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { decodeLogRecord, ReadingBatch } from '../../proto/index.js';
+import { ingestMappingsSchema } from '../mappings/index.js';
 import { decodeLimitsSchema } from './config.js';
 import {
   DecodeJobBuilder,
   jobMessageCount,
   jobPayload,
   KIND_JSON,
+  KIND_MAPPED,
   KIND_PROTOBUF,
   META_STRIDE,
   NO_INDEX,
@@ -26,17 +28,19 @@ describe('DecodeJobBuilder', () => {
     b.add(payloads[1]!, 5, 'dev-a', 'site=x', 'protobuf');
     expect(b.add(payloads[2]!, 2, 'dev-b', '', 'json')).toBe(2);
     b.add(payloads[3]!, 9, 'dev-c', 'site=x', 'protobuf');
-    expect(b.messageCount).toBe(4);
-    expect(b.byteLength).toBe(17);
+    b.add(payloads[2]!, 2, 'dev-b', '', { mapping: 1, name: 'm', topic: 'plant/dev-b' });
+    expect(b.messageCount).toBe(5);
+    expect(b.byteLength).toBe(26);
 
     const { job, transferList } = b.take(NOW);
     expect(job.receivedAtMs).toBe(NOW);
-    expect(jobMessageCount(job)).toBe(4);
-    expect(job.strings).toEqual(['dev-a', 'site=x', 'dev-b', '', 'dev-c']);
+    expect(jobMessageCount(job)).toBe(5);
+    expect(job.strings).toEqual(['dev-a', 'site=x', 'dev-b', '', 'dev-c', 'plant/dev-b']);
     payloads.forEach((p, i) => expect([...jobPayload(job, i)]).toEqual([...p]));
     const row = (i: number) => [...job.meta.subarray(i * META_STRIDE, (i + 1) * META_STRIDE)];
-    expect(row(2)).toEqual([3, 9, 2, 2, 3, KIND_JSON]);
-    expect(row(3)).toEqual([12, 5, 9, 4, 1, KIND_PROTOBUF]);
+    expect(row(2)).toEqual([3, 9, 2, 2, 3, KIND_JSON, 0]);
+    expect(row(3)).toEqual([12, 5, 9, 4, 1, KIND_PROTOBUF, 0]);
+    expect(row(4)).toEqual([17, 9, 2, 2, 3, KIND_MAPPED + 1, 5]); // mapping 1, its topic
     expect(transferList).toEqual([job.payloads.buffer, job.meta.buffer]);
     expect(b.messageCount).toBe(0);
     expect(b.byteLength).toBe(0);
@@ -113,5 +117,31 @@ describe('decodeJob (the worker function, called directly)', () => {
     expect(empty.partitions.length).toBe(0);
     expect(empty.batches).toEqual([]);
     expect(empty.status.length).toBe(0);
+  });
+});
+
+describe('decodeJob with ingest.mappings in its workerData', () => {
+  const mappings = ingestMappingsSchema.parse([
+    { name: 'factory', topic: 'factory/+site/+device/telemetry', tags: { fromTopic: ['site'] } },
+    { name: 'plant', topic: 'plant/+device', timestamp: { field: 'ts', format: 'unix_s' } },
+  ]);
+  const b = new DecodeJobBuilder();
+  b.add(utf8.encode('{"t": 21.5, "env": {"h": 40}}'), 3, 'press-1', '', { mapping: 0, name: 'factory', topic: 'factory/oslo/press-1/telemetry' });
+  b.add(utf8.encode(`{"t": 1, "ts": ${(NOW - 2000) / 1000}}`), 3, 'pump-2', '', { mapping: 1, name: 'plant', topic: 'plant/pump-2' });
+  b.add(utf8.encode('{"t": 1}'), 3, 'pump-3', '', { mapping: 1, name: 'plant', topic: 'plant/pump-3' });
+  b.add(utf8.encode('{"t": 1}'), 3, 'x', '', { mapping: 2, name: 'nope', topic: 'nope/x' });
+  const result = decodeJob(b.take(NOW).job, { ...LIMITS, mappings });
+
+  it('applies each message\'s mapping: topic tags, nested fields, the timestamp field', () => {
+    expect([...result.status]).toEqual([0, 0, REASON_CODE.timestamp_invalid, REASON_CODE.decode_error]);
+    expect(result.details[2]).toBe('timestamp field "ts" is missing');
+    expect(result.details[3]).toMatch(/a mapping the worker does not have/);
+    const p3 = decodeLogRecord(result.batches[0]!);
+    expect([...p3.msgDevice].map((i) => p3.strings[i])).toEqual(['press-1', 'pump-2']);
+    expect([...p3.metric].map((m, i) => [p3.strings[m], p3.strings[p3.tags[i]!], p3.time[i], p3.value[i]])).toEqual([
+      ['t', 'site=oslo', NOW, 21.5],
+      ['env.h', 'site=oslo', NOW, 40],
+      ['t', '', NOW - 2000, 1],
+    ]);
   });
 });

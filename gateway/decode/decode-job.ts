@@ -1,6 +1,20 @@
 import type { PayloadKind } from './payload-decoder.js';
 
 /**
+ * A JSON payload from a topic of `ingest.mappings`: the mapping's index (the worker has the
+ * same list from workerData), its name (for dead letters) and the topic, whose levels
+ * give the tag values: they are not in the payload, so they travel per message.
+ */
+export interface MappedPayload {
+  mapping: number;
+  name: string;
+  topic: string;
+}
+
+/** How the worker reads a payload: the native protobuf or JSON form, or through a mapping. */
+export type JobKind = PayloadKind | MappedPayload;
+
+/**
  * The contract between the main thread and a decode worker. A job is one micro-batch:
  * every payload copied into ONE buffer plus a Uint32Array of per-message metadata, so a
  * job crosses threads as two transferred buffers and a short string list, whatever the
@@ -11,21 +25,25 @@ export interface DecodeJob {
   receivedAtMs: number;
   /** All payloads concatenated. */
   payloads: Uint8Array;
-  /** META_STRIDE entries per message: [offset, length, partition, deviceIdx, deviceTagsIdx, kind]. */
+  /** META_STRIDE entries per message: [offset, length, partition, deviceIdx, deviceTagsIdx, kind, topicIdx]. */
   meta: Uint32Array;
-  /** Device ids and device tag strings referenced by meta. */
+  /** Device ids, device tag strings and mapped topics referenced by meta. */
   strings: string[];
 }
 
-export const META_STRIDE = 6;
+export const META_STRIDE = 7;
 export const META_OFFSET = 0;
 export const META_LENGTH = 1;
 export const META_PARTITION = 2;
 export const META_DEVICE = 3;
 export const META_DEVICE_TAGS = 4;
 export const META_KIND = 5;
+/** A mapped payload's topic (a strings index); 0 and unused for the native kinds. */
+export const META_TOPIC = 6;
 export const KIND_PROTOBUF = 0;
 export const KIND_JSON = 1;
+/** KIND_MAPPED + i: through mapping i of `ingest.mappings`. */
+export const KIND_MAPPED = 2;
 /** msgPartitionIndex of a refused message: it is in no batch. */
 export const NO_INDEX = 0xffffffff;
 
@@ -102,7 +120,7 @@ export class DecodeJobBuilder {
   }
 
   /** Copies a payload in; returns its message index in the job. `deviceTags` is the device's canonical registry tag string ('' = none). */
-  add(payload: Uint8Array, partition: number, deviceId: string, deviceTags: string, kind: PayloadKind): number {
+  add(payload: Uint8Array, partition: number, deviceId: string, deviceTags: string, kind: JobKind): number {
     if (this.used + payload.length > this.payloads.length) {
       this.payloads = grow(this.payloads, this.used + payload.length, this.used);
     }
@@ -117,7 +135,13 @@ export class DecodeJobBuilder {
     m[at + META_PARTITION] = partition;
     m[at + META_DEVICE] = this.intern(deviceId);
     m[at + META_DEVICE_TAGS] = this.intern(deviceTags);
-    m[at + META_KIND] = kind === 'json' ? KIND_JSON : KIND_PROTOBUF;
+    if (typeof kind === 'string') {
+      m[at + META_KIND] = kind === 'json' ? KIND_JSON : KIND_PROTOBUF;
+      m[at + META_TOPIC] = 0;
+    } else {
+      m[at + META_KIND] = KIND_MAPPED + kind.mapping;
+      m[at + META_TOPIC] = this.intern(kind.topic);
+    }
     this.used += payload.length;
     return this.count++;
   }

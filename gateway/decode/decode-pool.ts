@@ -1,6 +1,6 @@
 import { Piscina } from 'piscina';
 import { compiledWorkerFile, SluiceError } from '../../core/index.js';
-import type { PayloadLimits } from './config.js';
+import type { WorkerData } from './config.js';
 import type { DecodeJob, DecodeResult } from './decode-job.js';
 import { decodeJob } from './decode.worker.js';
 
@@ -9,8 +9,8 @@ export interface DecodePoolOptions {
   threads: number;
   /** Jobs that may wait for a worker beyond the ones running. */
   maxQueue: number;
-  /** Payload limits, handed to every worker as workerData. */
-  limits: PayloadLimits;
+  /** Payload limits and ingest.mappings, handed to every worker as workerData. */
+  limits: WorkerData;
   /** Jobs of at most this many payload bytes are decoded on the calling thread (decode.inlineMaxBytes); default 0: always in a worker. */
   inlineMaxBytes?: number;
 }
@@ -31,7 +31,7 @@ export class DecodePool {
   private readonly capacity: number;
   private inFlightJobs = 0;
   private waiters: (() => void)[] = [];
-  private readonly limits: PayloadLimits;
+  private readonly limits: WorkerData;
   private readonly inlineMaxBytes: number;
   /** Jobs decoded on the calling thread and in a worker, since the pool was made. */
   readonly stats = { inline: 0, worker: 0 };

@@ -1,20 +1,23 @@
 import { Piscina } from 'piscina';
 import { ColumnarBatchBuilder, compressBatch } from '../../proto/index.js';
-import type { PayloadLimits } from './config.js';
+import { MappingRules } from '../mappings/index.js';
+import type { WorkerData } from './config.js';
 import {
   jobMessageCount,
   jobPayload,
   KIND_JSON,
+  KIND_MAPPED,
   META_DEVICE,
   META_DEVICE_TAGS,
   META_KIND,
   META_PARTITION,
   META_STRIDE,
+  META_TOPIC,
   NO_INDEX,
   type DecodeJob,
   type DecodeResult,
 } from './decode-job.js';
-import { decodePayload, type DecodeContext, type PayloadOutcome } from './payload-decoder.js';
+import { decodeMappedPayload, decodePayload, type DecodeContext, type PayloadOutcome } from './payload-decoder.js';
 import { REASON_CODE } from './reasons.js';
 
 /**
@@ -30,12 +33,20 @@ let shared: ColumnarBatchBuilder | undefined;
 /** Past this many readings in one partition batch, the grown builder is dropped after the job. */
 const KEEP_BUILDER_UP_TO = 1 << 18;
 
+/** The mappings of a workerData object, prepared once: a worker (or the inline path) is given the same object for its life. */
+const preparedMappings = new WeakMap<WorkerData, readonly MappingRules[]>();
+function mappingsOf(limits: WorkerData): readonly MappingRules[] {
+  let rules = preparedMappings.get(limits);
+  if (rules === undefined) preparedMappings.set(limits, (rules = (limits.mappings ?? []).map((m, i) => new MappingRules(m, i))));
+  return rules;
+}
+
 /**
  * Decodes every payload of a job into one ColumnarBatch per partition, with a status per
  * message. Batches come back snappy-compressed, ready for the log: compression is CPU
  * the worker has to spare and the main thread does not.
  */
-export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
+export function decodeJob(job: DecodeJob, limits: WorkerData): DecodeResult {
   const n = jobMessageCount(job);
   const status = new Uint8Array(n);
   const readings = new Uint32Array(n);
@@ -49,6 +60,7 @@ export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
   const metricIndex = new Map<string, number>();
   const ctx: DecodeContext = { receivedAtMs: job.receivedAtMs, deviceIdx: 0, deviceTagsIdx: 0, limits };
   const meta = job.meta;
+  const mappings = mappingsOf(limits);
   // Job string index → builder string index, valid for the partition recorded beside it: a
   // device id lives in one partition, so this saves two Map lookups per message.
   const internedAs = new Uint32Array(job.strings.length);
@@ -82,7 +94,9 @@ export function decodeJob(job: DecodeJob, limits: PayloadLimits): DecodeResult {
       ctx.deviceIdx = intern(builder, meta[at + META_DEVICE]!);
       ctx.deviceTagsIdx = intern(builder, meta[at + META_DEVICE_TAGS]!);
       const before = builder.messageCount;
-      const out = decodeOne(jobPayload(job, i), meta[at + META_KIND] === KIND_JSON, ctx, builder);
+      const kind = meta[at + META_KIND]!;
+      const mapping = kind >= KIND_MAPPED ? (mappings[kind - KIND_MAPPED] ?? null) : undefined;
+      const out = decodeOne(jobPayload(job, i), kind === KIND_JSON, mapping, job.strings[meta[at + META_TOPIC]!]!, ctx, builder);
       status[i] = out.reason;
       details[i] = out.detail ?? '';
       if (out.reason === REASON_CODE.accepted) {
@@ -144,10 +158,16 @@ function seriesHash(key: string): number {
   return h >>> 0;
 }
 
-/** decodePayload, but a throw from anywhere (a bug, not a bad payload) refuses this payload only, not the job. */
-function decodeOne(bytes: Uint8Array, json: boolean, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
+/**
+ * decodePayload (or decodeMappedPayload when `mapping` is set), but a throw from anywhere
+ * (a bug, not a bad payload) refuses this payload only, not the job. `mapping` null: the
+ * job names a mapping this worker was not given, a bug too.
+ */
+function decodeOne(bytes: Uint8Array, json: boolean, mapping: MappingRules | null | undefined, topic: string, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
   const before = builder.messageCount;
   try {
+    if (mapping === null) throw new Error('the job names a mapping the worker does not have');
+    if (mapping !== undefined) return decodeMappedPayload(bytes, mapping, topic, ctx, builder);
     return decodePayload(bytes, json ? 'json' : 'protobuf', ctx, builder);
   } catch (err) {
     if (builder.messageCount > before) builder.abortMessage();
@@ -163,7 +183,7 @@ export function resultTransferList(r: DecodeResult): ArrayBuffer[] {
 
 /** The piscina entry point: limits come from workerData (validated on the main thread); the result's buffers are moved, not copied. */
 export default function decode(job: DecodeJob): unknown {
-  const limits = Piscina.workerData as PayloadLimits | undefined;
+  const limits = Piscina.workerData as WorkerData | undefined;
   if (limits === undefined) throw new Error('decode.worker: no limits in workerData (run it through DecodePool)');
   const result = decodeJob(job, limits);
   // A custom transferable: piscina moves every buffer in the list and posts the value.

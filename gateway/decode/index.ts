@@ -1,6 +1,6 @@
 export { REASON_CODE, REASON_NAMES, REJECT_REASONS, reasonName, type ReasonCode, type ReasonName, type RejectReason } from './reasons.js';
-export { decodeLimitsSchema, parseDecodeLimits, type DecodeLimits, type DecodeLimitsInput, type PayloadLimits } from './config.js';
-export { decodePayload, type DecodeContext, type PayloadKind, type PayloadOutcome } from './payload-decoder.js';
+export { decodeLimitsSchema, parseDecodeLimits, type DecodeLimits, type DecodeLimitsInput, type PayloadLimits, type WorkerData } from './config.js';
+export { decodeMappedPayload, decodePayload, type DecodeContext, type PayloadKind, type PayloadOutcome } from './payload-decoder.js';
 export type { BatchFields, ReadingFields, SeriesFields } from './payload-fields.js';
 export {
   DecodeJobBuilder,
@@ -8,6 +8,7 @@ export {
   jobPayload,
   resultMetrics,
   KIND_JSON,
+  KIND_MAPPED,
   KIND_PROTOBUF,
   META_DEVICE,
   META_DEVICE_TAGS,
@@ -16,8 +17,11 @@ export {
   META_OFFSET,
   META_PARTITION,
   META_STRIDE,
+  META_TOPIC,
   NO_INDEX,
   type DecodeJob,
+  type JobKind,
+  type MappedPayload,
   type DecodeResult,
 } from './decode-job.js';
 export { DecodePool, workerFile, type DecodePoolOptions } from './decode-pool.js';

@@ -1,6 +1,8 @@
 import { encodeTagSet, ReadingBatch, tagProblem, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder } from '../../proto/index.js';
 import type { PayloadLimits } from './config.js';
+import type { MappingRules } from '../mappings/index.js';
 import { parseJsonPayload } from './json-payload.js';
+import { mapJsonPayload } from './mapped-json.js';
 import { toNumber64, type BatchFields, type ReadingFields, type SeriesFields } from './payload-fields.js';
 import { REASON_CODE, type ReasonCode } from './reasons.js';
 
@@ -85,6 +87,13 @@ export function decodePayload(
   return writer.write(batch, ctx, builder);
 }
 
+/** Maps, validates and writes one JSON payload from a mapped topic (`ingest.mappings`) into `builder` as one message. */
+export function decodeMappedPayload(bytes: Uint8Array, rules: MappingRules, topic: string, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
+  const mapped = mapJsonPayload(bytes, rules, topic);
+  if ('reason' in mapped) return refused(mapped.reason, mapped.detail);
+  return writer.write(mapped, ctx, builder);
+}
+
 function refused(reason: ReasonCode, detail: string): PayloadOutcome {
   return { reason, detail, readings: 0, metrics: NO_METRICS, series: NO_METRICS };
 }
@@ -112,6 +121,9 @@ class PayloadWriter {
   private lastSeries: string | null = null;
   /** The canonical tag string tagsIndex() interned last. */
   private lastTags = '';
+  /** The tags object tagsIndex() interned last in this payload, and its index: a mapped payload's readings share one. */
+  private lastTagsObject: Record<string, string> | null = null;
+  private lastTagsIdx = 0;
   // Consecutive readings (and payloads) usually share a metric: validate and intern it
   // once per run. The index is the batch's (the builder's since its last reset).
   private lastMetric: string | null = null;
@@ -151,6 +163,7 @@ class PayloadWriter {
     this.metrics.reset();
     this.series.reset();
     this.lastSeries = null;
+    this.lastTagsObject = null;
     builder.beginMessage(ctx.deviceIdx, ctx.deviceTagsIdx, seq);
     for (let i = 0; i < readings.length; i++) {
       const code = this.writeReading(readings[i]!);
@@ -259,6 +272,7 @@ class PayloadWriter {
   /** Interns the canonical tag string "k=v,k2=v2" (sorted by key; '' = index 0 when none), or a negative reason code. */
   private tagsIndex(tags: Record<string, string> | null | undefined): number {
     if (tags == null) return 0;
+    if (tags === this.lastTagsObject) return this.lastTagsIdx;
     let any = false;
     for (const _key in tags) {
       any = true;
@@ -272,7 +286,9 @@ class PayloadWriter {
     }
     const canonical = encodeTagSet(tags);
     this.lastTags = canonical;
-    return this.b.intern(canonical);
+    this.lastTagsObject = tags;
+    this.lastTagsIdx = this.b.intern(canonical);
+    return this.lastTagsIdx;
   }
 }
 

@@ -35,6 +35,10 @@ export const REASON_CODE = {
   cardinality_limit: 13,
   /** Event time after receivedAt + timestampSkewFutureMs (a device clock ahead). */
   timestamp_future: 14,
+  /** A mapped payload (ingest.mappings) whose timestamp field is missing or not in the mapping's format. */
+  timestamp_invalid: 15,
+  /** A mapped payload with a value a mapping cannot take: an array, or an object as a tag. */
+  value_unsupported: 16,
 } as const;
 
 export type ReasonName = keyof typeof REASON_CODE;

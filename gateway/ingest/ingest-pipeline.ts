@@ -4,7 +4,7 @@ import { compressBatch, MSG_FLAG_DROPPED, msgFlagsOffset, uncompressBatch } from
 import type { IngestConfig } from '../config.js';
 import type { DeadLetterRecorder } from '../dead-letters.js';
 import type { DeviceFlows } from '../device-flow.js';
-import { DecodeJobBuilder, reasonName, type DecodePool, type DecodeResult, type PayloadKind } from '../decode/index.js';
+import { DecodeJobBuilder, reasonName, type DecodePool, type DecodeResult, type JobKind } from '../decode/index.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { AckQueue, type PublishDone } from './ack-queue.js';
 
@@ -13,6 +13,8 @@ interface PendingPublish {
   device: string;
   partition: number;
   payload: Uint8Array;
+  /** The ingest.mappings entry that took the topic, for the dead letter; undefined for the native topics. */
+  mapping: string | undefined;
   /** Undefined for QoS 0, which was released on acceptance. */
   done: PublishDone | undefined;
 }
@@ -63,6 +65,7 @@ export class IngestPipeline {
   /** Publishes received since the last cut, by kind: counted per batch, not per message (prom-client's inc hashes labels). */
   private receivedProtobuf = 0;
   private receivedJson = 0;
+  private receivedMapped = 0;
   private inflight = 0;
   private readonly held: (() => void)[] = [];
   /** Per device: its metric names and its series' hashes (memory: bounded by the two guards). */
@@ -75,10 +78,12 @@ export class IngestPipeline {
 
   private readonly messagesProtobuf;
   private readonly messagesJson;
+  private readonly messagesMapped;
 
   constructor(private readonly o: IngestPipelineOptions) {
     this.messagesProtobuf = o.metrics.messages.labels('protobuf');
     this.messagesJson = o.metrics.messages.labels('json');
+    this.messagesMapped = o.metrics.messages.labels('mapped');
   }
 
   /** Payload bytes accepted and not yet durable. */
@@ -90,13 +95,14 @@ export class IngestPipeline {
    * Takes one telemetry payload. `done` is called when it is durable (QoS 1), or as soon
    * as it is accepted into a batch (QoS 0); either way later if the pipeline is full.
    */
-  submit(device: string, partition: number, deviceTags: string, kind: PayloadKind, payload: Uint8Array, qos: number, done: PublishDone): void {
+  submit(device: string, partition: number, deviceTags: string, kind: JobKind, payload: Uint8Array, qos: number, done: PublishDone): void {
     if (this.closed) {
       done(new Error('gateway is shutting down'));
       return;
     }
-    if (kind === 'json') this.receivedJson++;
-    else this.receivedProtobuf++;
+    if (kind === 'protobuf') this.receivedProtobuf++;
+    else if (kind === 'json') this.receivedJson++;
+    else this.receivedMapped++;
     if (this.inflight > 0 && this.inflight + payload.byteLength > this.o.config.maxInflightBytes) {
       this.o.metrics.heldPublishes.inc();
       this.held.push(() => {
@@ -108,11 +114,11 @@ export class IngestPipeline {
     this.accept(device, partition, deviceTags, kind, payload, qos, done);
   }
 
-  private accept(device: string, partition: number, deviceTags: string, kind: PayloadKind, payload: Uint8Array, qos: number, done: PublishDone): void {
+  private accept(device: string, partition: number, deviceTags: string, kind: JobKind, payload: Uint8Array, qos: number, done: PublishDone): void {
     this.inflight += payload.byteLength;
     this.job.add(payload, partition, device, deviceTags, kind);
     if (this.pending.length === 0) this.pendingSince = performance.now();
-    this.pending.push({ device, partition, payload, done: qos === 0 ? undefined : done });
+    this.pending.push({ device, partition, payload, mapping: typeof kind === 'string' ? undefined : kind.name, done: qos === 0 ? undefined : done });
     this.pendingBytes += payload.byteLength;
     if (qos === 0) done(null);
     const c = this.o.config;
@@ -182,6 +188,8 @@ export class IngestPipeline {
   private countReceived(): void {
     if (this.receivedProtobuf > 0) this.messagesProtobuf.inc(this.receivedProtobuf);
     if (this.receivedJson > 0) this.messagesJson.inc(this.receivedJson);
+    if (this.receivedMapped > 0) this.messagesMapped.inc(this.receivedMapped);
+    this.receivedMapped = 0;
     this.receivedProtobuf = 0;
     this.receivedJson = 0;
   }
@@ -249,7 +257,7 @@ export class IngestPipeline {
 
   private reject(publish: PendingPublish, reason: string, detail: string | undefined): void {
     this.o.metrics.rejects.inc({ reason });
-    this.o.deadLetters.record(publish.device, reason, publish.payload, detail || undefined);
+    this.o.deadLetters.record(publish.device, reason, publish.payload, detail || undefined, publish.mapping);
   }
 
   private release(batch: PendingPublish[], err: Error | undefined): void {
