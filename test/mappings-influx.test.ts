@@ -63,4 +63,29 @@ describe('ingest.mappings → InfluxDB', () => {
     expect(byMetric.temperature).toMatchObject({ time: window, site: 'oslo', count: 2, sum: 43, min: 20, max: 23, first: 20, last: 23 });
     expect(byMetric['env.hum']).toMatchObject({ time: window, site: 'oslo', count: 2, sum: 84 });
   });
+
+  it('with a sequence field, a re-sent payload is counted once', async () => {
+    const dir = await tempDir();
+    cleanups.push(dir.remove);
+    const db = `mapped_seq_${Date.now()}`;
+    const mappings = [{ name: 'meters', topic: 'meters/+device/state', timestamp: { field: 'ts' }, sequence: 'n' }];
+    const config = await testNodeConfig(dir.path, influx.url, { 'influx.database': db, 'ingest.mappings': JSON.stringify(mappings), 'time.idleTimeout': '200ms', 'checkpoint.interval': '500ms' });
+    const node = await startTestNode(config);
+    cleanups.push(() => node.stop());
+
+    const window = Math.floor((Date.now() - 5 * 60_000) / 10_000) * 10_000;
+    const first = { n: 1, ts: window + 1000, kwh: 1 };
+    const second = { n: 2, ts: window + 2000, kwh: 2 };
+    // The re-send of the second comes before the third, so once the third is in the window
+    // the re-send has been judged: counted, the count is 4; dropped, 3.
+    const lines = [first, second, second, { n: 3, ts: window + 3000, kwh: 4 }].map((doc) => JSON.stringify(doc)).join('\n');
+    await new Promise<void>((resolve, reject) => {
+      const pub = execFile('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(node.ports.mqtt), '-i', 'meter-7', '-q', '1', '-t', 'meters/meter-7/state', '-l'], { timeout: 10_000 }, (err) => (err ? reject(err) : resolve()));
+      pub.stdin!.end(`${lines}\n`);
+    });
+
+    const q = `SELECT * FROM "${db}"."autogen"."telemetry_10s" WHERE "device" = 'meter-7' AND "last" = 4`;
+    const [row] = await waitForRows(q, 1);
+    expect(row).toMatchObject({ time: window, metric: 'kwh', count: 3, sum: 7 });
+  });
 });

@@ -109,6 +109,19 @@ describe('decodeMappedPayload: JSON on mapped topics', () => {
     refused({ x: 1, ts: 0 }, REASON_CODE.timestamp_invalid, /not a unix_s time/, { timestamp: { field: 'ts', format: 'unix_s' } });
   });
 
+  it('takes seq from the sequence field (a number or a decimal string), which is not a reading', () => {
+    const seq = { sequence: 'n' };
+    expect(map({ t: 1, n: 42 }, seq)).toMatchObject({ seq: 42, readings: [{ metric: 't', value: 1 }] });
+    expect(map({ t: 1, n: '9007199254740991' }, seq).seq).toBe(9007199254740991);
+    expect(map({ t: 1, meta: { n: 7 } }, { sequence: 'meta.n' }).seq).toBe(7);
+  });
+
+  it('refuses a missing sequence, or one that is not a whole number from 1 to 2^53 - 1', () => {
+    const seq = { sequence: 'n' };
+    refused({ t: 1 }, REASON_CODE.seq_invalid, /^sequence field "n" is missing$/, seq);
+    for (const n of [0, -1, 1.5, '12a', 9007199254740992, '9007199254740993', true]) refused({ t: 1, n }, REASON_CODE.seq_invalid, /^sequence field "n" .* is not a whole number/, seq);
+  });
+
   it('applies the limits of the native paths: time skew, metric names, tag values, readings per message', () => {
     refused({ x: 1, ts: NOW + 60_000 }, REASON_CODE.timestamp_future, /after the receive time/, { timestamp: { field: 'ts' } });
     refused({ 'bad name': 1 }, REASON_CODE.metric_name_invalid, /"bad name"/);

@@ -10,8 +10,10 @@ import { REASON_CODE, type ReasonCode } from './reasons.js';
  * reading; an array refuses the payload (value_unsupported). Fields named as tags or as
  * the timestamp are not readings. Every reading gets the same tags: the topic levels and
  * fields the mapping names. Time: the timestamp field when the mapping has one (missing or
- * unparsable refuses the payload, timestamp_invalid), else the receive time. seq is 0:
- * mapped payloads have none, and the processors never de-duplicate seq 0.
+ * unparsable refuses the payload, timestamp_invalid), else the receive time. seq: the
+ * sequence field when the mapping has one (missing, or not a whole number from 1 to
+ * 2^53 − 1, refuses the payload, seq_invalid), so a re-send is counted once; else 0,
+ * which the processors never de-duplicate.
  */
 
 /** A refused payload: the reason and the dead-letter detail. */
@@ -54,13 +56,22 @@ export function mapJsonPayload(bytes: Uint8Array, rules: MappingRules, topic: st
     timeUnixMs = t;
   }
   if (timeUnixMs !== 0) for (const r of walk.readings) r.timeUnixMs = timeUnixMs;
-  return { seq: 0, readings: walk.readings };
+  let seq = 0;
+  if (rules.sequence !== undefined) {
+    seq = parseSequence(walk.seq);
+    if (seq === 0) {
+      const what = walk.seq === undefined ? 'is missing' : `${show(walk.seq)} is not a whole number from 1 to 2^53 − 1`;
+      return { reason: REASON_CODE.seq_invalid, detail: `sequence field "${rules.sequence}" ${what}` };
+    }
+  }
+  return { seq, readings: walk.readings };
 }
 
 /** The depth-first walk over the payload's fields, collecting readings, tags and the timestamp. */
 class Walk {
   readonly readings: ReadingFields[] = [];
   time: unknown = undefined;
+  seq: unknown = undefined;
 
   constructor(
     private readonly rules: MappingRules,
@@ -74,6 +85,10 @@ class Walk {
       const v = obj[key];
       if (path === timestamp?.field) {
         this.time = v;
+        continue;
+      }
+      if (path === this.rules.sequence) {
+        this.seq = v;
         continue;
       }
       if (v === null || exclude.has(path)) continue;
@@ -100,6 +115,12 @@ class Walk {
     }
     return undefined;
   }
+}
+
+/** A sequence field's value as a seq, 0 when it is not a whole number from 1 to 2^53 − 1 (a number or a decimal string). */
+function parseSequence(v: unknown): number {
+  const n = typeof v === 'string' && UNSIGNED_INT.test(v) ? Number(v) : v;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 1 ? n : 0;
 }
 
 function unsupported(path: string, v: unknown, hint: string): MappingRefusal {

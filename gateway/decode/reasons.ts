@@ -39,6 +39,8 @@ export const REASON_CODE = {
   timestamp_invalid: 15,
   /** A mapped payload with a value a mapping cannot take: an array, or an object as a tag. */
   value_unsupported: 16,
+  /** A mapped payload whose sequence field is missing or not a whole number from 1 to 2^53 − 1. */
+  seq_invalid: 17,
 } as const;
 
 export type ReasonName = keyof typeof REASON_CODE;

@@ -54,6 +54,7 @@ describe('ingest.mappings config', () => {
     expect(problems([{ ...factory, tags: { fromFields: ['metric'] } }])).toEqual([expect.stringMatching(/^0\.tags\.fromFields\.0: "metric" cannot be a tag key: .*reserved/)]);
     expect(problems([{ ...factory, tags: { fromTopic: ['site'], fromFields: ['site'] } }])).toEqual(['0.tags: tag "site" is named twice: name each tag once']);
     expect(problems([{ ...factory, timestamp: { field: 'ts' }, tags: { fromFields: ['ts'] } }])).toEqual(['0.tags.fromFields.0: "ts" is the timestamp field: a field is a tag or the time, not both']);
+    expect(problems([{ ...factory, timestamp: { field: 'ts' }, sequence: 'ts' }])).toEqual(['0.sequence: "ts" is also the timestamp or a tag field: a field is one of sequence, timestamp or tag']);
   });
 
   it('refuses a pattern that can match the native topics', () => {

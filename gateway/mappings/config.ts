@@ -38,6 +38,13 @@ export const ingestMappingSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * No default (not de-duplicated): the field holding the message's sequence number, a
+     * whole number from 1 that the device increases per message (a counter, or a time in
+     * ms). It is the ReadingBatch seq of the native topics: a QoS 1 re-send after a lost
+     * PUBACK carries the same number and is counted once. Without it a re-send counts twice.
+     */
+    sequence: path().optional(),
     tags: z
       .object({
         /** Default none: named topic levels whose values become tags of every reading, keyed by the level name. */
@@ -79,6 +86,9 @@ export const ingestMappingSchema = z
       tagKeyIssue(ctx, ['tags', 'fromFields', i], field);
       if (field === m.timestamp?.field) ctx.addIssue({ code: 'custom', path: ['tags', 'fromFields', i], message: `"${field}" is the timestamp field: a field is a tag or the time, not both` });
     });
+    if (m.sequence !== undefined && (m.sequence === m.timestamp?.field || m.tags.fromFields.includes(m.sequence))) {
+      ctx.addIssue({ code: 'custom', path: ['sequence'], message: `"${m.sequence}" is also the timestamp or a tag field: a field is one of sequence, timestamp or tag` });
+    }
     const tagKeys = [...m.tags.fromTopic, ...m.tags.fromFields];
     const twice = tagKeys.find((key, i) => tagKeys.indexOf(key) !== i);
     if (twice !== undefined) ctx.addIssue({ code: 'custom', path: ['tags'], message: `tag "${twice}" is named twice: name each tag once` });

@@ -14,6 +14,8 @@ export class MappingRules {
   readonly topicTags: readonly (readonly [string, number])[];
   readonly separator: string;
   readonly timestamp: IngestMapping['timestamp'];
+  /** The sequence field's path, undefined when the mapping has none. */
+  readonly sequence: string | undefined;
   readonly fieldTags: ReadonlySet<string>;
   readonly include: ReadonlySet<string> | undefined;
   readonly exclude: ReadonlySet<string>;
@@ -31,6 +33,7 @@ export class MappingRules {
     this.topicTags = mapping.tags.fromTopic.map((key) => [key, levelIndex(levels, key)] as const);
     this.separator = mapping.separator;
     this.timestamp = mapping.timestamp;
+    this.sequence = mapping.sequence;
     this.fieldTags = new Set(mapping.tags.fromFields);
     this.include = mapping.fields.include === undefined ? undefined : new Set(mapping.fields.include);
     this.exclude = new Set(mapping.fields.exclude);
