@@ -135,6 +135,9 @@ export class InfluxHttp {
     const detail = influxMessage(err);
     if (status === 413) return { kind: 'tooLarge', message: detail };
     if (status === 400 || status === 422) return { kind: 'badPoints', message: detail };
+    // 1.x before 1.8 answers a write to a missing retention policy with 500 (1.8: 404): not an
+    // outage but something only an operator fixes, like a missing database.
+    if (status === 500 && this.config.version === 1 && /retention policy not found/i.test(detail)) throw new SinkRejectedError(this.rejection(404, detail, rp ?? this.config.retentionPolicy), status, { cause: err });
     if (status === 408 || status === 429 || status >= 500) {
       const message = `InfluxDB at ${this.config.url} answered ${status}: ${detail}`;
       const retryAfterMs = status === 429 || status === 503 ? retryAfter(err.headers?.['retry-after']) : undefined;
