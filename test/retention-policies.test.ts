@@ -4,19 +4,26 @@
  * and says what is missing when the user may not create one.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InfluxSink, InfluxWriter, influxConfigSchema, retentionRoute, type SinkPoint } from '../processors/sink/index.js';
 import { startInfluxd, type TestInfluxd } from './harness/influxdb.js';
+import { comparePoints, LockstepFleet } from './harness/lockstep-fleet.js';
+import { nodeArgs, until, watchNode, WINDOW_MS } from './harness/pipeline-node.js';
+import { spawnSluice } from './harness/sluice-process.js';
+import { tempDir } from './harness/temp-dir.js';
 
 let influx: TestInfluxd;
 let secured: TestInfluxd;
 const writers: InfluxWriter[] = [];
+const cleanups: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
   [influx, secured] = await Promise.all([startInfluxd(), startInfluxd({ auth: true })]);
 });
-afterEach(() => {
+afterEach(async () => {
   for (const writer of writers.splice(0)) writer.close();
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 afterAll(async () => {
   await Promise.all([influx?.destroy(), secured?.destroy()]);
@@ -134,5 +141,45 @@ describe('retention policies per output on influxd 1.6', () => {
     await secured.query(`CREATE RETENTION POLICY "short" ON "${db}" DURATION 1d REPLICATION 1`);
     await flushed;
     expect(await count(secured, db, 'short', 'readings')).toBe(1);
+  });
+});
+
+describe('sluice start with retention policies per output', () => {
+  it('creates the policies and writes readings to short, windows and sluice_stats to long, nothing to autogen', { timeout: 120_000 }, async () => {
+    const db = database();
+    const dir = await tempDir();
+    cleanups.push(() => dir.remove());
+    const node = spawnSluice([
+      ...(await nodeArgs(join(dir.path, 'data'), influx, db)),
+      '--set', 'outputs.raw=true', '--set', 'stats.interval=300ms',
+      '--set', 'influx.retentionPolicies.raw=short', '--set', 'influx.retentionPolicies.windows=long', '--set', 'influx.retentionPolicies.stats=long',
+      '--set', 'influx.createRetentionPolicies=[{name: short, duration: 1d}, {name: long, duration: INF}]',
+    ]);
+    watchNode(() => node, cleanups);
+    const { mqtt } = await node.ready;
+    const base = Math.floor((Date.now() - 20 * 60_000) / WINDOW_MS) * WINDOW_MS;
+    const fleet = new LockstepFleet(Array.from({ length: 3 }, (_, i) => `${db}-dev-${i}`), base);
+    await fleet.connect(`mqtt://127.0.0.1:${mqtt}`);
+    cleanups.push(() => fleet.close());
+    await fleet.run(20, 10);
+    const expected = fleet.expected(20, WINDOW_MS);
+    const rows = (rp: string, m: string) => influx.query(`SELECT * FROM "${db}"."${rp}"."${m}"`, db).catch(() => []);
+    await until('every window point in long', async () => (await rows('long', 'level_5s')).length >= expected.size);
+    await until('sluice_stats in long', async () => (await rows('long', 'sluice_stats')).length > 0);
+    // One point per reading: every device's 20 batches of readingsPerBatch.
+    const readingCount = fleet.ids.length * 20 * fleet.readingsPerBatch;
+    await until('every raw reading in short', async () => (await rows('short', 'readings')).length >= readingCount);
+    expect(comparePoints(await rows('long', 'level_5s'), expected)).toEqual({ missing: [], extra: [], mismatched: [] });
+    const readings = await rows('short', 'readings');
+    expect(readings).toHaveLength(readingCount);
+    expect(new Set(readings.map((r) => r.device))).toEqual(new Set(fleet.ids));
+    for (const [rp, m] of [['autogen', 'level_5s'], ['short', 'level_5s'], ['autogen', 'readings'], ['long', 'readings'], ['autogen', 'sluice_stats'], ['short', 'sluice_stats']] as const) {
+      expect(await rows(rp, m), `${m} in ${rp}`).toEqual([]);
+    }
+    const policies = await influx.query(`SHOW RETENTION POLICIES ON "${db}"`);
+    expect(policies.map(({ name, duration, default: isDefault }) => [name, duration, isDefault])).toEqual([
+      ['autogen', '0s', true], ['short', '24h0m0s', false], ['long', '0s', false],
+    ]);
+    expect(node.output.join('\n')).toMatch(/created retention policy short/);
   });
 });
