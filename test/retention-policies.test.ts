@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InfluxSink, InfluxWriter, influxConfigSchema, retentionRoute, type SinkPoint } from '../processors/sink/index.js';
 import { startInfluxd, type TestInfluxd } from './harness/influxdb.js';
 import { comparePoints, LockstepFleet } from './harness/lockstep-fleet.js';
-import { nodeArgs, until, watchNode, WINDOW_MS } from './harness/pipeline-node.js';
+import { nodeArgs, readyz, until, watchNode, WINDOW_MS } from './harness/pipeline-node.js';
 import { spawnSluice } from './harness/sluice-process.js';
 import { tempDir } from './harness/temp-dir.js';
 
@@ -181,5 +181,42 @@ describe('sluice start with retention policies per output', () => {
       ['autogen', '0s', true], ['short', '24h0m0s', false], ['long', '0s', false],
     ]);
     expect(node.output.join('\n')).toMatch(/created retention policy short/);
+  });
+
+  it('as a user that is not an admin: logs the policy it may not create and the statement to run, not ready until an admin runs it', { timeout: 120_000 }, async () => {
+    const db = database();
+    const user = `writer_${db}`;
+    await secured.query(`CREATE DATABASE "${db}"`);
+    await secured.query(`CREATE USER "${user}" WITH PASSWORD 'pw'`);
+    await secured.query(`GRANT ALL ON "${db}" TO "${user}"`);
+    const dir = await tempDir();
+    cleanups.push(() => dir.remove());
+    const node = spawnSluice([
+      ...(await nodeArgs(join(dir.path, 'data'), secured, db)),
+      '--set', `influx.username=${user}`, '--set', 'influx.password=pw', '--set', 'influx.maxRetryDelay=300ms', '--set', 'stats.enabled=false',
+      '--set', 'influx.retentionPolicies.windows=long',
+      '--set', 'influx.createRetentionPolicies=[{name: long, duration: INF}]',
+    ]);
+    watchNode(() => node, cleanups);
+    const { mqtt, http } = await node.ready;
+    const statement = `CREATE RETENTION POLICY "long" ON "${db}" DURATION INF REPLICATION 1`;
+    const logged = (): string[] => node.output.flatMap((line) => (line.startsWith('{') ? [String((JSON.parse(line) as { msg?: unknown }).msg)] : []));
+    await until('the refusal logged', () => Promise.resolve(logged().includes(
+      `InfluxDB: retention policy long does not exist on database ${db} and influx.username ${user} may not create it (\`${statement}\` needs an admin): run it as an admin, or write this output to an existing policy`,
+    )));
+    const base = Math.floor((Date.now() - 20 * 60_000) / WINDOW_MS) * WINDOW_MS;
+    const fleet = new LockstepFleet([`${db}-dev-0`], base);
+    await fleet.connect(`mqtt://127.0.0.1:${mqtt}`);
+    cleanups.push(() => fleet.close());
+    await fleet.run(10, 10);
+    await until('not ready, saying which policy is missing', async () => {
+      const { status, body } = await readyz(http);
+      return status === 503 && body.includes('retention policy long does not exist');
+    });
+    await secured.query(statement);
+    const expected = fleet.expected(10, WINDOW_MS);
+    await until('the windows written to long once it exists', async () => (await secured.query(`SELECT * FROM "${db}"."long"."level_5s"`, db)).length >= expected.size);
+    expect(comparePoints(await secured.query(`SELECT * FROM "${db}"."long"."level_5s"`, db), expected)).toEqual({ missing: [], extra: [], mismatched: [] });
+    await until('ready again', async () => (await readyz(http)).status === 200);
   });
 });
