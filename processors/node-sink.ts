@@ -1,7 +1,7 @@
 import type { Logger } from '../core/index.js';
 import type { ProcessorConfig } from './config.js';
 import type { ProcessorMetrics } from './metrics.js';
-import { InfluxSink, InfluxWriter, type SinkPoint, type SinkPointId, type WriteGate } from './sink/index.js';
+import { InfluxSink, InfluxWriter, retentionRoute, type SinkPoint, type SinkPointId, type WriteGate } from './sink/index.js';
 
 /** A ProcessorNode's InfluxDB output: the writer, the sink in front of it, and what the tasks call. */
 export interface NodeSink {
@@ -40,7 +40,10 @@ export function createNodeSink(config: ProcessorConfig, metrics: ProcessorMetric
       onSinkRefusal?.(err === undefined ? undefined : `InfluxDB refuses writes: ${err.message} [${err.code}]`);
     },
   });
-  const sink = new InfluxSink({ writer, batchSize: config.influx.batchSize, flushInterval: config.influx.flushInterval, gate, onGateClosed: () => metrics.sinkGateWaits.inc() });
+  const sink = new InfluxSink({
+    writer, batchSize: config.influx.batchSize, flushInterval: config.influx.flushInterval, gate, onGateClosed: () => metrics.sinkGateWaits.inc(),
+    route: retentionRoute(config.influx),
+  });
   // Counted once per run of emits (a task step), not per point: a prom-client inc() costs
   // more than the point's buffering. The microtask runs before anything else can read it.
   let uncounted = 0;

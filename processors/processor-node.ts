@@ -407,7 +407,8 @@ export class ProcessorNode {
   }
 
   /**
-   * Makes sure the database exists (see InfluxWriter.ensureDatabase), waiting for InfluxDB to
+   * Makes sure the database and the retention policies the outputs are written to exist (see
+   * InfluxWriter.ensureDatabase and ensureRetentionPolicies), waiting for InfluxDB to
    * come up rather than failing the start. A database that is missing, or credentials
    * InfluxDB refuses, are logged and left to the writes: they wait (not ready, with the
    * reason) until an operator fixes it, and then go on without a restart.
@@ -416,7 +417,14 @@ export class ProcessorNode {
     for (let attempt = 1; this.running; attempt++) {
       try {
         const found = await this.out.writer.ensureDatabase();
-        if (found.state === 'missing') this.deps.logger.warn({ url: this.config.influx.url }, `InfluxDB: ${found.reason}`);
+        if (found.state === 'missing') {
+          this.deps.logger.warn({ url: this.config.influx.url }, `InfluxDB: ${found.reason}`);
+          return;
+        }
+        for (const rp of await this.out.writer.ensureRetentionPolicies()) {
+          if (rp.state === 'missing') this.deps.logger.warn({ url: this.config.influx.url, retentionPolicy: rp.name }, `InfluxDB: ${rp.reason}`);
+          else if (rp.state === 'created') this.deps.logger.info({ url: this.config.influx.url, retentionPolicy: rp.name }, `InfluxDB: created retention policy ${rp.name}`);
+        }
         return;
       } catch (err) {
         if (err instanceof SinkRejectedError) {

@@ -100,6 +100,26 @@ describe('sluice config check', () => {
     expect(code).toBe(1);
   });
 
+  it('retention policies: ✓ one that exists, ✗ one the user (not an admin) cannot create, with the statement to run, exit 1', async () => {
+    await influx.query('CREATE RETENTION POLICY "week" ON "checked" DURATION 7d REPLICATION 1');
+    const { code, lines } = await check(await config('policies', {
+      influx: { retentionPolicies: { raw: 'week', windows: 'forever' }, createRetentionPolicies: [{ name: 'forever', duration: 'INF' }] },
+    }));
+    expect(lines.filter((l) => l.includes('retention policy'))).toEqual([
+      '✓ InfluxDB retention policy week: exists (never altered by Sluice)',
+      '✗ InfluxDB retention policy forever: not listed by SHOW RETENTION POLICIES ON "checked", and influx.username ops is not an admin, so sluice start cannot create it: as an admin run `CREATE RETENTION POLICY "forever" ON "checked" DURATION INF REPLICATION 1`, or fix influx.retentionPolicies',
+    ]);
+    expect(code).toBe(1);
+    const admin = await check(await config('policies-admin', {
+      influx: { username: influx.admin!.username, password: influx.admin!.password, retentionPolicies: { windows: 'forever' }, createRetentionPolicies: [{ name: 'forever', duration: 'INF' }] },
+    }));
+    expect(admin.lines.filter((l) => l.includes('retention policy'))).toEqual([
+      '✓ InfluxDB retention policy forever: does not exist yet; sluice start creates it (influx.createRetentionPolicies: DURATION INF, and the user is an admin)',
+    ]);
+    expect(admin.code).toBe(0);
+    expect((await influx.query('SHOW RETENTION POLICIES ON "checked"')).map((rp) => rp.name)).toEqual(['autogen', 'week']);
+  });
+
   it('an unreachable InfluxDB: ✗ with the URL and the error, exit 1', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
     const { code, lines } = await check(await config('unreachable', { influx: { url } }));

@@ -4,9 +4,11 @@
  * database is there); then an empty write, which 1.x answers 204 only when the user may
  * write to the database (403 otherwise, 404 when it does not exist) and stores nothing.
  * v2/3.x: the empty write to the bucket checks the token, the org and the bucket at once.
+ * v1 with retention policies named (influx.retentionPolicy, influx.retentionPolicies):
+ * `SHOW RETENTION POLICIES` says whether each is there, or would be created at start.
  * Stops at the first failure: the later checks would only repeat it.
  */
-import { InfluxHttp, SinkRejectedError, type Attempt, type InfluxConfig, type QueryBody } from '../../processors/sink/index.js';
+import { createRetentionPolicyStatement, InfluxHttp, quoteIdent, retentionPoliciesUsed, SinkRejectedError, type Attempt, type InfluxConfig, type QueryBody } from '../../processors/sink/index.js';
 import { fail, pass, type CheckResult } from './check.js';
 
 export async function checkInflux(config: InfluxConfig): Promise<CheckResult[]> {
@@ -44,11 +46,45 @@ export async function checkInflux(config: InfluxConfig): Promise<CheckResult[]> 
       return results;
     }
     results.push(pass('external', name, 'exists'));
+    if (!(await checkRetentionPolicies(http, config, who, signal, results))) return results;
     await run(`InfluxDB write to ${config.database}`, async () => (ok(await http.write('', signal)), `${who} may write (checked with an empty write: nothing stored)`));
     return results;
   } finally {
     http.close();
   }
+}
+
+/** One line per retention policy the config writes to; false when one is missing and will not be created. */
+async function checkRetentionPolicies(http: InfluxHttp, config: InfluxConfig, who: string, signal: AbortSignal, results: CheckResult[]): Promise<boolean> {
+  const used = retentionPoliciesUsed(config);
+  if (used.length === 0) return true;
+  const show = `SHOW RETENTION POLICIES ON ${quoteIdent(config.database)}`;
+  let policies: string[];
+  try {
+    policies = listed(ok(await http.query(show, signal)), show);
+  } catch (err) {
+    results.push(fail('external', `InfluxDB retention policies of ${config.database}`, `${(err as Error).message}; the user needs READ (or ALL) on database ${config.database} to list them`));
+    return false;
+  }
+  let admin: boolean | undefined;
+  let good = true;
+  for (const rp of used) {
+    const name = `InfluxDB retention policy ${rp}`;
+    if (policies.includes(rp)) {
+      results.push(pass('external', name, 'exists (never altered by Sluice)'));
+      continue;
+    }
+    const definition = config.createRetentionPolicies?.find((d) => d.name === rp);
+    if (definition !== undefined && (admin ??= await isAdmin(http, signal))) {
+      results.push(pass('external', name, `does not exist yet; sluice start creates it (influx.createRetentionPolicies: DURATION ${definition.duration}, and the user is an admin)`));
+      continue;
+    }
+    const statement = createRetentionPolicyStatement(config.database, definition ?? { name: rp, duration: 'INF', replication: 1 });
+    const why = definition === undefined ? 'influx.createRetentionPolicies does not define it' : `${who} is not an admin, so sluice start cannot create it`;
+    results.push(fail('external', name, `not listed by ${show}, and ${why}: as an admin run \`${statement}\`${definition === undefined ? ' (with the duration you want)' : ''}, or fix influx.retentionPolicies`));
+    good = false;
+  }
+  return good;
 }
 
 /** The answer's body when the request succeeded; throws the reason when it did not. */
@@ -57,10 +93,10 @@ function ok(attempt: Attempt): unknown {
   throw new Error(attempt.kind === 'retry' ? attempt.error.message : attempt.message);
 }
 
-/** The database names of a SHOW DATABASES answer; throws its statement error. */
-function listed(body: unknown): string[] {
+/** The names (first column) of a SHOW DATABASES or SHOW RETENTION POLICIES answer; throws its statement error. */
+function listed(body: unknown, statement = 'SHOW DATABASES'): string[] {
   const result = (body as QueryBody | undefined)?.results?.[0];
-  if (result?.error !== undefined) throw new Error(`SHOW DATABASES failed: ${result.error}`);
+  if (result?.error !== undefined) throw new Error(`${statement} failed: ${result.error}`);
   return (result?.series ?? []).flatMap((series) => (series.values ?? []).map((row) => String(row[0])));
 }
 

@@ -39,6 +39,8 @@ export class StatsReporter {
   private busy = false;
   private failing = false;
   private databaseReady: boolean;
+  /** influx.retentionPolicies.stats; undefined: influx.retentionPolicy, as every other write. */
+  private readonly rp: string | undefined;
 
   constructor(private readonly o: StatsReporterOptions) {
     this.writer = new InfluxWriter(
@@ -46,6 +48,7 @@ export class StatsReporter {
       { onBadPoint: (line, message) => o.logger.warn({ line: line.slice(0, 200), message }, 'InfluxDB refused a sluice_stats point') },
     );
     this.databaseReady = o.influx.version !== 1;
+    this.rp = o.influx.retentionPolicies?.stats;
   }
 
   /** Starts reporting. */
@@ -61,11 +64,12 @@ export class StatsReporter {
     this.busy = true;
     try {
       if (!this.databaseReady) {
-        await this.writer.ensureDatabase();
+        // The policies too: `sluice gateway` runs no processor that would create them.
+        if ((await this.writer.ensureDatabase()).state !== 'missing') await this.writer.ensureRetentionPolicies();
         this.databaseReady = true;
       }
       const points = statsPoints(await this.o.collect(), this.memory, this.o.node, Date.now());
-      await this.writer.write(points.map(toLineProtocol));
+      await this.writer.write(points.map(toLineProtocol), this.rp);
       if (this.failing) this.o.logger.info('sluice_stats: InfluxDB takes reports again');
       this.failing = false;
     } catch (err) {

@@ -1,10 +1,11 @@
 /** The InfluxDB sink's configuration (`influx.*`, `outputs.*`): schema and defaults in one place. */
 import { z } from 'zod';
 import { duration } from '../../core/duration.js';
+import { retentionPoliciesSchema, retentionPoliciesUsed, retentionPolicyDefinitionSchema, retentionPolicyName } from './retention.js';
 
 /** Keys that only InfluxDB 2.x uses, and keys that only 1.x uses; setting one for the other version is a mistake. */
 const V2_ONLY = ['bucket', 'org', 'token'] as const;
-const V1_ONLY = ['retentionPolicy', 'username', 'password'] as const;
+const V1_ONLY = ['retentionPolicy', 'retentionPolicies', 'createRetentionPolicies', 'username', 'password'] as const;
 
 /** The `influx` section: where and how the sink writes. */
 export const influxConfigSchema = z
@@ -15,8 +16,22 @@ export const influxConfigSchema = z
     version: z.union([z.literal(1), z.literal(2)], { error: 'expected 1 (InfluxDB 1.x) or 2 (InfluxDB 2.x/3.x)' }).default(1),
     /** Default 'sluice'. v1 only: the database written to. */
     database: z.string().min(1, 'expected a database name').default('sluice'),
-    /** No default (the database's default retention policy). v1 only. */
-    retentionPolicy: z.string().min(1).optional(),
+    /** No default (the database's default retention policy). v1 only. Every output without its own in retentionPolicies is written to it. */
+    retentionPolicy: retentionPolicyName.optional(),
+    /**
+     * No default (every output to retentionPolicy). v1 only: the retention policy each output
+     * is written to, `{ raw, windows, alerts, stats }`: raw is `readings` and `late_readings`,
+     * windows every window measurement, alerts `alerts`, stats `sluice_stats`. An output left
+     * out goes to retentionPolicy, then the database's default.
+     */
+    retentionPolicies: retentionPoliciesSchema.optional(),
+    /**
+     * No default (none created). v1 only: policies `{ name, duration, replication?,
+     * shardDuration? }` created at start (`CREATE RETENTION POLICY`, admins only; a refusal is
+     * logged and the writes then say what is missing) when `SHOW RETENTION POLICIES` does not
+     * list them. An existing policy is never altered, and none is made the database's DEFAULT.
+     */
+    createRetentionPolicies: z.array(retentionPolicyDefinitionSchema).optional(),
     /** No default (no authentication). v1 only; sent as HTTP basic auth. */
     username: z.string().min(1).optional(),
     /** No default. v1 only; requires username. */
@@ -77,13 +92,18 @@ export const influxConfigSchema = z
       if (config.tls.insecureSkipVerify) ctx.addIssue({ code: 'custom', path: ['tls', 'insecureSkipVerify'], message: 'influx.tls.insecureSkipVerify is set but influx.url is not https://: use an https:// URL, or remove it' });
     }
     if (config.version === 2) {
+      for (const key of ['retentionPolicies', 'createRetentionPolicies'] as const) {
+        if (config[key] !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [key], message: `influx.${key} is only used with InfluxDB 1.x (2.x has no retention policies on the write path, and Sluice writes every output to influx.bucket): remove it and set the bucket's retention, or set influx.version: 1` });
+        }
+      }
       for (const key of V2_ONLY) {
         if (config[key] === undefined) {
           ctx.addIssue({ code: 'custom', path: [key], message: `influx.version is 2 but influx.${key} is not set: set influx.${key} (bucket, org and token are all required for InfluxDB 2.x)` });
         }
       }
       for (const key of V1_ONLY) {
-        if (config[key] !== undefined) {
+        if (config[key] !== undefined && key !== 'retentionPolicies' && key !== 'createRetentionPolicies') {
           ctx.addIssue({ code: 'custom', path: [key], message: `influx.${key} is only used with InfluxDB 1.x: remove it, or set influx.version: 1` });
         }
       }
@@ -97,6 +117,13 @@ export const influxConfigSchema = z
     if (config.password !== undefined && config.username === undefined) {
       ctx.addIssue({ code: 'custom', path: ['username'], message: 'influx.password is set but influx.username is not: set influx.username too' });
     }
+    const used = retentionPoliciesUsed(config);
+    const defined = new Set<string>();
+    config.createRetentionPolicies?.forEach((rp, i) => {
+      if (defined.has(rp.name)) ctx.addIssue({ code: 'custom', path: ['createRetentionPolicies', i, 'name'], message: `influx.createRetentionPolicies[${i}].name ${JSON.stringify(rp.name)} is defined twice: keep one definition` });
+      else if (!used.includes(rp.name)) ctx.addIssue({ code: 'custom', path: ['createRetentionPolicies', i, 'name'], message: `influx.createRetentionPolicies[${i}].name ${JSON.stringify(rp.name)} is not written to: name it in influx.retentionPolicies (raw, windows, alerts, stats) or influx.retentionPolicy, or remove the definition` });
+      defined.add(rp.name);
+    });
   });
 
 /** The `outputs` section: what the processors write besides window aggregates. */

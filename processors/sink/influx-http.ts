@@ -31,6 +31,8 @@ export class InfluxHttp {
   /** v2 only: /api/v2/delete with org and bucket. */
   private readonly deletePath: string = '';
   private readonly headers: Record<string, string> = {};
+  /** v1: the write path of each retention policy other than influx.retentionPolicy written to so far. */
+  private readonly rpWritePaths = new Map<string, string>();
 
   constructor(private readonly config: InfluxHttpConfig) {
     // Keep-alive: a processor writes every second; a new TCP (and TLS) handshake each time is waste.
@@ -43,9 +45,7 @@ export class InfluxHttp {
       this.writePath = `/api/v2/write?${query}`;
       this.deletePath = `/api/v2/delete?${new URLSearchParams({ org: config.org!, bucket: config.bucket! })}`;
     } else {
-      const query = new URLSearchParams({ db: config.database, precision: 'ms' });
-      if (config.retentionPolicy !== undefined) query.set('rp', config.retentionPolicy);
-      this.writePath = `/write?${query}`;
+      this.writePath = this.v1WritePath(config.retentionPolicy);
       if (config.username !== undefined) {
         this.headers.authorization = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
       }
@@ -58,9 +58,23 @@ export class InfluxHttp {
    * client's gzipThreshold, zlib's default level; an empty body, config check's write probe,
    * is sent as is).
    */
-  write(body: string, signal: AbortSignal): Promise<Attempt> {
+  write(body: string, signal: AbortSignal, rp?: string): Promise<Attempt> {
     const headers = { ...this.headers, 'content-type': 'text/plain; charset=utf-8' };
-    return this.send(this.writePath, body, headers, signal, 'POST', this.config.contentEncoding === 'gzip' ? 0 : undefined);
+    return this.send(this.writePathOf(rp), body, headers, signal, 'POST', this.config.contentEncoding === 'gzip' ? 0 : undefined, rp);
+  }
+
+  /** v1: /write to retention policy `rp` (influx.retentionPolicy when undefined). v2 has one path: the config refuses per-output policies there. */
+  private writePathOf(rp: string | undefined): string {
+    if (rp === undefined || this.config.version === 2) return this.writePath;
+    let path = this.rpWritePaths.get(rp);
+    if (path === undefined) this.rpWritePaths.set(rp, (path = this.v1WritePath(rp)));
+    return path;
+  }
+
+  private v1WritePath(rp: string | undefined): string {
+    const query = new URLSearchParams({ db: this.config.database, precision: 'ms' });
+    if (rp !== undefined) query.set('rp', rp);
+    return `/write?${query}`;
   }
 
   /** GET /ping once (1.x, 2.x and 3.x answer 204 without credentials): is InfluxDB there at all? */
@@ -89,7 +103,8 @@ export class InfluxHttp {
     this.agent.destroy();
   }
 
-  private async send(path: string, body: string, headers: Record<string, string>, signal: AbortSignal, method = 'POST', gzipThreshold?: number): Promise<Attempt> {
+  /** `rp`: the retention policy a write goes to, when not influx.retentionPolicy (for the message of a refusal). */
+  private async send(path: string, body: string, headers: Record<string, string>, signal: AbortSignal, method = 'POST', gzipThreshold?: number, rp?: string): Promise<Attempt> {
     // The transport adds an abort listener to the signal it gets and never removes it; give
     // it a signal per request so the writer's long-lived one does not collect them forever.
     const request = new AbortController();
@@ -109,28 +124,31 @@ export class InfluxHttp {
         const message = `InfluxDB at ${this.config.url} is unreachable: ${(err as Error).message}`;
         return { kind: 'retry', error: new SinkUnavailableError(message, { cause: err }), retryAfterMs: undefined };
       }
-      return this.classify(err);
+      return this.classify(err, rp);
     } finally {
       signal.removeEventListener('abort', abort);
     }
   }
 
-  private classify(err: HttpError): Attempt {
+  private classify(err: HttpError, rp: string | undefined): Attempt {
     const status = err.statusCode;
     const detail = influxMessage(err);
     if (status === 413) return { kind: 'tooLarge', message: detail };
     if (status === 400 || status === 422) return { kind: 'badPoints', message: detail };
+    // 1.x before 1.8 answers a write to a missing retention policy with 500 (1.8: 404): not an
+    // outage but something only an operator fixes, like a missing database.
+    if (status === 500 && this.config.version === 1 && /retention policy not found/i.test(detail)) throw new SinkRejectedError(this.rejection(404, detail, rp ?? this.config.retentionPolicy), status, { cause: err });
     if (status === 408 || status === 429 || status >= 500) {
       const message = `InfluxDB at ${this.config.url} answered ${status}: ${detail}`;
       const retryAfterMs = status === 429 || status === 503 ? retryAfter(err.headers?.['retry-after']) : undefined;
       return { kind: 'retry', error: new SinkUnavailableError(message, { cause: err, status }), retryAfterMs };
     }
-    throw new SinkRejectedError(this.rejection(status, detail), status, { cause: err });
+    throw new SinkRejectedError(this.rejection(status, detail, rp ?? this.config.retentionPolicy), status, { cause: err });
   }
 
   /** Says what to fix for a status that will not change by retrying. */
-  private rejection(status: number, detail: string): string {
-    const { url, version, database, retentionPolicy, bucket, org, username } = this.config;
+  private rejection(status: number, detail: string, retentionPolicy: string | undefined): string {
+    const { url, version, database, bucket, org, username } = this.config;
     const where = `InfluxDB at ${url} answered ${status} (${detail})`;
     if (status === 401 && version === 1 && username !== undefined) return `${where}: influx.username ${username} or influx.password is wrong; fix them (a user with WRITE on database ${database})`;
     if (status === 401 && version === 1) return `${where}: it needs credentials; set influx.username and influx.password to a user with WRITE on database ${database}`;
@@ -138,7 +156,7 @@ export class InfluxHttp {
     if (status === 403 && version === 1) return `${where}: influx.username ${username ?? '(none)'} may not write to database ${database}; as an admin run \`GRANT WRITE ON "${database}" TO "${username ?? '<user>'}"\` (or ALL), or use another user`;
     if (status === 403) return `${where}: influx.token may not write to bucket ${bucket}; give it write permission on the bucket or set another token`;
     if (status === 404 && version === 2) return `${where}: bucket ${bucket} in org ${org} not found (or this is not InfluxDB 2.x); create it with \`influx bucket create --name ${bucket} --org ${org}\`, or fix influx.bucket, influx.org or influx.version`;
-    if (status === 404 && /retention policy/i.test(detail)) return `${where}: retention policy ${retentionPolicy} does not exist on database ${database}: create it with \`CREATE RETENTION POLICY "${retentionPolicy}" ON "${database}" DURATION INF REPLICATION 1\` or unset influx.retentionPolicy`;
+    if (status === 404 && /retention policy/i.test(detail)) return `${where}: retention policy ${retentionPolicy} does not exist on database ${database}: create it as an admin (\`CREATE RETENTION POLICY "${retentionPolicy}" ON "${database}" DURATION INF REPLICATION 1\`, or list it in influx.createRetentionPolicies), or fix influx.retentionPolicy and influx.retentionPolicies`;
     if (status === 404) return `${where}: database ${database} does not exist: create it with \`CREATE DATABASE ${database}\` or set influx.database`;
     return `${where}: InfluxDB refuses this request; check the influx.* settings`;
   }

@@ -289,3 +289,61 @@ describe('InfluxSink with owners and a write gate (distributed mode)', () => {
     await third;
   });
 });
+
+describe('InfluxSink with retention policies per output (route)', () => {
+  /** A writer that records each request's retention policy; writes to `failing` fail once each. */
+  function rpWriter(failing?: string) {
+    const requests: { rp: string | undefined; lines: string[] }[] = [];
+    let failed = false;
+    return {
+      requests,
+      write(lines: readonly string[], rp?: string) {
+        requests.push({ rp, lines: [...lines] });
+        if (failing !== undefined && rp === failing && !failed) {
+          failed = true;
+          return Promise.reject(new Error(`503 on ${rp}`));
+        }
+        return Promise.resolve();
+      },
+      delete(ids: readonly SinkPointId[], rp?: string) {
+        requests.push({ rp, lines: ids.map((p) => `-${p.measurement},device=${p.tags.device} ${p.timeMs}`) });
+        return Promise.resolve();
+      },
+    };
+  }
+  const at = (measurement: string, device: string, timeMs: number): SinkPoint => ({ measurement, tags: { device }, fields: { v: 1 }, timeMs });
+  const route = (m: string) => (m === 'readings' ? 'short' : m === 'win' ? 'long' : undefined);
+
+  it('sends each policy its own requests of up to batchSize points, in the order added', async () => {
+    const writer = rpWriter();
+    const sink = new InfluxSink({ writer, batchSize: 2, flushInterval: 1000, route });
+    sink.add(at('readings', 'a', 1));
+    sink.add(at('win', 'a', 1));
+    sink.add(at('readings', 'a', 2));
+    sink.add(at('alerts', 'a', 1));
+    sink.add(at('readings', 'a', 3));
+    sink.delete({ measurement: 'win', tags: { device: 'b' }, timeMs: 5 });
+    await sink.flush();
+    expect(writer.requests).toEqual([
+      { rp: 'short', lines: ['readings,device=a v=1 1', 'readings,device=a v=1 2'] },
+      { rp: 'long', lines: ['win,device=a v=1 1'] },
+      { rp: undefined, lines: ['alerts,device=a v=1 1'] },
+      { rp: 'short', lines: ['readings,device=a v=1 3'] },
+      { rp: 'long', lines: ['-win,device=b 5'] },
+    ]);
+    expect(sink.size).toBe(0);
+  });
+
+  it('keeps only the failed policy\'s batch and writes it again, to the same policy', async () => {
+    const writer = rpWriter('long');
+    const sink = new InfluxSink({ writer, batchSize: 10, flushInterval: 1000, route });
+    sink.add(at('readings', 'a', 1));
+    sink.add(at('win', 'a', 1));
+    sink.add(at('win', 'b', 1));
+    await expect(sink.flush()).rejects.toThrow('503 on long');
+    expect(sink.size).toBe(2);
+    writer.requests.length = 0;
+    await sink.flush();
+    expect(writer.requests).toEqual([{ rp: 'long', lines: ['win,device=a v=1 1', 'win,device=b v=1 1'] }]);
+  });
+});

@@ -17,12 +17,24 @@ export interface InfluxSinkOptions {
   gate?: WriteGate;
   /** A flush found the gate closed and waits for it. */
   onGateClosed?: () => void;
+  /**
+   * The retention policy a measurement's points are written to, when not the writer's default
+   * (retentionRoute(influx)); points of different policies go in different requests.
+   */
+  route?: ((measurement: string) => string | undefined) | undefined;
 }
 
-/** A buffered write (a line) or delete (a point id), and who added it (InfluxSink.discard). */
+/** A buffered write (a line) or delete (a point id), who added it (InfluxSink.discard), and its retention policy (undefined: the writer's default). */
 interface Buffered<T> {
   value: T;
   owner: number | undefined;
+  rp: string | undefined;
+}
+
+/** One request's worth of values, all of one retention policy. */
+interface Batch<T> {
+  rp: string | undefined;
+  values: T[];
 }
 
 /** Whether this processor may write to InfluxDB now. */
@@ -83,7 +95,7 @@ export class InfluxSink {
     // One Map operation for a new point (the usual case); a replaced one is moved to the
     // end, keeping the buffer in write order.
     const size = this.pending.size;
-    const entry = { value: line, owner };
+    const entry = { value: line, owner, rp: this.options.route?.(point.measurement) };
     this.pending.set(key, entry);
     if (this.pending.size === size) {
       this.pending.delete(key);
@@ -101,7 +113,7 @@ export class InfluxSink {
   delete(id: SinkPointId, owner?: number): void {
     const key = pointKey(id);
     this.pending.delete(key);
-    this.deletes.set(key, { value: id, owner });
+    this.deletes.set(key, { value: id, owner, rp: this.options.route?.(id.measurement) });
     this.full();
   }
 
@@ -188,33 +200,42 @@ export class InfluxSink {
     try {
       // The writer bounds requests in flight; batches of one flush hold distinct points, so
       // their relative order does not matter. The same goes for the deletes.
-      let failure = await this.settle(writes, (lines) => this.options.writer.write(lines), this.pending);
+      let failure = await this.settle(writes, (lines, rp) => this.options.writer.write(lines, rp), this.pending);
       // Deletes only once every write of this flush is in. The two never name the same point,
       // but a delete may match more than its own series (2.x: one with more tags at that
       // time), and 1.x's SHOW TAG KEYS then knows every key this flush wrote.
       if (failure) this.putBack(deletes, this.deletes);
-      else failure = await this.settle(deletes, (ids) => this.options.writer.delete(ids), this.deletes);
+      else failure = await this.settle(deletes, (ids, rp) => this.options.writer.delete(ids, rp), this.deletes);
       if (failure) throw failure.reason;
     } finally {
       this.inflight = 0;
     }
   }
 
-  /** Runs `send` on batches of the values of `entries`; puts the entries of failed batches back into `into`. */
-  private async settle<T>(entries: Map<string, Buffered<T>>, send: (batch: T[]) => Promise<void>, into: Map<string, Buffered<T>>): Promise<{ reason: unknown } | undefined> {
+  /**
+   * Runs `send` on batches of the values of `entries`, each batch of one retention policy (a
+   * request writes to one); puts the entries of failed batches back into `into`.
+   */
+  private async settle<T>(entries: Map<string, Buffered<T>>, send: (batch: T[], rp: string | undefined) => Promise<void>, into: Map<string, Buffered<T>>): Promise<{ reason: unknown } | undefined> {
     const size = this.options.batchSize;
-    const batches: T[][] = [];
-    // Batches of values only, in write order; a failed batch's entries are found again by position.
-    let values: T[] = [];
+    const batches: Batch<T>[] = [];
+    // Batches of values only, each policy's in write order; a failed batch's entries are found
+    // again by position (batchOf). Without routes every entry has rp undefined: one batch fills at a time.
+    const filling = new Map<string | undefined, number>();
+    const batchOf = new Uint32Array(entries.size);
+    let position = 0;
     entries.forEach((entry) => {
-      values.push(entry.value);
-      if (values.length === size) {
-        batches.push(values);
-        values = [];
+      let index = filling.get(entry.rp);
+      if (index === undefined) {
+        index = batches.push({ rp: entry.rp, values: [] }) - 1;
+        filling.set(entry.rp, index);
       }
+      const values = batches[index]!.values;
+      values.push(entry.value);
+      if (values.length === size) filling.delete(entry.rp);
+      batchOf[position++] = index;
     });
-    if (values.length > 0) batches.push(values);
-    const results = await Promise.allSettled(batches.map(send));
+    const results = await Promise.allSettled(batches.map((batch) => send(batch.values, batch.rp)));
     const failed = new Set<number>();
     let failure: { reason: unknown } | undefined;
     results.forEach((result, i) => {
@@ -225,7 +246,7 @@ export class InfluxSink {
     if (failed.size > 0) {
       const back = new Map<string, Buffered<T>>();
       let i = 0;
-      for (const [key, entry] of entries) if (failed.has(Math.floor(i++ / size))) back.set(key, entry);
+      for (const [key, entry] of entries) if (failed.has(batchOf[i++]!)) back.set(key, entry);
       this.putBack(back, into);
     }
     return failure;

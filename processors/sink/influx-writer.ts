@@ -4,13 +4,17 @@ import { PointInvalidError, SinkClosedError, SinkRejectedError, type SinkUnavail
 import { InfluxHttp, type Attempt, type InfluxHttpConfig, type QueryBody } from './influx-http.js';
 import { influxqlDelete, influxqlIdent, storedSeries, v2DeleteRequest } from './point-delete.js';
 import type { SinkPointId } from './point.js';
+import { createRetentionPolicyStatement, quoteIdent, retentionPoliciesUsed } from './retention.js';
 import { Slots } from './slots.js';
 
 /** The `influx.*` settings the writer uses (a parsed InfluxConfig has them all). */
-export type InfluxWriterConfig = InfluxHttpConfig & Pick<InfluxConfig, 'maxRetries' | 'maxRetryDelay'> & Partial<Pick<InfluxConfig, 'createDatabase'>>;
+export type InfluxWriterConfig = InfluxHttpConfig & Pick<InfluxConfig, 'maxRetries' | 'maxRetryDelay'> & Partial<Pick<InfluxConfig, 'createDatabase' | 'retentionPolicies' | 'createRetentionPolicies'>>;
 
 /** What ensureDatabase() found: the database is there (or was made), or it is missing and why. */
 export type DatabaseState = { state: 'exists' | 'created' } | { state: 'missing'; reason: string };
+
+/** What ensureRetentionPolicies() found for one policy the config writes to. */
+export type RetentionPolicyState = { name: string } & DatabaseState;
 
 export interface InfluxWriterOptions {
   /**
@@ -79,12 +83,12 @@ export class InfluxWriter {
    * one went to onBadPoint. Rejects with SinkRejectedError (fix the config), SinkClosedError,
    * or SinkUnavailableError once maxRetries is spent.
    */
-  async write(lines: readonly string[]): Promise<void> {
+  async write(lines: readonly string[], rp?: string): Promise<void> {
     if (lines.length === 0) return;
-    const outcome = await this.attempt((signal) => this.http.write(lines.join('\n'), signal));
+    const outcome = await this.attempt((signal) => this.http.write(lines.join('\n'), signal, rp));
     if (outcome.kind === 'ok') return;
     if (lines.length === 1) {
-      this.options.onBadPoint(lines[0]!, outcome.message);
+      this.options.onBadPoint(lines[0]!, rp === undefined ? outcome.message : `${outcome.message} (retention policy ${rp})`);
       return;
     }
     if (outcome.kind === 'badPoints' && this.config.version === 1 && outcome.message.startsWith('partial write')) {
@@ -99,8 +103,8 @@ export class InfluxWriter {
     // refused whole): InfluxDB does not say which line is bad, so bisect. Halves go in order
     // so that a later duplicate of a point still lands last, as it would have in the whole batch.
     const mid = lines.length >>> 1;
-    await this.write(lines.slice(0, mid));
-    await this.write(lines.slice(mid));
+    await this.write(lines.slice(0, mid), rp);
+    await this.write(lines.slice(mid), rp);
   }
 
   /**
@@ -115,14 +119,17 @@ export class InfluxWriter {
    *   maxInflightRequests. The client's DeleteAPI (@influxdata/influxdb-client-apis) is not
    *   used: it is one plain POST, and going through InfluxHttp keeps timeouts, retries and
    *   error handling the same as writes.
+   * `rp` is the retention policy the points were written to (influx.retentionPolicy when
+   * undefined): their tag keys are read there. 1.x's DELETE itself names no retention policy
+   * and deletes the point from every policy of the database.
    */
-  async delete(points: readonly SinkPointId[]): Promise<void> {
+  async delete(points: readonly SinkPointId[], rp?: string): Promise<void> {
     if (points.length === 0) return;
     if (this.config.version === 2) {
       await Promise.all(points.map((point) => this.deleteV2(point)));
       return;
     }
-    const keys = await this.tagKeys(points);
+    const keys = await this.tagKeys(points, rp ?? this.config.retentionPolicy);
     const statements: string[] = [];
     for (const point of points) {
       const what = () => `delete of ${JSON.stringify(point)}`;
@@ -173,6 +180,63 @@ export class InfluxWriter {
     return { state: 'created' };
   }
 
+  /**
+   * v1, after ensureDatabase(): makes sure each retention policy the config writes to exists.
+   * `SHOW RETENTION POLICIES ON <database>` first; a policy it does not list is created with
+   * `CREATE RETENTION POLICY … DURATION … REPLICATION …` when influx.createRetentionPolicies
+   * defines it (admins only; a 403 is not an error: the policy is reported missing with what
+   * to do, and the writes to it wait, refused, until it exists). One it lists is left as it
+   * is, even when its duration differs from the definition: Sluice never ALTERs a policy, and
+   * never makes one the DEFAULT. Throws like ensureDatabase().
+   */
+  async ensureRetentionPolicies(): Promise<RetentionPolicyState[]> {
+    const used = this.config.version === 1 ? retentionPoliciesUsed(this.config) : [];
+    if (used.length === 0) return [];
+    const { database, url, username } = this.config;
+    const show = `SHOW RETENTION POLICIES ON ${quoteIdent(database)}`;
+    const who = username === undefined ? 'InfluxDB without credentials' : `influx.username ${username}`;
+    let shown: Exclude<Attempt, { kind: 'retry' }>;
+    try {
+      shown = await this.attempt((signal) => this.http.query(show, signal), false);
+    } catch (err) {
+      if (!(err instanceof SinkRejectedError && err.status === 403)) throw err;
+      return used.map((name) => ({ name, state: 'missing', reason: `\`${show}\` was refused for ${who}, so retention policy ${name} cannot be checked: grant this user READ (or ALL) on database ${database}, or make sure the policy exists` }));
+    }
+    const result = shown.kind === 'ok' ? (shown.body as QueryBody | undefined)?.results?.[0] : undefined;
+    if (shown.kind !== 'ok' || result?.error !== undefined) {
+      // The database is missing (ensureDatabase said so): nothing to check the policies against.
+      const error = shown.kind === 'ok' ? result?.error : shown.message;
+      return used.map((name) => ({ name, state: 'missing', reason: `retention policy ${name} cannot be checked: \`${show}\` answered ${error}` }));
+    }
+    const listed = new Set((result?.series ?? []).flatMap((series) => (series.values ?? []).map((row) => String(row[0]))));
+    const states: RetentionPolicyState[] = [];
+    for (const name of used) {
+      if (listed.has(name)) {
+        states.push({ name, state: 'exists' });
+        continue;
+      }
+      const definition = this.config.createRetentionPolicies?.find((rp) => rp.name === name);
+      const statement = createRetentionPolicyStatement(database, definition ?? { name, duration: 'INF', replication: 1 });
+      if (definition === undefined) {
+        states.push({ name, state: 'missing', reason: `retention policy ${name} is not listed by \`${show}\` and influx.createRetentionPolicies does not define it: define it there, or create it as an admin (\`${statement}\`, with the duration you want)` });
+        continue;
+      }
+      let created: Exclude<Attempt, { kind: 'retry' }>;
+      try {
+        created = await this.attempt((signal) => this.http.query(statement, signal), false);
+      } catch (err) {
+        // 1.x answers 403 to a user that is not an admin.
+        if (!(err instanceof SinkRejectedError && err.status === 403)) throw err;
+        states.push({ name, state: 'missing', reason: `retention policy ${name} does not exist on database ${database} and ${who} may not create it (\`${statement}\` needs an admin): run it as an admin, or write this output to an existing policy` });
+        continue;
+      }
+      const error = created.kind === 'ok' ? (created.body as QueryBody | undefined)?.results?.[0]?.error : created.message;
+      if (error !== undefined) throw new SinkRejectedError(`InfluxDB at ${url} refused \`${statement}\`: ${error}`, 400);
+      states.push({ name, state: 'created' });
+    }
+    return states;
+  }
+
   /** Stops retrying and aborts requests in flight; pending write() calls reject with SinkClosedError. */
   close(): void {
     if (this.closed) return;
@@ -207,9 +271,8 @@ export class InfluxWriter {
    * v1: the tag keys of each measurement of `points` (stored names), or why they cannot be
    * had: then no delete can be made exact, and none is made.
    */
-  private async tagKeys(points: readonly SinkPointId[]): Promise<Map<string, string[]> | string> {
+  private async tagKeys(points: readonly SinkPointId[], rp: string | undefined): Promise<Map<string, string[]> | string> {
     const sources = new Set<string>();
-    const rp = this.config.retentionPolicy;
     for (const point of points) {
       try {
         const measurement = influxqlIdent(storedSeries(point).measurement, point);

@@ -67,6 +67,12 @@ describe('InfluxPointSource', () => {
     expect(source.description).toBe(`InfluxDB ${url}/, database db1`);
   });
 
+  it('reads a window measurement from influx.retentionPolicies.windows, where the sink wrote it', () => {
+    const source = new InfluxPointSource(influxConfigSchema.parse({ retentionPolicy: 'weekly', retentionPolicies: { raw: 'short', windows: 'long' } }));
+    expect(source.statement({ measurement: 'w10', devicePrefix: 'd', from: 0, to: 1 })).toMatch(/^SELECT \* FROM "long"\."w10" WHERE/);
+    expect(source.statement({ measurement: 'readings', devicePrefix: 'd', from: 0, to: 1 })).toMatch(/^SELECT \* FROM "short"\."readings" WHERE/);
+  });
+
   it('asks v2 with the bucket as db and a token', async () => {
     const { url, seen } = await stub(200, ['{"results":[{"statement_id":0}]}']);
     const source = new InfluxPointSource(influxConfigSchema.parse({ url, version: 2, bucket: 'b1', org: 'o', token: 'tok' }));

@@ -1,10 +1,10 @@
-import type { InfluxConfig } from '../../processors/sink/index.js';
+import { outputOf, type InfluxConfig } from '../../processors/sink/index.js';
 import { VerifyInfluxUnavailableError, VerifyQueryError } from './errors.js';
 import { JsonObjectSplitter } from './json-stream.js';
 import type { StoredPoint, StoredPointQuery, StoredPointSource } from './types.js';
 
 /** The `influx` settings verify uses. */
-export type VerifyInfluxConfig = Pick<InfluxConfig, 'url' | 'version' | 'database' | 'retentionPolicy' | 'username' | 'password' | 'bucket' | 'token' | 'timeout'>;
+export type VerifyInfluxConfig = Pick<InfluxConfig, 'url' | 'version' | 'database' | 'retentionPolicy' | 'retentionPolicies' | 'username' | 'password' | 'bucket' | 'token' | 'timeout'>;
 
 /** Points per chunk of InfluxDB's streamed answer. */
 const CHUNK_SIZE = 10_000;
@@ -38,7 +38,9 @@ export class InfluxPointSource implements StoredPointSource {
 
   /** The InfluxQL for a query: all fields, every tag as a group, devices by prefix, window starts in [from, to]. */
   statement(q: StoredPointQuery): string {
-    const rp = this.config.version === 1 && this.config.retentionPolicy !== undefined ? `${identifier(this.config.retentionPolicy)}.` : '';
+    // Read where the sink wrote the measurement: its output's policy, else influx.retentionPolicy.
+    const policy = this.config.version === 1 ? (this.config.retentionPolicies?.[outputOf(q.measurement)] ?? this.config.retentionPolicy) : undefined;
+    const rp = policy !== undefined ? `${identifier(policy)}.` : '';
     const from = Math.max(INFLUX_MIN_MS, q.from);
     const to = Math.min(INFLUX_MAX_MS, q.to);
     const iso = (ms: number): string => `'${new Date(ms).toISOString()}'`;
