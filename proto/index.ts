@@ -13,6 +13,7 @@ export { compressBatch, uncompressBatch, decodeLogRecord } from './compressed-ba
 export { ASYNC_FROM_BYTES, compressBlock, compressBlocks, uncompressBlock, uncompressBlocks, uncompressedLength } from './snappy-block.js';
 export { encodeTagSet, parseTagSet, tagProblem } from './tag-set.js';
 export {
+  decodeSparkplugPayload,
   SparkplugDataType,
   SparkplugMetric,
   SparkplugPayload,
