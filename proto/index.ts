@@ -14,6 +14,7 @@ export { ASYNC_FROM_BYTES, compressBlock, compressBlocks, uncompressBlock, uncom
 export { encodeTagSet, parseTagSet, tagProblem } from './tag-set.js';
 export {
   decodeSparkplugPayload,
+  peekSparkplugSeq,
   SparkplugDataType,
   SparkplugMetric,
   SparkplugPayload,

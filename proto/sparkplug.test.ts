@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SparkplugDataType, SparkplugPayload } from './index.js';
+import { peekSparkplugSeq, SparkplugDataType, SparkplugPayload } from './index.js';
 
 /**
  * Bytes encoded by sparkplug-payload@1.0.3's own static code (lib/sparkplugPayloadProto.js,
@@ -47,5 +47,13 @@ describe('Sparkplug B payload codec (proto/sparkplug_b.proto)', () => {
     expect(Object.hasOwn(p, 'seq')).toBe(false);
     expect(Object.hasOwn(p.metrics[0]!, 'alias')).toBe(true);
     expect(Object.hasOwn(p.metrics[0]!, 'timestamp')).toBe(false);
+  });
+
+  it('peekSparkplugSeq reads seq past the metrics; undefined when absent or not a protobuf', () => {
+    expect(peekSparkplugSeq(TAHU_BYTES)).toBe(7); // seq comes after nine metrics
+    expect(peekSparkplugSeq(SparkplugPayload.encode({ seq: 255, metrics: [{ name: 'a', doubleValue: 1 }] }).finish())).toBe(255);
+    expect(peekSparkplugSeq(SparkplugPayload.encode({ seq: 0 }).finish())).toBe(0);
+    expect(peekSparkplugSeq(SparkplugPayload.encode({ timestamp: 5 }).finish())).toBeUndefined();
+    expect(peekSparkplugSeq(Uint8Array.from([0x12, 0x20, 0x01]))).toBeUndefined();
   });
 });

@@ -64,3 +64,23 @@ export function decodeSparkplugPayload(bytes: Uint8Array): DecodedSparkplugPaylo
 
 /** Sparkplug B metric datatypes (the `DataType` enum, Sparkplug 3.0 §6.4.16). */
 export const SparkplugDataType = org.eclipse.tahu.protobuf.DataType;
+
+/**
+ * A payload's `seq` (field 3) without decoding its metrics: the main thread checks every
+ * Sparkplug message's seq in arrival order, and this skims the top-level fields only,
+ * skipping the metrics unread. Undefined when absent or the bytes do not parse (the
+ * worker then refuses the payload with the reason).
+ */
+export function peekSparkplugSeq(bytes: Uint8Array): number | undefined {
+  try {
+    const r = new SignedLongReader(bytes);
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      if (tag === ((3 << 3) | 0)) return r.uint64() as unknown as number;
+      r.skipType(tag & 7);
+    }
+  } catch {
+    // not a protobuf: no seq
+  }
+  return undefined;
+}
