@@ -23,6 +23,7 @@ beforeAll(async () => {
   const first = await startTestGateway({ set });
   const registry = await DeviceRegistry.load(first.config.auth.registry, { scryptCost: 1024 });
   for (const id of ['edge1', 'edge2', 'edge3']) secrets[id] = await registry.add(id);
+  secrets.host = await registry.add('host', { role: 'service' });
   await registry.save();
   await first.stop();
   gw = await startTestGateway({ dataDir: first.dataDir, set });
@@ -167,6 +168,13 @@ describe('Sparkplug B ingest with mqtt.js over TCP', () => {
     await edge.client.endAsync();
   });
 
+  it('lets a service publish for any edge node', async () => {
+    const host = await connectDevice(gw.url, 'host', secrets.host);
+    await host.publishAsync('spBv1.0/plant/NBIRTH/edge9', encode({ seq: 0, timestamp: Date.now() - 1000, metrics: [{ name: 'Level', datatype: T.Double, doubleValue: 0.5 }] }), { qos: 1 });
+    expect((await loggedFor('plant:edge9')).map((m) => m.readings.map((r) => r.value))).toEqual([[0.5]]);
+    await host.endAsync();
+  });
+
   it('closes an edge node that publishes under another edge node id', async () => {
     const edge = await edgeNode('edge3');
     const gone = closed(edge.client);
@@ -174,5 +182,29 @@ describe('Sparkplug B ingest with mqtt.js over TCP', () => {
     await gone;
     expect(await gw.metric('sluice_gateway_publishes_refused_total', { reason: 'acl_publish' })).toBe(1);
     expect((await loggedFor('plant:edge1')).length).toBe(2);
+  });
+});
+
+describe('Sparkplug B ingest in anonymous mode, at QoS 0 as Sparkplug publishes', () => {
+  let anon: TestGateway;
+  beforeAll(async () => {
+    anon = await startTestGateway({ set: { 'auth.mode': 'anonymous', 'ingest.sparkplug': 'true' } });
+  });
+  afterAll(async () => {
+    await anon?.destroy();
+  });
+
+  it('takes an edge node by its username, lets it read its own NCMD and not another\'s', async () => {
+    const client = await connectDevice(anon.url, 'edgeA', undefined);
+    expect((await client.subscribeAsync('spBv1.0/site/NCMD/edgeA'))[0]!.qos).toBe(0);
+    await expect(client.subscribeAsync('spBv1.0/site/NCMD/edgeB')).rejects.toThrow(/Subscribe error/); // SUBACK 0x80
+    const t = Date.now() - 2000;
+    client.publish('spBv1.0/site/NBIRTH/edgeA', encode({ seq: 0, timestamp: t, metrics: [{ name: 'bdSeq', datatype: T.UInt64, longValue: 0 }, { name: 'Temp', alias: 1, datatype: T.Double, doubleValue: 20 }] }), { qos: 0 });
+    client.publish('spBv1.0/site/NDATA/edgeA', encode({ seq: 1, timestamp: t + 1, metrics: [{ alias: 1, doubleValue: 21 }] }), { qos: 0 });
+    await eventually(async () => {
+      const logged = (await readLoggedMessages(anon.log)).filter((m) => m.device === 'site:edgeA');
+      expect(logged.flatMap((m) => m.readings.map((r) => [r.metric, r.time, r.value]))).toEqual([['Temp', t, 20], ['Temp', t + 1, 21]]);
+    });
+    await client.endAsync();
   });
 });
