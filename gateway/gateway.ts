@@ -81,8 +81,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // them on its NCMD subscription (the default ACL lets it subscribe).
   const sparkplug = config.ingest.sparkplug
     ? new EdgeNodes({
-        requestRebirth(group, edge, why) {
-          const reason = why.startsWith('unknown alias') ? 'alias_unknown' : why.includes('before any NBIRTH') ? 'no_birth' : 'seq';
+        requestRebirth(group, edge, reason, why) {
           metrics.sparkplugRebirths.inc({ reason });
           logger.info({ group, edge, why }, 'Sparkplug B: rebirth requested');
           const packet = { cmd: 'publish' as const, topic: ncmdTopic(group, edge), payload: Buffer.from(encodeRebirthRequest(Date.now())), qos: 0 as const, retain: false, dup: false };

@@ -17,7 +17,7 @@ const DDEATH = topic('spBv1.0/g/DDEATH/e/d1');
 function setup(intervalMs = 0) {
   let now = 1000;
   const rebirths: string[] = [];
-  const nodes = new EdgeNodes({ requestRebirth: (group, edge, why) => rebirths.push(`${group}/${edge}: ${why}`), rebirthIntervalMs: intervalMs, now: () => now });
+  const nodes = new EdgeNodes({ requestRebirth: (group, edge, reason, why) => rebirths.push(`${group}/${edge}: ${reason}: ${why}`), rebirthIntervalMs: intervalMs, now: () => now });
   const birth = (seq: number, bdSeq = 1) =>
     nodes.admit(NBIRTH, bytes({ seq, metrics: [{ name: 'bdSeq', datatype: T.UInt64, longValue: bdSeq }, { name: 'Temp', alias: 1, datatype: T.Double, doubleValue: 1 }] }));
   const data = (t: SparkplugTopic, seq?: number) => nodes.admit(t, bytes(seq === undefined ? { metrics: [{ alias: 1, doubleValue: 2 }] } : { seq, metrics: [{ alias: 1, doubleValue: 2 }] }));
@@ -66,7 +66,7 @@ describe('EdgeNodes: births and alias tables', () => {
     birth(0);
     data(DDATA, 1)!.onRefused!('sparkplug_alias_unknown');
     data(NDATA, 2)!.onRefused!('timestamp_skew'); // other refusals ask nothing
-    expect(rebirths).toEqual(['g/e: unknown alias in g/e/d1']);
+    expect(rebirths).toEqual(['g/e: alias_unknown: unknown alias in g/e/d1']);
   });
 });
 
@@ -89,7 +89,7 @@ describe('EdgeNodes: seq', () => {
     data(DDATA, 3); // 2 lost
     data(DDATA, 4); // follows 3: no second request
     data(NDATA);
-    expect(rebirths).toEqual(['g/e: NDATA before any NBIRTH since the gateway started', 'g/e: DDATA seq 3 after 1: expected 2', 'g/e: NDATA without a seq']);
+    expect(rebirths).toEqual(['g/e: no_birth: NDATA before any NBIRTH since the gateway started', 'g/e: seq: DDATA seq 3 after 1: expected 2', 'g/e: seq: NDATA without a seq']);
   });
 
   it('asks at most once per interval per node', () => {

@@ -22,9 +22,12 @@ import type { SparkplugTopic } from './topic.js';
  * bdSeq (§7.1): NBIRTH's `bdSeq` metric; an NDEATH (usually the node's will) whose bdSeq
  * is not the current birth's is a stale death of an earlier session and changes nothing.
  */
+/** Why a rebirth is requested: a metric label value. */
+export type RebirthReason = 'seq' | 'no_birth' | 'alias_unknown';
+
 export interface EdgeNodesOptions {
-  /** Sends `Node Control/Rebirth` to the edge node (rebirth.ts); called at most once per rebirthIntervalMs per node. */
-  requestRebirth(group: string, edge: string, why: string): void;
+  /** Sends `Node Control/Rebirth` to the edge node (rebirth.ts); called at most once per rebirthIntervalMs per node. `why` is for the log. */
+  requestRebirth(group: string, edge: string, reason: RebirthReason, why: string): void;
   /** Default 5000 ms. */
   rebirthIntervalMs?: number;
   now?: () => number;
@@ -68,7 +71,7 @@ export class EdgeNodes {
         const bdSeq = birth.metrics.find((m) => m.name === 'bdSeq');
         this.nodes.set(t.node, { bdSeq: bdSeq?.longValue, lastSeq: seq, node: this.tableJob(t, t.node, birth), devices: new Map() });
         // 3.0 allows any seq 0–255 in NBIRTH (2.2 said 0); the next message follows it.
-        if (seq === undefined) this.rebirth(t, 'NBIRTH without a seq');
+        if (seq === undefined) this.rebirth(t, 'seq', 'NBIRTH without a seq');
         return birth.metrics.some(isReadingMetric) ? BIRTH : undefined;
       }
       case 'DBIRTH': {
@@ -116,9 +119,9 @@ export class EdgeNodes {
 
   private checkSeq(t: SparkplugTopic, n: NodeState, seq: number | undefined): void {
     const last = n.lastSeq;
-    if (seq === undefined) this.rebirth(t, `${t.type} without a seq`);
-    else if (last === undefined) this.rebirth(t, `${t.type} before any NBIRTH since the gateway started`);
-    else if (seq !== (last + 1) % 256) this.rebirth(t, `${t.type} seq ${seq} after ${last}: expected ${(last + 1) % 256}`);
+    if (seq === undefined) this.rebirth(t, 'seq', `${t.type} without a seq`);
+    else if (last === undefined) this.rebirth(t, 'no_birth', `${t.type} before any NBIRTH since the gateway started`);
+    else if (seq !== (last + 1) % 256) this.rebirth(t, 'seq', `${t.type} seq ${seq} after ${last}: expected ${(last + 1) % 256}`);
     if (seq !== undefined && last !== undefined) n.lastSeq = seq;
   }
 
@@ -128,16 +131,16 @@ export class EdgeNodes {
     return {
       sparkplug: aliasTableJob(++this.tableIds, scope, metrics),
       onRefused: (reason) => {
-        if (reason === 'sparkplug_alias_unknown') this.rebirth(t, `unknown alias in ${scope}`);
+        if (reason === 'sparkplug_alias_unknown') this.rebirth(t, 'alias_unknown', `unknown alias in ${scope}`);
       },
     };
   }
 
-  private rebirth(t: SparkplugTopic, why: string): void {
+  private rebirth(t: SparkplugTopic, reason: RebirthReason, why: string): void {
     const now = this.now();
     if (now - (this.rebirthAt.get(t.node) ?? -Infinity) < this.interval) return;
     this.rebirthAt.set(t.node, now);
-    this.o.requestRebirth(t.group, t.edge, why);
+    this.o.requestRebirth(t.group, t.edge, reason, why);
   }
 }
 
