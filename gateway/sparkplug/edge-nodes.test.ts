@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SparkplugDataType as T, SparkplugPayload, type SparkplugPayloadProps } from '../../proto/index.js';
 import { BIRTH_JOB } from '../decode/index.js';
-import { EdgeNodes } from './edge-nodes.js';
+import { EdgeNodes, MAX_DEVICES_PER_NODE, MAX_GROUPS_PER_EDGE } from './edge-nodes.js';
 import { encodeRebirthRequest } from './rebirth.js';
 import { parseSparkplugTopic, type SparkplugTopic } from './topic.js';
 
@@ -112,5 +112,22 @@ describe('encodeRebirthRequest', () => {
     expect(p.timestamp).toBe(1234);
     expect(p.metrics).toHaveLength(1);
     expect(p.metrics[0]).toMatchObject({ name: 'Node Control/Rebirth', datatype: T.Boolean, booleanValue: true, value: 'booleanValue' });
+  });
+});
+
+describe('EdgeNodes: bounded state', () => {
+  it(`forgets an edge id's oldest group past ${MAX_GROUPS_PER_EDGE}, and only its own`, () => {
+    const { nodes } = setup();
+    nodes.admit(topic('spBv1.0/plant/NBIRTH/other'), bytes({ seq: 0, metrics: [] }));
+    for (let g = 0; g < 1000; g++) nodes.admit(topic(`spBv1.0/spoof-${g}/NDATA/e`), bytes({ seq: 0, metrics: [] }));
+    expect(nodes.trackedNodes).toBe(MAX_GROUPS_PER_EDGE + 1);
+    expect(nodes.isBorn('plant/other')).toBe(true);
+  });
+
+  it(`keeps birth state for at most ${MAX_DEVICES_PER_NODE} devices of a node`, () => {
+    const { nodes, birth } = setup();
+    birth(0);
+    for (let d = 0; d < MAX_DEVICES_PER_NODE + 50; d++) nodes.admit(topic(`spBv1.0/g/DDATA/e/d${d}`), bytes({ seq: (d + 1) % 256, metrics: [] }));
+    expect(nodes.devicesOf('g/e')).toBe(MAX_DEVICES_PER_NODE);
   });
 });

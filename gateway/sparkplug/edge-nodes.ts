@@ -45,10 +45,21 @@ interface NodeState {
 
 const BIRTH: SparkplugJob = { sparkplug: BIRTH_JOB };
 
+/**
+ * Groups one edge id may hold state in at once. An edge node authenticates by its edge id
+ * but may name any group in its topics; past this, its oldest group's state is forgotten
+ * (its next data asks for a rebirth), so cycling through group names costs only its own.
+ */
+export const MAX_GROUPS_PER_EDGE = 16;
+/** Devices one edge node may hold birth state for at once; past this, the oldest is forgotten. */
+export const MAX_DEVICES_PER_NODE = 10_000;
+
 export class EdgeNodes {
   private readonly nodes = new Map<string, NodeState>();
   /** Per node key, when a rebirth was last requested: kept across births and deaths. */
   private readonly rebirthAt = new Map<string, number>();
+  /** Per edge id, the node keys (`{group}/{edge}`) it holds state for, oldest first. */
+  private readonly groupsOf = new Map<string, string[]>();
   private tableIds = 0;
   private readonly interval: number;
   private readonly now: () => number;
@@ -69,6 +80,7 @@ export class EdgeNodes {
         if (birth === undefined) return BIRTH; // the worker refuses it, with the reason
         const seq = Object.hasOwn(birth, 'seq') ? birth.seq : undefined;
         const bdSeq = birth.metrics.find((m) => m.name === 'bdSeq');
+        this.track(t);
         this.nodes.set(t.node, { bdSeq: bdSeq?.longValue, lastSeq: seq, node: this.tableJob(t, t.node, birth), devices: new Map() });
         // 3.0 allows any seq 0–255 in NBIRTH (2.2 said 0); the next message follows it.
         if (seq === undefined) this.rebirth(t, 'seq', 'NBIRTH without a seq');
@@ -79,7 +91,9 @@ export class EdgeNodes {
         const birth = tryDecode(payload);
         this.checkSeq(t, n, birth === undefined ? undefined : Object.hasOwn(birth, 'seq') ? birth.seq : undefined);
         if (birth === undefined) return BIRTH;
+        n.devices.delete(t.device!);
         n.devices.set(t.device!, this.tableJob(t, `${t.node}/${t.device}`, birth));
+        if (n.devices.size > MAX_DEVICES_PER_NODE) n.devices.delete(n.devices.keys().next().value!);
         return birth.metrics.some(isReadingMetric) ? BIRTH : undefined;
       }
       case 'NDATA':
@@ -88,7 +102,10 @@ export class EdgeNodes {
         this.checkSeq(t, n, peekSparkplugSeq(payload));
         if (t.type === 'NDATA') return n.node;
         let job = n.devices.get(t.device!);
-        if (job === undefined) n.devices.set(t.device!, (job = this.tableJob(t, `${t.node}/${t.device}`, undefined)));
+        if (job === undefined) {
+          n.devices.set(t.device!, (job = this.tableJob(t, `${t.node}/${t.device}`, undefined)));
+          if (n.devices.size > MAX_DEVICES_PER_NODE) n.devices.delete(n.devices.keys().next().value!);
+        }
         return job;
       }
       case 'NDEATH': {
@@ -113,8 +130,34 @@ export class EdgeNodes {
 
   private node(t: SparkplugTopic): NodeState {
     let n = this.nodes.get(t.node);
-    if (n === undefined) this.nodes.set(t.node, (n = { bdSeq: undefined, lastSeq: undefined, node: this.tableJob(t, t.node, undefined), devices: new Map() }));
+    if (n === undefined) {
+      this.track(t);
+      this.nodes.set(t.node, (n = { bdSeq: undefined, lastSeq: undefined, node: this.tableJob(t, t.node, undefined), devices: new Map() }));
+    }
     return n;
+  }
+
+  /** Notes that the edge id holds state for t.node; forgets its oldest group past MAX_GROUPS_PER_EDGE. */
+  private track(t: SparkplugTopic): void {
+    let groups = this.groupsOf.get(t.edge);
+    if (groups === undefined) this.groupsOf.set(t.edge, (groups = []));
+    if (groups.includes(t.node)) return;
+    groups.push(t.node);
+    if (groups.length > MAX_GROUPS_PER_EDGE) {
+      const oldest = groups.shift()!;
+      this.nodes.delete(oldest);
+      this.rebirthAt.delete(oldest);
+    }
+  }
+
+  /** Node keys with state (births, seq or rebirth times), for tests of the bounds. */
+  get trackedNodes(): number {
+    return new Set([...this.nodes.keys(), ...this.rebirthAt.keys()]).size;
+  }
+
+  /** Devices with birth state under `node`. */
+  devicesOf(node: string): number {
+    return this.nodes.get(node)?.devices.size ?? 0;
   }
 
   private checkSeq(t: SparkplugTopic, n: NodeState, seq: number | undefined): void {
