@@ -10,6 +10,7 @@ import type { GatewayMetrics } from './metrics.js';
 import { certificateIdentityOf, type CertificateIdentityField } from './client-certificate.js';
 import { MAX_CONNECT_HOLD_MS, type ConnectPacer } from './connect-pacer.js';
 import type { RefusalLog } from './refusal-log.js';
+import { parseSparkplugTopic, SPARKPLUG_NAMESPACE, type EdgeNodes, type SparkplugTopic } from './sparkplug/index.js';
 import { sourceAddressOf } from './source-address.js';
 
 /** What the gateway knows about a connected client, computed once at CONNECT. */
@@ -38,6 +39,12 @@ interface Session {
    * message. Cleared when the ACL changes (a deny rule may now match it).
    */
   lastMapped: { topic: string; device: string; kind: MappedPayload } | undefined;
+  /**
+   * The Sparkplug B topics this client was allowed to publish on, parsed (or why one maps
+   * to no device id): an edge node publishes on a few topics per device. Cleared when the
+   * ACL changes, and when it grows past SPARKPLUG_TOPICS_CACHED.
+   */
+  sparkplugTopics: Map<string, SparkplugTopic | string>;
   /** QoS 2 packet ids whose first copy is being ingested, see `onceUnreleased`. */
   qos2Ingesting: Map<number, Promise<void>>;
 }
@@ -49,6 +56,8 @@ export interface BrokerHooksOptions {
   ingest: IngestPipeline;
   /** ingest.mappings: topics whose JSON payloads are telemetry besides the native ones. */
   mappings: MappingRouter;
+  /** ingest.sparkplug: the edge nodes' state; undefined when Sparkplug B ingest is off. */
+  sparkplug?: EdgeNodes;
   partitions: number;
   flows: DeviceFlows;
   /** Paces each device's CONNECTs (limits.connectsPerMinute). */
@@ -65,6 +74,8 @@ export interface BrokerHooksOptions {
 }
 
 const TELEMETRY = /^devices\/([^/]+)\/telemetry(\/json)?$/;
+const SPARKPLUG_PREFIX = `${SPARKPLUG_NAMESPACE}/`;
+const SPARKPLUG_TOPICS_CACHED = 256;
 
 /** What a reload of the registry or the ACL does to the connected clients. */
 export interface SessionControl {
@@ -180,6 +191,7 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     let device: string;
     let kind: JobKind;
     let mapped: MappedTopic | undefined;
+    let sparkplug: SparkplugTopic | string | undefined;
     const last = session.lastMapped;
     if (topic === session.telemetryTopic && session.ownTelemetryAllowed) {
       device = session.identity.id;
@@ -190,6 +202,26 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     } else if (last !== undefined && topic === last.topic) {
       device = last.device;
       kind = last.kind;
+    } else if (o.sparkplug !== undefined && topic.startsWith(SPARKPLUG_PREFIX) && (sparkplug = sparkplugTopicOf(session, topic)) !== undefined) {
+      const denied = session.sparkplugTopics.has(topic) ? undefined : sparkplugDenial(session.identity, client.id, topic, acl);
+      if (denied !== undefined) {
+        const err = new AclDeniedError(`client ${client.id} may not publish to ${topic}: ${denied}`);
+        o.metrics.publishesRefused.inc({ reason: 'acl_publish' });
+        o.refusals.refused('acl_publish', { clientId: client.id, username: session.identity.id, topic }, `publish refused, connection closed: ${err.message}`);
+        return callback(err);
+      }
+      if (session.sparkplugTopics.size >= SPARKPLUG_TOPICS_CACHED) session.sparkplugTopics.clear();
+      session.sparkplugTopics.set(topic, sparkplug);
+      packet.retain = false; // as for all telemetry, below
+      if (typeof sparkplug === 'string') {
+        // The publish is fine, its ids are not Sluice's: counted and dead-lettered, not closed.
+        o.ingest.refuse(session.identity.id, 'sparkplug_topic_invalid', packet.payload as Buffer, `${topic}: ${sparkplug}`);
+        return callback(null);
+      }
+      const job = o.sparkplug.admit(sparkplug, packet.payload as Buffer);
+      if (job === undefined) return callback(null); // a death, or a birth with no data metrics
+      device = sparkplug.deviceId;
+      kind = job;
     } else if (!topic.startsWith('$') && (mapped = o.mappings.match(topic)) !== undefined) {
       const denied = mappedDenial(session.identity, client.id, topic, mapped, acl);
       if (denied !== undefined) {
@@ -344,6 +376,24 @@ function mappedDenial(identity: DeviceIdentity, clientId: string, topic: string,
   return undefined;
 }
 
+/** The parsed Sparkplug B topic (cached per session), why it maps to no device id, or undefined when Sluice does not ingest it. */
+function sparkplugTopicOf(session: Session, topic: string): SparkplugTopic | string | undefined {
+  return session.sparkplugTopics.get(topic) ?? parseSparkplugTopic(topic);
+}
+
+/**
+ * Why this client may not publish to a Sparkplug B topic Sluice ingests, or undefined
+ * when it may. The ingest is the grant, as for mapped topics: an edge node authenticates
+ * with its edge node id as username and may publish only `spBv1.0/+/+/{its id}[/+]`; a
+ * service any; an ACL deny rule that matches the topic still refuses it.
+ */
+function sparkplugDenial(identity: DeviceIdentity, clientId: string, topic: string, acl: AclRules): string | undefined {
+  const edge = topic.split('/')[3];
+  if (identity.role === 'device' && edge !== identity.id) return `the topic's edge node is ${JSON.stringify(edge)}; edge node "${identity.id}" may publish only under its own id`;
+  if (acl.deniesPublish(identity, clientId, topic)) return 'an ACL deny rule matches the topic';
+  return undefined;
+}
+
 /** The part of aedes' persistence (not in its types) that holds unreleased QoS 2 packets. */
 interface IncomingStore {
   incomingGetPacket(client: Client, packet: { messageId: number }): Promise<unknown>;
@@ -403,6 +453,7 @@ function newSession(client: Client, identity: DeviceIdentity, acl: AclRules, par
     rules: acl,
     flow: undefined,
     lastMapped: undefined,
+    sparkplugTopics: new Map(),
     qos2Ingesting: new Map(),
   };
   applyAcl(session, client, acl);
@@ -413,6 +464,7 @@ function newSession(client: Client, identity: DeviceIdentity, acl: AclRules, par
 function applyAcl(session: Session, client: Client, acl: AclRules): void {
   session.rules = acl;
   session.lastMapped = undefined;
+  session.sparkplugTopics.clear();
   session.ownTelemetryAllowed = acl.canPublish(session.identity, client.id, session.telemetryTopic);
   session.ownJsonAllowed = acl.canPublish(session.identity, client.id, session.jsonTopic);
   session.checkDeliveries = acl.hasDenyFor(session.identity);

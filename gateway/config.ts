@@ -138,6 +138,13 @@ export const ingestConfigSchema = z
      * "Connecting existing devices").
      */
     mappings: ingestMappingsSchema,
+    /**
+     * Default false: Sparkplug B ingest (gateway/sparkplug, README "Connecting existing
+     * devices"): NBIRTH, NDATA, DBIRTH, DDATA under spBv1.0/ become readings of the devices
+     * {group}:{edge}[:{device}], published by the edge node (username = edge node id).
+     * Off, spBv1.0/ topics are ordinary MQTT traffic under the ACL, as before.
+     */
+    sparkplug: z.boolean().default(false),
   })
   .strict();
 

@@ -11,6 +11,7 @@ import { DeadLetterRecorder } from './dead-letters.js';
 import { DeviceFlows } from './device-flow.js';
 import { DecodePool } from './decode/index.js';
 import { MappingRouter } from './mappings/index.js';
+import { EdgeNodes, encodeRebirthRequest, ncmdTopic } from './sparkplug/index.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { startListeners, type ListenerPorts } from './listeners.js';
 import { createGatewayMetrics } from './metrics.js';
@@ -76,11 +77,26 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   });
   await broker.listen();
   const refusals = new RefusalLog(logger);
+  // Rebirth requests go out through the broker like any publish: the edge node receives
+  // them on its NCMD subscription (the default ACL lets it subscribe).
+  const sparkplug = config.ingest.sparkplug
+    ? new EdgeNodes({
+        requestRebirth(group, edge, reason, why) {
+          metrics.sparkplugRebirths.inc({ reason });
+          logger.info({ group, edge, why }, 'Sparkplug B: rebirth requested');
+          const packet = { cmd: 'publish' as const, topic: ncmdTopic(group, edge), payload: Buffer.from(encodeRebirthRequest(Date.now())), qos: 0 as const, retain: false, dup: false };
+          broker.publish(packet, (err) => {
+            if (err) logger.warn({ err, group, edge }, 'Sparkplug B: rebirth request not published');
+          });
+        },
+      })
+    : undefined;
   const sessions = installBrokerHooks(broker, {
     authenticator,
     acl,
     ingest,
     mappings: new MappingRouter(config.ingest.mappings),
+    sparkplug,
     partitions: deps.partitions,
     flows,
     connects,

@@ -39,6 +39,12 @@ export function createGatewayMetrics(registry: Registry) {
       registers,
     }),
     readings: new Counter({ name: 'sluice_gateway_readings_total', help: 'Readings accepted into the log', registers }),
+    sparkplugRebirths: new Counter({
+      name: 'sluice_gateway_sparkplug_rebirths_total',
+      help: 'Sparkplug B rebirth requests (NCMD Node Control/Rebirth) sent to edge nodes, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     rejects: new Counter({
       name: 'sluice_gateway_rejected_total',
       help: 'Payloads rejected and dead-lettered, by reason',

@@ -12,3 +12,14 @@ export { ColumnarBatchBuilder } from './columnar-batch-builder.js';
 export { compressBatch, uncompressBatch, decodeLogRecord } from './compressed-batch.js';
 export { ASYNC_FROM_BYTES, compressBlock, compressBlocks, uncompressBlock, uncompressBlocks, uncompressedLength } from './snappy-block.js';
 export { encodeTagSet, parseTagSet, tagProblem } from './tag-set.js';
+export {
+  decodeSparkplugPayload,
+  peekSparkplugSeq,
+  SparkplugDataType,
+  SparkplugMetric,
+  SparkplugPayload,
+  type DecodedSparkplugMetric,
+  type DecodedSparkplugPayload,
+  type SparkplugMetricProps,
+  type SparkplugPayloadProps,
+} from './sparkplug.js';

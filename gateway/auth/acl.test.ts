@@ -43,6 +43,19 @@ describe('AclRules.defaults (the device contract)', () => {
     expect(acl.canSubscribe(d1, 'd1', 'devices/d1/telemetry')).toBe(false);
   });
 
+  it('lets a Sparkplug B edge node subscribe to its own NCMD and DCMD topics only', () => {
+    const e1 = device('edge1');
+    expect(acl.canSubscribe(e1, 'edge1', 'spBv1.0/plant/NCMD/edge1')).toBe(true);
+    expect(acl.canSubscribe(e1, 'edge1', 'spBv1.0/+/NCMD/edge1')).toBe(true);
+    expect(acl.canSubscribe(e1, 'edge1', 'spBv1.0/plant/DCMD/edge1/+')).toBe(true);
+    expect(acl.canSubscribe(e1, 'edge1', 'spBv1.0/plant/DCMD/edge1/pump')).toBe(true);
+    expect(acl.canSubscribe(e1, 'edge1', 'spBv1.0/plant/NCMD/edge2')).toBe(false);
+    expect(acl.canSubscribe(e1, 'edge1', 'spBv1.0/plant/NCMD/+')).toBe(false);
+    expect(acl.canSubscribe(e1, 'edge1', 'spBv1.0/plant/DCMD/edge1/#')).toBe(false);
+    expect(acl.canSubscribe(e1, 'edge1', 'spBv1.0/#')).toBe(false);
+    expect(acl.canPublish(e1, 'edge1', 'spBv1.0/plant/NCMD/edge1')).toBe(false);
+  });
+
   it('does not let a username with wildcards or separators widen a pattern', () => {
     for (const id of ['a/+', '+', '#', 'x/devices/d2', '$SYS']) {
       const evil = device(id);

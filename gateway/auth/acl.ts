@@ -9,6 +9,10 @@ export const DEFAULT_ACL = `# A device publishes only under its own id and reads
 pattern write devices/%u/telemetry
 pattern write devices/%u/telemetry/json
 pattern read devices/%u/commands/#
+# A Sparkplug B edge node (username = its edge node id) reads its own node and device
+# commands. What it publishes is granted by the Sparkplug ingest (ingest.sparkplug).
+pattern read spBv1.0/+/NCMD/%u
+pattern read spBv1.0/+/DCMD/%u/+
 `;
 
 /**

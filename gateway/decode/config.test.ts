@@ -36,7 +36,7 @@ describe('reject reasons', () => {
     expect(REJECT_REASONS).toEqual([
       'decode_error', 'json_invalid', 'empty_batch', 'no_value', 'non_finite_value', 'timestamp_skew', 'metric_name_invalid',
       'metric_name_too_long', 'too_many_readings', 'series_length_mismatch', 'seq_out_of_range', 'tag_invalid', 'cardinality_limit', 'timestamp_future',
-      'timestamp_invalid', 'value_unsupported', 'seq_invalid',
+      'timestamp_invalid', 'value_unsupported', 'seq_invalid', 'sparkplug_topic_invalid', 'sparkplug_alias_unknown',
     ]);
     expect(reasonName(REASON_CODE.cardinality_limit)).toBe('cardinality_limit');
     expect(() => reasonName(200)).toThrow(RangeError);

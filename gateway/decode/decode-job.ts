@@ -11,8 +11,19 @@ export interface MappedPayload {
   topic: string;
 }
 
-/** How the worker reads a payload: the native protobuf or JSON form, or through a mapping. */
-export type JobKind = PayloadKind | MappedPayload;
+/**
+ * A Sparkplug B payload: `sparkplug` is its job string (sparkplug-payload.ts: BIRTH_JOB,
+ * or the alias table of the birth its data refers to). `onRefused` tells the main thread's
+ * edge-node state why the payload was refused (an unknown alias asks for a rebirth); it
+ * stays on the main thread, only the string crosses to the worker.
+ */
+export interface SparkplugJob {
+  sparkplug: string;
+  onRefused?: (reason: string) => void;
+}
+
+/** How the worker reads a payload: the native protobuf or JSON form, Sparkplug B, or through a mapping. */
+export type JobKind = PayloadKind | MappedPayload | SparkplugJob;
 
 /**
  * The contract between the main thread and a decode worker. A job is one micro-batch:
@@ -38,12 +49,13 @@ export const META_PARTITION = 2;
 export const META_DEVICE = 3;
 export const META_DEVICE_TAGS = 4;
 export const META_KIND = 5;
-/** A mapped payload's topic (a strings index); 0 and unused for the native kinds. */
+/** A mapped payload's topic, or a Sparkplug payload's job string (a strings index); 0 and unused for the native kinds. */
 export const META_TOPIC = 6;
 export const KIND_PROTOBUF = 0;
 export const KIND_JSON = 1;
-/** KIND_MAPPED + i: through mapping i of `ingest.mappings`. */
-export const KIND_MAPPED = 2;
+export const KIND_SPARKPLUG = 2;
+/** KIND_MAPPED + i: through mapping i of `ingest.mappings` (kinds live only in a job, never on disk: renumbering is safe). */
+export const KIND_MAPPED = 3;
 /** msgPartitionIndex of a refused message: it is in no batch. */
 export const NO_INDEX = 0xffffffff;
 
@@ -138,6 +150,9 @@ export class DecodeJobBuilder {
     if (typeof kind === 'string') {
       m[at + META_KIND] = kind === 'json' ? KIND_JSON : KIND_PROTOBUF;
       m[at + META_TOPIC] = 0;
+    } else if ('sparkplug' in kind) {
+      m[at + META_KIND] = KIND_SPARKPLUG;
+      m[at + META_TOPIC] = this.intern(kind.sparkplug);
     } else {
       m[at + META_KIND] = KIND_MAPPED + kind.mapping;
       m[at + META_TOPIC] = this.intern(kind.topic);

@@ -7,6 +7,7 @@ import {
   jobPayload,
   KIND_JSON,
   KIND_MAPPED,
+  KIND_SPARKPLUG,
   META_DEVICE,
   META_DEVICE_TAGS,
   META_KIND,
@@ -17,7 +18,7 @@ import {
   type DecodeJob,
   type DecodeResult,
 } from './decode-job.js';
-import { decodeMappedPayload, decodePayload, type DecodeContext, type PayloadOutcome } from './payload-decoder.js';
+import { decodeMappedPayload, decodePayload, decodeSparkplugPayload, type DecodeContext, type PayloadOutcome } from './payload-decoder.js';
 import { REASON_CODE } from './reasons.js';
 
 /**
@@ -96,7 +97,7 @@ export function decodeJob(job: DecodeJob, limits: WorkerData): DecodeResult {
       const before = builder.messageCount;
       const kind = meta[at + META_KIND]!;
       const mapping = kind >= KIND_MAPPED ? (mappings[kind - KIND_MAPPED] ?? null) : undefined;
-      const out = decodeOne(jobPayload(job, i), kind === KIND_JSON, mapping, job.strings[meta[at + META_TOPIC]!]!, ctx, builder);
+      const out = decodeOne(jobPayload(job, i), kind, mapping, job.strings[meta[at + META_TOPIC]!]!, ctx, builder);
       status[i] = out.reason;
       details[i] = out.detail ?? '';
       if (out.reason === REASON_CODE.accepted) {
@@ -159,16 +160,18 @@ function seriesHash(key: string): number {
 }
 
 /**
- * decodePayload (or decodeMappedPayload when `mapping` is set), but a throw from anywhere
- * (a bug, not a bad payload) refuses this payload only, not the job. `mapping` null: the
- * job names a mapping this worker was not given, a bug too.
+ * decodePayload (decodeMappedPayload when `mapping` is set, decodeSparkplugPayload for
+ * KIND_SPARKPLUG), but a throw from anywhere (a bug, not a bad payload) refuses this
+ * payload only, not the job. `mapping` null: the job names a mapping this worker was not
+ * given, a bug too. `topic`: the message's META_TOPIC string.
  */
-function decodeOne(bytes: Uint8Array, json: boolean, mapping: MappingRules | null | undefined, topic: string, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
+function decodeOne(bytes: Uint8Array, kind: number, mapping: MappingRules | null | undefined, topic: string, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
   const before = builder.messageCount;
   try {
     if (mapping === null) throw new Error('the job names a mapping the worker does not have');
     if (mapping !== undefined) return decodeMappedPayload(bytes, mapping, topic, ctx, builder);
-    return decodePayload(bytes, json ? 'json' : 'protobuf', ctx, builder);
+    if (kind === KIND_SPARKPLUG) return decodeSparkplugPayload(bytes, topic, ctx, builder);
+    return decodePayload(bytes, kind === KIND_JSON ? 'json' : 'protobuf', ctx, builder);
   } catch (err) {
     if (builder.messageCount > before) builder.abortMessage();
     return { reason: REASON_CODE.decode_error, detail: `unexpected: ${err instanceof Error ? err.message : String(err)}`, readings: 0, metrics: [], series: [] };

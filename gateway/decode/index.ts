@@ -1,6 +1,6 @@
 export { REASON_CODE, REASON_NAMES, REJECT_REASONS, reasonName, type ReasonCode, type ReasonName, type RejectReason } from './reasons.js';
 export { decodeLimitsSchema, parseDecodeLimits, type DecodeLimits, type DecodeLimitsInput, type PayloadLimits, type WorkerData } from './config.js';
-export { decodeMappedPayload, decodePayload, type DecodeContext, type PayloadKind, type PayloadOutcome } from './payload-decoder.js';
+export { decodeMappedPayload, decodePayload, decodeSparkplugPayload, type DecodeContext, type PayloadKind, type PayloadOutcome } from './payload-decoder.js';
 export type { BatchFields, ReadingFields, SeriesFields } from './payload-fields.js';
 export {
   DecodeJobBuilder,
@@ -10,6 +10,7 @@ export {
   KIND_JSON,
   KIND_MAPPED,
   KIND_PROTOBUF,
+  KIND_SPARKPLUG,
   META_DEVICE,
   META_DEVICE_TAGS,
   META_KIND,
@@ -22,6 +23,8 @@ export {
   type DecodeJob,
   type JobKind,
   type MappedPayload,
+  type SparkplugJob,
   type DecodeResult,
 } from './decode-job.js';
 export { DecodePool, workerFile, type DecodePoolOptions } from './decode-pool.js';
+export { aliasTableJob, BIRTH_JOB, isReadingMetric, sluiceMetricName, type BirthMetric } from './sparkplug-payload.js';

@@ -3,6 +3,7 @@ import type { PayloadLimits } from './config.js';
 import type { MappingRules } from '../mappings/index.js';
 import { parseJsonPayload } from './json-payload.js';
 import { mapJsonPayload } from './mapped-json.js';
+import { mapSparkplugPayload } from './sparkplug-payload.js';
 import { toNumber64, type BatchFields, type ReadingFields, type SeriesFields } from './payload-fields.js';
 import { REASON_CODE, type ReasonCode } from './reasons.js';
 
@@ -90,6 +91,13 @@ export function decodePayload(
 /** Maps, validates and writes one JSON payload from a mapped topic (`ingest.mappings`) into `builder` as one message. */
 export function decodeMappedPayload(bytes: Uint8Array, rules: MappingRules, topic: string, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
   const mapped = mapJsonPayload(bytes, rules, topic);
+  if ('reason' in mapped) return refused(mapped.reason, mapped.detail);
+  return writer.write(mapped, ctx, builder);
+}
+
+/** Decodes, resolves and writes one Sparkplug B payload (`job`: see sparkplug-payload.ts) into `builder` as one message. */
+export function decodeSparkplugPayload(bytes: Uint8Array, job: string, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
+  const mapped = mapSparkplugPayload(bytes, job);
   if ('reason' in mapped) return refused(mapped.reason, mapped.detail);
   return writer.write(mapped, ctx, builder);
 }

@@ -37,10 +37,14 @@ export const REASON_CODE = {
   timestamp_future: 14,
   /** A mapped payload (ingest.mappings) whose timestamp field is missing or not in the mapping's format. */
   timestamp_invalid: 15,
-  /** A mapped payload with a value a mapping cannot take: an array, or an object as a tag. */
+  /** A value Sluice cannot take: in a mapped payload an array, or an object as a tag; in a Sparkplug B payload a DataSet, Template, Bytes, File, PropertySet or array metric. */
   value_unsupported: 16,
   /** A mapped payload whose sequence field is missing or not a whole number from 1 to 2^53 − 1. */
   seq_invalid: 17,
+  /** A Sparkplug B topic whose group, edge node or device id cannot become a Sluice device id (gateway/sparkplug/topic.ts). */
+  sparkplug_topic_invalid: 18,
+  /** A Sparkplug B data metric whose alias the last birth certificate did not define (or no birth was seen); a rebirth is requested. */
+  sparkplug_alias_unknown: 19,
 } as const;
 
 export type ReasonName = keyof typeof REASON_CODE;

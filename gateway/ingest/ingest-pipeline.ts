@@ -4,7 +4,7 @@ import { compressBatch, MSG_FLAG_DROPPED, msgFlagsOffset, uncompressBatch } from
 import type { IngestConfig } from '../config.js';
 import type { DeadLetterRecorder } from '../dead-letters.js';
 import type { DeviceFlows } from '../device-flow.js';
-import { DecodeJobBuilder, reasonName, type DecodePool, type DecodeResult, type JobKind } from '../decode/index.js';
+import { DecodeJobBuilder, reasonName, type DecodePool, type RejectReason, type DecodeResult, type JobKind } from '../decode/index.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { AckQueue, type PublishDone } from './ack-queue.js';
 
@@ -15,6 +15,8 @@ interface PendingPublish {
   payload: Uint8Array;
   /** The ingest.mappings entry that took the topic, for the dead letter; undefined for the native topics. */
   mapping: string | undefined;
+  /** A Sparkplug B payload's edge node, told why its payload was refused. */
+  onRefused: ((reason: string) => void) | undefined;
   /** Undefined for QoS 0, which was released on acceptance. */
   done: PublishDone | undefined;
 }
@@ -66,6 +68,7 @@ export class IngestPipeline {
   private receivedProtobuf = 0;
   private receivedJson = 0;
   private receivedMapped = 0;
+  private receivedSparkplug = 0;
   private inflight = 0;
   private readonly held: (() => void)[] = [];
   /** Per device: its metric names and its series' hashes (memory: bounded by the two guards). */
@@ -79,11 +82,13 @@ export class IngestPipeline {
   private readonly messagesProtobuf;
   private readonly messagesJson;
   private readonly messagesMapped;
+  private readonly messagesSparkplug;
 
   constructor(private readonly o: IngestPipelineOptions) {
     this.messagesProtobuf = o.metrics.messages.labels('protobuf');
     this.messagesJson = o.metrics.messages.labels('json');
     this.messagesMapped = o.metrics.messages.labels('mapped');
+    this.messagesSparkplug = o.metrics.messages.labels('sparkplug');
   }
 
   /** Payload bytes accepted and not yet durable. */
@@ -102,6 +107,7 @@ export class IngestPipeline {
     }
     if (kind === 'protobuf') this.receivedProtobuf++;
     else if (kind === 'json') this.receivedJson++;
+    else if ('sparkplug' in kind) this.receivedSparkplug++;
     else this.receivedMapped++;
     if (this.inflight > 0 && this.inflight + payload.byteLength > this.o.config.maxInflightBytes) {
       this.o.metrics.heldPublishes.inc();
@@ -118,7 +124,7 @@ export class IngestPipeline {
     this.inflight += payload.byteLength;
     this.job.add(payload, partition, device, deviceTags, kind);
     if (this.pending.length === 0) this.pendingSince = performance.now();
-    this.pending.push({ device, partition, payload, mapping: typeof kind === 'string' ? undefined : kind.name, done: qos === 0 ? undefined : done });
+    this.pending.push({ device, partition, payload, mapping: typeof kind === 'string' || 'sparkplug' in kind ? undefined : kind.name, onRefused: typeof kind === 'object' && 'sparkplug' in kind ? kind.onRefused : undefined, done: qos === 0 ? undefined : done });
     this.pendingBytes += payload.byteLength;
     if (qos === 0) done(null);
     const c = this.o.config;
@@ -190,6 +196,8 @@ export class IngestPipeline {
     if (this.receivedJson > 0) this.messagesJson.inc(this.receivedJson);
     if (this.receivedMapped > 0) this.messagesMapped.inc(this.receivedMapped);
     this.receivedMapped = 0;
+    if (this.receivedSparkplug > 0) this.messagesSparkplug.inc(this.receivedSparkplug);
+    this.receivedSparkplug = 0;
     this.receivedProtobuf = 0;
     this.receivedJson = 0;
   }
@@ -258,6 +266,17 @@ export class IngestPipeline {
   private reject(publish: PendingPublish, reason: string, detail: string | undefined): void {
     this.o.metrics.rejects.inc({ reason });
     this.o.deadLetters.record(publish.device, reason, publish.payload, detail || undefined, publish.mapping);
+    publish.onRefused?.(reason);
+  }
+
+  /**
+   * Refuses a payload before decode (a Sparkplug B topic that maps to no device id): counted
+   * in sluice_gateway_rejected_total{reason} and dead-lettered like a decode refusal. The
+   * publish itself is answered as accepted (3.1.1 has no negative PUBACK).
+   */
+  refuse(device: string, reason: RejectReason, payload: Uint8Array, detail: string): void {
+    this.o.metrics.rejects.inc({ reason });
+    this.o.deadLetters.record(device, reason, payload, detail);
   }
 
   private release(batch: PendingPublish[], err: Error | undefined): void {
