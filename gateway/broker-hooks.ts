@@ -1,4 +1,4 @@
-import type { Aedes, AuthenticateError, Client } from 'aedes';
+import type { Aedes, AuthenticateError, Client, PublishPacket } from 'aedes';
 import { AclDeniedError, AuthBusyError, AuthRefusedError, ProtocolViolationError, type Logger } from '../core/index.js';
 import { keyGroupOf } from '../routing/index.js';
 import { isValidDeviceId, type AclRules, type Authenticator, type DeviceIdentity } from './auth/index.js';
@@ -12,6 +12,7 @@ import { MAX_CONNECT_HOLD_MS, type ConnectPacer } from './connect-pacer.js';
 import type { RefusalLog } from './refusal-log.js';
 import { parseSparkplugTopic, SPARKPLUG_NAMESPACE, type EdgeNodes, type SparkplugTopic } from './sparkplug/index.js';
 import { sourceAddressOf } from './source-address.js';
+import { newRouteCheck, UnroutedPublishes, type RouteCheck } from './unrouted-publishes.js';
 
 /** What the gateway knows about a connected client, computed once at CONNECT. */
 interface Session {
@@ -47,6 +48,8 @@ interface Session {
   sparkplugTopics: Map<string, SparkplugTopic | string>;
   /** QoS 2 packet ids whose first copy is being ingested, see `onceUnreleased`. */
   qos2Ingesting: Map<number, Promise<void>>;
+  /** Whether the topic it last published on has subscribers (UnroutedPublishes). */
+  route: RouteCheck;
 }
 
 export interface BrokerHooksOptions {
@@ -94,6 +97,16 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
   const persistentWithoutId = new WeakSet<Client>();
   /** CONNECTs whose CONNACK waits for the device's turn (ConnectPacer), with how to refuse each. */
   const held = new Map<Client, { timer: NodeJS.Timeout; refuse: () => void }>();
+
+  // A client's publish that nobody subscribes to is done once authorized (ingested, for
+  // telemetry): aedes' routing would find no one to deliver it to.
+  const unrouted = new UnroutedPublishes(broker);
+  const route = broker.publish.bind(broker);
+  broker.publish = ((packet: PublishPacket, client: Client | null | ((err?: Error) => void), done?: (err?: Error) => void) => {
+    const session = client && typeof client === 'object' ? sessions.get(client) : undefined;
+    if (session !== undefined && done !== undefined && unrouted.skippable(session.route, packet)) return done();
+    return (route as (...a: unknown[]) => void)(packet, client, done);
+  }) as Aedes['publish'];
 
   broker.preConnect = (client, packet, callback) => {
     // [MQTT-3.1.3-8]: an empty client id requires CleanSession = 1; aedes would invent an id.
@@ -455,6 +468,7 @@ function newSession(client: Client, identity: DeviceIdentity, acl: AclRules, par
     lastMapped: undefined,
     sparkplugTopics: new Map(),
     qos2Ingesting: new Map(),
+    route: newRouteCheck(),
   };
   applyAcl(session, client, acl);
   return session;

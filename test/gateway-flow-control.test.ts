@@ -72,7 +72,10 @@ describe('flow control', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(650);
     await device.endAsync();
     expect(await gw.metric('sluice_gateway_readings_total')).toBe(10_000);
-    expect(await gw.metric('sluice_gateway_rate_limited_total')).toBe(4);
+    // Four wait on a quiet machine; on a loaded one the debt may have run out between two.
+    const limited = await gw.metric('sluice_gateway_rate_limited_total');
+    expect(limited).toBeGreaterThanOrEqual(1);
+    expect(limited).toBeLessThanOrEqual(4);
   });
 
   it('holds publishes past maxInflightBytes while the log is stuck, then takes them all', async () => {
