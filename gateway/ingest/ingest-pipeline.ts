@@ -1,3 +1,4 @@
+import Denque from 'denque';
 import type { Logger } from '../../core/index.js';
 import type { Log } from '../../log/index.js';
 import { compressBatch, MSG_FLAG_DROPPED, msgFlagsOffset, uncompressBatch } from '../../proto/index.js';
@@ -70,7 +71,12 @@ export class IngestPipeline {
   private receivedMapped = 0;
   private receivedSparkplug = 0;
   private inflight = 0;
-  private readonly held: (() => void)[] = [];
+  /**
+   * Publishes waiting for room under maxInflightBytes, oldest first. A ring buffer: with
+   * 10 000 devices × 16 in flight tens of thousands wait here, and Array#shift moved them
+   * all for each one taken (42 % of the gateway thread in the fleet benchmark).
+   */
+  private readonly held = new Denque<() => void>();
   /** Per device: its metric names and its series' hashes (memory: bounded by the two guards). */
   private readonly cardinality = new Map<string, { metrics: Set<string>; series: Set<number> }>();
   private readonly acks = new AckQueue();
