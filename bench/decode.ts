@@ -12,6 +12,7 @@
  */
 import { decodeLimitsSchema, decodePayload, type PayloadKind } from '../gateway/decode/index.js';
 import { ColumnarBatchBuilder, decodeColumnarBatch, ReadingBatch, type IReading } from '../proto/index.js';
+import { wireInt64 } from '../proto/testing/wire-int64.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const MS_PER_RUN = Number(process.env.BENCH_MS ?? 200);
@@ -19,11 +20,6 @@ const MS_PER_RUN = Number(process.env.BENCH_MS ?? 200);
 const JOB = 256;
 const NOW = 1_700_000_000_000;
 const LIMITS = decodeLimitsSchema.parse({ threads: 1 });
-
-/** An int64 for the protobufjs writer as {low, high}: exact past 2^53 with Long disabled. */
-function int64(v: bigint): number {
-  return { low: Number(BigInt.asIntN(32, v)), high: Number(BigInt.asIntN(32, v >> 32n)), unsigned: false } as unknown as number;
-}
 
 const rows = (n: number, value: (i: number) => Partial<IReading>): IReading[] =>
   Array.from({ length: n }, (_, i) => ({ metric: `m${i % 5}`, timeUnixMs: NOW - 1000 + i, ...value(i) }));
@@ -46,7 +42,7 @@ const CASES: Case[] = [
     readings: 100,
   },
   { label: 'protobuf, 10 int rows (small)', kind: 'protobuf', payload: proto(rows(10, (i) => ({ intValue: 1000 + i }))), readings: 10 },
-  { label: 'protobuf, 10 int rows past 2^53', kind: 'protobuf', payload: proto(rows(10, (i) => ({ intValue: int64(2n ** 53n + BigInt(i)) }))), readings: 10 },
+  { label: 'protobuf, 10 int rows past 2^53', kind: 'protobuf', payload: proto(rows(10, (i) => ({ intValue: wireInt64(2n ** 53n + BigInt(i)) }))), readings: 10 },
   {
     label: 'JSON, 10 double rows',
     kind: 'json',
