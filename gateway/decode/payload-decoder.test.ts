@@ -206,7 +206,7 @@ describe('decodePayload: one test per reject reason (protobuf)', () => {
   });
 
   it('tag_invalid: empty, too long, a reserved key, or what InfluxDB cannot store exactly', () => {
-    const tags = [{ k: '' }, { '': 'v' }, { k: 'v'.repeat(LIMITS.maxTagLength + 1) }, { device: 'other' }, { metric: 'x' }, { time: 'x' }, { count: 'x' }, { k: 'x\\' }, { k: 'a\\ b' }, { k: 'a\nb' }, { k: 'tab\t' }];
+    const tags = [{ k: '' }, { '': 'v' }, { k: 'v'.repeat(LIMITS.maxTagLength + 1) }, { device: 'other' }, { metric: 'x' }, { time: 'x' }, { count: 'x' }, { value_int: 'x' }, { k: 'x\\' }, { k: 'a\\ b' }, { k: 'a\nb' }, { k: 'tab\t' }];
     for (const t of tags) refused({ readings: [reading({ tags: t })] }, REASON_CODE.tag_invalid);
   });
 
