@@ -57,18 +57,25 @@ export function latePoint(l: LateReading): SinkPoint {
 
 /**
  * Raw readings of the accepted messages of a batch, measurement `readings`. InfluxDB fixes
- * a field's type per measurement, so numbers go to `value`, booleans to `value_bool` and
- * strings to `value_str`: one field could not hold all three.
+ * a field's type per measurement (and refuses a point whose type conflicts), so numbers go
+ * to the float `value`, booleans to `value_bool` and strings to `value_str`: one field
+ * could not hold all three. A reading that came as an int has its float `value` (what
+ * panels and queries of `value` read, exact up to 2^53) and the exact integer `value_int`.
  */
 export function rawPoints(batch: ColumnarBatch, accepted: Uint8Array, emit: (p: SinkPoint) => void): void {
   const s = batch.strings;
+  const { intAt, intValue } = batch;
+  let k = 0; // the next int reading (intAt is ascending)
   for (let m = 0; m < batch.msgDevice.length; m++) {
     if (accepted[m] !== 1) continue;
     const device = s[batch.msgDevice[m]!]!;
     const deviceTags = s[batch.msgDeviceTags[m]!]!;
     for (let r = m === 0 ? 0 : batch.numEnd[m - 1]!; r < batch.numEnd[m]!; r++) {
       const metric = s[batch.metric[r]!]!;
-      emit({ measurement: 'readings', tags: pointTags(device, metric, deviceTags, s[batch.tags[r]!]!), fields: { value: batch.value[r]! }, timeMs: batch.time[r]! });
+      const fields: Record<string, FieldValue> = { value: batch.value[r]! };
+      while (k < intAt.length && intAt[k]! < r) k++;
+      if (k < intAt.length && intAt[k] === r) fields.value_int = { int: intValue[k++]! };
+      emit({ measurement: 'readings', tags: pointTags(device, metric, deviceTags, s[batch.tags[r]!]!), fields, timeMs: batch.time[r]! });
     }
     for (let r = m === 0 ? 0 : batch.textEnd[m - 1]!; r < batch.textEnd[m]!; r++) {
       const metric = s[batch.textMetric[r]!]!;

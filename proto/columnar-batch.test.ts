@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ColumnarBatchBuilder, decodeColumnarBatch, msgFlagsOffset, MSG_FLAG_DROPPED, TEXT_KIND_STRING } from './index.js';
+import { ColumnarBatchBuilder, decodeColumnarBatch, msgFlagsOffset, MSG_FLAG_DROPPED, TEXT_KIND_BOOL, TEXT_KIND_STRING } from './index.js';
 
 function sample(): ColumnarBatchBuilder {
   const b = new ColumnarBatchBuilder(7, 1_700_000_000_123);
@@ -56,5 +56,95 @@ describe('columnar batch', () => {
     expect([...decodeColumnarBatch(shifted.subarray(1)).value]).toEqual([21.5, -3, 0.25]);
     expect(() => decodeColumnarBatch(bytes.subarray(0, bytes.length - 9))).toThrow(/truncated/);
     expect(() => decodeColumnarBatch(new Uint8Array(48))).toThrow(/magic/);
+  });
+});
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A version 1 batch, as main's encoder (38a1136) wrote it: two messages (the second
+ * flagged dropped), a double, an int reading kept as a double (2^53), a bool and a string.
+ * The calls that built it are v1Builder's.
+ */
+const V1_BATCH =
+  'U0xDQgEAAAAFAAAAAAAAAABAn1b+vHhCCgAAAAIAAAADAAAAAgAAAAAAAAAAAAAABQAAAA4AAAASAAAAFwAAAB0AAAAhAAAAJgAAACsAAAAtAAAAZGV2LTFzaXRlPW9zbG90ZW1wY291bnRsaW5lPWFkb29yZGV2LTJzdGF0ZW9rAAAAAAAAAAAAAAAAgERAAAAAAAAAHEAAAIBW/rx4QgAQgFb+vHhCADCAVv68eEIAAAAAAIA1QAAAAAAAAEBDAAAAAAAACMAAIIBW/rx4QgBAgFb+vHhCAQAAAAcAAAACAAAAAAAAAAIAAAADAAAAAQAAAAIAAAADAAAABAAAAAMAAAAAAAAAAAAAAAUAAAAAAAAAAAAAAAYAAAAIAAAAAAAAAAAAAAABAAAACQAAAAABAAAAAAAAAQIAAAAAAAA=';
+
+function v1Builder(): ColumnarBatchBuilder {
+  const b = new ColumnarBatchBuilder(5, 1_700_000_000_500);
+  b.beginMessage(b.intern('dev-1'), b.intern('site=oslo'), 41);
+  b.addNumeric(b.intern('temp'), 0, 1_700_000_000_000, 21.5);
+  b.addNumeric(b.intern('count'), b.intern('line=a'), 1_700_000_000_001, 9007199254740992);
+  b.addText(b.intern('door'), 0, 1_700_000_000_002, TEXT_KIND_BOOL, 1);
+  b.beginMessage(b.intern('dev-2'), 0, 7);
+  b.addNumeric(b.intern('temp'), 0, 1_700_000_000_003, -3);
+  b.addText(b.intern('state'), 0, 1_700_000_000_004, TEXT_KIND_STRING, b.intern('ok'));
+  return b;
+}
+
+describe('columnar batch: int readings (version 2)', () => {
+  it('keeps int64 values exactly, the double beside them, and the index of each int reading', () => {
+    const b = new ColumnarBatchBuilder(1, 0);
+    b.beginMessage(b.intern('dev'), 0, 1);
+    const m = b.intern('n');
+    b.addNumeric(m, 0, 1, 0.5);
+    for (const v of [9007199254740993n, INT64_MIN, INT64_MAX, -9007199254740993n]) b.addInt(m, 0, 2, v);
+    for (const v of [-42, 0, 2 ** 53, -(2 ** 53), 2 ** 32, -(2 ** 32) - 1]) b.addInt(m, 0, 3, v);
+    b.addNumeric(m, 0, 4, -1.25);
+    const bytes = b.encode();
+    expect(new DataView(bytes.buffer, bytes.byteOffset).getUint16(4, true)).toBe(2);
+    const decoded = decodeColumnarBatch(bytes);
+    expect([...decoded.intValue]).toEqual([9007199254740993n, INT64_MIN, INT64_MAX, -9007199254740993n, -42n, 0n, 2n ** 53n, -(2n ** 53n), 2n ** 32n, -(2n ** 32n) - 1n]);
+    expect([...decoded.intAt]).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect([...decoded.value]).toEqual([0.5, 2 ** 53, -(2 ** 63), 2 ** 63, -(2 ** 53), -42, 0, 2 ** 53, -(2 ** 53), 2 ** 32, -(2 ** 32) - 1, -1.25]);
+    // The builder's own view (what the inline decode path hands on) says the same.
+    expect([...b.build().intValue]).toEqual([...decoded.intValue]);
+  });
+
+  it('drops the int entries of an aborted message, keeping the ones before it', () => {
+    const b = new ColumnarBatchBuilder(1, 0);
+    b.beginMessage(b.intern('dev'), 0, 1);
+    b.addInt(b.intern('n'), 0, 1, 7);
+    b.beginMessage(b.intern('dev'), 0, 2);
+    b.addNumeric(b.intern('n'), 0, 1, 1);
+    b.addInt(b.intern('n'), 0, 1, 8n);
+    b.abortMessage();
+    b.beginMessage(b.intern('dev'), 0, 3);
+    b.addInt(b.intern('n'), 0, 1, -9n);
+    const decoded = decodeColumnarBatch(b.encode());
+    expect([...decoded.intAt]).toEqual([0, 1]);
+    expect([...decoded.intValue]).toEqual([7n, -9n]);
+  });
+
+  it('writes a batch without int readings as version 1, byte for byte what the version before wrote', () => {
+    const b = v1Builder();
+    const bytes = b.encode();
+    bytes[msgFlagsOffset(bytes) + 1] = MSG_FLAG_DROPPED;
+    expect(Buffer.from(bytes).toString('base64')).toBe(V1_BATCH);
+  });
+
+  it('reads a version 1 batch: every column, and no int readings', () => {
+    const decoded = decodeColumnarBatch(new Uint8Array(Buffer.from(V1_BATCH, 'base64')));
+    const s = decoded.strings;
+    expect(decoded.partition).toBe(5);
+    expect([...decoded.msgDevice].map((i) => s[i])).toEqual(['dev-1', 'dev-2']);
+    expect([...decoded.msgFlags]).toEqual([0, MSG_FLAG_DROPPED]);
+    expect([...decoded.metric].map((i) => s[i])).toEqual(['temp', 'count', 'temp']);
+    expect([...decoded.tags].map((i) => s[i])).toEqual(['', 'line=a', '']);
+    expect([...decoded.value]).toEqual([21.5, 9007199254740992, -3]);
+    expect([...decoded.textKind]).toEqual([TEXT_KIND_BOOL, TEXT_KIND_STRING]);
+    expect(decoded.intAt.length).toBe(0);
+    expect(decoded.intValue.length).toBe(0);
+  });
+
+  it('refuses a version it does not know, and a version 2 batch cut short in its int columns', () => {
+    const bytes = new Uint8Array(Buffer.from(V1_BATCH, 'base64'));
+    new DataView(bytes.buffer).setUint16(4, 3, true);
+    expect(() => decodeColumnarBatch(bytes)).toThrow(/version 3 is not supported \(this version reads 1 to 2\)/);
+    const b = new ColumnarBatchBuilder(1, 0);
+    b.beginMessage(b.intern('dev'), 0, 1);
+    b.addInt(b.intern('n'), 0, 1, 1n);
+    const v2 = b.encode();
+    expect(() => decodeColumnarBatch(v2.subarray(0, v2.length - 8))).toThrow(/truncated/);
   });
 });

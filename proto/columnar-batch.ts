@@ -32,6 +32,14 @@ export interface ColumnarBatch {
   /** 1 = bool (textValue 0/1), 2 = string (textValue is a string index). */
   textKind: Uint8Array;
   textValue: Uint32Array;
+  /**
+   * Int readings (Reading.int_value) exactly, one entry per int reading: the index of the
+   * numeric reading (ascending) and its sint64 value. `value` holds the same reading as the
+   * nearest double (what windows aggregate); past 2^53 only this column is exact. Empty in
+   * batches of version 1, which kept int readings as doubles only.
+   */
+  intAt: Uint32Array;
+  intValue: BigInt64Array;
 }
 
 export const MSG_FLAG_DROPPED = 1;
@@ -39,7 +47,15 @@ export const TEXT_KIND_BOOL = 1;
 export const TEXT_KIND_STRING = 2;
 
 const MAGIC = 0x42434c53; // "SLCB" little-endian
-const VERSION = 1;
+/**
+ * 2: int readings exactly (the intValue and intAt columns after textKind, their count in
+ * the header's formerly reserved u32 at offset 12). Version 1 is still read: it is version
+ * 2 without int columns, so a batch without int readings is written as version 1, byte for
+ * byte what the version before wrote, which processors of that version can still read
+ * while a cluster is upgraded (gateways before processors).
+ */
+const VERSION = 2;
+const OLDEST_READ = 1;
 const HEADER_BYTES = 40;
 
 const align8 = (n: number): number => (n + 7) & ~7;
@@ -53,6 +69,7 @@ export function encodeColumnarBatch(b: ColumnarBatch): Uint8Array {
   const nMsgs = b.msgDevice.length;
   const nNum = b.metric.length;
   const nText = b.textMetric.length;
+  const nInt = b.intAt.length;
   const stringsAt = HEADER_BYTES;
   const blobAt = stringsAt + 4 * (nStrings + 1);
   let at = align8(blobAt + stringBytes);
@@ -61,6 +78,8 @@ export function encodeColumnarBatch(b: ColumnarBatch): Uint8Array {
     b.msgSeq, b.time, b.value, b.textTime,
     b.msgDevice, b.msgDeviceTags, b.numEnd, b.textEnd, b.metric, b.tags, b.textMetric, b.textTags, b.textValue,
     b.msgFlags, b.textKind,
+    // Version 2, after every column of version 1: an int-free batch has the same layout.
+    b.intValue, b.intAt,
   ];
   const offsets = new Array<number>(columns.length);
   for (let c = 0; c < columns.length; c++) {
@@ -71,8 +90,9 @@ export function encodeColumnarBatch(b: ColumnarBatch): Uint8Array {
   const out = Buffer.alloc(at);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setUint32(0, MAGIC, true);
-  view.setUint16(4, VERSION, true);
+  view.setUint16(4, nInt === 0 ? OLDEST_READ : VERSION, true);
   view.setUint32(8, b.partition, true);
+  view.setUint32(12, nInt, true);
   view.setFloat64(16, b.receivedAtMs, true);
   view.setUint32(24, nStrings, true);
   view.setUint32(28, nMsgs, true);
@@ -103,6 +123,7 @@ interface Header {
   nMsgs: number;
   nNum: number;
   nText: number;
+  nInt: number;
   stringBlobBytes: number;
   view: DataView;
 }
@@ -112,7 +133,7 @@ function readHeader(bytes: Uint8Array): Header {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MAGIC) throw new RangeError('not a columnar batch: bad magic');
   const version = view.getUint16(4, true);
-  if (version !== VERSION) throw new RangeError(`columnar batch version ${version} is not supported (expected ${VERSION})`);
+  if (version < OLDEST_READ || version > VERSION) throw new RangeError(`columnar batch version ${version} is not supported (this version reads ${OLDEST_READ} to ${VERSION})`);
   const nStrings = view.getUint32(24, true);
   return {
     partition: view.getUint32(8, true),
@@ -121,6 +142,7 @@ function readHeader(bytes: Uint8Array): Header {
     nMsgs: view.getUint32(28, true),
     nNum: view.getUint32(32, true),
     nText: view.getUint32(36, true),
+    nInt: version >= 2 ? view.getUint32(12, true) : 0,
     stringBlobBytes: view.getUint32(HEADER_BYTES + 4 * nStrings, true),
     view,
   };
@@ -134,6 +156,7 @@ function columnOffsets(h: Header): Record<string, number> {
     ['msgDevice', 4 * h.nMsgs], ['msgDeviceTags', 4 * h.nMsgs], ['numEnd', 4 * h.nMsgs], ['textEnd', 4 * h.nMsgs],
     ['metric', 4 * h.nNum], ['tags', 4 * h.nNum], ['textMetric', 4 * h.nText], ['textTags', 4 * h.nText],
     ['textValue', 4 * h.nText], ['msgFlags', h.nMsgs], ['textKind', h.nText],
+    ['intValue', 8 * h.nInt], ['intAt', 4 * h.nInt],
   ];
   for (const [name, bytes] of sizes) {
     offsets[name] = at;
@@ -154,6 +177,7 @@ export function decodeColumnarBatch(input: Uint8Array): ColumnarBatch {
   const f64 = (name: string, n: number): Float64Array => new Float64Array(buf, base + o[name]!, n);
   const u32 = (name: string, n: number): Uint32Array => new Uint32Array(buf, base + o[name]!, n);
   const u8 = (name: string, n: number): Uint8Array => new Uint8Array(buf, base + o[name]!, n);
+  const i64 = (name: string, n: number): BigInt64Array => new BigInt64Array(buf, base + o[name]!, n);
   const decoder = new TextDecoder();
   const blobAt = HEADER_BYTES + 4 * (h.nStrings + 1);
   const strings = new Array<string>(h.nStrings);
@@ -181,5 +205,7 @@ export function decodeColumnarBatch(input: Uint8Array): ColumnarBatch {
     textTime: f64('textTime', h.nText),
     textKind: u8('textKind', h.nText),
     textValue: u32('textValue', h.nText),
+    intAt: u32('intAt', h.nInt),
+    intValue: i64('intValue', h.nInt),
   };
 }

@@ -1,4 +1,5 @@
 export { ReadingBatch, Reading, Series, type IReadingBatch, type IReading, type ISeries } from './telemetry.js';
+export { readingIntValues } from './reading-int-values.js';
 export {
   encodeColumnarBatch,
   decodeColumnarBatch,

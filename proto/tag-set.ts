@@ -18,7 +18,7 @@ const RESERVED_TAG_KEYS: ReadonlyMap<string, string> = new Map([
   ['_stop', 'reserved by InfluxDB 2.x'],
   // A tag named like a field of the same point is stored, but InfluxQL then shows the
   // field as `count_1`: every dashboard query of that series would read the wrong column.
-  ...['count', 'sum', 'min', 'max', 'mean', 'first', 'last', 'stddev', 'p50', 'p90', 'p99', 'value', 'value_bool', 'value_str', 'window'].map(
+  ...['count', 'sum', 'min', 'max', 'mean', 'first', 'last', 'stddev', 'p50', 'p90', 'p99', 'value', 'value_bool', 'value_int', 'value_str', 'window'].map(
     (f) => [f, `a field name of Sluice's points`] as [string, string],
   ),
 ]);

@@ -48,6 +48,21 @@ describe('decodePayload: JSON payloads', () => {
     expect(texts).toEqual([['door', TEXT_KIND_BOOL, 0], ['state', TEXT_KIND_STRING, 'idle']]);
   });
 
+  it('keeps intValue strings exact over the whole int64 range, and refuses them outside it', () => {
+    const builder = new ColumnarBatchBuilder(0, NOW);
+    const ctx = { receivedAtMs: NOW, deviceIdx: builder.intern('dev-j'), deviceTagsIdx: 0, limits: LIMITS };
+    const values = ['9007199254740993', '-9007199254740993', '-9223372036854775808', '9223372036854775807', '-9007199254740991', '123456789012345', '0000000000000000000042'];
+    const doc = { seq: 1, readings: [...values.map((v) => ({ metric: 'n', timeUnixMs: NOW, intValue: v })), { metric: 'f', timeUnixMs: NOW, doubleValue: '9007199254740993' }, { metric: 'm', timeUnixMs: NOW, int_value: 2 ** 60 }] };
+    expect(decodePayload(new TextEncoder().encode(JSON.stringify(doc)), 'json', ctx, builder).reason).toBe(0);
+    const b = decodeColumnarBatch(builder.encode());
+    // Every int reading is in the int columns; the double reading (index 7) is not.
+    expect([...b.intAt]).toEqual([0, 1, 2, 3, 4, 5, 6, 8]);
+    expect([...b.intValue]).toEqual([...values.map((v) => BigInt(v)), 2n ** 60n]);
+    expect([...b.value]).toEqual([2 ** 53, -(2 ** 53), -(2 ** 63), 2 ** 63, -9007199254740991, 123456789012345, 42, 2 ** 53, 2 ** 60]);
+    for (const v of ['9223372036854775808', '-9223372036854775809', '99999999999999999999']) invalid({ readings: [{ metric: 'n', intValue: v }] }, /intValue: expected an int64/);
+    invalid({ readings: [{ metric: 'n', intValue: 2 ** 63 }] }, /intValue: expected an int64/);
+  });
+
   it('reads snake_case field names', () => {
     const { out, rows } = json({
       seq: 1,
@@ -108,7 +123,7 @@ describe('decodePayload: JSON payloads', () => {
     invalid({ readings: [{ metric: 5, value: 1 }] }, /readings\[0\]\.metric: expected a string, got 5/);
     invalid({ readings: [{ metric: 'n', value: [1] }] }, /readings\[0\]\.value: expected a number, boolean or string/);
     invalid({ readings: [{ metric: 'n', doubleValue: 'abc' }] }, /doubleValue: expected a number, got "abc"/);
-    invalid({ readings: [{ metric: 'n', intValue: '1.5' }] }, /intValue: expected an integer/);
+    invalid({ readings: [{ metric: 'n', intValue: '1.5' }] }, /intValue: expected an int64/);
     invalid({ readings: [{ metric: 'n', value: 1, tags: { k: 1 } }] }, /readings\[0\]\.tags\.k: expected a string/);
     invalid({ series: [{ metric: 'v', timeDeltaMs: [0, 'x'], values: [1, 2] }] }, /series\[0\]\.timeDeltaMs\[1\]/);
     invalid({ series: [{ metric: 'v', timeDeltaMs: [0], values: [true] }] }, /series\[0\]\.values\[0\]: expected a number/);

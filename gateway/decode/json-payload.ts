@@ -4,8 +4,9 @@ import type { BatchFields, ReadingFields, SeriesFields } from './payload-fields.
  * Reads a JSON payload (devices/{id}/telemetry/json) into the same fields the protobuf
  * decoder yields, following the proto3 JSON mapping: camelCase or snake_case names,
  * 64-bit integers as numbers or decimal strings, doubles as numbers or the strings
- * "NaN"/"Infinity"/"-Infinity"/decimal, null = absent. Readings may also use the
- * convenience `value` (number → double, boolean → bool, string → string).
+ * "NaN"/"Infinity"/"-Infinity"/decimal, null = absent (an intValue string is exact over
+ * the whole int64 range; a number past 2^53 is what JSON.parse made of it). Readings may
+ * also use the convenience `value` (number → double, boolean → bool, string → string).
  * Unknown fields are refused (as proto3 JSON parsers do by default): a misspelt
  * `timestamp` would otherwise silently become the receive time.
  * This is the slow path; devices that care about cost send protobuf Series.
@@ -83,7 +84,7 @@ function readReading(doc: unknown, at: string): ReadingFields {
         break;
       case 'intValue':
       case 'int_value':
-        r.intValue = int64(v, `${at}.${key}`, false);
+        r.intValue = intValue(v, `${at}.${key}`);
         values++;
         break;
       case 'boolValue':
@@ -177,6 +178,27 @@ function int64(v: unknown, at: string, unsigned: boolean): number {
     throw wrongType(at, unsigned ? 'a non-negative integer (number or decimal string)' : 'an integer (number or decimal string)', v);
   }
   return n;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+/** Up to 15 digits a decimal string is a safe integer: Number() is exact and cheaper than BigInt(). */
+const SAFE_DIGITS = 15;
+
+/**
+ * An int_value (sint64): an integer number, or a decimal string, which is exact: a bigint
+ * past 2^53 (a JSON number there was already rounded by JSON.parse; it is kept as it
+ * came). Outside int64 it is refused, as proto3 JSON parsers do.
+ */
+function intValue(v: unknown, at: string): number | bigint {
+  if (typeof v === 'string' && INT_STRING.test(v)) {
+    if (v.length - (v.startsWith('-') ? 1 : 0) <= SAFE_DIGITS) return Number(v);
+    const big = BigInt(v);
+    if (big >= INT64_MIN && big <= INT64_MAX) return big >= -Number.MAX_SAFE_INTEGER && big <= Number.MAX_SAFE_INTEGER ? Number(big) : big;
+  } else if (typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 63) && v < 2 ** 63) {
+    return v;
+  }
+  throw wrongType(at, 'an int64 (an integer number, or a decimal string from -9223372036854775808 to 9223372036854775807)', v);
 }
 
 /** A double: a number, a decimal string, or "NaN"/"Infinity"/"-Infinity" (refused later as non-finite). */

@@ -3,6 +3,7 @@ import { ColumnarBatchBuilder, decodeColumnarBatch, parseTagSet, ReadingBatch, T
 import { decodeLimitsSchema, type PayloadLimits } from './config.js';
 import { decodePayload, type PayloadKind } from './payload-decoder.js';
 import { REASON_CODE } from './reasons.js';
+import { wireInt64 } from '../../proto/testing/wire-int64.js';
 
 const NOW = 1_700_000_000_000;
 const LIMITS = decodeLimitsSchema.parse({ threads: 1 });
@@ -99,6 +100,47 @@ describe('decodePayload: accepted protobuf payloads', () => {
   });
 });
 
+describe('decodePayload: int readings exactly', () => {
+  const ints = (b: Batch) => [...b.intAt].map((r, k) => [b.strings[b.metric[r]!], b.intValue[k]]);
+
+  it('keeps int_value past 2^53 exactly, the nearest double beside it, and marks small ints too', () => {
+    const { out, batch } = run({
+      seq: 3,
+      readings: [
+        reading(),
+        reading({ metric: 'big', doubleValue: undefined, intValue: wireInt64(9007199254740993n) }),
+        reading({ metric: 'min', doubleValue: undefined, intValue: wireInt64(-(2n ** 63n)), tags: { line: 'a' } }),
+        reading({ metric: 'max', doubleValue: undefined, intValue: wireInt64(2n ** 63n - 1n) }),
+        reading({ metric: 'small', doubleValue: undefined, intValue: -42 }),
+        reading({ metric: 'neg', doubleValue: undefined, intValue: wireInt64(-9007199254740993n) }),
+      ],
+      series: [{ metric: 'vib', startUnixMs: NOW - 500, timeDeltaMs: [0], values: [2.5] }],
+    });
+    expect(out.reason).toBe(0);
+    expect(ints(batch)).toEqual([['big', 9007199254740993n], ['min', -(2n ** 63n)], ['max', 2n ** 63n - 1n], ['small', -42n], ['neg', -9007199254740993n]]);
+    expect([...batch.intAt]).toEqual([1, 2, 3, 4, 5]);
+    expect([...batch.value]).toEqual([21.5, 2 ** 53, -(2 ** 63), 2 ** 63, -42, -(2 ** 53), 2.5]);
+  });
+
+  it('reads each payload’s own ints when a job holds several, and drops a refused payload’s', () => {
+    const builder = new ColumnarBatchBuilder(0, NOW);
+    const ctx = { receivedAtMs: NOW, deviceIdx: builder.intern('d'), deviceTagsIdx: 0, limits: LIMITS };
+    const payload = (seq: number, v: bigint, bad = false) =>
+      ReadingBatch.encode({ seq, readings: [reading({ metric: 'n', doubleValue: undefined, intValue: wireInt64(v) }), reading({ doubleValue: bad ? NaN : 1 })] }).finish();
+    expect(decodePayload(payload(1, 2n ** 62n + 1n), 'protobuf', ctx, builder).reason).toBe(0);
+    expect(decodePayload(payload(2, 2n ** 62n + 3n, true), 'protobuf', ctx, builder).reason).toBe(REASON_CODE.non_finite_value);
+    expect(decodePayload(payload(3, -(2n ** 62n) - 5n), 'protobuf', ctx, builder).reason).toBe(0);
+    const batch = decodeColumnarBatch(builder.encode());
+    expect([...batch.intValue]).toEqual([2n ** 62n + 1n, -(2n ** 62n) - 5n]);
+    expect([...batch.intAt]).toEqual([0, 2]);
+  });
+
+  it('writes a batch of doubles only as before: no int columns', () => {
+    const { batch } = run({ readings: [reading()], series: [{ metric: 'x', timeDeltaMs: [0], values: [1] }] });
+    expect(batch.intAt.length).toBe(0);
+  });
+});
+
 describe('decodePayload: one test per reject reason (protobuf)', () => {
   it('decode_error: invalid UTF-8 in a metric name (protobufjs throws TypeError)', () => {
     const body = [0x0a, 0x02, 0xc3, 0x28, 0x19, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f]; // metric = C3 28, double_value = 1
@@ -164,7 +206,7 @@ describe('decodePayload: one test per reject reason (protobuf)', () => {
   });
 
   it('tag_invalid: empty, too long, a reserved key, or what InfluxDB cannot store exactly', () => {
-    const tags = [{ k: '' }, { '': 'v' }, { k: 'v'.repeat(LIMITS.maxTagLength + 1) }, { device: 'other' }, { metric: 'x' }, { time: 'x' }, { count: 'x' }, { k: 'x\\' }, { k: 'a\\ b' }, { k: 'a\nb' }, { k: 'tab\t' }];
+    const tags = [{ k: '' }, { '': 'v' }, { k: 'v'.repeat(LIMITS.maxTagLength + 1) }, { device: 'other' }, { metric: 'x' }, { time: 'x' }, { count: 'x' }, { value_int: 'x' }, { k: 'x\\' }, { k: 'a\\ b' }, { k: 'a\nb' }, { k: 'tab\t' }];
     for (const t of tags) refused({ readings: [reading({ tags: t })] }, REASON_CODE.tag_invalid);
   });
 

@@ -1,4 +1,4 @@
-import { encodeTagSet, ReadingBatch, tagProblem, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder } from '../../proto/index.js';
+import { encodeTagSet, ReadingBatch, readingIntValues, tagProblem, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder } from '../../proto/index.js';
 import type { PayloadLimits } from './config.js';
 import type { MappingRules } from '../mappings/index.js';
 import { parseJsonPayload } from './json-payload.js';
@@ -80,26 +80,25 @@ export function decodePayload(
       // Every throw is this payload's problem: RangeError on truncation, TypeError on invalid UTF-8, Error on bad wire types.
       return refused(REASON_CODE.decode_error, `protobuf: ${err instanceof Error ? err.message : String(err)}`);
     }
-  } else {
-    const parsed = parseJsonPayload(bytes);
-    if (typeof parsed === 'string') return refused(REASON_CODE.json_invalid, parsed);
-    batch = parsed;
+    return writer.write(batch, ctx, builder, bytes);
   }
-  return writer.write(batch, ctx, builder);
+  const parsed = parseJsonPayload(bytes);
+  if (typeof parsed === 'string') return refused(REASON_CODE.json_invalid, parsed);
+  return writer.write(parsed, ctx, builder, null);
 }
 
 /** Maps, validates and writes one JSON payload from a mapped topic (`ingest.mappings`) into `builder` as one message. */
 export function decodeMappedPayload(bytes: Uint8Array, rules: MappingRules, topic: string, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
   const mapped = mapJsonPayload(bytes, rules, topic);
   if ('reason' in mapped) return refused(mapped.reason, mapped.detail);
-  return writer.write(mapped, ctx, builder);
+  return writer.write(mapped, ctx, builder, null);
 }
 
 /** Decodes, resolves and writes one Sparkplug B payload (`job`: see sparkplug-payload.ts) into `builder` as one message. */
 export function decodeSparkplugPayload(bytes: Uint8Array, job: string, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
   const mapped = mapSparkplugPayload(bytes, job);
   if ('reason' in mapped) return refused(mapped.reason, mapped.detail);
-  return writer.write(mapped, ctx, builder);
+  return writer.write(mapped, ctx, builder, null);
 }
 
 function refused(reason: ReasonCode, detail: string): PayloadOutcome {
@@ -138,8 +137,12 @@ class PayloadWriter {
   private lastMetricBuilder: ColumnarBatchBuilder | null = null;
   private lastMetricGeneration = -1;
   private lastMetricIdx = 0;
+  /** The protobuf payload being written (null for JSON, mapped and Sparkplug ones), and its exact int values once read. */
+  private protobufBytes: Uint8Array | null = null;
+  private exactInts: (bigint | undefined)[] | null = null;
 
-  write(batch: BatchFields, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
+  /** Writes one payload; `protobufBytes` are its bytes when it came as protobuf (to read int64 values exactly). */
+  write(batch: BatchFields, ctx: DecodeContext, builder: ColumnarBatchBuilder, protobufBytes: Uint8Array | null): PayloadOutcome {
     const readings = batch.readings ?? [];
     const series = batch.series ?? [];
     const seq = toNumber64(batch.seq);
@@ -172,9 +175,11 @@ class PayloadWriter {
     this.series.reset();
     this.lastSeries = null;
     this.lastTagsObject = null;
+    this.protobufBytes = protobufBytes;
+    this.exactInts = null;
     builder.beginMessage(ctx.deviceIdx, ctx.deviceTagsIdx, seq);
     for (let i = 0; i < readings.length; i++) {
-      const code = this.writeReading(readings[i]!);
+      const code = this.writeReading(readings[i]!, i);
       if (code < 0) return this.abort(code, `readings[${i}]`);
     }
     for (let j = 0; j < series.length; j++) {
@@ -222,7 +227,7 @@ class PayloadWriter {
     return this.fail(REASON_CODE.timestamp_skew, `time ${t} is outside [${this.earliest}, ${this.latest}] (receive time ${this.receivedAtMs})`);
   }
 
-  private writeReading(r: ReadingFields): number {
+  private writeReading(r: ReadingFields, index: number): number {
     const m = this.metricIndex(r.metric ?? '');
     if (m < 0) return m;
     const t = toNumber64(r.timeUnixMs) || this.receivedAtMs; // 0 (unset) = receive time
@@ -241,7 +246,10 @@ class PayloadWriter {
       if (v - v !== 0) return this.fail(REASON_CODE.non_finite_value, `value ${v} is not finite`); // NaN and ±Infinity
       b.addNumeric(m, tags, t, v);
     } else if (r.intValue != null) {
-      b.addNumeric(m, tags, t, r.intValue);
+      const v = r.intValue;
+      // Only a value past 2^53 costs more than a double: protobuf rounded it, so read it again.
+      if (typeof v === 'number' && (v > Number.MAX_SAFE_INTEGER || v < -Number.MAX_SAFE_INTEGER)) b.addInt(m, tags, t, this.exactInt(index, v));
+      else b.addInt(m, tags, t, v);
     } else if (r.boolValue != null) {
       b.addText(m, tags, t, TEXT_KIND_BOOL, r.boolValue ? 1 : 0);
     } else if (r.stringValue != null) {
@@ -250,6 +258,18 @@ class PayloadWriter {
       return this.fail(REASON_CODE.no_value, 'reading has no value');
     }
     return 0;
+  }
+
+  /**
+   * The exact int_value of reading `index` whose decoded number `v` is past 2^53. Protobuf:
+   * read from the payload's bytes (once per payload). JSON: a number is all there is
+   * (JSON.parse rounded it; exact values past 2^53 come as decimal strings, as bigint).
+   */
+  private exactInt(index: number, v: number): bigint {
+    if (this.protobufBytes === null) return BigInt(v);
+    this.exactInts ??= readingIntValues(this.protobufBytes);
+    // Both read the same fields in the same order, so it is there; were it not, the rounded value beats failing the whole job.
+    return this.exactInts[index] ?? BigInt(v);
   }
 
   /** The fast path: one metric, no tags, a tight loop over the packed arrays. */

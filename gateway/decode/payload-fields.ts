@@ -20,7 +20,12 @@ export interface ReadingFields {
   metric?: string | null;
   timeUnixMs?: Int64 | null;
   doubleValue?: number | null;
-  intValue?: number | null; // a oneof member: its default is null, so present = decoded = a number
+  /**
+   * A oneof member: its default is null, so present = decoded. Protobuf gives a number,
+   * rounded past 2^53 (the decoder then reads it again exactly: proto/reading-int-values.ts);
+   * JSON gives a bigint for a decimal string past 2^53, else a number.
+   */
+  intValue?: number | bigint | null;
   boolValue?: boolean | null;
   stringValue?: string | null;
   tags?: Record<string, string> | null;

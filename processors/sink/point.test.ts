@@ -17,6 +17,10 @@ describe('toLineProtocol', () => {
   it('writes integer fields with the i suffix, even when the value is whole', () => {
     expect(toLineProtocol(point({ fields: { count: { int: 0 }, big: { int: Number.MAX_SAFE_INTEGER }, neg: { int: -7 } } })))
       .toBe('m big=9007199254740991i,count=0i,neg=-7i 1700000000000');
+    // A bigint is exact over InfluxDB's int64 (a raw int reading), and refused past it.
+    expect(toLineProtocol(point({ fields: { a: { int: 9007199254740993n }, b: { int: -(2n ** 63n) }, c: { int: 2n ** 63n - 1n } } })))
+      .toBe('m a=9007199254740993i,b=-9223372036854775808i,c=9223372036854775807i 1700000000000');
+    expect(() => toLineProtocol(point({ fields: { a: { int: 2n ** 63n } } }))).toThrow(/integer field a is 9223372036854775808, outside int64/);
     // A whole float stays a float: no suffix.
     expect(toLineProtocol(point({ fields: { sum: 2 } }))).toBe('m sum=2 1700000000000');
   });

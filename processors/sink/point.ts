@@ -9,9 +9,13 @@ import { PointInvalidError } from './errors.js';
 
 /**
  * A field value. A plain number is a float; `{ int }` is an integer, written with the `i`
- * suffix (InfluxDB fixes a field's type on first write, so `count` must always be an int).
+ * suffix (InfluxDB fixes a field's type on first write, so `count` must always be an int):
+ * a safe integer number, or a bigint in the int64 range InfluxDB stores (a raw int reading).
  */
-export type FieldValue = number | { int: number } | boolean | string;
+export type FieldValue = number | { int: number | bigint } | boolean | string;
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
 
 /** One point: a series (measurement + tags) at a time, with its fields. */
 export interface SinkPoint {
@@ -149,8 +153,13 @@ export function encodePoint(point: SinkPoint): EncodedPoint {
     if (typeof value === 'number') {
       if (!Number.isFinite(value)) invalid(`field ${name} is ${value}; InfluxDB stores only finite floats`, point);
     } else if (typeof value !== 'boolean' && typeof value !== 'string') {
-      // A fraction would be floored and a value past 2^53 is not exact; refuse both.
-      if (!Number.isSafeInteger(value.int)) invalid(`integer field ${name} is ${value.int}, not a safe integer`, point);
+      // A fraction would be floored and a number past 2^53 is not exact; refuse both. A bigint is exact: it must fit InfluxDB's int64.
+      const int = value.int;
+      if (typeof int === 'bigint') {
+        if (int < INT64_MIN || int > INT64_MAX) invalid(`integer field ${name} is ${int}, outside int64`, point);
+      } else if (!Number.isSafeInteger(int)) {
+        invalid(`integer field ${name} is ${int}, not a safe integer`, point);
+      }
     }
     // A field without a name cannot be written; the client left it out.
     if (name !== '') fieldKeys[n++] = name;
