@@ -2,7 +2,7 @@ import type { Aedes, AuthenticateError, Client, PublishPacket } from 'aedes';
 import { AclDeniedError, AuthBusyError, AuthRefusedError, ProtocolViolationError, type Logger } from '../core/index.js';
 import { keyGroupOf } from '../routing/index.js';
 import { isValidDeviceId, type AclRules, type Authenticator, type DeviceIdentity } from './auth/index.js';
-import type { JobKind, MappedPayload } from './decode/index.js';
+import { statusJob, type DeviceStatusChange, type JobKind, type MappedPayload } from './decode/index.js';
 import type { DeviceFlow, DeviceFlows } from './device-flow.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { MappedTopic, MappingRouter } from './mappings/index.js';
@@ -79,6 +79,8 @@ export interface BrokerHooksOptions {
 const TELEMETRY = /^devices\/([^/]+)\/telemetry(\/json)?$/;
 const SPARKPLUG_PREFIX = `${SPARKPLUG_NAMESPACE}/`;
 const SPARKPLUG_TOPICS_CACHED = 256;
+const NO_PAYLOAD = new Uint8Array(0);
+const ignoreDone = (): void => {};
 
 /** What a reload of the registry or the ACL does to the connected clients. */
 export interface SessionControl {
@@ -232,9 +234,21 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
         return callback(null);
       }
       const job = o.sparkplug.admit(sparkplug, packet.payload as Buffer);
-      if (job === undefined) return callback(null); // a death, or a birth with no data metrics
-      device = sparkplug.deviceId;
-      kind = job;
+      // Births and deaths are status changes, for the log like readings: each to its device's
+      // partition, before the message's readings. With no readings (deaths, births without
+      // data metrics) the last change carries the publish, so it is acknowledged once durable.
+      const changes = o.sparkplug.takeStatusChanges();
+      const ahead = job === undefined ? changes.length - 1 : changes.length;
+      for (let k = 0; k < ahead; k++) submitStatus(session, changes[k]!);
+      if (job !== undefined) {
+        device = sparkplug.deviceId;
+        kind = job;
+      } else if (changes.length > 0) {
+        device = changes[ahead]!.device;
+        kind = statusJob(changes[ahead]!);
+      } else {
+        return callback(null); // a stale NDEATH, or one of a node this gateway saw no message of
+      }
     } else if (!topic.startsWith('$') && (mapped = o.mappings.match(topic)) !== undefined) {
       const denied = mappedDenial(session.identity, client.id, topic, mapped, acl);
       if (denied !== undefined) {
@@ -279,6 +293,13 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     if (qos2) onceUnreleased(broker, client, session, packet.messageId!, ingest, callback);
     else ingest(callback);
   };
+
+  /** Sends a status change to the log on its own: no publish waits for it (QoS 0), and it is not paced. */
+  function submitStatus(session: Session, change: DeviceStatusChange): void {
+    const partition = change.device === session.identity.id ? session.partition : keyGroupOf(change.device, o.partitions);
+    const tags = change.device === session.identity.id ? session.identity.tagString : '';
+    o.ingest.submit(change.device, partition, tags, statusJob(change), NO_PAYLOAD, 0, ignoreDone);
+  }
 
   broker.authorizeSubscribe = (client, subscription, callback) => {
     const session = sessions.get(client);

@@ -81,6 +81,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // them on its NCMD subscription (the default ACL lets it subscribe).
   const sparkplug = config.ingest.sparkplug
     ? new EdgeNodes({
+        timestampSkewPastMs: config.decode.timestampSkewPastMs,
+        timestampSkewFutureMs: config.decode.timestampSkewFutureMs,
         requestRebirth(group, edge, reason, why) {
           metrics.sparkplugRebirths.inc({ reason });
           logger.info({ group, edge, why }, 'Sparkplug B: rebirth requested');

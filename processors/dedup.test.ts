@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ColumnarBatchBuilder, MSG_FLAG_DROPPED } from '../proto/index.js';
+import { ColumnarBatchBuilder, MSG_FLAG_DROPPED, MSG_FLAG_STATUS } from '../proto/index.js';
 import { MAX_SEQ_GAPS, SeqDeduplicator } from './dedup.js';
 import { ByteWriter } from './state/bytes.js';
 import { StateCorruptError } from './errors.js';
@@ -105,15 +105,17 @@ describe('SeqDeduplicator', () => {
     expect(SeqDeduplicator.restore(d.snapshot()).accept('old', 97)).toBe(true);
   });
 
-  it('decides a whole batch, skipping messages the gateway dropped', () => {
+  it('decides a whole batch, skipping messages the gateway dropped and status records', () => {
     const b = new ColumnarBatchBuilder(0, 0);
     const dev = b.intern('a');
-    for (const seq of [1, 2, 1, 3]) b.beginMessage(dev, 0, seq);
+    for (const seq of [1, 2, 1, 3, 4]) b.beginMessage(dev, 0, seq);
     const batch = b.build();
     batch.msgFlags[3] = MSG_FLAG_DROPPED;
+    batch.msgFlags[4] = MSG_FLAG_STATUS;
     const d = new SeqDeduplicator();
-    expect([...d.acceptBatch(batch)]).toEqual([1, 1, 0, 0]);
+    expect([...d.acceptBatch(batch)]).toEqual([1, 1, 0, 0, 0]);
     expect(d.accept('a', 3)).toBe(true); // the dropped message left no trace
+    expect(d.accept('a', 4)).toBe(true); // nor the status record
   });
 
   it('carries only the devices touched since the previous snapshot in a delta, and restores full + deltas to the same decisions', () => {

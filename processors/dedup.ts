@@ -1,5 +1,5 @@
 import { ConfigError } from '../core/index.js';
-import { MSG_FLAG_DROPPED, type ColumnarBatch } from '../proto/index.js';
+import { MSG_FLAGS_NOT_READINGS, type ColumnarBatch } from '../proto/index.js';
 import { ByteReader, ByteWriter } from './state/bytes.js';
 
 const MAGIC = 0x44515053; // "SPQD"
@@ -135,12 +135,12 @@ export class SeqDeduplicator {
     this.changed.push(device);
   }
 
-  /** Decides every message of a batch in order (1 = process); messages the gateway flagged dropped are 0 and leave no trace. */
+  /** Decides every message of a batch in order (1 = process); messages the gateway flagged dropped, and status records, are 0 and leave no trace. */
   acceptBatch(batch: ColumnarBatch): Uint8Array {
     const n = batch.msgDevice.length;
     const out = new Uint8Array(n);
     for (let m = 0; m < n; m++) {
-      if ((batch.msgFlags[m]! & MSG_FLAG_DROPPED) !== 0) continue;
+      if ((batch.msgFlags[m]! & MSG_FLAGS_NOT_READINGS) !== 0) continue;
       out[m] = this.accept(batch.strings[batch.msgDevice[m]!]!, batch.msgSeq[m]!) ? 1 : 0;
     }
     return out;

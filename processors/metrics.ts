@@ -9,6 +9,7 @@ export function createProcessorMetrics(registry: Registry) {
     messages: new Counter({ name: 'sluice_processor_messages_total', help: 'Device messages read from the log', registers }),
     duplicates: new Counter({ name: 'sluice_processor_duplicates_total', help: 'Messages dropped as duplicates (same device and seq)', registers }),
     late: new Counter({ name: 'sluice_processor_late_readings_total', help: 'Readings beyond allowed lateness, written to late_readings', registers }),
+    deviceStatus: new Counter({ name: 'sluice_processor_device_status_total', help: 'Device status changes (Sparkplug B births and deaths) written to device_status', registers }),
     alerts: new Counter({ name: 'sluice_processor_alerts_total', help: 'Alert transitions emitted (a replay after a crash counts its transitions again)', labelNames: ['rule', 'severity', 'state'] as const, registers }),
     alertWebhook: new Counter({ name: 'sluice_processor_alert_webhook_total', help: 'Alert webhook requests by outcome: sent, retried, refused (a 4xx, not retried), dropped (queue full)', labelNames: ['outcome'] as const, registers }),
     rulesReloads: new Counter({ name: 'sluice_processor_rules_reloads_total', help: 'Reloads of rules.file by result: ok (applied) or invalid (the rules before stay); counted per processor thread', labelNames: ['result'] as const, registers }),

@@ -106,3 +106,20 @@ export function alertPoint(t: AlertTransition): SinkPoint {
   if (Number.isFinite(t.threshold)) fields.threshold = t.threshold;
   return { measurement: 'alerts', tags, fields, timeMs: t.time };
 }
+
+/**
+ * A status record (docs/batch-format.md, MSG_FLAG_STATUS) as its point in `device_status`:
+ * tags `device`, the record's own (Sparkplug B: `group`, `edge`, `kind` node|device) and the
+ * device's registry tags; fields `online` 1|0 (an integer, as `alerts.firing`: `last("online")
+ * GROUP BY "device"` says who is online, and summing those counts them) and `event` (what
+ * changed it, e.g. NBIRTH); time = the record's. Undefined for a record without its reading.
+ */
+export function statusPoint(batch: ColumnarBatch, m: number): SinkPoint | undefined {
+  const r = m === 0 ? 0 : batch.textEnd[m - 1]!;
+  if (r >= batch.textEnd[m]!) return undefined;
+  const s = batch.strings;
+  const tags = parseTagSet(s[batch.textTags[r]!]!);
+  parseTagSet(s[batch.msgDeviceTags[m]!]!, tags);
+  tags.device = s[batch.msgDevice[m]!]!;
+  return { measurement: 'device_status', tags, fields: { online: { int: batch.textValue[r] === 1 ? 1 : 0 }, event: s[batch.textMetric[r]!]! }, timeMs: batch.textTime[r]! };
+}

@@ -543,7 +543,8 @@ export class ProcessorNode {
       this.metrics.messages.inc(task.stats.messages);
       this.metrics.duplicates.inc(task.stats.duplicates);
       this.metrics.late.inc(task.stats.late);
-      task.stats.messages = task.stats.duplicates = task.stats.late = 0;
+      this.metrics.deviceStatus.inc(task.stats.statuses);
+      task.stats.messages = task.stats.duplicates = task.stats.late = task.stats.statuses = 0;
     }
     this.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
     this.metrics.checkpointBytes.set(outcome.bytes);

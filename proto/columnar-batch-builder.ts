@@ -67,6 +67,8 @@ export class ColumnarBatchBuilder {
   /** Int readings: the numeric reading's index, and its value as int64 words (low, high; little-endian, as the encoded column). */
   private readonly intAt = new GrowableU32(4);
   private readonly intWords = new GrowableU32(8);
+  /** Flags of flagged messages, as pairs (message index, flags); almost every batch has none, so no column per message. */
+  private readonly flagged: number[] = [];
 
   constructor(
     public partition: number,
@@ -90,6 +92,7 @@ export class ColumnarBatchBuilder {
     for (const col of [this.msgDevice, this.msgDeviceTags, this.numEnd, this.textEnd, this.metric, this.tags, this.textMetric, this.textTags, this.textValue, this.intAt, this.intWords]) col.length = 0;
     for (const col of [this.msgSeq, this.time, this.value, this.textTime]) col.length = 0;
     this.textKind.length = 0;
+    this.flagged.length = 0;
   }
 
   /** The string's dictionary index, adding it if new. */
@@ -163,9 +166,15 @@ export class ColumnarBatchBuilder {
     this.textEnd.data[this.textEnd.length - 1] = this.textMetric.length;
   }
 
+  /** Sets MSG_FLAG_* bits on the open message (MSG_FLAG_STATUS: a status record). */
+  flagMessage(flags: number): void {
+    this.flagged.push(this.msgDevice.length - 1, flags);
+  }
+
   /** Drops the open message and its readings (interned strings stay; they are harmless). */
   abortMessage(): void {
     const i = this.msgDevice.length - 1;
+    while (this.flagged.length > 0 && this.flagged[this.flagged.length - 2] === i) this.flagged.length -= 2;
     const numStart = i === 0 ? 0 : this.numEnd.data[i - 1]!;
     const textStart = i === 0 ? 0 : this.textEnd.data[i - 1]!;
     for (const col of [this.metric, this.tags]) col.length = numStart;
@@ -183,6 +192,11 @@ export class ColumnarBatchBuilder {
 
   /** The batch as columns (views over the builder's arrays). */
   build(): ColumnarBatch {
+    const msgFlags = new Uint8Array(this.msgDevice.length);
+    for (let k = 0; k < this.flagged.length; k += 2) {
+      const m = this.flagged[k]!;
+      msgFlags[m] = msgFlags[m]! | this.flagged[k + 1]!;
+    }
     return {
       partition: this.partition,
       receivedAtMs: this.receivedAtMs,
@@ -190,7 +204,7 @@ export class ColumnarBatchBuilder {
       msgDevice: this.msgDevice.view(),
       msgDeviceTags: this.msgDeviceTags.view(),
       msgSeq: this.msgSeq.view(),
-      msgFlags: new Uint8Array(this.msgDevice.length),
+      msgFlags,
       numEnd: this.numEnd.view(),
       textEnd: this.textEnd.view(),
       metric: this.metric.view(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ColumnarBatchBuilder, decodeColumnarBatch, msgFlagsOffset, MSG_FLAG_DROPPED, TEXT_KIND_BOOL, TEXT_KIND_STRING } from './index.js';
+import { ColumnarBatchBuilder, decodeColumnarBatch, msgFlagsOffset, MSG_FLAG_DROPPED, MSG_FLAG_STATUS, TEXT_KIND_BOOL, TEXT_KIND_STRING } from './index.js';
 
 function sample(): ColumnarBatchBuilder {
   const b = new ColumnarBatchBuilder(7, 1_700_000_000_123);
@@ -37,6 +37,24 @@ describe('columnar batch', () => {
     const bytes = sample().encode();
     bytes[msgFlagsOffset(bytes) + 1] = MSG_FLAG_DROPPED;
     expect([...decodeColumnarBatch(bytes).msgFlags]).toEqual([0, MSG_FLAG_DROPPED]);
+  });
+
+  it('flags a message in the builder, and forgets the flag of an aborted one', () => {
+    const b = sample();
+    b.beginMessage(b.intern('plant:edge1'), 0, 0);
+    b.addText(b.intern('NBIRTH'), b.intern('edge=edge1,group=plant,kind=node'), 7, TEXT_KIND_BOOL, 1);
+    b.flagMessage(MSG_FLAG_STATUS);
+    b.beginMessage(b.intern('dev-3'), 0, 1);
+    b.flagMessage(MSG_FLAG_STATUS);
+    b.abortMessage();
+    b.beginMessage(b.intern('dev-4'), 0, 2);
+    b.addNumeric(b.intern('x'), 0, 1, 1);
+    const decoded = decodeColumnarBatch(b.encode());
+    expect([...decoded.msgDevice].map((i) => decoded.strings[i])).toEqual(['dev-1', 'dev-2', 'plant:edge1', 'dev-4']);
+    expect([...decoded.msgFlags]).toEqual([0, 0, MSG_FLAG_STATUS, 0]);
+    b.reset(7, 1);
+    b.beginMessage(b.intern('dev-5'), 0, 1);
+    expect([...b.build().msgFlags]).toEqual([0]);
   });
 
   it('drops an aborted message and its readings', () => {

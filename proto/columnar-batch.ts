@@ -15,7 +15,7 @@ export interface ColumnarBatch {
   msgDeviceTags: Uint32Array;
   /** ReadingBatch.seq; exact up to 2^53 − 1 (larger values are refused at the gateway). */
   msgSeq: Float64Array;
-  /** Bit 0: dropped by the gateway after decode (cardinality guard); processors skip it. */
+  /** MSG_FLAG_* bits: dropped by the gateway after decode (cardinality guard), or a device status record; 0 for readings. */
   msgFlags: Uint8Array;
   /** Numeric readings of message i are [numEnd[i-1], numEnd[i]); text ones likewise with textEnd. */
   numEnd: Uint32Array;
@@ -42,7 +42,17 @@ export interface ColumnarBatch {
   intValue: BigInt64Array;
 }
 
+/** Bit 0: dropped by the gateway after decode (cardinality guard); readers skip the message. */
 export const MSG_FLAG_DROPPED = 1;
+/**
+ * Bit 1: not readings but one device status change (online or offline, docs/batch-format.md):
+ * exactly one bool text reading whose metric is the event (e.g. `NBIRTH`), tags the status
+ * point's own tags, time its time and value 1 = online. Written by the gateway since Sparkplug B
+ * device status (issue 17); a record from before never has it.
+ */
+export const MSG_FLAG_STATUS = 2;
+/** The flags of messages that carry no readings to aggregate, store or de-duplicate. */
+export const MSG_FLAGS_NOT_READINGS = MSG_FLAG_DROPPED | MSG_FLAG_STATUS;
 export const TEXT_KIND_BOOL = 1;
 export const TEXT_KIND_STRING = 2;
 

@@ -5,6 +5,8 @@ export {
   decodeColumnarBatch,
   msgFlagsOffset,
   MSG_FLAG_DROPPED,
+  MSG_FLAG_STATUS,
+  MSG_FLAGS_NOT_READINGS,
   TEXT_KIND_BOOL,
   TEXT_KIND_STRING,
   type ColumnarBatch,

@@ -12,7 +12,7 @@ import { DeviceRegistry, readDeadLetters } from '../gateway/index.js';
 import { SparkplugDataType as T, SparkplugPayload, type SparkplugPayloadProps } from '../proto/index.js';
 import { closed, connectDevice } from './harness/devices.js';
 import { startTestGateway, type TestGateway } from './harness/gateway-node.js';
-import { readLoggedMessages, type LoggedMessage } from './harness/log-contents.js';
+import { readLoggedMessages, readLoggedStatus, type LoggedMessage } from './harness/log-contents.js';
 
 let gw: TestGateway;
 const secrets: Record<string, string> = {};
@@ -53,6 +53,14 @@ async function loggedFor(device: string): Promise<LoggedMessage[]> {
   return (await readLoggedMessages(gw.log))
     .filter((m) => m.device === device)
     .map((m) => ({ ...m, readings: m.readings.sort((a, b) => a.metric.localeCompare(b.metric)), text: m.text.sort((a, b) => a.metric.localeCompare(b.metric)) }));
+}
+
+/** The status records of an edge node and its devices in the log, as `device event online|offline time`. */
+async function statusOf(group: string, edge: string): Promise<string[]> {
+  return (await readLoggedStatus(gw.log))
+    .filter((s) => s.device === `${group}:${edge}` || s.device.startsWith(`${group}:${edge}:`))
+    .sort((a, b) => a.time - b.time || a.device.localeCompare(b.device))
+    .map((s) => `${s.device} ${s.event} ${s.online ? 'online' : 'offline'} ${s.time} ${s.tags}`);
 }
 
 async function eventually(check: () => Promise<void> | void, ms = 5000): Promise<void> {
@@ -115,6 +123,12 @@ describe('Sparkplug B ingest with mqtt.js over TCP', () => {
       [[{ metric: 'Position', tags: '', time: t1 + 1, value: 7 }], [{ metric: 'Mode', time: t1 + 1, kind: 2, value: 'manual' }]],
     ]);
     expect(await gw.metric('sluice_gateway_messages_total', { kind: 'sparkplug' })).toBe(6);
+    // Each birth is also a status record, at its payload's timestamp (QoS 1: in the log before the PUBACK).
+    expect(await statusOf('plant', 'edge1')).toEqual([
+      `plant:edge1 NBIRTH online ${t0} edge=edge1,group=plant,kind=node`,
+      `plant:edge1:pump DBIRTH online ${t0 + 1} edge=edge1,group=plant,kind=device`,
+      `plant:edge1:valve DBIRTH online ${t0 + 2} edge=edge1,group=plant,kind=device`,
+    ]);
     expect(await gw.metric('sluice_gateway_sparkplug_rebirths_total')).toBe(0);
     expect(edge.ncmd).toEqual([]);
 
@@ -144,9 +158,16 @@ describe('Sparkplug B ingest with mqtt.js over TCP', () => {
     expect(await gw.metric('sluice_gateway_sparkplug_rebirths_total', { reason: 'seq' })).toBe(1);
     const logged = await loggedFor('plant:edge2');
     expect(logged.flatMap((m) => m.readings.map((r) => [r.time, r.value]))).toEqual([[t, 20], [t + 1, 21], [t + 2, 22]]);
-    // Its death takes nothing into the log.
-    await edge.publish('spBv1.0/plant/NDEATH/edge2', { metrics: [{ name: 'bdSeq', datatype: T.UInt64, longValue: 0 }] });
+    // A death takes no readings into the log, only a status record; a stale one (another birth's bdSeq) not even that.
+    await edge.publish('spBv1.0/plant/NDEATH/edge2', { metrics: [{ name: 'bdSeq', datatype: T.UInt64, longValue: 9 }] });
+    const died = Date.now();
+    await edge.publish('spBv1.0/plant/NDEATH/edge2', { timestamp: t - 60_000, metrics: [{ name: 'bdSeq', datatype: T.UInt64, longValue: 0 }] });
     expect((await loggedFor('plant:edge2')).length).toBe(3);
+    const status = await readLoggedStatus(gw.log);
+    expect(status.filter((r) => r.device === 'plant:edge2').map((r) => [r.event, r.online, r.time])).toEqual([['NBIRTH', true, t], ['NDEATH', false, expect.any(Number)]]);
+    const death = status.find((r) => r.event === 'NDEATH' && r.device === 'plant:edge2')!;
+    expect(death.time).toBeGreaterThanOrEqual(died); // the receive time, not the payload's
+    expect(death.time).toBeLessThanOrEqual(Date.now());
     await edge.client.endAsync();
   });
 

@@ -23,6 +23,8 @@ import {
   type Dashboard,
   type DashboardPanel,
 } from './harness/grafana-queries.js';
+import { SparkplugDataType as T, SparkplugPayload, type SparkplugPayloadProps } from '../proto/index.js';
+import { connectDevice, deviceToken } from './harness/devices.js';
 import { freePort, startInfluxd, type TestInfluxd } from './harness/influxdb.js';
 import { startNatsServer, type TestNats } from './harness/nats-server.js';
 import { SLUICE_BIN, spawnSluice, type SluiceProcess } from './harness/sluice-process.js';
@@ -127,6 +129,7 @@ describe('on real data: influxd after a simulator run through sluice start, and 
     influx = await startInfluxd();
     dir = await tempDir('sluice-grafana-');
     const configFile = join(dir.path, 'sluice.yaml');
+    const mqttPort = await freePort();
     // A rule every simulated device trips on its first window, so the alerts panels have data.
     const rulesFile = join(dir.path, 'rules.yaml');
     await writeFile(rulesFile, stringify({ rules: [{ name: 'reporting', severity: 'info', threshold: { metric: 'temperature', aggregate: 'count', op: '>', value: 0, for: 1 } }] }));
@@ -135,9 +138,10 @@ describe('on real data: influxd after a simulator run through sluice start, and 
       stringify({
         rules: { file: rulesFile },
         dataDir: join(dir.path, 'data'),
-        mqtt: { host: '127.0.0.1', port: await freePort() },
+        mqtt: { host: '127.0.0.1', port: mqttPort },
         http: { host: '127.0.0.1', port: await freePort() },
         auth: { mode: 'token', fleetKey: 'grafana-dashboards-fleet-key-0123' },
+        ingest: { sparkplug: true },
         decode: { threads: 1 },
         influx: { url: influx.url, database: DB, flushInterval: '200ms' },
         // Small lateness with readings stamped up to 20 s early: late_readings fills up.
@@ -157,6 +161,16 @@ describe('on real data: influxd after a simulator run through sluice start, and 
       SLUICE_BIN, 'simulate', '--config', configFile, '--devices', '20', '--rate', '400', '--duration', '4s', '--seed', '7',
       '--disorder', '0.2', '--max-delay', '20s', '--duplicates', '0.05', '--malformed', '0.05', '--no-progress',
     ]);
+    // A Sparkplug B edge node with two devices, one of which dies: the device_status panels have data.
+    // Births without readings: the device variables keep listing simulated devices first.
+    const edge = await connectDevice(`mqtt://127.0.0.1:${mqttPort}`, 'edge1', deviceToken('grafana-dashboards-fleet-key-0123', 'edge1'));
+    const sparkplug = (topic: string, p: SparkplugPayloadProps) => edge.publishAsync(`spBv1.0/plant/${topic}`, Buffer.from(SparkplugPayload.encode(p).finish()), { qos: 1 });
+    const t = Date.now() - 1000;
+    await sparkplug('NBIRTH/edge1', { timestamp: t, seq: 0, metrics: [{ name: 'bdSeq', datatype: T.Int64, longValue: 0 }] });
+    await sparkplug('DBIRTH/edge1/pump', { timestamp: t + 1, seq: 1, metrics: [] });
+    await sparkplug('DBIRTH/edge1/valve', { timestamp: t + 2, seq: 2, metrics: [] });
+    await sparkplug('DDEATH/edge1/valve', { timestamp: t + 3, seq: 3 });
+    await edge.endAsync();
     // The Cluster row: two processors of distributed mode reporting to the same database. The
     // second joins after the first holds every partition, so the first hands half over.
     nats = await startNatsServer();
@@ -232,6 +246,30 @@ describe('on real data: influxd after a simulator run through sluice start, and 
     }
     return { failures, queries };
   }
+
+  it('fleet-overview.json: the Sparkplug B panels show the last status of each edge node and device', async () => {
+    const d = load('fleet-overview.json');
+    const panel = (title: string) => allPanels(d.panels).find((p) => p.title === title)!;
+    const run = async (p: DashboardPanel, refId: string) => {
+      const toMs = Date.now();
+      const q = panelQuery(p.targets!.find((t) => t.refId === refId)!, new Map(), { fromMs: toMs - 15 * 60_000, toMs, intervalMs: 5000 });
+      return runInfluxQL(influx.url, DB, q);
+    };
+    const table = panel('Sparkplug B edge nodes and devices');
+    let result = await run(table, 'A');
+    for (const deadline = Date.now() + 20_000; (result.series.length < 3 || result.error !== undefined) && Date.now() < deadline; result = await run(table, 'A')) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const rows = result.series.map((s) => ({ ...s.tags, ...Object.fromEntries(s.columns.map((c, i) => [c, s.values[0]![i]])) }));
+    expect(rows.map((r) => [r.device, r.kind, r.online, r.event]).sort()).toEqual([
+      ['plant:edge1', 'node', 1, 'NBIRTH'],
+      ['plant:edge1:pump', 'device', 1, 'DBIRTH'],
+      ['plant:edge1:valve', 'device', 0, 'DDEATH'],
+    ]);
+    const counts = panel('Sparkplug B online / offline');
+    expect((await run(counts, 'A')).series[0]!.values[0]![1]).toBe(2);
+    expect((await run(counts, 'B')).series[0]!.values[0]![1]).toBe(1);
+  });
 
   it.each(FILES)('%s: every variable and panel query runs and returns at least one series', async (file) => {
     onTestFailed(() => {

@@ -1,4 +1,5 @@
 import type { PayloadKind } from './payload-decoder.js';
+import type { StatusJob } from './status-record.js';
 
 /**
  * A JSON payload from a topic of `ingest.mappings`: the mapping's index (the worker has the
@@ -22,8 +23,8 @@ export interface SparkplugJob {
   onRefused?: (reason: string) => void;
 }
 
-/** How the worker reads a payload: the native protobuf or JSON form, Sparkplug B, or through a mapping. */
-export type JobKind = PayloadKind | MappedPayload | SparkplugJob;
+/** How the worker reads a payload: the native protobuf or JSON form, Sparkplug B, through a mapping, or not at all (a status record). */
+export type JobKind = PayloadKind | MappedPayload | SparkplugJob | StatusJob;
 
 /**
  * The contract between the main thread and a decode worker. A job is one micro-batch:
@@ -49,13 +50,15 @@ export const META_PARTITION = 2;
 export const META_DEVICE = 3;
 export const META_DEVICE_TAGS = 4;
 export const META_KIND = 5;
-/** A mapped payload's topic, or a Sparkplug payload's job string (a strings index); 0 and unused for the native kinds. */
+/** A mapped payload's topic, or a Sparkplug payload's or a status record's job string (a strings index); 0 and unused for the native kinds. */
 export const META_TOPIC = 6;
 export const KIND_PROTOBUF = 0;
 export const KIND_JSON = 1;
 export const KIND_SPARKPLUG = 2;
+/** A device status record (status-record.ts): the job string says it all, the payload is not read. */
+export const KIND_STATUS = 3;
 /** KIND_MAPPED + i: through mapping i of `ingest.mappings` (kinds live only in a job, never on disk: renumbering is safe). */
-export const KIND_MAPPED = 3;
+export const KIND_MAPPED = 4;
 /** msgPartitionIndex of a refused message: it is in no batch. */
 export const NO_INDEX = 0xffffffff;
 
@@ -153,6 +156,9 @@ export class DecodeJobBuilder {
     } else if ('sparkplug' in kind) {
       m[at + META_KIND] = KIND_SPARKPLUG;
       m[at + META_TOPIC] = this.intern(kind.sparkplug);
+    } else if ('status' in kind) {
+      m[at + META_KIND] = KIND_STATUS;
+      m[at + META_TOPIC] = this.intern(kind.status);
     } else {
       m[at + META_KIND] = KIND_MAPPED + kind.mapping;
       m[at + META_TOPIC] = this.intern(kind.topic);

@@ -8,6 +8,7 @@ import {
   KIND_JSON,
   KIND_MAPPED,
   KIND_SPARKPLUG,
+  KIND_STATUS,
   META_DEVICE,
   META_DEVICE_TAGS,
   META_KIND,
@@ -20,6 +21,7 @@ import {
 } from './decode-job.js';
 import { decodeMappedPayload, decodePayload, decodeSparkplugPayload, type DecodeContext, type PayloadOutcome } from './payload-decoder.js';
 import { REASON_CODE } from './reasons.js';
+import { writeStatusRecord } from './status-record.js';
 
 /**
  * The decode worker. Pure: bytes in, typed arrays out; nothing from the broker, so it is
@@ -161,7 +163,7 @@ function seriesHash(key: string): number {
 
 /**
  * decodePayload (decodeMappedPayload when `mapping` is set, decodeSparkplugPayload for
- * KIND_SPARKPLUG), but a throw from anywhere (a bug, not a bad payload) refuses this
+ * KIND_SPARKPLUG, writeStatusRecord for KIND_STATUS), but a throw from anywhere (a bug, not a bad payload) refuses this
  * payload only, not the job. `mapping` null: the job names a mapping this worker was not
  * given, a bug too. `topic`: the message's META_TOPIC string.
  */
@@ -171,6 +173,7 @@ function decodeOne(bytes: Uint8Array, kind: number, mapping: MappingRules | null
     if (mapping === null) throw new Error('the job names a mapping the worker does not have');
     if (mapping !== undefined) return decodeMappedPayload(bytes, mapping, topic, ctx, builder);
     if (kind === KIND_SPARKPLUG) return decodeSparkplugPayload(bytes, topic, ctx, builder);
+    if (kind === KIND_STATUS) return writeStatusRecord(topic, ctx, builder);
     return decodePayload(bytes, kind === KIND_JSON ? 'json' : 'protobuf', ctx, builder);
   } catch (err) {
     if (builder.messageCount > before) builder.abortMessage();

@@ -11,6 +11,7 @@ export {
   KIND_MAPPED,
   KIND_PROTOBUF,
   KIND_SPARKPLUG,
+  KIND_STATUS,
   META_DEVICE,
   META_DEVICE_TAGS,
   META_KIND,
@@ -28,3 +29,4 @@ export {
 } from './decode-job.js';
 export { DecodePool, workerFile, type DecodePoolOptions } from './decode-pool.js';
 export { aliasTableJob, BIRTH_JOB, isReadingMetric, sluiceMetricName, type BirthMetric } from './sparkplug-payload.js';
+export { statusJob, writeStatusRecord, type DeviceStatusChange, type StatusJob } from './status-record.js';

@@ -103,8 +103,9 @@ export class IngestPipeline {
   }
 
   /**
-   * Takes one telemetry payload. `done` is called when it is durable (QoS 1), or as soon
-   * as it is accepted into a batch (QoS 0); either way later if the pipeline is full.
+   * Takes one telemetry payload, or a status record (a StatusJob, whose payload is not
+   * read). `done` is called when it is durable (QoS 1), or as soon as it is accepted into
+   * a batch (QoS 0); either way later if the pipeline is full.
    */
   submit(device: string, partition: number, deviceTags: string, kind: JobKind, payload: Uint8Array, qos: number, done: PublishDone): void {
     if (this.closed) {
@@ -114,7 +115,8 @@ export class IngestPipeline {
     if (kind === 'protobuf') this.receivedProtobuf++;
     else if (kind === 'json') this.receivedJson++;
     else if ('sparkplug' in kind) this.receivedSparkplug++;
-    else this.receivedMapped++;
+    else if ('mapping' in kind) this.receivedMapped++;
+    // A status record (StatusJob) is the gateway's own, not a received message.
     if (this.inflight > 0 && this.inflight + payload.byteLength > this.o.config.maxInflightBytes) {
       this.o.metrics.heldPublishes.inc();
       this.held.push(() => {
@@ -130,7 +132,9 @@ export class IngestPipeline {
     this.inflight += payload.byteLength;
     this.job.add(payload, partition, device, deviceTags, kind);
     if (this.pending.length === 0) this.pendingSince = performance.now();
-    this.pending.push({ device, partition, payload, mapping: typeof kind === 'string' || 'sparkplug' in kind ? undefined : kind.name, onRefused: typeof kind === 'object' && 'sparkplug' in kind ? kind.onRefused : undefined, done: qos === 0 ? undefined : done });
+    const mapping = typeof kind === 'object' && 'mapping' in kind ? kind.name : undefined;
+    const onRefused = typeof kind === 'object' && 'sparkplug' in kind ? kind.onRefused : undefined;
+    this.pending.push({ device, partition, payload, mapping, onRefused, done: qos === 0 ? undefined : done });
     this.pendingBytes += payload.byteLength;
     if (qos === 0) done(null);
     const c = this.o.config;

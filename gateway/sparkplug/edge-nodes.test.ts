@@ -70,6 +70,53 @@ describe('EdgeNodes: births and alias tables', () => {
   });
 });
 
+describe('EdgeNodes: births and deaths as status changes', () => {
+  const statuses = (nodes: EdgeNodes) => nodes.takeStatusChanges().map((c) => `${c.device} ${c.event} ${c.online ? 'online' : 'offline'} ${c.timeMs}`);
+
+  it('reports each birth taken and each death, once, after the admit that caused it', () => {
+    const { nodes, birth, data } = setup();
+    birth(0, 3);
+    expect(statuses(nodes)).toEqual(['g:e NBIRTH online 1000']);
+    expect(statuses(nodes)).toEqual([]); // taken
+    nodes.admit(DBIRTH, bytes({ seq: 1, timestamp: 900, metrics: [{ name: 'Flow', alias: 7, datatype: T.Float, floatValue: 1 }] }));
+    nodes.admit(topic('spBv1.0/g/DBIRTH/e/d2'), bytes({ seq: 2, metrics: [] })); // no data metrics: still a birth
+    expect(statuses(nodes)).toEqual(['g:e:d1 DBIRTH online 1000', 'g:e:d2 DBIRTH online 1000']); // 900 is before the node's birth: not earlier than it
+    data(DDATA, 3);
+    expect(nodes.takeStatusChanges()).toHaveLength(0);
+    expect(nodes.admit(DDEATH, bytes({ seq: 4, timestamp: 1000 }))).toBeUndefined();
+    expect(statuses(nodes)).toEqual(['g:e:d1 DDEATH offline 1000']);
+    expect(nodes.onlineDevicesOf('g/e')).toEqual(['d2']);
+    nodes.admit(NDEATH, bytes({ metrics: [{ name: 'bdSeq', datatype: T.UInt64, longValue: 3 }] }));
+    expect(statuses(nodes)).toEqual(['g:e NDEATH offline 1000', 'g:e:d2 NDEATH offline 1000']);
+  });
+
+  it('takes nothing from a stale NDEATH (an earlier birth\'s bdSeq), from one of a node never seen, nor from a birth that does not decode', () => {
+    const { nodes, birth } = setup();
+    nodes.admit(NDEATH, bytes({ metrics: [{ name: 'bdSeq', datatype: T.UInt64, longValue: 1 }] }));
+    expect(nodes.takeStatusChanges()).toHaveLength(0);
+    birth(0, 5);
+    nodes.admit(DBIRTH, bytes({ seq: 1, metrics: [] }));
+    nodes.takeStatusChanges();
+    nodes.admit(NDEATH, bytes({ metrics: [{ name: 'bdSeq', datatype: T.UInt64, longValue: 4 }] }));
+    expect(nodes.takeStatusChanges()).toHaveLength(0);
+    expect(nodes.onlineDevicesOf('g/e')).toEqual(['d1']);
+    expect(nodes.admit(NBIRTH, Uint8Array.from([0xff, 0xff]))).toEqual({ sparkplug: BIRTH_JOB }); // the worker refuses it with the reason
+    expect(nodes.takeStatusChanges()).toHaveLength(0);
+  });
+
+  it('stamps births and DDEATH with their payload timestamp when sane, NDEATH with the receive time', () => {
+    const { nodes, advance } = setup();
+    advance(60_000); // now 61 000
+    nodes.admit(NBIRTH, bytes({ seq: 0, timestamp: 60_500, metrics: [{ name: 'bdSeq', datatype: T.UInt64, longValue: 0 }] }));
+    nodes.admit(DBIRTH, bytes({ seq: 1, timestamp: 61_000 + 10_001, metrics: [] })); // over decode's 10 s ahead: receive time
+    nodes.admit(DDEATH, bytes({ seq: 2, timestamp: 60_900 })); // before the DBIRTH's time: not earlier than it
+    expect(statuses(nodes)).toEqual(['g:e NBIRTH online 60500', 'g:e:d1 DBIRTH online 61000', 'g:e:d1 DDEATH offline 61000']);
+    advance(5);
+    nodes.admit(NDEATH, bytes({ timestamp: 1, metrics: [{ name: 'bdSeq', datatype: T.UInt64, longValue: 0 }] }));
+    expect(statuses(nodes)).toEqual(['g:e NDEATH offline 61005']);
+  });
+});
+
 describe('EdgeNodes: seq', () => {
   it('follows seq across node and device messages, wrapping 255 → 0 without a request', () => {
     const { birth, data, rebirths, nodes } = setup();

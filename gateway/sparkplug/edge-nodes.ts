@@ -1,5 +1,6 @@
 import { decodeSparkplugPayload, peekSparkplugSeq, type DecodedSparkplugPayload } from '../../proto/index.js';
-import { aliasTableJob, BIRTH_JOB, isReadingMetric, type SparkplugJob } from '../decode/index.js';
+import { aliasTableJob, BIRTH_JOB, isReadingMetric, type DeviceStatusChange, type SparkplugJob } from '../decode/index.js';
+import { SparkplugNodeStatus } from './node-status.js';
 import type { SparkplugTopic } from './topic.js';
 
 /**
@@ -21,6 +22,10 @@ import type { SparkplugTopic } from './topic.js';
  *
  * bdSeq (§7.1): NBIRTH's `bdSeq` metric; an NDEATH (usually the node's will) whose bdSeq
  * is not the current birth's is a stale death of an earlier session and changes nothing.
+ *
+ * Status: the births taken and the deaths not stale are also device status changes
+ * (node-status.ts), which the caller takes after each admit (takeStatusChanges) and sends
+ * through the log.
  */
 /** Why a rebirth is requested: a metric label value. */
 export type RebirthReason = 'seq' | 'no_birth' | 'alias_unknown';
@@ -31,6 +36,9 @@ export interface EdgeNodesOptions {
   /** Default 5000 ms. */
   rebirthIntervalMs?: number;
   now?: () => number;
+  /** decode.timestampSkewPastMs and timestampSkewFutureMs: the window a payload timestamp must be in to stamp a status change (node-status.ts). Default 7 days and 10 s, as decode's. */
+  timestampSkewPastMs?: number;
+  timestampSkewFutureMs?: number;
 }
 
 interface NodeState {
@@ -63,10 +71,30 @@ export class EdgeNodes {
   private tableIds = 0;
   private readonly interval: number;
   private readonly now: () => number;
+  private readonly status: SparkplugNodeStatus;
+  /** Status changes of the last admit, until taken. */
+  private changes: DeviceStatusChange[] = [];
 
   constructor(private readonly o: EdgeNodesOptions) {
     this.interval = o.rebirthIntervalMs ?? 5000;
     this.now = o.now ?? Date.now;
+    this.status = new SparkplugNodeStatus({
+      now: this.now,
+      timestampSkewPastMs: o.timestampSkewPastMs ?? 7 * 86_400_000,
+      timestampSkewFutureMs: o.timestampSkewFutureMs ?? 10_000,
+      maxDevicesPerNode: MAX_DEVICES_PER_NODE,
+    });
+  }
+
+  /**
+   * The device status changes of the last admit() (births taken, deaths not stale), in
+   * order, and forgets them: call after every admit. Empty for data messages.
+   */
+  takeStatusChanges(): readonly DeviceStatusChange[] {
+    if (this.changes.length === 0) return NO_CHANGES;
+    const taken = this.changes;
+    this.changes = [];
+    return taken;
   }
 
   /**
@@ -84,6 +112,7 @@ export class EdgeNodes {
         this.nodes.set(t.node, { bdSeq: bdSeq?.longValue, lastSeq: seq, node: this.tableJob(t, t.node, birth), devices: new Map() });
         // 3.0 allows any seq 0–255 in NBIRTH (2.2 said 0); the next message follows it.
         if (seq === undefined) this.rebirth(t, 'seq', 'NBIRTH without a seq');
+        this.changes.push(this.status.nodeBirth(t, timestampOf(birth)));
         return birth.metrics.some(isReadingMetric) ? BIRTH : undefined;
       }
       case 'DBIRTH': {
@@ -94,6 +123,7 @@ export class EdgeNodes {
         n.devices.delete(t.device!);
         n.devices.set(t.device!, this.tableJob(t, `${t.node}/${t.device}`, birth));
         if (n.devices.size > MAX_DEVICES_PER_NODE) n.devices.delete(n.devices.keys().next().value!);
+        this.changes.push(this.status.deviceBirth(t, timestampOf(birth)));
         return birth.metrics.some(isReadingMetric) ? BIRTH : undefined;
       }
       case 'NDATA':
@@ -111,13 +141,19 @@ export class EdgeNodes {
       case 'NDEATH': {
         const n = this.nodes.get(t.node);
         const bdSeq = tryDecode(payload)?.metrics.find((m) => m.name === 'bdSeq')?.longValue;
-        if (n !== undefined && (n.bdSeq === undefined || bdSeq === n.bdSeq)) this.nodes.delete(t.node);
+        if (n !== undefined && (n.bdSeq === undefined || bdSeq === n.bdSeq)) {
+          this.nodes.delete(t.node);
+          this.changes.push(...this.status.nodeDeath(t));
+        }
         return undefined;
       }
       case 'DDEATH': {
         const n = this.node(t);
         this.checkSeq(t, n, peekSparkplugSeq(payload));
         n.devices.delete(t.device!);
+        // A DDEATH that does not decode still says the device is gone: at the receive time.
+        const death = tryDecode(payload);
+        this.changes.push(this.status.deviceDeath(t, death === undefined ? undefined : timestampOf(death)));
         return undefined;
       }
     }
@@ -147,6 +183,7 @@ export class EdgeNodes {
       const oldest = groups.shift()!;
       this.nodes.delete(oldest);
       this.rebirthAt.delete(oldest);
+      this.status.forget(oldest);
     }
   }
 
@@ -158,6 +195,11 @@ export class EdgeNodes {
   /** Devices with birth state under `node`. */
   devicesOf(node: string): number {
     return this.nodes.get(node)?.devices.size ?? 0;
+  }
+
+  /** Sparkplug device ids online under `node` (born, not dead since), for tests. */
+  onlineDevicesOf(node: string): string[] {
+    return this.status.onlineDevices(node);
   }
 
   private checkSeq(t: SparkplugTopic, n: NodeState, seq: number | undefined): void {
@@ -185,6 +227,13 @@ export class EdgeNodes {
     this.rebirthAt.set(t.node, now);
     this.o.requestRebirth(t.group, t.edge, reason, why);
   }
+}
+
+const NO_CHANGES: readonly DeviceStatusChange[] = [];
+
+/** A payload's timestamp, undefined when it has none. */
+function timestampOf(p: DecodedSparkplugPayload): number | undefined {
+  return Object.hasOwn(p, 'timestamp') ? p.timestamp : undefined;
 }
 
 function tryDecode(payload: Uint8Array): DecodedSparkplugPayload | undefined {

@@ -20,9 +20,9 @@ export const influxConfigSchema = z
     retentionPolicy: retentionPolicyName.optional(),
     /**
      * No default (every output to retentionPolicy). v1 only: the retention policy each output
-     * is written to, `{ raw, windows, alerts, stats }`: raw is `readings` and `late_readings`,
-     * windows every window measurement, alerts `alerts`, stats `sluice_stats`. An output left
-     * out goes to retentionPolicy, then the database's default.
+     * is written to, `{ raw, windows, alerts, stats, status }`: raw is `readings` and
+     * `late_readings`, windows every window measurement, alerts `alerts`, stats `sluice_stats`,
+     * status `device_status`. An output left out goes to retentionPolicy, then the database's default.
      */
     retentionPolicies: retentionPoliciesSchema.optional(),
     /**
@@ -121,7 +121,7 @@ export const influxConfigSchema = z
     const defined = new Set<string>();
     config.createRetentionPolicies?.forEach((rp, i) => {
       if (defined.has(rp.name)) ctx.addIssue({ code: 'custom', path: ['createRetentionPolicies', i, 'name'], message: `influx.createRetentionPolicies[${i}].name ${JSON.stringify(rp.name)} is defined twice: keep one definition` });
-      else if (!used.includes(rp.name)) ctx.addIssue({ code: 'custom', path: ['createRetentionPolicies', i, 'name'], message: `influx.createRetentionPolicies[${i}].name ${JSON.stringify(rp.name)} is not written to: name it in influx.retentionPolicies (raw, windows, alerts, stats) or influx.retentionPolicy, or remove the definition` });
+      else if (!used.includes(rp.name)) ctx.addIssue({ code: 'custom', path: ['createRetentionPolicies', i, 'name'], message: `influx.createRetentionPolicies[${i}].name ${JSON.stringify(rp.name)} is not written to: name it in influx.retentionPolicies (raw, windows, alerts, stats, status) or influx.retentionPolicy, or remove the definition` });
       defined.add(rp.name);
     });
   });

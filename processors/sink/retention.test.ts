@@ -24,14 +24,14 @@ describe('influx.retentionPolicies and influx.createRetentionPolicies', () => {
   });
 
   it('fill replication 1 and route each output to its policy, the others to the default (undefined)', () => {
-    const config = influxConfigSchema.parse({ ...SPLIT, retentionPolicies: { ...SPLIT.retentionPolicies, stats: 'long' } });
+    const config = influxConfigSchema.parse({ ...SPLIT, retentionPolicies: { ...SPLIT.retentionPolicies, stats: 'long', status: 'short' } });
     expect(config.createRetentionPolicies).toEqual([
       { name: 'short', duration: '1d', replication: 1 },
       { name: 'long', duration: 'INF', replication: 1, shardDuration: '7d' },
     ]);
     const route = retentionRoute(config)!;
-    expect(['readings', 'late_readings', 'telemetry_10s', 'any_window', 'alerts', 'sluice_stats'].map(route))
-      .toEqual(['short', 'short', 'long', 'long', undefined, 'long']);
+    expect(['readings', 'late_readings', 'telemetry_10s', 'any_window', 'alerts', 'sluice_stats', 'device_status'].map(route))
+      .toEqual(['short', 'short', 'long', 'long', undefined, 'long', 'short']);
   });
 
   it('falls back to influx.retentionPolicy, which the writer uses for an undefined route', () => {
@@ -63,7 +63,7 @@ describe('influx.retentionPolicies and influx.createRetentionPolicies', () => {
     expect(messages({ retentionPolicies: { raw: 'r' }, createRetentionPolicies: [{ name: 'r', duration: '1d' }, { name: 'r', duration: '2d' }] }))
       .toEqual(['createRetentionPolicies.1.name: influx.createRetentionPolicies[1].name "r" is defined twice: keep one definition']);
     expect(messages({ retentionPolicies: { raw: 'short' }, createRetentionPolicies: [{ name: 'shrot', duration: '1d' }] }))
-      .toEqual(['createRetentionPolicies.0.name: influx.createRetentionPolicies[0].name "shrot" is not written to: name it in influx.retentionPolicies (raw, windows, alerts, stats) or influx.retentionPolicy, or remove the definition']);
+      .toEqual(['createRetentionPolicies.0.name: influx.createRetentionPolicies[0].name "shrot" is not written to: name it in influx.retentionPolicies (raw, windows, alerts, stats, status) or influx.retentionPolicy, or remove the definition']);
     expect(messages({ retentionPolicies: { raw: '' } })).toEqual(['retentionPolicies.raw: expected a retention policy name']);
   });
 

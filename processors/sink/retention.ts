@@ -49,12 +49,14 @@ export const retentionPoliciesSchema = z.strictObject({
   alerts: retentionPolicyName.optional(),
   /** `sluice_stats` (stats.*). */
   stats: retentionPolicyName.optional(),
+  /** `device_status` (Sparkplug B births and deaths, ingest.sparkplug). */
+  status: retentionPolicyName.optional(),
 });
 export type RetentionPolicies = z.output<typeof retentionPoliciesSchema>;
 export type Output = keyof RetentionPolicies;
 
 /** The measurements of each output other than windows (every other measurement is a window's: window-spec.ts reserves these names). */
-const OUTPUT_OF_MEASUREMENT: Record<string, Output> = { readings: 'raw', late_readings: 'raw', alerts: 'alerts', sluice_stats: 'stats' };
+const OUTPUT_OF_MEASUREMENT: Record<string, Output> = { readings: 'raw', late_readings: 'raw', alerts: 'alerts', sluice_stats: 'stats', device_status: 'status' };
 
 /** The output a measurement belongs to. */
 export function outputOf(measurement: string): Output {

@@ -1,9 +1,9 @@
 import type { Log, LogRecord } from '../../log/index.js';
-import { decodeLogRecord, MSG_FLAG_DROPPED, type ColumnarBatch } from '../../proto/index.js';
+import { decodeLogRecord, MSG_FLAG_STATUS, MSG_FLAGS_NOT_READINGS, type ColumnarBatch } from '../../proto/index.js';
 import type { PartitionCheckpoint } from '../checkpoint/index.js';
 import { SeqDeduplicator } from '../dedup.js';
 import { StateCorruptError } from '../errors.js';
-import { alertPoint, latePoint, rawPoints, supersededPoints, windowPoint } from '../points.js';
+import { alertPoint, latePoint, rawPoints, statusPoint, supersededPoints, windowPoint } from '../points.js';
 import { RuleEvaluator, type AlertTransition, type Rule } from '../rules/index.js';
 import { ByteReader } from '../state/bytes.js';
 import type { SinkPoint, SinkPointId } from '../sink/index.js';
@@ -45,16 +45,19 @@ export interface PartitionTaskStats {
   late: number;
   /** Alert transitions sent (replays included). */
   alerts: number;
+  /** Device status changes written (status records read). */
+  statuses: number;
 }
 
 /**
  * One partition's pipeline (one task per owned partition): read the log from the
- * checkpointed offset → dedup → watermark → windows → points. Everything it decides
+ * checkpointed offset → dedup → watermark → windows → points; a device status record
+ * (MSG_FLAG_STATUS) goes straight to its `device_status` point. Everything it decides
  * depends only on the log's contents and its restored state, so a replay after a crash
  * emits the same points again, which InfluxDB overwrites: the effect is exactly-once.
  */
 export class PartitionTask {
-  readonly stats: PartitionTaskStats = { records: 0, messages: 0, duplicates: 0, late: 0, alerts: 0 };
+  readonly stats: PartitionTaskStats = { records: 0, messages: 0, duplicates: 0, late: 0, alerts: 0, statuses: 0 };
   private dedup = new SeqDeduplicator();
   /** Event time per device: decides lateness and when a device's windows fire. */
   private clocks: DeviceClocks;
@@ -309,7 +312,10 @@ export class PartitionTask {
     for (let m = 0; m < accepted.length; m++) {
       this.stats.messages++;
       if (accepted[m] !== 1) {
-        if ((batch.msgFlags[m]! & MSG_FLAG_DROPPED) === 0) this.stats.duplicates++;
+        // Not readings: a duplicate, a message the gateway dropped, or a status record.
+        const flags = batch.msgFlags[m]!;
+        if ((flags & MSG_FLAGS_NOT_READINGS) === 0) this.stats.duplicates++;
+        else if ((flags & MSG_FLAG_STATUS) !== 0) this.writeStatus(batch, m);
         continue;
       }
       let msgMax = -Infinity;
@@ -324,6 +330,14 @@ export class PartitionTask {
     if (this.rules.watchesReadings) this.observeReadings(batch, accepted);
     if (this.o.raw) rawPoints(batch, accepted, this.o.emit);
     this.fire(this.watermark.observe(maxTime, now), this.clocks.takeMoved());
+  }
+
+  /** A status record's point: its time is in the record, so a replay writes the same point. */
+  private writeStatus(batch: ColumnarBatch, m: number): void {
+    const point = statusPoint(batch, m);
+    if (point === undefined) return;
+    this.stats.statuses++;
+    this.o.emit(point);
   }
 
   /** Tells absence rules when each (device, reading tags, metric) was last seen in the batch: once per run of readings, not per reading. */

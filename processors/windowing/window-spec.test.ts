@@ -48,7 +48,7 @@ describe('window spec', () => {
   });
 
   it('refuses a window named like a measurement Sluice writes itself', () => {
-    for (const name of ['alerts', 'readings', 'late_readings', 'sluice_stats']) {
+    for (const name of ['alerts', 'readings', 'late_readings', 'sluice_stats', 'device_status']) {
       expect(issues(windowsConfigSchema, [{ name, type: 'tumbling', size: '1s' }])).toEqual([{ path: '0.name', message: expect.stringContaining('a measurement Sluice writes itself') }]);
     }
   });

@@ -80,7 +80,7 @@ export type WindowSpec =
 export const DEFAULT_WINDOWS = [{ name: 'telemetry_10s', type: 'tumbling', size: '10s' }] as const;
 
 /** Measurements Sluice writes itself: a window of one of these names would mix its points with theirs. */
-const RESERVED_MEASUREMENTS = ['readings', 'late_readings', 'alerts', 'sluice_stats'];
+const RESERVED_MEASUREMENTS = ['readings', 'late_readings', 'alerts', 'sluice_stats', 'device_status'];
 
 /** `windows`: a list of window specs with unique names (default: DEFAULT_WINDOWS). An empty list means raw readings only. */
 export const windowsConfigSchema = z
