@@ -34,8 +34,8 @@ export interface LoadOptions {
   influx?: { url: string; database: string; measurement: string };
   /** The user's --config and --set for the sluice processes, and where their data dirs go. */
   sluice: { configFile?: string; sets?: string[]; dataParent?: string; cpuProfDir?: string };
-  /** How long a verify waits for the last windows to reach InfluxDB. */
-  verifyTimeoutMs: number;
+  /** How long the window counts may stay unchanged before a round is called not exact. */
+  verifyStallMs: number;
 }
 
 /** One round of one broker under one scenario. */
@@ -154,7 +154,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   if (broker === 'sluice-start') {
     const expectedReadings = acked() * readingsPerMessage;
     const influx = options.influx!;
-    const foundReadings = await countWindowReadings(influx, prefix, expectedReadings, options.verifyTimeoutMs);
+    const foundReadings = await countWindowReadings(influx, prefix, expectedReadings, options.verifyStallMs);
     run.verify = { expectedReadings, foundReadings, exact: foundReadings === expectedReadings };
   }
   return run;

@@ -2,13 +2,17 @@
 
 /**
  * The sum of the `count` field of `measurement`'s points whose device starts with
- * `prefix`, polled until it reaches `expected` or `timeoutMs` passes; returns the last sum.
+ * `prefix`, polled until it reaches `expected` or has not grown for `stallMs`; returns the
+ * last sum. A deadline from the round's end would call a backlog the processors are still
+ * working off a loss: at 10 000 devices × 16 in flight a round ended ~2.7 M readings behind
+ * and got there after a fixed 30 s.
  */
-export async function countWindowReadings(influx: { url: string; database: string; measurement: string }, prefix: string, expected: number, timeoutMs: number): Promise<number> {
+export async function countWindowReadings(influx: { url: string; database: string; measurement: string }, prefix: string, expected: number, stallMs: number): Promise<number> {
   const regex = prefix.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   const q = `SELECT sum("count") FROM "${influx.measurement}" WHERE "device" =~ /^${regex}/`;
   const url = `${influx.url.replace(/\/$/, '')}/query?db=${encodeURIComponent(influx.database)}&q=${encodeURIComponent(q)}`;
-  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let deadline = 0;
   for (;;) {
     const res = await fetch(url);
     if (!res.ok) throw new Error(`InfluxDB answered ${res.status} to ${q}: ${await res.text()}`);
@@ -16,7 +20,11 @@ export async function countWindowReadings(influx: { url: string; database: strin
     const result = body.results?.[0];
     if (result?.error) throw new Error(`InfluxDB: ${result.error} (${q})`);
     const found = result?.series?.[0]?.values?.[0]?.[1] ?? 0;
-    if (found >= expected || Date.now() >= deadline) return found;
+    if (found >= expected) return found;
+    if (found !== last) {
+      last = found;
+      deadline = Date.now() + stallMs;
+    } else if (Date.now() >= deadline) return found;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

@@ -173,7 +173,7 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
     warmupMs: flagDuration('warmup', flags.warmup),
     influx,
     sluice: { configFile: flags.config, sets: flags.set, dataParent: flags.dataDir, cpuProfDir: flags.cpuProfDir },
-    verifyTimeoutMs: 30_000,
+    verifyStallMs: 30_000,
   };
   say(`load: ${options.connections} connections × ${options.inflight} in flight, ${options.rounds} rounds × ${flags.duration}${influx ? `; sluice start writes to ${influx.url}, database ${influx.database}` : ''}`);
   const runs = await runLoad(options, {
