@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { influxConfigSchema } from '../processors/sink/index.js';
 import { ReferenceModel } from '../simulator/expected/index.js';
 import { REPORT_VERSION, type ExpectedPoint, type SimulationReport } from '../simulator/report.js';
-import { runVerify, verifyReport, type VerifyResult } from '../simulator/verify/index.js';
+import { runVerify, verifyReport, verifyReportUntilExact, type VerifyResult } from '../simulator/verify/index.js';
 import { freePort, startInfluxd, type TestInfluxd } from './harness/influxdb.js';
 import { SLUICE_BIN } from './harness/sluice-process.js';
 import { tempDir } from './harness/temp-dir.js';
@@ -175,5 +175,39 @@ describe('sluice verify on influxd 1.6', () => {
     } finally {
       await dir.remove();
     }
+  });
+  it('keeps waiting while the points keep arriving (processors that fell behind), and gives up once nothing changes', async () => {
+    const database = `t_${randomUUID().replace(/-/g, '')}`;
+    const prefix = `v${randomUUID().slice(0, 8)}-`;
+    await influx.query(`CREATE DATABASE ${database}`);
+    const report = makeReport(prefix);
+    const points = report.expected.points;
+    const config = influxConfigSchema.parse({ url: influx.url, database });
+    // Half the points are there; each attempt that is not exact writes 2 more, so the run
+    // (8 attempts 300 ms apart) takes well over the 1 s the wait allows without a change.
+    const half = Math.floor(points.length / 2);
+    await write(database, points.slice(0, half).map((p) => line(p)));
+    let next = half;
+    const arrivals: Promise<void>[] = [];
+        const started = Date.now();
+    const waited = await verifyReportUntilExact(report, config, {
+      timeoutMs: 1_000,
+      intervalMs: 300,
+      attempt: () => {
+        const batch = points.slice(next, next + 2);
+        next += batch.length;
+        if (batch.length > 0) arrivals.push(write(database, batch.map((p) => line(p))));
+      },
+    });
+    await Promise.all(arrivals);
+    expect(waited.exact).toBe(true);
+    expect(Date.now() - started).toBeGreaterThan(1_000); // it did outlast the no-change wait
+    expect(next).toBe(points.length);
+
+    // With one point that never comes, it gives up about timeoutMs after the last change.
+    await influx.query(`DELETE FROM w10 WHERE device = '${points[0]!.device}' AND time = ${points[0]!.time}ms`, database);
+    const stuck = await verifyReportUntilExact(report, config, { timeoutMs: 500, intervalMs: 100 });
+    expect(stuck.exact).toBe(false);
+    expect(stuck.total.missing).toBeGreaterThan(0);
   });
 });

@@ -15,7 +15,7 @@ export function windowsSettleMs(config: SluiceConfig): number {
 /** `simulate --verify` and the demo: waits for the windows to close, verifies, prints the outcome; true when exact. */
 export async function verifyAfterRun(report: SimulationReport, config: SluiceConfig, out: NodeJS.WritableStream = process.stdout): Promise<boolean> {
   const waitMs = windowsSettleMs(config);
-  out.write(`verify: waiting up to ${Math.round(waitMs / 1000)} s for the last windows to close and reach InfluxDB (${config.influx.url}) …\n`);
+  out.write(`verify: waiting for the last windows to close and reach InfluxDB (${config.influx.url}), up to ${Math.round(waitMs / 1000)} s without a change …\n`);
   const { result, text } = await runVerify(report, config.influx, { waitMs, intervalMs: 2000 });
   out.write(`${text}\n`);
   return result.exact;

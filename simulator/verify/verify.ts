@@ -30,7 +30,7 @@ export function verifyReport(report: SimulationReport, influx: VerifyInfluxConfi
 }
 
 export interface UntilExactOptions extends VerifyOptions {
-  /** Give up (return the last result) after this long. */
+  /** Give up (return the last result) once this long passes with no change in what is found. */
   timeoutMs: number;
   /** Pause between attempts (default 2 s). */
   intervalMs?: number;
@@ -39,12 +39,17 @@ export interface UntilExactOptions extends VerifyOptions {
 }
 
 /**
- * verifyReport again every `intervalMs` until it is exact or `timeoutMs` has passed (the
- * last windows of a run are written only once the processors' watermark passes them);
- * returns the last result. An unreachable InfluxDB is retried until the deadline too.
+ * verifyReport again every `intervalMs` until it is exact, or until `timeoutMs` has passed
+ * with nothing changing in what it finds (the last windows of a run are written only once
+ * the processors' watermark passes them, and processors that fell behind, e.g. while the
+ * log was unavailable, write them later: a deadline from the start would call that a
+ * loss). Never longer than `timeoutMs` × MAX_WAIT_FACTOR; returns the last result. An
+ * unreachable InfluxDB is retried until the deadline too.
  */
 export async function verifyReportUntilExact(report: SimulationReport, influx: VerifyInfluxConfig, options: UntilExactOptions): Promise<VerifyResult> {
-  const deadline = Date.now() + options.timeoutMs;
+  const cap = Date.now() + MAX_WAIT_FACTOR * options.timeoutMs;
+  let deadline = Date.now() + options.timeoutMs;
+  let seen = '';
   for (;;) {
     let result: VerifyResult | undefined;
     try {
@@ -52,11 +57,22 @@ export async function verifyReportUntilExact(report: SimulationReport, influx: V
     } catch (err) {
       if (!(err instanceof SluiceError && err.canRetry) || Date.now() >= deadline) throw err;
     }
+    if (result !== undefined) {
+      const t = result.total;
+      const state = `${t.found} ${t.missing} ${t.extra} ${t.mismatched} ${result.undecided}`;
+      if (state !== seen) {
+        if (seen !== '') deadline = Math.min(cap, Date.now() + options.timeoutMs);
+        seen = state;
+      }
+    }
     if (result !== undefined && (result.exact || Date.now() >= deadline)) return result;
     if (result !== undefined) options.attempt?.(result);
     await sleep(Math.min(options.intervalMs ?? 2_000, Math.max(0, deadline - Date.now())));
   }
 }
+
+/** How many times its `timeoutMs` verifyReportUntilExact waits at most while the stored points keep changing. */
+export const MAX_WAIT_FACTOR = 4;
 
 /** Throws ReportInvalidError unless `report` is a simulate report of this version with an expected result. */
 export function checkReport(report: unknown): asserts report is SimulationReport {
