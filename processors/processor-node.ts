@@ -94,6 +94,8 @@ export class ProcessorNode {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private gaugesAt = 0;
+  /** The lag refresh under way (see refreshLags), if any. */
+  private lagRefresh: Promise<void> | undefined;
   /** How many of the store's problems have been logged. */
   private problemsReported = 0;
   /** When the log became unavailable (0: it answers), and how long to wait before reading again. */
@@ -505,17 +507,37 @@ export class ProcessorNode {
     }
     const now = Date.now();
     // Lag and watermark delay stay fresh while busy too: a processor falling behind is never idle.
-    // The log is asked for the lag at this interval only; in between a task's own reads keep it.
-    if (now - this.gaugesAt >= GAUGE_INTERVAL_MS) {
+    // The log is asked for the lag at this interval only, beside the turn (see refreshLags);
+    // in between a task's own reads keep it.
+    if (now - this.gaugesAt >= GAUGE_INTERVAL_MS && this.lagRefresh === undefined) {
       this.gaugesAt = now;
-      await Promise.all([...this.tasks.values()].map((task) => task.refreshLag()));
-      this.updateGauges(now);
+      this.refreshLags();
     }
     if (!worked) {
       for (const task of this.tasks.values()) if (!this.notBefore.has(task.partition) && !this.abandoned.has(task.partition)) task.advanceIfIdle(now);
       this.updateGauges(now);
     }
     return worked;
+  }
+
+  /**
+   * Asks the log for every task's lag beside the loop, not in a turn: a gauge is no reason
+   * to stop processing. On JetStream, pending() creates a short-lived R1 consumer, which
+   * nats-server places on any of the stream's peers, a killed one too (2.9.10 does not
+   * look; from 2.9.12 it skips a peer marked offline, which a SIGKILLed one is only minutes
+   * later): that create is never answered and times out after 5 s. Awaited in the turn,
+   * a third of the creates failing stopped processing for 30-50 s after one NATS server
+   * of three died. One refresh at a time; a failed one leaves the gauges as they were
+   * (PartitionTask.refreshLag keeps a step's newer answer either way).
+   */
+  private refreshLags(): void {
+    const tasks = [...this.tasks.values()];
+    this.lagRefresh = Promise.allSettled(tasks.map((task) => task.refreshLag())).then((results) => {
+      this.lagRefresh = undefined;
+      const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+      if (failed.length > 0) this.deps.logger.debug({ err: failed[0]!.message, failed: failed.length }, 'the log did not say every partition\'s lag; the gauges keep the last answers');
+      this.updateGauges(Date.now());
+    });
   }
 
   /** Sets the lag and watermark-delay gauges from what the tasks know, without asking the log. */
