@@ -177,7 +177,7 @@ describe('sluice bench', () => {
     const dir = await tempDir('sluice-bench-test-');
     cleanups.push(dir.remove);
     const out = join(dir.path, 'results');
-    const args = ['bench', '--mode', 'load', '--scenario', 'both', '--rounds', '1', '--duration', '1s', '--warmup', '300ms', '--connections', '4', '--inflight', '4', '--influx-url', influx.url, '--out', out];
+    const args = ['bench', '--mode', 'load', '--scenario', 'both', '--rounds', '1', '--duration', '1s', '--warmup', '1500ms', '--connections', '4', '--inflight', '4', '--influx-url', influx.url, '--out', out];
     const { stdout, stderr } = await run(process.execPath, [SLUICE_BIN, ...args], { cwd: dir.path, timeout: 100_000 });
     const brokers = findMosquitto() === undefined ? ['bare-aedes', 'sluice-gateway', 'sluice-start'] : ['bare-aedes', 'mosquitto', 'sluice-gateway', 'sluice-start'];
     const file = (await readdir(out)).find((f) => f.startsWith('load-') && f.endsWith('.json'))!;

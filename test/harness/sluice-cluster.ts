@@ -111,8 +111,9 @@ export async function startSluiceCluster(o: SluiceClusterOptions): Promise<Sluic
   };
   const processors = o.processors.map((set, i) => member(`processor-${i}`, 'processor', set === null ? [] : ['--partitions', set]));
   const gateways = Array.from({ length: o.gateways }, (_, i) => member(`gateway-${i}`, 'gateway', []));
-  // Processors before gateways, as a deployment would start them; each group in parallel.
-  await Promise.all(processors.map((p) => p.start()));
+  // Processors one after another: tests of lease sharing count on the first one holding
+  // every partition before the next joins (handoffs). Gateways side by side.
+  for (const p of processors) await p.start();
   await Promise.all(gateways.map((g) => g.start()));
   const urls = gateways.map((g) => `mqtt://127.0.0.1:${g.ports.mqtt}`).join(',');
   let extra = 0;
