@@ -1,9 +1,10 @@
 /** `sluice cluster status`: what the members and leases buckets hold right now, as plain data for the CLI to print. */
 import { jetstream } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClusterConfig } from './config.js';
 import { ClusterNotFoundError } from './errors.js';
+import { bucketSubjects, currentEntries } from './kv-entries.js';
 import { decodeLease, partitionOfKey } from './lease-value.js';
 import type { MemberHeartbeat } from './membership.js';
 
@@ -37,20 +38,21 @@ export interface ClusterStatus {
  */
 export async function readClusterStatus(connection: NatsConnection, config: Pick<ClusterConfig, 'membersBucket' | 'leasesBucket'>): Promise<ClusterStatus> {
   const js = jetstream(connection);
-  // Binding to a missing bucket succeeds; only its first read fails, with a message about a stream. Say what is missing instead.
   const jsm = await js.jetstreamManager();
+  // Binding to a missing bucket succeeds; only its first read fails, with a message about a stream. Say what is missing instead.
+  // The same request lists the keys, without the consumer kv.keys() would create (see kv-entries.ts).
+  const subjects: string[][] = [];
   for (const [bucket, key] of [[config.membersBucket, 'cluster.membersBucket'], [config.leasesBucket, 'cluster.leasesBucket']] as const) {
-    const found = await jsm.streams.info(`KV_${bucket}`).then(
-      () => true,
-      (err: unknown) => (/stream not found/i.test((err as Error).message) ? false : Promise.reject(err)),
-    );
-    if (!found) throw new ClusterNotFoundError(bucket, key);
+    const found = await bucketSubjects(jsm, bucket);
+    if (found === undefined) throw new ClusterNotFoundError(bucket, key);
+    subjects.push(found);
   }
   const kvm = new Kvm(js);
   const [members, leases] = await Promise.all([kvm.open(config.membersBucket), kvm.open(config.leasesBucket)]);
+  const [memberEntries, leaseEntries] = await Promise.all([currentEntries(members, config.membersBucket, subjects[0]!), currentEntries(leases, config.leasesBucket, subjects[1]!)]);
   const now = Date.now();
   const memberRows: MemberStatus[] = [];
-  for (const entry of await entries(members)) {
+  for (const entry of memberEntries) {
     let heartbeat: Partial<MemberHeartbeat> = {};
     try {
       heartbeat = entry.json<MemberHeartbeat>();
@@ -60,7 +62,7 @@ export async function readClusterStatus(connection: NatsConnection, config: Pick
     memberRows.push({ id: entry.key, heartbeatAgeSeconds: (now - entry.created.getTime()) / 1000, startedAt: heartbeat.startedAt, heartbeatSeq: heartbeat.seq });
   }
   const leaseRows: PartitionLeaseStatus[] = [];
-  for (const entry of await entries(leases)) {
+  for (const entry of leaseEntries) {
     const partition = partitionOfKey(entry.key);
     if (partition === undefined) continue;
     try {
@@ -71,12 +73,4 @@ export async function readClusterStatus(connection: NatsConnection, config: Pick
     }
   }
   return { members: memberRows.sort((a, b) => (a.id < b.id ? -1 : 1)), leases: leaseRows.sort((a, b) => a.partition - b.partition) };
-}
-
-/** Every key's current value, deleted keys left out. */
-async function entries(kv: KV) {
-  const keys: string[] = [];
-  for await (const key of await kv.keys()) keys.push(key);
-  const found = await Promise.all(keys.map((k) => kv.get(k)));
-  return found.filter((e) => e !== null && e.operation === 'PUT').map((e) => e!);
 }
