@@ -17,8 +17,10 @@ class ClusterFirst extends BaseSequencer {
 export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
-    // Soak tests run alone afterwards (vitest.soak.config.ts, npm run test:soak).
-    exclude: ['node_modules/**', 'dist/**', '**/*.soak.test.ts'],
+    // Soak tests and the load benchmark's test run alone afterwards (vitest.soak.config.ts,
+    // npm run test:soak): they fill both cores, and beside them the cluster scenarios' timing
+    // bounds failed (a SIGTERM handover measured 7.7 s after exit beside a load round).
+    exclude: ['node_modules/**', 'dist/**', '**/*.soak.test.ts', 'test/bench-command.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Integration tests start real servers; two cores do not take more in parallel.
