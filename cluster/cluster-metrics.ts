@@ -43,6 +43,11 @@ export function createClusterMetrics(registry: Registry, sources: ClusterMetricS
         for (const [partition, owned] of sources.owned()) this.set({ partition: String(partition) }, owned);
       },
     }),
+    partitionsTakenOver: new Counter({
+      name: 'sluice_cluster_partitions_taken_over_total',
+      help: 'Partitions this processor took on from a holder that had not released them (it died or was cut off): a failover, not a handoff',
+      registers,
+    }),
     leasesLost: new Counter({ name: 'sluice_cluster_leases_lost_total', help: 'Leases another member took while this processor held them (it was cut off or too slow to renew)', registers }),
   };
 }

@@ -179,7 +179,9 @@ export class PartitionBalancer extends EventEmitter<{ hostFailed: [err: Error, p
       if (this.stopped) return;
       if (p === undefined) continue;
       try {
-        await host.assign(p, { afterFailure: leases.tookOver(p) });
+        const afterFailure = leases.tookOver(p);
+        await host.assign(p, { afterFailure });
+        if (afterFailure) this.metrics.partitionsTakenOver.inc();
         this.assigned.add(p);
         this.metrics.partitionsOwned.set(this.assigned.size);
         moved = true;

@@ -37,6 +37,7 @@ const SCALARS: Record<string, [Component, string]> = {
   sluice_cluster_partitions_owned: ['cluster', 'partitions_owned'],
   sluice_cluster_rebalances_total: ['cluster', 'rebalances'],
   sluice_cluster_leases_lost_total: ['cluster', 'leases_lost'],
+  sluice_cluster_partitions_taken_over_total: ['cluster', 'partitions_taken_over'],
   sluice_process_cpu_seconds_total: ['process', 'cpu_seconds'],
   sluice_process_resident_memory_bytes: ['process', 'rss_bytes'],
   sluice_nodejs_heap_size_used_bytes: ['process', 'heap_used_bytes'],
