@@ -119,3 +119,69 @@ describe('LogServer and RemoteLog', () => {
     await expect(remote.append()).rejects.toMatchObject({ code: 'SLUICE_LOG_READ_ONLY' });
   });
 });
+
+describe('RemoteLog with the tail cache', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let log: FileLog;
+  let server: LogServer;
+  let channel: MessageChannel;
+  let sent: WorkerMessage[];
+  let remote: RemoteLog;
+
+  beforeEach(async () => {
+    dir = await tempDir('sluice-log-link-cache-');
+    log = await FileLog.open({ dir: dir.path, partitions: 3, fsync: 'never' });
+    server = new LogServer(log, 3 * 4096);
+    await server.open();
+    channel = new MessageChannel();
+    sent = [];
+    remote = new RemoteLog(server.memory, { postMessage: (m: WorkerMessage) => (sent.push(m), channel.port2.postMessage(m)) });
+    channel.port1.on('message', (m: WorkerMessage) => {
+      if (m.kind === 'log') void server.serve(m.request, channel.port1);
+    });
+    channel.port2.on('message', (m: WorkerMessage) => {
+      if (m.kind === 'log-response') remote.onResponse(m.response);
+    });
+  });
+
+  afterEach(async () => {
+    channel.port1.close();
+    await log.close();
+    await dir.remove();
+  });
+
+  const text = (records: { offset: number; payload: Uint8Array }[]) => records.map((r) => `${r.offset}:${Buffer.from(r.payload).toString()}`);
+
+  it('reads records that just became durable without a request', async () => {
+    for (let i = 0; i < 5; i++) await server.log.append(2, Buffer.from(`two-${i}`));
+    await server.log.append(0, Buffer.from('zero-0'));
+    expect(text(await remote.read(2, 1, 3))).toEqual(['1:two-1', '2:two-2', '3:two-3']);
+    const many = await remote.readMany([
+      { partition: 0, from: 0, max: 10 },
+      { partition: 2, from: 3, max: 10 },
+    ]);
+    expect(many.map(text)).toEqual([['0:zero-0'], ['3:two-3', '4:two-4']]);
+    expect(sent).toEqual([]);
+  });
+
+  it('asks the log for records the cache no longer holds, and they are the same bytes', async () => {
+    // 4 KiB a partition: 100 records of 200 bytes push the first ones out.
+    const record = (i: number) => Buffer.from(`${i}:`.padEnd(200, String.fromCharCode(97 + (i % 26))));
+    for (let i = 0; i < 100; i++) await server.log.append(1, record(i));
+    const records = await remote.read(1, 0, 100);
+    expect(sent.map((m) => m.kind === 'log' && m.request.kind)).toEqual(['read']);
+    expect(records.map((r) => r.offset)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(records.every((r, i) => Buffer.compare(r.payload, record(i)) === 0)).toBe(true);
+    const recent = await remote.readMany([{ partition: 1, from: 95, max: 100 }]);
+    expect(recent[0]!.map((r) => r.offset)).toEqual([95, 96, 97, 98, 99]);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('still refuses a read below the trimmed start, though the cache holds it', async () => {
+    for (let i = 0; i < 4; i++) await server.log.append(0, Buffer.from(`r${i}`));
+    await remote.trim(0, 2);
+    await expect(remote.read(0, 1, 10)).rejects.toBeInstanceOf(LogOffsetError);
+    await expect(remote.readMany([{ partition: 0, from: 0, max: 5 }])).rejects.toBeInstanceOf(LogOffsetError);
+    expect(text(await remote.read(0, 2, 10))).toEqual(['2:r2', '3:r3']);
+  });
+});
