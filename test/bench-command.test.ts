@@ -188,6 +188,9 @@ describe('sluice bench', () => {
       // Both rates are rounded from the same count: they differ by rounding only.
       expect(Math.abs(r.readingsPerSecond - r.msgsPerSecond * (r.scenario === 'single' ? 1 : 100))).toBeLessThanOrEqual(50);
       expect(r.brokerCpuSecondsPerMillionMessages).toBeGreaterThan(0);
+      // The main thread is part of the process (its /proc ticks are 10 ms: that much slack over the 1 s round).
+      expect(r.mainThreadCpuSecondsPerMillionMessages, `${r.scenario} ${r.broker}`).toBeGreaterThan(0);
+      expect(r.mainThreadCpuSecondsPerMillionMessages).toBeLessThanOrEqual(r.brokerCpuSecondsPerMillionMessages + (0.02 / r.msgsPerSecond) * 1e6);
     }
     // Every reading sent was PUBACKed (the clients drain before closing), and InfluxDB's window counts add up to exactly that.
     const verified = report.runs.filter((r) => r.broker === 'sluice-start');

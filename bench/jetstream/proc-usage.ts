@@ -20,8 +20,17 @@ export interface Watched {
 
 /** User + system CPU seconds of `pid` since it started (0 once it has gone). */
 export function cpuSecondsOf(pid: number): number {
+  return cpuSecondsIn(`/proc/${pid}/stat`);
+}
+
+/** User + system CPU seconds of thread `tid` of `pid` (the main thread's tid is the pid; 0 once it has gone). */
+export function threadCpuSecondsOf(pid: number, tid = pid): number {
+  return cpuSecondsIn(`/proc/${pid}/task/${tid}/stat`);
+}
+
+function cpuSecondsIn(statFile: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(statFile, 'utf8');
     // The command name (field 2) may hold spaces: count fields from the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[0] is field 3 (state); utime and stime are fields 14 and 15.

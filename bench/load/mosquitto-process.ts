@@ -10,7 +10,7 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/index.js';
-import { cpuSecondsOf, rssBytesOf } from '../jetstream/proc-usage.js';
+import { cpuSecondsOf, rssBytesOf, threadCpuSecondsOf } from '../jetstream/proc-usage.js';
 import type { BrokerProcess } from '../ramp/index.js';
 
 const CANDIDATES = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'];
@@ -45,7 +45,7 @@ export async function startMosquitto(binary: string): Promise<BrokerProcess> {
     command: `${binary} -c mosquitto.conf (listener ${port}, no persistence)`,
     processors: false,
     mqttUrl: `mqtt://127.0.0.1:${port}`,
-    sample: async () => ({ cpuSeconds: cpuSecondsOf(pid), rssBytes: rssBytesOf(pid) }),
+    sample: async () => ({ cpuSeconds: cpuSecondsOf(pid), mainThreadCpuSeconds: threadCpuSecondsOf(pid), rssBytes: rssBytesOf(pid) }),
     exitCode: () => child.exitCode ?? child.signalCode,
     output: () => [...lines],
     async stop() {

@@ -48,6 +48,8 @@ export interface LoadRun {
   /** The broker process's CPU (every thread) per million messages measured. */
   brokerCpuSecondsPerMillionMessages: number;
   brokerCpuSecondsPerMillionReadings: number;
+  /** Its main thread's share (Linux): the one thread every socket goes through, so what bounds the rate first. */
+  mainThreadCpuSecondsPerMillionMessages: number;
   /** The load generator's own CPU per million messages (it shares the cores). */
   loadCpuSecondsPerMillionMessages: number;
   brokerRssMiB: number;
@@ -147,6 +149,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
     readingsPerSecond: Math.round((messages * readingsPerMessage) / seconds),
     brokerCpuSecondsPerMillionMessages: round3(((after.cpuSeconds - before.cpuSeconds) / messages) * 1e6),
     brokerCpuSecondsPerMillionReadings: round3(((after.cpuSeconds - before.cpuSeconds) / (messages * readingsPerMessage)) * 1e6),
+    mainThreadCpuSecondsPerMillionMessages: round3((((after.mainThreadCpuSeconds ?? NaN) - (before.mainThreadCpuSeconds ?? NaN)) / messages) * 1e6),
     loadCpuSecondsPerMillionMessages: round3(((loadCpu.user + loadCpu.system) / 1e6 / messages) * 1e6),
     brokerRssMiB: Math.round(after.rssBytes / 2 ** 20),
     pubackMs: p,

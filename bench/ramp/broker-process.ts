@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SluiceError } from '../../core/index.js';
+import { threadCpuSecondsOf } from '../jetstream/proc-usage.js';
 import { PROCESSOR_CHECKPOINT_INTERVAL } from './options.js';
 
 /** The compiled CLI and the bare-broker child, next to this file in dist/. */
@@ -19,6 +20,8 @@ const KEEP_LINES = 200;
 export interface BrokerSample {
   /** User + system CPU seconds of the whole process (all its threads) since it started. */
   cpuSeconds: number;
+  /** User + system CPU seconds of its main thread (Linux; the gateway's thread in Sluice, which takes every socket). */
+  mainThreadCpuSeconds?: number;
   rssBytes: number;
   /** Gateway only: readings durably appended to the log (sluice_gateway_readings_total). */
   loggedReadings?: number;
@@ -109,6 +112,7 @@ export async function startSluiceProcess(o: SluiceProcessOptions): Promise<Broke
       const text = await res.text();
       const sample: BrokerSample = {
         cpuSeconds: metricSum(text, 'sluice_process_cpu_seconds_total') ?? NaN,
+        mainThreadCpuSeconds: threadCpuSecondsOf(child.pid!),
         rssBytes: metricSum(text, 'sluice_process_resident_memory_bytes') ?? NaN,
         loggedReadings: metricSum(text, 'sluice_gateway_readings_total'),
         gatewayMessages: metricSum(text, 'sluice_gateway_messages_total'),
@@ -159,7 +163,7 @@ export async function startBareAedes(): Promise<BrokerProcess> {
     command: 'bench/broker-child.js bare (aedes, no hooks)',
     processors: false,
     mqttUrl: `mqtt://127.0.0.1:${port}`,
-    sample: stats,
+    sample: async () => ({ ...(await stats()), mainThreadCpuSeconds: threadCpuSecondsOf(child.pid!) }),
     exitCode: () => child.exitCode ?? child.signalCode,
     output: () => [...lines],
     stop: () => stopChild(child, () => child.send('stop')),

@@ -180,7 +180,7 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
     skipped: (broker, why) => say(`load: ${broker} skipped: ${why}`),
     round: (r) =>
       say(
-        `load ${r.scenario} round ${r.round} ${r.broker}: ${shortNumber(r.msgsPerSecond)} msgs/s, ${shortNumber(r.readingsPerSecond)} readings/s, ${r.brokerCpuSecondsPerMillionMessages} CPU s per M msgs, PUBACK p99 ${r.pubackMs.p99.toFixed(1)} ms, RSS ${r.brokerRssMiB} MiB${r.verify ? `; verify ${r.verify.exact ? 'exact' : `NOT exact: ${r.verify.foundReadings} of ${r.verify.expectedReadings} readings counted`}` : ''}`,
+        `load ${r.scenario} round ${r.round} ${r.broker}: ${shortNumber(r.msgsPerSecond)} msgs/s, ${shortNumber(r.readingsPerSecond)} readings/s, ${r.brokerCpuSecondsPerMillionMessages} CPU s per M msgs (main thread ${r.mainThreadCpuSecondsPerMillionMessages}), PUBACK p99 ${r.pubackMs.p99.toFixed(1)} ms, RSS ${r.brokerRssMiB} MiB${r.verify ? `; verify ${r.verify.exact ? 'exact' : `NOT exact: ${r.verify.foundReadings} of ${r.verify.expectedReadings} readings counted`}` : ''}`,
       ),
   });
   const report = loadReport(options, runs, startedAt);
