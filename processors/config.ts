@@ -33,13 +33,6 @@ export const processorsRuntimeSchema = z
      * to exactly one running processor.
      */
     partitions: z.string().regex(PARTITION_SET_PATTERN, { error: 'expected ranges like "0-31" or "0-7,16,40-47"' }).optional(),
-    /**
-     * `sluice start` only: bytes of shared memory (split evenly over the partitions) holding
-     * each partition's newest durable records, so processor threads that keep up read them
-     * without asking the log's thread, which is also the gateway's. Default 32 MiB; 0 turns
-     * it off. A thread further behind reads the log as before.
-     */
-    tailCacheBytes: z.number().int().min(0).max(4 * 1024 ** 3).default(32 * 1024 * 1024),
   })
   .strict();
 

@@ -1,5 +1,4 @@
 import type { AlertTransition } from '../rules/index.js';
-import type { TailCacheMemory } from './tail-cache.js';
 /**
  * What a processor worker thread and the thread that owns the FileLog say to each other.
  * The log belongs to one thread (its writer and its file handles); workers read it through
@@ -15,8 +14,6 @@ export interface LogOffsetsMemory {
   starts: SharedArrayBuffer;
   /** Int32 × 1: bumped (and notified) when records became durable. */
   appended: SharedArrayBuffer;
-  /** The newest records of each partition (see TailCacheWriter); absent when `processors.tailCacheBytes` is 0. */
-  tail?: TailCacheMemory;
 }
 
 /** Lets a reader sleep until records arrive instead of polling. */

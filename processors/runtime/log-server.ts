@@ -1,7 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Log, LogRecord } from '../../log/index.js';
 import type { LogOffsetsMemory, LogRequest, LogResponse } from './log-link-protocol.js';
-import { allocateTailCache, TailCacheWriter } from './tail-cache.js';
 
 /**
  * The log a LogServer serves: one on this thread (FileLog) whose offsets are dense, so its
@@ -24,18 +23,9 @@ export class LogServer {
   private readonly appended: Int32Array;
   private notifyQueued = false;
 
-  /**
-   * `tailCacheBytes` of shared memory keep each partition's newest records, which workers
-   * that keep up read without a request (0: every read is a request).
-   */
-  constructor(
-    private readonly inner: ServedLog,
-    tailCacheBytes = 0,
-  ) {
+  constructor(private readonly inner: ServedLog) {
     const n = inner.partitions;
-    const tail = allocateTailCache(n, tailCacheBytes);
-    this.memory = { ends: new SharedArrayBuffer(8 * n), starts: new SharedArrayBuffer(8 * n), appended: new SharedArrayBuffer(4), ...(tail && { tail }) };
-    const cache = tail && new TailCacheWriter(tail);
+    this.memory = { ends: new SharedArrayBuffer(8 * n), starts: new SharedArrayBuffer(8 * n), appended: new SharedArrayBuffer(4) };
     this.ends = new Float64Array(this.memory.ends);
     this.starts = new Float64Array(this.memory.starts);
     this.appended = new Int32Array(this.memory.appended);
@@ -51,12 +41,7 @@ export class LogServer {
     };
     this.log = {
       partitions: n,
-      append: (partition, payload) =>
-        inner.append(partition, payload).then((offset) => {
-          // Cached before the end is published, so a woken worker finds it there.
-          cache?.put(partition, offset, payload);
-          return published(partition, offset);
-        }),
+      append: (partition, payload) => inner.append(partition, payload).then((offset) => published(partition, offset)),
       read: (partition, from, max) => inner.read(partition, from, max),
       trim: (partition, upTo) => this.trim(partition, upTo),
       startOffset: (partition) => inner.startOffset(partition),

@@ -66,7 +66,7 @@ export class ProcessorPool {
     private readonly config: ProcessorConfig,
     private readonly deps: ProcessorPoolDeps,
   ) {
-    this.server = new LogServer(deps.log, config.processors.tailCacheBytes);
+    this.server = new LogServer(deps.log);
   }
 
   /** The partitions each worker thread owns, by thread. */

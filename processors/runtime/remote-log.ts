@@ -2,7 +2,6 @@ import type { MessagePort } from 'node:worker_threads';
 import { LogCorruptError, LogOffsetError, SluiceError } from '../../core/index.js';
 import type { Log, LogRecord } from '../../log/index.js';
 import type { LogOffsetsMemory, LogResponse, LogTail, PartitionRead } from './log-link-protocol.js';
-import { TailCacheReader } from './tail-cache.js';
 
 // ES2024's Atomics.waitAsync, which Node 20 has but the ES2023 lib does not declare.
 type WaitAsync = (view: Int32Array, index: number, value: number, timeoutMs: number) => { async: boolean; value: Promise<string> | string };
@@ -16,8 +15,8 @@ interface PendingRequest {
 /**
  * A processor worker's view of the log another thread owns (LogServer): end and start
  * offsets come from shared memory without a round trip, so `pending`, `startOffset` and a
- * read at the end cost no message, nor does a read of records still in the tail cache;
- * other reads and trims are requests. It cannot append: processors only read.
+ * read at the end cost no message; other reads and trims are requests. It cannot append:
+ * processors only read.
  */
 export class RemoteLog implements Log, LogTail {
   readonly partitions: number;
@@ -25,7 +24,6 @@ export class RemoteLog implements Log, LogTail {
   private readonly starts: Float64Array;
   private readonly appended: Int32Array;
   private readonly requests = new Map<number, PendingRequest>();
-  private readonly cache: TailCacheReader | undefined;
   private nextId = 1;
 
   constructor(
@@ -36,7 +34,6 @@ export class RemoteLog implements Log, LogTail {
     this.starts = new Float64Array(memory.starts);
     this.appended = new Int32Array(memory.appended);
     this.partitions = this.ends.length;
-    this.cache = memory.tail && new TailCacheReader(memory.tail);
   }
 
   /** Settles the request a LogServer answered. */
@@ -51,8 +48,6 @@ export class RemoteLog implements Log, LogTail {
   /** Records from `fromOffset` on; a reader at the published end gets [] without asking (an idle loop reads every partition every turn). */
   async read(partition: number, fromOffset: number, maxRecords = 1000): Promise<LogRecord[]> {
     if (this.atEnd(partition, fromOffset)) return [];
-    const cached = this.cached(partition, fromOffset, maxRecords);
-    if (cached) return cached;
     const response = await this.request({ kind: 'read', partition, from: fromOffset, max: maxRecords });
     if (response.kind !== 'records') throw new SluiceError('SLUICE_LOG_LINK_FAILED', `log read answered with ${response.kind}`);
     return unpack(response.offsets, response.lengths, response.bytes, 0, response.offsets.length, 0);
@@ -66,13 +61,7 @@ export class RemoteLog implements Log, LogTail {
   async readMany(reads: PartitionRead[]): Promise<LogRecord[][]> {
     const results: LogRecord[][] = reads.map(() => []);
     const asked: number[] = [];
-    for (let i = 0; i < reads.length; i++) {
-      const { partition, from, max } = reads[i]!;
-      if (this.atEnd(partition, from)) continue;
-      const cached = this.cached(partition, from, max);
-      if (cached) results[i] = cached;
-      else asked.push(i);
-    }
+    for (let i = 0; i < reads.length; i++) if (!this.atEnd(reads[i]!.partition, reads[i]!.from)) asked.push(i);
     if (asked.length === 0) return results;
     const response = await this.request({ kind: 'read-many', reads: asked.map((i) => reads[i]!) });
     if (response.kind !== 'records-many') throw new SluiceError('SLUICE_LOG_LINK_FAILED', `log read answered with ${response.kind}`);
@@ -85,12 +74,6 @@ export class RemoteLog implements Log, LogTail {
       record += count;
     });
     return results;
-  }
-
-  /** The records from the tail cache, or undefined to ask the log (an offset below the start must be refused by the log). */
-  private cached(partition: number, fromOffset: number, max: number): LogRecord[] | undefined {
-    if (this.cache === undefined || fromOffset < this.starts[partition]!) return undefined;
-    return this.cache.read(partition, fromOffset, max);
   }
 
   /** Exactly at the published end (an offset past it is refused by the log, and must stay refused). */
