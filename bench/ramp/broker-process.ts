@@ -60,6 +60,11 @@ export interface SluiceProcessOptions {
   extraSets?: string[];
   /** Parent of the temp data dir (default: the OS temp dir). */
   dataParent?: string;
+  /**
+   * With processors: their `checkpoint.interval`; default PROCESSOR_CHECKPOINT_INTERVAL (the ramp's
+   * lag check reads a counter added at checkpoints); undefined keeps the config's own.
+   */
+  checkpointInterval?: string | undefined;
   /** With it: the process runs under `node --cpu-prof` and writes its threads' profiles here when it exits. */
   cpuProfDir?: string;
 }
@@ -67,14 +72,16 @@ export interface SluiceProcessOptions {
 /**
  * Starts `sluice gateway` (or `sluice start` with processors) as a child process on free
  * ports, anonymous auth, no per-device rate limit and a fresh data dir (processors: a
- * checkpoint every second), and resolves once it logged 'sluice ready'. Samples come from its Prometheus /metrics.
+ * checkpoint every second unless `checkpointInterval` says otherwise), and resolves once it logged 'sluice ready'. Samples come from its Prometheus /metrics.
  */
 export async function startSluiceProcess(o: SluiceProcessOptions): Promise<BrokerProcess> {
   const dataDir = await mkdtemp(join(o.dataParent ?? tmpdir(), 'sluice-bench-'));
   const processors = o.influxUrl !== undefined;
   const role = processors ? 'start' : 'gateway';
   const own = [`dataDir=${dataDir}`, 'mqtt.host=127.0.0.1', 'mqtt.port=0', 'http.host=127.0.0.1', 'http.port=0', 'auth.mode=anonymous', 'limits.messagesPerSecond=0', 'limits.readingsPerSecond=0', 'limits.bytesPerSecond=0'];
-  if (processors) own.push(`influx.url=${o.influxUrl}`, `checkpoint.interval=${PROCESSOR_CHECKPOINT_INTERVAL}`);
+  if (processors) own.push(`influx.url=${o.influxUrl}`);
+  const interval = 'checkpointInterval' in o ? o.checkpointInterval : PROCESSOR_CHECKPOINT_INTERVAL;
+  if (processors && interval !== undefined) own.push(`checkpoint.interval=${interval}`);
   own.push(...(o.extraSets ?? []));
   const node = o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`];
   const args = [...node, CLI, role, ...(o.configFile ? ['--config', o.configFile] : []), ...[...(o.sets ?? []), ...own].flatMap((s) => ['--set', s])];
