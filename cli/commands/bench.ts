@@ -68,7 +68,7 @@ export function registerBenchCommand(program: Command): void {
   )
     .addHelpText(
       'after',
-      `\nThe gateway always runs on free ports in a temp data dir (under --data-dir when given); --config and --set are passed on to it. With --influx-url the bench also sets ${VERIFY_GATEWAY_SETTINGS.join(', ')} and checkpoint.interval=${PROCESSOR_CHECKPOINT_INTERVAL}, so the verify step's last windows reach InfluxDB within seconds.`,
+      `\nThe gateway always runs on free ports in a temp data dir (under --data-dir when given); --config and --set are passed on to it. With --influx-url the bench also sets ${VERIFY_GATEWAY_SETTINGS.join(', ')} and, in ramp mode, checkpoint.interval=${PROCESSOR_CHECKPOINT_INTERVAL}, so the verify step's last windows reach InfluxDB within seconds (the load mode keeps the config's checkpoint interval).`,
     )
     .action(async (flags: BenchFlags) => {
       // Fails early, with the key, on a bad --config or --set; the gateway process reads them again.
