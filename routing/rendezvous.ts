@@ -5,6 +5,11 @@ function score(member: string, partition: number): number {
   return murmur3(`${member}/${partition}`);
 }
 
+/** A member's fixed place in line for the larger share. */
+function shareRank(member: string): number {
+  return murmur3(`${member}/share`);
+}
+
 /**
  * Assigns partitions to members so that loads differ by at most one, starting from the
  * `previous` assignment when there is one (like Kafka's sticky assignor): partitions of
@@ -30,12 +35,19 @@ export function assignPartitions(
     else pool.push(p);
   }
 
-  // The members with the most partitions now get the larger share, so fewer move.
+  // The larger share (when the partitions do not divide evenly) goes to members that hold
+  // at least that many already, so fewer move; among those, and among the rest, by a fixed
+  // rank of the member, never by exact load. Members whose views of the holders differ
+  // mid-rebalance must agree on every share: ranked by exact load, a member that had
+  // released its surplus while another's release was still under way saw itself as the
+  // smaller one, gave one more away, then took a partition the other had released for the
+  // joiner (a move between two old members, seen in test/cluster.test.ts).
   const base = Math.floor(partitions / alive.length);
   let larger = partitions % alive.length;
   const target = new Map<string, number>();
-  const byLoad = [...alive].sort((a, b) => owned.get(b)!.length - owned.get(a)!.length || (a < b ? -1 : 1));
-  for (const m of byLoad) target.set(m, base + (larger-- > 0 ? 1 : 0));
+  const large = (m: string): number => (owned.get(m)!.length > base ? 1 : 0);
+  const byRank = [...alive].sort((a, b) => large(b) - large(a) || shareRank(b) - shareRank(a) || (a < b ? -1 : 1));
+  for (const m of byRank) target.set(m, base + (larger-- > 0 ? 1 : 0));
 
   // Over-share members give up the partitions they score lowest.
   for (const m of alive) {

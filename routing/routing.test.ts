@@ -58,6 +58,41 @@ describe('assignPartitions', () => {
     expect([...loads(after).values()].sort()).toEqual([16, 16, 16, 16]);
   });
 
+  it('moves partitions only to a joiner when old members see each other\'s releases late (a handover takes a while)', () => {
+    for (let trial = 0; trial < 50; trial++) {
+      const [a, b, j] = ['a', 'b', 'j'].map((m) => `node-${trial}-${m}`) as [string, string, string];
+      const all = [a, b, j];
+      const start: (string | undefined)[] = assignPartitions(64, [a, b]);
+      let holders = [...start];
+      // What `me` gives away and wants, from the holders it sees now (PartitionBalancer.round).
+      const plan = (me: string): { give: number[]; want: number[] } => {
+        const desired = assignPartitions(64, all, holders);
+        return {
+          give: holders.flatMap((h, p) => (h === me && desired[p] !== me ? [p] : [])),
+          want: desired.flatMap((owner, p) => (owner === me && holders[p] === undefined ? [p] : [])),
+        };
+      };
+      const release = (give: number[]): void => give.forEach((p) => (holders[p] = undefined));
+      const take = (me: string, want: number[]): void => want.forEach((p) => holders[p] === undefined && (holders[p] = me));
+      // Both old members see the joiner at once (a tie: 32 each); one's handover ends first while the
+      // other's is still under way; then the first looks again, and again once the other's releases are in.
+      for (const [first, second] of [[a, b], [b, a]] as const) {
+        holders = [...start];
+        const secondPlan = plan(second);
+        release(plan(first).give);
+        release(plan(first).give);
+        release(secondPlan.give);
+        take(first, plan(first).want);
+        for (let round = 0; round < 5; round++) for (const m of [j, a, b]) {
+          release(plan(m).give);
+          take(m, plan(m).want);
+        }
+        expect(all.map((m) => holders.filter((h) => h === m).length).sort()).toEqual([21, 21, 22]);
+        expect(holders.flatMap((h, p) => (h !== start[p] && h !== j ? [`${p}: ${start[p]} → ${h}`] : []))).toEqual([]);
+      }
+    }
+  });
+
   it('is independent of member order and duplicates', () => {
     expect(assignPartitions(64, ['b', 'a', 'c'])).toEqual(assignPartitions(64, ['a', 'c', 'b', 'a']));
   });

@@ -208,9 +208,10 @@ it('three processors share the 64 partitions; kill -9 of one under load: exactly
   await until('the three to share the partitions evenly', () => balanced(cluster, 3));
   const afterJoin = await holders(cluster);
   expect(moved(afterKill, afterJoin).length).toBeLessThanOrEqual(Math.floor(PARTITIONS * (1 / 3 + 0.05)));
-  // All to the joiner, but for at most one: 2 of 12 runs on this machine ended with a partition moved between
-  // the two old members, though both snapshots were settled (not reproduced in 8 runs after, nor by a unit
-  // simulation of interleaved views; the balancer's larger-share choice by load is the suspect). Logged.
+  // All to the joiner. Before assignPartitions gave the larger share by a fixed rank, 2 of 12 runs here ended with
+  // one partition moved between the two old members (their views of each other's load differed mid-handover; see
+  // routing.test.ts). One such move is still tolerated here and logged, so that this end-to-end run stays a check
+  // of exactness under a join; the unit test holds the line on the move itself.
   const between = moved(afterKill, afterJoin).filter((p) => afterJoin[p] !== joined);
   console.log(`join: ${moved(afterKill, afterJoin).length - between.length} partitions moved to the joiner, ${between.length} between the others (${between.map((p) => `${p}: ${afterKill[p]} → ${afterJoin[p]}`).join(', ')})`);
   expect(between.length).toBeLessThanOrEqual(1);
