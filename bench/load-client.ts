@@ -4,10 +4,11 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import { Series } from '../proto/index.js';
 
 /**
- * A minimal closed-loop MQTT publisher for benchmarks: keeps `window` QoS 1 publishes in
- * flight on one connection and records publish→PUBACK latency. Raw mqtt-packet on a
- * socket, with one prebuilt PUBLISH whose packet id is patched per send, so the load
- * generator costs little of the CPU it shares with the broker.
+ * A minimal MQTT publisher for benchmarks: keeps `window` QoS 1 publishes in flight on one
+ * connection (closed loop) or sends at a set rate with at most `window` in flight (paced),
+ * and records publish→PUBACK latency. Raw mqtt-packet on a socket, with one prebuilt
+ * PUBLISH whose packet id is patched per send, so the load generator costs little of the
+ * CPU it shares with the broker.
  */
 export class LoadClient {
   acked = 0;
@@ -23,6 +24,18 @@ export class LoadClient {
   private onDrained: (() => void) | undefined;
   /** Where the payload's fixed-width event times sit in the packet (see fleetPayload), each set per publish to the publish's time. */
   private readonly timeOffsets: number[];
+  /** Paced: publishes per millisecond, when the pacing began, and how many have come due since. */
+  private pace: { perMs: number; fromMs: number; due: number } | undefined;
+  /**
+   * Paced: when each publish due but not yet sent came due (a ring). Latency counts from
+   * then, not from the send, so a broker slow to PUBACK is charged for the wait it caused
+   * (no coordinated omission).
+   */
+  private readonly backlog = new Float64Array(BACKLOG);
+  private backlogHead = 0;
+  private backlogSize = 0;
+  /** Paced: publishes that came due while the backlog was full, never sent. */
+  shed = 0;
 
   private constructor(
     private readonly socket: Socket,
@@ -72,6 +85,34 @@ export class LoadClient {
     process.nextTick(() => this.socket.uncork());
   }
 
+  /**
+   * Starts paced publishing at `perSecond` from `nowMs` (performance.now() time): call
+   * offer() often; publishes go out as they come due, at most `window` in flight.
+   */
+  startPaced(perSecond: number, nowMs: number): void {
+    this.running = true;
+    this.pace = { perMs: perSecond / 1000, fromMs: nowMs, due: 0 };
+  }
+
+  /** Paced: queues every publish due by `nowMs` and sends what the window allows. */
+  offer(nowMs: number): void {
+    const pace = this.pace;
+    if (pace === undefined || !this.running) return;
+    const due = Math.floor((nowMs - pace.fromMs) * pace.perMs);
+    for (; pace.due < due; pace.due++) {
+      // Publishes due between two offers are spread evenly over the gap, as a steady sender would send them.
+      const at = pace.fromMs + (pace.due + 1) / pace.perMs;
+      if (this.backlogSize === BACKLOG) this.shed++;
+      else this.backlog[(this.backlogHead + this.backlogSize++) % BACKLOG] = at;
+    }
+    this.pump();
+  }
+
+  /** Publishes in flight (sent, not yet acknowledged). */
+  get inFlight(): number {
+    return this.sent - this.acked;
+  }
+
   /** Stops sending new publishes (those in flight still complete). */
   stop(): void {
     this.running = false;
@@ -83,7 +124,16 @@ export class LoadClient {
     return new Promise((resolve) => (this.onDrained = resolve));
   }
 
-  private publish(): void {
+  private pump(): void {
+    while (this.backlogSize > 0 && this.sent - this.acked < this.window) {
+      const dueAt = this.backlog[this.backlogHead]!;
+      this.backlogHead = (this.backlogHead + 1) % BACKLOG;
+      this.backlogSize--;
+      this.publish(dueAt);
+    }
+  }
+
+  private publish(dueAt?: number): void {
     const id = this.nextId;
     this.nextId = id === 65535 ? 1 : id + 1;
     const packet = Buffer.from(this.template);
@@ -94,15 +144,17 @@ export class LoadClient {
       const t = this.times.startMs + (this.sent - 1) * this.times.stepMs;
       for (const at of this.timeOffsets) writeTime(packet, at, t);
     }
-    this.sentAt[id] = performance.now();
+    this.sentAt[id] = dueAt ?? performance.now();
     this.socket.write(packet);
   }
 
   private onPuback(id: number): void {
     this.acked++;
     this.latency.recordValue(Math.max(1, Math.round((performance.now() - this.sentAt[id]!) * 1000)));
-    if (this.running) this.publish();
-    else if (this.acked >= this.sent) this.onDrained?.();
+    if (!this.running) {
+      if (this.acked >= this.sent) this.onDrained?.();
+    } else if (this.pace !== undefined) this.pump();
+    else this.publish();
   }
 
   /** Closes the connection. */
@@ -110,6 +162,9 @@ export class LoadClient {
     this.socket.end(mqttPacket.generate({ cmd: 'disconnect' }));
   }
 }
+
+/** Paced publishes that may wait for the window per connection; more are shed (counted). */
+const BACKLOG = 8192;
 
 /** The seq field's tag byte, then a 5-byte varint (seq < 2^35), at the start of a withSeqSlot payload. */
 const SEQ_SLOT_AT = 1;

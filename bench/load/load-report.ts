@@ -18,6 +18,8 @@ export interface LoadMedian {
   brokerRssMiB: number;
   pubackP50Ms: number;
   pubackP99Ms: number;
+  /** Paced runs: publishes shed in all rounds (due while the window and backlog were full). */
+  shed?: number;
   /** sluice-start: rounds verified exact, of rounds run. */
   exactRounds?: number;
 }
@@ -62,6 +64,7 @@ export function loadReport(options: LoadOptions, runs: LoadRun[], startedAt: Dat
         brokerRssMiB: m((r) => r.brokerRssMiB),
         pubackP50Ms: m((r) => r.pubackMs.p50),
         pubackP99Ms: m((r) => r.pubackMs.p99),
+        ...(options.rateMsgsPerSecond === undefined ? {} : { shed: of.reduce((n, r) => n + (r.offered?.shed ?? 0), 0) }),
         ...(broker === 'sluice-start' ? { exactRounds: of.filter((r) => r.verify?.exact).length } : {}),
       });
     }
@@ -73,7 +76,9 @@ export function loadReport(options: LoadOptions, runs: LoadRun[], startedAt: Dat
     return { scenario, what: `${a} / ${b} msgs/s`, ratio: x === undefined || y === undefined ? null : Math.round((x / y) * 100) / 100, bars };
   };
   const ratios: LoadRatio[] = [];
-  for (const scenario of options.scenarios) {
+  // Paced, every broker that keeps up sends the same rate: the ratios would say nothing.
+  const scenarios = options.rateMsgsPerSecond === undefined ? options.scenarios : [];
+  for (const scenario of scenarios) {
     ratios.push(ratio(scenario, 'sluice-start', 'mosquitto', scenario === 'single' ? [1.0, 1.5] : []));
     ratios.push(ratio(scenario, 'sluice-start', 'bare-aedes', scenario === 'single' ? [0.6] : []));
     ratios.push(ratio(scenario, 'sluice-gateway', 'mosquitto', []));
@@ -86,16 +91,17 @@ export function loadReport(options: LoadOptions, runs: LoadRun[], startedAt: Dat
 /** The report as a Markdown table of medians and the ratios with their bars. */
 export function loadMarkdown(report: LoadReport): string {
   const o = report.options;
+  const paced = o.rateMsgsPerSecond !== undefined;
   const lines = [
     `# sluice bench --mode load, ${report.startedAt}`,
     '',
-    `${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.ramGiB} GiB, Node ${report.machine.node}; QoS 1, ${o.connections} connections × ${o.inflight} in flight, ${o.rounds} rounds × ${o.durationMs / 1000} s after ${o.warmupMs / 1000} s warm-up; medians. The load generator shares the cores.`,
+    `${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.ramGiB} GiB, Node ${report.machine.node}; QoS 1, ${o.connections} connections × ${o.inflight} in flight${o.rateMsgsPerSecond === undefined ? '' : `, paced at ${o.rateMsgsPerSecond.toLocaleString('en-US')} msgs/s offered (latency from when each publish was due)`}, ${o.rounds} rounds × ${o.durationMs / 1000} s after ${o.warmupMs / 1000} s warm-up; medians. The load generator shares the cores.`,
     '',
-    '| scenario | broker | msgs/s | readings/s | broker CPU s per M msgs | … of it its main thread | load CPU s per M msgs | PUBACK p50 / p99 ms | RSS MiB | verify |',
-    '| --- | --- | --: | --: | --: | --: | --: | --: | --: | --- |',
+    `| scenario | broker | msgs/s | readings/s | broker CPU s per M msgs | … of it its main thread | load CPU s per M msgs | PUBACK p50 / p99 ms | RSS MiB | verify |${paced ? ' shed |' : ''}`,
+    `| --- | --- | --: | --: | --: | --: | --: | --: | --: | --- |${paced ? ' --: |' : ''}`,
     ...report.medians.map(
       (m) =>
-        `| ${m.scenario} | ${m.broker} | ${m.msgsPerSecond.toLocaleString('en-US')} | ${m.readingsPerSecond.toLocaleString('en-US')} | ${m.brokerCpuSecondsPerMillionMessages} | ${m.mainThreadCpuSecondsPerMillionMessages} | ${m.loadCpuSecondsPerMillionMessages} | ${m.pubackP50Ms.toFixed(1)} / ${m.pubackP99Ms.toFixed(1)} | ${m.brokerRssMiB} | ${m.exactRounds === undefined ? '' : `exact in ${m.exactRounds} of ${m.rounds} rounds`} |`,
+        `| ${m.scenario} | ${m.broker} | ${m.msgsPerSecond.toLocaleString('en-US')} | ${m.readingsPerSecond.toLocaleString('en-US')} | ${m.brokerCpuSecondsPerMillionMessages} | ${m.mainThreadCpuSecondsPerMillionMessages} | ${m.loadCpuSecondsPerMillionMessages} | ${m.pubackP50Ms.toFixed(1)} / ${m.pubackP99Ms.toFixed(1)} | ${m.brokerRssMiB} | ${m.exactRounds === undefined ? '' : `exact in ${m.exactRounds} of ${m.rounds} rounds`} |${m.shed === undefined ? '' : ` ${m.shed} |`}`,
     ),
     '',
     ...report.ratios.map((r) => `- ${r.scenario}: ${r.what} = **${r.ratio}**${r.bars.length ? ` (bars: ${r.bars.map((b) => `≥ ${b}×: ${r.ratio! >= b ? 'met' : 'not met'}`).join(', ')})` : ''}`),

@@ -29,6 +29,8 @@ export interface LoadOptions {
   inflight: number;
   durationMs: number;
   warmupMs: number;
+  /** With it: every connection publishes at its share of this many messages per second (paced), not as fast as PUBACKs return. */
+  rateMsgsPerSecond?: number;
   rounds: number;
   /** With it: `sluice start` runs too, its processors writing to this InfluxDB 1.x database, and each of its rounds is verified. */
   influx?: { url: string; database: string; measurement: string };
@@ -45,6 +47,8 @@ export interface LoadRun {
   round: number;
   msgsPerSecond: number;
   readingsPerSecond: number;
+  /** Paced rounds: the rate offered, and publishes that came due but could not wait for the window (not sent, not counted). */
+  offered?: { msgsPerSecond: number; shed: number };
   /** The broker process's CPU (every thread) per million messages measured. */
   brokerCpuSecondsPerMillionMessages: number;
   brokerCpuSecondsPerMillionReadings: number;
@@ -125,7 +129,17 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
     const n = Math.min(500, options.connections - first);
     clients.push(...(await Promise.all(Array.from({ length: n }, (_, i) => LoadClient.open(port, `${prefix}${first + i}`, `devices/${prefix}${first + i}/telemetry`, payload, options.inflight, latency, true, timed, `127.0.0.${1 + ((first + i) % 16)}`)))));
   }
-  for (const c of clients) c.start();
+  const rate = options.rateMsgsPerSecond;
+  let ticker: NodeJS.Timeout | undefined;
+  if (rate === undefined) for (const c of clients) c.start();
+  else {
+    const now = performance.now();
+    for (const c of clients) c.startPaced(rate / clients.length, now);
+    ticker = setInterval(() => {
+      const t = performance.now();
+      for (const c of clients) c.offer(t);
+    }, PACE_TICK_MS);
+  }
   await sleep(options.warmupMs);
   latency.reset();
   const acked = (): number => clients.reduce((n, c) => n + c.acked, 0);
@@ -139,6 +153,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   const after = await process.sample();
   const loadCpu = globalThis.process.cpuUsage(loadBefore);
   const p = { p50: latency.getValueAtPercentile(50) / 1000, p99: latency.getValueAtPercentile(99) / 1000, max: latency.maxValue / 1000 };
+  clearInterval(ticker);
   for (const c of clients) c.stop();
   await Promise.all(clients.map((c) => c.drained()));
   for (const c of clients) c.close();
@@ -154,6 +169,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
     loadCpuSecondsPerMillionMessages: round3(((loadCpu.user + loadCpu.system) / 1e6 / messages) * 1e6),
     brokerRssMiB: Math.round(after.rssBytes / 2 ** 20),
     pubackMs: p,
+    ...(rate === undefined ? {} : { offered: { msgsPerSecond: rate, shed: clients.reduce((n, c) => n + c.shed, 0) } }),
   };
   if (broker === 'sluice-start') {
     const expectedReadings = acked() * readingsPerMessage;
@@ -178,6 +194,9 @@ function loadPayload(readings: number, now: number): Buffer {
         }).finish();
   return withSeqSlot(rest);
 }
+
+/** How often paced connections send what has come due: a steady sender's gaps are this short, far below a PUBACK's time. */
+const PACE_TICK_MS = 2;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;

@@ -31,6 +31,7 @@ interface BenchFlags extends ConfigFlags {
   rounds: string;
   duration: string;
   warmup: string;
+  rate?: string;
   brokers: string;
   cpuProfDir?: string;
 }
@@ -57,6 +58,7 @@ export function registerBenchCommand(program: Command): void {
       .option('--rounds <n>', 'load mode: rounds of every broker', '3')
       .option('--duration <d>', 'load mode: how long each round measures', '10s')
       .option('--warmup <d>', 'load mode: load before each round measures', '2s')
+      .option('--rate <n>', 'load mode: offer this many msgs/s in total, paced, at most --inflight in flight per connection (PUBACK latency counted from when each publish was due), instead of the closed loop')
       .option('--cpu-prof-dir <dir>', 'load mode: run the sluice processes under node --cpu-prof and write their profiles (one per thread) here')
       .option('--brokers <list>', `load mode: which brokers run, comma-separated (${LOAD_BROKERS.join(', ')})`, LOAD_BROKERS.join(','))
       .option('--out <dir>', 'where the report files go', 'bench/results')
@@ -171,16 +173,17 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
     rounds: count('rounds', flags.rounds, 1),
     durationMs: flagDuration('duration', flags.duration),
     warmupMs: flagDuration('warmup', flags.warmup),
+    ...(flags.rate === undefined ? {} : { rateMsgsPerSecond: count('rate', flags.rate, 1) }),
     influx,
     sluice: { configFile: flags.config, sets: flags.set, dataParent: flags.dataDir, cpuProfDir: flags.cpuProfDir },
     verifyStallMs: 30_000,
   };
-  say(`load: ${options.connections} connections × ${options.inflight} in flight, ${options.rounds} rounds × ${flags.duration}${influx ? `; sluice start writes to ${influx.url}, database ${influx.database}` : ''}`);
+  say(`load: ${options.connections} connections × ${options.inflight} in flight${flags.rate === undefined ? '' : `, paced at ${flags.rate} msgs/s`}, ${options.rounds} rounds × ${flags.duration}${influx ? `; sluice start writes to ${influx.url}, database ${influx.database}` : ''}`);
   const runs = await runLoad(options, {
     skipped: (broker, why) => say(`load: ${broker} skipped: ${why}`),
     round: (r) =>
       say(
-        `load ${r.scenario} round ${r.round} ${r.broker}: ${shortNumber(r.msgsPerSecond)} msgs/s, ${shortNumber(r.readingsPerSecond)} readings/s, ${r.brokerCpuSecondsPerMillionMessages} CPU s per M msgs (main thread ${r.mainThreadCpuSecondsPerMillionMessages}), PUBACK p99 ${r.pubackMs.p99.toFixed(1)} ms, RSS ${r.brokerRssMiB} MiB${r.verify ? `; verify ${r.verify.exact ? 'exact' : `NOT exact: ${r.verify.foundReadings} of ${r.verify.expectedReadings} readings counted`}` : ''}`,
+        `load ${r.scenario} round ${r.round} ${r.broker}: ${r.offered ? `offered ${shortNumber(r.offered.msgsPerSecond)} → ` : ''}${shortNumber(r.msgsPerSecond)} msgs/s,${r.offered?.shed ? ` ${r.offered.shed} shed,` : ''} ${shortNumber(r.readingsPerSecond)} readings/s, ${r.brokerCpuSecondsPerMillionMessages} CPU s per M msgs (main thread ${r.mainThreadCpuSecondsPerMillionMessages}), PUBACK p99 ${r.pubackMs.p99.toFixed(1)} ms, RSS ${r.brokerRssMiB} MiB${r.verify ? `; verify ${r.verify.exact ? 'exact' : `NOT exact: ${r.verify.foundReadings} of ${r.verify.expectedReadings} readings counted`}` : ''}`,
       ),
   });
   const report = loadReport(options, runs, startedAt);
