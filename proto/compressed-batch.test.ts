@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { ColumnarBatchBuilder, compressBatch, decodeLogRecord, LogRecordDecoder, type ColumnarBatch } from './index.js';
+
+/** A batch of `messages` messages of `readings` readings each, values from `seed`. */
+function record(partition: number, messages: number, readings: number, seed: number): Uint8Array {
+  const b = new ColumnarBatchBuilder(partition, 1_700_000_000_000 + seed);
+  for (let m = 0; m < messages; m++) {
+    b.beginMessage(b.intern(`dev-${seed}-${m}`), m % 2 === 0 ? 0 : b.intern('site=oslo'), m + 1);
+    for (let r = 0; r < readings; r++) b.addNumeric(b.intern(`metric-${r % 3}`), 0, 1_700_000_000_000 + r, seed * 1000 + m + r / 8);
+  }
+  return compressBatch(b.encode());
+}
+
+/** Every column as plain values, so batches over different buffers compare. */
+function plain(b: ColumnarBatch): unknown {
+  return Object.fromEntries(Object.entries(b).map(([k, v]) => [k, ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number | bigint>) : v]));
+}
+
+describe('LogRecordDecoder', () => {
+  it('decodes each record as decodeLogRecord does, larger and smaller ones in turn over its one buffer', () => {
+    const decoder = new LogRecordDecoder();
+    // 300 × 100 readings outgrow the first 64 KiB buffer; the small ones after it reuse the grown one.
+    const records = [record(1, 2, 3, 1), record(2, 300, 100, 2), record(3, 1, 1, 3), record(4, 40, 10, 4), record(5, 300, 100, 5)];
+    for (const r of records) expect(plain(decoder.decode(r))).toEqual(plain(decodeLogRecord(r)));
+  });
+
+  it('refuses a block that is not snappy, as decodeLogRecord does', () => {
+    const bad = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    expect(() => new LogRecordDecoder().decode(bad)).toThrow(/Invalid Snappy bitstream/);
+    expect(() => decodeLogRecord(bad)).toThrow();
+  });
+});
