@@ -70,8 +70,12 @@ const HEADER_BYTES = 40;
 
 const align8 = (n: number): number => (n + 7) & ~7;
 
-/** Serialises a batch into one contiguous buffer (columns 8-byte aligned). */
-export function encodeColumnarBatch(b: ColumnarBatch): Uint8Array {
+/**
+ * Serialises a batch into one contiguous buffer (columns 8-byte aligned). `alloc` gives
+ * the zero-filled buffer of the size asked (default: a new one); the bytes written are
+ * the same whichever buffer they go to.
+ */
+export function encodeColumnarBatch(b: ColumnarBatch, alloc: (bytes: number) => Buffer = Buffer.alloc): Uint8Array {
   const nStrings = b.strings.length;
   // Buffer.byteLength + Buffer#write beat TextEncoder several times over for short strings.
   let stringBytes = 0;
@@ -97,7 +101,7 @@ export function encodeColumnarBatch(b: ColumnarBatch): Uint8Array {
     at = align8(at + columns[c]!.byteLength);
   }
 
-  const out = Buffer.alloc(at);
+  const out = alloc(at);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setUint32(0, MAGIC, true);
   view.setUint16(4, nInt === 0 ? OLDEST_READ : VERSION, true);

@@ -1,14 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { ColumnarBatchBuilder, compressBatch, decodeLogRecord, LogRecordDecoder, type ColumnarBatch } from './index.js';
+import { BatchCompressor, ColumnarBatchBuilder, compressBatch, decodeLogRecord, LogRecordDecoder, TEXT_KIND_STRING, type ColumnarBatch } from './index.js';
 
-/** A batch of `messages` messages of `readings` readings each, values from `seed`. */
-function record(partition: number, messages: number, readings: number, seed: number): Uint8Array {
+/** A batch of `messages` messages of `readings` readings each (every third of them a text reading), values from `seed`. */
+function batch(partition: number, messages: number, readings: number, seed: number): ColumnarBatchBuilder {
   const b = new ColumnarBatchBuilder(partition, 1_700_000_000_000 + seed);
   for (let m = 0; m < messages; m++) {
     b.beginMessage(b.intern(`dev-${seed}-${m}`), m % 2 === 0 ? 0 : b.intern('site=oslo'), m + 1);
-    for (let r = 0; r < readings; r++) b.addNumeric(b.intern(`metric-${r % 3}`), 0, 1_700_000_000_000 + r, seed * 1000 + m + r / 8);
+    for (let r = 0; r < readings; r++) {
+      if (r % 3 === 2) b.addText(b.intern('state'), b.intern(`k=${r}`), 1_700_000_000_000 + r, TEXT_KIND_STRING, b.intern(`s-${seed}-${r}`));
+      else b.addNumeric(b.intern(`metric-${r % 3}`), 0, 1_700_000_000_000 + r, seed * 1000 + m + r / 8);
+    }
   }
-  return compressBatch(b.encode());
+  return b;
+}
+
+function record(partition: number, messages: number, readings: number, seed: number): Uint8Array {
+  return compressBatch(batch(partition, messages, readings, seed).encode());
 }
 
 /** Every column as plain values, so batches over different buffers compare. */
@@ -28,5 +35,17 @@ describe('LogRecordDecoder', () => {
     const bad = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
     expect(() => new LogRecordDecoder().decode(bad)).toThrow(/Invalid Snappy bitstream/);
     expect(() => decodeLogRecord(bad)).toThrow();
+  });
+});
+
+describe('BatchCompressor', () => {
+  it('writes the bytes compressBatch(encode()) writes, smaller batches after larger ones over its reused buffers', () => {
+    const compressor = new BatchCompressor();
+    const batches = [batch(1, 2, 3, 1), batch(2, 300, 100, 2), batch(3, 1, 1, 3), batch(4, 40, 10, 4), batch(5, 300, 100, 5), batch(6, 3, 7, 6)];
+    for (const b of batches) {
+      const record = compressor.compress(b.build());
+      expect(Buffer.from(record).equals(Buffer.from(compressBatch(b.encode())))).toBe(true);
+      expect(plain(decodeLogRecord(record))).toEqual(plain(b.build()));
+    }
   });
 });

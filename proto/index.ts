@@ -12,7 +12,7 @@ export {
   type ColumnarBatch,
 } from './columnar-batch.js';
 export { ColumnarBatchBuilder } from './columnar-batch-builder.js';
-export { compressBatch, uncompressBatch, decodeLogRecord, LogRecordDecoder } from './compressed-batch.js';
+export { BatchCompressor, compressBatch, uncompressBatch, decodeLogRecord, LogRecordDecoder } from './compressed-batch.js';
 export { ASYNC_FROM_BYTES, compressBlock, compressBlocks, uncompressBlock, uncompressBlocks, uncompressedLength } from './snappy-block.js';
 export { encodeTagSet, parseTagSet, tagProblem } from './tag-set.js';
 export {

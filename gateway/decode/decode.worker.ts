@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina';
-import { ColumnarBatchBuilder, compressBatch } from '../../proto/index.js';
+import { BatchCompressor, ColumnarBatchBuilder } from '../../proto/index.js';
 import { MappingRules } from '../mappings/index.js';
 import type { WorkerData } from './config.js';
 import {
@@ -33,6 +33,8 @@ import { writeStatusRecord } from './status-record.js';
 // per partition kept each one at the largest batch it ever saw: 64 partitions × tens of
 // MB of grown columns, which showed as RSS growing past 2 GB under bench:ingest.)
 let shared: ColumnarBatchBuilder | undefined;
+/** Encodes and compresses each partition's batch through buffers it keeps (only the record is allocated). */
+const records = new BatchCompressor();
 /** Past this many readings in one partition batch, the grown builder is dropped after the job. */
 const KEEP_BUILDER_UP_TO = 1 << 18;
 
@@ -123,7 +125,7 @@ export function decodeJob(job: DecodeJob, limits: WorkerData): DecodeResult {
     // A partition whose messages were all refused gets no batch: nothing to append to the log.
     if (builder.messageCount > 0) {
       partitionList.push(partition);
-      batches.push(compressBatch(builder.encode()));
+      batches.push(records.compress(builder.build()));
     }
   }
   if (largest > KEEP_BUILDER_UP_TO) shared = undefined;
