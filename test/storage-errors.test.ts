@@ -21,15 +21,34 @@ async function readyz(http: number): Promise<{ status: number; body: string }> {
   return { status: res.status, body: await res.text() };
 }
 
-/** Polls `probe` every 20 ms until it returns true; the observations are external (HTTP), so there is no event to await. */
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<number> {
+/**
+ * Polls `probe` every 20 ms until it returns true; the observations are external (HTTP), so
+ * there is no event to await. On a timeout the error's one line says what the node was
+ * doing (`state`): CI shows that line, not the node's output.
+ */
+async function until(what: string, probe: () => Promise<boolean>, state?: () => Promise<string>, timeoutMs = 60_000): Promise<number> {
   const started = Date.now();
   // A probe that fails (a keep-alive socket the endpoint closed as it was reused) is just not true yet.
   while (!(await probe().catch(() => false))) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() - started > timeoutMs) {
+      const seen = state ? await state().catch((err: unknown) => `state unknown: ${(err as Error).message}`) : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${seen && `; ${seen}`}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return Date.now() - started;
+}
+
+/** One line on a node for a timeout's message: exited or not, /readyz, and the metrics that say whether it checkpoints and writes. */
+async function nodeState(node: SluiceProcess, http: number): Promise<string> {
+  if (node.child.exitCode !== null || node.child.signalCode !== null) {
+    return `the node exited (${node.child.exitCode ?? node.child.signalCode}); its last lines: ${node.output.slice(-5).join(' | ')}`;
+  }
+  const ready = await readyz(http);
+  const metrics = (await (await fetch(`http://127.0.0.1:${http}/metrics`)).text()).split('\n');
+  const wanted = /^sluice_(storage_errors_total|processor_checkpoint_seconds_count|processor_sink_retries_total|processor_messages_total)/;
+  const lag = metrics.filter((l) => l.startsWith('sluice_processor_lag_records{')).reduce((sum, l) => sum + Number(l.split(' ')[1]), 0);
+  return `/readyz ${ready.status} ${ready.body.trim()}; ${metrics.filter((l) => wanted.test(l)).join(', ')}, lag ${lag} records`;
 }
 
 /** One labelled sample of `sluice_storage_errors_total` (0 when absent). */
@@ -81,7 +100,7 @@ async function fillThenFree(s: Setup, db: string): Promise<void> {
   await s.disk.fill();
   const during = s.fleet.run(30, 0, 0, 10);
   during.catch(() => undefined); // awaited below; a rejection before then must not go unhandled
-  await until(`the log to report ${code}`, async () => (await storageErrors(s.http, 'log', code)) > 0);
+  await until(`the log to report ${code}`, async () => (await storageErrors(s.http, 'log', code)) > 0, () => nodeState(s.node, s.http));
   const notReady = await readyz(s.http);
   expect(notReady.status).toBe(503);
   expect(notReady.body).toContain(`log ${code}`);
@@ -98,8 +117,8 @@ async function fillThenFree(s: Setup, db: string): Promise<void> {
 
   const healed = Date.now();
   await s.disk.free();
-  const pubackMs = await until('a PUBACK after the storage came back', async () => s.pubacks() > acked);
-  await until('/readyz 200 after the storage came back', async () => (await readyz(s.http)).status === 200);
+  const pubackMs = await until('a PUBACK after the storage came back', async () => s.pubacks() > acked, () => nodeState(s.node, s.http));
+  await until('/readyz 200 after the storage came back', async () => (await readyz(s.http)).status === 200, () => nodeState(s.node, s.http));
   const resumeMs = Date.now() - healed;
   console.log(`disk full: first PUBACK ${pubackMs} ms, /readyz 200 ${resumeMs} ms after the storage came back`);
   await during;
@@ -125,14 +144,14 @@ describe.skipIf(!canMount)('storage errors', () => {
     await s.disk.overmountReadOnly(dataDir);
     const during = s.fleet.run(20, 20, 0, 10);
     during.catch(() => undefined);
-    await until('checkpoints to report EROFS', async () => (await storageErrors(s.http, 'checkpoint', 'EROFS')) > 0);
+    await until('checkpoints to report EROFS', async () => (await storageErrors(s.http, 'checkpoint', 'EROFS')) > 0, () => nodeState(s.node, s.http));
     const notReady = await readyz(s.http);
     expect(notReady.status).toBe(503);
     expect(notReady.body).toMatch(/checkpoint \(processor thread \d+\) EROFS/);
     await during;
     expect(s.node.child.exitCode, 'the node exited while its dataDir was read-only').toBeNull();
     await s.disk.removeOvermount(dataDir);
-    const resumeMs = await until('/readyz 200 after the read-only overmount went', async () => (await readyz(s.http)).status === 200);
+    const resumeMs = await until('/readyz 200 after the read-only overmount went', async () => (await readyz(s.http)).status === 200, () => nodeState(s.node, s.http));
     console.log(`read-only while running: /readyz 200 again ${resumeMs} ms after it became writable`);
 
     // At the start: a crash, then the whole filesystem read-only; the start waits instead of exiting.
@@ -145,12 +164,12 @@ describe.skipIf(!canMount)('storage errors', () => {
     await until('/readyz to answer 503 while the log cannot open', async () => {
       const r = await readyz(http).catch(() => undefined);
       return r?.status === 503 && r.body.includes('log EROFS');
-    });
+    }, () => nodeState(s.node, http));
     expect(s.node.child.exitCode).toBeNull();
     const writable = Date.now();
     await s.disk.readWrite();
     await s.node.ready;
-    await until('/readyz 200 after the remount read-write', async () => (await readyz(http)).status === 200);
+    await until('/readyz 200 after the remount read-write', async () => (await readyz(http)).status === 200, () => nodeState(s.node, http));
     const startMs = Date.now() - writable;
     console.log(`read-only at the start: /readyz 200 ${startMs} ms after the remount read-write`);
     await s.fleet.run(30, 10, 0, 20);
@@ -172,7 +191,7 @@ describe.skipIf(!canMount)('storage errors', () => {
     expect(notReady.body).toContain('ENOSPC');
     expect(s.node.child.exitCode).toBeNull();
     await s.disk.free();
-    const resumeMs = await until('/readyz 200 after space returned', async () => (await readyz(http)).status === 200);
+    const resumeMs = await until('/readyz 200 after space returned', async () => (await readyz(http)).status === 200, () => nodeState(s.node, http));
     console.log(`start on a full disk: /readyz 200 ${resumeMs} ms after the filler was deleted`);
     await s.fleet.run(20, 10, 0, 10);
     const expected = s.fleet.expected(20, WINDOW_MS);
