@@ -89,10 +89,14 @@ export class ColumnarBatchBuilder {
     this.stringIndex.clear();
     this.strings = [];
     this.intern('');
-    for (const col of [this.msgDevice, this.msgDeviceTags, this.numEnd, this.textEnd, this.metric, this.tags, this.textMetric, this.textTags, this.textValue, this.intAt, this.intWords]) col.length = 0;
-    for (const col of [this.msgSeq, this.time, this.value, this.textTime]) col.length = 0;
-    this.textKind.length = 0;
-    this.flagged.length = 0;
+    // Column by column, not over an array literal: a reset runs per partition per micro-batch.
+    this.msgDevice.length = this.msgDeviceTags.length = this.numEnd.length = this.textEnd.length = 0;
+    this.metric.length = this.tags.length = this.textMetric.length = this.textTags.length = this.textValue.length = 0;
+    this.intAt.length = this.intWords.length = 0;
+    this.msgSeq.length = this.time.length = this.value.length = this.textTime.length = 0;
+    // Setting a JS array's length is a runtime call even when it is already 0; most batches have neither.
+    if (this.textKind.length !== 0) this.textKind.length = 0;
+    if (this.flagged.length !== 0) this.flagged.length = 0;
   }
 
   /** The string's dictionary index, adding it if new. */
