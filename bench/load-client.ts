@@ -21,7 +21,10 @@ export class LoadClient {
   private readonly idOffset: number;
   /** Where the payload's fixed-width seq sits in the packet (see withSeqSlot), or −1 when every publish repeats the payload as it is. */
   private readonly seqOffset: number;
-  private onDrained: (() => void) | undefined;
+  private onDrained: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  /** Why the broker's side ended the connection before close(), once it has. */
+  private lostWith: Error | undefined;
+  private closing = false;
   /** Where the payload's fixed-width event times sit in the packet (see fleetPayload), each set per publish to the publish's time. */
   private readonly timeOffsets: number[];
   /** Paced: publishes per millisecond, when the pacing began, and how many have come due since. */
@@ -69,8 +72,11 @@ export class LoadClient {
           else reject(new Error(`CONNACK ${p.returnCode}`));
         } else if (p.cmd === 'puback') client.onPuback(p.messageId!);
       });
+      // A broker at a connection limit may just close: without this the bench waited for a CONNACK forever.
+      socket.once('close', () => reject(new Error(`${clientId}: the broker closed the connection before its CONNACK`)));
       socket.once('error', reject);
     });
+    socket.once('close', () => client.onClose(clientId));
     socket.on('data', (d) => parser.parse(d));
     socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, username: clientId, keepalive: 60 }));
     await connack;
@@ -87,11 +93,15 @@ export class LoadClient {
 
   /**
    * Starts paced publishing at `perSecond` from `nowMs` (performance.now() time): call
-   * offer() often; publishes go out as they come due, at most `window` in flight.
+   * offer() often; publishes go out as they come due, at most `window` in flight. `phase`
+   * (0 to 1) is how far into its first period the sender already is: independent devices
+   * are not in step, and 19 000 that publish once a minute all at once are a burst, not a fleet.
    */
-  startPaced(perSecond: number, nowMs: number): void {
+  startPaced(perSecond: number, nowMs: number, phase = 0): void {
+    if (!(phase >= 0 && phase < 1)) throw new RangeError(`phase must be in [0, 1), got ${phase}`);
     this.running = true;
-    this.pace = { perMs: perSecond / 1000, fromMs: nowMs, due: 0 };
+    const perMs = perSecond / 1000;
+    this.pace = { perMs, fromMs: nowMs - phase / perMs, due: 0 };
   }
 
   /** Paced: queues every publish due by `nowMs` and sends what the window allows. */
@@ -121,7 +131,16 @@ export class LoadClient {
   /** Resolves once every publish sent has been acknowledged (after stop()). */
   drained(): Promise<void> {
     if (this.acked >= this.sent) return Promise.resolve();
-    return new Promise((resolve) => (this.onDrained = resolve));
+    if (this.lostWith !== undefined) return Promise.reject(this.lostWith);
+    return new Promise((resolve, reject) => (this.onDrained = { resolve, reject }));
+  }
+
+  /** The socket closed: unless close() asked for it, publishes still in flight will never be acknowledged. */
+  private onClose(clientId: string): void {
+    if (this.closing) return;
+    this.running = false;
+    this.lostWith = new Error(`${clientId}: the broker closed the connection with ${this.sent - this.acked} of ${this.sent} publishes unacknowledged`);
+    if (this.acked < this.sent) this.onDrained?.reject(this.lostWith);
   }
 
   private pump(): void {
@@ -152,13 +171,14 @@ export class LoadClient {
     this.acked++;
     this.latency.recordValue(Math.max(1, Math.round((performance.now() - this.sentAt[id]!) * 1000)));
     if (!this.running) {
-      if (this.acked >= this.sent) this.onDrained?.();
+      if (this.acked >= this.sent) this.onDrained?.resolve();
     } else if (this.pace !== undefined) this.pump();
     else this.publish();
   }
 
   /** Closes the connection. */
   close(): void {
+    this.closing = true;
     this.socket.end(mqttPacket.generate({ cmd: 'disconnect' }));
   }
 }

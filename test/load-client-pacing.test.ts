@@ -49,6 +49,24 @@ describe('LoadClient paced', () => {
     client.close();
   });
 
+  it('starts a sender part-way into its period when given a phase, so a fleet is not in step', async () => {
+    const client = await LoadClient.open(port, 'paced-3', 'devices/paced-3/telemetry', payload, 4, histogram(), true);
+    client.startPaced(1, 0, 0.75); // once a second, three quarters of the first second already gone
+    client.offer(240);
+    expect(client.sent).toBe(0);
+    client.offer(260);
+    expect(client.sent).toBe(1);
+    await vi.waitFor(() => expect(client.acked).toBe(1));
+    client.offer(1240);
+    expect(client.sent).toBe(1);
+    client.offer(1260);
+    expect(client.sent).toBe(2);
+    expect(() => client.startPaced(1, 0, 1)).toThrow(/phase must be in \[0, 1\)/);
+    client.stop();
+    await client.drained();
+    client.close();
+  });
+
   it('sheds, and counts, what comes due while its backlog is full', async () => {
     const client = await LoadClient.open(port, 'paced-2', 'devices/paced-2/telemetry', payload, 4, histogram(), true);
     client.startPaced(1_000_000, 0);

@@ -134,7 +134,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   if (rate === undefined) for (const c of clients) c.start();
   else {
     const now = performance.now();
-    for (const c of clients) c.startPaced(rate / clients.length, now);
+    clients.forEach((c, i) => c.startPaced(rate / clients.length, now, i / clients.length));
     ticker = setInterval(() => {
       const t = performance.now();
       for (const c of clients) c.offer(t);
