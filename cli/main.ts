@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: mqtt-packet's loggers are made when it loads, and must be made quiet ones.
+import './quiet-debug.js';
 import { Command, Option } from 'commander';
 import { configureLogging, LOG_FORMATS, LOG_LEVELS, parseLogLevel, sluiceVersion, type LogFormat } from '../core/index.js';
 import { registerBenchCommand } from './commands/bench.js';
