@@ -20,21 +20,21 @@ parser.on('packet', (p) => (topic = p.topic));
 parser.parse(mqttPacket.generate({ cmd: 'publish', topic: 'devices/d1/telemetry', payload: Buffer.from('x'), qos: 1, messageId: 7 }));
 // debug's own loggers decide per call through an 'enabled' getter; quiet ones have a plain false.
 const enabledIsGetter = typeof Object.getOwnPropertyDescriptor(logger, 'enabled')?.get === 'function';
-console.log(JSON.stringify({ enabled: logger.enabled, enabledIsGetter, hasEnable: typeof req('debug').enable, topic }));
+console.log(JSON.stringify({ enabled: logger.enabled, enabledIsGetter, hasEnable: typeof req('debug').enable, defaultIsItself: req('debug').default === req('debug'), topic }));
 `;
 
-async function probe(debugEnv: string | undefined): Promise<{ out: { enabled: boolean; enabledIsGetter: boolean; hasEnable: string; topic: string }; stderr: string }> {
+async function probe(debugEnv: string | undefined): Promise<{ out: { enabled: boolean; enabledIsGetter: boolean; hasEnable: string; defaultIsItself: boolean; topic: string }; stderr: string }> {
   const env = { ...process.env };
   delete env.DEBUG;
   if (debugEnv !== undefined) env.DEBUG = debugEnv;
   const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', PROBE], { env, cwd: fileURLToPath(new URL('..', import.meta.url)) });
-  return { out: JSON.parse(stdout.trim()) as { enabled: boolean; enabledIsGetter: boolean; hasEnable: string; topic: string }, stderr };
+  return { out: JSON.parse(stdout.trim()) as { enabled: boolean; enabledIsGetter: boolean; hasEnable: string; defaultIsItself: boolean; topic: string }, stderr };
 }
 
 describe('quiet-debug', () => {
   it('gives mqtt-packet no-op loggers when DEBUG is unset, and packets still parse', async () => {
     const { out, stderr } = await probe(undefined);
-    expect(out).toEqual({ enabled: false, enabledIsGetter: false, hasEnable: 'function', topic: 'devices/d1/telemetry' });
+    expect(out).toEqual({ enabled: false, enabledIsGetter: false, hasEnable: 'function', defaultIsItself: true, topic: 'devices/d1/telemetry' });
     expect(stderr).toBe('');
   });
 

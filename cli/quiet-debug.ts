@@ -19,7 +19,11 @@ function quietDebugUnlessAsked(): void {
   const real = fromPacket('debug') as DebugFactory;
   const cached = fromPacket.cache[path];
   if (cached === undefined) return;
-  cached.exports = Object.assign(quietFactory(real), real);
+  const quiet: DebugFactory = Object.assign(quietFactory(real), real);
+  // debug names itself `.debug` and `.default` too (ESM interop reads the latter): those must be the quiet one.
+  quiet.debug = quiet;
+  quiet.default = quiet;
+  cached.exports = quiet;
 }
 
 interface DebugFactory {
