@@ -6,13 +6,17 @@ import type { AlertTransition } from '../rules/index.js';
  * buffer per read. A process elsewhere would put the same requests on the network.
  */
 
-/** Shared memory: per partition its end and start offsets, plus a counter bumped on every commit. */
+/** Shared memory: per partition its end and start offsets, plus a counter per reader slot bumped on every commit that gave it records. */
 export interface LogOffsetsMemory {
   /** Float64 × partitions: the offset after the last durable record. */
   ends: SharedArrayBuffer;
   /** Float64 × partitions: the lowest offset still readable. */
   starts: SharedArrayBuffer;
-  /** Int32 × 1: bumped (and notified) when records became durable. */
+  /**
+   * Int32 × partitions, one per reader slot (a worker thread's index): bumped and notified
+   * when records of a partition that slot owns became durable (every slot before
+   * LogServer.assign), so a commit wakes only the threads that have something to read.
+   */
   appended: SharedArrayBuffer;
 }
 

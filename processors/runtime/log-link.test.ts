@@ -56,6 +56,24 @@ describe('LogServer and RemoteLog', () => {
     expect(await remote.pending(0, 0)).toBe(1);
   });
 
+  it('once partitions are assigned, wakes only the reader whose partition got records', async () => {
+    server.assign([0, 1, 1]);
+    const slot0 = new RemoteLog(server.memory, channel.port2, 0);
+    const slot1 = new RemoteLog(server.memory, channel.port2, 1);
+    const [mark0, mark1] = [slot0.mark(), slot1.mark()];
+    await server.log.append(2, Buffer.from('for slot 1'));
+    await server.log.append(1, Buffer.from('for slot 1 too'));
+    // Appends resolve before the notify (queued once per commit round): the owner's wait resolves on it.
+    await slot1.appendedSince(mark1, 60_000);
+    expect(slot1.mark()).toBeGreaterThan(mark1);
+    expect(slot0.mark()).toBe(mark0);
+    await server.log.append(0, Buffer.from('for slot 0'));
+    await slot0.appendedSince(mark0, 60_000);
+    expect(slot0.mark()).toBeGreaterThan(mark0);
+    // Both see every partition's end offset, whichever slot was woken.
+    expect([await slot0.pending(2, 0), await slot1.pending(0, 0)]).toEqual([1, 1]);
+  });
+
   it('reads records back with their offsets and bytes, several per message', async () => {
     for (let i = 0; i < 5; i++) await server.log.append(2, Buffer.from(`record-${i}`));
     const records = await remote.read(2, 1, 3);

@@ -21,17 +21,28 @@ export class LogServer {
   private readonly ends: Float64Array;
   private readonly starts: Float64Array;
   private readonly appended: Int32Array;
+  /** The reader slot each partition's records wake; -1 (until assign) wakes every slot. */
+  private readonly owners: Int32Array;
+  /** Slots this commit round gave records to, flagged until the notify. */
+  private readonly due: Uint8Array;
+  private dueAll = false;
   private notifyQueued = false;
 
   constructor(private readonly inner: ServedLog) {
     const n = inner.partitions;
-    this.memory = { ends: new SharedArrayBuffer(8 * n), starts: new SharedArrayBuffer(8 * n), appended: new SharedArrayBuffer(4) };
+    // A slot per partition: there are never more reader threads than partitions.
+    this.memory = { ends: new SharedArrayBuffer(8 * n), starts: new SharedArrayBuffer(8 * n), appended: new SharedArrayBuffer(4 * n) };
     this.ends = new Float64Array(this.memory.ends);
     this.starts = new Float64Array(this.memory.starts);
     this.appended = new Int32Array(this.memory.appended);
+    this.owners = new Int32Array(n).fill(-1);
+    this.due = new Uint8Array(n);
     for (let p = 0; p < n; p++) this.ends[p] = inner.endOffset(p);
     const published = (partition: number, offset: number): number => {
       if (offset + 1 > this.ends[partition]!) this.ends[partition] = offset + 1;
+      const owner = this.owners[partition]!;
+      if (owner < 0) this.dueAll = true;
+      else this.due[owner] = 1;
       if (!this.notifyQueued) {
         // A commit round resolves its appends in one go: wake the workers once for all.
         this.notifyQueued = true;
@@ -55,10 +66,23 @@ export class LogServer {
     for (let p = 0; p < this.inner.partitions; p++) this.starts[p] = await this.inner.startOffset(p);
   }
 
+  /** Says which reader slot reads each partition (`owners[partition]`; -1: every slot), so commits wake only those. */
+  assign(owners: readonly number[]): void {
+    for (let p = 0; p < this.owners.length; p++) {
+      const slot = owners[p] ?? -1;
+      this.owners[p] = Number.isInteger(slot) && slot >= 0 && slot < this.owners.length ? slot : -1;
+    }
+  }
+
   private readonly notify = (): void => {
     this.notifyQueued = false;
-    Atomics.add(this.appended, 0, 1);
-    Atomics.notify(this.appended, 0);
+    for (let slot = 0; slot < this.due.length; slot++) {
+      if (!this.dueAll && this.due[slot] === 0) continue;
+      this.due[slot] = 0;
+      Atomics.add(this.appended, slot, 1);
+      Atomics.notify(this.appended, slot);
+    }
+    this.dueAll = false;
   };
 
   private async trim(partition: number, upTo: number): Promise<void> {

@@ -90,6 +90,9 @@ export class ProcessorPool {
     const names = Array.from({ length: count }, (_, i) => `thread-${i}`);
     const owners = assignPartitions(this.deps.partitions.length, names);
     const file = workerFile();
+    const slots: number[] = [];
+    this.deps.partitions.forEach((partition, i) => (slots[partition] = names.indexOf(owners[i]!)));
+    this.server.assign(slots);
     await this.server.open();
     const started = names.map((_, index) => {
       const partitions = this.deps.partitions.filter((_, i) => owners[i] === names[index]);

@@ -16,7 +16,7 @@ import { RemoteLog } from './remote-log.js';
 const data = workerData as ProcessorWorkerData;
 const port = parentPort!;
 const send = (message: WorkerMessage): void => port.postMessage(message);
-const log = new RemoteLog(data.memory, port);
+const log = new RemoteLog(data.memory, port, data.thread);
 const registry = new Registry();
 const config = data.config as ProcessorConfig;
 const logger = createLogger('sluice').child({ component: 'processor', thread: data.thread });

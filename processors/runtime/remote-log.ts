@@ -26,9 +26,11 @@ export class RemoteLog implements Log, LogTail {
   private readonly requests = new Map<number, PendingRequest>();
   private nextId = 1;
 
+  /** `slot`: this reader's wake-up slot, its worker thread's index (LogServer.assign). */
   constructor(
     memory: LogOffsetsMemory,
     private readonly port: Pick<MessagePort, 'postMessage'>,
+    private readonly slot = 0,
   ) {
     this.ends = new Float64Array(memory.ends);
     this.starts = new Float64Array(memory.starts);
@@ -101,12 +103,12 @@ export class RemoteLog implements Log, LogTail {
 
   /** A mark to wait from: take it before looking for records, so none slip in unseen. */
   mark(): number {
-    return Atomics.load(this.appended, 0);
+    return Atomics.load(this.appended, this.slot);
   }
 
-  /** Resolves once records became durable after `mark` was taken, or after `timeoutMs`. */
+  /** Resolves once records of this slot's partitions became durable after `mark` was taken, or after `timeoutMs`. */
   async appendedSince(mark: number, timeoutMs: number): Promise<void> {
-    const result = waitAsync(this.appended, 0, mark, timeoutMs);
+    const result = waitAsync(this.appended, this.slot, mark, timeoutMs);
     if (result.async) await result.value;
   }
 
