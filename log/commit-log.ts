@@ -2,7 +2,8 @@
  * The commit log: one run of segment files in `<dir>/commit/` holding the records of every
  * partition in append order, addressed by global byte position (segment base + position
  * in file). A group-commit round writes with one writev and makes it durable with one
- * fdatasync, however many partitions the round touched.
+ * fdatasync, however many partitions the round touched; with `durableWrites` (fsync
+ * 'batch' and 'always') the writev itself is durable (O_DSYNC) and no fdatasync follows.
  */
 import { readdir, unlink } from 'node:fs/promises';
 import { isNotFound } from './files.js';
@@ -35,6 +36,8 @@ export class CommitLog {
     private readonly stats: { fsyncs: number },
     /** Sorted by base; contiguous: each segment ends where the next begins. */
     private segments: Segment[],
+    /** The writable segment is opened O_DSYNC: `write` resolves once durable, and `sync` is not needed after it. */
+    readonly durableWrites: boolean,
   ) {
     this.resolvedEnd = this.active.end;
   }
@@ -54,18 +57,18 @@ export class CommitLog {
     return this.active.end;
   }
 
-  /** Lists the segments in `dir` (creating the first one in an empty log); reads no record. */
-  static async open(dir: string, segmentBytes: number, stats: { fsyncs: number }): Promise<CommitLog> {
+  /** Lists the segments in `dir` (creating the first one in an empty log); reads no record. `durableWrites`: see the constructor. */
+  static async open(dir: string, segmentBytes: number, stats: { fsyncs: number }, durableWrites = false): Promise<CommitLog> {
     const bases = (await readdir(dir))
       .map(parseSegmentFileName)
       .filter((b): b is number => b !== undefined)
       .sort((a, b) => a - b);
-    if (bases.length === 0) return new CommitLog(dir, segmentBytes, stats, [await Segment.create(dir, 0)]);
+    if (bases.length === 0) return new CommitLog(dir, segmentBytes, stats, [await Segment.create(dir, 0, durableWrites)], durableWrites);
     // Sealed segments were fsynced whole before the next one existed, so each one's size
     // is the gap to the next base: no stat, no scan, however many there are.
     const segments = bases.slice(0, -1).map((base, i) => Segment.sealed(dir, base, bases[i + 1]! - base));
-    segments.push(await Segment.openActive(dir, bases[bases.length - 1]!));
-    return new CommitLog(dir, segmentBytes, stats, segments);
+    segments.push(await Segment.openActive(dir, bases[bases.length - 1]!, durableWrites));
+    return new CommitLog(dir, segmentBytes, stats, segments, durableWrites);
   }
 
   /**
@@ -119,6 +122,8 @@ export class CommitLog {
         pos += HEADER_BYTES + e.payload.length;
       }
       await seg.write(iov, bytes);
+      // Counted as the fdatasync it replaces: the stats say how often the disk was made to flush.
+      if (this.durableWrites) this.stats.fsyncs++;
       i = j;
     }
   }
@@ -134,7 +139,7 @@ export class CommitLog {
     while (this.segments.length > 1 && this.active.base > pos) {
       const doomed = this.active;
       const previous = this.segments[this.segments.length - 2]!;
-      const reopened = await Segment.openActive(this.dir, previous.base);
+      const reopened = await Segment.openActive(this.dir, previous.base, this.durableWrites);
       reopened.size = previous.size;
       try {
         await doomed.seal();
@@ -196,7 +201,7 @@ export class CommitLog {
     // gap to the next base. One fsync per segmentBytes is noise even under 'never'.
     await old.sync();
     this.stats.fsyncs++;
-    this.segments = [...this.segments, await Segment.create(this.dir, old.end)];
+    this.segments = [...this.segments, await Segment.create(this.dir, old.end, this.durableWrites)];
     this.rolled = true;
     await old.seal();
   }

@@ -1,4 +1,5 @@
-import { mkdtemp, open, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdtemp, open, readdir, readFile, readlink, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -262,6 +263,46 @@ describe('FileLog', () => {
     expect(await appendN(never, 0, 50)).toEqual([...Array(50).keys()]);
     expect(never.stats.fsyncs).toBe(0);
     expect((await never.read(0, 49))[0]?.offset).toBe(49);
+  });
+
+  it("writes the commit log O_DSYNC (the write is the sync) under 'batch' and 'always', also after a roll, and plainly under 'never'", async () => {
+    /** The open-file flags of this process's descriptors on `path` (Linux /proc). */
+    const flagsOf = async (path: string): Promise<number[]> => {
+      const flags: number[] = [];
+      for (const fd of await readdir('/proc/self/fd')) {
+        const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+        if (target !== path) continue;
+        const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
+        const m = /^flags:\s+([0-7]+)/m.exec(info);
+        if (m) flags.push(parseInt(m[1]!, 8));
+      }
+      return flags;
+    };
+    // Node has no O_ACCMODE constant: it is the low two bits on Linux.
+    const writable = (flags: number[]): number[] => flags.filter((f) => (f & 3) === constants.O_RDWR);
+    for (const fsync of ['batch', 'always', 'never'] as const) {
+      const dir = await tempDir();
+      const log = await openLog({ dir, partitions: 1, segmentBytes: 500, fsync });
+      await appendN(log, 0, 12); // rolls to new segments
+      const flags = writable(await flagsOf(await lastSegment(dir)));
+      expect(flags).toHaveLength(1);
+      expect((flags[0]! & constants.O_DSYNC) !== 0).toBe(fsync !== 'never');
+      await log.close();
+      // Counted either way: one durable write or one fdatasync per round (no roll here).
+      const oneDir = await tempDir();
+      const one = await openLog({ dir: oneDir, partitions: 1, fsync });
+      await one.append(0, payload(0, 0));
+      expect(one.stats.fsyncs).toBe(fsync === 'never' ? 0 : 1);
+      // A round of more records than one writev takes (600 × 2 buffers past IOV_MAX) is written whole.
+      const rounds = one.stats.rounds;
+      await appendN(one, 0, 601, 10);
+      expect(one.stats.rounds - rounds).toBeLessThanOrEqual(2);
+      await one.close();
+      // Read back from the files (a reopened log holds nothing in memory).
+      const back = await (await openLog({ dir: oneDir, partitions: 1, fsync })).read(0, 1, 1000);
+      expect(back).toHaveLength(601);
+      back.forEach((r, i) => expect(Buffer.from(r.payload).equals(payload(0, i, 10))).toBe(true));
+    }
   });
 
   it('close waits for queued appends; appends after close are refused', async () => {

@@ -99,7 +99,7 @@ export class FileLog implements Log {
     const stats: FileLogStats = { appends: 0, fsyncs: 0, rounds: 0, indexFsyncs: 0, checkpoints: 0 };
     const trims = await TrimState.open(dir, partitions);
     const ckpt = await IndexSet.readCheckpoint(indexDir, partitions);
-    const commit = await CommitLog.open(commitDir, config.segmentBytes, stats);
+    const commit = await CommitLog.open(commitDir, config.segmentBytes, stats, config.fsync !== 'never');
     const recovered = await recover(commit, indexDir, trims.starts, ckpt).catch(async (err: unknown) => {
       await commit.close();
       throw err;

@@ -152,7 +152,8 @@ export class GroupCommit {
     this.stats.rounds++;
     try {
       await this.commit.write(batch);
-      if (this.fsync !== 'never') await this.commit.sync();
+      // Under O_DSYNC the write was the sync; otherwise one fdatasync covers the round.
+      if (this.fsync !== 'never' && !this.commit.durableWrites) await this.commit.sync();
     } catch (err) {
       if (storageErrno(err) === undefined || this.failure) return this.fail(err);
       // Not acknowledged, not dropped: the same appends go first in the next round, in order.
