@@ -7,7 +7,7 @@ import { tempDir } from '../test/harness/temp-dir.js';
 import { LocalCheckpointStore } from './checkpoint/index.js';
 import { processorConfigSchema, type ProcessorConfig } from './config.js';
 import { ProcessorStoppedError } from './errors.js';
-import { ProcessorNode } from './processor-node.js';
+import { ProcessorNode, TRICKLE_RECORDS, TRICKLE_TURN_INTERVAL_MS, waitAfterTurn } from './processor-node.js';
 import type { WriteGate } from './sink/index.js';
 import { startCaptureServer, type CaptureServer } from './sink/testing/capture-server.js';
 
@@ -292,5 +292,52 @@ describe('ProcessorNode', () => {
     const [c0, c1] = [(await store.restorable(0)).at(-1)!, (await store.restorable(1)).at(-1)!];
     // Both final checkpoints come from the same round.
     expect(c0.id).toBe(c1.id);
+  });
+
+  it('starts reads that find a trickle of records at least TRICKLE_TURN_INTERVAL_MS apart, so a slow trickle is read in few requests', async () => {
+    // The log as the node sees it, noting when each read that found records began.
+    const readsAt: number[] = [];
+    let recordsRead = 0;
+    let found: (() => void) | undefined;
+    const timed: Log = {
+      partitions: log.partitions,
+      append: (p, payload) => log.append(p, payload),
+      read: async (p, from, max) => {
+        const at = performance.now();
+        const records = await log.read(p, from, max);
+        if (records.length > 0) {
+          readsAt.push(at);
+          recordsRead += records.length;
+          found?.();
+        }
+        return records;
+      },
+      trim: (p, upTo) => log.trim(p, upTo),
+      startOffset: (p) => log.startOffset(p),
+      pending: (p, from) => log.pending(p, from),
+      close: async () => undefined,
+    };
+    const a = node([0], { log: timed });
+    await a.node.start();
+    // One record at a time, each appended as soon as the one before was read: at once, a read would follow each append.
+    for (let i = 0; i < 5; i++) {
+      const read = new Promise<void>((resolve) => (found = resolve));
+      await log.append(0, record('trickle', i));
+      await read;
+    }
+    expect(readsAt).toHaveLength(5);
+    for (let i = 1; i < readsAt.length; i++) expect(readsAt[i]! - readsAt[i - 1]!).toBeGreaterThanOrEqual(TRICKLE_TURN_INTERVAL_MS - 2);
+    expect(recordsRead).toBe(5);
+  });
+
+  it('waits the trickle interval only after a turn that found a trickle, and not at all with a backlog', () => {
+    expect(waitAfterTurn(1, 3, false)).toBe(TRICKLE_TURN_INTERVAL_MS - 3);
+    // More than a trickle: the short interval, as a busy thread must not idle while records queue up.
+    const busy = waitAfterTurn(TRICKLE_RECORDS, 3, false);
+    expect(busy).toBeLessThan(TRICKLE_TURN_INTERVAL_MS - 3);
+    expect(waitAfterTurn(TRICKLE_RECORDS, 30, false)).toBe(0);
+    expect(waitAfterTurn(1, 3, true)).toBe(0);
+    // A trickle turn followed by a long checkpoint: the interval is over.
+    expect(waitAfterTurn(1, TRICKLE_TURN_INTERVAL_MS + 5, false)).toBe(0);
   });
 });
