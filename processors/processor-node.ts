@@ -77,8 +77,9 @@ const MIN_TURN_INTERVAL_MS = 10;
  * per million messages. An alert comes up to 50 ms later (Flink's buffer timeout is 100 ms
  * by default). Not for more than a trickle: with 50 ms after every turn without a backlog
  * the fleet load fell from ~2.4 to ~1.8 M readings/s in 4 of 6 pairs, the gateway's thread
- * spending half as much again per message (not traced; most likely the processors fell
- * behind the log's in-memory head and their reads were served from the files).
+ * spending half as much again per message. Cause not found: it is not the processors
+ * reading behind the log's in-memory head, since an 8 MiB head instead of 2 did worse on
+ * the fleet, not better (3 pairs: 1.94–2.23 vs 2.25–2.42 M readings/s).
  */
 export const TRICKLE_TURN_INTERVAL_MS = 50;
 /** A turn that found fewer records than this (all its partitions together) counts as a trickle. */
