@@ -18,6 +18,9 @@ export interface LoadMedian {
   brokerRssMiB: number;
   pubackP50Ms: number;
   pubackP99Ms: number;
+  /** Sluice: median of the rounds' log-append and in-process PUBACK p99 (their histogram buckets' upper bounds). */
+  gatewayAppendP99Ms?: number;
+  gatewayPubackP99Ms?: number;
   /** Paced runs: publishes shed in all rounds (due while the window and backlog were full). */
   shed?: number;
   /** sluice-start: rounds verified exact, of rounds run. */
@@ -50,7 +53,7 @@ export function loadReport(options: LoadOptions, runs: LoadRun[], startedAt: Dat
     for (const broker of LOAD_BROKERS) {
       const of = runs.filter((r) => r.broker === broker && r.scenario === scenario);
       if (of.length === 0) continue;
-      const m = (pick: (r: LoadRun) => number): number => median(of.map(pick));
+      const m = (pick: (r: LoadRun) => number): number => round3(median(of.map(pick)));
       medians.push({
         broker,
         scenario,
@@ -64,6 +67,7 @@ export function loadReport(options: LoadOptions, runs: LoadRun[], startedAt: Dat
         brokerRssMiB: m((r) => r.brokerRssMiB),
         pubackP50Ms: m((r) => r.pubackMs.p50),
         pubackP99Ms: m((r) => r.pubackMs.p99),
+        ...gatewayMedians(of),
         ...(options.rateMsgsPerSecond === undefined ? {} : { shed: of.reduce((n, r) => n + (r.offered?.shed ?? 0), 0) }),
         ...(broker === 'sluice-start' ? { exactRounds: of.filter((r) => r.verify?.exact).length } : {}),
       });
@@ -97,11 +101,11 @@ export function loadMarkdown(report: LoadReport): string {
     '',
     `${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.ramGiB} GiB, Node ${report.machine.node}; QoS 1, ${o.connections} connections × ${o.inflight} in flight${o.rateMsgsPerSecond === undefined ? '' : `, paced at ${o.rateMsgsPerSecond.toLocaleString('en-US')} msgs/s offered (latency from when each publish was due)`}, ${o.rounds} rounds × ${o.durationMs / 1000} s after ${o.warmupMs / 1000} s warm-up; medians. The load generator shares the cores.`,
     '',
-    `| scenario | broker | msgs/s | readings/s | broker CPU s per M msgs | … of it its main thread | load CPU s per M msgs | PUBACK p50 / p99 ms | RSS MiB | verify |${paced ? ' shed |' : ''}`,
-    `| --- | --- | --: | --: | --: | --: | --: | --: | --: | --- |${paced ? ' --: |' : ''}`,
+    `| scenario | broker | msgs/s | readings/s | broker CPU s per M msgs | … of it its main thread | load CPU s per M msgs | PUBACK p50 / p99 ms | sluice's own p99 ms: log append / PUBACK | RSS MiB | verify |${paced ? ' shed |' : ''}`,
+    `| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --- |${paced ? ' --: |' : ''}`,
     ...report.medians.map(
       (m) =>
-        `| ${m.scenario} | ${m.broker} | ${m.msgsPerSecond.toLocaleString('en-US')} | ${m.readingsPerSecond.toLocaleString('en-US')} | ${m.brokerCpuSecondsPerMillionMessages} | ${m.mainThreadCpuSecondsPerMillionMessages} | ${m.loadCpuSecondsPerMillionMessages} | ${m.pubackP50Ms.toFixed(1)} / ${m.pubackP99Ms.toFixed(1)} | ${m.brokerRssMiB} | ${m.exactRounds === undefined ? '' : `exact in ${m.exactRounds} of ${m.rounds} rounds`} |${m.shed === undefined ? '' : ` ${m.shed} |`}`,
+        `| ${m.scenario} | ${m.broker} | ${m.msgsPerSecond.toLocaleString('en-US')} | ${m.readingsPerSecond.toLocaleString('en-US')} | ${m.brokerCpuSecondsPerMillionMessages} | ${m.mainThreadCpuSecondsPerMillionMessages} | ${m.loadCpuSecondsPerMillionMessages} | ${m.pubackP50Ms.toFixed(1)} / ${m.pubackP99Ms.toFixed(1)} | ${gatewayCell(m)} | ${m.brokerRssMiB} | ${m.exactRounds === undefined ? '' : `exact in ${m.exactRounds} of ${m.rounds} rounds`} |${m.shed === undefined ? '' : ` ${m.shed} |`}`,
     ),
     '',
     ...report.ratios.map((r) => `- ${r.scenario}: ${r.what} = **${r.ratio}**${r.bars.length ? ` (bars: ${r.bars.map((b) => `≥ ${b}×: ${r.ratio! >= b ? 'met' : 'not met'}`).join(', ')})` : ''}`),
@@ -119,6 +123,21 @@ export async function writeLoadReport(report: LoadReport, dir: string): Promise<
   await writeFile(files.markdown, loadMarkdown(report));
   return files;
 }
+
+/** The sluice rounds' own p99s (medians over the rounds that have them); nothing for the other brokers. */
+function gatewayMedians(of: LoadRun[]): Pick<LoadMedian, 'gatewayAppendP99Ms' | 'gatewayPubackP99Ms'> {
+  const append = of.flatMap((r) => (r.gatewayP99Ms?.append === undefined ? [] : [r.gatewayP99Ms.append]));
+  const puback = of.flatMap((r) => (r.gatewayP99Ms?.puback === undefined ? [] : [r.gatewayP99Ms.puback]));
+  return { ...(append.length ? { gatewayAppendP99Ms: median(append) } : {}), ...(puback.length ? { gatewayPubackP99Ms: median(puback) } : {}) };
+}
+
+/** '≤ 5 / ≤ 25': the histograms' bucket bounds, so upper bounds; empty for brokers without them. */
+function gatewayCell(m: LoadMedian): string {
+  const bound = (ms: number | undefined): string => (ms === undefined ? '–' : Number.isFinite(ms) ? `≤ ${ms}` : 'over the top bucket');
+  return m.gatewayAppendP99Ms === undefined && m.gatewayPubackP99Ms === undefined ? '' : `${bound(m.gatewayAppendP99Ms)} / ${bound(m.gatewayPubackP99Ms)}`;
+}
+
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

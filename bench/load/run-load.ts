@@ -9,7 +9,7 @@
 import hdr from 'hdr-histogram-js';
 import { ReadingBatch } from '../../proto/index.js';
 import { fleetPayload, LoadClient, withSeqSlot } from '../load-client.js';
-import { startBareAedes, startSluiceProcess, type BrokerProcess } from '../ramp/index.js';
+import { bucketQuantile, startBareAedes, startSluiceProcess, type BrokerProcess } from '../ramp/index.js';
 import { findMosquitto, startMosquitto } from './mosquitto-process.js';
 import { countWindowReadings } from './window-readings.js';
 
@@ -58,6 +58,12 @@ export interface LoadRun {
   loadCpuSecondsPerMillionMessages: number;
   brokerRssMiB: number;
   pubackMs: { p50: number; p99: number; max: number };
+  /**
+   * Sluice only, from its own histograms (so the upper bound of the bucket holding the p99): a micro-batch's log
+   * append, and arrival to PUBACK release inside the process. Set beside the client's p99 they say whether a
+   * tail was the disk, the gateway, or the path between (the load generator, the kernel, the event loop).
+   */
+  gatewayP99Ms?: { append: number | undefined; puback: number | undefined };
   /** sluice-start only: readings PUBACKed in the whole round (warm-up included) and readings counted in InfluxDB's window points. */
   verify?: { expectedReadings: number; foundReadings: number; exact: boolean };
 }
@@ -169,6 +175,14 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
     loadCpuSecondsPerMillionMessages: round3(((loadCpu.user + loadCpu.system) / 1e6 / messages) * 1e6),
     brokerRssMiB: Math.round(after.rssBytes / 2 ** 20),
     pubackMs: p,
+    ...(after.appendBuckets === undefined
+      ? {}
+      : {
+          gatewayP99Ms: {
+            append: msOf(bucketQuantile(before.appendBuckets, after.appendBuckets, 0.99)),
+            puback: msOf(bucketQuantile(before.pubackBuckets, after.pubackBuckets, 0.99)),
+          },
+        }),
     ...(rate === undefined ? {} : { offered: { msgsPerSecond: rate, shed: clients.reduce((n, c) => n + c.shed, 0) } }),
   };
   if (broker === 'sluice-start') {
@@ -200,3 +214,4 @@ const PACE_TICK_MS = 2;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+const msOf = (seconds: number | undefined): number | undefined => (seconds === undefined ? undefined : seconds * 1000);

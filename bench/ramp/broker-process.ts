@@ -29,6 +29,8 @@ export interface BrokerSample {
   gatewayMessages?: number;
   /** Gateway only: sluice_gateway_log_append_seconds as cumulative bucket counts by upper bound (seconds, Infinity last). */
   appendBuckets?: [number, number][];
+  /** Gateway only: sluice_gateway_puback_seconds (arrival to PUBACK release inside the process), as appendBuckets. */
+  pubackBuckets?: [number, number][];
   /** With processors: device messages the processors have read from the log (sluice_processor_messages_total, added at each checkpoint). */
   processorMessages?: number;
   /** With processors: the sum over partitions of sluice_processor_lag_records (a thread updates its partitions' gauges when it is idle). */
@@ -124,6 +126,7 @@ export async function startSluiceProcess(o: SluiceProcessOptions): Promise<Broke
         loggedReadings: metricSum(text, 'sluice_gateway_readings_total'),
         gatewayMessages: metricSum(text, 'sluice_gateway_messages_total'),
         appendBuckets: histogramBuckets(text, 'sluice_gateway_log_append_seconds'),
+        pubackBuckets: histogramBuckets(text, 'sluice_gateway_puback_seconds'),
       };
       if (processors) {
         sample.processorMessages = metricSum(text, 'sluice_processor_messages_total') ?? 0;
