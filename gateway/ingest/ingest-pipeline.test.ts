@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileLog } from '../../log/index.js';
+import { FileLog, type Log } from '../../log/index.js';
 import { ReadingBatch } from '../../proto/index.js';
 import { keyGroupOf } from '../../routing/index.js';
 import { readLoggedMessages } from '../../test/harness/log-contents.js';
@@ -76,13 +76,45 @@ class HeldPool implements DecodeService {
   }
 }
 
-async function pipelineOn(pool: DecodeService): Promise<{ pipeline: IngestPipeline; log: FileLog; close(): Promise<void> }> {
+/** A log whose appends become durable (resolve) only when the test says so, in order. */
+class HeldLog {
+  private readonly holds: (() => void)[] = [];
+  private readonly arrived: (() => void)[] = [];
+  appends = 0;
+
+  constructor(readonly inner: FileLog) {}
+
+  asLog(): Log {
+    return new Proxy(this.inner, {
+      get: (target, key, receiver) => (key === 'append' ? (p: number, payload: Uint8Array) => this.append(p, payload) : Reflect.get(target, key, receiver)),
+    });
+  }
+
+  /** Makes the oldest `n` held appends durable. */
+  release(n: number): void {
+    for (const hold of this.holds.splice(0, n)) hold();
+  }
+
+  /** Resolves once `n` appends have been issued. */
+  async appendCount(n: number): Promise<void> {
+    while (this.appends < n) await new Promise<void>((resolve) => this.arrived.push(resolve));
+  }
+
+  private append(partition: number, payload: Uint8Array): Promise<number> {
+    this.appends++;
+    for (const w of this.arrived.splice(0)) w();
+    const written = this.inner.append(partition, payload);
+    return new Promise((resolve, reject) => this.holds.push(() => void written.then(resolve, reject)));
+  }
+}
+
+async function pipelineOn(pool: DecodeService, wrap: (log: FileLog) => Log = (log) => log): Promise<{ pipeline: IngestPipeline; log: FileLog; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-ingest-cut-'));
   dirs.push(dir);
   const log = await FileLog.open({ dir: join(dir, 'log'), partitions: PARTITIONS, fsync: 'batch' });
   const deadLetters = await DeadLetterRecorder.open(dir, deadLettersConfigSchema.parse({}));
   const pipeline = new IngestPipeline({
-    log,
+    log: wrap(log),
     pool,
     deadLetters,
     metrics: createGatewayMetrics(new Registry()),
@@ -173,6 +205,55 @@ describe('IngestPipeline', () => {
     pool.jobs[1]!.complete();
     await Promise.all(later);
     expect((await readLoggedMessages(log)).filter((m) => m.device === 'dev-a').map((m) => m.seq)).toEqual([1, 2, 3]);
+    await close();
+  });
+
+  it('decodes and appends the next batch while the previous one is being written, and releases them in order', async () => {
+    const pool = new HeldPool();
+    let held: HeldLog | undefined;
+    const { pipeline, log, close } = await pipelineOn(pool, (inner) => (held = new HeldLog(inner)).asLog());
+    const acked: string[] = [];
+    const send = (device: string, seq: number): Promise<void> => publish(pipeline, device, seq).then(() => void acked.push(`${device}:${seq}`));
+    const first = send('dev-a', 1);
+    await pool.jobCount(1);
+    pool.jobs[0]!.complete();
+    await held!.appendCount(1); // the first batch is on its way to the disk, not durable
+    const second = [send('dev-a', 2), send('dev-b', 1)];
+    await pool.jobCount(2); // cut without waiting for the first batch's release
+    expect(pool.jobs[1]!.messages).toBe(2);
+    pool.jobs[1]!.complete();
+    await held!.appendCount(3); // dev-a and dev-b: two partitions
+    held!.release(3);
+    await Promise.all([first, ...second]);
+    expect(acked).toEqual(['dev-a:1', 'dev-a:2', 'dev-b:1']);
+    expect((await readLoggedMessages(log)).filter((m) => m.device === 'dev-a').map((m) => m.seq)).toEqual([1, 2]);
+    await close();
+  });
+
+  it('cuts no third batch while two are unreleased: what arrives waits for a release', async () => {
+    const pool = new HeldPool();
+    let held: HeldLog | undefined;
+    const { pipeline, close } = await pipelineOn(pool, (inner) => (held = new HeldLog(inner)).asLog());
+    const acks = [publish(pipeline, 'dev-a', 1)];
+    await pool.jobCount(1);
+    pool.jobs[0]!.complete();
+    await held!.appendCount(1);
+    acks.push(publish(pipeline, 'dev-a', 2));
+    await pool.jobCount(2);
+    pool.jobs[1]!.complete();
+    await held!.appendCount(2); // two batches unreleased, both written
+    acks.push(publish(pipeline, 'dev-a', 3), publish(pipeline, 'dev-a', 4));
+    await new Promise((resolve) => setImmediate(resolve)); // a turn ends: no cut
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(pool.jobs.length).toBe(2);
+    held!.release(1);
+    await acks[0];
+    await pool.jobCount(3);
+    expect(pool.jobs[2]!.messages).toBe(2);
+    pool.jobs[2]!.complete();
+    await held!.appendCount(3);
+    held!.release(2);
+    await Promise.all(acks);
     await close();
   });
 });
