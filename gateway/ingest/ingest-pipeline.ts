@@ -159,7 +159,7 @@ export class IngestPipeline {
    * one decodes the next batch while the group commit writes the last: two stages that
    * overlap, where waiting for each release left the decode, the append and the wake-ups
    * around the write one after another (+16 % single-reading msgs/s at 16 in flight per
-   * connection, the main thread idle half the time before). Under load the batch still
+   * connection, where the main thread was ~70 % busy: the wait, not its CPU, set the rate). Under load the batch still
    * grows with the write time, and with it the messages that share a decode job, a
    * compressed record per partition and an append.
    */
