@@ -4,6 +4,8 @@
  * acknowledged, acknowledges nothing it could not write, retries with backoff and
  * resumes by itself. Anything else still fails loudly.
  */
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { SluiceError } from './errors.js';
 
 /** errno codes that say "not now" rather than "never": ENOSPC (disk full), EDQUOT (quota), EROFS (read-only). */
@@ -37,5 +39,26 @@ export class StorageUnavailableError extends SluiceError {
 export class FsyncFailedError extends SluiceError {
   constructor(path: string, cause: unknown) {
     super('SLUICE_FSYNC_FAILED', `fsync of ${path} failed (${(cause as Error).message}); the data written since the last fsync may be lost, restart to recover from the files`, { cause });
+  }
+}
+
+/**
+ * Creates `dir` and any missing parents, failing with the errno that stopped it. Node's
+ * `mkdir(dir, { recursive: true })` fails with ENOENT on a read-only filesystem (Node 20,
+ * measured), which reads as a bug, not as EROFS to wait out: a checkpoint of a partition
+ * with no folder yet then ended its processor thread.
+ */
+export async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw err;
+    await makeDirectory(parent);
+    await mkdir(dir).catch((again: NodeJS.ErrnoException) => {
+      if (again.code !== 'EEXIST') throw again;
+    });
   }
 }

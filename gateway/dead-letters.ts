@@ -1,7 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Backoff, StorageHealth } from '../core/index.js';
+import { Backoff, StorageHealth, makeDirectory } from '../core/index.js';
 import type { DeadLettersConfig } from './config.js';
 
 /** One rejected payload as an operator reads it back. */
@@ -55,7 +55,7 @@ export class DeadLetterRecorder {
    */
   static async open(dataDir: string, config: DeadLettersConfig, health = new StorageHealth()): Promise<DeadLetterRecorder> {
     const dir = join(dataDir, 'deadletters');
-    await mkdir(dir, { recursive: true }).catch((err: unknown) => health.failed('dead-letters', err, false));
+    await makeDirectory(dir).catch((err: unknown) => health.failed('dead-letters', err, false));
     const recorder = new DeadLetterRecorder(dir, config, health);
     recorder.bytes = await stat(join(dir, FILE)).then((s) => s.size, () => 0);
     recorder.openStream();

@@ -1,5 +1,6 @@
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDirectory } from '../../core/index.js';
 import {
   CHECKPOINT_HEADER_BYTES,
   CheckpointCorruptError,
@@ -75,7 +76,7 @@ export class LocalCheckpointStore implements CheckpointStore {
   async write(checkpoint: PartitionCheckpoint): Promise<void> {
     const dir = this.partitionDir(checkpoint.partition);
     const bytes = await encodeCheckpoint(checkpoint);
-    await mkdir(dir, { recursive: true });
+    await makeDirectory(dir);
     const final = join(dir, fileName(checkpoint));
     const temp = `${final}.tmp`;
     const file = await open(temp, 'w');
