@@ -474,7 +474,8 @@ export class ProcessorNode {
   private async run(): Promise<void> {
     while (this.running) {
       const mark = this.deps.tail?.mark() ?? 0;
-      const turnStart = Date.now();
+      // Monotonic: a wall clock stepped back mid-turn would otherwise stretch the wait by the step.
+      const turnStart = performance.now();
       let worked: boolean;
       try {
         worked = await this.serial.run(() => this.turn());
@@ -498,7 +499,7 @@ export class ProcessorNode {
       if (this.running && this.coordinator.due(this.out.sink.saturated)) await this.checkpoint();
       if (worked) {
         this.idlePoll = IDLE_POLL_MS;
-        const wait = waitAfterTurn(this.turnRecords, Date.now() - turnStart, this.backlogged);
+        const wait = waitAfterTurn(this.turnRecords, performance.now() - turnStart, this.backlogged);
         if (wait > 0) await this.sleep(wait);
         else await new Promise((resolve) => setImmediate(resolve));
       } else if (this.deps.tail) await this.deps.tail.appendedSince(mark, TAIL_IDLE_MS);
