@@ -74,6 +74,17 @@ export async function startInfluxd(options: StartInfluxdOptions = {}): Promise<T
     const params = new URLSearchParams({ q: `CREATE USER "${admin.username}" WITH PASSWORD '${admin.password}' WITH ALL PRIVILEGES` });
     const res = await fetch(`${url}/query`, { method: 'POST', body: params });
     if (!res.ok) throw new Error(`cannot create the admin user on ${url}: ${res.status} ${await res.text()}`);
+    // influxd may answer before its meta cache holds the user: until it does, it treats a
+    // request as coming from nobody ("no user provided"), so wait for the admin to be known.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await query('SHOW USERS');
+        break;
+      } catch (err) {
+        if (attempt >= 50) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 20 * Math.min(attempt + 1, 10)));
+      }
+    }
   }
 
   return {
