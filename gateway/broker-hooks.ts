@@ -52,6 +52,16 @@ interface Session {
   route: RouteCheck;
 }
 
+/** A publish's arguments to IngestPipeline.submit, held while it waits for its turn. */
+interface SubmittedPublish {
+  device: string;
+  partition: number;
+  tags: string;
+  kind: JobKind;
+  payload: Buffer;
+  qos: number;
+}
+
 export interface BrokerHooksOptions {
   authenticator: Authenticator;
   /** The ACL at start; `SessionControl.setAcl` replaces it. */
@@ -281,18 +291,24 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     const tags = device === session.identity.id ? session.identity.tagString : '';
     const payload = packet.payload as Buffer;
     const qos2 = packet.qos === 2 && !isWill;
-    // The common case (no flow limits, QoS 0 or 1) allocates no closure per message.
+    // The common case (no flow limits, QoS 0 or 1) allocates no closure per message, and
+    // no context either: the closures of the other cases live in submitPacedOrOnce.
     if (!qos2 && session.flow === undefined) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback);
+    submitPacedOrOnce(client, session, { device, partition, tags, kind, payload, qos: packet.qos }, qos2 ? packet.messageId! : undefined, callback);
+  };
+
+  /** The publish's submit under the device's flow limits, and for QoS 2 once per packet id (see onceUnreleased). */
+  function submitPacedOrOnce(client: Client, session: Session, p: SubmittedPublish, qos2MessageId: number | undefined, callback: (err?: Error | null) => void): void {
     const ingest = (done: typeof callback): void => {
       const flow = session.flow;
-      if (!flow) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, done);
-      const delay = flow.delayFor(payload.byteLength);
+      if (!flow) return o.ingest.submit(p.device, p.partition, p.tags, p.kind, p.payload, p.qos, done);
+      const delay = flow.delayFor(p.payload.byteLength);
       if (delay > 0) o.metrics.rateLimited.inc();
-      flow.pacer.schedule(delay, () => o.ingest.submit(device, partition, tags, kind, payload, packet.qos, done));
+      flow.pacer.schedule(delay, () => o.ingest.submit(p.device, p.partition, p.tags, p.kind, p.payload, p.qos, done));
     };
-    if (qos2) onceUnreleased(broker, client, session, packet.messageId!, ingest, callback);
+    if (qos2MessageId !== undefined) onceUnreleased(broker, client, session, qos2MessageId, ingest, callback);
     else ingest(callback);
-  };
+  }
 
   /** Sends a status change to the log on its own: no publish waits for it (QoS 0), and it is not paced. */
   function submitStatus(session: Session, change: DeviceStatusChange): void {

@@ -125,15 +125,17 @@ export class IngestPipeline {
     else if ('sparkplug' in kind) this.receivedSparkplug++;
     else if ('mapping' in kind) this.receivedMapped++;
     // A status record (StatusJob) is the gateway's own, not a received message.
-    if (this.inflight > 0 && this.inflight + payload.byteLength > this.o.config.maxInflightBytes) {
-      this.o.metrics.heldPublishes.inc();
-      this.held.push(() => {
-        this.o.metrics.heldPublishes.dec();
-        this.accept(device, partition, deviceTags, kind, payload, qos, done);
-      });
-      return;
-    }
+    if (this.inflight > 0 && this.inflight + payload.byteLength > this.o.config.maxInflightBytes) return this.hold(device, partition, deviceTags, kind, payload, qos, done);
     this.accept(device, partition, deviceTags, kind, payload, qos, done);
+  }
+
+  /** Queues a publish until there is room under maxInflightBytes (its own method: a closure in submit would cost every publish a context). */
+  private hold(device: string, partition: number, deviceTags: string, kind: JobKind, payload: Uint8Array, qos: number, done: PublishDone): void {
+    this.o.metrics.heldPublishes.inc();
+    this.held.push(() => {
+      this.o.metrics.heldPublishes.dec();
+      this.accept(device, partition, deviceTags, kind, payload, qos, done);
+    });
   }
 
   private accept(device: string, partition: number, deviceTags: string, kind: JobKind, payload: Uint8Array, qos: number, done: PublishDone): void {
