@@ -57,7 +57,7 @@ export function registerBenchCommand(program: Command): void {
       .option('--connections <n>', 'load mode: connections (devices)', '50')
       .option('--rounds <n>', 'load mode: rounds of every broker', '3')
       .option('--duration <d>', 'load mode: how long each round measures', '10s')
-      .option('--warmup <d>', 'load mode: load before each round measures', '2s')
+      .option('--warmup <d>', 'load mode: load before each round measures (the first seconds after 50 connections open carry a backlog of up to ~1 s)', '8s')
       .option('--rate <n>', 'load mode: offer this many msgs/s in total, paced, at most --inflight in flight per connection (PUBACK latency counted from when each publish was due), instead of the closed loop')
       .option('--cpu-prof-dir <dir>', 'load mode: run the sluice processes under node --cpu-prof and write their profiles (one per thread) here')
       .option('--brokers <list>', `load mode: which brokers run, comma-separated (${LOAD_BROKERS.join(', ')})`, LOAD_BROKERS.join(','))
