@@ -86,8 +86,15 @@ export function decodeJob(job: DecodeJob, limits: WorkerData): DecodeResult {
     if (group) group.push(i);
     else groups.set(partition, [i]);
   }
-  const metricIdsOf = new Array<number[] | undefined>(n);
-  const seriesOf = new Array<string[] | undefined>(n);
+  // Each accepted message's metric ids and series hashes, in decode order (partition by
+  // partition), and where they lie: copied out in message order at the end. Flat, so a
+  // message costs no array or closure of its own here.
+  const decodedMetrics: number[] = [];
+  const decodedSeries: number[] = [];
+  const metricsAt = new Uint32Array(n);
+  const metricsCount = new Uint32Array(n);
+  const seriesAt = new Uint32Array(n);
+  const seriesCount = new Uint32Array(n);
   const partitionList: number[] = [];
   const batches: Uint8Array[] = [];
   const builder = (shared ??= new ColumnarBatchBuilder(0, job.receivedAtMs));
@@ -107,16 +114,20 @@ export function decodeJob(job: DecodeJob, limits: WorkerData): DecodeResult {
       if (out.reason === REASON_CODE.accepted) {
         readings[i] = out.readings;
         msgPartitionIndex[i] = before;
-        metricIdsOf[i] = out.metrics.map((name) => {
+        metricsAt[i] = decodedMetrics.length;
+        metricsCount[i] = out.metrics.length;
+        for (const name of out.metrics) {
           let k = metricIndex.get(name);
           if (k === undefined) {
             k = metricNames.length;
             metricNames.push(name);
             metricIndex.set(name, k);
           }
-          return k;
-        });
-        seriesOf[i] = out.series;
+          decodedMetrics.push(k);
+        }
+        seriesAt[i] = decodedSeries.length;
+        seriesCount[i] = out.series.length;
+        for (const key of out.series) decodedSeries.push(seriesHash(key));
       } else {
         msgPartitionIndex[i] = NO_INDEX;
       }
@@ -130,9 +141,9 @@ export function decodeJob(job: DecodeJob, limits: WorkerData): DecodeResult {
   }
   if (largest > KEEP_BUILDER_UP_TO) shared = undefined;
   for (let i = 0; i < n; i++) {
-    for (const k of metricIdsOf[i] ?? []) msgMetrics.push(k);
+    for (let j = metricsAt[i]!, end = j + metricsCount[i]!; j < end; j++) msgMetrics.push(decodedMetrics[j]!);
     msgMetricsEnd[i] = msgMetrics.length;
-    for (const key of seriesOf[i] ?? []) msgSeries.push(seriesHash(key));
+    for (let j = seriesAt[i]!, end = j + seriesCount[i]!; j < end; j++) msgSeries.push(decodedSeries[j]!);
     msgSeriesEnd[i] = msgSeries.length;
   }
   const partitions = Uint32Array.from(partitionList);
