@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { FileLog, type Log } from '../../log/index.js';
 import { ReadingBatch } from '../../proto/index.js';
 import { keyGroupOf } from '../../routing/index.js';
@@ -108,7 +108,12 @@ class HeldLog {
   }
 }
 
-async function pipelineOn(pool: DecodeService, wrap: (log: FileLog) => Log = (log) => log): Promise<{ pipeline: IngestPipeline; log: FileLog; close(): Promise<void> }> {
+async function pipelineOn(
+  pool: DecodeService,
+  wrap: (log: FileLog) => Log = (log) => log,
+  // An hour: a cut that waited for the timer would never come within the test. No minimum interval unless a test sets one.
+  config: Record<string, unknown> = { batchMaxDelay: '1h', batchMinInterval: 0 },
+): Promise<{ pipeline: IngestPipeline; log: FileLog; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-ingest-cut-'));
   dirs.push(dir);
   const log = await FileLog.open({ dir: join(dir, 'log'), partitions: PARTITIONS, fsync: 'batch' });
@@ -118,8 +123,7 @@ async function pipelineOn(pool: DecodeService, wrap: (log: FileLog) => Log = (lo
     pool,
     deadLetters,
     metrics: createGatewayMetrics(new Registry()),
-    // An hour: a cut that waited for the timer would never come within the test.
-    config: ingestConfigSchema.parse({ batchMaxDelay: '1h' }),
+    config: ingestConfigSchema.parse(config),
     maxMetricsPerDevice: 100,
     maxSeriesPerDevice: 100,
     logger: pino({ level: 'silent' }),
@@ -228,6 +232,69 @@ describe('IngestPipeline', () => {
     expect(acked).toEqual(['dev-a:1', 'dev-a:2', 'dev-b:1']);
     expect((await readLoggedMessages(log)).filter((m) => m.device === 'dev-a').map((m) => m.seq)).toEqual([1, 2]);
     await close();
+  });
+
+  describe('batchMinInterval', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+    /** Lets the turn end (and the next): setImmediate stays real under the fake timers here. */
+    const turns = async (): Promise<void> => {
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+
+    it('cuts a small batch no sooner than the interval after the last cut, then what arrived meanwhile as one', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+      const pool = new HeldPool();
+      const { pipeline, log, close } = await pipelineOn(pool, undefined, { batchMaxDelay: '1h', batchMinInterval: '50ms' });
+      const first = publish(pipeline, 'dev-a', 1);
+      await pool.jobCount(1); // the first batch: the last cut is long past
+      pool.jobs[0]!.complete();
+      await first;
+      const later = [publish(pipeline, 'dev-a', 2), publish(pipeline, 'dev-b', 1)];
+      await turns();
+      vi.advanceTimersByTime(49);
+      await turns();
+      expect(pool.jobs.length).toBe(1); // the pipeline is idle; only the interval holds them
+      vi.advanceTimersByTime(1);
+      await pool.jobCount(2);
+      expect(pool.jobs[1]!.messages).toBe(2);
+      pool.jobs[1]!.complete();
+      await Promise.all(later);
+      vi.advanceTimersByTime(50); // the interval has passed since the second cut: the next publish is cut at the end of its turn
+      const last = publish(pipeline, 'dev-a', 3);
+      await pool.jobCount(3);
+      pool.jobs[2]!.complete();
+      await last;
+      expect((await readLoggedMessages(log)).filter((m) => m.device === 'dev-a').map((m) => m.seq)).toEqual([1, 2, 3]);
+      await close();
+    });
+
+    it('cuts a batch of 64 messages at once, and a smaller one at batchMaxDelay, whatever the interval', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+      const pool = new HeldPool();
+      const { pipeline, close } = await pipelineOn(pool, undefined, { batchMaxDelay: '50ms', batchMinInterval: '1h' });
+      const acks = [publish(pipeline, 'dev-a', 1)];
+      await pool.jobCount(1);
+      pool.jobs[0]!.complete();
+      await acks[0];
+      for (let seq = 2; seq <= 65; seq++) acks.push(publish(pipeline, 'dev-a', seq));
+      await pool.jobCount(2); // no timer advanced
+      expect(pool.jobs[1]!.messages).toBe(64);
+      pool.jobs[1]!.complete();
+      await Promise.all(acks);
+      acks.push(publish(pipeline, 'dev-b', 1));
+      await turns();
+      vi.advanceTimersByTime(49);
+      await turns();
+      expect(pool.jobs.length).toBe(2);
+      vi.advanceTimersByTime(1);
+      await pool.jobCount(3);
+      expect(pool.jobs[2]!.messages).toBe(1);
+      pool.jobs[2]!.complete();
+      await Promise.all(acks);
+      await close();
+    });
   });
 
   it('cuts no third batch while two are unreleased: what arrives waits for a release', async () => {
