@@ -1,4 +1,5 @@
 import type { AlertTransition } from '../rules/index.js';
+import type { RecordRingMemory } from './record-ring.js';
 /**
  * What a processor worker thread and the thread that owns the FileLog say to each other.
  * The log belongs to one thread (its writer and its file handles); workers read it through
@@ -18,6 +19,8 @@ export interface LogOffsetsMemory {
    * LogServer.assign), so a commit wakes only the threads that have something to read.
    */
   appended: SharedArrayBuffer;
+  /** The newest durable records of each partition (RecordRing): a read at the head needs no request. */
+  ring: RecordRingMemory;
 }
 
 /** Lets a reader sleep until records arrive instead of polling. */

@@ -91,26 +91,48 @@ describe('LogServer and RemoteLog', () => {
     await expect(remote.read(1, 2, 10)).rejects.toBeInstanceOf(LogOffsetError);
   });
 
-  it('reads several partitions in one round trip, each as its own read would, and answers reads at the end itself', async () => {
-    for (let i = 0; i < 3; i++) await server.log.append(0, Buffer.from(`zero-${i}`));
-    for (let i = 0; i < 5; i++) await server.log.append(2, Buffer.from(`two-${i}`));
+  it('reads the newest durable records from shared memory, without a message', async () => {
+    for (let i = 0; i < 3; i++) await server.log.append(2, Buffer.from(`new-${i}`));
+    const sent = { count: 0 };
+    const counting = new RemoteLog(server.memory, { postMessage: () => void sent.count++ });
+    expect((await counting.read(2, 1, 10)).map((r) => `${r.offset}:${Buffer.from(r.payload).toString()}`)).toEqual(['1:new-1', '2:new-2']);
+    expect((await counting.readMany([{ partition: 2, from: 0, max: 2 }]))[0]!.map((r) => r.offset)).toEqual([0, 1]);
+    expect(sent.count).toBe(0);
+  });
+
+  it('reads several partitions in one round trip, each as its own read would, and answers reads at the end or in the ring itself', async () => {
+    // Appended before this server existed: in the log, not in its ring, so they must be asked for.
+    for (let i = 0; i < 3; i++) await log.append(0, Buffer.from(`zero-${i}`));
+    for (let i = 0; i < 5; i++) await log.append(2, Buffer.from(`two-${i}`));
+    const fresh = new LogServer(log);
+    await fresh.open();
+    await fresh.log.append(2, Buffer.from('two-5')); // in the ring
+    const linked = (sent: WorkerMessage[]): RemoteLog => {
+      const reader: RemoteLog = new RemoteLog(fresh.memory, {
+        postMessage: (m: WorkerMessage) => {
+          sent.push(m);
+          if (m.kind === 'log') void fresh.serve(m.request, { postMessage: (r: WorkerMessage) => r.kind === 'log-response' && reader.onResponse(r.response) });
+        },
+      });
+      return reader;
+    };
     const reads = [
       { partition: 2, from: 1, max: 3 },
       { partition: 1, from: 0, max: 10 }, // empty partition: at its end
       { partition: 0, from: 0, max: 10 },
-      { partition: 2, from: 5, max: 10 }, // at the end
+      { partition: 2, from: 5, max: 10 }, // in the ring
+      { partition: 2, from: 6, max: 10 }, // at the end
     ];
     const sent: WorkerMessage[] = [];
-    const counting = new RemoteLog(server.memory, { postMessage: (m: WorkerMessage) => void sent.push(m) });
-    void counting.readMany(reads); // never answered: only what it sends matters
+    const reader = linked(sent);
+    const many = await reader.readMany(reads);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({ kind: 'log', request: { kind: 'read-many', reads: [reads[0], reads[2]] } });
-    const many = await remote.readMany(reads);
-    const one = await Promise.all(reads.map((r) => remote.read(r.partition, r.from, r.max)));
+    const one = await Promise.all(reads.map((r) => linked([]).read(r.partition, r.from, r.max)));
     const text = (rs: { offset: number; payload: Uint8Array }[][]) => rs.map((r) => r.map((x) => `${x.offset}:${Buffer.from(x.payload).toString()}`));
     expect(text(many)).toEqual(text(one));
-    expect(text(many)).toEqual([['1:two-1', '2:two-2', '3:two-3'], [], ['0:zero-0', '1:zero-1', '2:zero-2'], []]);
-    expect(await counting.readMany([{ partition: 1, from: 0, max: 1 }])).toEqual([[]]);
+    expect(text(many)).toEqual([['1:two-1', '2:two-2', '3:two-3'], [], ['0:zero-0', '1:zero-1', '2:zero-2'], ['5:two-5'], []]);
+    expect(await reader.readMany([{ partition: 1, from: 0, max: 1 }, { partition: 2, from: 5, max: 1 }])).toHaveLength(2);
     expect(sent).toHaveLength(1);
   });
 

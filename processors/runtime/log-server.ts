@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Log, LogRecord } from '../../log/index.js';
 import type { LogOffsetsMemory, LogRequest, LogResponse } from './log-link-protocol.js';
+import { RecordRing, recordRingMemory } from './record-ring.js';
 
 /**
  * The log a LogServer serves: one on this thread (FileLog) whose offsets are dense, so its
@@ -10,9 +11,9 @@ export type ServedLog = Log & { endOffset(partition: number): number };
 
 /**
  * The log owner's side of the link to processor workers: wraps the Log the gateway
- * appends to, so each commit publishes the partition's new end offset in shared memory
- * and wakes waiting workers (once per commit round, not per record), and serves the
- * workers' reads and trims. Call `open()` before handing `memory` to a worker.
+ * appends to, so each commit publishes the partition's new end offset and its records
+ * (RecordRing) in shared memory and wakes waiting workers (once per commit round, not per
+ * record), and serves the workers' other reads and their trims. Call `open()` before handing `memory` to a worker.
  */
 export class LogServer {
   readonly memory: LogOffsetsMemory;
@@ -31,14 +32,17 @@ export class LogServer {
   constructor(private readonly inner: ServedLog) {
     const n = inner.partitions;
     // A slot per partition: there are never more reader threads than partitions.
-    this.memory = { ends: new SharedArrayBuffer(8 * n), starts: new SharedArrayBuffer(8 * n), appended: new SharedArrayBuffer(4 * n) };
+    this.memory = { ends: new SharedArrayBuffer(8 * n), starts: new SharedArrayBuffer(8 * n), appended: new SharedArrayBuffer(4 * n), ring: recordRingMemory(n) };
+    const ring = new RecordRing(this.memory.ring);
     this.ends = new Float64Array(this.memory.ends);
     this.starts = new Float64Array(this.memory.starts);
     this.appended = new Int32Array(this.memory.appended);
     this.owners = new Int32Array(n).fill(-1);
     this.due = new Uint8Array(n);
     for (let p = 0; p < n; p++) this.ends[p] = inner.endOffset(p);
-    const published = (partition: number, offset: number): number => {
+    const published = (partition: number, offset: number, payload: Uint8Array): number => {
+      // Into the ring before the end moves: a reader that sees the new end finds the record there or asks.
+      ring.put(partition, offset, payload);
       if (offset + 1 > this.ends[partition]!) this.ends[partition] = offset + 1;
       const owner = this.owners[partition]!;
       if (owner < 0) this.dueAll = true;
@@ -52,7 +56,7 @@ export class LogServer {
     };
     this.log = {
       partitions: n,
-      append: (partition, payload) => inner.append(partition, payload).then((offset) => published(partition, offset)),
+      append: (partition, payload) => inner.append(partition, payload).then((offset) => published(partition, offset, payload)),
       read: (partition, from, max) => inner.read(partition, from, max),
       trim: (partition, upTo) => this.trim(partition, upTo),
       startOffset: (partition) => inner.startOffset(partition),

@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { LogCorruptError, LogOffsetError, SluiceError } from '../../core/index.js';
 import type { Log, LogRecord } from '../../log/index.js';
 import type { LogOffsetsMemory, LogResponse, LogTail, PartitionRead } from './log-link-protocol.js';
+import { RecordRing } from './record-ring.js';
 
 // ES2024's Atomics.waitAsync, which Node 20 has but the ES2023 lib does not declare.
 type WaitAsync = (view: Int32Array, index: number, value: number, timeoutMs: number) => { async: boolean; value: Promise<string> | string };
@@ -14,8 +15,8 @@ interface PendingRequest {
 
 /**
  * A processor worker's view of the log another thread owns (LogServer): end and start
- * offsets come from shared memory without a round trip, so `pending`, `startOffset` and a
- * read at the end cost no message; other reads and trims are requests. It cannot append:
+ * offsets come from shared memory without a round trip, so `pending`, `startOffset`, a
+ * read at the end and a read of the newest records (RecordRing) cost no message; other reads and trims are requests. It cannot append:
  * processors only read.
  */
 export class RemoteLog implements Log, LogTail {
@@ -23,6 +24,7 @@ export class RemoteLog implements Log, LogTail {
   private readonly ends: Float64Array;
   private readonly starts: Float64Array;
   private readonly appended: Int32Array;
+  private readonly ring: RecordRing;
   private readonly requests = new Map<number, PendingRequest>();
   private nextId = 1;
 
@@ -35,6 +37,7 @@ export class RemoteLog implements Log, LogTail {
     this.ends = new Float64Array(memory.ends);
     this.starts = new Float64Array(memory.starts);
     this.appended = new Int32Array(memory.appended);
+    this.ring = new RecordRing(memory.ring);
     this.partitions = this.ends.length;
   }
 
@@ -50,6 +53,8 @@ export class RemoteLog implements Log, LogTail {
   /** Records from `fromOffset` on; a reader at the published end gets [] without asking (an idle loop reads every partition every turn). */
   async read(partition: number, fromOffset: number, maxRecords = 1000): Promise<LogRecord[]> {
     if (this.atEnd(partition, fromOffset)) return [];
+    const head = this.fromRing(partition, fromOffset, maxRecords);
+    if (head !== undefined) return head;
     const response = await this.request({ kind: 'read', partition, from: fromOffset, max: maxRecords });
     if (response.kind !== 'records') throw new SluiceError('SLUICE_LOG_LINK_FAILED', `log read answered with ${response.kind}`);
     return unpack(response.offsets, response.lengths, response.bytes, 0, response.offsets.length, 0);
@@ -63,7 +68,13 @@ export class RemoteLog implements Log, LogTail {
   async readMany(reads: PartitionRead[]): Promise<LogRecord[][]> {
     const results: LogRecord[][] = reads.map(() => []);
     const asked: number[] = [];
-    for (let i = 0; i < reads.length; i++) if (!this.atEnd(reads[i]!.partition, reads[i]!.from)) asked.push(i);
+    for (let i = 0; i < reads.length; i++) {
+      const { partition, from, max } = reads[i]!;
+      if (this.atEnd(partition, from)) continue;
+      const head = this.fromRing(partition, from, max);
+      if (head !== undefined) results[i] = head;
+      else asked.push(i);
+    }
     if (asked.length === 0) return results;
     const response = await this.request({ kind: 'read-many', reads: asked.map((i) => reads[i]!) });
     if (response.kind !== 'records-many') throw new SluiceError('SLUICE_LOG_LINK_FAILED', `log read answered with ${response.kind}`);
@@ -76,6 +87,12 @@ export class RemoteLog implements Log, LogTail {
       record += count;
     });
     return results;
+  }
+
+  /** The records from the shared ring when it holds `fromOffset` (never below the published start: a trimmed offset is the log's to refuse). */
+  private fromRing(partition: number, fromOffset: number, max: number): LogRecord[] | undefined {
+    if (fromOffset < this.starts[partition]!) return undefined;
+    return this.ring.read(partition, fromOffset, max);
   }
 
   /** Exactly at the published end (an offset past it is refused by the log, and must stay refused). */
