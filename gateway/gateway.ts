@@ -13,6 +13,7 @@ import { DecodePool } from './decode/index.js';
 import { MappingRouter } from './mappings/index.js';
 import { EdgeNodes, encodeRebirthRequest, ncmdTopic } from './sparkplug/index.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
+import { SocketReadGate } from './ingest/socket-read-gate.js';
 import { startListeners, type ListenerPorts } from './listeners.js';
 import { createGatewayMetrics } from './metrics.js';
 import { RefusalLog } from './refusal-log.js';
@@ -56,8 +57,10 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const pool = new DecodePool({ threads: config.decode.threads, maxQueue: config.decode.maxQueue, limits: { ...config.decode, mappings: config.ingest.mappings }, inlineMaxBytes: config.decode.inlineMaxBytes });
   const flows = new DeviceFlows(config.limits);
   const connects = new ConnectPacer({ perMinute: config.limits.connectsPerMinute, burst: config.limits.connectBurst });
+  const readGate = new SocketReadGate(metrics.pausedConnections);
   const ingest = new IngestPipeline({
     flows,
+    readGate,
     log: deps.log,
     pool,
     deadLetters,
@@ -130,7 +133,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     );
   }
   const gate = new ConnectionGate(maxSockets, config.mqtt.maxPendingPerAddress);
-  const listeners = await startListeners(broker, config.mqtt, gate, {
+  const listeners = await startListeners(broker, config.mqtt, gate, readGate, {
     violation: (reason) => metrics.connectionsClosed.inc({ reason }),
     refused: (reason) => metrics.connectionsRefused.inc({ reason }),
   });

@@ -8,6 +8,7 @@ import type { MqttConfig } from './config.js';
 import { REFUSAL_GRACE_MS, REFUSING_AT_ONCE, type Admission, type AdmissionRefusal, type ConnectionGate } from './connection-gate.js';
 import { rememberTlsSocket } from './client-certificate.js';
 import { listenOn } from './listen.js';
+import type { SocketReadGate } from './ingest/socket-read-gate.js';
 import { guardStream, type GuardViolation } from './packet-guard.js';
 import { rememberSourceAddress } from './source-address.js';
 import { createTlsTerminator } from './tls-terminator.js';
@@ -43,9 +44,11 @@ function closeServer(server: Server | HttpServer): Promise<void> {
 /**
  * Starts the TCP listener and, when configured, TLS and WebSocket listeners, all feeding
  * aedes. Every accepted socket passes the `ConnectionGate` first, at the TCP level (before
- * a TLS handshake or a WebSocket upgrade, which cost a descriptor too).
+ * a TLS handshake or a WebSocket upgrade, which cost a descriptor too). After its first
+ * packet (the CONNECT, so a device can still connect while the pipeline is full) a
+ * connection's reads go through `readGate`.
  */
-export async function startListeners(broker: Aedes, config: MqttConfig, gate: ConnectionGate, events: ListenerEvents): Promise<Listeners> {
+export async function startListeners(broker: Aedes, config: MqttConfig, gate: ConnectionGate, readGate: SocketReadGate, events: ListenerEvents): Promise<Listeners> {
   const admissions = new WeakMap<Socket, Admission>();
   let refusing = 0;
   /**
@@ -87,7 +90,13 @@ export async function startListeners(broker: Aedes, config: MqttConfig, gate: Co
     guardStream(
       stream,
       { maxPacketBytes: config.maxPacketBytes, packetTimeoutMs: config.packetTimeout },
-      { violation: events.violation, firstPacket: admission.spoke },
+      {
+        violation: events.violation,
+        firstPacket: () => {
+          admission.spoke();
+          readGate.watch(stream);
+        },
+      },
     );
     broker.handle(stream);
   };

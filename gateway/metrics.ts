@@ -75,6 +75,11 @@ export function createGatewayMetrics(registry: Registry) {
       buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
+    pausedConnections: new Gauge({
+      name: 'sluice_gateway_paused_connections',
+      help: 'MQTT connections not being read until the ingest pipeline has room (ingest.maxInflightBytes)',
+      registers,
+    }),
     inflightBytes: new Gauge({
       name: 'sluice_gateway_inflight_bytes',
       help: 'Payload bytes accepted but not yet durable',

@@ -100,4 +100,34 @@ describe('flow control', () => {
     expect(logged).toHaveLength(4 * 51);
     expect(await gw.metric('sluice_gateway_held_publishes')).toBe(0);
   });
+
+  it('stops reading connections while publishes are held, so their backlog waits in the socket, then reads them in turn', async () => {
+    let gated: GatedLog | undefined;
+    gw = await startTestGateway({
+      set: { 'auth.mode': 'anonymous', 'ingest.maxInflightBytes': '4096', 'limits.messagesPerSecond': '0', 'limits.bytesPerSecond': '0' },
+      wrapLog: (log) => (gated = new GatedLog(log)),
+    });
+    gated!.hold();
+    const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    // Connected while the pipeline has room: a CONNECT is always read.
+    const late = await connectDevice(gw.url, 'rg-late', undefined, { username: undefined });
+    const filler = await connectDevice(gw.url, 'rg-fill', undefined, { username: undefined });
+    for (let seq = 1; seq <= 20; seq++) filler.publish('devices/rg-fill/telemetry', kibibyte(seq), { qos: 0 });
+    await gated!.waitForWaiting(1);
+    while ((await gw.metric('sluice_gateway_held_publishes')) === 0) await tick();
+    const held = await gw.metric('sluice_gateway_held_publishes');
+    const acked = Array.from({ length: 3 }, (_, i) => late.publishAsync('devices/rg-late/telemetry', kibibyte(i + 1), { qos: 1 }));
+    // Its read is refused: its publishes are neither parsed nor held (before the gate, they joined the held ones).
+    while ((await gw.metric('sluice_gateway_paused_connections')) < 1) await tick();
+    expect(await gw.metric('sluice_gateway_held_publishes')).toBe(held);
+    gated!.open();
+    await Promise.all(acked);
+    await filler.publishAsync('devices/rg-fill/telemetry', kibibyte(21), { qos: 1 });
+    await Promise.all([late.endAsync(), filler.endAsync()]);
+    const logged = await readLoggedMessages(gw.log);
+    expect(logged.filter((m) => m.device === 'rg-late').map((m) => m.seq)).toEqual([1, 2, 3]);
+    expect(logged.filter((m) => m.device === 'rg-fill').map((m) => m.seq)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    expect(await gw.metric('sluice_gateway_paused_connections')).toBe(0);
+    expect(await gw.metric('sluice_gateway_held_publishes')).toBe(0);
+  });
 });

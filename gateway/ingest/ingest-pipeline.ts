@@ -8,6 +8,7 @@ import type { DeviceFlows } from '../device-flow.js';
 import { DecodeJobBuilder, reasonName, type DecodePool, type RejectReason, type DecodeResult, type JobKind } from '../decode/index.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { AckQueue, type PublishDone } from './ack-queue.js';
+import type { SocketReadGate } from './socket-read-gate.js';
 
 /**
  * A micro-batch is cut at once only while fewer than this many are unreleased: one being
@@ -51,6 +52,8 @@ export interface IngestPipelineOptions {
   /** Per-device flow limits, charged with each accepted message's readings. */
   flows?: DeviceFlows;
   logger: Logger;
+  /** Closed while publishes are held, so connections are not read meanwhile; opened when there is room again. */
+  readGate?: SocketReadGate;
 }
 
 /**
@@ -58,8 +61,9 @@ export interface IngestPipelineOptions {
  * the main thread (flushed by count, bytes or a short delay), decodes each batch in the
  * worker pool, dead-letters what was refused, appends one snappy-compressed columnar
  * batch per partition to the log, and only then releases the publishes (PUBACK).
- * Payload bytes in flight are bounded: past the bound, publishes are held, which stops
- * aedes from reading those sockets.
+ * Payload bytes in flight are bounded: past the bound, the publishes of reads already
+ * parsed are held and the read gate (SocketReadGate) stops reading connections until
+ * there is room again.
  *
  * Order: micro-batches are appended to the log in the order they were cut, whatever
  * order the decode pool finishes them in (piscina does not keep submission order), so
@@ -143,6 +147,7 @@ export class IngestPipeline {
   /** Queues a publish until there is room under maxInflightBytes (its own method: a closure in submit would cost every publish a context). */
   private hold(device: string, partition: number, deviceTags: string, kind: JobKind, payload: Uint8Array, qos: number, done: PublishDone): void {
     this.o.metrics.heldPublishes.inc();
+    this.o.readGate?.close();
     this.held.push(() => {
       this.o.metrics.heldPublishes.dec();
       this.accept(device, partition, deviceTags, kind, payload, qos, done);
@@ -353,12 +358,14 @@ export class IngestPipeline {
     }
     this.o.metrics.inflightBytes.set(this.inflight);
     while (this.held.length > 0 && (this.inflight === 0 || this.inflight < this.o.config.maxInflightBytes)) this.held.shift()!();
+    if (this.held.length === 0 && this.o.readGate?.shut === true) this.o.readGate.open();
   }
 
   /** Flushes what is batched and waits until every accepted publish has been released. */
   async close(): Promise<void> {
     this.closed = true;
     while (this.held.length > 0) this.held.shift()!();
+    this.o.readGate?.open(); // what the connections still send is refused, not left unread
     while (this.pending.length > 0) {
       await this.o.pool.whenNotSaturated();
       this.flush();
