@@ -2,12 +2,12 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { SocketReadGate } from './socket-read-gate.js';
 
-/** A stream read the way aedes reads a connection: read(null) on each 'readable'. */
+/** A stream read the way aedes reads a connection: a read of all it holds on each 'readable'. */
 function connection(gate: SocketReadGate, onRead: (chunk: Buffer) => void = () => {}): PassThrough {
   const stream = new PassThrough();
   gate.watch(stream);
   stream.on('readable', () => {
-    const chunk = stream.read(null) as Buffer | null;
+    const chunk = stream.read() as Buffer | null;
     if (chunk) onRead(chunk);
   });
   return stream;
