@@ -56,6 +56,48 @@ describe('DecodeJobBuilder', () => {
     b.add(Uint8Array.from([3]), 1, 'e', '', 'protobuf');
     expect([...jobPayload(b.take().job, 0)]).toEqual([3]);
   });
+
+  it('never writes into a job it handed over, and reuses a job\'s buffers once they are recycled', () => {
+    const b = new DecodeJobBuilder(8, 2);
+    b.add(Uint8Array.from([1, 1, 1]), 0, 'a', '', 'protobuf');
+    const first = b.take().job;
+    b.add(Uint8Array.from([2, 2]), 1, 'b', '', 'protobuf');
+    const second = b.take().job;
+    // Both in flight at once: separate buffers, the first untouched by the second.
+    expect(second.payloads.buffer).not.toBe(first.payloads.buffer);
+    expect([...jobPayload(first, 0)]).toEqual([1, 1, 1]);
+    b.recycle({ payloads: first.payloads, meta: first.meta }); // views: the whole buffer comes back
+    b.add(Uint8Array.from([3]), 2, 'c', '', 'protobuf');
+    const third = b.take().job; // filled before the recycle; the spare is what comes next
+    b.add(Uint8Array.from([4, 4]), 3, 'e', '', 'protobuf');
+    const fourth = b.take().job;
+    expect(fourth.payloads.buffer).toBe(first.payloads.buffer);
+    expect(fourth.meta.buffer).toBe(first.meta.buffer);
+    expect([...jobPayload(fourth, 0)]).toEqual([4, 4]);
+    expect(fourth.strings).toEqual(['e', '']);
+    expect([...jobPayload(third, 0)]).toEqual([3]);
+    expect([...jobPayload(second, 0)]).toEqual([2, 2]);
+  });
+
+  it('keeps spares up to its byte bound (64 MiB) and ignores buffers that were moved away', () => {
+    const b = new DecodeJobBuilder(24 * 1024 * 1024, 2);
+    const jobs = [0, 1, 2, 3].map((i) => {
+      b.add(Uint8Array.from([i]), 0, 'd', '', 'protobuf');
+      return b.take().job;
+    });
+    const detached = structuredClone(jobs[3]!, { transfer: [jobs[3]!.payloads.buffer as ArrayBuffer] });
+    expect(detached.payloads.length).toBe(1);
+    b.recycle({ payloads: jobs[3]!.payloads, meta: jobs[3]!.meta }); // detached: not kept
+    for (const job of jobs.slice(0, 3)) b.recycle({ payloads: job.payloads, meta: job.meta }); // 24 + 24 MiB kept, the third would pass 64
+    const next = [0, 1, 2, 3].map(() => {
+      b.add(Uint8Array.from([9]), 0, 'd', '', 'protobuf');
+      return b.take().job.payloads.buffer;
+    });
+    // The first was being filled already; then the spares, newest first; then a new buffer.
+    expect(next[1]).toBe(jobs[1]!.payloads.buffer);
+    expect(next[2]).toBe(jobs[0]!.payloads.buffer);
+    expect(jobs.map((j) => j.payloads.buffer)).not.toContain(next[3]);
+  });
 });
 
 /** A protobuf payload with `n` readings of `metric` at times NOW - 1000 + k, values base + k. */

@@ -39,9 +39,14 @@ describe('DecodePool', () => {
     b.add(ReadingBatch.encode({ seq: 5, readings: [{ metric: 'temp', timeUnixMs: t, intValue: 7 }, { metric: 'hum', timeUnixMs: t, doubleValue: 40 }] }).finish(), 3, 'dev-3', '', 'protobuf');
     b.add(ReadingBatch.encode({ seq: 6 }).finish(), 5, 'dev-4', '', 'protobuf');
     const { job, transferList } = b.take(NOW);
+    const sentBytes = job.payloads.slice();
+    const sentCapacity = job.payloads.buffer.byteLength;
 
     const result = await pool.decode(job, transferList);
     expect(job.payloads.buffer.byteLength).toBe(0); // transferred to the worker, not copied
+    // ... and moved back whole with the result, for the builder to reuse.
+    expect(result.jobBuffers!.payloads.buffer.byteLength).toBe(sentCapacity);
+    expect([...result.jobBuffers!.payloads]).toEqual([...sentBytes]);
     expect([...result.status]).toEqual([0, REASON_CODE.timestamp_future, 0, REASON_CODE.json_invalid, 0, REASON_CODE.empty_batch]);
     expect([...result.readings]).toEqual([3, 0, 1, 0, 2, 0]);
     expect([...result.msgPartitionIndex]).toEqual([0, NO_INDEX, 0, NO_INDEX, 1, NO_INDEX]);

@@ -68,7 +68,9 @@ export class DecodePool {
     if (job.payloads.byteLength <= this.inlineMaxBytes) {
       this.stats.inline++;
       try {
-        return Promise.resolve(decodeJob(job, this.limits));
+        const result = decodeJob(job, this.limits);
+        result.jobBuffers = { payloads: job.payloads, meta: job.meta };
+        return Promise.resolve(result);
       } catch (err) {
         return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }

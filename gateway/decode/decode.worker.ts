@@ -205,7 +205,11 @@ export default function decode(job: DecodeJob): unknown {
   const limits = Piscina.workerData as WorkerData | undefined;
   if (limits === undefined) throw new Error('decode.worker: no limits in workerData (run it through DecodePool)');
   const result = decodeJob(job, limits);
+  // The job's buffers go back with the result, for the main thread's builder to reuse.
+  result.jobBuffers = { payloads: job.payloads, meta: job.meta };
+  const transfer = resultTransferList(result);
+  transfer.push(job.payloads.buffer as ArrayBuffer, job.meta.buffer as ArrayBuffer);
   // A custom transferable: piscina moves every buffer in the list and posts the value.
-  const movable = { [Piscina.transferableSymbol]: resultTransferList(result), [Piscina.valueSymbol]: result };
+  const movable = { [Piscina.transferableSymbol]: transfer, [Piscina.valueSymbol]: result };
   return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]);
 }

@@ -237,6 +237,7 @@ export class IngestPipeline {
     const started = performance.now();
     const decoded = this.o.pool.decode(job, transferList).then((result) => {
       this.o.metrics.decodeSeconds.observe((performance.now() - started) / 1000);
+      if (result.jobBuffers !== undefined) this.job.recycle(result.jobBuffers);
       return result;
     });
     // Appends are issued in cut order: this batch's wait for the previous batch's appends
