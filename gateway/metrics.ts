@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CountedHistogram } from './counted-histogram.js';
 
 /** The gateway's Prometheus metrics, registered on `registry`. */
 export function createGatewayMetrics(registry: Registry) {
@@ -69,9 +70,9 @@ export function createGatewayMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
       registers,
     }),
-    pubackSeconds: new Histogram({
+    pubackSeconds: new CountedHistogram({
       name: 'sluice_gateway_puback_seconds',
-      help: 'Arrival to release of the PUBACK, for the oldest publish of each micro-batch (so an upper bound for the batch)',
+      help: "Arrival to release of the PUBACK, per publish: its micro-batch's oldest publish's time, counted once for each publish of the batch (so an upper bound for each)",
       buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),

@@ -249,8 +249,9 @@ export class IngestPipeline {
     this.acks.enqueue(durable, (err) => {
       this.unreleased--;
       this.release(batch, err);
-      // One observation per batch, not per publish: the hot path stays batch-oriented.
-      this.o.metrics.pubackSeconds.observe((performance.now() - since) / 1000);
+      // One call per batch, counted once per publish: the hot path stays batch-oriented,
+      // and a stall's large batch weighs what its publishes do.
+      this.o.metrics.pubackSeconds.observe((performance.now() - since) / 1000, batch.length);
       // What arrived while this batch was on its way is cut now, not when its timer fires.
       this.scheduleCut(true);
     });
