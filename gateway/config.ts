@@ -140,8 +140,14 @@ export const ingestConfigSchema = z
      * bench (50 × 16 in flight) 2 ms lost 3 of 4 interleaved rounds (median −14 % msgs/s).
      */
     batchMinInterval: duration('0ms'),
-    /** Payload bytes accepted but not yet durable; past it the gateway stops reading sockets. */
-    maxInflightBytes: z.number().int().positive().default(64 * 1024 * 1024),
+    /**
+     * Payload bytes accepted but not yet durable; past it the gateway stops reading sockets.
+     * 8 MiB: two full micro-batches (batchMaxBytes 4 MiB), so one decodes while the other is
+     * written. 64 MiB only kept more parsed publishes alive for the garbage collector: under
+     * the fleet load (10 000 devices × 16 in flight) 8 MiB won 4 of 4 interleaved pairs,
+     * 2.82 M against 2.07 M readings/s median, 43 against 55 CPU s per M msgs, ~200 MiB less RSS.
+     */
+    maxInflightBytes: z.number().int().positive().default(8 * 1024 * 1024),
     /**
      * Default none: topics besides devices/{id}/telemetry[/json] whose JSON object payloads
      * are telemetry, each mapped to readings by its rules (gateway/mappings, README
