@@ -2,7 +2,7 @@ import protobuf from 'protobufjs/minimal.js';
 import { describe, expect, it } from 'vitest';
 import './protobuf-numbers.js';
 
-type Reader64 = Omit<protobuf.Reader, 'int64' | 'uint64' | 'sint64'> & { int64(): number; uint64(): number; sint64(): number };
+type Reader64 = Omit<protobuf.Reader, 'int64' | 'uint64' | 'sint64' | 'sint64s'> & { int64(): number; uint64(): number; sint64(): number; sint64s(array?: number[]): number[] };
 const reader = (bytes: number[]): Reader64 => protobuf.Reader.create(Uint8Array.from(bytes)) as unknown as Reader64;
 
 /** A 64-bit value as varint bytes (two's complement, 10 bytes for a negative one). */
@@ -62,5 +62,21 @@ describe('64-bit varint reads (protobuf-numbers)', () => {
     expect(r.int64()).toBe(1);
     r.len = 3;
     expect(() => r.int64()).toThrow(/index out of range/);
+  });
+
+  it('reads a packed sint64 field whole, after what the array held, and stops at its end', () => {
+    const values = samples().slice(0, 300);
+    const body = values.flatMap((v) => varint(zigzag(v)));
+    const r = reader([...varint(BigInt(body.length)), ...body, 0x08, 0x01]);
+    const read = r.sint64s([42]);
+    expect(read).toEqual([42, ...values.map(Number)]);
+    expect(read.length).toBe(values.length + 1);
+    expect(r.pos).toBe(r.len - 2);
+    expect(r.uint32()).toBe(8); // the next field's tag: len was restored
+  });
+
+  it('throws for a packed field longer than the bytes left or ending inside a varint', () => {
+    expect(() => reader([5, 0x02, 0x04]).sint64s()).toThrow(/index out of range/);
+    expect(() => reader([2, 0x02, 0x80, 0x01]).sint64s()).toThrow(/index out of range/);
   });
 });

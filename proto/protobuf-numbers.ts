@@ -13,9 +13,9 @@ protobuf.configure();
 // and most of its scavenges. The reads below return the same numbers from two local
 // 32-bit halves. Where protobufjs would throw (a varint running past the end, or longer
 // than 10 bytes), they leave it to its own read, so errors stay its errors.
-type Reader64 = Omit<protobuf.Reader, 'int64' | 'uint64' | 'sint64'> & { int64(): number; uint64(): number; sint64(): number };
+type Reader64 = Omit<protobuf.Reader, 'int64' | 'uint64' | 'sint64' | 'sint64s'> & { int64(): number; uint64(): number; sint64(): number; sint64s(array?: number[]): number[]; size(): number };
 const proto = protobuf.Reader.prototype as unknown as Reader64;
-const library = { int64: proto.int64, uint64: proto.uint64, sint64: proto.sint64 };
+const library = { int64: proto.int64, uint64: proto.uint64, sint64: proto.sint64, sint64s: proto.sint64s };
 
 /** The halves of the varint readBits() read last (one reader per thread reads at a time). */
 let lo = 0;
@@ -85,4 +85,29 @@ proto.sint64 = function sint64(this: Reader64): number {
   lo = (((lo >>> 1) | (hi << 31)) ^ mask) >>> 0;
   hi = ((hi >>> 1) ^ mask) >>> 0;
   return bitsToNumber(false);
+};
+
+/**
+ * A packed sint64 field (Series.time_delta_ms) into an array sized once, as protobufjs
+ * sizes packed doubles: its own read pushed value by value, and the array's regrowth was
+ * the decode worker's largest allocation once the LongBits were gone. Each varint has one
+ * byte below 128, so counting those counts the values.
+ */
+proto.sint64s = function sint64s(this: Reader64, array: number[] = []): number[] {
+  const start = this.pos;
+  const end = this.size() + this.pos;
+  const len = this.len;
+  if (end > len) {
+    this.pos = start;
+    return library.sint64s.call(this, array);
+  }
+  const buf = this.buf;
+  let count = 0;
+  for (let p = this.pos; p < end; p++) if (buf[p]! < 128) count++;
+  let i = array.length;
+  array.length = i + count;
+  this.len = end;
+  while (this.pos < end) array[i++] = this.sint64();
+  this.len = len;
+  return array;
 };
