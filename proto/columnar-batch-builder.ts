@@ -18,6 +18,17 @@ class GrowableF64 {
   view(): Float64Array {
     return this.data.subarray(0, this.length);
   }
+  /** Makes room for `n` more without growing again; returns where they start (`length` is moved past them). */
+  reserve(n: number): number {
+    const at = this.length;
+    if (at + n > this.data.length) {
+      const next = new Float64Array(Math.max(this.data.length * 2, at + n));
+      next.set(this.data);
+      this.data = next;
+    }
+    this.length = at + n;
+    return at;
+  }
 }
 
 class GrowableU32 {
@@ -36,6 +47,17 @@ class GrowableU32 {
   }
   view(): Uint32Array {
     return this.data.subarray(0, this.length);
+  }
+  /** Makes room for `n` more without growing again; returns where they start (`length` is moved past them). */
+  reserve(n: number): number {
+    const at = this.length;
+    if (at + n > this.data.length) {
+      const next = new Uint32Array(Math.max(this.data.length * 2, at + n));
+      next.set(this.data);
+      this.data = next;
+    }
+    this.length = at + n;
+    return at;
   }
 }
 
@@ -135,6 +157,28 @@ export class ColumnarBatchBuilder {
     this.time.push(time);
     this.value.push(value);
     this.numEnd.data[this.numEnd.length - 1] = this.metric.length;
+  }
+
+  /**
+   * Adds `values.length` numeric readings of one metric and tag set, reading k at
+   * `start + deltas[k]` (a Series): the same columns as addNumeric for each, with each
+   * column grown once and metric and tags filled in one call each.
+   */
+  addNumericRun(metric: number, tags: number, start: number, deltas: readonly number[], values: readonly number[]): void {
+    const n = values.length;
+    const at = this.metric.reserve(n);
+    this.tags.reserve(n);
+    this.time.reserve(n);
+    this.value.reserve(n);
+    this.metric.data.fill(metric, at, at + n);
+    this.tags.data.fill(tags, at, at + n);
+    const time = this.time.data;
+    const value = this.value.data;
+    for (let k = 0; k < n; k++) {
+      time[at + k] = start + deltas[k]!;
+      value[at + k] = values[k]!;
+    }
+    this.numEnd.data[this.numEnd.length - 1] = at + n;
   }
 
   /**

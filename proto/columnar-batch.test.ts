@@ -101,6 +101,33 @@ function v1Builder(): ColumnarBatchBuilder {
   return b;
 }
 
+describe('columnar batch: numeric runs', () => {
+  it('encodes a run exactly as the same readings added one by one, across growth and messages', () => {
+    const one = new ColumnarBatchBuilder(3, 1_700_000_000_000);
+    const run = new ColumnarBatchBuilder(3, 1_700_000_000_000);
+    for (const b of [one, run]) b.intern('dev');
+    // 5 000 readings: past the builder's initial column capacity, so both grow.
+    const series = [7, 5_000, 1, 0].map((n, s) => ({
+      metric: `m${s}`,
+      tags: s === 1 ? 'site=a' : '',
+      start: 1_700_000_000_000 + s,
+      deltas: Array.from({ length: n }, (_, k) => k * 100 - 50),
+      values: Array.from({ length: n }, (_, k) => Math.sin(k + s) * 1e3),
+    }));
+    for (const [i, s] of series.entries()) {
+      for (const b of [one, run]) {
+        b.beginMessage(b.intern('dev'), 0, i + 1);
+        b.addNumeric(b.intern('before'), 0, 1, 0.5);
+      }
+      const [m, t] = [one.intern(s.metric), one.intern(s.tags)];
+      for (let k = 0; k < s.values.length; k++) one.addNumeric(m, t, s.start + s.deltas[k]!, s.values[k]!);
+      run.addNumericRun(run.intern(s.metric), run.intern(s.tags), s.start, s.deltas, s.values);
+    }
+    expect(Buffer.from(run.encode()).equals(Buffer.from(one.encode()))).toBe(true);
+    expect(decodeColumnarBatch(run.encode()).value.length).toBe(4 + 7 + 5_000 + 1);
+  });
+});
+
 describe('columnar batch: int readings (version 2)', () => {
   it('keeps int64 values exactly, the double beside them, and the index of each int reading', () => {
     const b = new ColumnarBatchBuilder(1, 0);

@@ -286,14 +286,14 @@ class PayloadWriter {
     const start = toNumber64(s.startUnixMs) || this.receivedAtMs;
     const earliest = this.earliest;
     const latest = this.latest;
-    const b = this.b;
+    // Checked whole first, then written as one run: a refused Series writes nothing.
     for (let k = 0; k < n; k++) {
       const t = start + deltas[k]!;
       const v = values[k]!;
       if (v - v !== 0) return this.fail(REASON_CODE.non_finite_value, `values[${k}] ${v} is not finite`);
       if (!(t >= earliest && t <= latest)) return this.checkTime(t);
-      b.addNumeric(m, 0, t, v);
     }
+    this.b.addNumericRun(m, 0, start, deltas, values);
     return 0;
   }
 
