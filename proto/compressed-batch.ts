@@ -1,7 +1,7 @@
 import snappy from 'snappyjs';
 import { SnappyCompressor } from 'snappyjs/snappy_compressor.js';
-import { SnappyDecompressor } from 'snappyjs/snappy_decompressor.js';
 import { decodeColumnarBatch, encodeColumnarBatch, type ColumnarBatch } from './columnar-batch.js';
+import { readUncompressedLength, uncompressInto } from './snappy-uncompress.js';
 
 // Log records use snappyjs (pure JS), checkpoints native snappy (proto/snappy-block.ts).
 // snappy's sync API leaks on glibc Linux (upstream Brooooooklyn/snappy#323). Its async API
@@ -28,7 +28,22 @@ export function compressBatch(encoded: Uint8Array): Uint8Array {
 
 /** Uncompresses a log record into the encoded batch bytes (e.g. to patch a flag in place). */
 export function uncompressBatch(record: Uint8Array): Uint8Array {
-  return snappy.uncompress(record, MAX_BATCH_BYTES);
+  const header = recordHeader(record);
+  const out = new Uint8Array(header.length);
+  uncompressRecord(record, header.at, out);
+  return out;
+}
+
+/** The uncompressed length a record declares and where its elements start, refused when malformed or larger than any batch. */
+function recordHeader(record: Uint8Array): { length: number; at: number } {
+  const header = readUncompressedLength(record);
+  if (header === undefined) throw new Error('Invalid Snappy bitstream: no valid length header');
+  if (header.length > MAX_BATCH_BYTES) throw new Error(`The uncompressed length of ${header.length} is too big, expect at most ${MAX_BATCH_BYTES}`);
+  return header;
+}
+
+function uncompressRecord(record: Uint8Array, at: number, out: Uint8Array): void {
+  if (!uncompressInto(record, at, out)) throw new Error(`Invalid Snappy bitstream: does not uncompress to the ${out.length} bytes it declares`);
 }
 
 /** Decodes a log record (a snappy-compressed columnar batch). */
@@ -48,16 +63,12 @@ export class LogRecordDecoder {
 
   /** Decodes a log record (a snappy-compressed columnar batch) over the reused buffer. */
   decode(record: Uint8Array): ColumnarBatch {
-    const d = new SnappyDecompressor(record);
-    const length = d.readUncompressedLength();
-    if (length === -1) throw new Error('Invalid Snappy bitstream');
-    if (length > MAX_BATCH_BYTES) throw new Error(`The uncompressed length of ${length} is too big, expect at most ${MAX_BATCH_BYTES}`);
-    // A rare huge record gets a buffer of its own, so the one kept stays small.
+    const header = recordHeader(record);
+    const length = header.length;
     if (length > KEEP_MAX_BYTES) return decodeColumnarBatch(uncompressBatch(record));
     if (length > this.scratch.length) this.scratch = new Uint8Array(Math.min(KEEP_MAX_BYTES, Math.max(length, this.scratch.length * 2)));
-    // Exactly the length: the decompressor does not bound its writes, and a typed array drops those past its end.
     const out = this.scratch.subarray(0, length);
-    if (!d.uncompressToBuffer(out)) throw new Error('Invalid Snappy bitstream');
+    uncompressRecord(record, header.at, out);
     return decodeColumnarBatch(out);
   }
 }

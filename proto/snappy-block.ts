@@ -1,6 +1,7 @@
 import { compress, uncompress } from 'snappy';
 import snappyjs from 'snappyjs';
 import { SnappyBlockError } from '../core/index.js';
+import { readUncompressedLength, uncompressInto } from './snappy-uncompress.js';
 
 /**
  * Raw snappy blocks (the format of log records and checkpoint chunks), by two
@@ -8,7 +9,8 @@ import { SnappyBlockError } from '../core/index.js';
  * - the native `snappy` addon's ASYNC API, off the JS thread (libuv threadpool), for
  *   blocks of ASYNC_FROM_BYTES and more;
  * - snappyjs (pure JS, on the calling thread) below that, and wherever the caller cannot
- *   await (the *Inline functions).
+ *   await (the *Inline functions); uncompressing in JS is our own loop
+ *   (proto/snappy-uncompress.ts), which refuses truncated blocks that snappyjs accepts.
  * Never `snappy`'s sync API (eslint forbids it): snappy 7.2–7.4's compressSync and
  * uncompressSync never free their buffers on glibc Linux (RSS grew ~570 MB every 4 000
  * round trips of 64 KB; upstream Brooooooklyn/snappy#323), while the async calls keep RSS
@@ -86,23 +88,19 @@ export function compressBlockInline(bytes: Uint8Array): Uint8Array {
   return snappyjs.compress(bytes);
 }
 
-/** snappyjs on the calling thread, refusing a block that claims more than `maxLength` bytes. */
+/** Uncompresses on the calling thread (proto/snappy-uncompress.ts), refusing a block that claims more than `maxLength` bytes or does not fill them exactly. */
 export function uncompressBlockInline(block: Uint8Array, maxLength: number): Uint8Array {
-  try {
-    return snappyjs.uncompress(block, maxLength);
-  } catch (err) {
-    throw new SnappyBlockError(`snappy block does not uncompress: ${(err as Error).message}`, { cause: err });
-  }
+  const header = readUncompressedLength(block);
+  if (header === undefined) throw new SnappyBlockError('snappy block has no valid length header');
+  if (header.length > maxLength) throw new SnappyBlockError(`snappy block claims ${header.length} bytes, more than the ${maxLength} allowed`);
+  const out = Buffer.alloc(header.length);
+  if (!uncompressInto(block, header.at, out)) throw new SnappyBlockError(`snappy block does not uncompress to the ${header.length} bytes it claims: truncated or corrupt`);
+  return out;
 }
 
 /** The uncompressed length a raw snappy block starts with (a little-endian base-128 varint of at most 32 bits). */
 export function uncompressedLength(block: Uint8Array): number {
-  let length = 0;
-  for (let i = 0; i < 5; i++) {
-    const byte = block[i];
-    if (byte === undefined) break;
-    length += (byte & 0x7f) * 2 ** (7 * i);
-    if (byte < 0x80) return length;
-  }
-  throw new SnappyBlockError('snappy block has no valid length header');
+  const header = readUncompressedLength(block);
+  if (header === undefined) throw new SnappyBlockError('snappy block has no valid length header');
+  return header.length;
 }
