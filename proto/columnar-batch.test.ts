@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ColumnarBatchBuilder, decodeColumnarBatch, encodeColumnarBatch, msgFlagsOffset, MSG_FLAG_DROPPED, MSG_FLAG_STATUS, TEXT_KIND_BOOL, TEXT_KIND_STRING } from './index.js';
+import { ColumnarBatchBuilder, decodeColumnarBatch, encodeColumnarBatch, msgFlagsOffset, MSG_FLAG_DROPPED, MSG_FLAG_STATUS, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatch } from './index.js';
 
 function sample(): ColumnarBatchBuilder {
   const b = new ColumnarBatchBuilder(7, 1_700_000_000_123);
@@ -132,11 +132,14 @@ describe('columnar batch: int readings (version 2)', () => {
   it('keeps int64 values exactly, the double beside them, and the index of each int reading', () => {
     const b = new ColumnarBatchBuilder(1, 0);
     b.beginMessage(b.intern('dev'), 0, 1);
-    const m = b.intern('n');
-    b.addNumeric(m, 0, 1, 0.5);
-    for (const v of [9007199254740993n, INT64_MIN, INT64_MAX, -9007199254740993n]) b.addInt(m, 0, 2, v);
-    for (const v of [-42, 0, 2 ** 53, -(2 ** 53), 2 ** 32, -(2 ** 32) - 1]) b.addInt(m, 0, 3, v);
-    b.addNumeric(m, 0, 4, -1.25);
+    // Metric names alternate, so runs would not pay and the batch is version 2.
+    const names = [b.intern('n'), b.intern('k')];
+    let r = 0;
+    const m = (): number => names[r++ % 2]!;
+    b.addNumeric(m(), 0, 1, 0.5);
+    for (const v of [9007199254740993n, INT64_MIN, INT64_MAX, -9007199254740993n]) b.addInt(m(), 0, 2, v);
+    for (const v of [-42, 0, 2 ** 53, -(2 ** 53), 2 ** 32, -(2 ** 32) - 1]) b.addInt(m(), 0, 3, v);
+    b.addNumeric(m(), 0, 4, -1.25);
     const bytes = b.encode();
     expect(new DataView(bytes.buffer, bytes.byteOffset).getUint16(4, true)).toBe(2);
     const decoded = decodeColumnarBatch(bytes);
@@ -185,8 +188,8 @@ describe('columnar batch: int readings (version 2)', () => {
 
   it('refuses a version it does not know, and a version 2 batch cut short in its int columns', () => {
     const bytes = new Uint8Array(Buffer.from(V1_BATCH, 'base64'));
-    new DataView(bytes.buffer).setUint16(4, 3, true);
-    expect(() => decodeColumnarBatch(bytes)).toThrow(/version 3 is not supported \(this version reads 1 to 2\)/);
+    new DataView(bytes.buffer).setUint16(4, 4, true);
+    expect(() => decodeColumnarBatch(bytes)).toThrow(/version 4 is not supported \(this version reads 1 to 3\)/);
     const b = new ColumnarBatchBuilder(1, 0);
     b.beginMessage(b.intern('dev'), 0, 1);
     b.addInt(b.intern('n'), 0, 1, 1n);
@@ -228,5 +231,81 @@ describe('columnar batch encoding', () => {
     const misaligned = encodeColumnarBatch(b, (n) => slab.subarray(3, 3 + n));
     expect(misaligned.byteOffset % 8).not.toBe(0);
     expect(Buffer.from(misaligned).equals(aligned)).toBe(true);
+  });
+});
+
+/** Every column of a batch as plain arrays, with string indices resolved (two encodings intern alike, but compare meaning). */
+function columns(b: ColumnarBatch): Record<string, unknown> {
+  const s = b.strings;
+  const str = (c: Uint32Array): string[] => [...c].map((i) => s[i]!);
+  return {
+    partition: b.partition, receivedAtMs: b.receivedAtMs,
+    msgDevice: str(b.msgDevice), msgDeviceTags: str(b.msgDeviceTags), msgSeq: [...b.msgSeq], msgFlags: [...b.msgFlags],
+    numEnd: [...b.numEnd], textEnd: [...b.textEnd],
+    metric: str(b.metric), tags: str(b.tags), time: [...b.time], value: [...b.value],
+    textMetric: str(b.textMetric), textTags: str(b.textTags), textTime: [...b.textTime], textKind: [...b.textKind], textValue: [...b.textValue],
+    intAt: [...b.intAt], intValue: [...b.intValue],
+  };
+}
+
+/** Devices sending Series (runs of one metric and tag set), with ints, text readings and a flagged message among them. */
+function seriesBatch(devices: number, perSeries: number): ColumnarBatchBuilder {
+  const b = new ColumnarBatchBuilder(9, 1_700_000_000_900);
+  for (let d = 0; d < devices; d++) {
+    b.beginMessage(b.intern(`dev-${d}`), d % 2 === 0 ? 0 : b.intern('site=oslo'), d + 1);
+    for (const [k, metric] of ['temp', 'hum', 'volt'].entries()) {
+      const deltas = Array.from({ length: perSeries }, (_, i) => i * 100);
+      const values = Array.from({ length: perSeries }, (_, i) => d + k * 0.25 + i);
+      b.addNumericRun(b.intern(metric), k === 2 ? b.intern('phase=a') : 0, 1_700_000_000_000 + d, deltas, values);
+    }
+    if (d % 3 === 0) b.addInt(b.intern('count'), 0, 1_700_000_000_000 + d, 2n ** 60n + BigInt(d));
+    if (d % 4 === 0) b.addText(b.intern('state'), 0, 1_700_000_000_000 + d, TEXT_KIND_STRING, b.intern(`s${d}`));
+    if (d === 5) b.flagMessage(MSG_FLAG_STATUS);
+  }
+  return b;
+}
+
+const versionOf = (bytes: Uint8Array): number => new DataView(bytes.buffer, bytes.byteOffset).getUint16(4, true);
+
+describe('columnar batch: numeric runs (version 3)', () => {
+  it('writes readings that share a metric and tags as runs, smaller, and reads back every column the builder holds', () => {
+    for (const [devices, perSeries] of [[1, 2], [7, 20], [40, 100]] as const) {
+      const b = seriesBatch(devices, perSeries);
+      const bytes = b.encode();
+      expect(versionOf(bytes)).toBe(3);
+      expect(columns(decodeColumnarBatch(bytes))).toEqual(columns(b.build()));
+    }
+    // Time and value are 16 bytes a reading; version 2's metric and tags made it 24 and more.
+    const large = seriesBatch(40, 100);
+    expect(large.encode().length / large.numericCount).toBeLessThan(17);
+  });
+
+  it('keeps a batch whose readings change metric at every reading in version 2 or 1', () => {
+    expect(versionOf(mixed().encode())).toBe(2);
+    expect(versionOf(v1Builder().encode())).toBe(1);
+  });
+
+  it('lets a flag be set in place, and writes the same bytes into a misaligned buffer', () => {
+    const built = seriesBatch(7, 20).build();
+    const bytes = encodeColumnarBatch(built);
+    const slab = Buffer.alloc(bytes.length + 5);
+    const misaligned = encodeColumnarBatch(built, (n) => slab.subarray(5, 5 + n));
+    expect(Buffer.from(misaligned).equals(Buffer.from(bytes))).toBe(true);
+    bytes[msgFlagsOffset(bytes) + 2] = MSG_FLAG_DROPPED;
+    expect([...decodeColumnarBatch(bytes).msgFlags]).toEqual([0, 0, MSG_FLAG_DROPPED, 0, 0, MSG_FLAG_STATUS, 0]);
+  });
+
+  it('expands runs into the buffer the caller gives, and refuses runs that do not cover the readings', () => {
+    const bytes = seriesBatch(3, 20).encode();
+    const into = new Uint32Array(1000).fill(0xdead);
+    const decoded = decodeColumnarBatch(bytes, (n) => (n <= into.length ? into : new Uint32Array(n)));
+    expect(decoded.metric.buffer).toBe(into.buffer);
+    expect(columns(decoded)).toEqual(columns(decodeColumnarBatch(bytes)));
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const nRuns = view.getUint32(40, true);
+    view.setUint32(40, nRuns - 1, true);
+    expect(() => decodeColumnarBatch(bytes)).toThrow(/columnar batch (corrupt|truncated)/);
+    view.setUint32(40, nRuns, true);
+    expect(() => decodeColumnarBatch(bytes.subarray(0, 60))).toThrow(/truncated/);
   });
 });

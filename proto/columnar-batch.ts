@@ -58,15 +58,52 @@ export const TEXT_KIND_STRING = 2;
 
 const MAGIC = 0x42434c53; // "SLCB" little-endian
 /**
+ * 3: numeric readings' metric and tags as runs (runEnd, runMetric, runTags) instead of a
+ * u32 each per reading, written when that is smaller: a Series puts the same pair on its
+ * every reading, 8 of the 24 bytes a reading that snappy scanned on both sides of the log.
+ * The header grows to 48 bytes (nRuns at 40). Readers expand the runs back into the
+ * per-reading columns, so ColumnarBatch is the same whatever version was read.
  * 2: int readings exactly (the intValue and intAt columns after textKind, their count in
  * the header's formerly reserved u32 at offset 12). Version 1 is still read: it is version
  * 2 without int columns, so a batch without int readings is written as version 1, byte for
  * byte what the version before wrote, which processors of that version can still read
  * while a cluster is upgraded (gateways before processors).
  */
-const VERSION = 2;
+const VERSION = 3;
 const OLDEST_READ = 1;
 const HEADER_BYTES = 40;
+const HEADER_BYTES_V3 = 48;
+
+/** Run columns of the batch being encoded, reused across calls (encoding is synchronous). */
+let runEndScratch = new Uint32Array(256);
+let runMetricScratch = new Uint32Array(256);
+let runTagsScratch = new Uint32Array(256);
+
+/** Splits the numeric readings into runs of one (metric, tags) pair, into the scratch columns; returns how many. */
+function findRuns(metric: Uint32Array, tags: Uint32Array): number {
+  const n = metric.length;
+  if (runEndScratch.length < n) {
+    const size = Math.max(n, runEndScratch.length * 2);
+    runEndScratch = new Uint32Array(size);
+    runMetricScratch = new Uint32Array(size);
+    runTagsScratch = new Uint32Array(size);
+  }
+  let runs = 0;
+  let m = -1;
+  let t = -1;
+  for (let i = 0; i < n; i++) {
+    const mi = metric[i]!;
+    const ti = tags[i]!;
+    if (mi !== m || ti !== t) {
+      if (runs > 0) runEndScratch[runs - 1] = i;
+      runMetricScratch[runs] = m = mi;
+      runTagsScratch[runs] = t = ti;
+      runs++;
+    }
+  }
+  if (runs > 0) runEndScratch[runs - 1] = n;
+  return runs;
+}
 
 const align8 = (n: number): number => (n + 7) & ~7;
 
@@ -89,7 +126,11 @@ export function encodeColumnarBatch(b: ColumnarBatch, alloc: (bytes: number) => 
   const nNum = b.metric.length;
   const nText = b.textMetric.length;
   const nInt = b.intAt.length;
-  const stringsAt = HEADER_BYTES;
+  const nRuns = findRuns(b.metric, b.tags);
+  // Runs when their three columns are smaller than the two per-reading ones; otherwise the
+  // version before, which processors of that version still read.
+  const runs = 3 * nRuns < 2 * nNum;
+  const stringsAt = runs ? HEADER_BYTES_V3 : HEADER_BYTES;
   const blobAt = stringsAt + 4 * (nStrings + 1);
   const columnsAt = align8(blobAt + stringBytes);
   // 8-byte columns first, then 4-byte, then 1-byte: every view stays naturally aligned.
@@ -97,7 +138,7 @@ export function encodeColumnarBatch(b: ColumnarBatch, alloc: (bytes: number) => 
   const bytes =
     columnsAt +
     8 * (nMsgs + nNum + nNum + nText) +
-    align8(4 * nMsgs) * 4 + align8(4 * nNum) * 2 + align8(4 * nText) * 3 +
+    align8(4 * nMsgs) * 4 + (runs ? align8(4 * nRuns) * 3 : align8(4 * nNum) * 2) + align8(4 * nText) * 3 +
     align8(nMsgs) + align8(nText) +
     8 * nInt + align8(4 * nInt);
 
@@ -110,7 +151,7 @@ export function encodeColumnarBatch(b: ColumnarBatch, alloc: (bytes: number) => 
   const put32 = (at: number, v: number): void => (u32 ? void (u32[at >>> 2] = v) : view!.setUint32(at, v, true));
   put32(0, MAGIC);
   // A u16 at 4 followed by two zero bytes: as a u32, on the little-endian hosts the columns already assume.
-  put32(4, nInt === 0 ? OLDEST_READ : VERSION);
+  put32(4, runs ? VERSION : nInt === 0 ? OLDEST_READ : 2);
   put32(8, b.partition);
   put32(12, nInt);
   if (f64) f64[2] = b.receivedAtMs;
@@ -119,6 +160,7 @@ export function encodeColumnarBatch(b: ColumnarBatch, alloc: (bytes: number) => 
   put32(28, nMsgs);
   put32(32, nNum);
   put32(36, nText);
+  if (runs) put32(40, nRuns);
   let pos = 0;
   for (let i = 0; i < nStrings; i++) {
     put32(stringsAt + 4 * i, pos);
@@ -135,8 +177,14 @@ export function encodeColumnarBatch(b: ColumnarBatch, alloc: (bytes: number) => 
     at = put32s(u32, at, b.msgDeviceTags);
     at = put32s(u32, at, b.numEnd);
     at = put32s(u32, at, b.textEnd);
-    at = put32s(u32, at, b.metric);
-    at = put32s(u32, at, b.tags);
+    if (runs) {
+      at = put32s(u32, at, runEndScratch.subarray(0, nRuns));
+      at = put32s(u32, at, runMetricScratch.subarray(0, nRuns));
+      at = put32s(u32, at, runTagsScratch.subarray(0, nRuns));
+    } else {
+      at = put32s(u32, at, b.metric);
+      at = put32s(u32, at, b.tags);
+    }
     at = put32s(u32, at, b.textMetric);
     at = put32s(u32, at, b.textTags);
     at = put32s(u32, at, b.textValue);
@@ -145,7 +193,8 @@ export function encodeColumnarBatch(b: ColumnarBatch, alloc: (bytes: number) => 
     at = putBytes(out, at, b.intValue);
     at = put32s(u32, at, b.intAt);
   } else {
-    for (const c of [b.msgSeq, b.time, b.value, b.textTime, b.msgDevice, b.msgDeviceTags, b.numEnd, b.textEnd, b.metric, b.tags, b.textMetric, b.textTags, b.textValue, b.msgFlags, b.textKind, b.intValue, b.intAt]) {
+    const numeric = runs ? [runEndScratch.subarray(0, nRuns), runMetricScratch.subarray(0, nRuns), runTagsScratch.subarray(0, nRuns)] : [b.metric, b.tags];
+    for (const c of [b.msgSeq, b.time, b.value, b.textTime, b.msgDevice, b.msgDeviceTags, b.numEnd, b.textEnd, ...numeric, b.textMetric, b.textTags, b.textValue, b.msgFlags, b.textKind, b.intValue, b.intAt]) {
       at = putBytes(out, at, c);
     }
   }
@@ -197,6 +246,10 @@ interface Header {
   nNum: number;
   nText: number;
   nInt: number;
+  /** Numeric runs (version 3); undefined in a batch with a metric and tags column per reading. */
+  nRuns: number | undefined;
+  /** Where the string dictionary's offsets start. */
+  stringsAt: number;
   stringBlobBytes: number;
   view: DataView;
 }
@@ -208,6 +261,8 @@ function readHeader(bytes: Uint8Array): Header {
   const version = view.getUint16(4, true);
   if (version < OLDEST_READ || version > VERSION) throw new RangeError(`columnar batch version ${version} is not supported (this version reads ${OLDEST_READ} to ${VERSION})`);
   const nStrings = view.getUint32(24, true);
+  const stringsAt = version >= 3 ? HEADER_BYTES_V3 : HEADER_BYTES;
+  if (bytes.byteLength < stringsAt + 4 * (nStrings + 1)) throw new RangeError(`columnar batch truncated: ${bytes.byteLength} bytes cannot hold ${nStrings} strings`);
   return {
     partition: view.getUint32(8, true),
     receivedAtMs: view.getFloat64(16, true),
@@ -216,18 +271,22 @@ function readHeader(bytes: Uint8Array): Header {
     nNum: view.getUint32(32, true),
     nText: view.getUint32(36, true),
     nInt: version >= 2 ? view.getUint32(12, true) : 0,
-    stringBlobBytes: view.getUint32(HEADER_BYTES + 4 * nStrings, true),
+    nRuns: version >= 3 ? view.getUint32(40, true) : undefined,
+    stringsAt,
+    stringBlobBytes: view.getUint32(stringsAt + 4 * nStrings, true),
     view,
   };
 }
 
 function columnOffsets(h: Header): Record<string, number> {
-  let at = align8(HEADER_BYTES + 4 * (h.nStrings + 1) + h.stringBlobBytes);
+  let at = align8(h.stringsAt + 4 * (h.nStrings + 1) + h.stringBlobBytes);
   const offsets: Record<string, number> = {};
+  const numeric: [string, number][] =
+    h.nRuns === undefined ? [['metric', 4 * h.nNum], ['tags', 4 * h.nNum]] : [['runEnd', 4 * h.nRuns], ['runMetric', 4 * h.nRuns], ['runTags', 4 * h.nRuns]];
   const sizes: [string, number][] = [
     ['msgSeq', 8 * h.nMsgs], ['time', 8 * h.nNum], ['value', 8 * h.nNum], ['textTime', 8 * h.nText],
     ['msgDevice', 4 * h.nMsgs], ['msgDeviceTags', 4 * h.nMsgs], ['numEnd', 4 * h.nMsgs], ['textEnd', 4 * h.nMsgs],
-    ['metric', 4 * h.nNum], ['tags', 4 * h.nNum], ['textMetric', 4 * h.nText], ['textTags', 4 * h.nText],
+    ...numeric, ['textMetric', 4 * h.nText], ['textTags', 4 * h.nText],
     ['textValue', 4 * h.nText], ['msgFlags', h.nMsgs], ['textKind', h.nText],
     ['intValue', 8 * h.nInt], ['intAt', 4 * h.nInt],
   ];
@@ -239,8 +298,12 @@ function columnOffsets(h: Header): Record<string, number> {
   return offsets;
 }
 
-/** Reads an encoded batch; columns are views over `bytes` (copied once if it is misaligned). */
-export function decodeColumnarBatch(input: Uint8Array): ColumnarBatch {
+/**
+ * Reads an encoded batch; columns are views over `bytes` (copied once if it is misaligned),
+ * except a version 3 batch's metric and tags, expanded from its runs into `expanded(length)`
+ * (a Uint32Array of at least that length; default a new one), which a caller may reuse.
+ */
+export function decodeColumnarBatch(input: Uint8Array, expanded: (n: number) => Uint32Array = (n) => new Uint32Array(n)): ColumnarBatch {
   const bytes = input.byteOffset % 8 === 0 ? input : input.slice();
   const h = readHeader(bytes);
   const o = columnOffsets(h);
@@ -252,11 +315,11 @@ export function decodeColumnarBatch(input: Uint8Array): ColumnarBatch {
   const u8 = (name: string, n: number): Uint8Array => new Uint8Array(buf, base + o[name]!, n);
   const i64 = (name: string, n: number): BigInt64Array => new BigInt64Array(buf, base + o[name]!, n);
   const decoder = new TextDecoder();
-  const blobAt = HEADER_BYTES + 4 * (h.nStrings + 1);
+  const blobAt = h.stringsAt + 4 * (h.nStrings + 1);
   const strings = new Array<string>(h.nStrings);
   for (let i = 0; i < h.nStrings; i++) {
-    const from = h.view.getUint32(HEADER_BYTES + 4 * i, true);
-    const to = h.view.getUint32(HEADER_BYTES + 4 * (i + 1), true);
+    const from = h.view.getUint32(h.stringsAt + 4 * i, true);
+    const to = h.view.getUint32(h.stringsAt + 4 * (i + 1), true);
     strings[i] = decoder.decode(bytes.subarray(blobAt + from, blobAt + to));
   }
   return {
@@ -269,8 +332,9 @@ export function decodeColumnarBatch(input: Uint8Array): ColumnarBatch {
     msgFlags: u8('msgFlags', h.nMsgs),
     numEnd: u32('numEnd', h.nMsgs),
     textEnd: u32('textEnd', h.nMsgs),
-    metric: u32('metric', h.nNum),
-    tags: u32('tags', h.nNum),
+    ...(h.nRuns === undefined
+      ? { metric: u32('metric', h.nNum), tags: u32('tags', h.nNum) }
+      : expandRuns(u32('runEnd', h.nRuns), u32('runMetric', h.nRuns), u32('runTags', h.nRuns), h.nNum, expanded(2 * h.nNum))),
     time: f64('time', h.nNum),
     value: f64('value', h.nNum),
     textMetric: u32('textMetric', h.nText),
@@ -281,4 +345,32 @@ export function decodeColumnarBatch(input: Uint8Array): ColumnarBatch {
     intAt: u32('intAt', h.nInt),
     intValue: i64('intValue', h.nInt),
   };
+}
+
+/** Runs shorter than this are written by a loop: TypedArray#fill's fixed cost dominates a run of a few readings. */
+const SHORT_RUN = 16;
+
+/** A version 3 batch's runs as the per-reading metric and tags columns (the two halves of `into`). */
+function expandRuns(runEnd: Uint32Array, runMetric: Uint32Array, runTags: Uint32Array, nNum: number, into: Uint32Array): { metric: Uint32Array; tags: Uint32Array } {
+  const metric = into.subarray(0, nNum);
+  const tags = into.subarray(nNum, 2 * nNum);
+  let from = 0;
+  for (let j = 0; j < runEnd.length; j++) {
+    const to = runEnd[j]!;
+    if (to <= from || to > nNum) throw new RangeError(`columnar batch corrupt: run ${j} ends at ${to}, after ${from}, of ${nNum} readings`);
+    const m = runMetric[j]!;
+    const t = runTags[j]!;
+    if (to - from < SHORT_RUN) {
+      for (let i = from; i < to; i++) {
+        metric[i] = m;
+        tags[i] = t;
+      }
+    } else {
+      metric.fill(m, from, to);
+      tags.fill(t, from, to);
+    }
+    from = to;
+  }
+  if (from !== nNum) throw new RangeError(`columnar batch corrupt: its runs cover ${from} of ${nNum} readings`);
+  return { metric, tags };
 }

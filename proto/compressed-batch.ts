@@ -60,16 +60,23 @@ export function decodeLogRecord(record: Uint8Array): ColumnarBatch {
  */
 export class LogRecordDecoder {
   private scratch = new Uint8Array(64 * 1024);
+  /** A version 3 batch's metric and tags, expanded from its runs. */
+  private columns = new Uint32Array(4 * 1024);
+  private readonly expanded = (length: number): Uint32Array => {
+    if (length > KEEP_MAX_BYTES / 4) return new Uint32Array(length);
+    if (length > this.columns.length) this.columns = new Uint32Array(Math.max(length, this.columns.length * 2));
+    return this.columns;
+  };
 
   /** Decodes a log record (a snappy-compressed columnar batch) over the reused buffer. */
   decode(record: Uint8Array): ColumnarBatch {
     const header = recordHeader(record);
     const length = header.length;
-    if (length > KEEP_MAX_BYTES) return decodeColumnarBatch(uncompressBatch(record));
+    if (length > KEEP_MAX_BYTES) return decodeColumnarBatch(uncompressBatch(record), this.expanded);
     if (length > this.scratch.length) this.scratch = new Uint8Array(Math.min(KEEP_MAX_BYTES, Math.max(length, this.scratch.length * 2)));
     const out = this.scratch.subarray(0, length);
     uncompressRecord(record, header.at, out);
-    return decodeColumnarBatch(out);
+    return decodeColumnarBatch(out, this.expanded);
   }
 }
 
