@@ -164,7 +164,7 @@ export class ColumnarBatchBuilder {
    * `start + deltas[k]` (a Series): the same columns as addNumeric for each, with each
    * column grown once and metric and tags filled in one call each.
    */
-  addNumericRun(metric: number, tags: number, start: number, deltas: readonly number[], values: readonly number[]): void {
+  addNumericRun(metric: number, tags: number, start: number, deltas: ArrayLike<number>, values: ArrayLike<number>): void {
     const n = values.length;
     const at = this.metric.reserve(n);
     this.tags.reserve(n);

@@ -1,4 +1,4 @@
-import { encodeTagSet, ReadingBatch, readingIntValues, tagProblem, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder } from '../../proto/index.js';
+import { encodeTagSet, ReadingBatch, readingIntValues, readSeriesOnlyBatch, tagProblem, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder } from '../../proto/index.js';
 import type { PayloadLimits } from './config.js';
 import type { MappingRules } from '../mappings/index.js';
 import { parseJsonPayload } from './json-payload.js';
@@ -61,7 +61,7 @@ class DistinctNames {
 
 const METRIC_NAME = /^[A-Za-z0-9_.:/-]+$/;
 const NO_METRICS: string[] = [];
-const NO_NUMBERS: number[] = [];
+const NO_NUMBERS: ArrayLike<number> = [];
 
 /** Decodes, validates and writes one payload into `builder` as one message; a payload with any bad reading is refused whole. */
 export function decodePayload(
@@ -74,8 +74,9 @@ export function decodePayload(
   if (kind === 'protobuf') {
     try {
       // Decoded 64-bit values are numbers (Long is disabled) whatever the typings say
-      // (pbts may emit number|Long); absent ones are handled by toNumber64.
-      batch = ReadingBatch.decode(bytes) as BatchFields;
+      // (pbts may emit number|Long); absent ones are handled by toNumber64. A Series-only
+      // payload is read without per-Series arrays; any other the generated decoder reads.
+      batch = readSeriesOnlyBatch(bytes) ?? (ReadingBatch.decode(bytes) as BatchFields);
     } catch (err) {
       // Every throw is this payload's problem: RangeError on truncation, TypeError on invalid UTF-8, Error on bad wire types.
       return refused(REASON_CODE.decode_error, `protobuf: ${err instanceof Error ? err.message : String(err)}`);

@@ -34,8 +34,9 @@ export interface ReadingFields {
 export interface SeriesFields {
   metric?: string | null;
   startUnixMs?: Int64 | null;
-  timeDeltaMs?: number[] | null; // decoded values only (an absent repeated field is [])
-  values?: number[] | null;
+  /** Decoded values only (an absent repeated field is empty); a Float64Array from proto's Series-only reader. */
+  timeDeltaMs?: ArrayLike<number> | null;
+  values?: ArrayLike<number> | null;
 }
 
 export interface BatchFields {
