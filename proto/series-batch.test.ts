@@ -37,7 +37,7 @@ function generated(bytes: Uint8Array): unknown {
   const num = (v: unknown): number => (typeof v === 'number' ? v : (v as { toNumber(): number }).toNumber());
   return {
     seq: num(decoded.seq),
-    series: decoded.series.map((s) => ({ metric: s.metric, startUnixMs: num(s.startUnixMs), timeDeltaMs: [...s.timeDeltaMs].map(num), values: [...s.values] })),
+    series: decoded.series.map((s) => ({ metric: s.metric, startUnixMs: num(s.startUnixMs), timeDeltaMs: [...(s.timeDeltaMs ?? [])].map(num), values: [...(s.values ?? [])] })),
   };
 }
 
