@@ -254,7 +254,7 @@ function seriesBatch(devices: number, perSeries: number): ColumnarBatchBuilder {
   for (let d = 0; d < devices; d++) {
     b.beginMessage(b.intern(`dev-${d}`), d % 2 === 0 ? 0 : b.intern('site=oslo'), d + 1);
     for (const [k, metric] of ['temp', 'hum', 'volt'].entries()) {
-      const deltas = Array.from({ length: perSeries }, (_, i) => i * 100);
+      const deltas = Array.from({ length: perSeries }, (_, i) => i * (100 + k) - (d % 3));
       const values = Array.from({ length: perSeries }, (_, i) => d + k * 0.25 + i);
       b.addNumericRun(b.intern(metric), k === 2 ? b.intern('phase=a') : 0, 1_700_000_000_000 + d, deltas, values);
     }
@@ -266,6 +266,9 @@ function seriesBatch(devices: number, perSeries: number): ColumnarBatchBuilder {
 }
 
 const versionOf = (bytes: Uint8Array): number => new DataView(bytes.buffer, bytes.byteOffset).getUint16(4, true);
+const flagsOf = (bytes: Uint8Array): number => new DataView(bytes.buffer, bytes.byteOffset).getUint32(44, true);
+/** docs/batch-format.md: version 3's flag for time as run time + int32 offsets. */
+const TIME_AS_DELTAS = 1;
 
 describe('columnar batch: numeric runs (version 3)', () => {
   it('writes readings that share a metric and tags as runs, smaller, and reads back every column the builder holds', () => {
@@ -273,11 +276,31 @@ describe('columnar batch: numeric runs (version 3)', () => {
       const b = seriesBatch(devices, perSeries);
       const bytes = b.encode();
       expect(versionOf(bytes)).toBe(3);
+      expect(flagsOf(bytes)).toBe(TIME_AS_DELTAS);
       expect(columns(decodeColumnarBatch(bytes))).toEqual(columns(b.build()));
     }
-    // Time and value are 16 bytes a reading; version 2's metric and tags made it 24 and more.
+    // Value and time delta are 12 bytes a reading; version 2's time, metric and tags made it 24 and more.
     const large = seriesBatch(40, 100);
-    expect(large.encode().length / large.numericCount).toBeLessThan(17);
+    expect(large.encode().length / large.numericCount).toBeLessThan(13);
+  });
+
+  it('keeps time per reading where an offset from the run would not be exact, and still writes runs', () => {
+    for (const odd of [0.5, 2 ** 31, -(2 ** 31) - 1, 2 ** 53 + 2]) {
+      const b = new ColumnarBatchBuilder(2, 0);
+      b.beginMessage(b.intern('dev'), 0, 1);
+      const m = b.intern('temp');
+      for (let k = 0; k < 10; k++) b.addNumeric(m, 0, k === 7 ? 1_700_000_000_000 + odd : 1_700_000_000_000 + k, k);
+      const bytes = b.encode();
+      expect(versionOf(bytes), `time + ${odd}`).toBe(3);
+      expect(flagsOf(bytes), `time + ${odd}`).toBe(0);
+      expect(columns(decodeColumnarBatch(bytes)), `time + ${odd}`).toEqual(columns(b.build()));
+    }
+  });
+
+  it('refuses a version 3 flag it does not know', () => {
+    const bytes = seriesBatch(2, 5).encode();
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(44, TIME_AS_DELTAS | 2, true);
+    expect(() => decodeColumnarBatch(bytes)).toThrow(/flags 3 are not supported/);
   });
 
   it('keeps a batch whose readings change metric at every reading in version 2 or 1', () => {
@@ -295,11 +318,13 @@ describe('columnar batch: numeric runs (version 3)', () => {
     expect([...decodeColumnarBatch(bytes).msgFlags]).toEqual([0, 0, MSG_FLAG_DROPPED, 0, 0, MSG_FLAG_STATUS, 0]);
   });
 
-  it('expands runs into the buffer the caller gives, and refuses runs that do not cover the readings', () => {
+  it('expands runs into the arrays the caller gives, and refuses runs that do not cover the readings', () => {
     const bytes = seriesBatch(3, 20).encode();
-    const into = new Uint32Array(1000).fill(0xdead);
-    const decoded = decodeColumnarBatch(bytes, (n) => (n <= into.length ? into : new Uint32Array(n)));
-    expect(decoded.metric.buffer).toBe(into.buffer);
+    const u32 = new Uint32Array(1000).fill(0xdead);
+    const f64 = new Float64Array(500).fill(-1);
+    const decoded = decodeColumnarBatch(bytes, { u32: (n) => (n <= u32.length ? u32 : new Uint32Array(n)), f64: (n) => (n <= f64.length ? f64 : new Float64Array(n)) });
+    expect(decoded.metric.buffer).toBe(u32.buffer);
+    expect(decoded.time.buffer).toBe(f64.buffer);
     expect(columns(decoded)).toEqual(columns(decodeColumnarBatch(bytes)));
     const view = new DataView(bytes.buffer, bytes.byteOffset);
     const nRuns = view.getUint32(40, true);

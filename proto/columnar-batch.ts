@@ -61,8 +61,12 @@ const MAGIC = 0x42434c53; // "SLCB" little-endian
  * 3: numeric readings' metric and tags as runs (runEnd, runMetric, runTags) instead of a
  * u32 each per reading, written when that is smaller: a Series puts the same pair on its
  * every reading, 8 of the 24 bytes a reading that snappy scanned on both sides of the log.
- * The header grows to 48 bytes (nRuns at 40). Readers expand the runs back into the
- * per-reading columns, so ColumnarBatch is the same whatever version was read.
+ * The header grows to 48 bytes (nRuns at 40, flags at 44). With flag TIME_AS_DELTAS the
+ * time column goes too: each run has its first reading's time (runTime, f64) and each
+ * reading an i32 offset from it (timeDelta), written when every time is exactly that;
+ * epoch milliseconds change only in their low bytes, and 8 bytes a reading were the
+ * largest column left. Readers expand runs back into the per-reading columns, so
+ * ColumnarBatch is the same whatever version was read.
  * 2: int readings exactly (the intValue and intAt columns after textKind, their count in
  * the header's formerly reserved u32 at offset 12). Version 1 is still read: it is version
  * 2 without int columns, so a batch without int readings is written as version 1, byte for
@@ -73,35 +77,52 @@ const VERSION = 3;
 const OLDEST_READ = 1;
 const HEADER_BYTES = 40;
 const HEADER_BYTES_V3 = 48;
+/** Version 3 flag (header u32 at 44): time as runTime + timeDelta instead of a per-reading f64. */
+const TIME_AS_DELTAS = 1;
 
 /** Run columns of the batch being encoded, reused across calls (encoding is synchronous). */
 let runEndScratch = new Uint32Array(256);
 let runMetricScratch = new Uint32Array(256);
 let runTagsScratch = new Uint32Array(256);
+let runTimeScratch = new Float64Array(256);
+let timeDeltaScratch = new Int32Array(256);
+/** Whether every time of the last findRuns() is its run's time plus an exact int32 (timeDeltaScratch). */
+let deltasFit = false;
 
 /** Splits the numeric readings into runs of one (metric, tags) pair, into the scratch columns; returns how many. */
-function findRuns(metric: Uint32Array, tags: Uint32Array): number {
+function findRuns(metric: Uint32Array, tags: Uint32Array, time: Float64Array): number {
   const n = metric.length;
   if (runEndScratch.length < n) {
     const size = Math.max(n, runEndScratch.length * 2);
     runEndScratch = new Uint32Array(size);
     runMetricScratch = new Uint32Array(size);
     runTagsScratch = new Uint32Array(size);
+    runTimeScratch = new Float64Array(size);
+    timeDeltaScratch = new Int32Array(size);
   }
   let runs = 0;
   let m = -1;
   let t = -1;
+  let base = 0;
+  let fit = true;
   for (let i = 0; i < n; i++) {
     const mi = metric[i]!;
     const ti = tags[i]!;
+    const time_ = time[i]!;
     if (mi !== m || ti !== t) {
       if (runs > 0) runEndScratch[runs - 1] = i;
       runMetricScratch[runs] = m = mi;
       runTagsScratch[runs] = t = ti;
+      runTimeScratch[runs] = base = time_;
       runs++;
     }
+    const delta = time_ - base;
+    timeDeltaScratch[i] = delta;
+    // Exact both ways: an int32, and adding it back gives the same time.
+    if ((delta | 0) !== delta || base + delta !== time_) fit = false;
   }
   if (runs > 0) runEndScratch[runs - 1] = n;
+  deltasFit = fit;
   return runs;
 }
 
@@ -126,10 +147,12 @@ export function encodeColumnarBatch(b: ColumnarBatch, alloc: (bytes: number) => 
   const nNum = b.metric.length;
   const nText = b.textMetric.length;
   const nInt = b.intAt.length;
-  const nRuns = findRuns(b.metric, b.tags);
-  // Runs when their three columns are smaller than the two per-reading ones; otherwise the
-  // version before, which processors of that version still read.
-  const runs = 3 * nRuns < 2 * nNum;
+  const nRuns = findRuns(b.metric, b.tags, b.time);
+  // Runs when their columns are smaller than the per-reading ones (per reading 16 bytes of
+  // time, metric and tags against 4 of timeDelta, per run 20; without deltas 8 against 12);
+  // otherwise the version before, which processors of that version still read.
+  const deltas = deltasFit && 5 * nRuns < 3 * nNum;
+  const runs = deltas || 3 * nRuns < 2 * nNum;
   const stringsAt = runs ? HEADER_BYTES_V3 : HEADER_BYTES;
   const blobAt = stringsAt + 4 * (nStrings + 1);
   const columnsAt = align8(blobAt + stringBytes);
@@ -137,8 +160,8 @@ export function encodeColumnarBatch(b: ColumnarBatch, alloc: (bytes: number) => 
   // Version 2's int columns come after every column of version 1: an int-free batch has the same layout.
   const bytes =
     columnsAt +
-    8 * (nMsgs + nNum + nNum + nText) +
-    align8(4 * nMsgs) * 4 + (runs ? align8(4 * nRuns) * 3 : align8(4 * nNum) * 2) + align8(4 * nText) * 3 +
+    8 * (nMsgs + (deltas ? 0 : nNum) + nNum + nText + (deltas ? nRuns : 0)) +
+    align8(4 * nMsgs) * 4 + (runs ? align8(4 * nRuns) * 3 + (deltas ? align8(4 * nNum) : 0) : align8(4 * nNum) * 2) + align8(4 * nText) * 3 +
     align8(nMsgs) + align8(nText) +
     8 * nInt + align8(4 * nInt);
 
@@ -160,7 +183,10 @@ export function encodeColumnarBatch(b: ColumnarBatch, alloc: (bytes: number) => 
   put32(28, nMsgs);
   put32(32, nNum);
   put32(36, nText);
-  if (runs) put32(40, nRuns);
+  if (runs) {
+    put32(40, nRuns);
+    put32(44, deltas ? TIME_AS_DELTAS : 0);
+  }
   let pos = 0;
   for (let i = 0; i < nStrings; i++) {
     put32(stringsAt + 4 * i, pos);
@@ -170,9 +196,10 @@ export function encodeColumnarBatch(b: ColumnarBatch, alloc: (bytes: number) => 
   let at = columnsAt;
   if (f64 && u32) {
     at = put64(f64, at, b.msgSeq);
-    at = put64(f64, at, b.time);
+    if (!deltas) at = put64(f64, at, b.time);
     at = put64(f64, at, b.value);
     at = put64(f64, at, b.textTime);
+    if (deltas) at = put64(f64, at, runTimeScratch.subarray(0, nRuns));
     at = put32s(u32, at, b.msgDevice);
     at = put32s(u32, at, b.msgDeviceTags);
     at = put32s(u32, at, b.numEnd);
@@ -181,6 +208,7 @@ export function encodeColumnarBatch(b: ColumnarBatch, alloc: (bytes: number) => 
       at = put32s(u32, at, runEndScratch.subarray(0, nRuns));
       at = put32s(u32, at, runMetricScratch.subarray(0, nRuns));
       at = put32s(u32, at, runTagsScratch.subarray(0, nRuns));
+      if (deltas) at = put32s(u32, at, new Uint32Array(timeDeltaScratch.buffer, 0, nNum));
     } else {
       at = put32s(u32, at, b.metric);
       at = put32s(u32, at, b.tags);
@@ -193,8 +221,10 @@ export function encodeColumnarBatch(b: ColumnarBatch, alloc: (bytes: number) => 
     at = putBytes(out, at, b.intValue);
     at = put32s(u32, at, b.intAt);
   } else {
-    const numeric = runs ? [runEndScratch.subarray(0, nRuns), runMetricScratch.subarray(0, nRuns), runTagsScratch.subarray(0, nRuns)] : [b.metric, b.tags];
-    for (const c of [b.msgSeq, b.time, b.value, b.textTime, b.msgDevice, b.msgDeviceTags, b.numEnd, b.textEnd, ...numeric, b.textMetric, b.textTags, b.textValue, b.msgFlags, b.textKind, b.intValue, b.intAt]) {
+    const numeric: ArrayBufferView[] = runs ? [runEndScratch.subarray(0, nRuns), runMetricScratch.subarray(0, nRuns), runTagsScratch.subarray(0, nRuns)] : [b.metric, b.tags];
+    if (deltas) numeric.push(timeDeltaScratch.subarray(0, nNum));
+    const times = deltas ? [b.value, b.textTime, runTimeScratch.subarray(0, nRuns)] : [b.time, b.value, b.textTime];
+    for (const c of [b.msgSeq, ...times, b.msgDevice, b.msgDeviceTags, b.numEnd, b.textEnd, ...numeric, b.textMetric, b.textTags, b.textValue, b.msgFlags, b.textKind, b.intValue, b.intAt]) {
       at = putBytes(out, at, c);
     }
   }
@@ -248,6 +278,8 @@ interface Header {
   nInt: number;
   /** Numeric runs (version 3); undefined in a batch with a metric and tags column per reading. */
   nRuns: number | undefined;
+  /** Version 3: time as runTime + timeDelta (TIME_AS_DELTAS). */
+  timeDeltas: boolean;
   /** Where the string dictionary's offsets start. */
   stringsAt: number;
   stringBlobBytes: number;
@@ -272,19 +304,29 @@ function readHeader(bytes: Uint8Array): Header {
     nText: view.getUint32(36, true),
     nInt: version >= 2 ? view.getUint32(12, true) : 0,
     nRuns: version >= 3 ? view.getUint32(40, true) : undefined,
+    timeDeltas: version >= 3 && readFlags(view) === TIME_AS_DELTAS,
     stringsAt,
     stringBlobBytes: view.getUint32(stringsAt + 4 * nStrings, true),
     view,
   };
 }
 
+/** A version 3 header's flags; a bit this version does not know is refused, not ignored. */
+function readFlags(view: DataView): number {
+  const flags = view.getUint32(44, true);
+  if ((flags & ~TIME_AS_DELTAS) !== 0) throw new RangeError(`columnar batch flags ${flags} are not supported (this version knows ${TIME_AS_DELTAS})`);
+  return flags;
+}
+
 function columnOffsets(h: Header): Record<string, number> {
   let at = align8(h.stringsAt + 4 * (h.nStrings + 1) + h.stringBlobBytes);
   const offsets: Record<string, number> = {};
   const numeric: [string, number][] =
-    h.nRuns === undefined ? [['metric', 4 * h.nNum], ['tags', 4 * h.nNum]] : [['runEnd', 4 * h.nRuns], ['runMetric', 4 * h.nRuns], ['runTags', 4 * h.nRuns]];
+    h.nRuns === undefined
+      ? [['metric', 4 * h.nNum], ['tags', 4 * h.nNum]]
+      : [['runEnd', 4 * h.nRuns], ['runMetric', 4 * h.nRuns], ['runTags', 4 * h.nRuns], ['timeDelta', h.timeDeltas ? 4 * h.nNum : 0]];
   const sizes: [string, number][] = [
-    ['msgSeq', 8 * h.nMsgs], ['time', 8 * h.nNum], ['value', 8 * h.nNum], ['textTime', 8 * h.nText],
+    ['msgSeq', 8 * h.nMsgs], ['time', h.timeDeltas ? 0 : 8 * h.nNum], ['value', 8 * h.nNum], ['textTime', 8 * h.nText], ['runTime', h.timeDeltas ? 8 * h.nRuns! : 0],
     ['msgDevice', 4 * h.nMsgs], ['msgDeviceTags', 4 * h.nMsgs], ['numEnd', 4 * h.nMsgs], ['textEnd', 4 * h.nMsgs],
     ...numeric, ['textMetric', 4 * h.nText], ['textTags', 4 * h.nText],
     ['textValue', 4 * h.nText], ['msgFlags', h.nMsgs], ['textKind', h.nText],
@@ -298,12 +340,20 @@ function columnOffsets(h: Header): Record<string, number> {
   return offsets;
 }
 
+/** Arrays a version 3 batch's runs are expanded into: at least `length` entries each, which a caller may reuse from batch to batch. */
+export interface ExpansionScratch {
+  u32(length: number): Uint32Array;
+  f64(length: number): Float64Array;
+}
+
+const FRESH: ExpansionScratch = { u32: (n) => new Uint32Array(n), f64: (n) => new Float64Array(n) };
+
 /**
  * Reads an encoded batch; columns are views over `bytes` (copied once if it is misaligned),
- * except a version 3 batch's metric and tags, expanded from its runs into `expanded(length)`
- * (a Uint32Array of at least that length; default a new one), which a caller may reuse.
+ * except a version 3 batch's metric, tags and time, expanded from its runs into `scratch`
+ * (default: new arrays).
  */
-export function decodeColumnarBatch(input: Uint8Array, expanded: (n: number) => Uint32Array = (n) => new Uint32Array(n)): ColumnarBatch {
+export function decodeColumnarBatch(input: Uint8Array, scratch: ExpansionScratch = FRESH): ColumnarBatch {
   const bytes = input.byteOffset % 8 === 0 ? input : input.slice();
   const h = readHeader(bytes);
   const o = columnOffsets(h);
@@ -317,6 +367,15 @@ export function decodeColumnarBatch(input: Uint8Array, expanded: (n: number) => 
   const decoder = new TextDecoder();
   const blobAt = h.stringsAt + 4 * (h.nStrings + 1);
   const strings = new Array<string>(h.nStrings);
+  let numeric: { metric: Uint32Array; tags: Uint32Array } | undefined;
+  let time: Float64Array;
+  if (h.nRuns === undefined) {
+    time = f64('time', h.nNum);
+  } else {
+    const runEnd = u32('runEnd', h.nRuns);
+    numeric = expandRuns(runEnd, u32('runMetric', h.nRuns), u32('runTags', h.nRuns), h.nNum, scratch.u32(2 * h.nNum));
+    time = h.timeDeltas ? expandTime(runEnd, f64('runTime', h.nRuns), new Int32Array(buf, base + o.timeDelta!, h.nNum), h.nNum, scratch.f64(h.nNum)) : f64('time', h.nNum);
+  }
   for (let i = 0; i < h.nStrings; i++) {
     const from = h.view.getUint32(h.stringsAt + 4 * i, true);
     const to = h.view.getUint32(h.stringsAt + 4 * (i + 1), true);
@@ -332,10 +391,9 @@ export function decodeColumnarBatch(input: Uint8Array, expanded: (n: number) => 
     msgFlags: u8('msgFlags', h.nMsgs),
     numEnd: u32('numEnd', h.nMsgs),
     textEnd: u32('textEnd', h.nMsgs),
-    ...(h.nRuns === undefined
-      ? { metric: u32('metric', h.nNum), tags: u32('tags', h.nNum) }
-      : expandRuns(u32('runEnd', h.nRuns), u32('runMetric', h.nRuns), u32('runTags', h.nRuns), h.nNum, expanded(2 * h.nNum))),
-    time: f64('time', h.nNum),
+    metric: numeric === undefined ? u32('metric', h.nNum) : numeric.metric,
+    tags: numeric === undefined ? u32('tags', h.nNum) : numeric.tags,
+    time,
     value: f64('value', h.nNum),
     textMetric: u32('textMetric', h.nText),
     textTags: u32('textTags', h.nText),
@@ -373,4 +431,17 @@ function expandRuns(runEnd: Uint32Array, runMetric: Uint32Array, runTags: Uint32
   }
   if (from !== nNum) throw new RangeError(`columnar batch corrupt: its runs cover ${from} of ${nNum} readings`);
   return { metric, tags };
+}
+
+/** A TIME_AS_DELTAS batch's time column: each run's time plus each reading's offset (runs already checked by expandRuns). */
+function expandTime(runEnd: Uint32Array, runTime: Float64Array, timeDelta: Int32Array, nNum: number, into: Float64Array): Float64Array {
+  const time = into.subarray(0, nNum);
+  let from = 0;
+  for (let j = 0; j < runEnd.length; j++) {
+    const to = runEnd[j]!;
+    const base = runTime[j]!;
+    for (let i = from; i < to; i++) time[i] = base + timeDelta[i]!;
+    from = to;
+  }
+  return time;
 }

@@ -1,6 +1,6 @@
 import snappy from 'snappyjs';
 import { SnappyCompressor } from 'snappyjs/snappy_compressor.js';
-import { decodeColumnarBatch, encodeColumnarBatch, type ColumnarBatch } from './columnar-batch.js';
+import { decodeColumnarBatch, encodeColumnarBatch, type ColumnarBatch, type ExpansionScratch } from './columnar-batch.js';
 import { readUncompressedLength, uncompressInto } from './snappy-uncompress.js';
 
 // Log records use snappyjs (pure JS), checkpoints native snappy (proto/snappy-block.ts).
@@ -60,12 +60,20 @@ export function decodeLogRecord(record: Uint8Array): ColumnarBatch {
  */
 export class LogRecordDecoder {
   private scratch = new Uint8Array(64 * 1024);
-  /** A version 3 batch's metric and tags, expanded from its runs. */
+  /** A version 3 batch's metric and tags, and time, expanded from its runs. */
   private columns = new Uint32Array(4 * 1024);
-  private readonly expanded = (length: number): Uint32Array => {
-    if (length > KEEP_MAX_BYTES / 4) return new Uint32Array(length);
-    if (length > this.columns.length) this.columns = new Uint32Array(Math.max(length, this.columns.length * 2));
-    return this.columns;
+  private times = new Float64Array(2 * 1024);
+  private readonly expanded: ExpansionScratch = {
+    u32: (length) => {
+      if (length > KEEP_MAX_BYTES / 4) return new Uint32Array(length);
+      if (length > this.columns.length) this.columns = new Uint32Array(Math.max(length, this.columns.length * 2));
+      return this.columns;
+    },
+    f64: (length) => {
+      if (length > KEEP_MAX_BYTES / 8) return new Float64Array(length);
+      if (length > this.times.length) this.times = new Float64Array(Math.max(length, this.times.length * 2));
+      return this.times;
+    },
   };
 
   /** Decodes a log record (a snappy-compressed columnar batch) over the reused buffer. */

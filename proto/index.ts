@@ -11,6 +11,7 @@ export {
   TEXT_KIND_BOOL,
   TEXT_KIND_STRING,
   type ColumnarBatch,
+  type ExpansionScratch,
 } from './columnar-batch.js';
 export { ColumnarBatchBuilder } from './columnar-batch-builder.js';
 export { BatchCompressor, compressBatch, uncompressBatch, decodeLogRecord, LogRecordDecoder } from './compressed-batch.js';
