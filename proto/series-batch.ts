@@ -137,7 +137,31 @@ function readDeltas(r: protobuf.Reader, length: number): Float64Array | undefine
   const at = used;
   const outerLen = r.len;
   r.len = end;
-  for (let k = 0; k < n; k++) deltas[at + k] = r.sint64() as unknown as number;
+  const d = deltas;
+  let p = r.pos;
+  // Varints of up to three bytes (|delta| < 2^20) decoded here, zigzag in int32 arithmetic;
+  // longer ones by the Reader, which also refuses what is not a varint.
+  for (let k = 0; k < n; k++) {
+    const b0 = buf[p]!;
+    let raw: number;
+    if (b0 < 128) {
+      raw = b0;
+      p += 1;
+    } else if (buf[p + 1]! < 128) {
+      raw = (b0 & 127) | (buf[p + 1]! << 7);
+      p += 2;
+    } else if (buf[p + 2]! < 128) {
+      raw = (b0 & 127) | ((buf[p + 1]! & 127) << 7) | (buf[p + 2]! << 14);
+      p += 3;
+    } else {
+      r.pos = p;
+      d[at + k] = r.sint64() as unknown as number;
+      p = r.pos;
+      continue;
+    }
+    d[at + k] = (raw >>> 1) ^ -(raw & 1);
+  }
+  r.pos = p;
   r.len = outerLen;
   if (r.pos !== end) return undefined;
   used = at + n;
