@@ -16,12 +16,19 @@ export async function nodeArgs(dataDir: string, influx: TestInfluxd, db: string)
   ];
 }
 
-/** Polls InfluxDB until it holds `expected` points (windows close once the idle watermark passes them). */
+/**
+ * Polls InfluxDB until it holds `expected` points (windows close once the idle watermark
+ * passes them) and two polls in a row agree: influxd 1.x applies a write to its cache field
+ * by field, so a query racing the write can see a point with some of its fields.
+ */
 export async function waitForPoints(influx: TestInfluxd, db: string, expected: number): Promise<InfluxRow[]> {
   let rows: InfluxRow[] = [];
+  let previous = '';
   for (let attempt = 0; attempt < 300; attempt++) {
     rows = await influx.query('SELECT * FROM level_5s', db).catch(() => []);
-    if (rows.length >= expected) return rows;
+    const seen = JSON.stringify(rows);
+    if (rows.length >= expected && seen === previous) return rows;
+    previous = seen;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return rows;
