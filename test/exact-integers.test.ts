@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { wireInt64 } from '../proto/testing/wire-int64.js';
 import { connectDevice, encodeBatch, publishReliably } from './harness/devices.js';
-import { startInfluxd, type TestInfluxd } from './harness/influxdb.js';
+import { settledSelect, startInfluxd, type TestInfluxd } from './harness/influxdb.js';
 import { nodeArgs, until, watchNode } from './harness/pipeline-node.js';
 import { spawnSluice } from './harness/sluice-process.js';
 import { tempDir } from './harness/temp-dir.js';
@@ -30,7 +30,11 @@ afterAll(async () => {
 });
 
 /** An InfluxQL query's rows as CSV text (`name,tags,time,<columns>`), every value as InfluxDB wrote it. */
-async function queryCsv(db: string, influxql: string): Promise<string[][]> {
+function queryCsv(db: string, influxql: string): Promise<string[][]> {
+  return settledSelect(() => queryCsvOnce(db, influxql));
+}
+
+async function queryCsvOnce(db: string, influxql: string): Promise<string[][]> {
   const res = await fetch(`${influx.url}/query`, {
     method: 'POST',
     body: new URLSearchParams({ q: influxql, db, epoch: 'ms' }),
