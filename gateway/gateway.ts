@@ -4,6 +4,7 @@ import type { Logger, StorageHealth } from '../core/index.js';
 import type { Log } from '../log/index.js';
 import { AclRules, DeviceRegistry, createAuthenticator } from './auth/index.js';
 import { installBrokerHooks } from './broker-hooks.js';
+import { readBufferListsInPlace } from './buffer-list-reads.js';
 import { ConnectPacer } from './connect-pacer.js';
 import type { GatewayConfig } from './config.js';
 import { ConnectionGate, socketBudget } from './connection-gate.js';
@@ -47,6 +48,7 @@ export interface GatewayDeps {
 
 /** Starts the gateway: aedes with Sluice's auth, ACL and ingest hooks, on the configured listeners. */
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+  readBufferListsInPlace();
   const logger = deps.logger.child({ component: 'gateway' });
   const metrics = createGatewayMetrics(deps.registry);
   const verifiedCache = { maxEntries: config.auth.cache.size, ttlMs: config.auth.cache.ttl };
