@@ -17,6 +17,7 @@ import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { SocketReadGate } from './ingest/socket-read-gate.js';
 import { startListeners, type ListenerPorts } from './listeners.js';
 import { createGatewayMetrics } from './metrics.js';
+import { writePubacksWhole } from './puback-writes.js';
 import { RefusalLog } from './refusal-log.js';
 import { AuthReloader } from './reload/index.js';
 
@@ -49,6 +50,7 @@ export interface GatewayDeps {
 /** Starts the gateway: aedes with Sluice's auth, ACL and ingest hooks, on the configured listeners. */
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   readBufferListsInPlace();
+  writePubacksWhole();
   const logger = deps.logger.child({ component: 'gateway' });
   const metrics = createGatewayMetrics(deps.registry);
   const verifiedCache = { maxEntries: config.auth.cache.size, ttlMs: config.auth.cache.ttl };
