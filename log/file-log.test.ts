@@ -146,28 +146,6 @@ describe('FileLog', () => {
     expect((await reopened.read(0, 5)).map((r) => r.offset)).toEqual([5, 6, 7, 8]);
   });
 
-  it('answers reads of its newest records from memory, older ones (past its budget) from the files', async () => {
-    const dir = await tempDir();
-    // Room for the newest 4 of 10 records of 100 bytes.
-    const log = await openLog({ dir, partitions: 1, recentBytes: 450 });
-    await appendN(log, 0, 10);
-    // Damage on disk shows which reads went to the files: records 3 and 8.
-    const seg = await lastSegment(dir);
-    await flipByte(seg, 3 * (HEADER + 100) + HEADER + 5);
-    await flipByte(seg, 8 * (HEADER + 100) + HEADER + 5);
-    const head = await log.read(0, 6);
-    expect(head.map((r) => r.offset)).toEqual([6, 7, 8, 9]);
-    head.forEach((r) => expect(Buffer.from(r.payload).equals(payload(0, r.offset))).toBe(true));
-    await expect(log.read(0, 5)).rejects.toMatchObject({ code: 'SLUICE_LOG_CORRUPT' });
-    await expect(log.read(0, 0)).rejects.toMatchObject({ code: 'SLUICE_LOG_CORRUPT' });
-    expect((await log.read(0, 4, 2)).map((r) => r.offset)).toEqual([4, 5]);
-    // With no budget every read goes to the files.
-    const cold = await openLog({ dir: await tempDir(), partitions: 1, recentBytes: 0 });
-    await appendN(cold, 0, 3);
-    await flipByte(await lastSegment(cold.dir), 2 * (HEADER + 100) + HEADER + 5);
-    await expect(cold.read(0, 2)).rejects.toMatchObject({ code: 'SLUICE_LOG_CORRUPT' });
-  });
-
   it('surfaces a CRC mismatch in a sealed segment at read time', async () => {
     const dir = await tempDir();
     const log = await openLog({ dir, partitions: 1, segmentBytes: 500 });

@@ -22,7 +22,6 @@ import { IndexSet } from './index-set.js';
 import type { Log, LogRecord } from './log.js';
 import { checkMeta } from './meta.js';
 import { readRecords } from './reader.js';
-import { RecentRecords } from './recent-records.js';
 import { recover } from './recovery.js';
 import { Reclaimer } from './reclaimer.js';
 import { checkPayload } from './record.js';
@@ -35,8 +34,6 @@ export interface FileLogOptions extends LogConfigInput {
   partitions: number;
   /** Where storage failures are reported (components `log`, `log-index`, `log-trim`); default: counted nowhere. */
   health?: StorageHealth;
-  /** Bytes of the newest durable records kept in memory to answer reads at the head (recent-records.ts); 0 reads every record from the files. */
-  recentBytes?: number;
 }
 
 /** Counters of a FileLog's work since it was opened. */
@@ -60,7 +57,6 @@ export class FileLog implements Log {
   private readonly trimming = new Set<Promise<void>>();
   private readonly writer: GroupCommit;
   private readonly reclaimer: Reclaimer;
-  private readonly recent: RecentRecords;
 
   private constructor(
     readonly dir: string,
@@ -76,16 +72,14 @@ export class FileLog implements Log {
     /** Counters for tests and metrics. */
     readonly stats: FileLogStats,
     private readonly health: StorageHealth,
-    recentBytes: number | undefined,
   ) {
-    this.recent = new RecentRecords(partitions, recentBytes);
-    this.writer = new GroupCommit(dir, commit, indexes, config.fsync, stats, health, this.recent);
+    this.writer = new GroupCommit(dir, commit, indexes, config.fsync, stats, health);
     this.reclaimer = new Reclaimer(commit, indexes.parts, trims.starts, () => this.writer.requestCheckpoint());
   }
 
   /** Opens the log at `options.dir`, creating it if needed, cutting a torn tail and repairing the indexes. */
   static async open(options: FileLogOptions): Promise<FileLog> {
-    const { dir, partitions, health = new StorageHealth(), recentBytes, ...rest } = options;
+    const { dir, partitions, health = new StorageHealth(), ...rest } = options;
     const config = parseLogConfig(rest);
     if (typeof dir !== 'string' || dir === '') throw new ConfigError(`log.dir: expected a folder path (got ${JSON.stringify(dir)})`);
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
@@ -108,7 +102,7 @@ export class FileLog implements Log {
     const indexes = new IndexSet(indexDir, recovered.indexes, stats, (err) => log.writer.indexFailed(err));
     const note = recovered.note ? [recovered.note] : [];
     const ends = recovered.indexes.map((idx) => idx.end);
-    const log = new FileLog(dir, partitions, config, note, commit, indexes, trims, ends, stats, health, recentBytes);
+    const log = new FileLog(dir, partitions, config, note, commit, indexes, trims, ends, stats, health);
     try {
       if (recovered.changed) {
         // What the scan found may never have been fsynced by the process that wrote it.
@@ -170,8 +164,6 @@ export class FileLog implements Log {
     const idx = this.indexes.parts[partition]!;
     const n = Math.min(Math.floor(maxRecords), idx.end - fromOffset);
     if (!(n > 0)) return [];
-    const recent = this.recent.read(partition, fromOffset, n);
-    if (recent !== undefined) return recent;
     return readRecords(this.commit, partition, fromOffset, await idx.positions(fromOffset, n));
   }
 

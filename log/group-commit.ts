@@ -17,7 +17,6 @@ import { StorageUnavailableError, storageErrno } from '../core/storage.js';
 import type { StorageHealth } from '../core/storage-health.js';
 import type { CommitEntry, CommitLog } from './commit-log.js';
 import type { IndexSet } from './index-set.js';
-import type { RecentRecords } from './recent-records.js';
 import type { FsyncPolicy } from './log.js';
 
 /** An append waiting to be written and made durable. */
@@ -57,7 +56,6 @@ export class GroupCommit {
     private readonly fsync: FsyncPolicy,
     private readonly stats: { rounds: number },
     private readonly health: StorageHealth,
-    private readonly recent: RecentRecords,
   ) {}
 
   /** Whether appends are waiting for the storage to take them again. */
@@ -172,10 +170,7 @@ export class GroupCommit {
     this.inFlight = [];
     this.commit.resolvedEnd = this.commit.end;
     // Readable first (index entries), then resolved in order.
-    for (const entry of batch) {
-      this.indexes.add(entry.partition, entry.position);
-      this.recent.add(entry.partition, entry.offset, entry.payload);
-    }
+    for (const entry of batch) this.indexes.add(entry.partition, entry.position);
     for (const entry of batch) entry.resolve(entry.offset);
     if (this.commit.rolled) {
       // A segment is full: checkpoint, so an open never repairs more than about one segment.
