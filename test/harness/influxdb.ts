@@ -41,9 +41,17 @@ export interface StartInfluxdOptions {
   auth?: boolean;
 }
 
-/** A port nobody listens on right now: bind port 0, read it, release it. */
-/** A port nobody listens on right now. */
-export function freePort(): Promise<number> {
+/**
+ * A loopback port nobody listens on right now, for a server a test starts a moment later,
+ * picked below Linux's ephemeral range (32768–60999). A port from bind(0) is an ephemeral
+ * one, which another test's outgoing connection may take as its local port before the
+ * server binds it: CI saw `sluice start` refuse such a port (SLUICE_PORT_IN_USE).
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if ((await freeTcpPort(port)) === port) return port;
+  }
   return freeTcpPort();
 }
 
