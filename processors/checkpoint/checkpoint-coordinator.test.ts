@@ -42,6 +42,8 @@ describe('CheckpointCoordinator', () => {
   let log: SequencedLog;
   let clock: number;
   let refuseWrites: number;
+  /** Each trim's start (`asked p`: the store asked for its trim point) and end (`trimmed p`). */
+  let trimEvents: string[];
   let health: StorageHealth;
 
   beforeEach(async () => {
@@ -51,6 +53,7 @@ describe('CheckpointCoordinator', () => {
     for (let i = 0; i < 100; i++) await log.appendAmongAll(0, new Uint8Array([i]));
     clock = 1_000_000;
     refuseWrites = 0;
+    trimEvents = [];
     health = new StorageHealth();
   });
   afterEach(() => dir.remove());
@@ -66,7 +69,10 @@ describe('CheckpointCoordinator', () => {
         await store.write(c);
       },
       restorable: (p: number) => store.restorable(p),
-      trimOffset: (p: number) => store.trimOffset(p),
+      trimOffset: (p: number) => {
+        trimEvents.push(`asked ${p}`);
+        return store.trimOffset(p);
+      },
       problems: store.problems,
     };
     const recordingLog = {
@@ -74,6 +80,7 @@ describe('CheckpointCoordinator', () => {
       trim: async (p: number, upTo: number) => {
         steps.push(`trim ${p} ${upTo}`);
         await log.trim(p, upTo);
+        trimEvents.push(`trimmed ${p}`);
       },
     };
     const flush =
@@ -85,7 +92,7 @@ describe('CheckpointCoordinator', () => {
     return { c, store };
   }
 
-  it('flushes first, then per partition snapshots, writes and trims, in that order', async () => {
+  it('flushes first, then per partition snapshots and writes, then trims the written partitions together', async () => {
     let release!: () => void;
     const flushed = new Promise<void>((resolve) => (release = resolve));
     const { c } = coordinator({
@@ -104,7 +111,10 @@ describe('CheckpointCoordinator', () => {
     expect(steps).toEqual(['flush']); // nothing is snapshot before the pre-commit is done
     release();
     const outcome = await running;
-    expect(steps).toEqual(['flush', 'snapshot 0', 'write 0', 'trim 0 71', 'snapshot 1', 'write 1', 'trim 1 8']);
+    expect(steps).toEqual(['flush', 'snapshot 0', 'write 0', 'snapshot 1', 'write 1', 'trim 0 71', 'trim 1 8']);
+    // Issued together (both under way before either ends), so a FileLog persists them in
+    // one trim.json write, not one per partition.
+    expect(trimEvents.slice(0, 2).sort()).toEqual(['asked 0', 'asked 1']);
     expect(outcome).toMatchObject({ written: [0, 1], refused: [], bytes: 6 });
     expect(await log.startOffset(0)).toBe(71);
   });
