@@ -111,7 +111,9 @@ describe('CheckpointCoordinator', () => {
     expect(steps).toEqual(['flush']); // nothing is snapshot before the pre-commit is done
     release();
     const outcome = await running;
-    expect(steps).toEqual(['flush', 'snapshot 0', 'write 0', 'snapshot 1', 'write 1', 'trim 0 71', 'trim 1 8']);
+    expect(steps.slice(0, 5)).toEqual(['flush', 'snapshot 0', 'write 0', 'snapshot 1', 'write 1']);
+    // Concurrent: in either order.
+    expect(steps.slice(5).sort()).toEqual(['trim 0 71', 'trim 1 8']);
     // Issued together (both under way before either ends), so a FileLog persists them in
     // one trim.json write, not one per partition.
     expect(trimEvents.slice(0, 2).sort()).toEqual(['asked 0', 'asked 1']);
