@@ -45,7 +45,7 @@ export class LoadClient {
     topic: string,
     payload: Buffer,
     private readonly window: number,
-    private readonly latency: Histogram,
+    private readonly latency: Pick<Histogram, 'recordValue'>,
     numbered: boolean,
     private readonly times: TimedPayload | undefined,
   ) {
@@ -60,7 +60,7 @@ export class LoadClient {
    * built by withSeqSlot, and publish n carries seq n, so every reading is distinct to
    * the processors' de-duplication and an end-to-end count can be exact.
    */
-  static async open(port: number, clientId: string, topic: string, payload: Buffer, window: number, latency: Histogram, numbered = false, times?: TimedPayload, localAddress?: string): Promise<LoadClient> {
+  static async open(port: number, clientId: string, topic: string, payload: Buffer, window: number, latency: Pick<Histogram, 'recordValue'>, numbered = false, times?: TimedPayload, localAddress?: string): Promise<LoadClient> {
     const socket = connect({ port, host: '127.0.0.1', localAddress });
     socket.setNoDelay(true);
     const parser = mqttPacket.parser({ protocolVersion: 4 });

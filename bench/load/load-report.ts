@@ -18,6 +18,10 @@ export interface LoadMedian {
   brokerRssMiB: number;
   pubackP50Ms: number;
   pubackP99Ms: number;
+  /** Medians of the rounds' PUBACKs past 20 ms, of the bursts they came in, and of the time between bursts (see LateBursts). */
+  lateMedian: number;
+  lateBurstsMedian: number;
+  lateBurstGapMs?: number;
   /** Sluice: median of the rounds' log-append and in-process PUBACK p99 (their histogram buckets' upper bounds). */
   gatewayAppendP99Ms?: number;
   gatewayPubackP99Ms?: number;
@@ -67,6 +71,9 @@ export function loadReport(options: LoadOptions, runs: LoadRun[], startedAt: Dat
         brokerRssMiB: m((r) => r.brokerRssMiB),
         pubackP50Ms: m((r) => r.pubackMs.p50),
         pubackP99Ms: m((r) => r.pubackMs.p99),
+        lateMedian: m((r) => r.late.late),
+        lateBurstsMedian: m((r) => r.late.bursts),
+        ...burstGap(of),
         ...gatewayMedians(of),
         ...(options.rateMsgsPerSecond === undefined ? {} : { shed: of.reduce((n, r) => n + (r.offered?.shed ?? 0), 0) }),
         ...(broker === 'sluice-start' ? { exactRounds: of.filter((r) => r.verify?.exact).length } : {}),
@@ -101,11 +108,11 @@ export function loadMarkdown(report: LoadReport): string {
     '',
     `${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.ramGiB} GiB, Node ${report.machine.node}; QoS 1, ${o.connections} connections × ${o.inflight} in flight${o.rateMsgsPerSecond === undefined ? '' : `, paced at ${o.rateMsgsPerSecond.toLocaleString('en-US')} msgs/s offered (latency from when each publish was due)`}, ${o.rounds} rounds × ${o.durationMs / 1000} s after ${o.warmupMs / 1000} s warm-up; medians. The load generator shares the cores.`,
     '',
-    `| scenario | broker | msgs/s | readings/s | broker CPU s per M msgs | … of it its main thread | load CPU s per M msgs | PUBACK p50 / p99 ms | sluice's own p99 ms: log append / PUBACK | RSS MiB | verify |${paced ? ' shed |' : ''}`,
-    `| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --- |${paced ? ' --: |' : ''}`,
+    `| scenario | broker | msgs/s | readings/s | broker CPU s per M msgs | … of it its main thread | load CPU s per M msgs | PUBACK p50 / p99 ms | PUBACKs > 20 ms: publishes / bursts / ms between | sluice's own p99 ms: log append / PUBACK | RSS MiB | verify |${paced ? ' shed |' : ''}`,
+    `| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |${paced ? ' --: |' : ''}`,
     ...report.medians.map(
       (m) =>
-        `| ${m.scenario} | ${m.broker} | ${m.msgsPerSecond.toLocaleString('en-US')} | ${m.readingsPerSecond.toLocaleString('en-US')} | ${m.brokerCpuSecondsPerMillionMessages} | ${m.mainThreadCpuSecondsPerMillionMessages} | ${m.loadCpuSecondsPerMillionMessages} | ${m.pubackP50Ms.toFixed(1)} / ${m.pubackP99Ms.toFixed(1)} | ${gatewayCell(m)} | ${m.brokerRssMiB} | ${m.exactRounds === undefined ? '' : `exact in ${m.exactRounds} of ${m.rounds} rounds`} |${m.shed === undefined ? '' : ` ${m.shed} |`}`,
+        `| ${m.scenario} | ${m.broker} | ${m.msgsPerSecond.toLocaleString('en-US')} | ${m.readingsPerSecond.toLocaleString('en-US')} | ${m.brokerCpuSecondsPerMillionMessages} | ${m.mainThreadCpuSecondsPerMillionMessages} | ${m.loadCpuSecondsPerMillionMessages} | ${m.pubackP50Ms.toFixed(1)} / ${m.pubackP99Ms.toFixed(1)} | ${m.lateMedian.toLocaleString('en-US')} / ${m.lateBurstsMedian} / ${m.lateBurstGapMs ?? '–'} | ${gatewayCell(m)} | ${m.brokerRssMiB} | ${m.exactRounds === undefined ? '' : `exact in ${m.exactRounds} of ${m.rounds} rounds`} |${m.shed === undefined ? '' : ` ${m.shed} |`}`,
     ),
     '',
     ...report.ratios.map((r) => `- ${r.scenario}: ${r.what} = **${r.ratio}**${r.bars.length ? ` (bars: ${r.bars.map((b) => `≥ ${b}×: ${r.ratio! >= b ? 'met' : 'not met'}`).join(', ')})` : ''}`),
@@ -129,6 +136,12 @@ function gatewayMedians(of: LoadRun[]): Pick<LoadMedian, 'gatewayAppendP99Ms' | 
   const append = of.flatMap((r) => (r.gatewayP99Ms?.append === undefined ? [] : [r.gatewayP99Ms.append]));
   const puback = of.flatMap((r) => (r.gatewayP99Ms?.puback === undefined ? [] : [r.gatewayP99Ms.puback]));
   return { ...(append.length ? { gatewayAppendP99Ms: median(append) } : {}), ...(puback.length ? { gatewayPubackP99Ms: median(puback) } : {}) };
+}
+
+/** The median time between late bursts over the rounds that had two or more. */
+function burstGap(of: LoadRun[]): Pick<LoadMedian, 'lateBurstGapMs'> {
+  const gaps = of.flatMap((r) => (r.late.medianGapMs === null ? [] : [r.late.medianGapMs]));
+  return gaps.length ? { lateBurstGapMs: median(gaps) } : {};
 }
 
 /** '≤ 5 / ≤ 25': the histograms' bucket bounds, so upper bounds; empty for brokers without them. */

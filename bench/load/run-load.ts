@@ -10,6 +10,7 @@ import hdr from 'hdr-histogram-js';
 import { ReadingBatch } from '../../proto/index.js';
 import { fleetPayload, LoadClient, withSeqSlot } from '../load-client.js';
 import { bucketQuantile, startBareAedes, startSluiceProcess, type BrokerProcess } from '../ramp/index.js';
+import { LateBursts, type LateSummary } from './late-bursts.js';
 import { findMosquitto, startMosquitto } from './mosquitto-process.js';
 import { countWindowReadings } from './window-readings.js';
 
@@ -58,6 +59,8 @@ export interface LoadRun {
   loadCpuSecondsPerMillionMessages: number;
   brokerRssMiB: number;
   pubackMs: { p50: number; p99: number; max: number };
+  /** The measured publishes PUBACKed past issue 15's 20 ms bar, and the bursts they came in (see LateBursts). */
+  late: LateSummary;
   /**
    * Sluice only, from its own histograms (so the upper bound of the bucket holding the p99): a micro-batch's log
    * append, and arrival to PUBACK release inside the process. Set beside the client's p99 they say whether a
@@ -124,6 +127,15 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   const readingsPerMessage = LOAD_SCENARIOS[scenario];
   const port = Number(new URL(process.mqttUrl).port);
   const latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  const late = new LateBursts();
+  const lateUs = late.lateMs * 1000;
+  // The clients record in µs; a late one is also placed in time (one compare per PUBACK otherwise).
+  const recorder = {
+    recordValue(us: number): void {
+      latency.recordValue(us);
+      if (us > lateUs) late.note(performance.now(), us / 1000);
+    },
+  };
   const prefix = `load-${scenario}-${broker}-r${round}-${Date.now().toString(36)}-`;
   // Fleet devices start an hour back (within time.maxBackfill) so none runs ahead of the wall clock at 5 publishes/s.
   const timed = scenario === 'fleet' ? fleetPayload(FLEET_METRICS, 20, 10, Date.now() - 3_600_000) : undefined;
@@ -133,7 +145,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   // of SYNs overflows the listen backlog, and the gateway holds at most mqtt.maxPendingPerAddress unCONNECTed sockets per address.
   for (let first = 0; first < options.connections; first += 500) {
     const n = Math.min(500, options.connections - first);
-    clients.push(...(await Promise.all(Array.from({ length: n }, (_, i) => LoadClient.open(port, `${prefix}${first + i}`, `devices/${prefix}${first + i}/telemetry`, payload, options.inflight, latency, true, timed, `127.0.0.${1 + ((first + i) % 16)}`)))));
+    clients.push(...(await Promise.all(Array.from({ length: n }, (_, i) => LoadClient.open(port, `${prefix}${first + i}`, `devices/${prefix}${first + i}/telemetry`, payload, options.inflight, recorder, true, timed, `127.0.0.${1 + ((first + i) % 16)}`)))));
   }
   const rate = options.rateMsgsPerSecond;
   let ticker: NodeJS.Timeout | undefined;
@@ -152,6 +164,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   await process.sample();
   await sleep(options.warmupMs / 2);
   latency.reset();
+  late.reset();
   const acked = (): number => clients.reduce((n, c) => n + c.acked, 0);
   const ackedBefore = acked();
   const before = await process.sample();
@@ -163,6 +176,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   const after = await process.sample();
   const loadCpu = globalThis.process.cpuUsage(loadBefore);
   const p = { p50: latency.getValueAtPercentile(50) / 1000, p99: latency.getValueAtPercentile(99) / 1000, max: latency.maxValue / 1000 };
+  const lateBursts = late.summary();
   clearInterval(ticker);
   for (const c of clients) c.stop();
   await Promise.all(clients.map((c) => c.drained()));
@@ -179,6 +193,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
     loadCpuSecondsPerMillionMessages: round3(((loadCpu.user + loadCpu.system) / 1e6 / messages) * 1e6),
     brokerRssMiB: Math.round(after.rssBytes / 2 ** 20),
     pubackMs: p,
+    late: lateBursts,
     ...(after.appendBuckets === undefined
       ? {}
       : {

@@ -11,7 +11,7 @@ import {
   type BenchOptionsInput,
   type ScenarioName,
 } from '../../bench/ramp/index.js';
-import { LOAD_BROKERS, LOAD_SCENARIOS, loadMarkdown, loadReport, runLoad, writeLoadReport, type LoadBroker, type LoadScenario } from '../../bench/load/index.js';
+import { describeLate, LOAD_BROKERS, LOAD_SCENARIOS, loadMarkdown, loadReport, runLoad, writeLoadReport, type LoadBroker, type LoadScenario } from '../../bench/load/index.js';
 import { ConfigError, parseDuration } from '../../core/index.js';
 import { configFromFlags, withConfigFlags, type ConfigFlags } from './common.js';
 import { windowsSettleMs } from './simulate-verify.js';
@@ -183,7 +183,7 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
     skipped: (broker, why) => say(`load: ${broker} skipped: ${why}`),
     round: (r) =>
       say(
-        `load ${r.scenario} round ${r.round} ${r.broker}: ${r.offered ? `offered ${shortNumber(r.offered.msgsPerSecond)} → ` : ''}${shortNumber(r.msgsPerSecond)} msgs/s,${r.offered?.shed ? ` ${r.offered.shed} shed,` : ''} ${shortNumber(r.readingsPerSecond)} readings/s, ${r.brokerCpuSecondsPerMillionMessages} CPU s per M msgs (main thread ${r.mainThreadCpuSecondsPerMillionMessages}), PUBACK p99 ${r.pubackMs.p99.toFixed(1)} ms, RSS ${r.brokerRssMiB} MiB${r.verify ? `; verify ${r.verify.exact ? 'exact' : `NOT exact: ${r.verify.foundReadings} of ${r.verify.expectedReadings} readings counted`}` : ''}`,
+        `load ${r.scenario} round ${r.round} ${r.broker}: ${r.offered ? `offered ${shortNumber(r.offered.msgsPerSecond)} → ` : ''}${shortNumber(r.msgsPerSecond)} msgs/s,${r.offered?.shed ? ` ${r.offered.shed} shed,` : ''} ${shortNumber(r.readingsPerSecond)} readings/s, ${r.brokerCpuSecondsPerMillionMessages} CPU s per M msgs (main thread ${r.mainThreadCpuSecondsPerMillionMessages}), PUBACK p99 ${r.pubackMs.p99.toFixed(1)} ms (${describeLate(r.late)}), RSS ${r.brokerRssMiB} MiB${r.verify ? `; verify ${r.verify.exact ? 'exact' : `NOT exact: ${r.verify.foundReadings} of ${r.verify.expectedReadings} readings counted`}` : ''}`,
       ),
   });
   const report = loadReport(options, runs, startedAt);
