@@ -37,8 +37,8 @@ describe.skipIf(!canMount)('folders on a read-only data dir', () => {
     await expect(makeDirectory(join(data, 'checkpoints', '001'))).resolves.toBeUndefined(); // there already
   });
 
-  it('a checkpoint of a partition with no folder yet is refused with EROFS, to be waited out', async () => {
-    const store = new LocalCheckpointStore(join(data, 'checkpoints'));
+  it('a checkpoint into a folder not made yet is refused with EROFS, to be waited out', async () => {
+    const store = new LocalCheckpointStore(join(data, 'checkpoints', 'not-made-yet'));
     const err = await store.write(checkpoint(1, 4, 49)).then(
       () => undefined,
       (e: unknown) => e,

@@ -1,6 +1,7 @@
 import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readBundleIndex } from '../processors/checkpoint/checkpoint-catalog.js';
 import { keyGroupOf } from '../routing/index.js';
 import { FloodDevice } from './harness/flood-device.js';
 import { startInfluxd } from './harness/influxdb.js';
@@ -34,18 +35,24 @@ describe('recovery', () => {
     const stopped = await Promise.race([node.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 20_000))]);
     expect(stopped, node.output.slice(-30).join('\n')).toBe(0);
 
-    // Damage the newest checkpoint of every partition that has one: flip a byte in some, truncate the others.
+    // Damage the newest checkpoint of every partition: each processor thread's newest bundle.
+    // In the first, flip a byte in every partition's section (each fails on its own); cut
+    // the others short (their index goes, so the whole bundle fails, reported once).
     const root = join(dir.path, 'checkpoints');
+    const newest = new Map<string, string>();
+    for (const name of (await readdir(root)).filter((n) => n.endsWith('.bundle')).sort()) newest.set(name.split('.')[1]!, join(root, name));
     let damaged = 0;
-    for (const partition of await readdir(root)) {
-      const files = (await readdir(join(root, partition))).filter((f) => f.endsWith('.ckpt')).sort();
-      const newest = join(root, partition, files[files.length - 1]!);
-      if (damaged++ % 2 === 0) {
-        const bytes = await readFile(newest);
-        bytes[bytes.length - 2]! ^= 0x5a;
-        await writeFile(newest, bytes);
+    for (const [i, bundle] of [...newest.values()].entries()) {
+      if (i === 0) {
+        const bytes = await readFile(bundle);
+        for (const section of await readBundleIndex(bundle)) {
+          bytes[section.position + section.length - 2]! ^= 0x5a;
+          damaged++;
+        }
+        await writeFile(bundle, bytes);
       } else {
-        await truncate(newest, 20);
+        await truncate(bundle, 20);
+        damaged++;
       }
     }
     expect(damaged).toBeGreaterThan(0);

@@ -42,6 +42,7 @@ describe('CheckpointCoordinator', () => {
   let log: SequencedLog;
   let clock: number;
   let refuseWrites: number;
+  let refuseCommits: number;
   /** Each trim's start (`asked p`: the store asked for its trim point) and end (`trimmed p`). */
   let trimEvents: string[];
   let health: StorageHealth;
@@ -53,6 +54,7 @@ describe('CheckpointCoordinator', () => {
     for (let i = 0; i < 100; i++) await log.appendAmongAll(0, new Uint8Array([i]));
     clock = 1_000_000;
     refuseWrites = 0;
+    refuseCommits = 0;
     trimEvents = [];
     health = new StorageHealth();
   });
@@ -62,11 +64,22 @@ describe('CheckpointCoordinator', () => {
   function coordinator(options: { keep: number; fullEvery: number; flush?: () => Promise<void>; fence?: number; fencedIsRecoverable?: boolean; outputDiscarded?: (p: number) => boolean }) {
     const store = new LocalCheckpointStore(dir.path, options.keep);
     const recordingStore = {
-      write: async (c: PartitionCheckpoint) => {
-        steps.push(`write ${c.partition}`);
-        if (refuseWrites > 0 && refuseWrites--) throw diskFull();
-        if (c.partition === options.fence) throw new CheckpointFencedError(c.partition, 1, 2, "other-host:1:abc");
-        await store.write(c);
+      write: (c: PartitionCheckpoint) => store.write(c),
+      begin: (id: number) => {
+        const write = store.begin(id);
+        return {
+          add: async (c: PartitionCheckpoint) => {
+            steps.push(`add ${c.partition}`);
+            if (refuseWrites > 0 && refuseWrites--) throw diskFull();
+            if (c.partition === options.fence) throw new CheckpointFencedError(c.partition, 1, 2, 'other-host:1:abc');
+            await write.add(c);
+          },
+          commit: async () => {
+            steps.push('commit');
+            if (refuseCommits > 0 && refuseCommits--) throw diskFull();
+            await write.commit();
+          },
+        };
       },
       restorable: (p: number) => store.restorable(p),
       trimOffset: (p: number) => {
@@ -92,7 +105,7 @@ describe('CheckpointCoordinator', () => {
     return { c, store };
   }
 
-  it('flushes first, then per partition snapshots and writes, then trims the written partitions together', async () => {
+  it('flushes first, then snapshots each partition into one write, commits it, then trims the written partitions together', async () => {
     let release!: () => void;
     const flushed = new Promise<void>((resolve) => (release = resolve));
     const { c } = coordinator({
@@ -111,9 +124,9 @@ describe('CheckpointCoordinator', () => {
     expect(steps).toEqual(['flush']); // nothing is snapshot before the pre-commit is done
     release();
     const outcome = await running;
-    expect(steps.slice(0, 5)).toEqual(['flush', 'snapshot 0', 'write 0', 'snapshot 1', 'write 1']);
+    expect(steps.slice(0, 6)).toEqual(['flush', 'snapshot 0', 'add 0', 'snapshot 1', 'add 1', 'commit']);
     // Concurrent: in either order.
-    expect(steps.slice(5).sort()).toEqual(['trim 0 71', 'trim 1 8']);
+    expect(steps.slice(6).sort()).toEqual(['trim 0 71', 'trim 1 8']);
     // Issued together (both under way before either ends), so a FileLog persists them in
     // one trim.json write, not one per partition.
     expect(trimEvents.slice(0, 2).sort()).toEqual(['asked 0', 'asked 1']);
@@ -133,7 +146,7 @@ describe('CheckpointCoordinator', () => {
     steps.length = 0;
     const outcome = await c.checkpoint([task]);
     expect(outcome).toMatchObject({ written: [], refused: [0] });
-    expect(steps).toEqual(['flush', 'snapshot 0', 'write 0']); // no trim
+    expect(steps).toEqual(['flush', 'snapshot 0', 'add 0', 'commit']); // no trim
     expect(await log.startOffset(0)).toBe(71);
     const chain = await store.restorable(0);
     expect(chain.map((k) => [k.kind, k.offset])).toEqual([['full', 71]]);
@@ -149,8 +162,28 @@ describe('CheckpointCoordinator', () => {
     expect(next.written).toEqual([0]);
     expect((await store.restorable(0)).map((k) => [k.kind, k.offset])).toEqual([['full', 135]]); // full: the refused delta's base never existed
     // No trim yet: the store keeps the full checkpoint at 71 as the fallback for a corrupt newest full one.
-    expect(steps).toEqual(['flush', 'snapshot 0', 'write 0']);
+    expect(steps).toEqual(['flush', 'snapshot 0', 'add 0', 'commit']);
     expect(health.isFailing('checkpoint')).toBe(false);
+  });
+
+  it('a commit the storage refuses refuses every partition added to it: each keeps its restore point and takes a full checkpoint next', async () => {
+    const { c, store } = coordinator({ keep: 1, fullEvery: 10 });
+    const tasks = [new FakeTask(0, steps), new FakeTask(1, steps)];
+    for (const t of tasks) t.offset = 30;
+    await c.checkpoint(tasks);
+    for (const t of tasks) t.offset = 60;
+    refuseCommits = 1;
+    steps.length = 0;
+    const outcome = await c.checkpoint(tasks);
+    expect(outcome).toMatchObject({ written: [], refused: [0, 1] });
+    expect(steps).toEqual(['flush', 'snapshot 0', 'add 0', 'snapshot 1', 'add 1', 'commit']); // no trim
+    expect(tasks.map((t) => t.notWritten)).toEqual([1, 1]);
+    expect(health.isFailing('checkpoint')).toBe(true);
+    for (const p of [0, 1]) expect((await store.restorable(p)).map((k) => [k.kind, k.offset])).toEqual([['full', 30]]);
+    clock += 5_000;
+    const next = await c.checkpoint(tasks);
+    expect(next.written).toEqual([0, 1]);
+    for (const p of [0, 1]) expect((await store.restorable(p)).map((k) => [k.kind, k.offset])).toEqual([['full', 60]]);
   });
 
   it('trims only below every checkpoint the store keeps, deltas\' full ones included', async () => {
@@ -223,7 +256,7 @@ describe('CheckpointCoordinator', () => {
     for (const t of tasks) t.offset = 40;
     const outcome = await c.checkpoint(tasks);
     expect(outcome).toMatchObject({ written: [1], discarded: [0], fenced: [] });
-    expect(steps).toEqual(['flush', 'snapshot 1', 'write 1', 'trim 1 40']);
+    expect(steps).toEqual(['flush', 'snapshot 1', 'add 1', 'commit', 'trim 1 40']);
     expect(await store.restorable(0)).toEqual([]);
   });
 });

@@ -63,7 +63,7 @@ export interface CheckpointOutcome {
 
 /**
  * Flink's CheckpointCoordinator, for the tasks of one ProcessorNode: flush the sink (the
- * pre-commit), snapshot each task, commit each snapshot to the CheckpointStore, then trim
+ * pre-commit), snapshot each task, commit the snapshots to the CheckpointStore together, then trim
  * the log below the oldest checkpoint the store keeps, so a fallback to any kept
  * checkpoint still finds its records. Not re-entrant: the caller serialises checkpoints
  * with processing (a task must not move while it is snapshot).
@@ -100,8 +100,8 @@ export class CheckpointCoordinator {
   }
 
   /**
-   * Flushes, then snapshots and writes each of `tasks` in turn, then trims the written ones
-   * together. `partial`: a checkpoint of some partitions only (a revoke's final one), which
+   * Flushes, then snapshots each of `tasks` in turn into one write of the store (a bundle
+   * file for the local store), commits it, then trims the written ones together. `partial`: a checkpoint of some partitions only (a revoke's final one), which
    * leaves the interval clock of the others running.
    */
   async checkpoint(tasks: readonly CheckpointParticipant[], options: { partial?: boolean } = {}): Promise<CheckpointOutcome> {
@@ -109,6 +109,8 @@ export class CheckpointCoordinator {
     const outcome: CheckpointOutcome = { id: this.nextId++, written: [], refused: [], fenced: [], discarded: [], bytes: 0 };
     let refusal: unknown;
     let fencedBy: CheckpointFencedError | undefined;
+    const write = this.deps.store.begin(outcome.id);
+    const added: CheckpointParticipant[] = [];
     for (const task of tasks) {
       if (this.deps.outputDiscarded?.(task.partition)) {
         outcome.discarded.push(task.partition);
@@ -117,7 +119,8 @@ export class CheckpointCoordinator {
       const checkpoint = await task.snapshot(outcome.id, { fullEvery: this.deps.fullEvery });
       outcome.bytes += checkpoint.state.byteLength;
       try {
-        await this.deps.store.write(checkpoint);
+        await write.add(checkpoint);
+        added.push(task);
       } catch (err) {
         if (err instanceof CheckpointFencedError) {
           task.snapshotNotWritten();
@@ -129,9 +132,18 @@ export class CheckpointCoordinator {
         task.snapshotNotWritten();
         outcome.refused.push(task.partition);
         refusal = err;
-        continue;
       }
-      outcome.written.push(task.partition);
+    }
+    try {
+      await write.commit();
+      outcome.written.push(...added.map((t) => t.partition));
+    } catch (err) {
+      if (!isPassing(err)) throw err;
+      for (const task of added) {
+        task.snapshotNotWritten();
+        outcome.refused.push(task.partition);
+      }
+      refusal = err;
     }
     await this.trimWritten(outcome.written);
     if (refusal !== undefined) {

@@ -1,16 +1,11 @@
-import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import { makeDirectory } from '../../core/index.js';
-import {
-  CHECKPOINT_HEADER_BYTES,
-  CheckpointCorruptError,
-  CheckpointVersionError,
-  decodeCheckpoint,
-  decodeCheckpointHeader,
-  encodeCheckpoint,
-  type PartitionCheckpoint,
-} from './checkpoint-file.js';
-import { lowestRetainedOffset, newestRestorableChain, retainedIds, type ChainLink } from './checkpoint-chain.js';
+import type { BundleSection } from './checkpoint-bundle.js';
+import { BundleWrite } from './bundle-write.js';
+import { locationOf, scanCheckpoints, type CheckpointCatalog, type StoredCheckpoint } from './checkpoint-catalog.js';
+import { lowestRetainedOffset, newestRestorableChain, retainedIds } from './checkpoint-chain.js';
+import { CheckpointCorruptError, CheckpointVersionError, decodeCheckpoint, type PartitionCheckpoint } from './checkpoint-file.js';
 
 /** Where checkpoints live; the local directory now, JetStream's object store in distributed mode. */
 export interface CheckpointStore {
@@ -20,6 +15,12 @@ export interface CheckpointStore {
    * checkpoints stay restorable, so they and every checkpoint they depend on are kept.
    */
   write(checkpoint: PartitionCheckpoint): Promise<void>;
+  /**
+   * Starts writing checkpoint `id` of several partitions (one coordinator's tasks): add
+   * each partition's, then commit. A store may keep them in one object; what write()
+   * promises holds for each partition once commit() resolves.
+   */
+  begin(id: number): CheckpointWrite;
   /**
    * The newest checkpoint of a partition that can be restored, with the ones it depends
    * on: a full checkpoint, then its deltas in order ([] when there is none). A corrupt
@@ -37,156 +38,172 @@ export interface CheckpointStore {
   readonly problems: readonly CheckpointProblem[];
 }
 
+/** One checkpoint id of several partitions, being written (CheckpointStore.begin). */
+export interface CheckpointWrite {
+  /**
+   * Adds one partition's checkpoint (of the write's id). A rejection concerns this
+   * partition only (refused, fenced): the others may still be added and committed.
+   */
+  add(checkpoint: PartitionCheckpoint): Promise<void>;
+  /**
+   * Makes the checkpoints added durable, then applies retention. Rejects when none of
+   * them was written; a store that writes each in add() never rejects here.
+   */
+  commit(): Promise<void>;
+}
+
+/** The CheckpointWrite of a store that writes each partition's checkpoint on its own: add() is write(), nothing is left to commit. */
+export function writeEachAlone(store: Pick<CheckpointStore, 'write'>): CheckpointWrite {
+  return { add: (checkpoint) => store.write(checkpoint), commit: async () => undefined };
+}
+
 /** Something wrong found while restoring, for logs and metrics. */
 export interface CheckpointProblem {
   file: string;
   error: CheckpointCorruptError;
 }
 
-/** A checkpoint file, known by its name: `<id>.full.ckpt` or `<id>.delta-<base id>.ckpt` (ids 16 digits). */
-interface Entry extends ChainLink {
-  name: string;
-}
-
-const NAME = /^(\d{16})\.(?:full|delta-(\d{16}))\.ckpt$/;
-/** Format 1 file names (`<id>.ckpt`): refused with CheckpointVersionError. */
-const FORMAT_1_NAME = /^\d{16}\.ckpt$/;
-const pad = (id: number): string => String(id).padStart(16, '0');
-const fileName = (c: Pick<PartitionCheckpoint, 'id' | 'kind' | 'base'>): string => (c.kind === 'full' ? `${pad(c.id)}.full.ckpt` : `${pad(c.id)}.delta-${pad(c.base)}.ckpt`);
-
 /**
- * Checkpoints as files under `<dir>/<partition>/`: temp file, fsync, rename, fsync of the
- * directory, so a crash at any moment leaves whole files only. The names say which
- * checkpoint a delta applies to, so retention needs no reads.
+ * Checkpoints as files under `<dir>`: each checkpoint of a processor thread's partitions
+ * is one bundle (`<id>.<first partition>.bundle`, checkpoint-bundle.ts) written as a temp
+ * file, fsynced, renamed, and the directory fsynced, so a crash at any moment leaves whole
+ * bundles only. Which bundles hold what is read once (checkpoint-catalog.ts) and then kept
+ * in memory, so retention and trim offsets need no reads.
+ *
+ * The file work is synchronous: a store runs in a processor thread, whose checkpoint
+ * pauses its processing anyway, and the libuv threadpool it would otherwise use is the
+ * one the gateway's log writes wait for.
+ *
+ * A bundle is deleted once retention keeps none of its sections. Each thread's store
+ * retires only the partitions it writes, so after `processors.threads` changes, a bundle
+ * written before that holds partitions of two threads and stays (a few files, once).
  */
 export class LocalCheckpointStore implements CheckpointStore {
   readonly problems: CheckpointProblem[] = [];
-  /** Log offsets of checkpoint files written or read, by path (trimOffset reads the header of others). */
-  private readonly offsets = new Map<string, number>();
+  private catalog: Promise<CheckpointCatalog> | undefined;
+  private dirMade = false;
 
   constructor(
     private readonly dir: string,
     private readonly keep = 3,
   ) {}
 
-  private partitionDir(partition: number): string {
-    return join(this.dir, String(partition).padStart(3, '0'));
+  async write(checkpoint: PartitionCheckpoint): Promise<void> {
+    const write = this.begin(checkpoint.id);
+    await write.add(checkpoint);
+    await write.commit();
   }
 
-  async write(checkpoint: PartitionCheckpoint): Promise<void> {
-    const dir = this.partitionDir(checkpoint.partition);
-    const bytes = await encodeCheckpoint(checkpoint);
-    await makeDirectory(dir);
-    const final = join(dir, fileName(checkpoint));
-    const temp = `${final}.tmp`;
-    const file = await open(temp, 'w');
-    try {
-      await file.writeFile(bytes);
-      await file.sync();
-    } catch (err) {
-      // A temp file is never restored from: removing it gives back the space a full disk needs.
-      await file.close();
-      await rm(temp, { force: true }).catch(() => undefined);
-      throw err;
-    }
-    await file.close();
-    await rename(temp, final);
-    const dirHandle = await open(dir, 'r');
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
-    }
-    this.offsets.set(final, checkpoint.offset);
-    const entries = await this.entries(checkpoint.partition);
-    const kept = retainedIds(entries, this.keep);
-    await Promise.all(
-      entries
-        .filter((e) => !kept.has(e.id))
-        .map((e) => {
-          const path = join(dir, e.name);
-          this.offsets.delete(path);
-          return rm(path, { force: true });
-        }),
-    );
+  begin(id: number): CheckpointWrite {
+    return new BundleWrite(id, this.dir, {
+      prepare: async () => {
+        if (!this.dirMade) await makeDirectory(this.dir);
+        this.dirMade = true;
+      },
+      committed: async (file, sections) => this.committed(file, sections),
+    });
   }
 
   async restorable(partition: number): Promise<PartitionCheckpoint[]> {
-    const dir = this.partitionDir(partition);
-    const entries = await this.entries(partition, true);
+    const catalog = await this.known();
+    this.problems.push(...(catalog.damaged.get(partition) ?? []));
+    catalog.damaged.delete(partition);
+    const format1 = catalog.format1.get(partition);
+    if (format1 !== undefined) {
+      throw new CheckpointVersionError(
+        `${format1}: a checkpoint of format 1, which this version does not read. ` +
+          'Delete the checkpoints directory to start the processors from the log (or run the version that wrote it).',
+      );
+    }
     return newestRestorableChain(
-      entries,
-      (e) => this.load(join(dir, e.name), partition, e),
-      (e, base) => {
-        const file = join(dir, e.name);
-        this.problems.push({ file, error: new CheckpointCorruptError(`${file}: the checkpoint it applies to (${base}) is missing`) });
+      catalog.byPartition.get(partition) ?? [],
+      (c) => this.load(c),
+      (c, base) => {
+        const where = locationOf(c);
+        this.problems.push({ file: where, error: new CheckpointCorruptError(`${where}: the checkpoint it applies to (${base}) is missing`) });
       },
     );
   }
 
   async trimOffset(partition: number): Promise<number | undefined> {
-    const dir = this.partitionDir(partition);
-    const entries = await this.entries(partition);
-    return lowestRetainedOffset(entries, this.keep, (e) => {
-      const path = join(dir, e.name);
-      return this.offsets.get(path) ?? this.readOffset(path, partition);
-    });
+    const catalog = await this.known();
+    return lowestRetainedOffset(catalog.byPartition.get(partition) ?? [], this.keep, (c) => c.offset);
   }
 
-  /** Reads and checks one file; a corrupt one is recorded in `problems` and gives undefined. */
-  private async load(file: string, partition: number, e: Entry): Promise<PartitionCheckpoint | undefined> {
+  /** The directory's contents, read on first use; a failed read is tried again next time. */
+  private known(): Promise<CheckpointCatalog> {
+    this.catalog ??= scanCheckpoints(this.dir).catch((err: unknown) => {
+      this.catalog = undefined;
+      throw err;
+    });
+    return this.catalog;
+  }
+
+  /** Notes a bundle just renamed into place, then deletes what retention no longer keeps of its partitions. */
+  private async committed(file: string, sections: readonly BundleSection[]): Promise<void> {
+    const catalog = await this.known();
+    catalog.bundles.set(file, new Set(sections.map((s) => s.partition)));
+    for (const s of sections) {
+      const list = catalog.byPartition.get(s.partition) ?? [];
+      const stored: StoredCheckpoint = { ...s, file, section: { position: s.position, length: s.length } };
+      const all = [stored, ...list.filter((c) => c.id !== s.id)].sort((a, b) => b.id - a.id);
+      const kept = retainedIds(all, this.keep);
+      const [keep, drop] = partition(all, (c) => kept.has(c.id));
+      catalog.byPartition.set(s.partition, keep);
+      for (const c of drop) this.retire(catalog, c);
+    }
+  }
+
+  /** Deletes a per-partition file, or a bundle once none of its sections is kept. */
+  private retire(catalog: CheckpointCatalog, c: StoredCheckpoint): void {
+    if (c.section === undefined) {
+      rmSync(c.file, { force: true });
+      return;
+    }
+    const live = catalog.bundles.get(c.file);
+    live?.delete(c.partition);
+    if (live?.size === 0) {
+      catalog.bundles.delete(c.file);
+      rmSync(c.file, { force: true });
+    }
+  }
+
+  /** Reads and checks one stored checkpoint; a corrupt one is recorded in `problems` and gives undefined. */
+  private async load(c: StoredCheckpoint): Promise<PartitionCheckpoint | undefined> {
+    const where = locationOf(c);
     try {
-      const checkpoint = await decodeCheckpoint(await readFile(file), file);
-      if (checkpoint.partition !== partition) throw new CheckpointCorruptError(`${file}: belongs to partition ${checkpoint.partition}`);
-      if (checkpoint.id !== e.id || checkpoint.kind !== e.kind || checkpoint.base !== e.base) {
-        throw new CheckpointCorruptError(`${file}: holds ${checkpoint.kind} checkpoint ${checkpoint.id} (base ${checkpoint.base}), not what its name says`);
+      const checkpoint = await decodeCheckpoint(await readStored(c), where);
+      if (checkpoint.partition !== c.partition) throw new CheckpointCorruptError(`${where}: belongs to partition ${checkpoint.partition}`);
+      if (checkpoint.id !== c.id || checkpoint.kind !== c.kind || checkpoint.base !== c.base) {
+        const says = c.section === undefined ? 'its name says' : 'the index says';
+        throw new CheckpointCorruptError(`${where}: holds ${checkpoint.kind} checkpoint ${checkpoint.id} (base ${checkpoint.base}), not what ${says}`);
       }
-      this.offsets.set(file, checkpoint.offset);
       return checkpoint;
     } catch (err) {
       if (!(err instanceof CheckpointCorruptError)) throw err;
-      this.problems.push({ file, error: err });
+      this.problems.push({ file: where, error: err });
       return undefined;
     }
   }
+}
 
-  /** A file's log offset from its header; undefined if it cannot be read (then it cannot be restored either). */
-  private async readOffset(path: string, partition: number): Promise<number | undefined> {
-    try {
-      const file = await open(path, 'r');
-      try {
-        const { buffer, bytesRead } = await file.read(Buffer.alloc(CHECKPOINT_HEADER_BYTES), 0, CHECKPOINT_HEADER_BYTES, 0);
-        const header = decodeCheckpointHeader(buffer.subarray(0, bytesRead), path);
-        if (header.partition !== partition) return undefined;
-        this.offsets.set(path, header.offset);
-        return header.offset;
-      } finally {
-        await file.close();
-      }
-    } catch {
-      return undefined;
-    }
+/** The bytes of a stored checkpoint: a bundle's section, or a whole per-partition file. */
+async function readStored(c: StoredCheckpoint): Promise<Buffer> {
+  if (c.section === undefined) return readFile(c.file);
+  const file = await open(c.file, 'r');
+  try {
+    const bytes = Buffer.alloc(c.section.length);
+    const { bytesRead } = await file.read(bytes, 0, bytes.length, c.section.position);
+    return bytes.subarray(0, bytesRead);
+  } finally {
+    await file.close();
   }
+}
 
-  /**
-   * A partition's checkpoint files, newest first (temp files of interrupted writes are
-   * ignored). With `refuseOld`, a file of format 1 is a CheckpointVersionError.
-   */
-  private async entries(partition: number, refuseOld = false): Promise<Entry[]> {
-    const dir = this.partitionDir(partition);
-    const names = await readdir(dir).catch(() => [] as string[]);
-    const entries: Entry[] = [];
-    for (const name of names) {
-      const m = NAME.exec(name);
-      if (m) {
-        entries.push({ id: Number(m[1]), kind: m[2] === undefined ? 'full' : 'delta', base: m[2] === undefined ? 0 : Number(m[2]), name });
-      } else if (refuseOld && FORMAT_1_NAME.test(name)) {
-        throw new CheckpointVersionError(
-          `${join(dir, name)}: a checkpoint of format 1, which this version does not read. ` +
-            'Delete the checkpoints directory to start the processors from the log (or run the version that wrote it).',
-        );
-      }
-    }
-    return entries.sort((a, b) => b.id - a.id);
-  }
+/** `items` split by `test`: those that pass, then the others. */
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  const yes: T[] = [];
+  const no: T[] = [];
+  for (const item of items) (test(item) ? yes : no).push(item);
+  return [yes, no];
 }

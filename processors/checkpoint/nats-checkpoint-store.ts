@@ -33,7 +33,7 @@ import {
   type ManifestCheckpoint,
 } from './checkpoint-manifest.js';
 import { checkpointObjectName, parseCheckpointObjectName } from './checkpoint-object-names.js';
-import type { CheckpointProblem, CheckpointStore } from './checkpoint-store.js';
+import { writeEachAlone, type CheckpointProblem, type CheckpointStore, type CheckpointWrite } from './checkpoint-store.js';
 import { openCheckpointBucket, openManifestBucket } from './nats-checkpoint-buckets.js';
 import { parseNatsCheckpointConfig, type NatsCheckpointConfig, type NatsCheckpointConfigInput } from './nats-checkpoint-config.js';
 import { retryTransient } from './nats-retry.js';
@@ -135,6 +135,11 @@ export class NatsCheckpointStore implements CheckpointStore {
       if (this.writes.get(partition) === done) this.writes.delete(partition);
     }).catch(() => undefined);
     return done;
+  }
+
+  /** Each partition's checkpoint is its own blob and manifest update, written as it is added. */
+  begin(): CheckpointWrite {
+    return writeEachAlone(this);
   }
 
   async restorable(partition: number): Promise<PartitionCheckpoint[]> {

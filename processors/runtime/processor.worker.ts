@@ -24,7 +24,7 @@ const logger = createLogger('sluice').child({ component: 'processor', thread: da
 const health = new StorageHealth({ registry, logger, onChange: (component, errno) => send({ kind: 'storage', component, errno }) });
 const node = new ProcessorNode(config, {
   log,
-  // Embedded mode: checkpoints in the dataDir, shared by every thread (each has its own partitions' folders).
+  // Embedded mode: checkpoints in the dataDir, shared by every thread (each writes bundles of its own partitions).
   store: new LocalCheckpointStore(join(data.dataDir, 'checkpoints'), config.checkpoint.keep),
   health,
   tail: log,
