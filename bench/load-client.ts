@@ -39,6 +39,7 @@ export class LoadClient {
   private backlogSize = 0;
   /** Paced: publishes that came due while the backlog was full, never sent. */
   shed = 0;
+  private sendLag: Pick<Histogram, 'recordValue'> | undefined;
 
   private constructor(
     private readonly socket: Socket,
@@ -103,12 +104,16 @@ export class LoadClient {
    * offer() often; publishes go out as they come due, at most `window` in flight. `phase`
    * (0 to 1) is how far into its first period the sender already is: independent devices
    * are not in step, and 19 000 that publish once a minute all at once are a burst, not a fleet.
+   * `sendLag` records, in µs, how long after it came due each publish was first offered:
+   * the generator's own lateness (a stalled event loop, a core taken), which the
+   * publish→PUBACK latency includes but no broker caused.
    */
-  startPaced(perSecond: number, nowMs: number, phase = 0): void {
+  startPaced(perSecond: number, nowMs: number, phase = 0, sendLag?: Pick<Histogram, 'recordValue'>): void {
     if (!(phase >= 0 && phase < 1)) throw new RangeError(`phase must be in [0, 1), got ${phase}`);
     this.running = true;
     const perMs = perSecond / 1000;
     this.pace = { perMs, fromMs: nowMs - phase / perMs, due: 0 };
+    this.sendLag = sendLag;
   }
 
   /** Paced: queues every publish due by `nowMs` and sends what the window allows. */
@@ -119,6 +124,7 @@ export class LoadClient {
     for (; pace.due < due; pace.due++) {
       // Publishes due between two offers are spread evenly over the gap, as a steady sender would send them.
       const at = pace.fromMs + (pace.due + 1) / pace.perMs;
+      this.sendLag?.recordValue(Math.max(1, Math.round((nowMs - at) * 1000)));
       if (this.backlogSize === BACKLOG) this.shed++;
       else this.backlog[(this.backlogHead + this.backlogSize++) % BACKLOG] = at;
     }

@@ -27,6 +27,8 @@ export interface LoadMedian {
   gatewayPubackP99Ms?: number;
   /** Paced runs: publishes shed in all rounds (due while the window and backlog were full). */
   shed?: number;
+  /** Paced runs: median of the rounds' p99 of the generator's own lateness (LoadRun.generatorLagMs). */
+  generatorLagP99Ms?: number;
   /** sluice-start: rounds verified exact, of rounds run. */
   exactRounds?: number;
 }
@@ -75,7 +77,7 @@ export function loadReport(options: LoadOptions, runs: LoadRun[], startedAt: Dat
         lateBurstsMedian: m((r) => r.late.bursts),
         ...burstGap(of),
         ...gatewayMedians(of),
-        ...(options.rateMsgsPerSecond === undefined ? {} : { shed: of.reduce((n, r) => n + (r.offered?.shed ?? 0), 0) }),
+        ...(options.rateMsgsPerSecond === undefined ? {} : { shed: of.reduce((n, r) => n + (r.offered?.shed ?? 0), 0), generatorLagP99Ms: m((r) => r.generatorLagMs?.p99 ?? NaN) }),
         ...(broker === 'sluice-start' ? { exactRounds: of.filter((r) => r.verify?.exact).length } : {}),
       });
     }
@@ -108,11 +110,11 @@ export function loadMarkdown(report: LoadReport): string {
     '',
     `${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.ramGiB} GiB, Node ${report.machine.node}; QoS 1, ${o.connections} connections × ${o.inflight} in flight${o.rateMsgsPerSecond === undefined ? '' : `, paced at ${o.rateMsgsPerSecond.toLocaleString('en-US')} msgs/s offered (latency from when each publish was due)`}, ${o.rounds} rounds × ${o.durationMs / 1000} s after ${o.warmupMs / 1000} s warm-up; medians. The load generator shares the cores.`,
     '',
-    `| scenario | broker | msgs/s | readings/s | broker CPU s per M msgs | … of it its main thread | load CPU s per M msgs | PUBACK p50 / p99 ms | PUBACKs > 20 ms: publishes / bursts / ms between | sluice's own p99 ms: log append / PUBACK | RSS MiB | verify |${paced ? ' shed |' : ''}`,
-    `| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |${paced ? ' --: |' : ''}`,
+    `| scenario | broker | msgs/s | readings/s | broker CPU s per M msgs | … of it its main thread | load CPU s per M msgs | PUBACK p50 / p99 ms | PUBACKs > 20 ms: publishes / bursts / ms between | sluice's own p99 ms: log append / PUBACK | RSS MiB | verify |${paced ? ' shed | generator late p99 ms |' : ''}`,
+    `| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |${paced ? ' --: | --: |' : ''}`,
     ...report.medians.map(
       (m) =>
-        `| ${m.scenario} | ${m.broker} | ${m.msgsPerSecond.toLocaleString('en-US')} | ${m.readingsPerSecond.toLocaleString('en-US')} | ${m.brokerCpuSecondsPerMillionMessages} | ${m.mainThreadCpuSecondsPerMillionMessages} | ${m.loadCpuSecondsPerMillionMessages} | ${m.pubackP50Ms.toFixed(1)} / ${m.pubackP99Ms.toFixed(1)} | ${m.lateMedian.toLocaleString('en-US')} / ${m.lateBurstsMedian} / ${m.lateBurstGapMs ?? '–'} | ${gatewayCell(m)} | ${m.brokerRssMiB} | ${m.exactRounds === undefined ? '' : `exact in ${m.exactRounds} of ${m.rounds} rounds`} |${m.shed === undefined ? '' : ` ${m.shed} |`}`,
+        `| ${m.scenario} | ${m.broker} | ${m.msgsPerSecond.toLocaleString('en-US')} | ${m.readingsPerSecond.toLocaleString('en-US')} | ${m.brokerCpuSecondsPerMillionMessages} | ${m.mainThreadCpuSecondsPerMillionMessages} | ${m.loadCpuSecondsPerMillionMessages} | ${m.pubackP50Ms.toFixed(1)} / ${m.pubackP99Ms.toFixed(1)} | ${m.lateMedian.toLocaleString('en-US')} / ${m.lateBurstsMedian} / ${m.lateBurstGapMs ?? '–'} | ${gatewayCell(m)} | ${m.brokerRssMiB} | ${m.exactRounds === undefined ? '' : `exact in ${m.exactRounds} of ${m.rounds} rounds`} |${m.shed === undefined ? '' : ` ${m.shed} | ${m.generatorLagP99Ms?.toFixed(1) ?? '–'} |`}`,
     ),
     '',
     ...report.ratios.map((r) => `- ${r.scenario}: ${r.what} = **${r.ratio}**${r.bars.length ? ` (bars: ${r.bars.map((b) => `≥ ${b}×: ${r.ratio! >= b ? 'met' : 'not met'}`).join(', ')})` : ''}`),

@@ -59,6 +59,11 @@ export interface LoadRun {
   loadCpuSecondsPerMillionMessages: number;
   brokerRssMiB: number;
   pubackMs: { p50: number; p99: number; max: number };
+  /**
+   * Paced rounds: how late the generator itself offered publishes after they came due (its
+   * event loop, its share of the cores). Part of every PUBACK time above, caused by no broker.
+   */
+  generatorLagMs?: { p99: number; max: number };
   /** The measured publishes PUBACKed past issue 15's 20 ms bar, and the bursts they came in (see LateBursts). */
   late: LateSummary;
   /**
@@ -127,6 +132,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   const readingsPerMessage = LOAD_SCENARIOS[scenario];
   const port = Number(new URL(process.mqttUrl).port);
   const latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  const sendLag = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 2 });
   const late = new LateBursts();
   const lateUs = late.lateMs * 1000;
   // The clients record in µs; a late one is also placed in time (one compare per PUBACK otherwise).
@@ -152,7 +158,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   if (rate === undefined) for (const c of clients) c.start();
   else {
     const now = performance.now();
-    clients.forEach((c, i) => c.startPaced(rate / clients.length, now, i / clients.length));
+    clients.forEach((c, i) => c.startPaced(rate / clients.length, now, i / clients.length, sendLag));
     ticker = setInterval(() => {
       const t = performance.now();
       for (const c of clients) c.offer(t);
@@ -164,6 +170,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   await process.sample();
   await sleep(options.warmupMs / 2);
   latency.reset();
+  sendLag.reset();
   late.reset();
   const acked = (): number => clients.reduce((n, c) => n + c.acked, 0);
   const ackedBefore = acked();
@@ -177,6 +184,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   const loadCpu = globalThis.process.cpuUsage(loadBefore);
   const p = { p50: latency.getValueAtPercentile(50) / 1000, p99: latency.getValueAtPercentile(99) / 1000, max: latency.maxValue / 1000 };
   const lateBursts = late.summary();
+  const generatorLagMs = { p99: sendLag.getValueAtPercentile(99) / 1000, max: sendLag.maxValue / 1000 };
   clearInterval(ticker);
   for (const c of clients) c.stop();
   await Promise.all(clients.map((c) => c.drained()));
@@ -202,7 +210,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
             puback: msOf(bucketQuantile(before.pubackBuckets, after.pubackBuckets, 0.99)),
           },
         }),
-    ...(rate === undefined ? {} : { offered: { msgsPerSecond: rate, shed: clients.reduce((n, c) => n + c.shed, 0) } }),
+    ...(rate === undefined ? {} : { offered: { msgsPerSecond: rate, shed: clients.reduce((n, c) => n + c.shed, 0) }, generatorLagMs }),
   };
   if (broker === 'sluice-start') {
     const expectedReadings = acked() * readingsPerMessage;

@@ -183,7 +183,7 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
     skipped: (broker, why) => say(`load: ${broker} skipped: ${why}`),
     round: (r) =>
       say(
-        `load ${r.scenario} round ${r.round} ${r.broker}: ${r.offered ? `offered ${shortNumber(r.offered.msgsPerSecond)} → ` : ''}${shortNumber(r.msgsPerSecond)} msgs/s,${r.offered?.shed ? ` ${r.offered.shed} shed,` : ''} ${shortNumber(r.readingsPerSecond)} readings/s, ${r.brokerCpuSecondsPerMillionMessages} CPU s per M msgs (main thread ${r.mainThreadCpuSecondsPerMillionMessages}), PUBACK p99 ${r.pubackMs.p99.toFixed(1)} ms (${describeLate(r.late)}), RSS ${r.brokerRssMiB} MiB${r.verify ? `; verify ${r.verify.exact ? 'exact' : `NOT exact: ${r.verify.foundReadings} of ${r.verify.expectedReadings} readings counted`}` : ''}`,
+        `load ${r.scenario} round ${r.round} ${r.broker}: ${r.offered ? `offered ${shortNumber(r.offered.msgsPerSecond)} → ` : ''}${shortNumber(r.msgsPerSecond)} msgs/s,${r.offered?.shed ? ` ${r.offered.shed} shed,` : ''} ${shortNumber(r.readingsPerSecond)} readings/s, ${r.brokerCpuSecondsPerMillionMessages} CPU s per M msgs (main thread ${r.mainThreadCpuSecondsPerMillionMessages}), PUBACK p99 ${r.pubackMs.p99.toFixed(1)} ms (${describeLate(r.late)})${r.generatorLagMs ? `, generator late p99 ${r.generatorLagMs.p99.toFixed(1)} ms (max ${r.generatorLagMs.max.toFixed(1)})` : ''}, RSS ${r.brokerRssMiB} MiB${r.verify ? `; verify ${r.verify.exact ? 'exact' : `NOT exact: ${r.verify.foundReadings} of ${r.verify.expectedReadings} readings counted`}` : ''}`,
       ),
   });
   const report = loadReport(options, runs, startedAt);
