@@ -297,6 +297,33 @@ describe('IngestPipeline', () => {
     });
   });
 
+  it('holds a publish that would fit behind one held past maxInflightBytes: each device\'s order, in the log and in the acknowledgements, stays', async () => {
+    const pool = new HeldPool();
+    const { pipeline, log, close } = await pipelineOn(pool, undefined, { batchMaxDelay: '1h', batchMinInterval: 0, maxInflightBytes: 400 });
+    const acked: number[] = [];
+    const send = (seq: number, bytes: Uint8Array): Promise<void> =>
+      new Promise<void>((resolve, reject) => pipeline.submit('dev-a', keyGroupOf('dev-a', PARTITIONS), '', 'protobuf', bytes, 1, (err) => (err ? reject(err) : resolve()))).then(() => void acked.push(seq));
+    const large = ReadingBatch.encode({ seq: 2, readings: Array.from({ length: 40 }, (_, i) => ({ metric: 'm', doubleValue: i + 0.5 })) }).finish();
+    expect(large.byteLength).toBeGreaterThan(400);
+    const first = send(1, payload(1, false));
+    await pool.jobCount(1); // in flight: the next large publish does not fit beside it
+    const rest = [send(2, large), send(3, payload(3, false))];
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(pool.jobs).toHaveLength(1); // the small one waits behind the large one, not beside the first
+    pool.jobs[0]!.complete();
+    await first;
+    const all = Promise.all(rest);
+    let settled = false;
+    void all.then(() => (settled = true));
+    for (let n = 2; !settled; n++) {
+      await Promise.race([pool.jobCount(n), all]);
+      pool.jobs[n - 1]?.complete();
+    }
+    expect(acked).toEqual([1, 2, 3]);
+    expect((await readLoggedMessages(log)).map((m) => m.seq)).toEqual([1, 2, 3]);
+    await close();
+  });
+
   it('cuts no third batch while two are unreleased: what arrives waits for a release', async () => {
     const pool = new HeldPool();
     let held: HeldLog | undefined;

@@ -140,7 +140,11 @@ export class IngestPipeline {
     else if ('sparkplug' in kind) this.receivedSparkplug++;
     else if ('mapping' in kind) this.receivedMapped++;
     // A status record (StatusJob) is the gateway's own, not a received message.
-    if (this.inflight > 0 && this.inflight + payload.byteLength > this.o.config.maxInflightBytes) return this.hold(device, partition, deviceTags, kind, payload, qos, done);
+    // Behind a held publish, any publish waits too, even one that would fit: taking it first
+    // would put it in the log, and acknowledge it, before an earlier one of the same device.
+    if (this.held.length > 0 || (this.inflight > 0 && this.inflight + payload.byteLength > this.o.config.maxInflightBytes)) {
+      return this.hold(device, partition, deviceTags, kind, payload, qos, done);
+    }
     this.accept(device, partition, deviceTags, kind, payload, qos, done);
   }
 
