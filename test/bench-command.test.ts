@@ -177,7 +177,7 @@ describe('sluice bench', () => {
     const dir = await tempDir('sluice-bench-test-');
     cleanups.push(dir.remove);
     const out = join(dir.path, 'results');
-    const args = ['bench', '--mode', 'load', '--scenario', 'both', '--rounds', '1', '--duration', '1s', '--warmup', '1500ms', '--connections', '4', '--inflight', '4', '--influx-url', influx.url, '--out', out];
+    const args = ['bench', '--mode', 'load', '--scenario', 'both', '--rounds', '1', '--duration', '1s', '--warmup', '1500ms', '--connections', '4', '--inflight', '4', '--influx-url', influx.url, '--out', out, '--set', 'checkpoint.interval=3s'];
     const { stdout, stderr } = await run(process.execPath, [SLUICE_BIN, ...args], { cwd: dir.path, timeout: 100_000 });
     const brokers = findMosquitto() === undefined ? ['bare-aedes', 'sluice-gateway', 'sluice-start'] : ['bare-aedes', 'mosquitto', 'sluice-gateway', 'sluice-start'];
     const file = (await readdir(out)).find((f) => f.startsWith('load-') && f.endsWith('.json'))!;
@@ -197,6 +197,11 @@ describe('sluice bench', () => {
       if (Math.abs(r.pubackMs.max - 20) > 0.1) expect(r.late.late > 0, `${r.scenario} ${r.broker}: max ${r.pubackMs.max} ms, late ${r.late.late}`).toBe(r.pubackMs.max > 20);
       expect(r.late.bursts).toBeLessThanOrEqual(r.late.late);
       expect(r.late.largestBurst).toBeLessThanOrEqual(r.late.late);
+      expect(r.warmupLate.lateMs).toBe(20);
+      expect(r.warmupMs).toBeGreaterThanOrEqual(1490); // libuv's timers run on a millisecond clock
+      // sluice start's warm-up waits for its processors' first checkpoints, 3 s after they start (the process was ready
+      // and the connections open less than a second after that); the other brokers' ends after 1.5 s and a scrape.
+      if (r.broker === 'sluice-start') expect(r.warmupMs, r.scenario).toBeGreaterThan(2000);
     }
     // Every reading sent was PUBACKed (the clients drain before closing), and InfluxDB's window counts add up to exactly that.
     const verified = report.runs.filter((r) => r.broker === 'sluice-start');

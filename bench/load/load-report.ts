@@ -108,7 +108,7 @@ export function loadMarkdown(report: LoadReport): string {
   const lines = [
     `# sluice bench --mode load, ${report.startedAt}`,
     '',
-    `${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.ramGiB} GiB, Node ${report.machine.node}; QoS 1, ${o.connections} connections × ${o.inflight} in flight${o.rateMsgsPerSecond === undefined ? '' : `, paced at ${o.rateMsgsPerSecond.toLocaleString('en-US')} msgs/s offered (latency from when each publish was due)`}, ${o.rounds} rounds × ${o.durationMs / 1000} s after ${o.warmupMs / 1000} s warm-up; medians. The load generator shares the cores.`,
+    `${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.ramGiB} GiB, Node ${report.machine.node}; QoS 1, ${o.connections} connections × ${o.inflight} in flight${o.rateMsgsPerSecond === undefined ? '' : `, paced at ${o.rateMsgsPerSecond.toLocaleString('en-US')} msgs/s offered (latency from when each publish was due)`}, ${o.rounds} rounds × ${o.durationMs / 1000} s after ${o.warmupMs / 1000} s warm-up${report.runs.some((r) => r.broker === 'sluice-start') ? " (`sluice start`'s also until each processor thread's first checkpoint, which runs code V8 has not compiled yet)" : ''}; medians. The load generator shares the cores.`,
     '',
     `| scenario | broker | msgs/s | readings/s | broker CPU s per M msgs | … of it its main thread | load CPU s per M msgs | PUBACK p50 / p99 ms | PUBACKs > 20 ms: publishes / bursts / ms between | sluice's own p99 ms: log append / PUBACK | RSS MiB | verify |${paced ? ' shed | generator late p99 ms |' : ''}`,
     `| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |${paced ? ' --: | --: |' : ''}`,

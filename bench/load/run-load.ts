@@ -29,7 +29,15 @@ export interface LoadOptions {
   connections: number;
   inflight: number;
   durationMs: number;
+  /** Load before a round measures; for sluice-start it also lasts until `firstCheckpoints` checkpoints are done. */
   warmupMs: number;
+  /**
+   * sluice-start: the checkpoints (one per processor thread) its warm-up waits for. A fresh
+   * process's first window closes, sink flushes and checkpoints run code V8 has not compiled
+   * yet: once per process, a burst of late PUBACKs that is no part of the steady state (like
+   * the first /metrics scrape below). Default 0: no wait.
+   */
+  firstCheckpoints?: number;
   /** With it: every connection publishes at its share of this many messages per second (paced), not as fast as PUBACKs return. */
   rateMsgsPerSecond?: number;
   rounds: number;
@@ -66,6 +74,10 @@ export interface LoadRun {
   generatorLagMs?: { p99: number; max: number };
   /** The measured publishes PUBACKed past issue 15's 20 ms bar, and the bursts they came in (see LateBursts). */
   late: LateSummary;
+  /** The same for the warm-up, which the round's figures leave out: the connections' start and a fresh process's first checkpoints. */
+  warmupLate: LateSummary;
+  /** How long the warm-up lasted (longer than options.warmupMs while sluice-start's first checkpoints were awaited). */
+  warmupMs: number;
   /**
    * Sluice only, from its own histograms (so the upper bound of the bucket holding the p99): a micro-batch's log
    * append, and arrival to PUBACK release inside the process. Set beside the client's p99 they say whether a
@@ -108,6 +120,25 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
     }
   }
   return runs;
+}
+
+/** How long the warm-up waits for a fresh process's first checkpoints before the round fails: several of the default 10 s interval. */
+const FIRST_CHECKPOINTS_TIMEOUT_MS = 60_000;
+/** How often the warm-up scrapes /metrics for them (scrapes cost the gateway thread a little; none are taken while a round measures). */
+const FIRST_CHECKPOINTS_POLL_MS = 250;
+
+/** Resolves once the process's processors have completed `count` checkpoints in all; throws past FIRST_CHECKPOINTS_TIMEOUT_MS. */
+async function firstCheckpoints(process: BrokerProcess, count: number): Promise<void> {
+  const deadline = performance.now() + FIRST_CHECKPOINTS_TIMEOUT_MS;
+  for (;;) {
+    // Prometheus exposes nothing to wait on: a scrape is the only way to see the count.
+    const done = (await process.sample()).checkpoints ?? 0;
+    if (done >= count) return;
+    if (performance.now() > deadline) {
+      throw new Error(`bench: sluice start completed ${done} of its first ${count} checkpoints within ${FIRST_CHECKPOINTS_TIMEOUT_MS / 1000} s of warm-up; see its checkpoint.interval and log`);
+    }
+    await sleep(FIRST_CHECKPOINTS_POLL_MS);
+  }
 }
 
 function startBroker(broker: LoadBroker, options: LoadOptions, mosquitto: string | undefined): Promise<BrokerProcess> {
@@ -166,9 +197,13 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   }
   // A process's first /metrics scrape compiles prom-client's code and stalled Sluice's
   // gateway thread 60–80 ms under load: taken in the warm-up, it is not charged to the round.
+  const warmupStarted = performance.now();
   await sleep(options.warmupMs / 2);
   await process.sample();
   await sleep(options.warmupMs / 2);
+  if (process.processors) await firstCheckpoints(process, options.firstCheckpoints ?? 0);
+  const warmupMs = Math.round(performance.now() - warmupStarted);
+  const warmupLate = late.summary();
   latency.reset();
   sendLag.reset();
   late.reset();
@@ -202,6 +237,8 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
     brokerRssMiB: Math.round(after.rssBytes / 2 ** 20),
     pubackMs: p,
     late: lateBursts,
+    warmupLate,
+    warmupMs,
     ...(after.appendBuckets === undefined
       ? {}
       : {

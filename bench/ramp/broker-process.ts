@@ -35,6 +35,8 @@ export interface BrokerSample {
   processorMessages?: number;
   /** With processors: the sum over partitions of sluice_processor_lag_records (a thread updates its partitions' gauges when it is idle). */
   lagRecords?: number;
+  /** With processors: checkpoints completed, all processor threads together (sluice_processor_checkpoint_seconds_count). */
+  checkpoints?: number;
 }
 
 /** A broker under test in its own process. */
@@ -131,6 +133,7 @@ export async function startSluiceProcess(o: SluiceProcessOptions): Promise<Broke
       if (processors) {
         sample.processorMessages = metricSum(text, 'sluice_processor_messages_total') ?? 0;
         sample.lagRecords = metricSum(text, 'sluice_processor_lag_records') ?? 0;
+        sample.checkpoints = metricSum(text, 'sluice_processor_checkpoint_seconds_count') ?? 0;
       }
       return sample;
     },

@@ -57,7 +57,7 @@ export function registerBenchCommand(program: Command): void {
       .option('--connections <n>', 'load mode: connections (devices)', '50')
       .option('--rounds <n>', 'load mode: rounds of every broker', '3')
       .option('--duration <d>', 'load mode: how long each round measures', '10s')
-      .option('--warmup <d>', 'load mode: load before each round measures (the first seconds after 50 connections open carry a backlog of up to ~1 s)', '8s')
+      .option('--warmup <d>', 'load mode: load before each round measures (the first seconds after 50 connections open carry a backlog of up to ~1 s); sluice start\'s also lasts until each processor thread\'s first checkpoint', '8s')
       .option('--rate <n>', 'load mode: offer this many msgs/s in total, paced, at most --inflight in flight per connection (PUBACK latency counted from when each publish was due), instead of the closed loop')
       .option('--cpu-prof-dir <dir>', 'load mode: run the sluice processes under node --cpu-prof and write their profiles (one per thread) here')
       .option('--brokers <list>', `load mode: which brokers run, comma-separated (${LOAD_BROKERS.join(', ')})`, LOAD_BROKERS.join(','))
@@ -173,6 +173,8 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
     rounds: count('rounds', flags.rounds, 1),
     durationMs: flagDuration('duration', flags.duration),
     warmupMs: flagDuration('warmup', flags.warmup),
+    // One first checkpoint per processor thread (each thread checkpoints its own partitions).
+    firstCheckpoints: Math.min(config.processors.threads, config.partitions),
     ...(flags.rate === undefined ? {} : { rateMsgsPerSecond: count('rate', flags.rate, 1) }),
     influx,
     sluice: { configFile: flags.config, sets: flags.set, dataParent: flags.dataDir, cpuProfDir: flags.cpuProfDir },
@@ -183,7 +185,7 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
     skipped: (broker, why) => say(`load: ${broker} skipped: ${why}`),
     round: (r) =>
       say(
-        `load ${r.scenario} round ${r.round} ${r.broker}: ${r.offered ? `offered ${shortNumber(r.offered.msgsPerSecond)} → ` : ''}${shortNumber(r.msgsPerSecond)} msgs/s,${r.offered?.shed ? ` ${r.offered.shed} shed,` : ''} ${shortNumber(r.readingsPerSecond)} readings/s, ${r.brokerCpuSecondsPerMillionMessages} CPU s per M msgs (main thread ${r.mainThreadCpuSecondsPerMillionMessages}), PUBACK p99 ${r.pubackMs.p99.toFixed(1)} ms (${describeLate(r.late)})${r.generatorLagMs ? `, generator late p99 ${r.generatorLagMs.p99.toFixed(1)} ms (max ${r.generatorLagMs.max.toFixed(1)})` : ''}, RSS ${r.brokerRssMiB} MiB${r.verify ? `; verify ${r.verify.exact ? 'exact' : `NOT exact: ${r.verify.foundReadings} of ${r.verify.expectedReadings} readings counted`}` : ''}`,
+        `load ${r.scenario} round ${r.round} ${r.broker}: ${r.offered ? `offered ${shortNumber(r.offered.msgsPerSecond)} → ` : ''}${shortNumber(r.msgsPerSecond)} msgs/s,${r.offered?.shed ? ` ${r.offered.shed} shed,` : ''} ${shortNumber(r.readingsPerSecond)} readings/s, ${r.brokerCpuSecondsPerMillionMessages} CPU s per M msgs (main thread ${r.mainThreadCpuSecondsPerMillionMessages}), PUBACK p99 ${r.pubackMs.p99.toFixed(1)} ms (${describeLate(r.late)})${r.generatorLagMs ? `, generator late p99 ${r.generatorLagMs.p99.toFixed(1)} ms (max ${r.generatorLagMs.max.toFixed(1)})` : ''}, RSS ${r.brokerRssMiB} MiB; warm-up ${(r.warmupMs / 1000).toFixed(1)} s, ${r.warmupLate.late.toLocaleString('en-US')} later than ${r.warmupLate.lateMs} ms${r.verify ? `; verify ${r.verify.exact ? 'exact' : `NOT exact: ${r.verify.foundReadings} of ${r.verify.expectedReadings} readings counted`}` : ''}`,
       ),
   });
   const report = loadReport(options, runs, startedAt);
