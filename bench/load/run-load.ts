@@ -32,12 +32,13 @@ export interface LoadOptions {
   /** Load before a round measures; for sluice-start it also lasts until `firstCheckpoints` checkpoints are done. */
   warmupMs: number;
   /**
-   * sluice-start: the checkpoints (one per processor thread) its warm-up waits for. A fresh
-   * process's first window closes, sink flushes and checkpoints run code V8 has not compiled
-   * yet: once per process, a burst of late PUBACKs that is no part of the steady state (like
-   * the first /metrics scrape below). Default 0: no wait.
+   * sluice-start: the checkpoints (one per processor thread) its warm-up waits for, and for
+   * how long at most (its checkpoint interval and a margin). A fresh process's first window
+   * closes, sink flushes and checkpoints run code V8 has not compiled yet: once per process,
+   * a burst of late PUBACKs that is no part of the steady state (like the first /metrics
+   * scrape below). Default: no wait.
    */
-  firstCheckpoints?: number;
+  firstCheckpoints?: { count: number; withinMs: number };
   /** With it: every connection publishes at its share of this many messages per second (paced), not as fast as PUBACKs return. */
   rateMsgsPerSecond?: number;
   rounds: number;
@@ -122,20 +123,18 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
   return runs;
 }
 
-/** How long the warm-up waits for a fresh process's first checkpoints before the round fails: several of the default 10 s interval. */
-const FIRST_CHECKPOINTS_TIMEOUT_MS = 60_000;
-/** How often the warm-up scrapes /metrics for them (scrapes cost the gateway thread a little; none are taken while a round measures). */
+/** How often the warm-up scrapes /metrics for the first checkpoints (scrapes cost the gateway thread a little; none are taken while a round measures). */
 const FIRST_CHECKPOINTS_POLL_MS = 250;
 
-/** Resolves once the process's processors have completed `count` checkpoints in all; throws past FIRST_CHECKPOINTS_TIMEOUT_MS. */
-async function firstCheckpoints(process: BrokerProcess, count: number): Promise<void> {
-  const deadline = performance.now() + FIRST_CHECKPOINTS_TIMEOUT_MS;
+/** Resolves once the process's processors have completed `count` checkpoints in all; throws past `withinMs` of waiting. */
+async function firstCheckpoints(process: BrokerProcess, { count, withinMs }: { count: number; withinMs: number }): Promise<void> {
+  const deadline = performance.now() + withinMs;
   for (;;) {
     // Prometheus exposes nothing to wait on: a scrape is the only way to see the count.
     const done = (await process.sample()).checkpoints ?? 0;
     if (done >= count) return;
     if (performance.now() > deadline) {
-      throw new Error(`bench: sluice start completed ${done} of its first ${count} checkpoints within ${FIRST_CHECKPOINTS_TIMEOUT_MS / 1000} s of warm-up; see its checkpoint.interval and log`);
+      throw new Error(`bench: sluice start completed ${done} of its first ${count} checkpoints in ${Math.round(withinMs / 1000)} s more of warm-up; see its checkpoint.interval and its log`);
     }
     await sleep(FIRST_CHECKPOINTS_POLL_MS);
   }
@@ -201,7 +200,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   await sleep(options.warmupMs / 2);
   await process.sample();
   await sleep(options.warmupMs / 2);
-  if (process.processors) await firstCheckpoints(process, options.firstCheckpoints ?? 0);
+  if (process.processors && options.firstCheckpoints !== undefined) await firstCheckpoints(process, options.firstCheckpoints);
   const warmupMs = Math.round(performance.now() - warmupStarted);
   const warmupLate = late.summary();
   latency.reset();

@@ -173,8 +173,9 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
     rounds: count('rounds', flags.rounds, 1),
     durationMs: flagDuration('duration', flags.duration),
     warmupMs: flagDuration('warmup', flags.warmup),
-    // One first checkpoint per processor thread (each thread checkpoints its own partitions).
-    firstCheckpoints: Math.min(config.processors.threads, config.partitions),
+    // One first checkpoint per processor thread (each thread checkpoints its own partitions),
+    // due one interval after the processors start: a minute's margin past that.
+    firstCheckpoints: { count: Math.min(config.processors.threads, config.partitions), withinMs: config.checkpoint.interval + 60_000 },
     ...(flags.rate === undefined ? {} : { rateMsgsPerSecond: count('rate', flags.rate, 1) }),
     influx,
     sluice: { configFile: flags.config, sets: flags.set, dataParent: flags.dataDir, cpuProfDir: flags.cpuProfDir },
