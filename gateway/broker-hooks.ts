@@ -6,6 +6,7 @@ import { statusJob, type DeviceStatusChange, type JobKind, type MappedPayload } 
 import type { DeviceFlow, DeviceFlows } from './device-flow.js';
 import type { IngestPipeline } from './ingest/ingest-pipeline.js';
 import type { MappedTopic, MappingRouter } from './mappings/index.js';
+import type { IdentityDevices } from './identity-devices.js';
 import type { GatewayMetrics } from './metrics.js';
 import { certificateIdentityOf, type CertificateIdentityField } from './client-certificate.js';
 import { MAX_CONNECT_HOLD_MS, type ConnectPacer } from './connect-pacer.js';
@@ -72,6 +73,8 @@ export interface BrokerHooksOptions {
   /** ingest.sparkplug: the edge nodes' state; undefined when Sparkplug B ingest is off. */
   sparkplug?: EdgeNodes;
   partitions: number;
+  /** The device ids each identity publishes for besides its own, bounded (decode.maxDevicesPerIdentity). */
+  devices: IdentityDevices;
   flows: DeviceFlows;
   /** Paces each device's CONNECTs (limits.connectsPerMinute). */
   connects: ConnectPacer;
@@ -282,6 +285,8 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
       device = match[1]!;
       kind = match[2] ? 'json' : 'protobuf';
     }
+    const payload = packet.payload as Buffer;
+    if (device !== session.identity.id && !otherDeviceAdmitted(client, session, device, payload)) return callback(null);
     // Telemetry is a stream, not a state: a retained copy would sit in broker memory per
     // topic and be replayed to every new subscriber. The flag is dropped rather than the
     // publish refused (3.1.1 has no negative PUBACK; refusing closes the connection and
@@ -289,7 +294,6 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     packet.retain = false;
     const partition = device === session.identity.id ? session.partition : keyGroupOf(device, o.partitions);
     const tags = device === session.identity.id ? session.identity.tagString : '';
-    const payload = packet.payload as Buffer;
     const qos2 = packet.qos === 2 && !isWill;
     // The common case (no flow limits, QoS 0 or 1) allocates no closure per message, and
     // no context either: the closures of the other cases live in submitPacedOrOnce.
@@ -310,8 +314,24 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     else ingest(callback);
   }
 
+  /**
+   * Admits a device id other than the identity's own under decode.maxDevicesPerIdentity;
+   * a new one past it is refused before PUBACK: counted, dead-lettered and logged (rate
+   * limited), the publish answered as accepted (3.1.1 has no negative PUBACK).
+   */
+  function otherDeviceAdmitted(client: Client, session: Session, device: string, payload: Uint8Array): boolean {
+    if (o.devices.admit(session.identity.id, device)) return true;
+    const why = `${session.identity.id} already publishes for ${o.devices.limit} devices besides its own; raise decode.maxDevicesPerIdentity to take more`;
+    o.ingest.refuse(device, 'device_limit', payload, why);
+    o.refusals.refused('device_limit', { clientId: client.id, username: session.identity.id, device }, `publish for new device ${device} refused: ${why}`);
+    return false;
+  }
+
   /** Sends a status change to the log on its own: no publish waits for it (QoS 0), and it is not paced. */
   function submitStatus(session: Session, change: DeviceStatusChange): void {
+    // A device past the allowance gets no status either; the publish carrying the change
+    // names that device too and is refused (and counted) below, in authorizePublish.
+    if (change.device !== session.identity.id && !o.devices.admit(session.identity.id, change.device)) return;
     const partition = change.device === session.identity.id ? session.partition : keyGroupOf(change.device, o.partitions);
     const tags = change.device === session.identity.id ? session.identity.tagString : '';
     o.ingest.submit(change.device, partition, tags, statusJob(change), NO_PAYLOAD, 0, ignoreDone);

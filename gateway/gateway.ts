@@ -13,6 +13,7 @@ import { DeviceFlows } from './device-flow.js';
 import { DecodePool } from './decode/index.js';
 import { MappingRouter } from './mappings/index.js';
 import { EdgeNodes, encodeRebirthRequest, ncmdTopic } from './sparkplug/index.js';
+import { IdentityDevices } from './identity-devices.js';
 import { IngestPipeline } from './ingest/ingest-pipeline.js';
 import { SocketReadGate } from './ingest/socket-read-gate.js';
 import { startListeners, type ListenerPorts } from './listeners.js';
@@ -107,6 +108,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     mappings: new MappingRouter(config.ingest.mappings),
     sparkplug,
     partitions: deps.partitions,
+    devices: new IdentityDevices(config.decode.maxDevicesPerIdentity),
     flows,
     connects,
     maxConnections: config.mqtt.maxConnections,

@@ -14,6 +14,7 @@ describe('decode options', () => {
       timestampSkewFutureMs: 10 * 1000,
       maxMetricsPerDevice: 1000,
       maxSeriesPerDevice: 1000,
+      maxDevicesPerIdentity: 10_000,
       threads: Math.max(1, availableParallelism() - 1),
       maxQueue: 16,
       inlineMaxBytes: 16 * 1024,
@@ -37,6 +38,7 @@ describe('reject reasons', () => {
       'decode_error', 'json_invalid', 'empty_batch', 'no_value', 'non_finite_value', 'timestamp_skew', 'metric_name_invalid',
       'metric_name_too_long', 'too_many_readings', 'series_length_mismatch', 'seq_out_of_range', 'tag_invalid', 'cardinality_limit', 'timestamp_future',
       'timestamp_invalid', 'value_unsupported', 'seq_invalid', 'sparkplug_topic_invalid', 'sparkplug_alias_unknown',
+      'device_limit',
     ]);
     expect(reasonName(REASON_CODE.cardinality_limit)).toBe('cardinality_limit');
     expect(() => reasonName(200)).toThrow(RangeError);

@@ -40,6 +40,14 @@ export const decodeLimitsSchema = z
      * the processors' state and InfluxDB series a device can create. Default 1000.
      */
     maxSeriesPerDevice: count().default(1000),
+    /**
+     * Distinct device ids one identity may publish for besides its own (a service bridging
+     * devices through mapped or `devices/{id}/telemetry` topics, a Sparkplug B edge node):
+     * a publish for a new one past it is refused (device_limit). Bounds what one credential
+     * that cycles device names can make the gateway, the processors and InfluxDB hold
+     * (see gateway/identity-devices.ts). Default 10 000.
+     */
+    maxDevicesPerIdentity: count().default(10_000),
     /** Decode worker threads. Default: one per core, less one for the main (MQTT) thread, at least 1. */
     threads: count().default(() => Math.max(1, availableParallelism() - 1)),
     /**

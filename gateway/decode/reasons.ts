@@ -45,6 +45,8 @@ export const REASON_CODE = {
   sparkplug_topic_invalid: 18,
   /** A Sparkplug B data metric whose alias the last birth certificate did not define (or no birth was seen); a rebirth is requested. */
   sparkplug_alias_unknown: 19,
+  /** A publish for a device id new to its identity, which already publishes for decode.maxDevicesPerIdentity others. The main thread enforces it, never the worker. */
+  device_limit: 20,
 } as const;
 
 export type ReasonName = keyof typeof REASON_CODE;
