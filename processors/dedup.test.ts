@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ColumnarBatchBuilder, MSG_FLAG_DROPPED, MSG_FLAG_STATUS } from '../proto/index.js';
+import { ColumnarBatchBuilder, MSG_FLAG_DROPPED, MSG_FLAG_RECEIVE_TIME, MSG_FLAG_STATUS } from '../proto/index.js';
 import { MAX_SEQ_GAPS, SeqDeduplicator } from './dedup.js';
 import { ByteWriter } from './state/bytes.js';
 import { StateCorruptError } from './errors.js';
@@ -10,7 +10,7 @@ describe('SeqDeduplicator', () => {
     const d = new SeqDeduplicator();
     expect([1, 2, 2, 3, 1, 3].map((s) => d.accept('a', s))).toEqual([true, true, false, true, false, false]);
     expect(d.accept('b', 2)).toBe(true); // devices are independent
-    expect(d.stats).toEqual({ accepted: 4, duplicates: 3, gapsClosed: 0, unsequenced: 0 });
+    expect(d.stats).toEqual({ accepted: 4, duplicates: 3, gapsClosed: 0, unsequenced: 0, restarts: 0 });
   });
 
   it('accepts reordered batches once, however far behind the newest they are', () => {
@@ -22,8 +22,8 @@ describe('SeqDeduplicator', () => {
     expect(e.accept('a', 1_000)).toBe(true);
     for (let s = 1; s < 1_000; s++) expect(e.accept('a', s)).toBe(true);
     for (let s = 1; s <= 1_000; s++) expect(e.accept('a', s)).toBe(false);
-    expect(e.stats).toEqual({ accepted: 1_000, duplicates: 1_000, gapsClosed: 0, unsequenced: 0 });
-    expect(e.snapshot().byteLength).toBeLessThan(64); // one range again
+    expect(e.stats).toEqual({ accepted: 1_000, duplicates: 1_000, gapsClosed: 0, unsequenced: 0, restarts: 0 });
+    expect(e.snapshot().byteLength).toBeLessThan(80); // one range again
   });
 
   it('decides exactly like a set of seen seqs in any order while the gaps stay within the bound', () => {
@@ -63,7 +63,7 @@ describe('SeqDeduplicator', () => {
     expect(d.stats.gapsClosed).toBe(1);
     expect(d.accept('a', 2)).toBe(false);
     expect([4, 5, 7, 8, 9, 11, 12, 13, 14].map((s) => d.accept('a', s))).toEqual(new Array(9).fill(true));
-    expect(d.stats).toEqual({ accepted: 14, duplicates: 1, gapsClosed: 1, unsequenced: 0 });
+    expect(d.stats).toEqual({ accepted: 14, duplicates: 1, gapsClosed: 1, unsequenced: 0, restarts: 0 });
   });
 
   it('never deduplicates seq 0', () => {
@@ -98,11 +98,76 @@ describe('SeqDeduplicator', () => {
     w.u32((1 << 0) | (1 << 30)); // seqs 99 and 69 seen
     w.u32(1 << 31); // bit 63: seq 36 seen
     const d = SeqDeduplicator.restore(w.finish());
-    expect(d.stats).toEqual({ accepted: 7, duplicates: 1, gapsClosed: 0, unsequenced: 0 });
+    expect(d.stats).toEqual({ accepted: 7, duplicates: 1, gapsClosed: 0, unsequenced: 0, restarts: 0 });
     const probes = [100, 99, 69, 36, 35, 1, 98, 70, 37, 101];
     expect(probes.map((s) => d.accept('old', s))).toEqual([false, false, false, false, false, false, true, true, true, true]);
     // and the converted state checkpoints in the current format
     expect(SeqDeduplicator.restore(d.snapshot()).accept('old', 97)).toBe(true);
+  });
+
+  it('takes a seen seq whose readings are all newer than any of the device as a restart, and a re-send as a duplicate', () => {
+    const d = new SeqDeduplicator();
+    for (let seq = 1; seq <= 5; seq++) expect(d.accept('a', seq, seq * 1000, seq * 1000 + 500)).toBe(true);
+    expect(d.accept('a', 5, 5000, 5500)).toBe(false); // a re-send: the same times
+    expect(d.accept('a', 3, 5400, 6000)).toBe(false); // a reading not newer than the device's latest (5500)
+    expect(d.accept('a', 2, 5500, 9000)).toBe(false); // nor is one at it
+    // Rebooted without keeping its seq: 1, 2 … again, with new readings.
+    expect(d.accept('a', 1, 10_000, 10_500)).toBe(true);
+    expect(d.accept('a', 2, 11_000, 11_500)).toBe(true);
+    expect(d.accept('a', 1, 10_000, 10_500)).toBe(false); // the re-send of the new seq 1
+    expect(d.accept('a', 3, 12_000, 12_000)).toBe(true);
+    expect(d.accept('a', 2)).toBe(false); // no times known: never a restart
+    expect(d.stats).toEqual({ accepted: 8, duplicates: 5, gapsClosed: 0, unsequenced: 0, restarts: 1 });
+  });
+
+  it('never takes a message stamped with the receive time as a restart: a re-send of it is stamped anew', () => {
+    const b = new ColumnarBatchBuilder(0, 0);
+    const dev = b.intern('a');
+    const m = b.intern('m');
+    const add = (seq: number, time: number, flags = 0): void => {
+      b.beginMessage(dev, 0, seq);
+      b.addNumeric(m, 0, time, 1);
+      if (flags !== 0) b.flagMessage(flags);
+    };
+    add(1, 1000);
+    add(2, 2000, MSG_FLAG_RECEIVE_TIME);
+    add(2, 3000, MSG_FLAG_RECEIVE_TIME); // re-sent, stamped later
+    add(1, 4000); // newer than all: a restart
+    add(1, 4000);
+    const maxTimes = new Float64Array(5);
+    const d = new SeqDeduplicator();
+    expect([...d.acceptBatch(b.build(), maxTimes)]).toEqual([1, 1, 0, 1, 0]);
+    expect([...maxTimes]).toEqual([1000, 2000, 3000, 4000, 4000]);
+    expect(d.stats.restarts).toBe(1);
+  });
+
+  it('keeps each device\'s latest time across snapshots; a version 3 snapshot has none, so no restart until the device sends again', () => {
+    const d = new SeqDeduplicator();
+    d.accept('a', 1, 100, 200);
+    d.accept('b', 1, 100, 200);
+    const full = d.snapshot();
+    d.accept('b', 2, 300, 400);
+    const r = SeqDeduplicator.restore(full, [d.snapshotDelta()]);
+    expect(r.accept('a', 1, 150, 250)).toBe(false);
+    expect(r.accept('a', 1, 201, 250)).toBe(true);
+    expect(r.accept('b', 2, 350, 450)).toBe(false);
+    expect(r.accept('b', 1, 401, 450)).toBe(true);
+
+    const w = new ByteWriter(64);
+    w.u32(0x44515053);
+    w.u8(3); // version 3: ranges, no times
+    w.u8(0); // full
+    w.u8(32);
+    for (const v of [5, 0, 0, 0]) w.f64(v);
+    w.varint(1);
+    w.string('old');
+    w.varint(1); // one range: 1…5
+    w.f64(1);
+    w.varint(4);
+    const old = SeqDeduplicator.restore(w.finish());
+    expect(old.accept('old', 3, 1e12, 1e12)).toBe(false); // its latest time is unknown
+    expect(old.accept('old', 6, 2000, 2000)).toBe(true);
+    expect(old.accept('old', 3, 3000, 3000)).toBe(true); // now known: 2000
   });
 
   it('decides a whole batch, skipping messages the gateway dropped and status records', () => {
@@ -144,23 +209,23 @@ describe('SeqDeduplicator', () => {
 
   it('restores from full + deltas taken at random points exactly like the live one', () => {
     const eventArb = fc.oneof(
-      fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.integer({ min: 0, max: 120 })),
+      fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.integer({ min: 0, max: 120 }), fc.integer({ min: 0, max: 50 })),
       fc.constantFrom<'full' | 'delta'>('full', 'delta', 'delta'),
     );
     fc.assert(
-      fc.property(fc.array(eventArb, { maxLength: 80 }), fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.integer({ min: 0, max: 130 })), { maxLength: 30 }), (events, probes) => {
+      fc.property(fc.array(eventArb, { maxLength: 80 }), fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.integer({ min: 0, max: 130 }), fc.integer({ min: 0, max: 60 })), { maxLength: 30 }), (events, probes) => {
         const live = new SeqDeduplicator();
         let full = live.snapshot();
         let deltas: Uint8Array[] = [];
         for (const e of events) {
           if (e === 'full') [full, deltas] = [live.snapshot(), []];
           else if (e === 'delta') deltas.push(live.snapshotDelta());
-          else live.accept(e[0], e[1]);
+          else live.accept(e[0], e[1], e[2], e[2]);
         }
         deltas.push(live.snapshotDelta());
         const restored = SeqDeduplicator.restore(full, deltas);
         expect(restored.stats).toEqual(live.stats);
-        for (const [dev, seq] of probes) expect(restored.accept(dev, seq)).toBe(live.accept(dev, seq));
+        for (const [dev, seq, t] of probes) expect(restored.accept(dev, seq, t, t)).toBe(live.accept(dev, seq, t, t));
       }),
       { numRuns: 200 },
     );

@@ -1,10 +1,11 @@
 import { ConfigError } from '../core/index.js';
-import { MSG_FLAGS_NOT_READINGS, type ColumnarBatch } from '../proto/index.js';
+import { MSG_FLAG_RECEIVE_TIME, MSG_FLAGS_NOT_READINGS, type ColumnarBatch } from '../proto/index.js';
 import { ByteReader, ByteWriter } from './state/bytes.js';
 
 const MAGIC = 0x44515053; // "SPQD"
-/** 2: high-water mark + 64-bit reorder bitmap (read, converted); 3: seen seqs as ranges. */
-const VERSION = 3;
+/** 2: high-water mark + 64-bit reorder bitmap (read, converted); 3: seen seqs as ranges; 4: and each device's latest event time, and the restarts counter. */
+const VERSION = 4;
+const VERSION_RANGES = 3;
 const VERSION_BITMAP = 2;
 const FULL = 0;
 const DELTA = 1;
@@ -17,6 +18,8 @@ export const MAX_SEQ_GAPS = 255;
 interface SeqState {
   /** [from0, to0, from1, to1, …]; the last `to` is the device's highest seq. */
   ranges: number[];
+  /** The latest event time of the device's accepted messages; NaN when unknown (state restored from version 3). */
+  maxTime: number;
   /** Changed since the last snapshot (then the device is in the changed list). */
   changed: boolean;
 }
@@ -30,6 +33,8 @@ export interface DedupStats {
   gapsClosed: number;
   /** seq 0: the device does not number its batches; always accepted. */
   unsequenced: number;
+  /** A seq seen before on a message whose readings are all newer than any of the device's: a restart, counted again from there. */
+  restarts: number;
 }
 
 /**
@@ -43,16 +48,23 @@ export interface DedupStats {
  * smallest gap (the fewest seqs; the lowest on a tie), whose seqs then count as seen, so
  * a batch that later arrives with such a seq is dropped as a duplicate. With the gateway
  * appending each device's messages in arrival order, that needs a device to leave more
- * than `maxGaps` holes and then fill the smallest. A device whose seq restarts from 1
- * after a reboot is dropped as duplicate until it passes its old seqs: devices must
- * persist seq (or use e.g. a millisecond clock). Devices are never forgotten, so a delta
- * snapshot is the counters plus the devices whose state changed since the previous one.
- * State: ~80 bytes a device plus 16 a gap.
+ * than `maxGaps` holes and then fill the smallest.
+ *
+ * A device that reboots without keeping its seq numbers from 1 again, and its new
+ * batches would all be dropped as duplicates until it passed its old seqs: readings the
+ * gateway acknowledged, lost. So a seen seq is a duplicate only when the message could be
+ * the one seen: a re-sent batch carries the event times it had, none later than the
+ * device's latest accepted one. A message whose every reading is later than that is new
+ * data under a reused seq: the device restarted, and its seqs start over from this one
+ * (`restarts`). Readings stamped with the receive time (time 0, MSG_FLAG_RECEIVE_TIME) get
+ * a new time on every re-send, so such a message with a seen seq stays a duplicate.
+ * Devices are never forgotten, so a delta snapshot is the counters plus the devices whose
+ * state changed since the previous one. State: ~90 bytes a device plus 16 a gap.
  */
 export class SeqDeduplicator {
   private readonly devices = new Map<string, SeqState>();
   private changed: string[] = [];
-  readonly stats: DedupStats = { accepted: 0, duplicates: 0, gapsClosed: 0, unsequenced: 0 };
+  readonly stats: DedupStats = { accepted: 0, duplicates: 0, gapsClosed: 0, unsequenced: 0, restarts: 0 };
 
   constructor(readonly maxGaps = DEFAULT_MAX_SEQ_GAPS) {
     if (!Number.isInteger(maxGaps) || maxGaps < 0 || maxGaps > MAX_SEQ_GAPS) {
@@ -65,8 +77,13 @@ export class SeqDeduplicator {
     return this.devices.size;
   }
 
-  /** True if this (device, seq) is new: process it. False for a seq seen before. */
-  accept(device: string, seq: number): boolean {
+  /**
+   * True if this (device, seq) is new: process it. False for a seq seen before, unless
+   * every reading of the message is later than the device's latest (`minTime` > it): a
+   * restarted device's seq. `minTime` and `maxTime` are the message's earliest and latest
+   * event times; NaN (unknown, or stamped with the receive time) never restarts.
+   */
+  accept(device: string, seq: number, minTime = NaN, maxTime = NaN): boolean {
     // seq is a uint64 on the wire and ≤ 2^53 − 1 after the gateway; anything else is "no seq".
     if (!(seq > 0) || !Number.isSafeInteger(seq)) {
       this.stats.unsequenced++;
@@ -74,7 +91,7 @@ export class SeqDeduplicator {
     }
     const s = this.devices.get(device);
     if (s === undefined) {
-      this.devices.set(device, { ranges: [seq, seq], changed: true });
+      this.devices.set(device, { ranges: [seq, seq], maxTime, changed: true });
       this.changed.push(device);
       this.stats.accepted++;
       return true;
@@ -87,9 +104,14 @@ export class SeqDeduplicator {
       r.push(seq, seq);
       this.bound(r);
     } else if (!this.insert(r, seq)) {
-      this.stats.duplicates++;
-      return false;
+      if (!(minTime > s.maxTime)) {
+        this.stats.duplicates++;
+        return false;
+      }
+      s.ranges = [seq, seq];
+      this.stats.restarts++;
     }
+    if (!(s.maxTime >= maxTime)) s.maxTime = maxTime; // NaN (unknown) takes the first time known
     this.touch(device, s);
     this.stats.accepted++;
     return true;
@@ -135,15 +157,41 @@ export class SeqDeduplicator {
     this.changed.push(device);
   }
 
-  /** Decides every message of a batch in order (1 = process); messages the gateway flagged dropped, and status records, are 0 and leave no trace. */
-  acceptBatch(batch: ColumnarBatch): Uint8Array {
+  /**
+   * Decides every message of a batch in order (1 = process); messages the gateway flagged
+   * dropped, and status records, are 0 and leave no trace. `maxTimes[m]` (when given, at
+   * least a message long) receives message m's latest event time, −Infinity for messages
+   * that are not readings: the caller's device clocks need it too.
+   */
+  acceptBatch(batch: ColumnarBatch, maxTimes?: Float64Array): Uint8Array {
     const n = batch.msgDevice.length;
     const out = new Uint8Array(n);
+    const { numEnd, textEnd, time, textTime, msgFlags } = batch;
     for (let m = 0; m < n; m++) {
-      if ((batch.msgFlags[m]! & MSG_FLAGS_NOT_READINGS) !== 0) continue;
-      out[m] = this.accept(batch.strings[batch.msgDevice[m]!]!, batch.msgSeq[m]!) ? 1 : 0;
+      const flags = msgFlags[m]!;
+      if ((flags & MSG_FLAGS_NOT_READINGS) !== 0) {
+        if (maxTimes !== undefined) maxTimes[m] = -Infinity;
+        continue;
+      }
+      const numFrom = m === 0 ? 0 : numEnd[m - 1]!;
+      const textFrom = m === 0 ? 0 : textEnd[m - 1]!;
+      let max = -Infinity;
+      for (let r = numFrom; r < numEnd[m]!; r++) if (time[r]! > max) max = time[r]!;
+      for (let r = textFrom; r < textEnd[m]!; r++) if (textTime[r]! > max) max = textTime[r]!;
+      if (maxTimes !== undefined) maxTimes[m] = max;
+      const seq = batch.msgSeq[m]!;
+      // The earliest time only matters for a seq seen before (rare), so it is found only then, in accept().
+      const device = batch.strings[batch.msgDevice[m]!]!;
+      const min = (flags & MSG_FLAG_RECEIVE_TIME) !== 0 ? NaN : this.mayRestart(device, seq) ? minTime(batch, numFrom, numEnd[m]!, textFrom, textEnd[m]!) : NaN;
+      out[m] = this.accept(device, seq, min, max) ? 1 : 0;
     }
     return out;
+  }
+
+  /** True when `seq` is one `device` has used (so accept() would weigh a restart): a cheap pre-check. */
+  private mayRestart(device: string, seq: number): boolean {
+    const s = this.devices.get(device);
+    return s !== undefined && seq <= s.ranges[s.ranges.length - 1]! && s.maxTime === s.maxTime;
   }
 
   /** State for a checkpoint: counters and every device's ranges. */
@@ -201,7 +249,7 @@ export class SeqDeduplicator {
     w.u8(VERSION);
     w.u8(kind);
     w.u8(this.maxGaps);
-    for (const v of [this.stats.accepted, this.stats.duplicates, this.stats.gapsClosed, this.stats.unsequenced]) w.f64(v);
+    for (const v of [this.stats.accepted, this.stats.duplicates, this.stats.gapsClosed, this.stats.unsequenced, this.stats.restarts]) w.f64(v);
     w.varint(devices);
   }
 
@@ -229,13 +277,15 @@ export class SeqDeduplicator {
     this.stats.duplicates = r.f64();
     this.stats.gapsClosed = r.f64();
     this.stats.unsequenced = r.f64();
+    if (version === VERSION) this.stats.restarts = r.f64();
     const n = r.varint();
     for (let i = 0; i < n; i++) {
       const device = r.string();
       let ranges: number[];
       if (version === VERSION_BITMAP) this.bound((ranges = readBitmapDevice(r, device)));
       else ranges = readRanges(r, device, this.maxGaps);
-      this.devices.set(device, { ranges, changed: false });
+      const maxTime = version === VERSION ? r.f64() : NaN;
+      this.devices.set(device, { ranges, maxTime, changed: false });
     }
     r.end();
   }
@@ -254,6 +304,15 @@ function writeDevice(w: ByteWriter, device: string, s: SeqState): void {
     w.varint(r[k + 1]! - r[k]!);
     if (k + 2 < r.length) w.varint(r[k + 2]! - r[k + 1]! - 2);
   }
+  w.f64(s.maxTime);
+}
+
+/** The earliest event time of a message's numeric readings [numFrom, numTo) and text readings [textFrom, textTo). */
+function minTime(batch: ColumnarBatch, numFrom: number, numTo: number, textFrom: number, textTo: number): number {
+  let min = Infinity;
+  for (let r = numFrom; r < numTo; r++) if (batch.time[r]! < min) min = batch.time[r]!;
+  for (let r = textFrom; r < textTo; r++) if (batch.textTime[r]! < min) min = batch.textTime[r]!;
+  return min === Infinity ? NaN : min; // no readings: nothing says it is new
 }
 
 function readRanges(r: ByteReader, device: string, maxGaps: number): number[] {
@@ -298,7 +357,7 @@ function drain(slices: Generator<void, void, void>): void {
 function readHeader(r: ByteReader, kind: number): { version: number; maxGaps: number } {
   if (r.u32() !== MAGIC) r.fail('not a dedup snapshot');
   const version = r.u8();
-  if (version !== VERSION && version !== VERSION_BITMAP) r.fail(`version ${version} (expected ${VERSION} or ${VERSION_BITMAP})`);
+  if (version !== VERSION && version !== VERSION_RANGES && version !== VERSION_BITMAP) r.fail(`version ${version} (expected ${VERSION}, ${VERSION_RANGES} or ${VERSION_BITMAP})`);
   if (r.u8() !== kind) r.fail(kind === FULL ? 'a delta where a full snapshot was expected' : 'a full snapshot where a delta was expected');
   const bound = r.u8(); // version 2: its reorder window (the conversion takes the default gap bound)
   return { version, maxGaps: version === VERSION_BITMAP ? DEFAULT_MAX_SEQ_GAPS : bound };

@@ -8,6 +8,7 @@ export function createProcessorMetrics(registry: Registry) {
     watermarkDelay: new Gauge({ name: 'sluice_processor_watermark_delay_seconds', help: 'Wall clock minus the partition watermark', labelNames: ['partition'] as const, registers }),
     messages: new Counter({ name: 'sluice_processor_messages_total', help: 'Device messages read from the log', registers }),
     duplicates: new Counter({ name: 'sluice_processor_duplicates_total', help: 'Messages dropped as duplicates (same device and seq)', registers }),
+    seqRestarts: new Counter({ name: 'sluice_processor_seq_restarts_total', help: 'Messages under a seq the device had used whose readings are all newer than any it sent: a device that restarted its seqs, counted as new data', registers }),
     late: new Counter({ name: 'sluice_processor_late_readings_total', help: 'Readings beyond allowed lateness, written to late_readings', registers }),
     deviceStatus: new Counter({ name: 'sluice_processor_device_status_total', help: 'Device status changes (Sparkplug B births and deaths) written to device_status', registers }),
     alerts: new Counter({ name: 'sluice_processor_alerts_total', help: 'Alert transitions emitted (a replay after a crash counts its transitions again)', labelNames: ['rule', 'severity', 'state'] as const, registers }),

@@ -599,9 +599,10 @@ export class ProcessorNode {
     for (const task of tasks) {
       this.metrics.messages.inc(task.stats.messages);
       this.metrics.duplicates.inc(task.stats.duplicates);
+      this.metrics.seqRestarts.inc(task.stats.seqRestarts);
       this.metrics.late.inc(task.stats.late);
       this.metrics.deviceStatus.inc(task.stats.statuses);
-      task.stats.messages = task.stats.duplicates = task.stats.late = task.stats.statuses = 0;
+      task.stats.messages = task.stats.duplicates = task.stats.seqRestarts = task.stats.late = task.stats.statuses = 0;
     }
     this.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
     this.metrics.checkpointBytes.set(outcome.bytes);

@@ -51,6 +51,12 @@ export const MSG_FLAG_DROPPED = 1;
  * device status (issue 17); a record from before never has it.
  */
 export const MSG_FLAG_STATUS = 2;
+/**
+ * Bit 2: some reading of the message had no event time (time 0), so the gateway stamped it
+ * with the receive time: a re-send of the message gets a later time, so its times cannot
+ * tell a re-send from new data (processors/dedup.ts). A record from before never has it.
+ */
+export const MSG_FLAG_RECEIVE_TIME = 4;
 /** The flags of messages that carry no readings to aggregate, store or de-duplicate. */
 export const MSG_FLAGS_NOT_READINGS = MSG_FLAG_DROPPED | MSG_FLAG_STATUS;
 export const TEXT_KIND_BOOL = 1;

@@ -79,4 +79,29 @@ describe('gateway → log → processors → InfluxDB', () => {
       }
     }
   });
+
+  it('counts a device that numbers its batches from 1 again after a reboot, and still drops its re-sends', async () => {
+    const dir = await tempDir();
+    cleanups.push(dir.remove);
+    const db = `e2e_reboot_${Date.now()}`;
+    const config = await testNodeConfig(dir.path, influx.url, { 'influx.database': db, 'time.idleTimeout': '200ms', 'time.maxOutOfOrderness': '1s', 'checkpoint.interval': '500ms' });
+    const node = await startTestNode(config);
+    cleanups.push(() => node.stop());
+
+    const id = 'e2e-reboot';
+    const base = Math.floor((Date.now() - 5 * 60_000) / 10_000) * 10_000;
+    const batch = (seq: number, t: number): Buffer => encodeBatch({ seq, readings: [{ metric: 'temp', timeUnixMs: t, doubleValue: seq }] });
+    const before = await connectDevice(node.url, id, undefined, { username: undefined });
+    for (const seq of [1, 2, 3]) await before.publishAsync(`devices/${id}/telemetry`, batch(seq, base + seq * 1000), { qos: 1 });
+    await before.publishAsync(`devices/${id}/telemetry`, batch(2, base + 2000), { qos: 1 }); // a re-send
+    await before.endAsync();
+    // Rebooted, its seq from 1 again: new readings, a window later.
+    const after = await connectDevice(node.url, id, undefined, { username: undefined });
+    for (const seq of [1, 2]) await after.publishAsync(`devices/${id}/telemetry`, batch(seq, base + 10_000 + seq * 1000), { qos: 1 });
+    await after.publishAsync(`devices/${id}/telemetry`, batch(1, base + 11_000), { qos: 1 }); // a re-send of the new seq 1
+    await after.endAsync();
+
+    const rows = await waitForRows(`SELECT "count", "sum" FROM "${db}"."autogen"."telemetry_10s"`, 2);
+    expect(rows.map((r) => [r.time, r.count, r.sum])).toEqual([[base, 3, 6], [base + 10_000, 2, 3]]);
+  });
 });

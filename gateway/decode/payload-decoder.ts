@@ -1,4 +1,4 @@
-import { encodeTagSet, ReadingBatch, readingIntValues, readSeriesOnlyBatch, tagProblem, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder } from '../../proto/index.js';
+import { encodeTagSet, MSG_FLAG_RECEIVE_TIME, ReadingBatch, readingIntValues, readSeriesOnlyBatch, tagProblem, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder } from '../../proto/index.js';
 import type { PayloadLimits } from './config.js';
 import type { MappingRules } from '../mappings/index.js';
 import { parseJsonPayload } from './json-payload.js';
@@ -141,6 +141,8 @@ class PayloadWriter {
   /** The protobuf payload being written (null for JSON, mapped and Sparkplug ones), and its exact int values once read. */
   private protobufBytes: Uint8Array | null = null;
   private exactInts: (bigint | undefined)[] | null = null;
+  /** Some reading of this payload had time 0 and took the receive time (MSG_FLAG_RECEIVE_TIME). */
+  private receiveTime = false;
 
   /** Writes one payload; `protobufBytes` are its bytes when it came as protobuf (to read int64 values exactly). */
   write(batch: BatchFields, ctx: DecodeContext, builder: ColumnarBatchBuilder, protobufBytes: Uint8Array | null): PayloadOutcome {
@@ -178,6 +180,7 @@ class PayloadWriter {
     this.lastTagsObject = null;
     this.protobufBytes = protobufBytes;
     this.exactInts = null;
+    this.receiveTime = false;
     builder.beginMessage(ctx.deviceIdx, ctx.deviceTagsIdx, seq);
     for (let i = 0; i < readings.length; i++) {
       const code = this.writeReading(readings[i]!, i);
@@ -187,6 +190,7 @@ class PayloadWriter {
       const code = this.writeSeries(series[j]!);
       if (code < 0) return this.abort(code, `series[${j}]`);
     }
+    if (this.receiveTime) builder.flagMessage(MSG_FLAG_RECEIVE_TIME);
     return { reason: REASON_CODE.accepted, readings: total, metrics: this.metrics.list, series: this.series.list };
   }
 
@@ -231,7 +235,11 @@ class PayloadWriter {
   private writeReading(r: ReadingFields, index: number): number {
     const m = this.metricIndex(r.metric ?? '');
     if (m < 0) return m;
-    const t = toNumber64(r.timeUnixMs) || this.receivedAtMs; // 0 (unset) = receive time
+    let t = toNumber64(r.timeUnixMs);
+    if (!t) {
+      t = this.receivedAtMs; // 0 (unset) = receive time
+      this.receiveTime = true;
+    }
     const timeCheck = this.checkTime(t);
     if (timeCheck < 0) return timeCheck;
     const tags = this.tagsIndex(r.tags);
@@ -284,7 +292,11 @@ class PayloadWriter {
     if (deltas.length !== n) {
       return this.fail(REASON_CODE.series_length_mismatch, `${deltas.length} time deltas for ${n} values`);
     }
-    const start = toNumber64(s.startUnixMs) || this.receivedAtMs;
+    let start = toNumber64(s.startUnixMs);
+    if (!start) {
+      start = this.receivedAtMs;
+      this.receiveTime = true;
+    }
     const earliest = this.earliest;
     const latest = this.latest;
     // Checked whole first, then written as one run: a refused Series writes nothing.

@@ -45,6 +45,8 @@ export interface PartitionTaskStats {
   records: number;
   messages: number;
   duplicates: number;
+  /** Messages under a seq the device had used, taken as new data: the device restarted its seqs (see SeqDeduplicator). */
+  seqRestarts: number;
   late: number;
   /** Alert transitions sent (replays included). */
   alerts: number;
@@ -60,12 +62,14 @@ export interface PartitionTaskStats {
  * emits the same points again, which InfluxDB overwrites: the effect is exactly-once.
  */
 export class PartitionTask {
-  readonly stats: PartitionTaskStats = { records: 0, messages: 0, duplicates: 0, late: 0, alerts: 0, statuses: 0 };
+  readonly stats: PartitionTaskStats = { records: 0, messages: 0, duplicates: 0, seqRestarts: 0, late: 0, alerts: 0, statuses: 0 };
   private dedup = new SeqDeduplicator();
   /** Event time per device: decides lateness and when a device's windows fire. */
   private clocks: DeviceClocks;
   /** Per message of the batch in process(): its device's watermark just before it (reused). */
   private deviceWatermarks = new Float64Array(256);
+  /** Per message of the batch being processed: its latest event time (SeqDeduplicator.acceptBatch finds them). */
+  private msgMaxTimes = new Float64Array(256);
   /** The partition's progress: how far the operators look for windows to fire, and the lag gauge. */
   private watermark: PartitionWatermark;
   private operators: WindowOperator[];
@@ -305,7 +309,12 @@ export class PartitionTask {
   }
 
   private process(batch: ColumnarBatch): void {
-    const accepted = this.dedup.acceptBatch(batch);
+    const n = batch.msgDevice.length;
+    if (this.msgMaxTimes.length < n) this.msgMaxTimes = new Float64Array(n * 2);
+    const msgMaxTimes = this.msgMaxTimes;
+    const restarts = this.dedup.stats.restarts;
+    const accepted = this.dedup.acceptBatch(batch, msgMaxTimes);
+    this.stats.seqRestarts += this.dedup.stats.restarts - restarts;
     const accept = (m: number): boolean => accepted[m] === 1;
     // Each message is judged against its device's clock as it was just before that message,
     // so lateness does not depend on how the gateway cut its micro-batches (and the
@@ -322,9 +331,7 @@ export class PartitionTask {
         else if ((flags & MSG_FLAG_STATUS) !== 0) this.writeStatus(batch, m);
         continue;
       }
-      let msgMax = -Infinity;
-      for (let r = m === 0 ? 0 : batch.numEnd[m - 1]!; r < batch.numEnd[m]!; r++) if (batch.time[r]! > msgMax) msgMax = batch.time[r]!;
-      for (let r = m === 0 ? 0 : batch.textEnd[m - 1]!; r < batch.textEnd[m]!; r++) if (batch.textTime[r]! > msgMax) msgMax = batch.textTime[r]!;
+      const msgMax = msgMaxTimes[m]!;
       const clock = this.clocks.get(batch.strings[batch.msgDevice[m]!]!);
       deviceWatermarks[m] = this.clocks.watermark(clock);
       this.clocks.observe(clock, msgMax, now);
