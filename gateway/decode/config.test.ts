@@ -14,7 +14,7 @@ describe('decode options', () => {
       timestampSkewFutureMs: 10 * 1000,
       maxMetricsPerDevice: 1000,
       maxSeriesPerDevice: 1000,
-      maxDevicesPerIdentity: 10_000,
+      maxDevicesPerIdentity: 100_000,
       threads: Math.max(1, availableParallelism() - 1),
       maxQueue: 16,
       inlineMaxBytes: 16 * 1024,

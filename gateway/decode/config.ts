@@ -45,9 +45,11 @@ export const decodeLimitsSchema = z
      * devices through mapped or `devices/{id}/telemetry` topics, a Sparkplug B edge node):
      * a publish for a new one past it is refused (device_limit). Bounds what one credential
      * that cycles device names can make the gateway, the processors and InfluxDB hold
-     * (see gateway/identity-devices.ts). Default 10 000.
+     * (see gateway/identity-devices.ts). Default 100 000: InfluxDB 1.x's own default
+     * max-values-per-tag, so one identity alone cannot pass what InfluxDB takes for the
+     * device tag, and a bridge of a large fleet works as it did.
      */
-    maxDevicesPerIdentity: count().default(10_000),
+    maxDevicesPerIdentity: count().default(100_000),
     /** Decode worker threads. Default: one per core, less one for the main (MQTT) thread, at least 1. */
     threads: count().default(() => Math.max(1, availableParallelism() - 1)),
     /**
