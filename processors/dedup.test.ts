@@ -117,7 +117,43 @@ describe('SeqDeduplicator', () => {
     expect(d.accept('a', 1, 10_000, 10_500)).toBe(false); // the re-send of the new seq 1
     expect(d.accept('a', 3, 12_000, 12_000)).toBe(true);
     expect(d.accept('a', 2)).toBe(false); // no times known: never a restart
-    expect(d.stats).toEqual({ accepted: 8, duplicates: 5, gapsClosed: 0, unsequenced: 0, restarts: 1 });
+    // Re-sends from before the restart, coming after it: still known.
+    expect(d.accept('a', 5, 5000, 5500)).toBe(false);
+    expect(d.accept('a', 4, 4000, 4500)).toBe(false);
+    expect(d.accept('a', 4, 12_500, 12_600)).toBe(true); // a seq from before, with new readings: the device's count reached it
+    expect(d.stats).toEqual({ accepted: 9, duplicates: 7, gapsClosed: 0, unsequenced: 0, restarts: 1 });
+    // What it knows survives a snapshot.
+    const r = SeqDeduplicator.restore(d.snapshot());
+    expect([r.accept('a', 5, 5000, 5500), r.accept('a', 2, 11_000, 11_500), r.accept('a', 5, 13_000, 13_000)]).toEqual([false, false, true]);
+  });
+
+  it('counts each message of a device that restarts its seqs once, and no re-send from this run or the one before', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 60 }), (runs, picks) => {
+        const d = new SeqDeduplicator();
+        let t = 0;
+        let pick = 0;
+        const sent: { seq: number; min: number; max: number; run: number }[] = [];
+        for (const [run, length] of runs.entries()) {
+          for (let seq = 1; seq <= length; seq++) {
+            const message = { seq, min: t + 1, max: t + 2, run };
+            t += 2;
+            expect(d.accept('a', message.seq, message.min, message.max), `run ${run} seq ${seq}`).toBe(true);
+            sent.push(message);
+            // Now and then a re-send of a message of this run or the one before, as it was.
+            const recent = sent.filter((m) => m.run >= run - 1);
+            if (pick < picks.length && picks[pick]! % 3 === 0) {
+              const again = recent[picks[pick]! % recent.length]!;
+              expect(d.accept('a', again.seq, again.min, again.max), `re-send of run ${again.run} seq ${again.seq}`).toBe(false);
+            }
+            pick++;
+          }
+        }
+        expect(d.stats.accepted).toBe(sent.length);
+        expect(d.stats.restarts).toBe(runs.length - 1);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('never takes a message stamped with the receive time as a restart: a re-send of it is stamped anew', () => {

@@ -3,7 +3,7 @@ import { MSG_FLAG_RECEIVE_TIME, MSG_FLAGS_NOT_READINGS, type ColumnarBatch } fro
 import { ByteReader, ByteWriter } from './state/bytes.js';
 
 const MAGIC = 0x44515053; // "SPQD"
-/** 2: high-water mark + 64-bit reorder bitmap (read, converted); 3: seen seqs as ranges; 4: and each device's latest event time, and the restarts counter. */
+/** 2: high-water mark + 64-bit reorder bitmap (read, converted); 3: seen seqs as ranges; 4: and each device's latest event time and its seqs before its last restart, and the restarts counter. */
 const VERSION = 4;
 const VERSION_RANGES = 3;
 const VERSION_BITMAP = 2;
@@ -20,6 +20,8 @@ interface SeqState {
   ranges: number[];
   /** The latest event time of the device's accepted messages; NaN when unknown (state restored from version 3). */
   maxTime: number;
+  /** The seqs and the latest time the device had before its last restart, so that a re-send from before it is still known. */
+  before: { ranges: number[]; maxTime: number } | undefined;
   /** Changed since the last snapshot (then the device is in the changed list). */
   changed: boolean;
 }
@@ -57,7 +59,9 @@ export interface DedupStats {
  * device's latest accepted one. A message whose every reading is later than that is new
  * data under a reused seq: the device restarted, and its seqs start over from this one
  * (`restarts`). Readings stamped with the receive time (time 0, MSG_FLAG_RECEIVE_TIME) get
- * a new time on every re-send, so such a message with a seen seq stays a duplicate.
+ * a new time on every re-send, so such a message with a seen seq stays a duplicate. The
+ * seqs from before the last restart are kept too: a re-send of one of those that comes
+ * after the restart (its times no later than the device's latest then) is a duplicate.
  * Devices are never forgotten, so a delta snapshot is the counters plus the devices whose
  * state changed since the previous one. State: ~90 bytes a device plus 16 a gap.
  */
@@ -91,10 +95,15 @@ export class SeqDeduplicator {
     }
     const s = this.devices.get(device);
     if (s === undefined) {
-      this.devices.set(device, { ranges: [seq, seq], maxTime, changed: true });
+      this.devices.set(device, { ranges: [seq, seq], maxTime, before: undefined, changed: true });
       this.changed.push(device);
       this.stats.accepted++;
       return true;
+    }
+    const before = s.before;
+    if (before !== undefined && !(minTime > before.maxTime) && holds(before.ranges, seq)) {
+      this.stats.duplicates++; // sent before the restart, and again after it
+      return false;
     }
     const r = s.ranges;
     const last = r.length - 1;
@@ -108,6 +117,7 @@ export class SeqDeduplicator {
         this.stats.duplicates++;
         return false;
       }
+      s.before = { ranges: r, maxTime: s.maxTime };
       s.ranges = [seq, seq];
       this.stats.restarts++;
     }
@@ -119,15 +129,7 @@ export class SeqDeduplicator {
 
   /** Adds a seq at or below the highest into the ranges; false if it is already there. */
   private insert(r: number[], seq: number): boolean {
-    // i = index of the first range whose `to` is ≥ seq (one exists: seq ≤ the highest).
-    let lo = 0;
-    let hi = r.length / 2 - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (r[2 * mid + 1]! < seq) lo = mid + 1;
-      else hi = mid;
-    }
-    const from = 2 * lo;
+    const from = rangeAtOrAbove(r, seq);
     if (seq >= r[from]!) return false;
     const joinsAbove = seq === r[from]! - 1;
     const joinsBelow = from > 0 && seq === r[from - 1]! + 1;
@@ -188,10 +190,10 @@ export class SeqDeduplicator {
     return out;
   }
 
-  /** True when `seq` is one `device` has used (so accept() would weigh a restart): a cheap pre-check. */
+  /** True when accept() may weigh the message's times: `seq` is at or below the device's highest, or it restarted before (a cheap pre-check). */
   private mayRestart(device: string, seq: number): boolean {
     const s = this.devices.get(device);
-    return s !== undefined && seq <= s.ranges[s.ranges.length - 1]! && s.maxTime === s.maxTime;
+    return s !== undefined && (s.before !== undefined || (seq <= s.ranges[s.ranges.length - 1]! && s.maxTime === s.maxTime));
   }
 
   /** State for a checkpoint: counters and every device's ranges. */
@@ -284,8 +286,13 @@ export class SeqDeduplicator {
       let ranges: number[];
       if (version === VERSION_BITMAP) this.bound((ranges = readBitmapDevice(r, device)));
       else ranges = readRanges(r, device, this.maxGaps);
-      const maxTime = version === VERSION ? r.f64() : NaN;
-      this.devices.set(device, { ranges, maxTime, changed: false });
+      let maxTime = NaN;
+      let before: SeqState['before'] = undefined;
+      if (version === VERSION) {
+        maxTime = r.f64();
+        if (r.u8() === 1) before = { ranges: readRanges(r, device, this.maxGaps), maxTime: r.f64() };
+      }
+      this.devices.set(device, { ranges, maxTime, before, changed: false });
     }
     r.end();
   }
@@ -294,17 +301,46 @@ export class SeqDeduplicator {
 /** Devices a snapshot writes between two yields. */
 const SNAPSHOT_SLICE = 16_384;
 
-/** A device's ranges: their count, the first seq, then each range's length − 1 and the gap before the next, as varints. */
+/** A device: its id, its ranges, its latest time, then 0, or 1 and the ranges and latest time it had before its last restart. */
 function writeDevice(w: ByteWriter, device: string, s: SeqState): void {
-  const r = s.ranges;
   w.string(device);
+  writeRanges(w, s.ranges);
+  w.f64(s.maxTime);
+  if (s.before === undefined) {
+    w.u8(0);
+  } else {
+    w.u8(1);
+    writeRanges(w, s.before.ranges);
+    w.f64(s.before.maxTime);
+  }
+}
+
+/** Ranges: their count, the first seq, then each range's length − 1 and the gap before the next, as varints. */
+function writeRanges(w: ByteWriter, r: readonly number[]): void {
   w.varint(r.length / 2);
   w.f64(r[0]!);
   for (let k = 0; k < r.length; k += 2) {
     w.varint(r[k + 1]! - r[k]!);
     if (k + 2 < r.length) w.varint(r[k + 2]! - r[k + 1]! - 2);
   }
-  w.f64(s.maxTime);
+}
+
+/** The index of the first range whose end is ≥ `seq` (the ranges' length when none is). */
+function rangeAtOrAbove(r: readonly number[], seq: number): number {
+  let lo = 0;
+  let hi = r.length / 2;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (r[2 * mid + 1]! < seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return 2 * lo;
+}
+
+/** True when the ranges hold `seq`. */
+function holds(r: readonly number[], seq: number): boolean {
+  const from = rangeAtOrAbove(r, seq);
+  return from < r.length && seq >= r[from]!;
 }
 
 /** The earliest event time of a message's numeric readings [numFrom, numTo) and text readings [textFrom, textTo). */
