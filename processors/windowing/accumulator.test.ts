@@ -228,4 +228,22 @@ describe('WindowAccumulator', () => {
       }
     }
   });
+
+  it('release() hands its sketch on: accumulators that take released sketches end as new ones would', () => {
+    const values = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? 1 : -1) * 10 ** ((i % 40) - 20));
+    const released = Array.from({ length: 8 }, () => new WindowAccumulator());
+    for (const acc of released) for (const v of values) acc.add(v, v); // each has a sketch, over both stores
+    const before = released[0]!.serialize();
+    for (const acc of released) acc.release();
+    for (let k = 0; k < 10; k++) {
+      const reused = new WindowAccumulator();
+      const reference = new WindowAccumulator();
+      for (const v of values.slice(k)) {
+        reused.add(v * 3, v * 3);
+        reference.add(v * 3, v * 3);
+      }
+      expect(reused.serialize()).toEqual(reference.serialize());
+    }
+    expect(new WindowAccumulator().serialize()).not.toEqual(before);
+  });
 });

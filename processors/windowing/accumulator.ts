@@ -30,8 +30,15 @@ export const EXACT_QUANTILE_LIMIT = 16;
 const SORTED = new Float64Array(EXACT_QUANTILE_LIMIT);
 /** Scratch for the values a new sketch takes over (toSketch), likewise shared. */
 const TO_SKETCH = new Float64Array(EXACT_QUANTILE_LIMIT);
-/** The sketch of the last accumulator clear()ed, emptied (as new), for the next one that needs a sketch. */
-let spareSketch: Sketch | undefined = undefined;
+/**
+ * Sketches of accumulators cleared or released, emptied (as new), for the next ones that
+ * need a sketch. A window's sketch lives from seconds to minutes, long enough to reach V8's
+ * old generation: handing it on spares its ~30 objects to the old generation's collector
+ * and their making (bench:processors, windows firing: see README).
+ */
+const spareSketches: Sketch[] = [];
+/** At most this many spares (~1 KB each): enough for the windows one watermark step closes in a busy partition. */
+const MAX_SPARE_SKETCHES = 4096;
 const NO_VALUES = 0;
 const RAW_VALUES = 1;
 const SKETCH = 2;
@@ -166,8 +173,7 @@ export class WindowAccumulator {
 
   private toSketch(): Sketch {
     if (this.sketch === undefined) {
-      this.sketch = spareSketch ?? createSketch();
-      spareSketch = undefined;
+      this.sketch = spareSketches.pop() ?? createSketch();
       const values = this.values ?? [];
       for (let i = 0; i < values.length; i++) TO_SKETCH[i] = values[i]!;
       addValues(this.sketch, TO_SKETCH, 0, values.length); // as accept() of each, in order
@@ -221,11 +227,20 @@ export class WindowAccumulator {
     this.lastTime = -Infinity;
     this.lastValue = NaN;
     this.values = undefined;
-    if (this.sketch !== undefined) {
-      clearSketch(this.sketch);
-      spareSketch = this.sketch;
-      this.sketch = undefined;
-    }
+    this.release();
+  }
+
+  /**
+   * Hands its sketch, emptied, to the next accumulator that needs one: for an accumulator
+   * nothing reads again (a purged window's, a dropped pane's), or one being cleared.
+   */
+  release(): void {
+    const sketch = this.sketch;
+    if (sketch === undefined) return;
+    this.sketch = undefined;
+    if (spareSketches.length >= MAX_SPARE_SKETCHES) return;
+    clearSketch(sketch);
+    spareSketches.push(sketch);
   }
 
   /** The aggregates so far (all NaN but count when empty). */

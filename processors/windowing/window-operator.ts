@@ -433,8 +433,12 @@ export class WindowOperator {
     const s = win.series;
     const wins = s.windows;
     wins.splice(wins.indexOf(win), 1);
+    if (win.ownAcc) win.release(); // its result was built when it fired: nothing reads the accumulator again
     // The panes whose latest window this was (start < win.start + slide): every window holding them is purged now.
-    if (s.panes !== undefined && (s.panes.dropBefore(win.start + this.slide) === 0 || wins.length === 0)) s.panes = undefined;
+    if (s.panes !== undefined && (s.panes.dropBefore(win.start + this.slide) === 0 || wins.length === 0)) {
+      s.panes.release();
+      s.panes = undefined;
+    }
     if (wins.length === 0) this.removeKey(s);
     else this.touch(s);
   }

@@ -198,6 +198,12 @@ export class WindowState implements TimeWindow {
     return (this.slot = slot === undefined ? new WindowAccumulator() : slot.decode());
   }
 
+  /** The window is purged: its accumulator's sketch goes to the next one that needs one (WindowAccumulator.release). */
+  release(): void {
+    if (this.slot instanceof WindowAccumulator) this.slot.release();
+    this.slot = undefined;
+  }
+
   /** Gives a pane-backed window aggregates of its own (the merge of its panes as they are now): it takes no readings after this. */
   freeze(acc: WindowAccumulator): void {
     this.slot = acc;
@@ -259,16 +265,25 @@ export class Panes {
     return acc;
   }
 
-  /** Drops the panes starting before `bound`; returns how many are left. */
+  /** Drops the panes starting before `bound` (their sketches go on: WindowAccumulator.release); returns how many are left. */
   dropBefore(bound: number): number {
     const starts = this.starts;
     let n = 0;
     while (n < starts.length && starts[n]! < bound) n++;
+    this.release(0, n);
     if (n > 0) {
       starts.splice(0, n);
       this.accs.splice(0, n);
     }
     return starts.length;
+  }
+
+  /** Releases the accumulators of panes [from, to) that are live (WindowAccumulator.release): for panes nothing reads again. */
+  release(from = 0, to = this.accs.length): void {
+    for (let i = from; i < to; i++) {
+      const slot = this.accs[i];
+      if (slot instanceof WindowAccumulator) slot.release();
+    }
   }
 }
 
