@@ -101,7 +101,9 @@ export class SeqDeduplicator {
       return true;
     }
     const before = s.before;
-    if (before !== undefined && !(minTime > before.maxTime) && holds(before.ranges, seq)) {
+    // Only a message with its own times can be told to be from before: for one stamped with
+    // the receive time (NaN) the current seqs decide, as for a device that never restarted.
+    if (before !== undefined && minTime <= before.maxTime && holds(before.ranges, seq)) {
       this.stats.duplicates++; // sent before the restart, and again after it
       return false;
     }
