@@ -6,12 +6,13 @@
  * which process.cpuUsage counts) and influxd's CPU (/proc/<pid>/stat), as medians.
  * Needs Debian's influxd.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { findInfluxd } from '../cli/demo/influxd-install.js';
 import { LocalInfluxd } from '../cli/demo/local-influxd.js';
+import { cpuSecondsOf } from './proc-usage.js';
 import { influxConfigSchema, InfluxWriter, toLineProtocol } from '../processors/index.js';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 100_000);
@@ -32,18 +33,13 @@ function batches(): string[][] {
   return out;
 }
 
-/** influxd's user + system CPU so far, in seconds. */
-async function influxdCpu(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
 
 async function run(influxd: LocalInfluxd, encoding: 'gzip' | 'identity', data: string[][], n: number) {
   const config = influxConfigSchema.parse({ url: influxd.url, database: `bench_${encoding}_${n}`, contentEncoding: encoding });
   const writer = new InfluxWriter(config, { onBadPoint: (line, message) => console.error(`bad point ${line}: ${message}`) });
   await writer.ensureDatabase();
   const cpu0 = process.cpuUsage();
-  const influx0 = await influxdCpu(influxd.pid!);
+  const influx0 = cpuSecondsOf(influxd.pid!);
   const t0 = performance.now();
   // Two requests in flight, as influx.maxInflightRequests does by default.
   let next = 0;
@@ -52,7 +48,7 @@ async function run(influxd: LocalInfluxd, encoding: 'gzip' | 'identity', data: s
   }));
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const influx = (await influxdCpu(influxd.pid!)) - influx0;
+  const influx = cpuSecondsOf(influxd.pid!) - influx0;
   writer.close();
   return { seconds, sluiceCpu: (cpu.user + cpu.system) / 1e6, influxdCpu: influx };
 }

@@ -19,12 +19,13 @@
  * BENCH_PROF (a directory: children write --cpu-prof profiles there). Needs Debian's influxd.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findInfluxd } from '../cli/demo/influxd-install.js';
 import { LocalInfluxd } from '../cli/demo/local-influxd.js';
+import { cpuSecondsOf } from './proc-usage.js';
 
 const DEVICES = 10_000;
 const METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'rssi'];
@@ -101,7 +102,7 @@ async function child(spec: ChildSpec): Promise<void> {
       await out.sink.flush();
       timed = points;
       cpu0 = process.cpuUsage();
-      influx0 = spec.influxdPid === undefined ? 0 : await influxdCpu(spec.influxdPid);
+      influx0 = spec.influxdPid === undefined ? 0 : cpuSecondsOf(spec.influxdPid);
       t0 = performance.now();
     }
     for (let d = 0; d < DEVICES; d++) {
@@ -130,18 +131,13 @@ async function child(spec: ChildSpec): Promise<void> {
   await out.sink.flush();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const influxdCpuSeconds = spec.influxdPid === undefined ? 0 : (await influxdCpu(spec.influxdPid)) - influx0;
+  const influxdCpuSeconds = spec.influxdPid === undefined ? 0 : cpuSecondsOf(spec.influxdPid) - influx0;
   await out.sink.close();
   out.writer.close();
   const result: ChildResult = { points: points - timed, emitted: points, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, influxdCpuSeconds };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-/** influxd's user + system CPU so far, in seconds. */
-async function influxdCpu(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
 
 /** Runs one child and returns what it printed. */
 function runChild(spec: ChildSpec, profileDir: string | undefined, label: string): Promise<ChildResult> {

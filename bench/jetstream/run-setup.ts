@@ -4,7 +4,7 @@
  * whatever happened.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuSnapshot } from './proc-usage.js';
+import { cpuSnapshot } from '../proc-usage.js';
 import { SETUP_TITLES, startSetup, type RunningSetup, type SetupName } from './setups.js';
 import type { JetStreamBenchOptions } from './options.js';
 import { catchUp, runStep, type StepLoad, type StepResult } from './step.js';

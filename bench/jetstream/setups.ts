@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { startNatsCluster, startNatsServer, type TestNats } from '../../test/harness/nats-server.js';
 import { tempDir } from '../../test/harness/temp-dir.js';
 import { metricSum } from '../ramp/broker-process.js';
-import type { Watched } from './proc-usage.js';
+import type { Watched } from '../proc-usage.js';
 import { startSluiceChild, type SluiceChild } from './sluice-child.js';
 
 export const SETUP_NAMES = ['embedded', 'jetstream-r1', 'jetstream-r3'] as const;

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { SimulationReport } from '../../simulator/index.js';
-import { cpuSecondsOf } from './proc-usage.js';
+import { cpuSecondsOf } from '../proc-usage.js';
 import { SLUICE_CLI } from './sluice-child.js';
 
 /** The simulator's CPU is read this often: /proc/<pid> is gone once it has exited, so the last read is what it used (to within this). */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { catchUpLimitMs } from '../ramp/step.js';
 import { PASS_CRITERIA } from '../ramp/options.js';
-import { cpuSnapshot, PeakRss } from './proc-usage.js';
+import { cpuSnapshot, PeakRss } from '../proc-usage.js';
 import type { RunningSetup } from './setups.js';
 import { runSimulate } from './simulate-run.js';
 

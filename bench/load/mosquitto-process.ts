@@ -10,7 +10,7 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError } from '../../core/index.js';
-import { cpuSecondsOf, rssBytesOf, threadCpuSecondsOf } from '../jetstream/proc-usage.js';
+import { cpuSecondsOf, rssBytesOf, threadCpuSecondsOf } from '../proc-usage.js';
 import type { BrokerProcess } from '../ramp/index.js';
 
 const CANDIDATES = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'];

@@ -10,6 +10,7 @@ import hdr from 'hdr-histogram-js';
 import { ReadingBatch } from '../../proto/index.js';
 import { fleetPayload, LoadClient, withSeqSlot } from '../load-client.js';
 import { bucketQuantile, startBareAedes, startSluiceProcess, type BrokerProcess } from '../ramp/index.js';
+import { cpuSecondsOf, listeningPid, machineCpuSeconds } from '../proc-usage.js';
 import { LateBursts, type LateSummary } from './late-bursts.js';
 import { findMosquitto, startMosquitto } from './mosquitto-process.js';
 import { countWindowReadings } from './window-readings.js';
@@ -66,6 +67,10 @@ export interface LoadRun {
   mainThreadCpuSecondsPerMillionMessages: number;
   /** The load generator's own CPU per million messages (it shares the cores). */
   loadCpuSecondsPerMillionMessages: number;
+  /** sluice-start writing to an influxd on this machine: influxd's CPU per million messages over the round (it shares the cores too). */
+  influxdCpuSecondsPerMillionMessages?: number;
+  /** Cores the whole machine kept busy over the round (every process; /proc/stat): at the core count, the round was bound by CPU. */
+  machineBusyCores: number;
   brokerRssMiB: number;
   pubackMs: { p50: number; p99: number; max: number };
   /**
@@ -173,6 +178,8 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
     },
   };
   const prefix = `load-${scenario}-${broker}-r${round}-${Date.now().toString(36)}-`;
+  // Found before the connections open: the walk over every process's descriptors would cost the round.
+  const influxdPid = broker === 'sluice-start' ? localListener(options.influx!.url) : undefined;
   // Fleet devices start an hour back (within time.maxBackfill) so none runs ahead of the wall clock at 5 publishes/s.
   const timed = scenario === 'fleet' ? fleetPayload(FLEET_METRICS, 20, 10, Date.now() - 3_600_000) : undefined;
   const payload = timed?.payload ?? loadPayload(readingsPerMessage, Date.now());
@@ -210,12 +217,16 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
   const ackedBefore = acked();
   const before = await process.sample();
   const loadBefore = globalThis.process.cpuUsage();
+  const influxdBefore = influxdPid === undefined ? 0 : cpuSecondsOf(influxdPid);
+  const machineBefore = machineCpuSeconds();
   const started = performance.now();
   await sleep(options.durationMs);
   const seconds = (performance.now() - started) / 1000;
   const messages = acked() - ackedBefore;
   const after = await process.sample();
   const loadCpu = globalThis.process.cpuUsage(loadBefore);
+  const influxdCpu = influxdPid === undefined ? undefined : cpuSecondsOf(influxdPid) - influxdBefore;
+  const machineBusy = machineCpuSeconds().busy - machineBefore.busy;
   const p = { p50: latency.getValueAtPercentile(50) / 1000, p99: latency.getValueAtPercentile(99) / 1000, max: latency.maxValue / 1000 };
   const lateBursts = late.summary();
   const generatorLagMs = { p99: sendLag.getValueAtPercentile(99) / 1000, max: sendLag.maxValue / 1000 };
@@ -233,6 +244,8 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
     brokerCpuSecondsPerMillionReadings: round3(((after.cpuSeconds - before.cpuSeconds) / (messages * readingsPerMessage)) * 1e6),
     mainThreadCpuSecondsPerMillionMessages: round3((((after.mainThreadCpuSeconds ?? NaN) - (before.mainThreadCpuSeconds ?? NaN)) / messages) * 1e6),
     loadCpuSecondsPerMillionMessages: round3(((loadCpu.user + loadCpu.system) / 1e6 / messages) * 1e6),
+    ...(influxdCpu === undefined ? {} : { influxdCpuSecondsPerMillionMessages: round3((influxdCpu / messages) * 1e6) }),
+    machineBusyCores: Math.round((machineBusy / seconds) * 100) / 100,
     brokerRssMiB: Math.round(after.rssBytes / 2 ** 20),
     pubackMs: p,
     late: lateBursts,
@@ -274,6 +287,13 @@ function loadPayload(readings: number, now: number): Buffer {
 
 /** How often paced connections send what has come due: a steady sender's gaps are this short, far below a PUBACK's time. */
 const PACE_TICK_MS = 2;
+
+/** The pid of the process serving `url` when its host is this machine's loopback (an influxd the bench can account for). */
+function localListener(url: string): number | undefined {
+  const u = new URL(url);
+  if (!['localhost', '127.0.0.1', '[::1]'].includes(u.hostname)) return undefined;
+  return listeningPid(Number(u.port || (u.protocol === 'https:' ? 443 : 80)));
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SluiceError } from '../../core/index.js';
-import { threadCpuSecondsOf } from '../jetstream/proc-usage.js';
+import { threadCpuSecondsOf } from '../proc-usage.js';
 import { PROCESSOR_CHECKPOINT_INTERVAL } from './options.js';
 
 /** The compiled CLI and the bare-broker child, next to this file in dist/. */

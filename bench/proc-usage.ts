@@ -1,10 +1,11 @@
 /**
- * CPU and RSS of other processes, read from Linux /proc: the sluice processes and the
- * nats-servers the bench started. /proc/<pid>/stat counts every thread of the process
- * (the embedded mode's processor and decode workers included), so one read per process
- * covers it. Not portable, on purpose: the bench reports what this machine did.
+ * CPU and RSS of other processes, read from Linux /proc: the sluice processes, the
+ * nats-servers and brokers the bench started, and a local influxd it writes to.
+ * /proc/<pid>/stat counts every thread of the process (the embedded mode's processor and
+ * decode workers included), so one read per process covers it. Not portable, on purpose:
+ * the bench reports what this machine did.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** Linux reports /proc/<pid>/stat in USER_HZ ticks, 100 a second on every common kernel build. */
 const USER_HZ = 100;
@@ -38,6 +39,56 @@ function cpuSecondsIn(statFile: string): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * The process listening on TCP `port` of this machine (any address), or undefined when
+ * none is or it cannot be seen (another user's, another network namespace). Walks every
+ * process's descriptors: call it before a round, not while one measures.
+ */
+export function listeningPid(port: number): number | undefined {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    // sl local_address rem_address st … inode: a listener is state 0A, its port the hex after the colon.
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === '0A' && Number.parseInt(f[1]!.split(':')[1]!, 16) === port) inodes.add(f[9]!);
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      let link: string;
+      try {
+        link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      if (link.startsWith('socket:[') && inodes.has(link.slice(8, -1))) return Number(pid);
+    }
+  }
+  return undefined;
+}
+
+/** CPU seconds of the whole machine so far (/proc/stat): busy (every state but idle and iowait) and in all, summed over its cores. */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user already).
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: (total - f[3]! - f[4]!) / USER_HZ, total: total / USER_HZ };
 }
 
 /** Resident set size of `pid` in bytes (VmRSS; 0 once it has gone). */
