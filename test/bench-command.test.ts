@@ -202,7 +202,14 @@ describe('sluice bench', () => {
       // sluice start's warm-up waits for its processors' first checkpoints, 3 s after they start (the process was ready
       // and the connections open less than a second after that); the other brokers' ends after 1.5 s and a scrape.
       if (r.broker === 'sluice-start') expect(r.warmupMs, r.scenario).toBeGreaterThan(2000);
+      // The influxd sluice start wrote to listens on loopback: the bench found it and read its CPU.
+      if (r.broker === 'sluice-start') expect(r.influxdCpuSecondsPerMillionMessages, r.scenario).toBeGreaterThanOrEqual(0);
+      else expect(r.influxdCpuSecondsPerMillionMessages).toBeUndefined();
+      expect(r.machineBusyCores).toBeGreaterThan(0);
     }
+    // Each sluice start round wrote to a database of its own, dropped once it was verified.
+    const shown = (await (await fetch(`${influx.url}/query?q=${encodeURIComponent('SHOW DATABASES')}`)).json()) as { results: { series?: { values: string[][] }[] }[] };
+    expect((shown.results[0]!.series?.[0]?.values ?? []).flat().filter((d) => d.startsWith('sluice_load_'))).toEqual([]);
     // Every reading sent was PUBACKed (the clients drain before closing), and InfluxDB's window counts add up to exactly that.
     const verified = report.runs.filter((r) => r.broker === 'sluice-start');
     expect(verified).toHaveLength(2);

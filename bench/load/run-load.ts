@@ -13,7 +13,7 @@ import { bucketQuantile, startBareAedes, startSluiceProcess, type BrokerProcess 
 import { cpuSecondsOf, listeningPid, machineCpuSeconds } from '../proc-usage.js';
 import { LateBursts, type LateSummary } from './late-bursts.js';
 import { findMosquitto, startMosquitto } from './mosquitto-process.js';
-import { countWindowReadings } from './window-readings.js';
+import { countWindowReadings, dropDatabase } from './window-readings.js';
 
 export const LOAD_BROKERS = ['bare-aedes', 'mosquitto', 'sluice-gateway', 'sluice-start'] as const;
 export type LoadBroker = (typeof LOAD_BROKERS)[number];
@@ -43,8 +43,12 @@ export interface LoadOptions {
   /** With it: every connection publishes at its share of this many messages per second (paced), not as fast as PUBACKs return. */
   rateMsgsPerSecond?: number;
   rounds: number;
-  /** With it: `sluice start` runs too, its processors writing to this InfluxDB 1.x database, and each of its rounds is verified. */
-  influx?: { url: string; database: string; measurement: string };
+  /**
+   * With it: `sluice start` runs too, each round's processors writing to a database of its
+   * own (this name, `_r<round>` and the scenario), which the round's verify reads and then
+   * drops unless `keep`.
+   */
+  influx?: { url: string; database: string; measurement: string; keep?: boolean };
   /** The user's --config and --set for the sluice processes, and where their data dirs go. */
   sluice: { configFile?: string; sets?: string[]; dataParent?: string; cpuProfDir?: string };
   /** How long the window counts may stay unchanged before a round is called not exact. */
@@ -114,13 +118,16 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
     const order = brokers.map((_, i) => brokers[(i + round - 1) % brokers.length]!);
     for (const scenario of options.scenarios) {
       for (const broker of order) {
-        const process = await startBroker(broker, options, mosquitto);
+        const influx = broker === 'sluice-start' ? { ...options.influx!, database: `${options.influx!.database}_r${round}_${scenario}` } : undefined;
+        const roundOptions = influx === undefined ? options : { ...options, influx };
+        const process = await startBroker(broker, roundOptions, mosquitto);
         try {
-          const run = await runRound(process, broker, scenario, round, options);
+          const run = await runRound(process, broker, scenario, round, roundOptions);
           runs.push(run);
           hooks.round?.(run);
         } finally {
           await process.stop();
+          if (influx !== undefined && influx.keep !== true) await dropDatabase(influx);
         }
       }
     }

@@ -26,6 +26,7 @@ interface BenchFlags extends ConfigFlags {
   out: string;
   influxUrl?: string;
   verifyRate?: string;
+  keepDatabases?: boolean;
   mode: string;
   connections: string;
   rounds: string;
@@ -66,6 +67,7 @@ export function registerBenchCommand(program: Command): void {
         '--influx-url <url>',
         'run `sluice start` with processors writing to this InfluxDB (a fresh database sluice_bench_<time> for InfluxDB 1.x), and after the series ramp run a verify step at its highest passing rate and compare InfluxDB with the expected window aggregates (default: `sluice gateway` alone, not verified)',
       )
+      .option('--keep-databases', 'load mode with --influx-url: keep each round\'s database (sluice_load_<time>_r<round>_<scenario>) after its verify; by default it is dropped, so earlier rounds\' series and compactions do not weigh on later ones')
       .option('--verify-rate <n>', 'with --scenario series and --influx-url: skip the ramp, run only the verify step at this rate, readings/s'),
   )
     .addHelpText(
@@ -156,11 +158,11 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
   const scenarios: LoadScenario[] = flags.scenario === 'both' ? ['single', 'series'] : flags.scenario in LOAD_SCENARIOS ? [flags.scenario as LoadScenario] : [];
   if (scenarios.length === 0) throw new ConfigError(`bench --scenario: use single, series, fleet or both (got ${JSON.stringify(flags.scenario)})`);
   const startedAt = new Date();
-  let influx: { url: string; database: string; measurement: string } | undefined;
+  let influx: { url: string; database: string; measurement: string; keep: boolean } | undefined;
   if (flags.influxUrl !== undefined) {
     const tumbling = config.windows.find((w) => w.type === 'tumbling');
     if (tumbling === undefined) throw new ConfigError('bench --mode load --influx-url: the verify step needs a tumbling window in windows (the default telemetry_10s is one)');
-    influx = { url: flags.influxUrl, database: `sluice_load_${startedAt.toISOString().replace(/[-:.]/g, '')}`, measurement: tumbling.name };
+    influx = { url: flags.influxUrl, database: `sluice_load_${startedAt.toISOString().replace(/[-:.]/g, '')}`, measurement: tumbling.name, keep: flags.keepDatabases === true };
   }
   const brokers = flags.brokers.split(',').map((b) => b.trim());
   const unknown = brokers.find((b) => !(LOAD_BROKERS as readonly string[]).includes(b));
@@ -181,7 +183,7 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
     sluice: { configFile: flags.config, sets: flags.set, dataParent: flags.dataDir, cpuProfDir: flags.cpuProfDir },
     verifyStallMs: 30_000,
   };
-  say(`load: ${options.connections} connections × ${options.inflight} in flight${flags.rate === undefined ? '' : `, paced at ${flags.rate} msgs/s`}, ${options.rounds} rounds × ${flags.duration}${influx ? `; sluice start writes to ${influx.url}, database ${influx.database}` : ''}`);
+  say(`load: ${options.connections} connections × ${options.inflight} in flight${flags.rate === undefined ? '' : `, paced at ${flags.rate} msgs/s`}, ${options.rounds} rounds × ${flags.duration}${influx ? `; sluice start writes to ${influx.url}, databases ${influx.database}_r<round>_<scenario>${influx.keep ? '' : ', each dropped after its verify'}` : ''}`);
   const runs = await runLoad(options, {
     skipped: (broker, why) => say(`load: ${broker} skipped: ${why}`),
     round: (r) =>
