@@ -205,6 +205,9 @@ describe('sluice bench', () => {
       // The influxd sluice start wrote to listens on loopback: the bench found it and read its CPU.
       if (r.broker === 'sluice-start') expect(r.influxdCpuSecondsPerMillionMessages, r.scenario).toBeGreaterThanOrEqual(0);
       else expect(r.influxdCpuSecondsPerMillionMessages).toBeUndefined();
+      // Whether its processors kept up: their lag in log records as the round began and ended.
+      if (r.broker === 'sluice-start') expect(r.processorLagRecords).toEqual({ start: expect.any(Number), end: expect.any(Number) });
+      else expect(r.processorLagRecords).toBeUndefined();
       expect(r.machineBusyCores).toBeGreaterThan(0);
     }
     // Each sluice start round wrote to a database of its own, dropped once it was verified.

@@ -19,6 +19,8 @@ export interface LoadMedian {
   influxdCpuSecondsPerMillionMessages?: number;
   /** Cores the whole machine kept busy (every process). */
   machineBusyCores: number;
+  /** sluice-start: medians of the processors' lag (log records) as the rounds began and ended. */
+  processorLagRecords?: { start: number; end: number };
   brokerRssMiB: number;
   pubackP50Ms: number;
   pubackP99Ms: number;
@@ -76,6 +78,7 @@ export function loadReport(options: LoadOptions, runs: LoadRun[], startedAt: Dat
         loadCpuSecondsPerMillionMessages: m((r) => r.loadCpuSecondsPerMillionMessages),
         ...(of.some((r) => r.influxdCpuSecondsPerMillionMessages !== undefined) ? { influxdCpuSecondsPerMillionMessages: m((r) => r.influxdCpuSecondsPerMillionMessages ?? NaN) } : {}),
         machineBusyCores: m((r) => r.machineBusyCores),
+        ...(of.some((r) => r.processorLagRecords !== undefined) ? { processorLagRecords: { start: m((r) => r.processorLagRecords?.start ?? NaN), end: m((r) => r.processorLagRecords?.end ?? NaN) } } : {}),
         brokerRssMiB: m((r) => r.brokerRssMiB),
         pubackP50Ms: m((r) => r.pubackMs.p50),
         pubackP99Ms: m((r) => r.pubackMs.p99),
@@ -116,11 +119,11 @@ export function loadMarkdown(report: LoadReport): string {
     '',
     `${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.ramGiB} GiB, Node ${report.machine.node}; QoS 1, ${o.connections} connections × ${o.inflight} in flight${o.rateMsgsPerSecond === undefined ? '' : `, paced at ${o.rateMsgsPerSecond.toLocaleString('en-US')} msgs/s offered (latency from when each publish was due)`}, ${o.rounds} rounds × ${o.durationMs / 1000} s after ${o.warmupMs / 1000} s warm-up${report.runs.some((r) => r.broker === 'sluice-start') ? " (`sluice start`'s also until each processor thread's first checkpoint, which runs code V8 has not compiled yet)" : ''}; medians. The load generator shares the cores.`,
     '',
-    `| scenario | broker | msgs/s | readings/s | broker CPU s per M msgs | … of it its main thread | load CPU s per M msgs | influxd CPU s per M msgs | machine busy cores | PUBACK p50 / p99 ms | PUBACKs > 20 ms: publishes / bursts / ms between | sluice's own p99 ms: log append / PUBACK | RSS MiB | verify |${paced ? ' shed | generator late p99 ms |' : ''}`,
-    `| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |${paced ? ' --: | --: |' : ''}`,
+    `| scenario | broker | msgs/s | readings/s | broker CPU s per M msgs | … of it its main thread | load CPU s per M msgs | influxd CPU s per M msgs | machine busy cores | processor lag records, start → end | PUBACK p50 / p99 ms | PUBACKs > 20 ms: publishes / bursts / ms between | sluice's own p99 ms: log append / PUBACK | RSS MiB | verify |${paced ? ' shed | generator late p99 ms |' : ''}`,
+    `| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |${paced ? ' --: | --: |' : ''}`,
     ...report.medians.map(
       (m) =>
-        `| ${m.scenario} | ${m.broker} | ${m.msgsPerSecond.toLocaleString('en-US')} | ${m.readingsPerSecond.toLocaleString('en-US')} | ${m.brokerCpuSecondsPerMillionMessages} | ${m.mainThreadCpuSecondsPerMillionMessages} | ${m.loadCpuSecondsPerMillionMessages} | ${m.influxdCpuSecondsPerMillionMessages ?? '–'} | ${m.machineBusyCores} | ${m.pubackP50Ms.toFixed(1)} / ${m.pubackP99Ms.toFixed(1)} | ${m.lateMedian.toLocaleString('en-US')} / ${m.lateBurstsMedian} / ${m.lateBurstGapMs ?? '–'} | ${gatewayCell(m)} | ${m.brokerRssMiB} | ${m.exactRounds === undefined ? '' : `exact in ${m.exactRounds} of ${m.rounds} rounds`} |${m.shed === undefined ? '' : ` ${m.shed} | ${m.generatorLagP99Ms?.toFixed(1) ?? '–'} |`}`,
+        `| ${m.scenario} | ${m.broker} | ${m.msgsPerSecond.toLocaleString('en-US')} | ${m.readingsPerSecond.toLocaleString('en-US')} | ${m.brokerCpuSecondsPerMillionMessages} | ${m.mainThreadCpuSecondsPerMillionMessages} | ${m.loadCpuSecondsPerMillionMessages} | ${m.influxdCpuSecondsPerMillionMessages ?? '–'} | ${m.machineBusyCores} | ${m.processorLagRecords === undefined ? '–' : `${m.processorLagRecords.start} → ${m.processorLagRecords.end}`} | ${m.pubackP50Ms.toFixed(1)} / ${m.pubackP99Ms.toFixed(1)} | ${m.lateMedian.toLocaleString('en-US')} / ${m.lateBurstsMedian} / ${m.lateBurstGapMs ?? '–'} | ${gatewayCell(m)} | ${m.brokerRssMiB} | ${m.exactRounds === undefined ? '' : `exact in ${m.exactRounds} of ${m.rounds} rounds`} |${m.shed === undefined ? '' : ` ${m.shed} | ${m.generatorLagP99Ms?.toFixed(1) ?? '–'} |`}`,
     ),
     '',
     ...report.ratios.map((r) => `- ${r.scenario}: ${r.what} = **${r.ratio}**${r.bars.length ? ` (bars: ${r.bars.map((b) => `≥ ${b}×: ${r.ratio! >= b ? 'met' : 'not met'}`).join(', ')})` : ''}`),

@@ -73,6 +73,12 @@ export interface LoadRun {
   loadCpuSecondsPerMillionMessages: number;
   /** sluice-start writing to an influxd on this machine: influxd's CPU per million messages over the round (it shares the cores too). */
   influxdCpuSecondsPerMillionMessages?: number;
+  /**
+   * sluice-start: log records its processors had not processed yet (sluice_processor_lag_records, all partitions) as
+   * the round began and as it ended. A lag that grew means the gateway took in faster than the windows kept up: the
+   * round's rate is then not an end-to-end rate the machine can sustain (the log buffers the difference).
+   */
+  processorLagRecords?: { start: number; end: number };
   /** Cores the whole machine kept busy over the round (every process; /proc/stat): at the core count, the round was bound by CPU. */
   machineBusyCores: number;
   brokerRssMiB: number;
@@ -253,6 +259,7 @@ async function runRound(process: BrokerProcess, broker: LoadBroker, scenario: Lo
     loadCpuSecondsPerMillionMessages: round3(((loadCpu.user + loadCpu.system) / 1e6 / messages) * 1e6),
     ...(influxdCpu === undefined ? {} : { influxdCpuSecondsPerMillionMessages: round3((influxdCpu / messages) * 1e6) }),
     machineBusyCores: Math.round((machineBusy / seconds) * 100) / 100,
+    ...(before.lagRecords === undefined || after.lagRecords === undefined ? {} : { processorLagRecords: { start: before.lagRecords, end: after.lagRecords } }),
     brokerRssMiB: Math.round(after.rssBytes / 2 ** 20),
     pubackMs: p,
     late: lateBursts,
