@@ -10,6 +10,7 @@ import type { SinkPoint, SinkPointId } from '../sink/index.js';
 import { DeviceClocks, type DeviceClock } from '../time/device-clocks.js';
 import { PartitionWatermark } from '../time/watermark.js';
 import { WindowOperator } from '../windowing/window-operator.js';
+import { SketchKeyMemo } from '../windowing/quantile-sketch.js';
 import type { TimeConfig, WindowSpec } from '../windowing/window-spec.js';
 import { TaskStateWriter, unpackTaskState } from './task-state.js';
 
@@ -68,6 +69,8 @@ export class PartitionTask {
   private clocks: DeviceClocks;
   /** Per message of the batch in process(): its device's watermark just before it (reused). */
   private deviceWatermarks = new Float64Array(256);
+  /** With more than one window spec: the batch's sketch keys, computed once for all of them. */
+  private readonly keyMemo = new SketchKeyMemo();
   /** Per message of the batch being processed: its latest event time (SeqDeduplicator.acceptBatch finds them). */
   private msgMaxTimes = new Float64Array(256);
   /** The partition's progress: how far the operators look for windows to fire, and the lag gauge. */
@@ -337,7 +340,9 @@ export class PartitionTask {
       this.clocks.observe(clock, msgMax, now);
       if (msgMax > maxTime) maxTime = msgMax;
     }
-    for (const op of this.operators) op.processBatch(batch, accept, deviceWatermarks);
+    const memo = this.operators.length > 1 ? this.keyMemo : undefined;
+    memo?.reset(batch.value.length);
+    for (const op of this.operators) op.processBatch(batch, accept, deviceWatermarks, memo);
     if (this.rules.watchesReadings) this.observeReadings(batch, accepted);
     if (this.o.raw) rawPoints(batch, accepted, this.o.emit);
     this.fire(this.watermark.observe(maxTime, now), this.clocks.takeMoved());

@@ -1,5 +1,5 @@
 import { ByteReader, ByteWriter } from '../state/bytes.js';
-import { addValues, clearSketch, createSketch, mergeSketch, readSketch, writeSketch, type Sketch } from './quantile-sketch.js';
+import { addValues, clearSketch, createSketch, mergeSketch, readSketch, writeSketch, type Sketch, type SketchKeyMemo } from './quantile-sketch.js';
 
 /** The fields of one window point (DESIGN.md, InfluxDB schema). */
 export interface AggregateResult {
@@ -101,9 +101,10 @@ export class WindowAccumulator {
   /**
    * Adds readings [from, to) of these columns (event times in ms, finite values) in order:
    * the same state, bit for bit, as add() for each, in one loop over the slice (the
-   * operator's path for a run of one key's readings in one window).
+   * operator's path for a run of one key's readings in one window). `memo`: the sketch keys
+   * of these columns' values, shared with the other windows the readings go to.
    */
-  addMany(time: Float64Array, value: Float64Array, from: number, to: number): void {
+  addMany(time: Float64Array, value: Float64Array, from: number, to: number, memo?: SketchKeyMemo): void {
     if (from >= to) return;
     // The fields in locals for the loop, the same operations in the same order as add().
     let n = this.count;
@@ -149,11 +150,11 @@ export class WindowAccumulator {
     this.firstValue = firstValue;
     this.lastTime = lastTime;
     this.lastValue = lastValue;
-    this.addQuantileValues(value, from, to);
+    this.addQuantileValues(value, from, to, memo);
   }
 
   /** addQuantileValue() for values[from, to): the raw values while they fit, then the sketch in bulk. */
-  private addQuantileValues(value: Float64Array, from: number, to: number): void {
+  private addQuantileValues(value: Float64Array, from: number, to: number, memo: SketchKeyMemo | undefined): void {
     let j = from;
     if (this.sketch === undefined) {
       // [v] as add() makes it: an array grown from [] by push reserves 17 slots (sparse windows: 1 M of them).
@@ -161,7 +162,7 @@ export class WindowAccumulator {
       while (j < to && values.length < EXACT_QUANTILE_LIMIT) values.push(value[j++]!);
       if (j === to) return;
     }
-    addValues(this.toSketch(), value, j, to);
+    addValues(this.toSketch(), value, j, to, memo);
   }
 
   private addQuantileValue(value: number): void {

@@ -1,7 +1,7 @@
 import { DDSketch } from '@datadog/sketches-js';
 import { describe, expect, it } from 'vitest';
 import { StateCorruptError } from '../errors.js';
-import { addValues, clearSketch, createSketch, mergeSketch, RELATIVE_ACCURACY, sketchFromProto, sketchToProto, type Sketch } from './quantile-sketch.js';
+import { addValues, clearSketch, createSketch, mergeSketch, RELATIVE_ACCURACY, SketchKeyMemo, sketchFromProto, sketchToProto, type Sketch } from './quantile-sketch.js';
 
 const QS = [0, 0.01, 0.25, 0.5, 0.9, 0.99, 1];
 const quantiles = (s: Pick<Sketch, 'getValueAtQuantile'>): number[] => QS.map((q) => s.getValueAtQuantile(q));
@@ -108,6 +108,37 @@ describe('quantile sketch (DDSketch)', () => {
       one.accept(0.5);
       expect(sketchToProto(bulk)).toEqual(sketchToProto(one));
     }
+  });
+
+  it('a SketchKeyMemo hands the keys one sketch computed to the next, which bins exactly as without it', () => {
+    const values = Float64Array.from([...MIXED, ...Array.from({ length: 300 }, (_, i) => Math.sin(i) * 10 ** ((i % 7) - 3)), 1e-300, 1e300, -1e300]);
+    const memo = new SketchKeyMemo();
+    memo.reset(values.length);
+    const first = createSketch();
+    const second = createSketch();
+    const alone = createSketch();
+    // The same slices into two sketches, as a tumbling and a sliding window take a run; the second reads the first's keys.
+    for (let i = 0; i < values.length; i += 9) {
+      const to = Math.min(values.length, i + 9);
+      addValues(first, values, i, to, memo);
+      addValues(second, values, i, to, memo);
+      addValues(alone, values, i, to);
+    }
+    for (const s of [first, second]) {
+      expect(sketchToProto(s)).toEqual(sketchToProto(alone));
+      expect([s.count, s.zeroCount, s.sum, s.min, s.max]).toEqual([alone.count, alone.zeroCount, alone.sum, alone.min, alone.max]);
+    }
+    // Every non-zero value's key was kept (zeros need none), and a key found there is the one used.
+    const kept = [...memo.keys.subarray(0, values.length)].filter((k) => k !== -0x80000000).length;
+    expect(kept).toBe([...values].filter((v) => v !== 0).length);
+    const keyOfOne = memo.keys[MIXED.indexOf(1)]!;
+    memo.reset(values.length);
+    memo.keys[0] = keyOfOne; // values[0] is −50: binned by this key, it lands where 1 would (in the negative store)
+    const planted = createSketch();
+    addValues(planted, values, 0, 1, memo);
+    const minusOne = createSketch();
+    minusOne.accept(-1);
+    expect(sketchToProto(planted)).toEqual(sketchToProto(minusOne));
   });
 
   it('mergeSketch gives the bins, key range and collapse state of the library adding each occupied bin', () => {

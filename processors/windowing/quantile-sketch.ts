@@ -110,9 +110,37 @@ const KEY_OFFSET = (MAPPING as unknown as { _offset: number })._offset;
  * one step rather than key by key, as long as no bins collapse: a store that has
  * collapsed, or would, takes the library's add() key by key.
  */
-export function addValues(s: Sketch, values: Float64Array, from: number, to: number): void {
-  const rest = countInRange(s, values, from, to);
-  if (rest < to) addGrowing(s, values, rest, to);
+export function addValues(s: Sketch, values: Float64Array, from: number, to: number, memo?: SketchKeyMemo): void {
+  const keys = memo?.keys;
+  const rest = countInRange(s, values, from, to, keys);
+  if (rest < to) addGrowing(s, values, rest, to, keys);
+}
+
+/** In a SketchKeyMemo: a key not computed yet (no real key comes near it: they lie within ±40 000). */
+const UNSET = -0x80000000;
+
+/**
+ * The sketch keys of one batch's value column, each computed on first use and then shared
+ * by every sketch that takes the same value: with a tumbling and a sliding window each
+ * reading goes into two sketches, and the key (a log2) was the processors' largest single
+ * cost. A key depends on the value alone, so the bins are the same either way.
+ */
+export class SketchKeyMemo {
+  keys = new Int32Array(0);
+
+  /** Forgets every key: the next batch's values [0, n) are about to be added. */
+  reset(n: number): void {
+    if (this.keys.length < n) this.keys = new Int32Array(Math.max(n, this.keys.length * 2));
+    this.keys.fill(UNSET, 0, n);
+  }
+}
+
+/** MAPPING.key(|v|), from the memo when an earlier sketch computed it for value i. */
+function keyOf(abs: number, i: number, memo: Int32Array | undefined): number {
+  if (memo === undefined) return Math.ceil(Math.log2(abs) * MULTIPLIER) + KEY_OFFSET;
+  let key = memo[i]!;
+  if (key === UNSET) memo[i] = key = Math.ceil(Math.log2(abs) * MULTIPLIER) + KEY_OFFSET;
+  return key;
 }
 
 /**
@@ -120,7 +148,7 @@ export function addValues(s: Sketch, values: Float64Array, from: number, to: num
  * range (for such a key the library's add() is just this increment); returns the index
  * of the first value that is not, from which addGrowing() takes over.
  */
-function countInRange(s: Sketch, values: Float64Array, from: number, to: number): number {
+function countInRange(s: Sketch, values: Float64Array, from: number, to: number, memo: Int32Array | undefined): number {
   const minPossible = MAPPING.minPossible;
   const pos = s.store;
   const neg = s.negativeStore;
@@ -142,12 +170,12 @@ function countInRange(s: Sketch, values: Float64Array, from: number, to: number)
   for (; i < to; i++) {
     const v = values[i]!;
     if (v > minPossible) {
-      const key = Math.ceil(Math.log2(v) * MULTIPLIER) + KEY_OFFSET;
+      const key = keyOf(v, i, memo);
       if (key < pmin || key > pmax) break;
       pbins[key - poff]! += 1;
       pcount++;
     } else if (v < -minPossible) {
-      const key = Math.ceil(Math.log2(-v) * MULTIPLIER) + KEY_OFFSET;
+      const key = keyOf(-v, i, memo);
       if (key < nmin || key > nmax) break;
       nbins[key - noff]! += 1;
       ncount++;
@@ -169,7 +197,7 @@ function countInRange(s: Sketch, values: Float64Array, from: number, to: number)
 }
 
 /** addValues() from the first value whose key is outside its store's range: keys first, one extension per store, then the counts. */
-function addGrowing(s: Sketch, values: Float64Array, from: number, to: number): void {
+function addGrowing(s: Sketch, values: Float64Array, from: number, to: number, memo: Int32Array | undefined): void {
   const n = to - from;
   if (scratchKeys.length < n) scratchKeys = new Int32Array(Math.max(n, scratchKeys.length * 2));
   const k = scratchKeys;
@@ -185,12 +213,12 @@ function addGrowing(s: Sketch, values: Float64Array, from: number, to: number): 
   for (let i = 0; i < n; i++) {
     const v = values[from + i]!;
     if (v > minPossible) {
-      const key = Math.ceil(Math.log2(v) * MULTIPLIER) + KEY_OFFSET;
+      const key = keyOf(v, from + i, memo);
       k[i] = key;
       if (key < plo) plo = key;
       if (key > phi) phi = key;
     } else if (v < -minPossible) {
-      const key = Math.ceil(Math.log2(-v) * MULTIPLIER) + KEY_OFFSET;
+      const key = keyOf(-v, from + i, memo);
       k[i] = key;
       if (key < nlo) nlo = key;
       if (key > nhi) nhi = key;

@@ -2,6 +2,7 @@ import { MSG_FLAG_DROPPED, type ColumnarBatch } from '../../proto/index.js';
 import { StateMismatchError } from '../errors.js';
 import { ByteReader, ByteWriter } from '../state/bytes.js';
 import { WindowAccumulator, type AggregateResult } from './accumulator.js';
+import type { SketchKeyMemo } from './quantile-sketch.js';
 import { paneLength, SessionWindows, SlidingWindows, windowStart } from './assigners.js';
 import type { FiredWindow, LateReading, WindowOperatorStats } from './fired-window.js';
 import type { DeviceClock, DeviceClocks } from '../time/device-clocks.js';
@@ -83,6 +84,8 @@ export class WindowOperator {
   /** With device clocks: windows whose device's clock has not reached their timer yet, by device. */
   private readonly parked = new Map<DeviceClock, WindowState[]>();
   private readonly maxBackfill: number;
+  /** processBatch's keyMemo while it runs. */
+  private keyMemo: SketchKeyMemo | undefined = undefined;
 
   /**
    * With `clocks` (a partition task's DeviceClocks), event time is per device: a reading is
@@ -182,14 +185,17 @@ export class WindowOperator {
    * `deviceWatermarks[m]`, with device clocks, is message m's device watermark as it was
    * just before message m (PartitionTask's pre-pass): lateness is then decided per message,
    * whatever micro-batch the gateway put the message in; without it, the clock as it is now.
+   * `keyMemo`, reset for this batch by the caller, shares the values' sketch keys with the
+   * other operators the batch goes to (a key is a log2; each operator would compute it again).
    */
-  processBatch(batch: ColumnarBatch, acceptMessage: (msgIndex: number) => boolean, deviceWatermarks?: Float64Array): void {
+  processBatch(batch: ColumnarBatch, acceptMessage: (msgIndex: number) => boolean, deviceWatermarks?: Float64Array, keyMemo?: SketchKeyMemo): void {
     const { strings, msgDevice, msgDeviceTags, msgFlags, numEnd, metric, tags, time, value } = batch;
     const index = this.keys;
     const clocks = this.clocks;
     // Readings older than this are late whatever their device's clock says (time.maxBackfill).
     const oldest = clocks === undefined ? -Infinity : batch.receivedAtMs - this.maxBackfill;
     index.beginBatch(strings);
+    this.keyMemo = keyMemo;
     let from = 0;
     for (let m = 0; m < msgDevice.length; m++) {
       const to = numEnd[m]!;
@@ -213,6 +219,7 @@ export class WindowOperator {
       }
       from = to;
     }
+    this.keyMemo = undefined;
     // Keys created only by late readings would otherwise stay forever with no window.
     for (const s of this.emptied) if (s.windows.length === 0) this.removeKey(s);
     this.emptied = [];
@@ -320,7 +327,7 @@ export class WindowOperator {
         wins.splice(i + 1, 0, win);
         this.windowCount++;
       }
-      win.acc.addMany(time, value, from, stop);
+      win.acc.addMany(time, value, from, stop, this.keyMemo);
       this.trigger.onUpdate(win, wm);
       placed = true;
     }
@@ -373,14 +380,14 @@ export class WindowOperator {
         wins.splice(i + 1, 0, win);
         this.windowCount++;
       } else if (win.ownAcc) {
-        win.acc.addMany(time, value, from, stop);
+        win.acc.addMany(time, value, from, stop, this.keyMemo);
       }
       this.trigger.onUpdate(win, wm);
       placed = true;
     }
     this.stats.readings += stop - from;
     if (placed) {
-      (s.panes ??= new Panes()).at(p).addMany(time, value, from, stop);
+      (s.panes ??= new Panes()).at(p).addMany(time, value, from, stop, this.keyMemo);
       this.touch(s);
     } else {
       for (let j = from; j < stop; j++) this.lateReading(s, time[j]!, value[j]!);
