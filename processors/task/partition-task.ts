@@ -29,6 +29,12 @@ export interface PartitionTaskOptions {
    * Optional only until every caller passes it; without it those stale points stay in InfluxDB.
    */
   emitDelete?: (point: SinkPointId) => void;
+  /**
+   * Let a tumbling window whose size is a sliding window's pane share that window's panes
+   * (WindowOperator.sharePanesOf): default true. False adds every reading to both, as
+   * before: the reference the shared path is tested against.
+   */
+  sharePanes?: boolean;
   /** The alert rules in force (rules.file); none when absent. replaceRules() changes them. */
   rules?: readonly Rule[];
   /**
@@ -69,13 +75,17 @@ export class PartitionTask {
   private clocks: DeviceClocks;
   /** Per message of the batch in process(): its device's watermark just before it (reused). */
   private deviceWatermarks = new Float64Array(256);
-  /** With more than one window spec: the batch's sketch keys, computed once for all of them. */
+  /** With more than one window spec adding readings: the batch's sketch keys, computed once for all of them. */
   private readonly keyMemo = new SketchKeyMemo();
+  /** Operators that add readings to accumulators of their own (all but tumbling ones sharing panes). */
+  private sketchAdders = 0;
   /** Per message of the batch being processed: its latest event time (SeqDeduplicator.acceptBatch finds them). */
   private msgMaxTimes = new Float64Array(256);
   /** The partition's progress: how far the operators look for windows to fire, and the lag gauge. */
   private watermark: PartitionWatermark;
   private operators: WindowOperator[];
+  /** The operators in the order they take a batch (sharePanes()). */
+  private batchOrder: WindowOperator[];
   /** The rules, evaluated on the windows as they fire and on the partition's watermark (absence). */
   private rules: RuleEvaluator;
   /** The offset to read from: the last record's offset + 1 (offsets need not be dense), or the checkpoint's. */
@@ -92,7 +102,25 @@ export class PartitionTask {
     this.watermark = new PartitionWatermark(o.time, Date.now());
     this.clocks = new DeviceClocks(o.time);
     this.operators = o.windows.map((spec) => new WindowOperator(spec, o.time, this.clocks));
+    this.batchOrder = this.sharePanes();
     this.rules = this.newRuleEvaluator(o.rules ?? []);
+  }
+
+  /**
+   * Pairs each tumbling window with a sliding window whose panes it can share (one each),
+   * and returns the order the operators take a batch in: pane owners first (see
+   * WindowOperator.sharePanesOf). Firing keeps the configured order.
+   */
+  private sharePanes(): WindowOperator[] {
+    this.sketchAdders = this.operators.length;
+    if (this.o.sharePanes === false) return this.operators;
+    const owners: WindowOperator[] = [];
+    for (const tumbling of this.operators) {
+      const owner = this.operators.find((op) => !owners.includes(op) && tumbling.sharePanesOf(op));
+      if (owner !== undefined) owners.push(owner);
+    }
+    this.sketchAdders -= owners.length; // a tumbling window sharing panes adds nothing itself
+    return [...owners, ...this.operators.filter((op) => !owners.includes(op))];
   }
 
   private newRuleEvaluator(rules: readonly Rule[]): RuleEvaluator {
@@ -199,6 +227,7 @@ export class PartitionTask {
     this.clocks = DeviceClocks.restore(this.o.time, full.get('clocks'), deltaParts('clocks'), Date.now(), full.has('clocks') ? -Infinity : fullWatermark);
     // A window added since the full checkpoint starts empty (its deltas, if any, then apply); one removed is simply dropped.
     this.operators = this.o.windows.map((spec) => WindowOperator.restore(spec, this.o.time, full.get(`window:${spec.name}`), deltaParts(`window:${spec.name}`), this.clocks));
+    this.batchOrder = this.sharePanes();
     // A checkpoint from before rules has no rule state: the rules start without any. A delta may carry it while its full one does not (rules came with an upgrade).
     const rules = this.newRuleEvaluator(this.rules.rules);
     for (const bytes of [full.get('rules'), ...deltaParts('rules')]) {
@@ -340,9 +369,9 @@ export class PartitionTask {
       this.clocks.observe(clock, msgMax, now);
       if (msgMax > maxTime) maxTime = msgMax;
     }
-    const memo = this.operators.length > 1 ? this.keyMemo : undefined;
+    const memo = this.sketchAdders > 1 ? this.keyMemo : undefined;
     memo?.reset(batch.value.length);
-    for (const op of this.operators) op.processBatch(batch, accept, deviceWatermarks, memo);
+    for (const op of this.batchOrder) op.processBatch(batch, accept, deviceWatermarks, memo);
     if (this.rules.watchesReadings) this.observeReadings(batch, accepted);
     if (this.o.raw) rawPoints(batch, accepted, this.o.emit);
     this.fire(this.watermark.observe(maxTime, now), this.clocks.takeMoved());

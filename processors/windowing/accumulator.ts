@@ -1,4 +1,5 @@
 import { ByteReader, ByteWriter } from '../state/bytes.js';
+import type { WindowState } from './window-state.js';
 import { addValues, clearSketch, createSketch, mergeSketch, readSketch, writeSketch, type Sketch, type SketchKeyMemo } from './quantile-sketch.js';
 
 /** The fields of one window point (DESIGN.md, InfluxDB schema). */
@@ -75,6 +76,14 @@ export class WindowAccumulator {
   /** The values while count ≤ EXACT_QUANTILE_LIMIT (undefined when empty or once the sketch exists). */
   private values: number[] | undefined = undefined;
   private sketch: Sketch | undefined = undefined;
+  /**
+   * A sliding operator's pane that a tumbling window of the same length may share
+   * (WindowOperator.lendPane): the batch it was made in, as long as every reading it took
+   * was one that tumbling window takes too; −1 otherwise.
+   */
+  shareableIn = -1;
+  /** The tumbling window sharing this pane, which adds nothing itself (WindowState.sharesPane). */
+  sharedWith: WindowState | undefined = undefined;
 
   /** Adds one reading (event time in ms, finite value). */
   add(time: number, value: number): void {
@@ -181,6 +190,32 @@ export class WindowAccumulator {
       this.values = undefined;
     }
     return this.sketch;
+  }
+
+  /** An exact copy, field for field and bin for bin (a merge into an empty one can round m2 to NaN for huge values). */
+  copy(): WindowAccumulator {
+    const c = new WindowAccumulator();
+    c.count = this.count;
+    c.sum = this.sum;
+    c.compensation = this.compensation;
+    c.welfordMean = this.welfordMean;
+    c.m2 = this.m2;
+    c.min = this.min;
+    c.max = this.max;
+    c.firstTime = this.firstTime;
+    c.firstValue = this.firstValue;
+    c.lastTime = this.lastTime;
+    c.lastValue = this.lastValue;
+    c.values = this.values?.slice();
+    const sketch = this.sketch;
+    if (sketch !== undefined) {
+      const into = (c.sketch = spareSketches.pop() ?? createSketch());
+      mergeSketch(into, sketch);
+      into.sum = sketch.sum;
+      into.min = sketch.min;
+      into.max = sketch.max;
+    }
+    return c;
   }
 
   /** Folds `other` in (session merges); `other`'s readings count as arriving after this one's for first/last ties. */

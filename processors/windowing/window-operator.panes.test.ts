@@ -7,6 +7,7 @@ import { PartitionWatermark } from '../time/watermark.js';
 import { paneLength } from './assigners.js';
 import { makeBatch, prng, type TestMessage } from './testing/batches.js';
 import { WindowOperator, type FiredWindow, type LateReading } from './window-operator.js';
+import { Panes, SeriesState, WindowState } from './window-state.js';
 import type { WindowSpec } from './window-spec.js';
 
 /**
@@ -235,6 +236,161 @@ describe('WindowOperator: sliding windows in panes against the per-window path',
       expect(late).toBeGreaterThan(20);
       expect(frozen).toBeGreaterThan(0); // windows closed by a message of the batch that still had to be emitted
       expect(worst).toBeLessThan(1e-12);
+    });
+  }
+});
+
+/**
+ * A tumbling window whose size is a sliding window's pane shares the sliding operator's
+ * panes (WindowOperator.sharePanesOf) instead of adding each reading again. Against the
+ * same two operators not sharing, on the stream above, through a checkpoint and restore:
+ * every fire, re-fire and late reading of both must be identical, bit for bit (a shared
+ * pane holds the tumbling window's readings in their order, and a window that stops
+ * sharing gets an exact copy).
+ */
+class PairHarness {
+  dedup = new SeqDeduplicator();
+  clocks = new DeviceClocks(TIME);
+  watermark = new PartitionWatermark(TIME, T0);
+  ops: WindowOperator[];
+  private deviceWatermarks = new Float64Array(64);
+
+  constructor(
+    private readonly specs: WindowSpec[],
+    private readonly share: boolean,
+  ) {
+    this.ops = specs.map((spec) => new WindowOperator(spec, TIME, this.clocks));
+    this.link();
+  }
+
+  private link(): void {
+    if (this.share) expect(this.ops[0]!.sharePanesOf(this.ops[1]!)).toBe(true);
+  }
+
+  step(s: Step): (FiredWindow | LateReading)[] {
+    if (s.kind === 'idle') {
+      this.clocks.markIdle(s.now);
+      const moved = this.clocks.takeMoved();
+      return this.fire(this.watermark.advanceIfIdle(s.now), moved);
+    }
+    const batch = s.batch;
+    const accepted = this.dedup.acceptBatch(batch);
+    if (this.deviceWatermarks.length < accepted.length) this.deviceWatermarks = new Float64Array(accepted.length * 2);
+    let maxTime = -Infinity;
+    for (let m = 0; m < accepted.length; m++) {
+      if (accepted[m] !== 1 || (batch.msgFlags[m]! & MSG_FLAG_DROPPED) !== 0) continue;
+      let msgMax = -Infinity;
+      for (let r = m === 0 ? 0 : batch.numEnd[m - 1]!; r < batch.numEnd[m]!; r++) msgMax = Math.max(msgMax, batch.time[r]!);
+      const clock = this.clocks.get(batch.strings[batch.msgDevice[m]!]!);
+      this.deviceWatermarks[m] = this.clocks.watermark(clock);
+      this.clocks.observe(clock, msgMax, s.now);
+      maxTime = Math.max(maxTime, msgMax);
+    }
+    // The pane owner first, as PartitionTask orders them.
+    for (const op of [this.ops[1]!, this.ops[0]!]) op.processBatch(batch, (m) => accepted[m] === 1, this.deviceWatermarks);
+    return this.fire(this.watermark.observe(maxTime, s.now), this.clocks.takeMoved());
+  }
+
+  fire(wm: number, moved: ReturnType<DeviceClocks['takeMoved']>): (FiredWindow | LateReading)[] {
+    return this.ops.flatMap((op) => {
+      op.wake(moved);
+      return [...op.onWatermark(wm), ...op.drainLate()];
+    });
+  }
+
+  checkpoint(delta: boolean): { ops: Uint8Array[]; dedup: Uint8Array; clocks: Uint8Array; watermark: Uint8Array } {
+    const w = new ByteWriter();
+    const slices = this.clocks.writeSnapshot(w);
+    while (!slices.next().done);
+    return { ops: this.ops.map((op) => (delta ? op.snapshotDelta() : op.snapshot())), dedup: this.dedup.snapshot(), clocks: w.finish(), watermark: this.watermark.snapshot() };
+  }
+
+  restore(full: Uint8Array[], deltas: Uint8Array[][], c: { dedup: Uint8Array; clocks: Uint8Array; watermark: Uint8Array }, now: number): void {
+    this.dedup = SeqDeduplicator.restore(c.dedup);
+    this.clocks = DeviceClocks.restore(TIME, c.clocks, [], now);
+    this.watermark = PartitionWatermark.restore(TIME, c.watermark, now);
+    this.ops = this.specs.map((spec, i) => WindowOperator.restore(spec, TIME, full[i], deltas.map((d) => d[i]!), this.clocks));
+    this.link();
+  }
+}
+
+describe('WindowOperator: a tumbling window sharing a sliding window\'s panes', () => {
+  const PAIRS: WindowSpec[][] = [
+    [
+      { name: 'tu10', type: 'tumbling', size: 10_000 },
+      { name: 'sl60by10', type: 'sliding', size: 60_000, slide: 10_000 }, // the fleet's
+    ],
+    [
+      { name: 'tu5', type: 'tumbling', size: 5_000 },
+      { name: 'sl25by10', type: 'sliding', size: 25_000, slide: 10_000 }, // 5 s panes
+    ],
+  ];
+
+  it('shares only a tumbling window of the pane length, with one sliding window', () => {
+    const op = (spec: WindowSpec): WindowOperator => new WindowOperator(spec, TIME);
+    expect(op(PAIRS[0]![0]!).sharePanesOf(op({ name: 'sl60by20', type: 'sliding', size: 60_000, slide: 20_000 }))).toBe(false);
+    expect(op(PAIRS[0]![1]!).sharePanesOf(op(PAIRS[0]![0]!))).toBe(false);
+    expect(op(PAIRS[0]![0]!).sharePanesOf(new WindowOperator(PAIRS[0]![1]!, TIME, undefined, { panes: false }))).toBe(false);
+    const owner = op(PAIRS[0]![1]!);
+    expect(op(PAIRS[0]![0]!).sharePanesOf(owner)).toBe(true);
+    expect(op({ name: 'other10', type: 'tumbling', size: 10_000 }).sharePanesOf(owner)).toBe(false);
+  });
+
+  it('a pane dropped while a tumbling window still shares it becomes that window\'s own', () => {
+    const s = new SeriesState(0, 'd', 'temp', '', '');
+    const panes = new Panes();
+    const pane = panes.at(T0, 1);
+    pane.add(T0, 21.5);
+    const win = new WindowState(s, T0, T0 + 10_000);
+    win.share(pane);
+    expect(win.sharesPane).toBe(true);
+    panes.dropBefore(T0 + 1);
+    expect(win.sharesPane).toBe(false);
+    expect(win.acc).toBe(pane); // not released: its readings stay
+    expect(win.acc.result().count).toBe(1);
+    win.acc.add(T0 + 1, 22.5); // and it takes readings itself again
+    expect(win.acc.result().mean).toBe(22);
+  });
+
+  for (const specs of PAIRS) {
+    it(`${specs[0]!.name} with ${specs[1]!.name}: the same output as without sharing, through a checkpoint and restore`, () => {
+      const totals = { shared: 0, copied: 0, fired: 0, late: 0, lateForTumblingOnly: 0 };
+      for (const seed of [1, 2, 3, 4, 5, 6]) {
+        const rnd = prng(seed * 104_729);
+        const steps = stream(seed, 160);
+        const cut = 20 + Math.floor(rnd() * (steps.length - 40));
+        const deltaAfter = rnd() < 0.5 ? 0 : 1 + Math.floor(rnd() * 10);
+        const shared = new PairHarness(specs, true);
+        const reference = new PairHarness(specs, false);
+        let full: { shared: ReturnType<PairHarness['checkpoint']>; reference: ReturnType<PairHarness['checkpoint']> } | undefined;
+        const count = (): void => {
+          totals.shared += shared.ops[0]!.paneSharing.shared;
+          totals.copied += shared.ops[0]!.paneSharing.copied;
+        };
+        steps.forEach((step, i) => {
+          if (i === cut) full = { shared: shared.checkpoint(false), reference: reference.checkpoint(false) };
+          if (i === cut + deltaAfter) {
+            const deltas = deltaAfter === 0 ? undefined : { shared: shared.checkpoint(true), reference: reference.checkpoint(true) };
+            count(); // a restore starts the counts again
+            shared.restore(full!.shared.ops, deltas ? [deltas.shared.ops] : [], deltas?.shared ?? full!.shared, step.now);
+            reference.restore(full!.reference.ops, deltas ? [deltas.reference.ops] : [], deltas?.reference ?? full!.reference, step.now);
+          }
+          const got = shared.step(step);
+          expect(got, `seed ${seed}, step ${i} (cut at ${cut}, delta after ${deltaAfter})`).toEqual(reference.step(step));
+        });
+        expect(shared.fire(Infinity, []), `seed ${seed}, end`).toEqual(reference.fire(Infinity, []));
+        shared.ops.forEach((op, i) => expect(op.stats).toEqual(reference.ops[i]!.stats));
+        count();
+        totals.fired += shared.ops[0]!.stats.fired;
+        totals.late += shared.ops[0]!.stats.late;
+        totals.lateForTumblingOnly += shared.ops[0]!.stats.late - shared.ops[1]!.stats.late;
+      }
+      // The streams exercise what the test claims: windows share panes, some stop sharing (a
+      // reading the pane takes but the tumbling window does not), and they fire and refuse late readings.
+      expect(totals.shared).toBeGreaterThan(500);
+      expect(totals.copied).toBeGreaterThan(5);
+      expect(totals.fired).toBeGreaterThan(500);
+      expect(totals.lateForTumblingOnly).toBeGreaterThan(20);
     });
   }
 });

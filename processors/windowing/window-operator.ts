@@ -86,6 +86,14 @@ export class WindowOperator {
   private readonly maxBackfill: number;
   /** processBatch's keyMemo while it runs. */
   private keyMemo: SketchKeyMemo | undefined = undefined;
+  /** A sliding operator: the tumbling operator whose windows share its panes (sharePanesOf). */
+  private sharer: WindowOperator | undefined = undefined;
+  /** A tumbling operator: the sliding operator whose panes its windows share. */
+  private paneOwner: WindowOperator | undefined = undefined;
+  /** Batches processed: a pane made in this one may be shared (WindowAccumulator.shareableIn). */
+  private batchNo = 0;
+  /** The sharer's windows that stopped sharing a pane in this batch (WindowState.keepCopy). */
+  private unsharedNow: WindowState[] = [];
 
   /**
    * With `clocks` (a partition task's DeviceClocks), event time is per device: a reading is
@@ -112,6 +120,46 @@ export class WindowOperator {
     this.pane = spec.type === 'sliding' && this.slide < this.size && options.panes !== false ? paneLength(this.size, this.slide) : 0;
     this.layout = { panes: this.pane > 0 };
     this.trigger = new EventTimeTrigger(this.lateness, this.stats, this.pane > 0 ? this.paneResult : ownResult, clocks === undefined ? undefined : this.gate);
+  }
+
+  /**
+   * Lets this tumbling operator's windows share the panes of `owner`, a sliding operator
+   * whose pane length is this window's size, instead of adding every reading a second
+   * time; false (nothing changes) when they cannot. The owner must process each batch
+   * before this operator (PartitionTask does). A tumbling window takes a pane as its
+   * accumulator when the pane was made in the batch that makes the window and took only
+   * readings the window takes too: then the two hold the same readings in the same order.
+   * They go on doing so, since every reading the window takes the pane takes too (the
+   * latest sliding window holding the pane ends after the tumbling window). Before the
+   * pane takes a reading the window does not take (past its end + allowedLateness, but
+   * not the pane's), the window gets an exact copy of the pane. Snapshots are unchanged:
+   * each operator writes its windows' aggregates, and a restore shares nothing.
+   */
+  sharePanesOf(owner: WindowOperator): boolean {
+    if (this.spec.type !== 'tumbling' || owner.pane === 0 || owner.pane !== this.size || owner.sharer !== undefined || this.paneOwner !== undefined || owner.lateness !== this.lateness) return false;
+    owner.sharer = this;
+    this.paneOwner = owner;
+    return true;
+  }
+
+  /** The owner's side of sharePanesOf(): gives a new tumbling window its key's pane at its start, if that pane may be shared. */
+  private lendPane(win: WindowState): void {
+    const s = win.series;
+    const pane = this.keys.find(s.device, s.deviceTags, s.metric, s.readingTags)?.panes?.live(win.start);
+    if (pane !== undefined && pane.shareableIn === this.batchNo && pane.sharedWith === undefined) {
+      win.share(pane);
+      this.sharer!.paneSharing.shared++;
+    }
+  }
+
+  /** The owner's side: `pane` is about to take a run its tumbling window does not take. */
+  private unshare(pane: WindowAccumulator): void {
+    pane.shareableIn = -1;
+    const win = pane.sharedWith;
+    if (win === undefined) return;
+    win.keepCopy();
+    this.unsharedNow.push(win);
+    this.sharer!.paneSharing.copied++;
   }
 
   /** A window's aggregate: its own, or the merge of its key's panes in [start, end) (in pane order: first/last ties cannot span panes). */
@@ -168,6 +216,9 @@ export class WindowOperator {
     return this.wm;
   }
 
+  /** Tumbling windows that took a pane (shared) and that were given a copy of it (copied), since this operator was created or restored (sharePanesOf); for tests. */
+  readonly paneSharing = { shared: 0, copied: 0 };
+
   /** Pane-backed windows given their own accumulator since this operator was created or restored (see the class comment); for tests. */
   get frozenWindows(): number {
     return this.frozen;
@@ -196,6 +247,11 @@ export class WindowOperator {
     const oldest = clocks === undefined ? -Infinity : batch.receivedAtMs - this.maxBackfill;
     index.beginBatch(strings);
     this.keyMemo = keyMemo;
+    this.batchNo++;
+    if (this.unsharedNow.length > 0) {
+      for (const win of this.unsharedNow) win.endUnsharedNow();
+      this.unsharedNow = [];
+    }
     let from = 0;
     for (let m = 0; m < msgDevice.length; m++) {
       const to = numEnd[m]!;
@@ -326,8 +382,9 @@ export class WindowOperator {
         win = new WindowState(s, start, end);
         wins.splice(i + 1, 0, win);
         this.windowCount++;
+        this.paneOwner?.lendPane(win);
       }
-      win.acc.addMany(time, value, from, stop, this.keyMemo);
+      if (!win.sharesPane) win.acc.addMany(time, value, from, stop, this.keyMemo);
       this.trigger.onUpdate(win, wm);
       placed = true;
     }
@@ -387,7 +444,10 @@ export class WindowOperator {
     }
     this.stats.readings += stop - from;
     if (placed) {
-      (s.panes ??= new Panes()).at(p).addMany(time, value, from, stop, this.keyMemo);
+      const sharer = this.sharer;
+      const acc = (s.panes ??= new Panes()).at(p, sharer === undefined ? -1 : this.batchNo);
+      if (sharer !== undefined && p + sharer.size + sharer.lateness <= wm) this.unshare(acc);
+      acc.addMany(time, value, from, stop, this.keyMemo);
       this.touch(s);
     } else {
       for (let j = from; j < stop; j++) this.lateReading(s, time[j]!, value[j]!);

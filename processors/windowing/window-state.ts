@@ -118,6 +118,10 @@ const DIRTY = 4;
 const PANE_BACKED = 8;
 const PURGED = 16;
 const QUEUED = 32;
+/** Its accumulator is a pane of the sliding operator it shares panes with, which adds the readings (WindowOperator.lendPane). */
+const SHARED = 64;
+/** It shared a pane until the pane took a reading it does not take, in the batch being processed: that batch's readings are in its copy. */
+const UNSHARED_NOW = 128;
 
 /**
  * One window of one key. start/end move only for sessions (merges and extensions).
@@ -198,10 +202,44 @@ export class WindowState implements TimeWindow {
     return (this.slot = slot === undefined ? new WindowAccumulator() : slot.decode());
   }
 
-  /** The window is purged: its accumulator's sketch goes to the next one that needs one (WindowAccumulator.release). */
+  /** The window is purged: its accumulator's sketch goes to the next one that needs one (WindowAccumulator.release), unless a pane still uses it. */
   release(): void {
-    if (this.slot instanceof WindowAccumulator) this.slot.release();
+    const slot = this.slot;
+    if ((this.flags & SHARED) !== 0) (slot as WindowAccumulator).sharedWith = undefined;
+    else if (slot instanceof WindowAccumulator) slot.release();
     this.slot = undefined;
+    this.flags &= ~SHARED;
+  }
+
+  /** Whether it takes no readings itself in this batch: its accumulator is a pane that already took them, or a copy of one made in this batch. */
+  get sharesPane(): boolean {
+    return (this.flags & (SHARED | UNSHARED_NOW)) !== 0;
+  }
+
+  /** Takes a sliding operator's pane as its accumulator (a new window, before it has any readings of its own). */
+  share(pane: WindowAccumulator): void {
+    this.slot = pane;
+    pane.sharedWith = this;
+    this.flags |= SHARED;
+  }
+
+  /** The pane it shares is about to take a reading this window does not take: it keeps a copy of what it has. */
+  keepCopy(): void {
+    const pane = this.slot as WindowAccumulator;
+    pane.sharedWith = undefined;
+    this.slot = pane.copy();
+    this.flags = (this.flags & ~SHARED) | UNSHARED_NOW;
+  }
+
+  /** The pane it shares is dropped: the accumulator is its own from now on. */
+  keepPane(): void {
+    (this.slot as WindowAccumulator).sharedWith = undefined;
+    this.flags &= ~SHARED;
+  }
+
+  /** The batch in which keepCopy() ran is done. */
+  endUnsharedNow(): void {
+    this.flags &= ~UNSHARED_NOW;
   }
 
   /** Gives a pane-backed window aggregates of its own (the merge of its panes as they are now): it takes no readings after this. */
@@ -253,13 +291,14 @@ export class Panes {
     return (this.accs[i] = slot.decode());
   }
 
-  /** The accumulator of the pane starting at `start`, created when missing (in-order data hits the newest pane first). */
-  at(start: number): WindowAccumulator {
+  /** The accumulator of the pane starting at `start`, created when missing with `shareableIn` (in-order data hits the newest pane first). */
+  at(start: number, shareableIn = -1): WindowAccumulator {
     const starts = this.starts;
     let k = starts.length - 1;
     while (k >= 0 && starts[k]! > start) k--;
     if (k >= 0 && starts[k] === start) return this.acc(k);
     const acc = new WindowAccumulator();
+    acc.shareableIn = shareableIn;
     starts.splice(k + 1, 0, start);
     this.accs.splice(k + 1, 0, acc);
     return acc;
@@ -278,11 +317,25 @@ export class Panes {
     return starts.length;
   }
 
-  /** Releases the accumulators of panes [from, to) that are live (WindowAccumulator.release): for panes nothing reads again. */
+  /** The live accumulator of the pane starting at `start`, if there is one (not one still in snapshot bytes). */
+  live(start: number): WindowAccumulator | undefined {
+    const starts = this.starts;
+    let k = starts.length - 1;
+    while (k >= 0 && starts[k]! > start) k--;
+    const slot = k >= 0 && starts[k] === start ? this.accs[k] : undefined;
+    return slot instanceof WindowAccumulator ? slot : undefined;
+  }
+
+  /**
+   * Releases the accumulators of panes [from, to) that are live (WindowAccumulator.release):
+   * for panes nothing reads again. One a tumbling window shares becomes that window's own.
+   */
   release(from = 0, to = this.accs.length): void {
     for (let i = from; i < to; i++) {
       const slot = this.accs[i];
-      if (slot instanceof WindowAccumulator) slot.release();
+      if (!(slot instanceof WindowAccumulator)) continue;
+      if (slot.sharedWith !== undefined) slot.sharedWith.keepPane();
+      else slot.release();
     }
   }
 }
