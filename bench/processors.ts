@@ -5,6 +5,8 @@
  * the heap per key when run with --expose-gc, as the npm script does), and for one partition holding 100k and 1M
  * (device, metric) keys: a full checkpoint's size, snapshot time and restore time, then a
  * delta checkpoint after 1 % of the keys got a reading, and a restore from both.
+ * The last case runs at the fleet's pace: 60 rounds 200 ms of event time apart, so windows
+ * fire every 50 rounds while most readings go into open ones.
  * Reads real log records (snappy columnar batches in a FileLog) like the processors do.
  * Restores run in a worker thread: a fresh heap, as after a restart (restoring next to
  * the live 1M-key task would mostly measure the garbage collector walking that one).
@@ -32,14 +34,18 @@ const fleetWindows = windowsConfigSchema.parse([
  * fires during the run: the cost of adding); rounds 10 s apart open new windows every
  * round, so windows fire and are purged as it runs (the cost of firing too).
  */
-const CASES: { label: string; shape: ValueShape; windows: WindowSpec[]; roundMs: number }[] = [
+const CASES: { label: string; shape: ValueShape; windows: WindowSpec[]; roundMs: number; rounds?: number }[] = [
   { label: 'wide values', shape: 'wide', windows, roundMs: 1000 },
   { label: 'narrow values', shape: 'narrow', windows, roundMs: 1000 },
   { label: 'narrow values, tumbling 10 s + sliding 1 m / 10 s, all in one 10 s pane', shape: 'narrow', windows: fleetWindows, roundMs: 1000 },
   { label: 'narrow values, tumbling 10 s + sliding 1 m / 10 s, a round every 10 s (windows fire)', shape: 'narrow', windows: fleetWindows, roundMs: 10_000 },
+  // The fleet's pace: each device's message moves its event time on by 200 ms, so a window takes 50 messages, then fires.
+  { label: 'narrow values, tumbling 10 s + sliding 1 m / 10 s, a round every 200 ms for 60 rounds (the fleet\'s pace)', shape: 'narrow', windows: fleetWindows, roundMs: 200, rounds: 60 },
 ];
 /** BENCH_CASES=a,b runs only the throughput cases whose label contains a or b; BENCH_STATE=0 skips the state part. */
 const only = process.env.BENCH_CASES?.split(',');
+/** BENCH_SHARE_PANES=0: the tumbling window does not share the sliding window's panes (the path before sharing, to compare). */
+const sharePanes = process.env.BENCH_SHARE_PANES !== '0';
 
 /** Heap in use after a full GC (run with --expose-gc; undefined without). */
 function heapAfterGc(): number | undefined {
@@ -146,8 +152,8 @@ async function run(): Promise<void> {
     for (const c of CASES) {
       if (only !== undefined && !only.some((o) => c.label.includes(o))) continue;
       const log = await FileLog.open({ dir: join(dir, `tp-${CASES.indexOf(c)}`), partitions: 1, fsync: 'never' });
-      const readings = await fill(log, 10_000, 500, 20, 10, 0, c.shape, c.roundMs);
-      let task: PartitionTask | undefined = new PartitionTask({ partition: 0, log, windows: c.windows, time, raw: false, emit: () => undefined });
+      const readings = await fill(log, 10_000, 500, 20, c.rounds ?? 10, 0, c.shape, c.roundMs);
+      let task: PartitionTask | undefined = new PartitionTask({ partition: 0, log, windows: c.windows, time, raw: false, emit: () => undefined, sharePanes });
       await task.startFresh();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
