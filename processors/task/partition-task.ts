@@ -150,6 +150,11 @@ export class PartitionTask {
     return this.rules.stateSize;
   }
 
+  /** Tumbling windows that took a sliding window's pane since the task started or was restored (sharePanes()); for tests. */
+  get sharedPanes(): number {
+    return this.operators.reduce((n, op) => n + op.paneSharing.shared, 0);
+  }
+
   get partition(): number {
     return this.o.partition;
   }
