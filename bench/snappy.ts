@@ -1,5 +1,6 @@
 /**
- * `npm run bench:snappy`: snappyjs (pure JS, on the calling thread) against the native
+ * `npm run bench:snappy`: Sluice's own JS snappy (proto/snappy-compress.ts and
+ * snappy-uncompress.ts) and snappyjs (pure JS, both on the calling thread) against the native
  * `snappy` addon's async API (libuv threadpool), compress and uncompress, at the sizes
  * Sluice compresses: log records (ColumnarBatches of one partition of one micro-batch,
  * ~300 B to ~64 KB) and checkpoint chunks (1 MiB of real window state). Rounds
@@ -20,6 +21,8 @@ import { compress, uncompress } from 'snappy';
 import snappyjs from 'snappyjs';
 import { FileLog } from '../log/index.js';
 import { ColumnarBatchBuilder } from '../proto/index.js';
+import { snappyCompress } from '../proto/snappy-compress.js';
+import { uncompressBlockInline } from '../proto/snappy-block.js';
 import { PartitionTask } from '../processors/task/partition-task.js';
 import { timeConfigSchema, windowsConfigSchema } from '../processors/windowing/window-spec.js';
 import { fill, METRICS } from './fill-log.js';
@@ -28,6 +31,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const MB_PER_RUN = Number(process.env.BENCH_MB ?? 64);
 /** Native calls in flight in the batched mode: snappy-block.ts's IN_FLIGHT. */
 const IN_FLIGHT = 2;
+/** No block here is larger. */
+const MAX_BLOCK_BYTES = 16 << 20;
 
 interface Sample {
   /** Uncompressed bytes a second, in MB. */
@@ -111,6 +116,7 @@ const inline =
   };
 
 const IMPLS = {
+  'sluice (JS: proto/snappy-compress.ts, snappy-uncompress.ts)': { compress: inline((b) => snappyCompress(b)), uncompress: inline((b) => uncompressBlockInline(b, MAX_BLOCK_BYTES)) },
   snappyjs: { compress: inline((b) => snappyjs.compress(b)), uncompress: inline((b) => snappyjs.uncompress(b)) },
   'snappy async, one at a time': { compress: sequential((b) => compress(b)), uncompress: sequential((b) => uncompress(b)) },
   [`snappy async, ${IN_FLIGHT} in flight`]: { compress: inFlight((b) => compress(b)), uncompress: inFlight((b) => uncompress(b)) },
@@ -140,7 +146,7 @@ async function run(): Promise<void> {
     }
     process.stderr.write(round === 0 ? 'warm-up done\n' : `round ${round}/${ROUNDS} done\n`);
   }
-  console.log(`snappyjs vs snappy (native, async), medians of ${ROUNDS} interleaved rounds, ~${MB_PER_RUN} MB each; CPU = whole process, main = event-loop busy`);
+  console.log(`Sluice's JS snappy and snappyjs vs snappy (native, async), medians of ${ROUNDS} interleaved rounds, ~${MB_PER_RUN} MB each; CPU = whole process, main = event-loop busy`);
   console.log('| payload | direction | implementation | MB/s | CPU s/GB | main s/GB | ratio vs snappyjs (MB/s) |');
   console.log('| --- | --- | --- | --: | --: | --: | --: |');
   for (const p of payloads) {

@@ -1,19 +1,17 @@
-import snappy from 'snappyjs';
-import { SnappyCompressor } from 'snappyjs/snappy_compressor.js';
 import { decodeColumnarBatch, encodeColumnarBatch, type ColumnarBatch, type ExpansionScratch } from './columnar-batch.js';
+import { maxCompressedLength, snappyCompress, snappyCompressInto } from './snappy-compress.js';
 import { readUncompressedLength, uncompressInto } from './snappy-uncompress.js';
 
-// Log records use snappyjs (pure JS), checkpoints native snappy (proto/snappy-block.ts).
-// snappy's sync API leaks on glibc Linux (upstream Brooooooklyn/snappy#323). Its async API
-// does not leak, but each compressed block it returns keeps the Rust Vec's whole capacity
-// (max_compress_len of the input, ~1.17× it, for a block that may be a tenth of that) in
-// malloc until the wrapper is collected, and malloc keeps it after: 2 000 async
-// compressions of 256 KB raised RSS by 132 MB that a full GC did not return. Records of
-// 16 KB and more compressed natively in the decode worker raised the hostile soak's peak
-// RSS to 607–688 MB over a quiet 283–292 (copying each result out at once: 607; with
-// MALLOC_ARENA_MAX=2: 657), against ~+120 MB with snappyjs, past that test's +400 MB
-// bound. Checkpoint chunks alone native: +137 MB. So records stay on snappyjs (about a
-// third of the decode worker's CPU under the fleet load) until that is solved upstream.
+// Log records are compressed on the calling thread by proto/snappy-compress.ts, checkpoints
+// by native snappy (proto/snappy-block.ts). snappy's sync API leaks on glibc Linux
+// (upstream Brooooooklyn/snappy#323). Its async API does not leak, but each compressed
+// block it returns keeps the Rust Vec's whole capacity (max_compress_len of the input,
+// ~1.17× it, for a block that may be a tenth of that) in malloc until the wrapper is
+// collected, and malloc keeps it after: 2 000 async compressions of 256 KB raised RSS by
+// 132 MB that a full GC did not return. Records of 16 KB and more compressed natively in
+// the decode worker raised the hostile soak's peak RSS to 607–688 MB over a quiet 283–292
+// (copying each result out at once: 607; with MALLOC_ARENA_MAX=2: 657), against ~+120 MB
+// in JS, past that test's +400 MB bound. Checkpoint chunks alone native: +137 MB.
 
 /** A corrupt record must not make us allocate its claimed length: batches are far smaller. */
 const MAX_BATCH_BYTES = 256 * 1024 * 1024;
@@ -23,7 +21,7 @@ const KEEP_MAX_BYTES = 16 * 1024 * 1024;
 
 /** Snappy-compresses an encoded columnar batch: the form a batch has as a log record. */
 export function compressBatch(encoded: Uint8Array): Uint8Array {
-  return snappy.compress(encoded);
+  return snappyCompress(encoded);
 }
 
 /** Uncompresses a log record into the encoded batch bytes (e.g. to patch a flag in place). */
@@ -106,10 +104,9 @@ export class BatchCompressor {
       if (bytes > this.encoded.length) this.encoded = Buffer.allocUnsafe(Math.min(KEEP_MAX_BYTES, Math.max(bytes, this.encoded.length * 2)));
       return this.encoded.subarray(0, bytes).fill(0);
     });
-    const compressor = new SnappyCompressor(encoded);
-    const max = compressor.maxCompressedLength();
+    const max = maxCompressedLength(encoded.length);
     if (max > KEEP_MAX_BYTES) return compressBatch(encoded);
     if (max > this.output.length) this.output = new Uint8Array(Math.min(KEEP_MAX_BYTES, Math.max(max, this.output.length * 2)));
-    return this.output.slice(0, compressor.compressToBuffer(this.output));
+    return this.output.slice(0, snappyCompressInto(encoded, this.output));
   }
 }

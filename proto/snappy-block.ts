@@ -1,6 +1,6 @@
 import { compress, uncompress } from 'snappy';
-import snappyjs from 'snappyjs';
 import { SnappyBlockError } from '../core/index.js';
+import { snappyCompress } from './snappy-compress.js';
 import { readUncompressedLength, uncompressInto } from './snappy-uncompress.js';
 
 /**
@@ -8,32 +8,35 @@ import { readUncompressedLength, uncompressInto } from './snappy-uncompress.js';
  * implementations that write and read the same bytes:
  * - the native `snappy` addon's ASYNC API, off the JS thread (libuv threadpool), for
  *   blocks of ASYNC_FROM_BYTES and more;
- * - snappyjs (pure JS, on the calling thread) below that, and wherever the caller cannot
- *   await (the *Inline functions); uncompressing in JS is our own loop
- *   (proto/snappy-uncompress.ts), which refuses truncated blocks that snappyjs accepts.
+ * - our own JS on the calling thread below that, and wherever the caller cannot await
+ *   (the *Inline functions): proto/snappy-compress.ts and proto/snappy-uncompress.ts
+ *   (which refuses truncated blocks that snappyjs accepts).
  * Never `snappy`'s sync API (eslint forbids it): snappy 7.2–7.4's compressSync and
  * uncompressSync never free their buffers on glibc Linux (RSS grew ~570 MB every 4 000
  * round trips of 64 KB; upstream Brooooooklyn/snappy#323), while the async calls keep RSS
  * flat (test/snappy-rss.soak.test.ts).
  *
  * Why the split, from `npm run bench:snappy` (2 shared cores, real ColumnarBatch records,
- * medians of 5 interleaved rounds, MB/s of uncompressed bytes; snappyjs vs native async
- * one call at a time / two in flight):
- * - ~300 B record: compress 61 vs 7 / 10, uncompress 109 vs 9 / 14. The promise and the
- *   threadpool hop cost far more than the work: snappyjs stays.
- * - ~4 KB: compress 182 vs 103 / 119, uncompress 291 vs 140 / 171: snappyjs stays.
- * - ~16 KB: compress 157 vs 161 / 620, uncompress 241 vs 409 / 422: native from here.
- * - ~64 KB and 1 MiB records, 1 MiB checkpoint chunks: native 1.1–4× the MB/s, at about
- *   half the process CPU, and the calling thread is busy a tenth as long (checkpoint chunk
- *   compress: 254 vs 621 MB/s, 3.9 vs 0.5 main-thread s/GB).
+ * medians of 5 interleaved rounds, MB/s of uncompressed bytes; compress, ours vs snappyjs
+ * vs native async one call at a time / two in flight, 2026-12-06):
+ * - ~300 B record: 92 vs 78 vs 8 / 11. The promise and the threadpool hop cost far more
+ *   than the work.
+ * - ~4 KB: 400 vs 210 vs 94 / 144.
+ * - ~16 KB and ~64 KB records: 939 and 993 vs 267 and 319 vs at most 337 and 877.
+ * - 1 MiB blocks: a record 1 261 vs 324 vs 1 342 / 677, a checkpoint chunk 800 vs 307 vs
+ *   405 / 1 239; native keeps the calling thread busy a fifth as long (checkpoint chunk:
+ *   0.22–0.25 main-thread s/GB against 1.25 for ours), so a checkpoint does not stall the
+ *   processors. So from 16 KB, native; the decode worker, whose records are mostly
+ *   16–100 KB, compresses in JS all the same (proto/compressed-batch.ts says why).
+ * Uncompressing in JS ran at 81–605 MB/s, native at 8–1 334.
  */
 
-/** From this many uncompressed bytes a block goes to native snappy's async API; below it snappyjs is faster (bench:snappy, above). */
+/** From this many uncompressed bytes a block goes to native snappy's async API: off the calling thread, where a checkpoint's chunks must go (above). */
 export const ASYNC_FROM_BYTES = 16 * 1024;
 
 /** Snappy-compresses one block: large ones off the JS thread, small ones here. */
 export async function compressBlock(bytes: Uint8Array): Promise<Uint8Array> {
-  return bytes.byteLength >= ASYNC_FROM_BYTES ? compress(bytes) : snappyjs.compress(bytes);
+  return bytes.byteLength >= ASYNC_FROM_BYTES ? compress(bytes) : snappyCompress(bytes);
 }
 
 /**
@@ -83,9 +86,9 @@ async function mapInOrder(blocks: readonly Uint8Array[], f: (b: Uint8Array) => P
   return out;
 }
 
-/** snappyjs on the calling thread: for callers that must not await (and tests). */
+/** Compresses on the calling thread (proto/snappy-compress.ts): for callers that must not await (and tests). */
 export function compressBlockInline(bytes: Uint8Array): Uint8Array {
-  return snappyjs.compress(bytes);
+  return snappyCompress(bytes);
 }
 
 /** Uncompresses on the calling thread (proto/snappy-uncompress.ts), refusing a block that claims more than `maxLength` bytes or does not fill them exactly. */

@@ -41,7 +41,8 @@ export const CHECKPOINT_HEADER_BYTES = 64;
 const KINDS = ['full', 'delta'] as const;
 /**
  * State bytes per snappy chunk. A chunk goes to native snappy's async API (off the JS
- * thread; bench:snappy: 1 MiB of window state at ~300 MB/s against snappyjs's ~90), so
+ * thread; bench:snappy: 1 MiB of window state in 0.28 s of the calling thread per GB
+ * against 1.79 for our JS compressor and 3.25 for snappyjs), so
  * the thread runs the gateway and the processors meanwhile. Chunks go one at a time, not
  * all at once: the libuv threadpool they use also runs the log's writes and fsyncs, which
  * must not queue behind a 100 MB state.

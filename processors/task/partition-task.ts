@@ -316,7 +316,7 @@ export class PartitionTask {
       return false;
     }
     this.caughtUp = false;
-    // snappyjs on this thread, not native snappy: the loop processes what it read before it
+    // Uncompressed on this thread (proto/snappy-uncompress.ts), not by native snappy: the loop processes what it read before it
     // reads on, so it would only wait for the threadpool. Measured on bench:processors'
     // throughput part (1.2 MB records, 3 interleaved pairs + a profiled one): native async
     // took uncompression (~0.6 s per 10 M readings) off this thread but left it idle
