@@ -146,6 +146,31 @@ describe('decodeJob (the worker function, called directly)', () => {
     expect([...result.metricNames].sort()).toEqual(['hum', 'temp']); // a dictionary: order is not part of the contract
   });
 
+  it('lists each accepted message\'s series hashes in message order, whatever partition it went to, across jobs', () => {
+    // 3 000 messages of 5 series each over 7 partitions: past the 1 024 entries the worker
+    // keeps between jobs, twice, so its arrays grow mid-job; a refused message every 10th.
+    const metrics = ['a', 'b', 'c', 'd', 'e'];
+    const seriesOf = (i: number): Uint8Array => ReadingBatch.encode({ seq: i + 1, readings: metrics.map((metric, k) => ({ metric, timeUnixMs: NOW, doubleValue: k, tags: { unit: String(i % 3) } })) }).finish();
+    const big = new DecodeJobBuilder();
+    for (let i = 0; i < 3000; i++) big.add(i % 10 === 9 ? Uint8Array.from([0xff]) : seriesOf(i), i % 7, `dev-${i}`, '', 'protobuf');
+    const r = decodeJob(big.take(NOW).job, LIMITS);
+    const hashes = (i: number): number[] => [...r.msgSeries.subarray(i === 0 ? 0 : r.msgSeriesEnd[i - 1], r.msgSeriesEnd[i])];
+    for (let i = 0; i < 3000; i++) {
+      if (i % 10 === 9) {
+        expect(hashes(i), `message ${i}`).toEqual([]);
+        continue;
+      }
+      expect(new Set(hashes(i)).size, `message ${i}`).toBe(5);
+      // The same metrics and tags hash alike in any partition; other tags do not.
+      expect(hashes(i), `message ${i}`).toEqual(hashes(i % 3));
+      if (i % 3 !== 0) expect(hashes(i)).not.toEqual(hashes(0));
+    }
+    expect(r.msgSeries.length).toBe(2700 * 5);
+    // A small job after the big one reads only its own entries.
+    expect([...decodeJob(job, LIMITS).msgSeriesEnd]).toEqual([...result.msgSeriesEnd]);
+    expect([...decodeJob(job, LIMITS).msgSeries]).toEqual([...result.msgSeries]);
+  });
+
   it('can transfer every buffer it returns (each listed once)', () => {
     const list = resultTransferList(result);
     expect(new Set(list).size).toBe(list.length);
