@@ -80,13 +80,16 @@ async function run(): Promise<void> {
           process.exit(1);
         };
         const node = new ProcessorNode(config(1), { log, store, registry, logger, partitions: [0], onFatal });
-        const original = node.checkpoint.bind(node);
-        node.checkpoint = async () => {
-          await original();
-          onCheckpoint();
-        };
         await node.start();
-        return { stop: () => node.stop({ checkpoint: false }) };
+        // Counted as they commit (the loop's commit runs beside it): the same count the worker's metrics give.
+        let seen = 0;
+        const poll = setInterval(() => {
+          void registry.getSingleMetricAsString('sluice_processor_checkpoint_seconds').then((text) => {
+            const count = Number(/_count(?:\{[^}]*\})? (\d+)/.exec(text)?.[1] ?? 0);
+            for (; seen < count; seen++) onCheckpoint();
+          });
+        }, 50);
+        return { stop: async () => (clearInterval(poll), await node.stop({ checkpoint: false })) };
       });
       await log.close();
     }

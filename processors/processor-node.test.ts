@@ -4,7 +4,7 @@ import { createLogger, LogCorruptError, LogUnavailableError } from '../core/inde
 import { FileLog, type Log } from '../log/index.js';
 import { ColumnarBatchBuilder, compressBatch } from '../proto/index.js';
 import { tempDir } from '../test/harness/temp-dir.js';
-import { LocalCheckpointStore } from './checkpoint/index.js';
+import { CheckpointCoordinator, LocalCheckpointStore, type CheckpointBarrier } from './checkpoint/index.js';
 import { processorConfigSchema, type ProcessorConfig } from './config.js';
 import { ProcessorStoppedError } from './errors.js';
 import { ProcessorNode, TRICKLE_RECORDS, TRICKLE_TURN_INTERVAL_MS, waitAfterTurn } from './processor-node.js';
@@ -131,6 +131,62 @@ describe('ProcessorNode', () => {
     expect(await counter(b.registry, 'sluice_processor_duplicates_total')).toBe(0);
     expect(await counter(a.registry, 'sluice_processor_duplicates_total')).toBe(0);
     expect((await store.restorable(0)).at(-1)!.offset).toBe(16);
+  });
+
+  it('goes on processing while a checkpoint waits for InfluxDB to take its points, and commits the barrier\'s offset once it has', async () => {
+    for (let i = 0; i < 6; i++) await log.append(0, record('before', i));
+    await log.append(0, ahead());
+    // InfluxDB takes nothing until released.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    influx.respond = async () => {
+      await released;
+      for (const wake of arrivals.splice(0)) wake();
+      return { status: 204 };
+    };
+    const barriers: CheckpointBarrier[] = [];
+    const commits: Promise<unknown>[] = [];
+    let onBarrier: (() => void) | undefined;
+    // The loop checkpoints when the test says so (the interval, as the test arms it).
+    let armed = false;
+    vi.spyOn(CheckpointCoordinator.prototype, 'due').mockImplementation(() => armed && !(armed = false));
+    const snapshot = CheckpointCoordinator.prototype.snapshot;
+    const commit = CheckpointCoordinator.prototype.commit;
+    vi.spyOn(CheckpointCoordinator.prototype, 'snapshot').mockImplementation(async function (this: CheckpointCoordinator, ...args) {
+      const taken = await snapshot.apply(this, args);
+      barriers.push(taken);
+      onBarrier?.();
+      return taken;
+    });
+    vi.spyOn(CheckpointCoordinator.prototype, 'commit').mockImplementation(function (this: CheckpointCoordinator, ...args) {
+      const done = commit.apply(this, args);
+      commits.push(done);
+      return done;
+    });
+    const a = node([0]);
+    await a.node.start();
+    // The window of 'before' fires (idle timeout); its point waits for InfluxDB, and so will the barrier's commit.
+    while ((await counter(a.registry, 'sluice_processor_points_total')) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    const taken = new Promise<void>((resolve) => (onBarrier = resolve));
+    armed = true;
+    await taken;
+    expect(barriers.map((b) => b.snapshots.map((t) => t.checkpoint.offset))).toEqual([[7]]);
+    // Records after the barrier: their window fires and goes to the sink while the commit still waits.
+    for (let i = 0; i < 4; i++) await log.append(0, record('after', i));
+    while ((await counter(a.registry, 'sluice_processor_points_total')) === 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    armed = true;
+    // More turns, due or not (the window fires again with the fifth reading): no barrier while one is not committed.
+    await log.append(0, record('after', 4));
+    while ((await counter(a.registry, 'sluice_processor_points_total')) === 2) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(barriers).toHaveLength(1);
+    expect(await store.restorable(0)).toEqual([]);
+    release();
+    await commits[0];
+    // The checkpoint names where the barrier was: after the seventh record, not after what followed.
+    expect((await store.restorable(0)).map((c) => [c.id, c.offset])).toEqual([[barriers[0]!.id, 7]]);
+    await untilWindows('before', [[0, 6, 15]]);
+    await untilWindows('after', [[0, 5, 10]]);
+    vi.restoreAllMocks();
   });
 
   it('revoke at any moment of a busy loop, then assign elsewhere: every message counted once', async () => {

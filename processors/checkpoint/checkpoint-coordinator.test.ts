@@ -105,7 +105,7 @@ describe('CheckpointCoordinator', () => {
     return { c, store };
   }
 
-  it('flushes first, then snapshots each partition into one write, commits it, then trims the written partitions together', async () => {
+  it('snapshots each partition (the barrier), flushes, then writes them in one write, commits it, then trims the written partitions together', async () => {
     let release!: () => void;
     const flushed = new Promise<void>((resolve) => (release = resolve));
     const { c } = coordinator({
@@ -121,10 +121,10 @@ describe('CheckpointCoordinator', () => {
     tasks[1]!.offset = 8;
     const running = c.checkpoint(tasks);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(steps).toEqual(['flush']); // nothing is snapshot before the pre-commit is done
+    expect(steps).toEqual(['snapshot 0', 'snapshot 1', 'flush']); // nothing is written before the pre-commit is done
     release();
     const outcome = await running;
-    expect(steps.slice(0, 6)).toEqual(['flush', 'snapshot 0', 'add 0', 'snapshot 1', 'add 1', 'commit']);
+    expect(steps.slice(0, 6)).toEqual(['snapshot 0', 'snapshot 1', 'flush', 'add 0', 'add 1', 'commit']);
     // Concurrent: in either order.
     expect(steps.slice(6).sort()).toEqual(['trim 0 71', 'trim 1 8']);
     // Issued together (both under way before either ends), so a FileLog persists them in
@@ -146,7 +146,7 @@ describe('CheckpointCoordinator', () => {
     steps.length = 0;
     const outcome = await c.checkpoint([task]);
     expect(outcome).toMatchObject({ written: [], refused: [0] });
-    expect(steps).toEqual(['flush', 'snapshot 0', 'add 0', 'commit']); // no trim
+    expect(steps).toEqual(['snapshot 0', 'flush', 'add 0', 'commit']); // no trim
     expect(await log.startOffset(0)).toBe(71);
     const chain = await store.restorable(0);
     expect(chain.map((k) => [k.kind, k.offset])).toEqual([['full', 71]]);
@@ -162,7 +162,7 @@ describe('CheckpointCoordinator', () => {
     expect(next.written).toEqual([0]);
     expect((await store.restorable(0)).map((k) => [k.kind, k.offset])).toEqual([['full', 135]]); // full: the refused delta's base never existed
     // No trim yet: the store keeps the full checkpoint at 71 as the fallback for a corrupt newest full one.
-    expect(steps).toEqual(['flush', 'snapshot 0', 'add 0', 'commit']);
+    expect(steps).toEqual(['snapshot 0', 'flush', 'add 0', 'commit']);
     expect(health.isFailing('checkpoint')).toBe(false);
   });
 
@@ -176,7 +176,7 @@ describe('CheckpointCoordinator', () => {
     steps.length = 0;
     const outcome = await c.checkpoint(tasks);
     expect(outcome).toMatchObject({ written: [], refused: [0, 1] });
-    expect(steps).toEqual(['flush', 'snapshot 0', 'add 0', 'snapshot 1', 'add 1', 'commit']); // no trim
+    expect(steps).toEqual(['snapshot 0', 'snapshot 1', 'flush', 'add 0', 'add 1', 'commit']); // no trim
     expect(tasks.map((t) => t.notWritten)).toEqual([1, 1]);
     expect(health.isFailing('checkpoint')).toBe(true);
     for (const p of [0, 1]) expect((await store.restorable(p)).map((k) => [k.kind, k.offset])).toEqual([['full', 30]]);
@@ -241,7 +241,7 @@ describe('CheckpointCoordinator', () => {
     expect(steps.filter((s) => s.startsWith('trim'))).toEqual(['trim 1 180']);
   });
 
-  it('a partition whose output was discarded (its lease lost) during the flush is neither snapshot nor committed', async () => {
+  it('a partition whose output was discarded (its lease lost) during the flush is not committed, and its next snapshot is full', async () => {
     const discarded = new Set<number>();
     const { c, store } = coordinator({
       keep: 1,
@@ -256,7 +256,43 @@ describe('CheckpointCoordinator', () => {
     for (const t of tasks) t.offset = 40;
     const outcome = await c.checkpoint(tasks);
     expect(outcome).toMatchObject({ written: [1], discarded: [0], fenced: [] });
-    expect(steps).toEqual(['flush', 'snapshot 1', 'add 1', 'commit', 'trim 1 40']);
+    expect(steps).toEqual(['snapshot 0', 'snapshot 1', 'flush', 'add 1', 'commit', 'trim 1 40']);
+    expect(tasks.map((t) => t.notWritten)).toEqual([1, 0]);
     expect(await store.restorable(0)).toEqual([]);
+    // Discarded before the barrier: not even snapshot.
+    steps.length = 0;
+    const next = await c.checkpoint(tasks);
+    expect(next).toMatchObject({ written: [1], discarded: [0] });
+    expect(steps.filter((s) => s.startsWith('snapshot'))).toEqual(['snapshot 1']);
+  });
+
+  it('a barrier can be committed later, while its tasks move on; a flush that fails commits nothing and makes every snapshot of it count as not written', async () => {
+    let fail = false;
+    const { c, store } = coordinator({
+      keep: 1,
+      fullEvery: 10,
+      flush: async () => {
+        steps.push('flush');
+        if (fail) throw new Error('InfluxDB refused the writes');
+      },
+    });
+    const tasks = [new FakeTask(0, steps), new FakeTask(1, steps)];
+    for (const t of tasks) t.offset = 20;
+    const barrier = await c.snapshot(tasks);
+    for (const t of tasks) t.offset = 90; // processed on after the barrier
+    expect((await c.commit(barrier)).written).toEqual([0, 1]);
+    for (const p of [0, 1]) expect((await store.restorable(p)).map((k) => [k.kind, k.offset])).toEqual([['full', 20]]);
+
+    fail = true;
+    const failing = await c.snapshot(tasks);
+    expect(failing.snapshots.map((s) => s.checkpoint.kind)).toEqual(['delta', 'delta']);
+    await expect(c.commit(failing)).rejects.toThrow('InfluxDB refused the writes');
+    expect(tasks.map((t) => t.notWritten)).toEqual([1, 1]);
+    for (const p of [0, 1]) expect((await store.restorable(p)).map((k) => k.offset)).toEqual([20]);
+    fail = false;
+    const next = await c.snapshot(tasks);
+    expect(next.snapshots.map((s) => s.checkpoint.kind)).toEqual(['full', 'full']); // the failed deltas' base was never written
+    await c.commit(next);
+    for (const p of [0, 1]) expect((await store.restorable(p)).map((k) => [k.kind, k.offset])).toEqual([['full', 90]]);
   });
 });

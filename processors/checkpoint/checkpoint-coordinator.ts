@@ -7,7 +7,7 @@ import type { CheckpointStore } from './checkpoint-store.js';
 /** What the coordinator needs of a partition task (PartitionTask has it). */
 export interface CheckpointParticipant {
   readonly partition: number;
-  /** The task's state and next offset; called only after the pre-commit flush. */
+  /** The task's state and next offset; every point that state emitted must be in the sink already (the commit flushes them). */
   snapshot(id: number, options: { fullEvery?: number }): Promise<PartitionCheckpoint>;
   /** The snapshot just taken was not written: the task's next one must be full. */
   snapshotNotWritten(): void;
@@ -37,13 +37,25 @@ export interface CheckpointCoordinatorDeps {
   /**
    * Whether `partition`'s output has been discarded (its lease was lost): its state is then
    * not committed, since the points it fired were never written and its next owner must
-   * fire them again from the checkpoint before. Asked after the flush.
+   * fire them again from the checkpoint before. Asked at the barrier and again after the flush.
    */
   outputDiscarded?: (partition: number) => boolean;
   /** Injected for tests. */
   now?: () => number;
   /** Injected for tests: the wait after a refused write (default 100 ms doubling to 5 s, jittered). */
   backoff?: Backoff;
+}
+
+/** A checkpoint's snapshots, taken at one point of processing and not yet committed (CheckpointCoordinator.snapshot). */
+export interface CheckpointBarrier {
+  readonly id: number;
+  /** Some partitions only: the interval clock of the others keeps running. */
+  readonly partial: boolean;
+  readonly snapshots: { task: CheckpointParticipant; checkpoint: PartitionCheckpoint }[];
+  /** Partitions left out because their output was discarded. */
+  readonly discarded: number[];
+  /** Snapshot bytes. */
+  bytes: number;
 }
 
 /** What one checkpoint did. */
@@ -55,18 +67,20 @@ export interface CheckpointOutcome {
   refused: number[];
   /** Partitions another processor has claimed (CheckpointFencedError): nothing committed or trimmed; this processor must let them go. */
   fenced: number[];
-  /** Partitions whose output was discarded (see outputDiscarded): not snapshot, not committed. */
+  /** Partitions whose output was discarded (see outputDiscarded): not committed. */
   discarded: number[];
   /** Snapshot bytes, written or not. */
   bytes: number;
 }
 
 /**
- * Flink's CheckpointCoordinator, for the tasks of one ProcessorNode: flush the sink (the
- * pre-commit), snapshot each task, commit the snapshots to the CheckpointStore together, then trim
- * the log below the oldest checkpoint the store keeps, so a fallback to any kept
- * checkpoint still finds its records. Not re-entrant: the caller serialises checkpoints
- * with processing (a task must not move while it is snapshot).
+ * Flink's CheckpointCoordinator, for the tasks of one ProcessorNode: snapshot each task (the
+ * barrier), flush the sink (the pre-commit), commit the snapshots to the CheckpointStore
+ * together, then trim the log below the oldest checkpoint the store keeps, so a fallback to
+ * any kept checkpoint still finds its records. The caller serialises the barrier with
+ * processing (a task must not move while it is snapshot); the commit may run beside it,
+ * as Flink's asynchronous part of a checkpoint does: waiting for InfluxDB to take a window
+ * close's points (seconds under load) then holds up nothing but the commit.
  *
  * A write the storage refuses (full, read-only) is skipped, not fatal: the previous
  * checkpoint stays the restore point, that partition is not trimmed, processing goes on
@@ -100,24 +114,61 @@ export class CheckpointCoordinator {
   }
 
   /**
-   * Flushes, then snapshots each of `tasks` in turn into one write of the store (a bundle
-   * file for the local store), commits it, then trims the written ones together. `partial`: a checkpoint of some partitions only (a revoke's final one), which
-   * leaves the interval clock of the others running.
+   * Snapshots, flushes, writes and commits `tasks` (see snapshot() and commit()), then
+   * trims the written ones. `partial`: a checkpoint of some partitions only (a revoke's
+   * final one), which leaves the interval clock of the others running.
    */
   async checkpoint(tasks: readonly CheckpointParticipant[], options: { partial?: boolean } = {}): Promise<CheckpointOutcome> {
-    await this.deps.flush();
-    const outcome: CheckpointOutcome = { id: this.nextId++, written: [], refused: [], fenced: [], discarded: [], bytes: 0 };
-    let refusal: unknown;
-    let fencedBy: CheckpointFencedError | undefined;
-    const write = this.deps.store.begin(outcome.id);
-    const added: CheckpointParticipant[] = [];
+    return this.commit(await this.snapshot(tasks, options));
+  }
+
+  /**
+   * The barrier: snapshots each of `tasks` in turn (their state and next offset), but not a
+   * partition whose output was discarded. Every point their state has emitted is in the
+   * sink by now, so the caller may go on processing as soon as this resolves: commit()
+   * flushes what it needs. The tasks must not move while this runs.
+   */
+  async snapshot(tasks: readonly CheckpointParticipant[], options: { partial?: boolean } = {}): Promise<CheckpointBarrier> {
+    const barrier: CheckpointBarrier = { id: this.nextId++, partial: options.partial === true, snapshots: [], discarded: [], bytes: 0 };
     for (const task of tasks) {
       if (this.deps.outputDiscarded?.(task.partition)) {
+        barrier.discarded.push(task.partition);
+        continue;
+      }
+      const checkpoint = await task.snapshot(barrier.id, { fullEvery: this.deps.fullEvery });
+      barrier.bytes += checkpoint.state.byteLength;
+      barrier.snapshots.push({ task, checkpoint });
+    }
+    return barrier;
+  }
+
+  /**
+   * Makes a barrier's snapshots the restore point: flushes the sink (the pre-commit: once it
+   * resolves, every point emitted before the barrier is durable, whatever was emitted
+   * since), then writes the snapshots in one write of the store and commits it, then
+   * trims the written partitions together. A partition whose output was discarded
+   * meanwhile (its lease lost during the flush) is not written. Not re-entrant: one
+   * barrier at a time, committed before the next is taken.
+   */
+  async commit(barrier: CheckpointBarrier): Promise<CheckpointOutcome> {
+    try {
+      await this.deps.flush();
+    } catch (err) {
+      // Nothing written: each task's next snapshot must be full (its change tracking moved on at the barrier).
+      for (const { task } of barrier.snapshots) task.snapshotNotWritten();
+      throw err;
+    }
+    const outcome: CheckpointOutcome = { id: barrier.id, written: [], refused: [], fenced: [], discarded: [...barrier.discarded], bytes: barrier.bytes };
+    let refusal: unknown;
+    let fencedBy: CheckpointFencedError | undefined;
+    const write = this.deps.store.begin(barrier.id);
+    const added: CheckpointParticipant[] = [];
+    for (const { task, checkpoint } of barrier.snapshots) {
+      if (this.deps.outputDiscarded?.(task.partition)) {
+        task.snapshotNotWritten();
         outcome.discarded.push(task.partition);
         continue;
       }
-      const checkpoint = await task.snapshot(outcome.id, { fullEvery: this.deps.fullEvery });
-      outcome.bytes += checkpoint.state.byteLength;
       try {
         await write.add(checkpoint);
         added.push(task);
@@ -154,7 +205,7 @@ export class CheckpointCoordinator {
       this.backoff.reset();
       this.retryAt = 0;
     }
-    if (!options.partial) this.lastAt = this.now();
+    if (!barrier.partial) this.lastAt = this.now();
     if (fencedBy !== undefined && !this.deps.fencedIsRecoverable) throw fencedBy;
     return outcome;
   }

@@ -3,5 +3,5 @@ export { natsCheckpointConfigSchema, parseNatsCheckpointConfig, type NatsCheckpo
 export { MANIFEST_FORMAT, decodeManifest, encodeManifest, type CheckpointManifest, type ManifestCheckpoint } from './checkpoint-manifest.js';
 export { LocalCheckpointStore, writeEachAlone, type CheckpointStore, type CheckpointProblem, type CheckpointWrite } from './checkpoint-store.js';
 export { CheckpointCorruptError, CheckpointVersionError, type PartitionCheckpoint } from './checkpoint-file.js';
-export { CheckpointCoordinator, type CheckpointCoordinatorDeps, type CheckpointOutcome, type CheckpointParticipant } from './checkpoint-coordinator.js';
+export { CheckpointCoordinator, type CheckpointBarrier, type CheckpointCoordinatorDeps, type CheckpointOutcome, type CheckpointParticipant } from './checkpoint-coordinator.js';
 export { readCommittedOffsets } from './committed-offsets.js';
