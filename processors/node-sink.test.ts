@@ -24,4 +24,15 @@ describe('createNodeSink', () => {
     expect((await metrics.points.get()).values[0]?.value).toBe(5);
     out.writer.close();
   });
+
+  it('is full (its tasks stop reading) at influx.maxBufferedPoints, not before', () => {
+    const metrics = createProcessorMetrics(new Registry());
+    const config = { influx: influxConfigSchema.parse({ url: 'http://127.0.0.1:1', batchSize: 2, maxBufferedPoints: 25 }) } as ProcessorConfig;
+    const out = createNodeSink(config, metrics, createLogger('node-sink-test', 'silent'));
+    for (let i = 0; i < 24; i++) out.emit({ measurement: 'm', tags: { device: `d${i}` }, fields: { v: i }, timeMs: 1000 });
+    expect(out.sink.saturated).toBe(false); // 24: past 10 × batchSize (20), the bound before it was a setting
+    out.emit({ measurement: 'm', tags: { device: 'd24' }, fields: { v: 24 }, timeMs: 1000 });
+    expect(out.sink.saturated).toBe(true);
+    out.writer.close();
+  });
 });

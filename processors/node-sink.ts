@@ -41,7 +41,7 @@ export function createNodeSink(config: ProcessorConfig, metrics: ProcessorMetric
     },
   });
   const sink = new InfluxSink({
-    writer, batchSize: config.influx.batchSize, flushInterval: config.influx.flushInterval, gate, onGateClosed: () => metrics.sinkGateWaits.inc(),
+    writer, batchSize: config.influx.batchSize, maxBufferedPoints: config.influx.maxBufferedPoints, flushInterval: config.influx.flushInterval, gate, onGateClosed: () => metrics.sinkGateWaits.inc(),
     route: retentionRoute(config.influx),
   });
   // Counted once per run of emits (a task step), not per point: a prom-client inc() costs

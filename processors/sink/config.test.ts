@@ -10,7 +10,7 @@ describe('influxConfigSchema', () => {
   it('fills the documented defaults, durations in ms', () => {
     expect(influxConfigSchema.parse({})).toEqual({
       url: 'http://127.0.0.1:8086', version: 1, database: 'sluice', batchSize: 5000,
-      flushInterval: 1000, maxInflightRequests: 2, maxRetryDelay: 30_000, timeout: 10_000,
+      flushInterval: 1000, maxInflightRequests: 2, maxBufferedPoints: 200_000, maxRetryDelay: 30_000, timeout: 10_000,
       createDatabase: true, contentEncoding: 'identity', tls: { insecureSkipVerify: false },
     });
     expect(influxConfigSchema.parse({ flushInterval: '250ms', timeout: 500 })).toMatchObject({ flushInterval: 250, timeout: 500 });
@@ -20,6 +20,11 @@ describe('influxConfigSchema', () => {
     expect(messages({ tls: { ca: 'ca.pem' } })).toEqual(['tls.ca: influx.tls.ca is set but influx.url is not https://: use an https:// URL, or remove influx.tls.ca']);
     expect(messages({ url: 'https://influx:8086', tls: { ca: 'ca.pem', insecureSkipVerify: true } })).toEqual([]);
     expect(messages({ contentEncoding: 'br' })).toEqual(['contentEncoding: expected gzip or identity']);
+  });
+
+  it('refuses a buffer bound below one write', () => {
+    expect(messages({ batchSize: 5000, maxBufferedPoints: 4999 })).toEqual(['maxBufferedPoints: influx.maxBufferedPoints (4999) is below influx.batchSize (5000): the sink could never fill a write; raise it or lower batchSize']);
+    expect(messages({ batchSize: 100, maxBufferedPoints: 100 })).toEqual([]);
   });
 
   it('refuses unknown keys', () => {

@@ -49,6 +49,15 @@ export const influxConfigSchema = z
     /** Default 2. Write requests in flight at once, across all partitions of a processor. */
     maxInflightRequests: z.number().int().positive().max(64).default(2),
     /**
+     * Default 200000, at least batchSize. Points (and deletes) a processor thread holds,
+     * buffered or in flight, before its partitions stop reading the log until InfluxDB has
+     * taken some: ~450 bytes each (measured), so ~90 MB at most per thread. A window close
+     * emits a point per key and window at once (10 000 devices × 5 metrics × 2 windows:
+     * 100 000), which InfluxDB takes over seconds; with 50 000 (the bound before 2026-12-06)
+     * the fleet's processors stopped at every close and fell behind.
+     */
+    maxBufferedPoints: z.number().int().positive().max(10_000_000).default(200_000),
+    /**
      * No default: retry retriable failures (network, 5xx, 429) forever, so an outage never
      * loses data (the checkpoint does not advance meanwhile). Set it to give up after that
      * many retries of one request with SLUICE_SINK_UNAVAILABLE.
@@ -87,6 +96,9 @@ export const influxConfigSchema = z
       .prefault({}),
   })
   .superRefine((config, ctx) => {
+    if (config.maxBufferedPoints < config.batchSize) {
+      ctx.addIssue({ code: 'custom', path: ['maxBufferedPoints'], message: `influx.maxBufferedPoints (${config.maxBufferedPoints}) is below influx.batchSize (${config.batchSize}): the sink could never fill a write; raise it or lower batchSize` });
+    }
     if (!config.url.startsWith('https:')) {
       if (config.tls.ca !== undefined) ctx.addIssue({ code: 'custom', path: ['tls', 'ca'], message: 'influx.tls.ca is set but influx.url is not https://: use an https:// URL, or remove influx.tls.ca' });
       if (config.tls.insecureSkipVerify) ctx.addIssue({ code: 'custom', path: ['tls', 'insecureSkipVerify'], message: 'influx.tls.insecureSkipVerify is set but influx.url is not https://: use an https:// URL, or remove it' });
