@@ -609,17 +609,20 @@ export class ProcessorNode {
    * for the commit.
    */
   private async checkpointBehind(): Promise<void> {
-    const taken = await this.serial.run(() => this.snapshotTasks([...this.tasks.values()]));
-    this.committing = this.commitTasks(taken, false)
-      .then(
-        () => undefined,
-        (err: unknown) => {
-          this.commitFailure = err instanceof Error ? err : new Error(String(err));
-        },
-      )
-      .finally(() => {
-        this.committing = undefined;
-      });
+    await this.serial.run(async () => {
+      const taken = await this.snapshotTasks([...this.tasks.values()]);
+      // Set inside the Serial: every job queued after this one (an assign) sees the commit under way.
+      this.committing = this.commitTasks(taken, false)
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            this.commitFailure = err instanceof Error ? err : new Error(String(err));
+          },
+        )
+        .finally(() => {
+          this.committing = undefined;
+        });
+    });
   }
 
   /** A coordinated checkpoint of `tasks`, committed before it resolves, then the metrics that move at checkpoints. Call inside the Serial. */
