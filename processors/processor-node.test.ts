@@ -4,7 +4,7 @@ import { createLogger, LogCorruptError, LogUnavailableError } from '../core/inde
 import { FileLog, type Log } from '../log/index.js';
 import { ColumnarBatchBuilder, compressBatch } from '../proto/index.js';
 import { tempDir } from '../test/harness/temp-dir.js';
-import { CheckpointCoordinator, LocalCheckpointStore, type CheckpointBarrier } from './checkpoint/index.js';
+import { CheckpointCoordinator, LocalCheckpointStore, type CheckpointBarrier, type CheckpointOutcome } from './checkpoint/index.js';
 import { processorConfigSchema, type ProcessorConfig } from './config.js';
 import { ProcessorStoppedError } from './errors.js';
 import { ProcessorNode, TRICKLE_RECORDS, TRICKLE_TURN_INTERVAL_MS, waitAfterTurn } from './processor-node.js';
@@ -133,10 +133,13 @@ describe('ProcessorNode', () => {
     expect((await store.restorable(0)).at(-1)!.offset).toBe(16);
   });
 
-  it('goes on processing while a checkpoint waits for InfluxDB to take its points, and commits the barrier\'s offset once it has', async () => {
-    for (let i = 0; i < 6; i++) await log.append(0, record('before', i));
-    await log.append(0, ahead());
-    // InfluxDB takes nothing until released.
+  /**
+   * InfluxDB takes nothing until release(); the loop checkpoints only when the test calls
+   * barrier() or arm() (the interval, as the test arms it); barrier() resolves once that
+   * checkpoint's barrier is taken and its commit has begun.
+   * Every barrier and commit the coordinator makes is recorded.
+   */
+  function holdCheckpoints() {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     influx.respond = async () => {
@@ -145,9 +148,8 @@ describe('ProcessorNode', () => {
       return { status: 204 };
     };
     const barriers: CheckpointBarrier[] = [];
-    const commits: Promise<unknown>[] = [];
+    const commits: Promise<CheckpointOutcome>[] = [];
     let onBarrier: (() => void) | undefined;
-    // The loop checkpoints when the test says so (the interval, as the test arms it).
     let armed = false;
     vi.spyOn(CheckpointCoordinator.prototype, 'due').mockImplementation(() => armed && !(armed = false));
     const snapshot = CheckpointCoordinator.prototype.snapshot;
@@ -155,37 +157,80 @@ describe('ProcessorNode', () => {
     vi.spyOn(CheckpointCoordinator.prototype, 'snapshot').mockImplementation(async function (this: CheckpointCoordinator, ...args) {
       const taken = await snapshot.apply(this, args);
       barriers.push(taken);
-      onBarrier?.();
       return taken;
     });
     vi.spyOn(CheckpointCoordinator.prototype, 'commit').mockImplementation(function (this: CheckpointCoordinator, ...args) {
       const done = commit.apply(this, args);
       commits.push(done);
+      onBarrier?.();
       return done;
     });
+    return {
+      barriers,
+      commits,
+      release,
+      /** Lets the loop checkpoint once more. */
+      arm(): void {
+        armed = true;
+      },
+      barrier(): Promise<void> {
+        const taken = new Promise<void>((resolve) => (onBarrier = resolve));
+        armed = true;
+        return taken;
+      },
+    };
+  }
+
+  it('goes on processing while a checkpoint waits for InfluxDB to take its points, and commits the barrier\'s offset once it has', async () => {
+    for (let i = 0; i < 6; i++) await log.append(0, record('before', i));
+    await log.append(0, ahead());
+    const held = holdCheckpoints();
     const a = node([0]);
     await a.node.start();
     // The window of 'before' fires (idle timeout); its point waits for InfluxDB, and so will the barrier's commit.
     while ((await counter(a.registry, 'sluice_processor_points_total')) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-    const taken = new Promise<void>((resolve) => (onBarrier = resolve));
-    armed = true;
-    await taken;
-    expect(barriers.map((b) => b.snapshots.map((t) => t.checkpoint.offset))).toEqual([[7]]);
+    await held.barrier();
+    expect(held.barriers.map((b) => b.snapshots.map((t) => t.checkpoint.offset))).toEqual([[7]]);
     // Records after the barrier: their window fires and goes to the sink while the commit still waits.
     for (let i = 0; i < 4; i++) await log.append(0, record('after', i));
     while ((await counter(a.registry, 'sluice_processor_points_total')) === 1) await new Promise((resolve) => setTimeout(resolve, 20));
-    armed = true;
+    held.arm();
     // More turns, due or not (the window fires again with the fifth reading): no barrier while one is not committed.
     await log.append(0, record('after', 4));
     while ((await counter(a.registry, 'sluice_processor_points_total')) === 2) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(barriers).toHaveLength(1);
+    expect(held.barriers).toHaveLength(1);
     expect(await store.restorable(0)).toEqual([]);
-    release();
-    await commits[0];
+    held.release();
+    await held.commits[0];
     // The checkpoint names where the barrier was: after the seventh record, not after what followed.
-    expect((await store.restorable(0)).map((c) => [c.id, c.offset])).toEqual([[barriers[0]!.id, 7]]);
+    expect((await store.restorable(0)).map((c) => [c.id, c.offset])).toEqual([[held.barriers[0]!.id, 7]]);
     await untilWindows('before', [[0, 6, 15]]);
     await untilWindows('after', [[0, 5, 10]]);
+    vi.restoreAllMocks();
+  });
+
+  it('a lease lost while a commit waits: the commit leaves that partition out, and assigning it again waits for the commit', async () => {
+    for (let i = 0; i < 6; i++) await log.append(0, record('lost', i));
+    await log.append(0, ahead());
+    const held = holdCheckpoints();
+    const a = node([0]);
+    await a.node.start();
+    while ((await counter(a.registry, 'sluice_processor_points_total')) === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    await held.barrier(); // its snapshot of partition 0 holds a window whose point waits for InfluxDB
+    a.node.discardOutput(0); // the lease is lost: that point is dropped from the sink
+    let committed = false;
+    void held.commits[0]!.then(() => (committed = true));
+    // Assigned back: it must restore from the checkpoint before, so it waits for the commit, which must not write partition 0.
+    const restores: boolean[] = [];
+    const restorable = store.restorable.bind(store);
+    vi.spyOn(store, 'restorable').mockImplementation((p) => (restores.push(committed), restorable(p)));
+    const assigning = a.node.assign(0);
+    held.release();
+    expect((await held.commits[0])!.discarded).toEqual([0]);
+    await assigning;
+    expect(restores).toEqual([true]);
+    expect(await store.restorable(0)).toEqual([]);
+    await untilWindows('lost', [[0, 6, 15]]); // written by the partition's new task, from the log
     vi.restoreAllMocks();
   });
 
