@@ -11,6 +11,7 @@ import type { GatewayMetrics } from './metrics.js';
 import { certificateIdentityOf, type CertificateIdentityField } from './client-certificate.js';
 import { MAX_CONNECT_HOLD_MS, type ConnectPacer } from './connect-pacer.js';
 import type { RefusalLog } from './refusal-log.js';
+import { restoreAnsweredQos } from './puback-writes.js';
 import { parseSparkplugTopic, SPARKPLUG_NAMESPACE, type EdgeNodes, type SparkplugTopic } from './sparkplug/index.js';
 import { sourceAddressOf } from './source-address.js';
 import { newRouteCheck, UnroutedPublishes, type RouteCheck } from './unrouted-publishes.js';
@@ -61,6 +62,8 @@ interface SubmittedPublish {
   kind: JobKind;
   payload: Buffer;
   qos: number;
+  /** The packet of a QoS 1 publish the gateway answers itself (answerPublishes). */
+  packet: PublishPacket | undefined;
 }
 
 export interface BrokerHooksOptions {
@@ -119,6 +122,8 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
   const route = broker.publish.bind(broker);
   broker.publish = ((packet: PublishPacket, client: Client | null | ((err?: Error) => void), done?: (err?: Error) => void) => {
     const session = client && typeof client === 'object' ? sessions.get(client) : undefined;
+    // Before aedes copies it for its subscribers: a QoS 1 publish stays QoS 1 for them.
+    restoreAnsweredQos(packet);
     if (session !== undefined && done !== undefined && unrouted.skippable(session.route, packet)) return done();
     return (route as (...a: unknown[]) => void)(packet, client, done);
   }) as Aedes['publish'];
@@ -297,18 +302,20 @@ export function installBrokerHooks(broker: Aedes, o: BrokerHooksOptions): Sessio
     const qos2 = packet.qos === 2 && !isWill;
     // The common case (no flow limits, QoS 0 or 1) allocates no closure per message, and
     // no context either: the closures of the other cases live in submitPacedOrOnce.
-    if (!qos2 && session.flow === undefined) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback);
-    submitPacedOrOnce(client, session, { device, partition, tags, kind, payload, qos: packet.qos }, qos2 ? packet.messageId! : undefined, callback);
+    // A QoS 1 publish is answered by the gateway once durable (answerPublishes); a will has no PUBACK.
+    const answered = packet.qos === 1 && !isWill ? packet : undefined;
+    if (!qos2 && session.flow === undefined) return o.ingest.submit(device, partition, tags, kind, payload, packet.qos, callback, client, answered);
+    submitPacedOrOnce(client, session, { device, partition, tags, kind, payload, qos: packet.qos, packet: answered }, qos2 ? packet.messageId! : undefined, callback);
   };
 
   /** The publish's submit under the device's flow limits, and for QoS 2 once per packet id (see onceUnreleased). */
   function submitPacedOrOnce(client: Client, session: Session, p: SubmittedPublish, qos2MessageId: number | undefined, callback: (err?: Error | null) => void): void {
     const ingest = (done: typeof callback): void => {
       const flow = session.flow;
-      if (!flow) return o.ingest.submit(p.device, p.partition, p.tags, p.kind, p.payload, p.qos, done);
+      if (!flow) return o.ingest.submit(p.device, p.partition, p.tags, p.kind, p.payload, p.qos, done, client, p.packet);
       const delay = flow.delayFor(p.payload.byteLength);
       if (delay > 0) o.metrics.rateLimited.inc();
-      flow.pacer.schedule(delay, () => o.ingest.submit(p.device, p.partition, p.tags, p.kind, p.payload, p.qos, done));
+      flow.pacer.schedule(delay, () => o.ingest.submit(p.device, p.partition, p.tags, p.kind, p.payload, p.qos, done, client, p.packet));
     };
     if (qos2MessageId !== undefined) onceUnreleased(broker, client, session, qos2MessageId, ingest, callback);
     else ingest(callback);

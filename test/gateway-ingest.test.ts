@@ -166,4 +166,47 @@ describe('durability', () => {
     expect((await readLoggedMessages(gw.log)).map((m) => m.seq)).toEqual([1]);
     await dev.endAsync();
   });
+
+  it('answers each QoS 1 PUBLISH once made durable with exactly one PUBACK, in the order they arrived, QoS 0 with none, on connections sharing a batch', async () => {
+    let gated: GatedLog | undefined;
+    gw = await startTestGateway({ set: anonymous, wrapLog: (log) => (gated = new GatedLog(log)) });
+    gated!.hold();
+    const open = async (id: string): Promise<RawMqtt> => {
+      const raw = await RawMqtt.open(gw!.port);
+      raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: id, keepalive: 30 });
+      expect(await raw.next('connack')).toMatchObject({ returnCode: 0 });
+      return raw;
+    };
+    const a = await open('acks-a');
+    const b = await open('acks-b');
+    // Each device's publishes in one TCP write: parsed together, they share micro-batches with the other's.
+    // Every fifth of a's is QoS 0; b's packet ids wrap past 65535.
+    const aIds: number[] = [];
+    const aBytes = Array.from({ length: 40 }, (_, i) => {
+      const qos = i % 5 === 4 ? 0 : 1;
+      if (qos === 1) aIds.push(i + 1);
+      return rawPublish(Buffer.from('devices/acks-a/telemetry'), good(i + 1), qos, i + 1);
+    });
+    const bIds = Array.from({ length: 40 }, (_, i) => ((65_520 + i) % 65_535) + 1);
+    const bBytes = bIds.map((id, i) => rawPublish(Buffer.from('devices/acks-b/telemetry'), good(i + 1), 1, id));
+    a.write(Buffer.concat(aBytes));
+    b.write(Buffer.concat(bBytes));
+    await gated!.waitForWaiting(1);
+    expect(a.packets.concat(b.packets).some((p) => p.cmd === 'puback')).toBe(false);
+    gated!.open();
+    await Promise.all([a.nth('puback', aIds.length), b.nth('puback', bIds.length)]);
+    // A second PUBACK for a publish (aedes' own, had it not stood aside) would leave before the PINGRESP.
+    for (const raw of [a, b]) {
+      raw.send({ cmd: 'pingreq' });
+      await raw.next('pingresp');
+    }
+    const acked = (raw: RawMqtt): number[] => raw.packets.filter((p) => p.cmd === 'puback').map((p) => (p as { messageId: number }).messageId);
+    expect(acked(a)).toEqual(aIds);
+    expect(acked(b)).toEqual(bIds);
+    const logged = await readLoggedMessages(gw.log);
+    expect(logged.filter((m) => m.device === 'acks-a').map((m) => m.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(logged.filter((m) => m.device === 'acks-b').map((m) => m.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    a.socket.destroy();
+    b.socket.destroy();
+  });
 });

@@ -37,12 +37,14 @@ async function connect(id: string, extra: Parameters<typeof connectDevice>[3] = 
   return c;
 }
 
-/** Collects the seqs of telemetry messages a client receives, resolving once it has `n`. */
-function received(client: MqttClient, n: number): Promise<number[]> {
+/** Collects the seqs of telemetry messages a client receives (and the QoS each came with, into `qos`), resolving once it has `n`. */
+function received(client: MqttClient, n: number, qos: number[] = []): Promise<number[]> {
   const got: number[] = [];
   return new Promise((resolve) => {
-    client.on('message', (topic, payload) => {
-      if (topic.endsWith('/telemetry') && got.push(Number(ReadingBatch.decode(payload).seq)) === n) resolve(got);
+    client.on('message', (topic, payload, packet) => {
+      if (!topic.endsWith('/telemetry')) return;
+      qos.push(packet.qos);
+      if (got.push(Number(ReadingBatch.decode(payload).seq)) === n) resolve(got);
     });
   });
 }
@@ -54,10 +56,13 @@ it('delivers telemetry to a subscriber that subscribes after the device has been
   for (let seq = 1; seq <= 5; seq++) await device.publishAsync('devices/route-1/telemetry', good(seq), { qos: 1 });
   const watcher = await connect('watcher-1');
   await watcher.subscribeAsync('devices/+/telemetry', { qos: 1 });
-  const two = received(watcher, 2);
+  const qos: number[] = [];
+  const two = received(watcher, 2, qos);
   await device.publishAsync('devices/route-1/telemetry', good(6), { qos: 1 });
   await device.publishAsync('devices/route-1/telemetry', good(7), { qos: 0 });
   expect(await two).toEqual([6, 7]);
+  // The gateway writes the device's PUBACKs itself (answerPublishes); subscribers still get each publish at its QoS.
+  expect(qos).toEqual([1, 0]);
   const logged = (await readLoggedMessages(gw.log)).map((m) => m.seq);
   expect(logged.length).toBeGreaterThanOrEqual(6); // the QoS 0 one may still be on its way
   expect(logged.slice(0, 6)).toEqual([1, 2, 3, 4, 5, 6]);

@@ -1,3 +1,4 @@
+import type { Client, PublishPacket } from 'aedes';
 import Denque from 'denque';
 import type { Logger } from '../../core/index.js';
 import type { Log } from '../../log/index.js';
@@ -7,6 +8,7 @@ import type { DeadLetterRecorder } from '../dead-letters.js';
 import type { DeviceFlows } from '../device-flow.js';
 import { DecodeJobBuilder, reasonName, type DecodePool, type RejectReason, type DecodeResult, type JobKind } from '../decode/index.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { answerPublishes } from '../puback-writes.js';
 import { AckQueue, type PublishDone } from './ack-queue.js';
 import type { SocketReadGate } from './socket-read-gate.js';
 
@@ -34,6 +36,9 @@ interface PendingPublish {
   onRefused: ((reason: string) => void) | undefined;
   /** Undefined for QoS 0, which was released on acceptance. */
   done: PublishDone | undefined;
+  /** A QoS 1 publish's client and packet, when the gateway answers it itself (answerPublishes); else undefined. */
+  client: Client | undefined;
+  packet: PublishPacket | undefined;
 }
 
 /** What the pipeline needs of a decode pool (DecodePool; a test may complete jobs in any order). */
@@ -128,9 +133,10 @@ export class IngestPipeline {
   /**
    * Takes one telemetry payload, or a status record (a StatusJob, whose payload is not
    * read). `done` is called when it is durable (QoS 1), or as soon as it is accepted into
-   * a batch (QoS 0); either way later if the pipeline is full.
+   * a batch (QoS 0); either way later if the pipeline is full. With a QoS 1 publish's aedes
+   * `client` and `packet`, the PUBACK is written here just before `done` (answerPublishes).
    */
-  submit(device: string, partition: number, deviceTags: string, kind: JobKind, payload: Uint8Array, qos: number, done: PublishDone): void {
+  submit(device: string, partition: number, deviceTags: string, kind: JobKind, payload: Uint8Array, qos: number, done: PublishDone, client?: Client, packet?: PublishPacket): void {
     if (this.closed) {
       done(new Error('gateway is shutting down'));
       return;
@@ -143,28 +149,29 @@ export class IngestPipeline {
     // Behind a held publish, any publish waits too, even one that would fit: taking it first
     // would put it in the log, and acknowledge it, before an earlier one of the same device.
     if (this.held.length > 0 || (this.inflight > 0 && this.inflight + payload.byteLength > this.o.config.maxInflightBytes)) {
-      return this.hold(device, partition, deviceTags, kind, payload, qos, done);
+      return this.hold(device, partition, deviceTags, kind, payload, qos, done, client, packet);
     }
-    this.accept(device, partition, deviceTags, kind, payload, qos, done);
+    this.accept(device, partition, deviceTags, kind, payload, qos, done, client, packet);
   }
 
   /** Queues a publish until there is room under maxInflightBytes (its own method: a closure in submit would cost every publish a context). */
-  private hold(device: string, partition: number, deviceTags: string, kind: JobKind, payload: Uint8Array, qos: number, done: PublishDone): void {
+  private hold(device: string, partition: number, deviceTags: string, kind: JobKind, payload: Uint8Array, qos: number, done: PublishDone, client: Client | undefined, packet: PublishPacket | undefined): void {
     this.o.metrics.heldPublishes.inc();
     this.o.readGate?.close();
     this.held.push(() => {
       this.o.metrics.heldPublishes.dec();
-      this.accept(device, partition, deviceTags, kind, payload, qos, done);
+      this.accept(device, partition, deviceTags, kind, payload, qos, done, client, packet);
     });
   }
 
-  private accept(device: string, partition: number, deviceTags: string, kind: JobKind, payload: Uint8Array, qos: number, done: PublishDone): void {
+  private accept(device: string, partition: number, deviceTags: string, kind: JobKind, payload: Uint8Array, qos: number, done: PublishDone, client: Client | undefined, packet: PublishPacket | undefined): void {
     this.inflight += payload.byteLength;
     this.job.add(payload, partition, device, deviceTags, kind);
     if (this.pending.length === 0) this.pendingSince = performance.now();
     const mapping = typeof kind === 'object' && 'mapping' in kind ? kind.name : undefined;
     const onRefused = typeof kind === 'object' && 'sparkplug' in kind ? kind.onRefused : undefined;
-    this.pending.push({ device, partition, payload, mapping, onRefused, done: qos === 0 ? undefined : done });
+    const answerable = qos === 1 && packet !== undefined;
+    this.pending.push({ device, partition, payload, mapping, onRefused, done: qos === 0 ? undefined : done, client: answerable ? client : undefined, packet: answerable ? packet : undefined });
     this.pendingBytes += payload.byteLength;
     if (qos === 0) done(null);
     const c = this.o.config;
@@ -358,6 +365,7 @@ export class IngestPipeline {
 
   private release(batch: PendingPublish[], err: Error | undefined): void {
     if (err) this.o.logger.error({ err, publishes: batch.length }, 'micro-batch not made durable; its publishes are not acknowledged');
+    else answerPublishes(batch);
     for (const publish of batch) {
       this.inflight -= publish.payload.byteLength;
       publish.done?.(err ?? null);
