@@ -7,13 +7,18 @@ import { readBufferListsInPlace } from './buffer-list-reads.js';
 const fromPacket = createRequire(createRequire(import.meta.url).resolve('mqtt-packet'));
 const bl = fromPacket('bl') as (() => BufferList) & { prototype: BufferList };
 interface BufferList {
+  length: number;
   append(b: Buffer): void;
+  consume(bytes: number): void;
+  get(index: number): number | undefined;
+  slice(start?: number, end?: number): Buffer;
   readUInt8(offset?: number): number;
   readUInt16BE(offset?: number): number;
   readUInt32BE(offset?: number): number;
   toString(encoding?: BufferEncoding, start?: number, end?: number): string;
 }
-const original = { readUInt8: bl.prototype.readUInt8, readUInt16BE: bl.prototype.readUInt16BE, readUInt32BE: bl.prototype.readUInt32BE, toString: bl.prototype.toString };
+const p = bl.prototype;
+const original = { append: p.append, consume: p.consume, get: p.get, slice: p.slice, readUInt8: p.readUInt8, readUInt16BE: p.readUInt16BE, readUInt32BE: p.readUInt32BE, toString: p.toString };
 
 /** The outcome of a call, a thrown error's class and message included. */
 function outcome(f: () => unknown): unknown {
@@ -45,6 +50,55 @@ describe('readBufferListsInPlace', () => {
           expect(list.toString('utf8', offset, end)).toBe(original.toString.call(list, 'utf8', offset, end));
           expect(list.toString('hex', offset, end)).toBe(original.toString.call(list, 'hex', offset, end));
         }
+      }
+    }
+  });
+
+  it("reads, slices and consumes as bl does over a random run of appends and consumes (the first chunk consumed in place)", () => {
+    readBufferListsInPlace();
+    expect(bl.prototype.consume).not.toBe(original.consume);
+    // Seeded (xorshift), so a failure repeats.
+    let seed = 0x2545f491;
+    const rand = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const list = bl();
+    // The reference: the same appends and consumes through bl's own methods (its first chunk is always really sliced).
+    const reference = bl();
+    let next = 0;
+    for (let step = 0; step < 5000; step++) {
+      if (rand(3) === 0 || list.length === 0) {
+        const chunk = Buffer.from(Array.from({ length: 1 + rand(24) }, () => (next++ * 73) & 0xff));
+        list.append(chunk);
+        original.append.call(reference, chunk);
+      } else {
+        // Mostly within the first chunk; sometimes to its end, across chunks, or past the end.
+        const bytes = rand(4) === 0 ? rand(list.length + 3) : 1 + rand(4);
+        list.consume(bytes);
+        original.consume.call(reference, bytes);
+      }
+      expect(list.length).toBe(reference.length);
+      // A read outside the first chunk makes the list slice it for real, so each step checks
+      // a few random reads, the first of them against the list as the consume left it.
+      for (let check = 0; check < 3; check++) {
+        const offset = rand(list.length + 2) - 1;
+        const end = offset + rand(8) - 1;
+        const read = [
+          (l: BufferList) => l.readUInt8(offset),
+          (l: BufferList) => l.readUInt16BE(offset),
+          (l: BufferList) => l.readUInt32BE(offset),
+          (l: BufferList) => l.get(offset),
+          (l: BufferList) => l.toString('hex', offset, end),
+          (l: BufferList) => l.slice(offset, end).toString('hex'),
+          (l: BufferList) => l.slice().toString('hex'),
+        ][rand(7)]!;
+        const reads = { readUInt8: original.readUInt8, readUInt16BE: original.readUInt16BE, readUInt32BE: original.readUInt32BE, get: original.get, toString: original.toString, slice: original.slice };
+        // The reference through bl's own methods (an object whose methods are the originals, on the reference's state).
+        const bare = Object.assign(Object.create(reference) as BufferList, reads);
+        expect(outcome(() => read(list))).toEqual(outcome(() => read(bare)));
       }
     }
   });
