@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import mqttPacket from 'mqtt-packet';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { readBufferListsInPlace } from './buffer-list-reads.js';
 
 // bl as mqtt-packet loads it, and its methods before the patch: the reference.
@@ -121,5 +121,20 @@ describe('readBufferListsInPlace', () => {
         ['devices/dév-2/telemetry', 40_002, 20_000, 3],
       ]);
     }
+  });
+
+  it("gives a connection's repeated PUBLISH topic as one string, and a different topic of the same length as its own", () => {
+    readBufferListsInPlace();
+    const topics = ['devices/a-1/telemetry', 'devices/a-1/telemetry', 'devices/b-2/telemetry', 'devices/a-1/telemetry', 'devices/ä-1/telemetry'];
+    const stream = Buffer.concat(topics.map((topic, i) => mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from([i]), qos: 1, messageId: i + 1, retain: false, dup: false })));
+    const parser = mqttPacket.parser();
+    const parsed: string[] = [];
+    parser.on('packet', (p) => parsed.push((p as mqttPacket.IPublishPacket).topic));
+    // Decoded afresh: the first a-1, b-2, a-1 again (the last text was b-2's), ä-1; the second a-1 is the first's string.
+    const decodes = vi.spyOn(Buffer.prototype, 'toString');
+    parser.parse(stream);
+    expect(decodes.mock.calls.filter(([encoding]) => encoding === 'utf8')).toHaveLength(4);
+    decodes.mockRestore();
+    expect(parsed).toEqual(topics);
   });
 });
