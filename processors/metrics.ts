@@ -42,6 +42,14 @@ export function createProcessorMetrics(registry: Registry) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    // When the node last sent InfluxDB anything: a stall shows as an old time even while the
+    // buffers fill, and fencing tests can tell a request sent before a SIGSTOP from one after.
+    sinkLastRequestStart: new Gauge({
+      name: 'sluice_processor_sink_last_request_start_timestamp_seconds',
+      help: 'Unix time the last InfluxDB write or delete request (a retry included) was sent, latest over the processor threads',
+      aggregator: 'max',
+      registers,
+    }),
     restoreSeconds: new Histogram({
       name: 'sluice_processor_restore_seconds',
       help: 'Taking one partition on: checkpoint claim (distributed mode), restore from the checkpoint chain, and the first lag reading',

@@ -30,6 +30,7 @@ export function createNodeSink(config: ProcessorConfig, metrics: ProcessorMetric
     },
     onDeleted: (count) => metrics.supersededDeleted.inc(count),
     onRequest: (seconds) => metrics.sinkWriteSeconds.observe(seconds),
+    onRequestStart: () => metrics.sinkLastRequestStart.set(Date.now() / 1000),
     onBadDelete: (what, message) => {
       metrics.supersededDeleteErrors.inc();
       logger.warn({ what: what.slice(0, 200), message }, 'InfluxDB refused to delete a superseded session point; it stays');

@@ -267,18 +267,25 @@ it('SIGSTOP of a processor past its leases, then SIGCONT: it writes nothing for 
   await underLoad(frozen);
   const requestsBefore = await sinkRequests(frozen);
   frozen.process.child.kill('SIGSTOP');
+  // Date.now() is whole milliseconds: a request the frozen process sends before the signal
+  // takes effect (microseconds) is stamped no later than this.
+  const stoppedAt = Date.now() / 1000;
   await until('the others to own every partition', () => allHeldBy(cluster, 2), 30_000);
   frozen.process.child.kill('SIGCONT');
   // Woken past its leases, its first renewal finds them taken: it lets every partition go
   // without writing for them (its gate holds any flush until then; what it buffered is discarded).
   await until('the frozen processor to find its leases lost', async () => (await scrapeMetric(frozen.ports.http, 'sluice_cluster_leases_lost_total')) > 0);
   const requestsAtLoss = await sinkRequests(frozen);
+  const lastSent = await scrapeMetric(frozen.ports.http, 'sluice_processor_sink_last_request_start_timestamp_seconds');
   const lost = await scrapeMetric(frozen.ports.http, 'sluice_cluster_leases_lost_total');
   const held = await scrapeMetric(frozen.ports.http, 'sluice_processor_sink_gate_waits_total');
   const discarded = await scrapeMetric(frozen.ports.http, 'sluice_processor_points_discarded_total');
-  console.log(`SIGSTOP/SIGCONT: ${lost} leases lost, ${held} flushes held by the write gate, ${discarded} points discarded unwritten; InfluxDB requests ${requestsBefore} before the stop, ${requestsAtLoss} when the loss was seen`);
+  console.log(`SIGSTOP/SIGCONT: ${lost} leases lost, ${held} flushes held by the write gate, ${discarded} points discarded unwritten; InfluxDB requests ${requestsBefore} answered before the stop, ${requestsAtLoss} when the loss was seen, the last sent ${(lastSent - stoppedAt).toFixed(3)} s after the stop`);
   expect(lost).toBeGreaterThan(0);
-  expect(requestsAtLoss).toBe(requestsBefore);
+  // None sent after waking. One sent before the stop may be answered after it (counted then):
+  // comparing answered requests failed CI once (5 vs 4) for that reason.
+  expect(lastSent).toBeGreaterThan(0);
+  expect(lastSent).toBeLessThanOrEqual(stoppedAt);
   const { stdout } = await running;
   expect(stdout).toMatch(/^verify: exact \([\d,]+ points\)$/m);
 });

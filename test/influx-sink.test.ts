@@ -120,7 +120,14 @@ describe('InfluxSink on influxd 1.6', () => {
   it('holds a flush while influxd is down and completes it, losing nothing, once it is back', async () => {
     let retriedTwice!: () => void;
     const twice = new Promise<void>((resolve) => (retriedTwice = resolve));
-    const { database, writer, sink } = await setup({ onRetry: (err, attempt) => attempt >= 2 && err.code === 'SLUICE_SINK_UNAVAILABLE' && retriedTwice() });
+    let sent = 0;
+    let retried = 0;
+    let answered = 0;
+    const { database, writer, sink } = await setup({
+      onRetry: (err, attempt) => ++retried >= 2 && err.code === 'SLUICE_SINK_UNAVAILABLE' && attempt >= 2 && retriedTwice(),
+      onRequestStart: () => sent++,
+      onRequest: () => answered++,
+    });
     await writer.ensureDatabase();
     const points = Array.from({ length: 20 }, (_, i) => windowPoint(`d${i % 4}`, 'temp', 1_700_000_000_000 + i * 10_000, i + 1));
     for (const point of points) sink.add(point);
@@ -135,6 +142,9 @@ describe('InfluxSink on influxd 1.6', () => {
     expect(sink.size).toBe(0);
     const rows = await influx.query('SELECT * FROM telemetry_10s', database);
     expect(rows.sort((a, b) => Number(a.time) - Number(b.time))).toEqual(points.map(expectedRow));
+    // Every request is announced as it is sent, each retry too (the last-sent metric).
+    expect(answered).toBeGreaterThan(0);
+    expect(sent).toBe(retried + answered);
   });
 
   it('influx.contentEncoding gzip: influxd stores the gzipped points exactly', async () => {

@@ -29,6 +29,8 @@ export interface InfluxWriterOptions {
   minRetryDelay?: number;
   /** One request InfluxDB answered (accepted or refused), and how long it took: the sink write latency. */
   onRequest?: (seconds: number) => void;
+  /** A request (write or delete, a retry included) is about to be sent. */
+  onRequestStart?: () => void;
   /** `count` deletes took effect (InfluxDB accepted them; a point already gone counts too). */
   onDeleted?: (count: number) => void;
   /**
@@ -353,6 +355,7 @@ export class InfluxWriter {
       try {
         const release = await this.slots.acquire();
         const started = performance.now();
+        this.options.onRequestStart?.();
         try {
           outcome = await request(signal);
         } catch (err) {
