@@ -1,6 +1,8 @@
 import type { Logger } from '../core/index.js';
 import type { ProcessorConfig } from './config.js';
 import type { ProcessorMetrics } from './metrics.js';
+import { WindowLines } from './window-lines.js';
+import type { FiredWindow } from './windowing/fired-window.js';
 import { InfluxSink, InfluxWriter, retentionRoute, type SinkPoint, type SinkPointId, type WriteGate } from './sink/index.js';
 
 /** A ProcessorNode's InfluxDB output: the writer, the sink in front of it, and what the tasks call. */
@@ -9,6 +11,8 @@ export interface NodeSink {
   sink: InfluxSink;
   /** Where a task's points go (`owner`: its partition, for InfluxSink.discard). */
   emit: (point: SinkPoint, owner?: number) => void;
+  /** Where a task's fired windows go: as emit(windowPoint(w)), encoded straight to line protocol. */
+  emitWindow: (w: FiredWindow, owner?: number) => void;
   /** Where a task's deletes of superseded session points go, in the same ordered stream as the points. */
   emitDelete: (point: SinkPointId, owner?: number) => void;
 }
@@ -62,6 +66,16 @@ export function createNodeSink(config: ProcessorConfig, metrics: ProcessorMetric
       logger.error({ err: (err as Error).message, point }, 'point cannot be written to InfluxDB; dropped');
     }
   };
+  const lines = new WindowLines();
+  const emitWindow = (w: FiredWindow, owner?: number): void => {
+    if (uncounted++ === 0) queueMicrotask(count);
+    try {
+      sink.addEncoded(lines.encode(w), w.window, owner);
+    } catch (err) {
+      metrics.badPoints.inc();
+      logger.error({ err: (err as Error).message, window: w.window, device: w.device, metric: w.metric, start: w.start }, 'point cannot be written to InfluxDB; dropped');
+    }
+  };
   const emitDelete = (point: SinkPointId, owner?: number): void => {
     try {
       sink.delete(point, owner);
@@ -70,5 +84,5 @@ export function createNodeSink(config: ProcessorConfig, metrics: ProcessorMetric
       logger.error({ err: (err as Error).message, point }, 'superseded point cannot be deleted from InfluxDB; it stays');
     }
   };
-  return { writer, sink, emit, emitDelete };
+  return { writer, sink, emit, emitWindow, emitDelete };
 }

@@ -4,7 +4,7 @@ import type { AlertTransition } from './rules/index.js';
 import type { FiredWindow, LateReading } from './windowing/window-operator.js';
 
 /** Tags of a point: the reading's own tags, then the device's registry tags (which win), then device and metric. */
-function pointTags(device: string, metric: string, deviceTags: string, readingTags: string): Record<string, string> {
+export function pointTags(device: string, metric: string, deviceTags: string, readingTags: string): Record<string, string> {
   const tags = parseTagSet(readingTags);
   parseTagSet(deviceTags, tags);
   tags.device = device;

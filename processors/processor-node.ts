@@ -398,6 +398,7 @@ export class ProcessorNode {
       time,
       raw: outputs.raw,
       emit: (point) => void (abandoned.has(partition) || out.emit(point, partition)),
+      emitWindow: (w) => void (abandoned.has(partition) || out.emitWindow(w, partition)),
       emitDelete: (point) => void (abandoned.has(partition) || out.emitDelete(point, partition)),
       rules: this.rules,
       onAlert: (t) => {

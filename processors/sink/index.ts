@@ -5,4 +5,4 @@ export { InfluxSink, type InfluxSinkOptions, type WriteGate } from './influx-sin
 export { InfluxWriter, type DatabaseState, type InfluxWriterConfig, type InfluxWriterOptions, type RetentionPolicyState } from './influx-writer.js';
 export { influxqlDelete, v2DeleteRequest, type V2DeleteRequest } from './point-delete.js';
 export { createRetentionPolicyStatement, outputOf, quoteIdent, retentionPoliciesUsed, retentionRoute, type RetentionPolicies, type RetentionPolicyDefinition } from './retention.js';
-export { encodePoint, lineKey, pointKey, toLineProtocol, type EncodedPoint, type FieldValue, type SinkPoint, type SinkPointId } from './point.js';
+export { encodePoint, lineKey, pointKey, seriesText, toLineProtocol, type EncodedPoint, type FieldValue, type SinkPoint, type SinkPointId } from './point.js';

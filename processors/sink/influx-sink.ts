@@ -1,6 +1,6 @@
 /** A partition's buffer of points (and deletes) on their way to InfluxDB, and the pre-commit flush before a checkpoint. */
 import type { InfluxWriter } from './influx-writer.js';
-import { encodePoint, pointKey, type SinkPoint, type SinkPointId } from './point.js';
+import { encodePoint, pointKey, type EncodedPoint, type SinkPoint, type SinkPointId } from './point.js';
 
 export interface InfluxSinkOptions {
   /** Usually one writer shared by every partition of a processor. */
@@ -89,13 +89,17 @@ export class InfluxSink {
    * always write a point's whole field set, so this is what InfluxDB's upsert would keep.
    */
   add(point: SinkPoint, owner?: number): void {
-    const { line, key } = encodePoint(point);
+    this.addEncoded(encodePoint(point), point.measurement, owner);
+  }
+
+  /** Buffers a point already encoded (encodePoint's line and key, or the same text made otherwise), as add() does. */
+  addEncoded({ line, key }: EncodedPoint, measurement: string, owner?: number): void {
     // The write replaces every field of the point, so a pending delete of it has nothing left to do.
     if (this.deletes.size > 0) this.deletes.delete(key);
     // One Map operation for a new point (the usual case); a replaced one is moved to the
     // end, keeping the buffer in write order.
     const size = this.pending.size;
-    const entry = { value: line, owner, rp: this.options.route?.(point.measurement) };
+    const entry = { value: line, owner, rp: this.options.route?.(measurement) };
     this.pending.set(key, entry);
     if (this.pending.size === size) {
       this.pending.delete(key);

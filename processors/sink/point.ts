@@ -106,6 +106,17 @@ const pieces: string[] = [];
 function encodeSeries(point: SinkPointId): string {
   if (point.measurement === '') invalid('the measurement name is empty', point);
   if (!Number.isSafeInteger(point.timeMs)) invalid(`time ${point.timeMs} is not an integer number of ms`, point);
+  return seriesText(point);
+}
+
+/**
+ * A point's series as line protocol: the measurement and its tags (sorted, empty ones left
+ * out), escaped, as the line and its key start; checks the names (not the time) as
+ * toLineProtocol does and throws PointInvalidError. The same for every point of the series,
+ * so a caller may keep it.
+ */
+export function seriesText(point: SinkPointId): string {
+  if (point.measurement === '') invalid('the measurement name is empty', point);
   checkName('measurement', point.measurement, point);
   let n = 0;
   const tags = point.tags;

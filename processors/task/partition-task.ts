@@ -10,6 +10,7 @@ import type { SinkPoint, SinkPointId } from '../sink/index.js';
 import { DeviceClocks, type DeviceClock } from '../time/device-clocks.js';
 import { PartitionWatermark } from '../time/watermark.js';
 import { WindowOperator } from '../windowing/window-operator.js';
+import type { FiredWindow } from '../windowing/fired-window.js';
 import { SketchKeyMemo } from '../windowing/quantile-sketch.js';
 import type { TimeConfig, WindowSpec } from '../windowing/window-spec.js';
 import { TaskStateWriter, unpackTaskState } from './task-state.js';
@@ -29,6 +30,8 @@ export interface PartitionTaskOptions {
    * Optional only until every caller passes it; without it those stale points stay in InfluxDB.
    */
   emitDelete?: (point: SinkPointId) => void;
+  /** Where fired windows go when the receiver encodes them itself (the sink's WindowLines); default emit(windowPoint(w)). */
+  emitWindow?: (w: FiredWindow) => void;
   /**
    * Let a tumbling window whose size is a sliding window's pane share that window's panes
    * (WindowOperator.sharePanesOf): default true. False adds every reading to both, as
@@ -418,7 +421,8 @@ export class PartitionTask {
     for (const op of this.operators) {
       op.wake(moved);
       for (const w of op.onWatermark(wm)) {
-        this.o.emit(windowPoint(w));
+        if (this.o.emitWindow !== undefined) this.o.emitWindow(w);
+        else this.o.emit(windowPoint(w));
         this.rules.onWindow(w);
         // After the merged point: the sink orders each delete after its point's earlier writes.
         if (w.supersedes !== undefined) for (const stale of supersededPoints(w)) this.o.emitDelete?.(stale);
