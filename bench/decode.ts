@@ -8,9 +8,15 @@
  * them alike. Time is the process's CPU time, not wall time (the machine is shared: a
  * neighbour's load stretches wall time far more than CPU time); figures are medians over
  * rounds, in CPU ns per reading.
+ * Then the worker's whole job (decodeJob: grouping by partition, the builder, the
+ * cardinality bookkeeping, encode and snappy) on fleet-shaped jobs: `sluice bench --mode
+ * load --scenario fleet`'s payload (5 metrics × 20 readings) from 10 000 devices over 64
+ * partitions, 1 000 messages a job.
  * BENCH_ROUNDS (7) and BENCH_MS (CPU milliseconds per case per round, 200) change the load.
  */
-import { decodeLimitsSchema, decodePayload, type PayloadKind } from '../gateway/decode/index.js';
+import { DecodeJobBuilder, decodeLimitsSchema, decodePayload, type DecodeJob, type PayloadKind } from '../gateway/decode/index.js';
+import { decodeJob } from '../gateway/decode/decode.worker.js';
+import { fleetPayload, numberPayload, timePayload } from './load-client.js';
 import { ColumnarBatchBuilder, decodeColumnarBatch, ReadingBatch, type IReading } from '../proto/index.js';
 import { wireInt64 } from '../proto/testing/wire-int64.js';
 
@@ -91,4 +97,44 @@ CASES.forEach((c, i) => {
   const ns = median(samples[i]!);
   console.log(`  ${c.label.padEnd(34)} ${ns.toFixed(1).padStart(7)} CPU ns/reading  ${(1000 / ns).toFixed(2).padStart(6)} M readings/s  (min ${Math.min(...samples[i]!).toFixed(1)}, max ${Math.max(...samples[i]!).toFixed(1)})`);
 });
+
+/** Fleet-shaped jobs, each payload with its own seq and event time (as LoadClient patches them per publish). */
+function fleetJobs(): DecodeJob[] {
+  const timed = fleetPayload(['temperature', 'humidity', 'pressure', 'vibration', 'voltage'], 20, 10, NOW - 60_000);
+  const jobs: DecodeJob[] = [];
+  let device = 0;
+  for (let j = 0; j < 20; j++) {
+    const builder = new DecodeJobBuilder();
+    for (let i = 0; i < 1000; i++, device++) {
+      timePayload(timed, NOW - 5_000_000 + (j * 1000 + i) * 200);
+      numberPayload(timed.payload, device);
+      builder.add(timed.payload, device % 64, `fleet-${device % 10_000}`, '', 'protobuf');
+    }
+    jobs.push(builder.take(NOW).job);
+  }
+  return jobs;
+}
+
+/** Runs decodeJob over `jobs` for about MS_PER_RUN ms of CPU; returns CPU ns per reading. */
+function runJobs(jobs: DecodeJob[]): number {
+  let readings = 0;
+  const started = cpuMs();
+  let elapsed: number;
+  let j = 0;
+  do {
+    const result = decodeJob(jobs[j++ % jobs.length]!, LIMITS);
+    for (let i = 0; i < result.readings.length; i++) readings += result.readings[i]!;
+    sink += result.batches.length;
+    elapsed = cpuMs() - started;
+  } while (elapsed < MS_PER_RUN);
+  return (elapsed * 1e6) / readings;
+}
+
+const jobs = fleetJobs();
+runJobs(jobs);
+const jobSamples: number[] = [];
+for (let round = 0; round < ROUNDS; round++) jobSamples.push(runJobs(jobs));
+const jobNs = median(jobSamples);
+console.log(`decodeJob, fleet payloads (5 Series × 20), 1 000 messages over 64 partitions a job, median of ${ROUNDS} rounds:`);
+console.log(`  ${jobNs.toFixed(1).padStart(7)} CPU ns/reading  ${(1000 / jobNs).toFixed(2).padStart(6)} M readings/s  (min ${Math.min(...jobSamples).toFixed(1)}, max ${Math.max(...jobSamples).toFixed(1)}; GC threads included)`);
 if (sink === 0.5) console.log(''); // keeps the decoded values live

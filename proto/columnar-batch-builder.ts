@@ -160,12 +160,12 @@ export class ColumnarBatchBuilder {
   }
 
   /**
-   * Adds `values.length` numeric readings of one metric and tag set, reading k at
-   * `start + deltas[k]` (a Series): the same columns as addNumeric for each, with each
-   * column grown once and metric and tags filled in one call each.
+   * Adds `n` numeric readings of one metric and tag set, reading k at `start +
+   * deltas[deltaAt + k]` with `values[valueAt + k]` (a Series): the same columns as
+   * addNumeric for each, with each column grown once and metric and tags filled in one
+   * call each. The offsets let a caller pass runs of arrays it keeps, not views of them.
    */
-  addNumericRun(metric: number, tags: number, start: number, deltas: ArrayLike<number>, values: ArrayLike<number>): void {
-    const n = values.length;
+  addNumericRun(metric: number, tags: number, start: number, deltas: ArrayLike<number>, values: ArrayLike<number>, deltaAt = 0, valueAt = 0, n = values.length): void {
     const at = this.metric.reserve(n);
     this.tags.reserve(n);
     this.time.reserve(n);
@@ -175,10 +175,36 @@ export class ColumnarBatchBuilder {
     const time = this.time.data;
     const value = this.value.data;
     for (let k = 0; k < n; k++) {
-      time[at + k] = start + deltas[k]!;
-      value[at + k] = values[k]!;
+      time[at + k] = start + deltas[deltaAt + k]!;
+      value[at + k] = values[valueAt + k]!;
     }
     this.numEnd.data[this.numEnd.length - 1] = at + n;
+  }
+
+  /**
+   * addNumericRun for readings that must have a finite value and a time within [earliest,
+   * latest], checked as they are written (one pass over the run, not two). Returns −1, or
+   * the index in the run of the first reading that breaks either, with the run partly
+   * written: the caller then drops the message (abortMessage).
+   */
+  addCheckedRun(metric: number, tags: number, start: number, deltas: ArrayLike<number>, values: ArrayLike<number>, deltaAt: number, valueAt: number, n: number, earliest: number, latest: number): number {
+    const at = this.metric.reserve(n);
+    this.tags.reserve(n);
+    this.time.reserve(n);
+    this.value.reserve(n);
+    const time = this.time.data;
+    const value = this.value.data;
+    for (let k = 0; k < n; k++) {
+      const t = start + deltas[deltaAt + k]!;
+      const v = values[valueAt + k]!;
+      if (v - v !== 0 || !(t >= earliest && t <= latest)) return k; // NaN and ±Infinity fail the first
+      time[at + k] = t;
+      value[at + k] = v;
+    }
+    this.metric.data.fill(metric, at, at + n);
+    this.tags.data.fill(tags, at, at + n);
+    this.numEnd.data[this.numEnd.length - 1] = at + n;
+    return -1;
   }
 
   /**

@@ -44,7 +44,13 @@ function generated(bytes: Uint8Array): unknown {
 function fast(bytes: Uint8Array): unknown {
   const b = readSeriesOnlyBatch(bytes);
   if (b === undefined) return undefined;
-  return { seq: b.seq, series: b.series.map((s) => ({ metric: s.metric, startUnixMs: s.startUnixMs, timeDeltaMs: [...s.timeDeltaMs], values: [...s.values] })) };
+  const series = Array.from({ length: b.count }, (_, k) => ({
+    metric: b.metric[k],
+    startUnixMs: b.start[k],
+    timeDeltaMs: [...b.deltas.subarray(b.deltaAt[k], b.deltaAt[k]! + b.deltaCount[k]!)],
+    values: [...b.values.subarray(b.valueAt[k], b.valueAt[k]! + b.valueCount[k]!)],
+  }));
+  return { seq: b.seq, series };
 }
 
 describe('readSeriesOnlyBatch', () => {
@@ -97,5 +103,31 @@ describe('readSeriesOnlyBatch', () => {
       expect(got, `variant ${k}`).toEqual(generated(v));
     }
     expect(taken).toBeGreaterThan(50);
+  });
+
+  it('reads metric names right past its name cache: thousands of names, colliding slots, long and non-ASCII names', () => {
+    const r = rng(23);
+    const names = Array.from({ length: 3000 }, (_, i) => (i % 7 === 0 ? `name-${i}-${'x'.repeat(60)}` : i % 5 === 0 ? `größe.${i}` : `m${i}`));
+    for (let i = 0; i < 2000; i++) {
+      const series = Array.from({ length: 1 + (i % 4) }, (_, j) => ({ metric: names[Math.floor(r() * names.length)]!, startUnixMs: 1_700_000_000_000 + j, timeDeltaMs: [0, 1], values: [i, j] }));
+      const bytes = ReadingBatch.encode({ seq: i, series }).finish();
+      expect(fast(bytes), `case ${i}`).toEqual(generated(bytes));
+    }
+  });
+
+  it('reads payloads at any offset of a shared buffer, alternating between buffers', () => {
+    const r = rng(31);
+    const payloads = Array.from({ length: 40 }, (_, i) => ReadingBatch.encode({ seq: i, series: [randomSeries(r), randomSeries(r)] }).finish());
+    const pools = [new Uint8Array(1 << 16), new Uint8Array(1 << 16)];
+    const placed: Uint8Array[] = [];
+    const used = [0, 0];
+    for (const [i, p] of payloads.entries()) {
+      const pool = i % 2;
+      const at = used[pool]! + 1 + (i % 7); // odd offsets too: doubles need not be aligned
+      pools[pool]!.set(p, at);
+      placed.push(pools[pool]!.subarray(at, at + p.length));
+      used[pool] = at + p.length;
+    }
+    for (const [i, p] of placed.entries()) expect(fast(p), `payload ${i}`).toEqual(generated(payloads[i]!));
   });
 });

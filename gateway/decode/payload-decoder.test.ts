@@ -231,4 +231,22 @@ describe('decodePayload: one test per reject reason (protobuf)', () => {
     expect([...batch.msgSeq]).toEqual([1]);
     expect([...batch.value]).toEqual([21.5]);
   });
+
+  it('drops a Series-only payload refused part-way through a Series, and the next payload lands where it would have', () => {
+    const builder = new ColumnarBatchBuilder(0, NOW);
+    const ctx = { receivedAtMs: NOW, deviceIdx: builder.intern('d'), deviceTagsIdx: 0, limits: LIMITS };
+    const series = (seq: number, second: number[]) =>
+      ReadingBatch.encode({ seq, series: [{ metric: 'a', startUnixMs: NOW, timeDeltaMs: [0, 1], values: [1, 2] }, { metric: 'b', startUnixMs: NOW, timeDeltaMs: second.map((_, k) => k), values: second }] }).finish();
+    expect(decodePayload(series(1, [3, 4, 5]), 'protobuf', ctx, builder).reason).toBe(0);
+    expect(decodePayload(series(2, [6, 7, NaN, 8]), 'protobuf', ctx, builder)).toMatchObject({ reason: REASON_CODE.non_finite_value, detail: 'series[1]: values[2] NaN is not finite' });
+    const late = ReadingBatch.encode({ seq: 3, series: [{ metric: 'b', startUnixMs: NOW, timeDeltaMs: [0, 1, LIMITS.timestampSkewFutureMs + 1], values: [9, 9, 9] }] }).finish();
+    expect(decodePayload(late, 'protobuf', ctx, builder)).toMatchObject({ reason: REASON_CODE.timestamp_future, detail: expect.stringMatching(/^series\[0\]: time /) as unknown });
+    expect(decodePayload(series(4, [10]), 'protobuf', ctx, builder).reason).toBe(0);
+    const batch = decodeColumnarBatch(builder.encode());
+    expect([...batch.msgSeq]).toEqual([1, 4]);
+    expect([...batch.value]).toEqual([1, 2, 3, 4, 5, 1, 2, 10]);
+    expect([...batch.time]).toEqual([NOW, NOW + 1, NOW, NOW + 1, NOW + 2, NOW, NOW + 1, NOW]);
+    expect([...batch.metric].map((m) => batch.strings[m])).toEqual(['a', 'a', 'b', 'b', 'b', 'a', 'a', 'b']);
+  });
 });
+

@@ -1,10 +1,10 @@
-import { encodeTagSet, MSG_FLAG_RECEIVE_TIME, ReadingBatch, readingIntValues, readSeriesOnlyBatch, tagProblem, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder } from '../../proto/index.js';
+import { encodeTagSet, MSG_FLAG_RECEIVE_TIME, ReadingBatch, readingIntValues, readSeriesOnlyBatch, tagProblem, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder, type SeriesColumns } from '../../proto/index.js';
 import type { PayloadLimits } from './config.js';
 import type { MappingRules } from '../mappings/index.js';
 import { parseJsonPayload } from './json-payload.js';
 import { mapJsonPayload } from './mapped-json.js';
 import { mapSparkplugPayload } from './sparkplug-payload.js';
-import { toNumber64, type BatchFields, type ReadingFields, type SeriesFields } from './payload-fields.js';
+import { toNumber64, type BatchFields, type ReadingFields } from './payload-fields.js';
 import { REASON_CODE, type ReasonCode } from './reasons.js';
 
 /** How a payload is encoded: the topic says (…/telemetry or …/telemetry/json). */
@@ -70,13 +70,15 @@ export function decodePayload(
   ctx: DecodeContext,
   builder: ColumnarBatchBuilder,
 ): PayloadOutcome {
-  let batch: BatchFields;
   if (kind === 'protobuf') {
+    let batch: BatchFields;
     try {
+      // A Series-only payload is read as columns, without an object per Series.
+      const columns = readSeriesOnlyBatch(bytes);
+      if (columns !== undefined) return writer.writeColumns(columns, ctx, builder);
       // Decoded 64-bit values are numbers (Long is disabled) whatever the typings say
-      // (pbts may emit number|Long); absent ones are handled by toNumber64. A Series-only
-      // payload is read without per-Series arrays; any other the generated decoder reads.
-      batch = readSeriesOnlyBatch(bytes) ?? (ReadingBatch.decode(bytes) as BatchFields);
+      // (pbts may emit number|Long); absent ones are handled by toNumber64.
+      batch = ReadingBatch.decode(bytes) as BatchFields;
     } catch (err) {
       // Every throw is this payload's problem: RangeError on truncation, TypeError on invalid UTF-8, Error on bad wire types.
       return refused(REASON_CODE.decode_error, `protobuf: ${err instanceof Error ? err.message : String(err)}`);
@@ -148,13 +150,43 @@ class PayloadWriter {
   write(batch: BatchFields, ctx: DecodeContext, builder: ColumnarBatchBuilder, protobufBytes: Uint8Array | null): PayloadOutcome {
     const readings = batch.readings ?? [];
     const series = batch.series ?? [];
-    const seq = toNumber64(batch.seq);
-    if (seq > Number.MAX_SAFE_INTEGER) return refused(REASON_CODE.seq_out_of_range, `seq ${seq} is above 2^53 - 1`);
     let total = readings.length;
     for (let j = 0; j < series.length; j++) {
       const s = series[j]!;
       total += Math.max(s.values?.length ?? 0, s.timeDeltaMs?.length ?? 0);
     }
+    const refusal = this.begin(toNumber64(batch.seq), total, ctx, builder, protobufBytes);
+    if (refusal !== undefined) return refusal;
+    for (let i = 0; i < readings.length; i++) {
+      const code = this.writeReading(readings[i]!, i);
+      if (code < 0) return this.abort(code, `readings[${i}]`);
+    }
+    for (let j = 0; j < series.length; j++) {
+      const s = series[j]!;
+      const deltas = s.timeDeltaMs ?? NO_NUMBERS;
+      const values = s.values ?? NO_NUMBERS;
+      const code = this.writeSeries(s.metric ?? '', toNumber64(s.startUnixMs), deltas, 0, deltas.length, values, 0, values.length);
+      if (code < 0) return this.abort(code, `series[${j}]`);
+    }
+    return this.accepted(total);
+  }
+
+  /** Writes one Series-only protobuf payload read as columns (see readSeriesOnlyBatch): what write() does with its Series. */
+  writeColumns(c: SeriesColumns, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
+    let total = 0;
+    for (let k = 0; k < c.count; k++) total += Math.max(c.valueCount[k]!, c.deltaCount[k]!);
+    const refusal = this.begin(c.seq, total, ctx, builder, null);
+    if (refusal !== undefined) return refusal;
+    for (let k = 0; k < c.count; k++) {
+      const code = this.writeSeries(c.metric[k]!, c.start[k]!, c.deltas, c.deltaAt[k]!, c.deltaCount[k]!, c.values, c.valueAt[k]!, c.valueCount[k]!);
+      if (code < 0) return this.abort(code, `series[${k}]`);
+    }
+    return this.accepted(total);
+  }
+
+  /** Checks a payload's seq and reading count, then opens its message; a refusal when either is out of bounds. */
+  private begin(seq: number, total: number, ctx: DecodeContext, builder: ColumnarBatchBuilder, protobufBytes: Uint8Array | null): PayloadOutcome | undefined {
+    if (seq > Number.MAX_SAFE_INTEGER) return refused(REASON_CODE.seq_out_of_range, `seq ${seq} is above 2^53 - 1`);
     if (total === 0) return refused(REASON_CODE.empty_batch, 'no readings and no series values');
     if (total > ctx.limits.maxReadingsPerMessage) {
       return refused(REASON_CODE.too_many_readings, `${total} readings, limit ${ctx.limits.maxReadingsPerMessage}`);
@@ -182,15 +214,11 @@ class PayloadWriter {
     this.exactInts = null;
     this.receiveTime = false;
     builder.beginMessage(ctx.deviceIdx, ctx.deviceTagsIdx, seq);
-    for (let i = 0; i < readings.length; i++) {
-      const code = this.writeReading(readings[i]!, i);
-      if (code < 0) return this.abort(code, `readings[${i}]`);
-    }
-    for (let j = 0; j < series.length; j++) {
-      const code = this.writeSeries(series[j]!);
-      if (code < 0) return this.abort(code, `series[${j}]`);
-    }
-    if (this.receiveTime) builder.flagMessage(MSG_FLAG_RECEIVE_TIME);
+    return undefined;
+  }
+
+  private accepted(total: number): PayloadOutcome {
+    if (this.receiveTime) this.b.flagMessage(MSG_FLAG_RECEIVE_TIME);
     return { reason: REASON_CODE.accepted, readings: total, metrics: this.metrics.list, series: this.series.list };
   }
 
@@ -281,33 +309,23 @@ class PayloadWriter {
     return this.exactInts[index] ?? BigInt(v);
   }
 
-  /** The fast path: one metric, no tags, a tight loop over the packed arrays. */
-  private writeSeries(s: SeriesFields): number {
-    const m = this.metricIndex(s.metric ?? '');
+  /** The fast path: one metric, no tags, a tight loop over the packed arrays (`dn` deltas from `deltas[dAt]`, `vn` values from `values[vAt]`). */
+  private writeSeries(metric: string, startUnixMs: number, deltas: ArrayLike<number>, dAt: number, dn: number, values: ArrayLike<number>, vAt: number, vn: number): number {
+    const m = this.metricIndex(metric);
     if (m < 0) return m;
-    this.series.add(s.metric!);
-    const deltas = s.timeDeltaMs ?? NO_NUMBERS;
-    const values = s.values ?? NO_NUMBERS;
-    const n = values.length;
-    if (deltas.length !== n) {
-      return this.fail(REASON_CODE.series_length_mismatch, `${deltas.length} time deltas for ${n} values`);
-    }
-    let start = toNumber64(s.startUnixMs);
+    this.series.add(metric);
+    if (dn !== vn) return this.fail(REASON_CODE.series_length_mismatch, `${dn} time deltas for ${vn} values`);
+    let start = startUnixMs;
     if (!start) {
       start = this.receivedAtMs;
       this.receiveTime = true;
     }
-    const earliest = this.earliest;
-    const latest = this.latest;
-    // Checked whole first, then written as one run: a refused Series writes nothing.
-    for (let k = 0; k < n; k++) {
-      const t = start + deltas[k]!;
-      const v = values[k]!;
-      if (v - v !== 0) return this.fail(REASON_CODE.non_finite_value, `values[${k}] ${v} is not finite`);
-      if (!(t >= earliest && t <= latest)) return this.checkTime(t);
-    }
-    this.b.addNumericRun(m, 0, start, deltas, values);
-    return 0;
+    // Checked as written; on a refusal the caller drops the whole message, this Series' part too.
+    const bad = this.b.addCheckedRun(m, 0, start, deltas, values, dAt, vAt, vn, this.earliest, this.latest);
+    if (bad < 0) return 0;
+    const v = values[vAt + bad]!;
+    if (v - v !== 0) return this.fail(REASON_CODE.non_finite_value, `values[${bad}] ${v} is not finite`);
+    return this.checkTime(start + deltas[dAt + bad]!);
   }
 
   /** Interns the canonical tag string "k=v,k2=v2" (sorted by key; '' = index 0 when none), or a negative reason code. */
