@@ -11,12 +11,14 @@
  * Then the worker's whole job (decodeJob: grouping by partition, the builder, the
  * cardinality bookkeeping, encode and snappy) on fleet-shaped jobs: `sluice bench --mode
  * load --scenario fleet`'s payload (5 metrics × 20 readings) from 10 000 devices over 64
- * partitions, 1 000 messages a job.
+ * partitions, 1 000 messages a job; and on single-reading jobs (`--scenario single`'s payload,
+ * one double reading, from 50 devices, 400 messages a job: what the gateway thread decodes
+ * inline under that load).
  * BENCH_ROUNDS (7) and BENCH_MS (CPU milliseconds per case per round, 200) change the load.
  */
 import { DecodeJobBuilder, decodeLimitsSchema, decodePayload, type DecodeJob, type PayloadKind } from '../gateway/decode/index.js';
 import { decodeJob } from '../gateway/decode/decode.worker.js';
-import { fleetPayload, numberPayload, timePayload } from './load-client.js';
+import { fleetPayload, numberPayload, timePayload, withSeqSlot } from './load-client.js';
 import { ColumnarBatchBuilder, decodeColumnarBatch, ReadingBatch, type IReading } from '../proto/index.js';
 import { wireInt64 } from '../proto/testing/wire-int64.js';
 
@@ -115,6 +117,21 @@ function fleetJobs(): DecodeJob[] {
   return jobs;
 }
 
+/** Single-reading jobs as `--scenario single` makes them: 50 devices, each payload with its own seq. */
+function singleJobs(): DecodeJob[] {
+  const payload = withSeqSlot(ReadingBatch.encode({ readings: [{ metric: 'temperature', timeUnixMs: NOW - 60_000, doubleValue: 21.5 }] }).finish());
+  const jobs: DecodeJob[] = [];
+  for (let j = 0, seq = 0; j < 20; j++) {
+    const builder = new DecodeJobBuilder();
+    for (let i = 0; i < 400; i++, seq++) {
+      numberPayload(payload, seq);
+      builder.add(payload, (i % 50) % 64, `load-${i % 50}`, '', 'protobuf');
+    }
+    jobs.push(builder.take(NOW).job);
+  }
+  return jobs;
+}
+
 /** Runs decodeJob over `jobs` for about MS_PER_RUN ms of CPU; returns CPU ns per reading. */
 function runJobs(jobs: DecodeJob[]): number {
   let readings = 0;
@@ -130,11 +147,16 @@ function runJobs(jobs: DecodeJob[]): number {
   return (elapsed * 1e6) / readings;
 }
 
-const jobs = fleetJobs();
-runJobs(jobs);
-const jobSamples: number[] = [];
-for (let round = 0; round < ROUNDS; round++) jobSamples.push(runJobs(jobs));
-const jobNs = median(jobSamples);
-console.log(`decodeJob, fleet payloads (5 Series × 20), 1 000 messages over 64 partitions a job, median of ${ROUNDS} rounds:`);
-console.log(`  ${jobNs.toFixed(1).padStart(7)} CPU ns/reading  ${(1000 / jobNs).toFixed(2).padStart(6)} M readings/s  (min ${Math.min(...jobSamples).toFixed(1)}, max ${Math.max(...jobSamples).toFixed(1)}; GC threads included)`);
+const jobSets = [
+  { label: 'fleet payloads (5 Series × 20), 1 000 messages over 64 partitions a job', jobs: fleetJobs() },
+  { label: 'single-reading payloads, 400 messages from 50 devices a job', jobs: singleJobs() },
+];
+for (const set of jobSets) runJobs(set.jobs);
+const jobSamples = jobSets.map(() => [] as number[]);
+for (let round = 0; round < ROUNDS; round++) jobSets.forEach((set, i) => jobSamples[i]!.push(runJobs(set.jobs)));
+console.log(`decodeJob, median of ${ROUNDS} rounds (GC threads included):`);
+jobSets.forEach((set, i) => {
+  const ns = median(jobSamples[i]!);
+  console.log(`  ${set.label}: ${ns.toFixed(1)} CPU ns/reading  ${(1000 / ns).toFixed(2)} M readings/s  (min ${Math.min(...jobSamples[i]!).toFixed(1)}, max ${Math.max(...jobSamples[i]!).toFixed(1)})`);
+});
 if (sink === 0.5) console.log(''); // keeps the decoded values live

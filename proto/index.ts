@@ -1,6 +1,7 @@
 export { ReadingBatch, Reading, Series, type IReadingBatch, type IReading, type ISeries } from './telemetry.js';
 export { readingIntValues } from './reading-int-values.js';
 export { readSeriesOnlyBatch, type SeriesColumns } from './series-batch.js';
+export { readRowOnlyBatch } from './row-batch.js';
 export {
   encodeColumnarBatch,
   decodeColumnarBatch,

@@ -17,6 +17,8 @@ import './protobuf-numbers.js';
  */
 export class SeriesColumns {
   seq = 0;
+  /** Read from row-form Readings (readRowOnlyBatch), each a Series of one value at delta 0. */
+  fromRows = false;
   /** Series in the payload; entries past it in the per-Series arrays are stale. */
   count = 0;
   metric: string[] = [];
@@ -69,41 +71,49 @@ function grownU32(a: Uint32Array, atLeast: number, keep: number): Uint32Array<Ar
 }
 
 const Reader = protobuf.Reader;
-/** One Reader for every payload: its buf, pos and len are set per read. */
-const reader = Reader.create(new Uint8Array(0));
-const columns = new SeriesColumns();
+/** One Reader for every payload (here and in row-batch.ts): its buf, pos and len are set per read. */
+export const reader = Reader.create(new Uint8Array(0));
+/** The columns every read fills (here and in row-batch.ts): valid until the next read. */
+export const columns = new SeriesColumns();
+
+/** Empties the kept columns and points the kept Reader at `bytes`. */
+export function startRead(bytes: Uint8Array, fromRows: boolean): protobuf.Reader {
+  const c = columns;
+  c.seq = 0;
+  c.count = 0;
+  c.deltasUsed = 0;
+  c.valuesUsed = 0;
+  c.fromRows = fromRows;
+  const r = reader;
+  r.buf = bytes;
+  r.pos = 0;
+  r.len = bytes.length;
+  return r;
+}
 
 /**
  * Reads `bytes` as a Series-only ReadingBatch, or undefined when it is anything else.
  * The columns are one object kept by this module: valid until the next call.
  */
 export function readSeriesOnlyBatch(bytes: Uint8Array): SeriesColumns | undefined {
-  if (!startsWithSeries(bytes)) return undefined;
-  const c = columns;
-  c.seq = 0;
-  c.count = 0;
-  c.deltasUsed = 0;
-  c.valuesUsed = 0;
-  const r = reader;
-  r.buf = bytes;
-  r.pos = 0;
-  r.len = bytes.length;
+  if (firstFieldAfterSeq(bytes) !== ((3 << 3) | 2)) return undefined;
+  const r = startRead(bytes, false);
   try {
-    return readBatch(r, c) ? c : undefined;
+    return readBatch(r, columns) ? columns : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Whether the first field after an optional seq is a Series: a batch of readings costs two byte reads, not a Reader. */
-function startsWithSeries(bytes: Uint8Array): boolean {
+/** The tag byte of the first field after an optional seq (undefined past the end): which form a payload is costs two byte reads, not a Reader. */
+export function firstFieldAfterSeq(bytes: Uint8Array): number | undefined {
   let p = 0;
   if (bytes[0] === ((1 << 3) | 0)) {
     p = 1;
     while (p < bytes.length && bytes[p]! >= 128) p++;
     p++;
   }
-  return bytes[p] === ((3 << 3) | 2);
+  return bytes[p];
 }
 
 function readBatch(r: protobuf.Reader, c: SeriesColumns): boolean {
@@ -169,7 +179,8 @@ const MAX_CACHED_NAME = 64;
 const nameBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(NAME_SLOTS);
 const nameText: string[] = new Array<string>(NAME_SLOTS).fill('');
 
-function readMetric(r: protobuf.Reader): string {
+/** A length-delimited metric name at the Reader's position, from the cache when its bytes were seen lately. */
+export function readMetric(r: protobuf.Reader): string {
   const at = r.pos;
   const length = r.uint32();
   const from = r.pos;

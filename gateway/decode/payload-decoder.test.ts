@@ -100,6 +100,46 @@ describe('decodePayload: accepted protobuf payloads', () => {
   });
 });
 
+describe('decodePayload: untagged double rows read as columns', () => {
+  /** The same payload with an unknown field appended: the generated decoder skips it, the column readers leave such a payload to it. */
+  const generatedPath = (bytes: Uint8Array) => run(Uint8Array.from([...bytes, (9 << 3) | 0, 1]));
+
+  it('writes what the generated decoder’s path writes, and refuses in its words (readings[i], not series[k])', () => {
+    let x = 17;
+    const r = () => ((x = (x * 1103515245 + 12345) >>> 0) / 4294967296);
+    const values = [21.5, -0, 0, 1e308, NaN, Infinity, -3.25];
+    const times = [NOW - 1000, 0, NOW, NOW + LIMITS.timestampSkewFutureMs + 1, NOW - LIMITS.timestampSkewPastMs - 1, NOW - 7];
+    const metrics = ['temp', 'hum.idity', 'temp', '', 'bad name', 'm'.repeat(LIMITS.maxMetricNameLength + 1)];
+    let refusals = 0;
+    for (let i = 0; i < 400; i++) {
+      const pick = <T>(xs: T[], common: number) => xs[r() < 0.85 ? common : Math.floor(r() * xs.length)]!;
+      const readings = Array.from({ length: 1 + Math.floor(r() * 4) }, () => ({ metric: pick(metrics, Math.floor(r() * 3)), timeUnixMs: pick(times, 0), doubleValue: pick(values, 0) }));
+      const bytes = ReadingBatch.encode({ seq: i, readings }).finish();
+      const got = run(bytes);
+      expect(got, `case ${i}`).toEqual(generatedPath(bytes));
+      if (got.out.reason !== 0) {
+        refusals++;
+        expect(got.out.detail, `case ${i}`).toMatch(/^readings\[\d\]: /);
+      }
+    }
+    expect(refusals).toBeGreaterThan(50);
+  });
+
+  it('a refused row payload leaves the batch as it was, and the next payload lands right', () => {
+    const builder = new ColumnarBatchBuilder(0, NOW);
+    const ctx = { receivedAtMs: NOW, deviceIdx: builder.intern('d'), deviceTagsIdx: 0, limits: LIMITS };
+    const rows = (seq: number, values: number[]) => ReadingBatch.encode({ seq, readings: values.map((v, k) => reading({ metric: `m${k}`, doubleValue: v })) }).finish();
+    expect(decodePayload(rows(1, [1, 2]), 'protobuf', ctx, builder).reason).toBe(0);
+    expect(decodePayload(rows(2, [3, NaN, 4]), 'protobuf', ctx, builder)).toMatchObject({ reason: REASON_CODE.non_finite_value, detail: 'readings[1]: value NaN is not finite' });
+    expect(decodePayload(rows(3, [5]), 'protobuf', ctx, builder)).toEqual({ reason: 0, readings: 1, metrics: ['m0'], series: ['m0'] });
+    const batch = decodeColumnarBatch(builder.encode());
+    expect([...batch.msgSeq]).toEqual([1, 3]);
+    expect([...batch.value]).toEqual([1, 2, 5]);
+    expect([...batch.metric].map((m) => batch.strings[m])).toEqual(['m0', 'm1', 'm0']);
+    expect([...batch.numEnd]).toEqual([2, 3]);
+  });
+});
+
 describe('decodePayload: int readings exactly', () => {
   const ints = (b: Batch) => [...b.intAt].map((r, k) => [b.strings[b.metric[r]!], b.intValue[k]]);
 

@@ -1,4 +1,4 @@
-import { encodeTagSet, MSG_FLAG_RECEIVE_TIME, ReadingBatch, readingIntValues, readSeriesOnlyBatch, tagProblem, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder, type SeriesColumns } from '../../proto/index.js';
+import { encodeTagSet, MSG_FLAG_RECEIVE_TIME, ReadingBatch, readingIntValues, readRowOnlyBatch, readSeriesOnlyBatch, tagProblem, TEXT_KIND_BOOL, TEXT_KIND_STRING, type ColumnarBatchBuilder, type SeriesColumns } from '../../proto/index.js';
 import type { PayloadLimits } from './config.js';
 import type { MappingRules } from '../mappings/index.js';
 import { parseJsonPayload } from './json-payload.js';
@@ -73,9 +73,14 @@ export function decodePayload(
   if (kind === 'protobuf') {
     let batch: BatchFields;
     try {
-      // A Series-only payload is read as columns, without an object per Series.
-      const columns = readSeriesOnlyBatch(bytes);
-      if (columns !== undefined) return writer.writeColumns(columns, ctx, builder);
+      // A Series-only payload, or one of untagged double readings, is read as columns,
+      // without an object per Series or reading.
+      const columns = readSeriesOnlyBatch(bytes) ?? readRowOnlyBatch(bytes);
+      if (columns !== undefined) {
+        const out = writer.writeColumns(columns, ctx, builder);
+        // Rows are refused in the row decoder's words (readings[i], not series[k]): refusals are rare, so they are read again.
+        if (out.reason === REASON_CODE.accepted || !columns.fromRows) return out;
+      }
       // Decoded 64-bit values are numbers (Long is disabled) whatever the typings say
       // (pbts may emit number|Long); absent ones are handled by toNumber64.
       batch = ReadingBatch.decode(bytes) as BatchFields;
@@ -171,7 +176,7 @@ class PayloadWriter {
     return this.accepted(total);
   }
 
-  /** Writes one Series-only protobuf payload read as columns (see readSeriesOnlyBatch): what write() does with its Series. */
+  /** Writes one protobuf payload read as columns (readSeriesOnlyBatch, readRowOnlyBatch): what write() does with its Series (or untagged double readings). */
   writeColumns(c: SeriesColumns, ctx: DecodeContext, builder: ColumnarBatchBuilder): PayloadOutcome {
     let total = 0;
     for (let k = 0; k < c.count; k++) total += Math.max(c.valueCount[k]!, c.deltaCount[k]!);
