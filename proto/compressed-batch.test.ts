@@ -43,9 +43,33 @@ describe('BatchCompressor', () => {
     const compressor = new BatchCompressor();
     const batches = [batch(1, 2, 3, 1), batch(2, 300, 100, 2), batch(3, 1, 1, 3), batch(4, 40, 10, 4), batch(5, 300, 100, 5), batch(6, 3, 7, 6)];
     for (const b of batches) {
-      const record = compressor.compress(b.build());
-      expect(Buffer.from(record).equals(Buffer.from(compressBatch(b.encode())))).toBe(true);
-      expect(plain(decodeLogRecord(record))).toEqual(plain(b.build()));
+      compressor.add(b.build());
+      const [record, ...more] = compressor.take();
+      expect(more).toEqual([]);
+      expect(Buffer.from(record!).equals(Buffer.from(compressBatch(b.encode())))).toBe(true);
+      expect(plain(decodeLogRecord(record!))).toEqual(plain(b.build()));
     }
+  });
+
+  it('gives the records added between takes as views of one buffer of their size, each the bytes compressBatch makes', () => {
+    const compressor = new BatchCompressor();
+    // The large one outgrows the output buffer midway, so records written before the growth must survive it.
+    const sets = [[batch(1, 2, 3, 1), batch(2, 1, 1, 2), batch(3, 300, 100, 3), batch(4, 5, 5, 4)], [batch(5, 1, 2, 5)], [batch(6, 40, 10, 6), batch(7, 3, 7, 7)]];
+    for (const set of sets) {
+      const expected = set.map((b) => compressBatch(b.encode()));
+      for (const b of set) {
+        compressor.add(b.build());
+        b.reset(0, 0); // the builder may be reused at once
+      }
+      const records = compressor.take();
+      expect(records.map((r) => Buffer.from(r).toString('hex'))).toEqual(expected.map((r) => Buffer.from(r).toString('hex')));
+      expect(new Set(records.map((r) => r.buffer)).size).toBe(1);
+      expect(records[0]!.buffer.byteLength).toBe(expected.reduce((sum, r) => sum + r.length, 0));
+    }
+    expect(compressor.take()).toEqual([]);
+    compressor.add(batch(8, 2, 2, 8).build());
+    compressor.clear();
+    compressor.add(batch(9, 2, 2, 9).build());
+    expect(compressor.take().map((r) => Buffer.from(r).toString('hex'))).toEqual([Buffer.from(compressBatch(batch(9, 2, 2, 9).encode())).toString('hex')]);
   });
 });

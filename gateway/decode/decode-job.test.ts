@@ -171,6 +171,25 @@ describe('decodeJob (the worker function, called directly)', () => {
     expect([...decodeJob(job, LIMITS).msgSeries]).toEqual([...result.msgSeries]);
   });
 
+  it('reads each job on its own: a refusal where an earlier job accepted reports no readings, and earlier results stay as they were', () => {
+    const accepted = new DecodeJobBuilder();
+    for (let i = 0; i < 6; i++) accepted.add(rows(i + 1, `m${i % 2}`, 3, i), i % 3, `dev-${i}`, '', 'protobuf');
+    const first = decodeJob(accepted.take(NOW).job, LIMITS);
+    const mixed = new DecodeJobBuilder();
+    for (let i = 0; i < 6; i++) mixed.add(i % 2 === 1 ? Uint8Array.from([0xff]) : rows(i + 1, 'x', 1, i), i % 3, `dev-${i}`, '', 'protobuf');
+    const second = decodeJob(mixed.take(NOW).job, LIMITS);
+    expect([...second.readings]).toEqual([1, 0, 1, 0, 1, 0]);
+    expect([...second.msgPartitionIndex]).toEqual([0, NO_INDEX, 0, NO_INDEX, 0, NO_INDEX]);
+    expect([...second.msgMetricsEnd]).toEqual([1, 1, 2, 2, 3, 3]);
+    expect([...second.msgSeriesEnd]).toEqual([1, 1, 2, 2, 3, 3]);
+    expect([...second.partitions]).toEqual([0, 1, 2]);
+    expect(second.batches.map((record) => decodeLogRecord(record).partition)).toEqual([0, 1, 2]);
+    expect([...first.readings]).toEqual([3, 3, 3, 3, 3, 3]);
+    expect([...first.status]).toEqual([0, 0, 0, 0, 0, 0]);
+    expect([...first.msgPartitionIndex]).toEqual([0, 0, 0, 1, 1, 1]);
+    expect(first.batches.map((record) => [...decodeLogRecord(record).msgSeq])).toEqual([[1, 4], [2, 5], [3, 6]]);
+  });
+
   it('can transfer every buffer it returns (each listed once)', () => {
     const list = resultTransferList(result);
     expect(new Set(list).size).toBe(list.length);

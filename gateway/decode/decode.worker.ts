@@ -20,6 +20,7 @@ import {
   type DecodeResult,
 } from './decode-job.js';
 import { decodeMappedPayload, decodePayload, decodeSparkplugPayload, type DecodeContext, type PayloadOutcome } from './payload-decoder.js';
+import { JobScratch, resultArrays } from './job-scratch.js';
 import { REASON_CODE } from './reasons.js';
 import { writeStatusRecord } from './status-record.js';
 
@@ -33,7 +34,7 @@ import { writeStatusRecord } from './status-record.js';
 // per partition kept each one at the largest batch it ever saw: 64 partitions × tens of
 // MB of grown columns, which showed as RSS growing past 2 GB under bench:ingest.)
 let shared: ColumnarBatchBuilder | undefined;
-/** Encodes and compresses each partition's batch through buffers it keeps (only the record is allocated). */
+/** Encodes and compresses each partition's batch through buffers it keeps; a job's records share one new buffer. */
 const records = new BatchCompressor();
 /** Past this many readings in one partition batch, the grown builder is dropped after the job. */
 const KEEP_BUILDER_UP_TO = 1 << 18;
@@ -45,6 +46,8 @@ const KEEP_BUILDER_UP_TO = 1 << 18;
  */
 let decodedMetrics = new Uint32Array(1024);
 let decodedSeries = new Uint32Array(1024);
+/** decodeJob's per-message working arrays, for the life of the thread. */
+const scratch = new JobScratch();
 /** Past this many entries, a grown array is dropped after the job. */
 const KEEP_DECODED_UP_TO = 1 << 20;
 
@@ -70,12 +73,10 @@ function mappingsOf(limits: WorkerData): readonly MappingRules[] {
  */
 export function decodeJob(job: DecodeJob, limits: WorkerData): DecodeResult {
   const n = jobMessageCount(job);
-  const status = new Uint8Array(n);
-  const readings = new Uint32Array(n);
-  const msgPartitionIndex = new Uint32Array(n);
-  const msgMetricsEnd = new Uint32Array(n);
+  const w = scratch;
+  w.prepare(n, job.strings.length);
+  const { status, readings, msgPartitionIndex, metricsAt, metricsCount, seriesAt, seriesCount, internedAs, internedIn } = w;
   const details = new Array<string>(n);
-  const msgSeriesEnd = new Uint32Array(n);
   const metricNames: string[] = [];
   const metricIndex = new Map<string, number>();
   const ctx: DecodeContext = { receivedAtMs: job.receivedAtMs, deviceIdx: 0, deviceTagsIdx: 0, limits };
@@ -83,8 +84,6 @@ export function decodeJob(job: DecodeJob, limits: WorkerData): DecodeResult {
   const mappings = mappingsOf(limits);
   // Job string index → builder string index, valid for the partition recorded beside it: a
   // device id lives in one partition, so this saves two Map lookups per message.
-  const internedAs = new Uint32Array(job.strings.length);
-  const internedIn = new Int32Array(job.strings.length).fill(-1);
   const intern = (builder: ColumnarBatchBuilder, s: number): number => {
     if (internedIn[s] !== builder.partition) {
       internedAs[s] = builder.intern(job.strings[s]!);
@@ -106,13 +105,14 @@ export function decodeJob(job: DecodeJob, limits: WorkerData): DecodeResult {
   // message costs no array or closure of its own here.
   let metricsLength = 0;
   let seriesLength = 0;
-  const metricsAt = new Uint32Array(n);
-  const metricsCount = new Uint32Array(n);
-  const seriesAt = new Uint32Array(n);
-  const seriesCount = new Uint32Array(n);
+  // Consecutive messages usually name the same metric and series: their id and hash are kept.
+  let lastName: string | undefined;
+  let lastNameId = 0;
+  let lastKey: string | undefined;
+  let lastKeyHash = 0;
   const partitionList: number[] = [];
-  const batches: Uint8Array[] = [];
   const builder = (shared ??= new ColumnarBatchBuilder(0, job.receivedAtMs));
+  records.clear();
   let largest = 0;
   for (const partition of [...groups.keys()].sort((a, b) => a - b)) {
     builder.reset(partition, job.receivedAtMs);
@@ -132,58 +132,62 @@ export function decodeJob(job: DecodeJob, limits: WorkerData): DecodeResult {
         metricsAt[i] = metricsLength;
         metricsCount[i] = out.metrics.length;
         for (const name of out.metrics) {
-          let k = metricIndex.get(name);
-          if (k === undefined) {
-            k = metricNames.length;
-            metricNames.push(name);
-            metricIndex.set(name, k);
+          if (name !== lastName) {
+            let k = metricIndex.get(name);
+            if (k === undefined) {
+              k = metricNames.length;
+              metricNames.push(name);
+              metricIndex.set(name, k);
+            }
+            lastName = name;
+            lastNameId = k;
           }
           if (metricsLength === decodedMetrics.length) decodedMetrics = grown(decodedMetrics);
-          decodedMetrics[metricsLength++] = k;
+          decodedMetrics[metricsLength++] = lastNameId;
         }
         seriesAt[i] = seriesLength;
         seriesCount[i] = out.series.length;
         for (const key of out.series) {
+          if (key !== lastKey) {
+            lastKey = key;
+            lastKeyHash = seriesHash(key);
+          }
           if (seriesLength === decodedSeries.length) decodedSeries = grown(decodedSeries);
-          decodedSeries[seriesLength++] = seriesHash(key);
+          decodedSeries[seriesLength++] = lastKeyHash;
         }
       } else {
+        readings[i] = 0;
         msgPartitionIndex[i] = NO_INDEX;
+        metricsCount[i] = 0;
+        seriesCount[i] = 0;
       }
     }
     largest = Math.max(largest, builder.numericCount);
     // A partition whose messages were all refused gets no batch: nothing to append to the log.
     if (builder.messageCount > 0) {
       partitionList.push(partition);
-      batches.push(records.compress(builder.build()));
+      records.add(builder.build());
     }
   }
+  const batches = records.take();
   if (largest > KEEP_BUILDER_UP_TO) shared = undefined;
-  const msgMetrics = new Uint32Array(metricsLength);
-  const msgSeries = new Uint32Array(seriesLength);
+  const result = resultArrays(n, metricsLength, seriesLength, partitionList.length);
+  const { msgMetrics, msgMetricsEnd, msgSeries, msgSeriesEnd } = result;
   for (let i = 0, m = 0, sr = 0; i < n; i++) {
     for (let j = metricsAt[i]!, end = j + metricsCount[i]!; j < end; j++) msgMetrics[m++] = decodedMetrics[j]!;
     msgMetricsEnd[i] = m;
     for (let j = seriesAt[i]!, end = j + seriesCount[i]!; j < end; j++) msgSeries[sr++] = decodedSeries[j]!;
     msgSeriesEnd[i] = sr;
   }
+  result.status.set(status.subarray(0, n));
+  result.readings.set(readings.subarray(0, n));
+  result.msgPartitionIndex.set(msgPartitionIndex.subarray(0, n));
+  result.partitions.set(partitionList);
   if (decodedMetrics.length > KEEP_DECODED_UP_TO) decodedMetrics = new Uint32Array(1024);
   if (decodedSeries.length > KEEP_DECODED_UP_TO) decodedSeries = new Uint32Array(1024);
-  const partitions = Uint32Array.from(partitionList);
+  w.shrink(KEEP_DECODED_UP_TO);
 
-  return {
-    partitions,
-    batches,
-    status,
-    readings,
-    msgPartitionIndex,
-    metricNames,
-    msgMetricsEnd,
-    msgMetrics,
-    msgSeriesEnd,
-    msgSeries,
-    details,
-  };
+  return { ...result, batches, metricNames, details };
 }
 
 /**
@@ -217,7 +221,7 @@ function decodeOne(bytes: Uint8Array, kind: number, mapping: MappingRules | null
   }
 }
 
-/** Every buffer a result holds: each typed array owns its buffer, so none repeats (a duplicate would throw DataCloneError). */
+/** Every buffer a result holds, each once (its typed arrays share one, its records another; a duplicate would throw DataCloneError). */
 export function resultTransferList(r: DecodeResult): ArrayBuffer[] {
   const views: ArrayBufferView[] = [r.partitions, r.status, r.readings, r.msgPartitionIndex, r.msgMetricsEnd, r.msgMetrics, r.msgSeriesEnd, r.msgSeries, ...r.batches];
   return [...new Set(views.map((v) => v.buffer as ArrayBuffer))];
