@@ -17,7 +17,7 @@ describe('decode options', () => {
       maxDevicesPerIdentity: 100_000,
       threads: Math.max(1, availableParallelism() - 1),
       maxQueue: 16,
-      inlineMaxBytes: 16 * 1024,
+      inlineMaxBytes: 64 * 1024,
     });
   });
 
