@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_FLAGS } from '../../cli/node-flags.js';
 
 /** The compiled CLI, next to this file in dist/. */
 export const SLUICE_CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
@@ -38,7 +39,7 @@ export interface SluiceChild {
 
 /** Spawns `sluice <args>` (JSON logs) and resolves once it is ready; rejects (and kills it) if it exits or takes too long. */
 export async function startSluiceChild(name: string, args: string[]): Promise<SluiceChild> {
-  const child = spawn(process.execPath, [SLUICE_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLUICE_LOG_FORMAT: 'json' } });
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, SLUICE_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLUICE_LOG_FORMAT: 'json' } });
   children.add(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => (children.delete(child), resolve())));
   const lines: string[] = [];

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_FLAGS } from '../../cli/node-flags.js';
 import { SluiceError } from '../../core/index.js';
 import { threadCpuSecondsOf } from '../proc-usage.js';
 import { PROCESSOR_CHECKPOINT_INTERVAL } from './options.js';
@@ -87,7 +88,7 @@ export async function startSluiceProcess(o: SluiceProcessOptions): Promise<Broke
   const interval = 'checkpointInterval' in o ? o.checkpointInterval : PROCESSOR_CHECKPOINT_INTERVAL;
   if (processors && interval !== undefined) own.push(`checkpoint.interval=${interval}`);
   own.push(...(o.extraSets ?? []));
-  const node = o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`];
+  const node = [...SERVER_NODE_FLAGS, ...(o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`])];
   const args = [...node, CLI, role, ...(o.configFile ? ['--config', o.configFile] : []), ...[...(o.sets ?? []), ...own].flatMap((s) => ['--set', s])];
   // JSON logs whatever this process was given (a terminal makes the CLI pass pretty on in
   // SLUICE_LOG_FORMAT): the ready line is parsed below.

@@ -10,6 +10,7 @@ import { SluiceError } from '../../core/index.js';
 import { ReferenceModel } from '../../simulator/expected/index.js';
 import { progressWriter, runSimulation, simulationOptionsSchema, summaryText } from '../../simulator/index.js';
 import { loadConfig } from '../config-loader.js';
+import { SERVER_NODE_FLAGS } from '../node-flags.js';
 import { verifyAfterRun } from '../commands/simulate-verify.js';
 import { ensureInfluxd } from './influxd-install.js';
 import { freePort, LocalInfluxd } from './local-influxd.js';
@@ -130,7 +131,7 @@ async function demoFleetKey(dir: string): Promise<string> {
 
 /** Starts `sluice start --config FILE` with its output in `logFile`; resolves once it is ready. */
 async function startSluice(configFile: string, logFile: string): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [CLI, 'start', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, CLI, 'start', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(logFile);
   child.stderr!.pipe(log);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
