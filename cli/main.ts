@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env -S node --max-semi-space-size=32
 // First: mqtt-packet's loggers are made when it loads, and must be made quiet ones.
 import './quiet-debug.js';
 import { Command, Option } from 'commander';
