@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_FLAGS } from '../../cli/node-flags.js';
 
 /** The compiled CLI; tests run after `npm run build`. */
 export const SLUICE_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -19,9 +20,9 @@ export interface SpawnOptions {
   maxOpenFiles?: number;
 }
 
-/** Runs `sluice <args>` as a real child process. */
+/** Runs `sluice <args>` as a real child process, with the node flags the `sluice` command runs with. */
 export function spawnSluice(args: string[], env: NodeJS.ProcessEnv = {}, options: SpawnOptions = {}): SluiceProcess {
-  const command = [process.execPath, SLUICE_BIN, ...args];
+  const command = [process.execPath, ...SERVER_NODE_FLAGS, SLUICE_BIN, ...args];
   if (options.maxOpenFiles !== undefined) command.unshift('prlimit', `--nofile=${options.maxOpenFiles}:${options.maxOpenFiles}`, '--');
   const child = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
