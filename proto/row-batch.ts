@@ -1,5 +1,5 @@
 import type protobuf from 'protobufjs/minimal.js';
-import { columns, firstFieldAfterSeq, readMetric, startRead, type SeriesColumns } from './series-batch.js';
+import { readColumnsOf, readMetric, type SeriesColumns } from './series-batch.js';
 
 /**
  * A ReadingBatch of untagged double readings in row form (what a device that sends one
@@ -17,29 +17,7 @@ import { columns, firstFieldAfterSeq, readMetric, startRead, type SeriesColumns 
  * methods, so they are equal.
  */
 export function readRowOnlyBatch(bytes: Uint8Array): SeriesColumns | undefined {
-  if (firstFieldAfterSeq(bytes) !== ((2 << 3) | 2)) return undefined;
-  const r = startRead(bytes, true);
-  try {
-    return readRows(r, columns) ? columns : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function readRows(r: protobuf.Reader, c: SeriesColumns): boolean {
-  let seenSeq = false;
-  while (r.pos < r.len) {
-    const tag = r.uint32();
-    if (tag === ((1 << 3) | 0) && !seenSeq && c.count === 0) {
-      c.seq = r.uint64() as unknown as number;
-      seenSeq = true;
-    } else if (tag === ((2 << 3) | 2)) {
-      if (!readRow(r, r.uint32(), c)) return false;
-    } else {
-      return false;
-    }
-  }
-  return true;
+  return readColumnsOf(bytes, (2 << 3) | 2, readRow, true);
 }
 
 function readRow(r: protobuf.Reader, length: number, c: SeriesColumns): boolean {

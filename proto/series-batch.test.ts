@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ReadingBatch, readSeriesOnlyBatch, type ISeries } from './index.js';
-
-/** A deterministic xorshift stream, so a failure names its case. */
-function rng(seed: number): () => number {
-  let x = seed | 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
+import { prefixesAndMutations, rng } from './testing/payload-variants.js';
 
 const SPECIAL = [0, -0, 1.5, -2.25, 1e308, -1e-308, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2 ** 53 + 2];
 
@@ -88,13 +78,7 @@ describe('readSeriesOnlyBatch', () => {
   it('on every prefix and single-byte change of a payload, reads it as the generated decoder does or leaves it to it', () => {
     const r = rng(11);
     const bytes = ReadingBatch.encode({ seq: 99, series: [randomSeries(r), randomSeries(r), { metric: 'v', timeDeltaMs: [1, -1, 300], values: [1, 2, 3] }] }).finish();
-    const variants: Uint8Array[] = [];
-    for (let cut = 0; cut <= bytes.length; cut++) variants.push(bytes.subarray(0, cut));
-    for (let i = 0; i < 400; i++) {
-      const v = Uint8Array.from(bytes);
-      v[Math.floor(r() * v.length)] = Math.floor(r() * 256);
-      variants.push(v);
-    }
+    const variants = prefixesAndMutations(bytes, r);
     let taken = 0;
     for (const [k, v] of variants.entries()) {
       const got = fast(v);

@@ -71,13 +71,21 @@ function grownU32(a: Uint32Array, atLeast: number, keep: number): Uint32Array<Ar
 }
 
 const Reader = protobuf.Reader;
-/** One Reader for every payload (here and in row-batch.ts): its buf, pos and len are set per read. */
-export const reader = Reader.create(new Uint8Array(0));
+/** One Reader for every payload: its buf, pos and len are set per read. */
+const reader = Reader.create(new Uint8Array(0));
 /** The columns every read fills (here and in row-batch.ts): valid until the next read. */
-export const columns = new SeriesColumns();
+const columns = new SeriesColumns();
 
-/** Empties the kept columns and points the kept Reader at `bytes`. */
-export function startRead(bytes: Uint8Array, fromRows: boolean): protobuf.Reader {
+/** Reads one length-delimited item (a Series, a Reading) of `length` bytes at the Reader's position into `c`; false when it is not of the plain shape. */
+export type ItemReader = (r: protobuf.Reader, length: number, c: SeriesColumns) => boolean;
+
+/**
+ * Reads `bytes` as an optional seq (field 1, first) and then items of one field only (tag
+ * byte `itemTag`), each read by `readItem`, into the kept columns; undefined when anything
+ * else is there, or on any throw (the generated decoder then reads the payload).
+ */
+export function readColumnsOf(bytes: Uint8Array, itemTag: number, readItem: ItemReader, fromRows: boolean): SeriesColumns | undefined {
+  if (firstFieldAfterSeq(bytes) !== itemTag) return undefined;
   const c = columns;
   c.seq = 0;
   c.count = 0;
@@ -88,7 +96,11 @@ export function startRead(bytes: Uint8Array, fromRows: boolean): protobuf.Reader
   r.buf = bytes;
   r.pos = 0;
   r.len = bytes.length;
-  return r;
+  try {
+    return readItems(r, c, itemTag, readItem) ? c : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -96,17 +108,11 @@ export function startRead(bytes: Uint8Array, fromRows: boolean): protobuf.Reader
  * The columns are one object kept by this module: valid until the next call.
  */
 export function readSeriesOnlyBatch(bytes: Uint8Array): SeriesColumns | undefined {
-  if (firstFieldAfterSeq(bytes) !== ((3 << 3) | 2)) return undefined;
-  const r = startRead(bytes, false);
-  try {
-    return readBatch(r, columns) ? columns : undefined;
-  } catch {
-    return undefined;
-  }
+  return readColumnsOf(bytes, (3 << 3) | 2, readSeries, false);
 }
 
 /** The tag byte of the first field after an optional seq (undefined past the end): which form a payload is costs two byte reads, not a Reader. */
-export function firstFieldAfterSeq(bytes: Uint8Array): number | undefined {
+function firstFieldAfterSeq(bytes: Uint8Array): number | undefined {
   let p = 0;
   if (bytes[0] === ((1 << 3) | 0)) {
     p = 1;
@@ -116,15 +122,15 @@ export function firstFieldAfterSeq(bytes: Uint8Array): number | undefined {
   return bytes[p];
 }
 
-function readBatch(r: protobuf.Reader, c: SeriesColumns): boolean {
+function readItems(r: protobuf.Reader, c: SeriesColumns, itemTag: number, readItem: ItemReader): boolean {
   let seenSeq = false;
   while (r.pos < r.len) {
     const tag = r.uint32();
     if (tag === ((1 << 3) | 0) && !seenSeq && c.count === 0) {
       c.seq = r.uint64() as unknown as number;
       seenSeq = true;
-    } else if (tag === ((3 << 3) | 2)) {
-      if (!readSeries(r, r.uint32(), c)) return false;
+    } else if (tag === itemTag) {
+      if (!readItem(r, r.uint32(), c)) return false;
     } else {
       return false;
     }
