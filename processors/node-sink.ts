@@ -44,6 +44,7 @@ export function createNodeSink(config: ProcessorConfig, metrics: ProcessorMetric
       metrics.sinkRefused.set(err === undefined ? 0 : 1);
       onSinkRefusal?.(err === undefined ? undefined : `InfluxDB refuses writes: ${err.message} [${err.code}]`);
     },
+    gate,
   });
   const sink = new InfluxSink({
     writer, batchSize: config.influx.batchSize, maxBufferedPoints: config.influx.maxBufferedPoints, flushInterval: config.influx.flushInterval, gate, onGateClosed: () => metrics.sinkGateWaits.inc(),

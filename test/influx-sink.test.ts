@@ -147,6 +147,58 @@ describe('InfluxSink on influxd 1.6', () => {
     expect(sent).toBe(retried + answered);
   });
 
+  it('distributed mode: a retry due while the write gate is closed is not sent; once it opens, only the partitions still held are written', async () => {
+    // A processor frozen (or cut off from NATS) past its leases while a write waits out its
+    // backoff: when it runs again, the retry must not go out before the lease renewal has
+    // said which partitions it lost, or its old points would land after their new owner's.
+    let open = true;
+    let opened!: () => void;
+    const gate = { isOpen: () => open, whenOpen: () => new Promise<void>((resolve) => (opened = resolve)) };
+    const events: string[] = [];
+    // Settles at the first of: the flush held by the gate (right), a request sent while closed (wrong).
+    let settle!: () => void;
+    const held = new Promise<void>((resolve) => (settle = resolve));
+    const database = `t_${randomUUID().replace(/-/g, '')}`;
+    const parsed = influxConfigSchema.parse({ url: influx.url, database, maxRetryDelay: '200ms' });
+    const writer = new InfluxWriter(parsed, {
+      onBadPoint: () => {},
+      minRetryDelay: 20,
+      gate,
+      onRequestStart: () => {
+        events.push(open ? 'sent' : 'sent while closed');
+        if (!open) settle();
+      },
+      // The first failure: the leases go stale while the retry waits.
+      onRetry: () => {
+        events.push('retry scheduled');
+        open = false;
+      },
+    });
+    writers.push(writer);
+    const sink = new InfluxSink({ writer, batchSize: 100, flushInterval: 1000, gate, onGateClosed: () => (events.push('held'), settle()) });
+    await writer.ensureDatabase();
+    events.length = 0; // its SHOW and CREATE DATABASE
+    const lost = windowPoint('d-lost', 'temp', 1_700_000_000_000, 1);
+    const kept = windowPoint('d-kept', 'temp', 1_700_000_000_000, 2);
+    sink.add(lost, 0);
+    sink.add(kept, 1);
+    await influx.stop();
+    const flush = sink.flush();
+    await held;
+    // The retry met the closed gate: not sent, its points back in the buffer, the flush waiting.
+    expect(events).toEqual(['sent', 'retry scheduled', 'held']);
+    expect(sink.size).toBe(2);
+    // The renewal finds partition 0 taken by another processor; 1 is still ours.
+    sink.discard(0);
+    await influx.start();
+    open = true;
+    opened();
+    await flush;
+    expect(events).toEqual(['sent', 'retry scheduled', 'held', 'sent']);
+    const rows = await influx.query('SELECT * FROM telemetry_10s', database);
+    expect(rows).toEqual([expectedRow(kept)]);
+  });
+
   it('influx.contentEncoding gzip: influxd stores the gzipped points exactly', async () => {
     const { database, writer, sink } = await setup({}, { contentEncoding: 'gzip' });
     await writer.ensureDatabase();

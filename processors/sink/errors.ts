@@ -31,6 +31,17 @@ export class SinkClosedError extends SluiceError {
   }
 }
 
+/**
+ * A write or delete was due while the write gate was closed (distributed mode: a lease not
+ * renewed in time) and was not sent; InfluxSink puts its points back and sends them, less
+ * those of partitions it lost meanwhile, once the gate opens.
+ */
+export class SinkGateClosedError extends SluiceError {
+  constructor() {
+    super('SLUICE_SINK_GATE_CLOSED', 'an InfluxDB request was held back: this processor\'s partition leases were not renewed in time; it is sent once they are, for the partitions still held', { canRetry: true });
+  }
+}
+
 /** A point cannot be written as line protocol (NaN, a non-integer integer field, no fields, …). */
 export class PointInvalidError extends SluiceError {
   constructor(message: string) {

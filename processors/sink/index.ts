@@ -1,5 +1,5 @@
 export { influxConfigSchema, outputsConfigSchema, type InfluxConfig, type InfluxConfigInput, type OutputsConfig } from './config.js';
-export { PointInvalidError, SinkClosedError, SinkRejectedError, SinkTlsError, SinkUnavailableError } from './errors.js';
+export { PointInvalidError, SinkClosedError, SinkGateClosedError, SinkRejectedError, SinkTlsError, SinkUnavailableError } from './errors.js';
 export { InfluxHttp, type Attempt, type QueryBody } from './influx-http.js';
 export { InfluxSink, type InfluxSinkOptions, type WriteGate } from './influx-sink.js';
 export { InfluxWriter, type DatabaseState, type InfluxWriterConfig, type InfluxWriterOptions, type RetentionPolicyState } from './influx-writer.js';

@@ -1,6 +1,10 @@
 /** A partition's buffer of points (and deletes) on their way to InfluxDB, and the pre-commit flush before a checkpoint. */
+import { SinkGateClosedError } from './errors.js';
 import type { InfluxWriter } from './influx-writer.js';
 import { encodePoint, pointKey, type EncodedPoint, type SinkPoint, type SinkPointId } from './point.js';
+import type { WriteGate } from './write-gate.js';
+
+export type { WriteGate } from './write-gate.js';
 
 export interface InfluxSinkOptions {
   /** Usually one writer shared by every partition of a processor. */
@@ -37,12 +41,6 @@ interface Batch<T> {
   values: T[];
 }
 
-/** Whether this processor may write to InfluxDB now. */
-export interface WriteGate {
-  isOpen(): boolean;
-  /** Resolves once isOpen() may be true again (the caller checks again). */
-  whenOpen(): Promise<void>;
-}
 
 /**
  * Buffers line protocol by InfluxDB's point identity (series + time), so a window fired
@@ -187,32 +185,40 @@ export class InfluxSink {
     this.tail = run.catch((error: unknown) => this.options.onError?.(error));
   }
 
-  /** Writes everything buffered, in batches, then deletes; puts back whatever failed or did not run. */
+  /**
+   * Writes everything buffered, in batches, then deletes; puts back whatever failed or did
+   * not run. A request the gate stopped (the writer checks it before each one, retries
+   * included) puts its points back too, less those of owners discarded meanwhile, and the
+   * flush goes on once the gate opens: it does not fail for it.
+   */
   private async writeOut(): Promise<void> {
-    const gate = this.options.gate;
-    // Checked right before the buffer is taken, with no await between: nothing discarded meanwhile is sent.
-    if (gate !== undefined && !gate.isOpen()) {
-      this.options.onGateClosed?.();
-      while (!gate.isOpen()) await gate.whenOpen();
-    }
-    if (this.pending.size === 0 && this.deletes.size === 0) return;
-    const writes = this.pending;
-    const deletes = this.deletes;
-    this.pending = new Map();
-    this.deletes = new Map();
-    this.inflight = writes.size + deletes.size;
-    try {
-      // The writer bounds requests in flight; batches of one flush hold distinct points, so
-      // their relative order does not matter. The same goes for the deletes.
-      let failure = await this.settle(writes, (lines, rp) => this.options.writer.write(lines, rp), this.pending);
-      // Deletes only once every write of this flush is in. The two never name the same point,
-      // but a delete may match more than its own series (2.x: one with more tags at that
-      // time), and 1.x's SHOW TAG KEYS then knows every key this flush wrote.
-      if (failure) this.putBack(deletes, this.deletes);
-      else failure = await this.settle(deletes, (ids, rp) => this.options.writer.delete(ids, rp), this.deletes);
-      if (failure) throw failure.reason;
-    } finally {
-      this.inflight = 0;
+    for (;;) {
+      const gate = this.options.gate;
+      // Checked right before the buffer is taken, with no await between: nothing discarded meanwhile is sent.
+      if (gate !== undefined && !gate.isOpen()) {
+        this.options.onGateClosed?.();
+        while (!gate.isOpen()) await gate.whenOpen();
+      }
+      if (this.pending.size === 0 && this.deletes.size === 0) return;
+      const writes = this.pending;
+      const deletes = this.deletes;
+      this.pending = new Map();
+      this.deletes = new Map();
+      this.inflight = writes.size + deletes.size;
+      try {
+        // The writer bounds requests in flight; batches of one flush hold distinct points, so
+        // their relative order does not matter. The same goes for the deletes.
+        let failure = await this.settle(writes, (lines, rp) => this.options.writer.write(lines, rp), this.pending);
+        // Deletes only once every write of this flush is in. The two never name the same point,
+        // but a delete may match more than its own series (2.x: one with more tags at that
+        // time), and 1.x's SHOW TAG KEYS then knows every key this flush wrote.
+        if (failure) this.putBack(deletes, this.deletes);
+        else failure = await this.settle(deletes, (ids, rp) => this.options.writer.delete(ids, rp), this.deletes);
+        if (failure === undefined) return;
+        if (!(failure.reason instanceof SinkGateClosedError)) throw failure.reason;
+      } finally {
+        this.inflight = 0;
+      }
     }
   }
 

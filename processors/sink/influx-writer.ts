@@ -1,11 +1,12 @@
 /** Writes batches of line protocol to InfluxDB, and deletes points, resolving only once InfluxDB has them. */
 import type { InfluxConfig } from './config.js';
-import { PointInvalidError, SinkClosedError, SinkRejectedError, type SinkUnavailableError } from './errors.js';
+import { PointInvalidError, SinkClosedError, SinkGateClosedError, SinkRejectedError, type SinkUnavailableError } from './errors.js';
 import { InfluxHttp, type Attempt, type InfluxHttpConfig, type QueryBody } from './influx-http.js';
 import { influxqlDelete, influxqlIdent, storedSeries, v2DeleteRequest } from './point-delete.js';
 import type { SinkPointId } from './point.js';
 import { createRetentionPolicyStatement, quoteIdent, retentionPoliciesUsed } from './retention.js';
 import { Slots } from './slots.js';
+import type { WriteGate } from './write-gate.js';
 
 /** The `influx.*` settings the writer uses (a parsed InfluxConfig has them all). */
 export type InfluxWriterConfig = InfluxHttpConfig & Pick<InfluxConfig, 'maxRetries' | 'maxRetryDelay'> & Partial<Pick<InfluxConfig, 'createDatabase' | 'retentionPolicies' | 'createRetentionPolicies'>>;
@@ -46,6 +47,11 @@ export interface InfluxWriterOptions {
    * reason changes) and with undefined when InfluxDB takes a request again.
    */
   onRefusal?: (error: SinkRejectedError | undefined) => void;
+  /**
+   * Distributed mode: while closed, no write or delete request is sent, a retry included;
+   * one due then rejects with SinkGateClosedError (the sink puts its points back and waits).
+   */
+  gate?: Pick<WriteGate, 'isOpen'>;
 }
 
 /** DELETE statements per /query request (1.x runs them in order and stops at the first that fails). */
@@ -161,7 +167,7 @@ export class InfluxWriter {
   async ensureDatabase(): Promise<DatabaseState> {
     if (this.config.version === 2) return { state: 'exists' };
     const { database, username, url } = this.config;
-    const shown = await this.attempt((signal) => this.http.query('SHOW DATABASES', signal), false);
+    const shown = await this.attempt((signal) => this.http.query('SHOW DATABASES', signal), 'query');
     const result = shown.kind === 'ok' ? (shown.body as QueryBody | undefined)?.results?.[0] : undefined;
     if (shown.kind !== 'ok' || result?.error !== undefined) throw new SinkRejectedError(`InfluxDB at ${url} refused \`SHOW DATABASES\`: ${shown.kind === 'ok' ? result?.error : shown.message}`, 400);
     const names = (result?.series ?? []).flatMap((series) => (series.values ?? []).map((row) => String(row[0])));
@@ -171,7 +177,7 @@ export class InfluxWriter {
     const statement = `CREATE DATABASE "${database.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
     let created: Exclude<Attempt, { kind: 'retry' }>;
     try {
-      created = await this.attempt((signal) => this.http.query(statement, signal), false);
+      created = await this.attempt((signal) => this.http.query(statement, signal), 'query');
     } catch (err) {
       // 1.x answers 403 to a user that is not an admin; the message it then builds is about writes.
       if (!(err instanceof SinkRejectedError && err.status === 403)) throw err;
@@ -199,7 +205,7 @@ export class InfluxWriter {
     const who = username === undefined ? 'InfluxDB without credentials' : `influx.username ${username}`;
     let shown: Exclude<Attempt, { kind: 'retry' }>;
     try {
-      shown = await this.attempt((signal) => this.http.query(show, signal), false);
+      shown = await this.attempt((signal) => this.http.query(show, signal), 'query');
     } catch (err) {
       if (!(err instanceof SinkRejectedError && err.status === 403)) throw err;
       return used.map((name) => ({ name, state: 'missing', reason: `\`${show}\` was refused for ${who}, so retention policy ${name} cannot be checked: grant this user READ (or ALL) on database ${database}, or make sure the policy exists` }));
@@ -225,7 +231,7 @@ export class InfluxWriter {
       }
       let created: Exclude<Attempt, { kind: 'retry' }>;
       try {
-        created = await this.attempt((signal) => this.http.query(statement, signal), false);
+        created = await this.attempt((signal) => this.http.query(statement, signal), 'query');
       } catch (err) {
         // 1.x answers 403 to a user that is not an admin.
         if (!(err instanceof SinkRejectedError && err.status === 403)) throw err;
@@ -289,7 +295,7 @@ export class InfluxWriter {
     let outcome: Exclude<Attempt, { kind: 'retry' }>;
     try {
       // Not waited out: a user with WRITE but no READ keeps writing, its deletes are refused.
-      outcome = await this.attempt((signal) => this.http.query(statement, signal, this.config.database), false);
+      outcome = await this.attempt((signal) => this.http.query(statement, signal, this.config.database), 'query');
     } catch (err) {
       if (!(err instanceof SinkRejectedError && err.status === 403)) throw err;
       return `\`${statement}\` was refused (${err.message}); deleting superseded points needs READ on database ${this.config.database}: \`GRANT READ ON "${this.config.database}" TO <user>\` (or ALL)`;
@@ -347,13 +353,22 @@ export class InfluxWriter {
    * onRefusal is set and `waitOutRefusal` (the default); resolves with the first outcome that
    * is neither.
    */
-  private async attempt(request: (signal: AbortSignal) => Promise<Attempt>, waitOutRefusal = true): Promise<Exclude<Attempt, { kind: 'retry' }>> {
+  private async attempt(request: (signal: AbortSignal) => Promise<Attempt>, kind: 'points' | 'query' = 'points'): Promise<Exclude<Attempt, { kind: 'retry' }>> {
     const signal = this.stop.signal;
+    const waitOutRefusal = kind === 'points';
     const onRefusal = waitOutRefusal ? this.options.onRefusal : undefined;
+    const gate = kind === 'points' ? this.options.gate : undefined;
     for (let attempt = 1; ; attempt++) {
       let outcome: Attempt;
       try {
         const release = await this.slots.acquire();
+        // Checked as each request (a retry too) is about to go, not once per flush: a wait
+        // for a slot or a retry's backoff can outlast the leases (a processor frozen, cut off
+        // from NATS), and its points may belong to partitions another processor now writes.
+        if (gate !== undefined && !gate.isOpen()) {
+          release();
+          throw new SinkGateClosedError();
+        }
         const started = performance.now();
         this.options.onRequestStart?.();
         try {
