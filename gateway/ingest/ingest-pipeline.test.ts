@@ -352,6 +352,47 @@ describe('IngestPipeline', () => {
   });
 });
 
+describe('IngestPipeline cardinality guard', () => {
+  it('knows a series again whatever its hash (hashes at and above 2^31 included): a device re-sending its series stays under maxSeriesPerDevice', async () => {
+    // Series hashes are Uint32; the guard keeps them as int32. Looked up one way and stored
+    // another, a hash >= 2^31 would be fresh every time and the device refused.
+    const hashes: number[] = [];
+    const pool: DecodeService = {
+      saturated: false,
+      decode: (job) => {
+        const result = decodeJob(job, LIMITS);
+        hashes.push(...result.msgSeries);
+        return Promise.resolve(result);
+      },
+      whenNotSaturated: () => Promise.resolve(),
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-ingest-series-'));
+    dirs.push(dir);
+    const log = await FileLog.open({ dir: join(dir, 'log'), partitions: PARTITIONS, fsync: 'never' });
+    const deadLetters = await DeadLetterRecorder.open(dir, deadLettersConfigSchema.parse({}));
+    const registry = new Registry();
+    const series = 16;
+    const pipeline = new IngestPipeline({
+      log, pool, deadLetters, metrics: createGatewayMetrics(registry), config: ingestConfigSchema.parse({ batchMaxDelay: '1h' }),
+      maxMetricsPerDevice: 100, maxSeriesPerDevice: series, logger: pino({ level: 'silent' }),
+    });
+    const send = (seq: number, tag: number) =>
+      new Promise<void>((resolve, reject) =>
+        pipeline.submit('dev-a', keyGroupOf('dev-a', PARTITIONS), '', 'protobuf', ReadingBatch.encode({ seq, readings: [{ metric: 'm', doubleValue: seq, tags: { k: `v${tag}` } }] }).finish(), 1, (err) => (err ? reject(err) : resolve())),
+      );
+    for (let round = 0; round < 3; round++) for (let tag = 0; tag < series; tag++) await send(round * series + tag + 1, tag);
+    expect(hashes.some((h) => h >= 2 ** 31)).toBe(true);
+    expect((await registry.getSingleMetric('sluice_gateway_rejected_total')!.get()).values).toEqual([]);
+    // One series more is refused: the guard still counts.
+    await send(3 * series + 1, series);
+    const rejected = (await registry.getSingleMetric('sluice_gateway_rejected_total')!.get()).values;
+    expect(rejected.map((v) => [v.labels.reason, v.value])).toEqual([['cardinality_limit', 1]]);
+    await pipeline.close();
+    await log.close();
+    await deadLetters.close();
+  });
+});
+
 /** A decode pool that decodes at once, on the calling thread. */
 class InlinePool implements DecodeService {
   readonly saturated = false;

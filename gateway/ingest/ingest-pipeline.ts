@@ -105,7 +105,7 @@ export class IngestPipeline {
    * all for each one taken (42 % of the gateway thread in the fleet benchmark).
    */
   private readonly held = new Denque<() => void>();
-  /** Per device: its metric names and its series' hashes (memory: bounded by the two guards). */
+  /** Per device: its metric names and its series' hashes as int32 (memory: bounded by the two guards). */
   private readonly cardinality = new Map<string, { metrics: Set<string>; series: Set<number> }>();
   private readonly acks = new AckQueue();
   /** Settles once the last cut micro-batch has issued its appends (not once they are durable). */
@@ -338,12 +338,14 @@ export class IngestPipeline {
     let freshMetrics = 0;
     for (let m = mFrom; m < mTo; m++) if (!known.metrics.has(result.metricNames[result.msgMetrics[m]!]!)) freshMetrics++;
     let freshSeries = 0;
-    for (let k = sFrom; k < sTo; k++) if (!known.series.has(result.msgSeries[k]!)) freshSeries++;
+    // Kept as int32 (`| 0`): a Uint32 hash ≥ 2^31 is a boxed heap number in the Set, int32s are
+    // small integers (node --expose-gc, 2 M hashes in sets of 50: 27 vs 35 bytes a hash, 37 vs 54–61 ns an add or has).
+    for (let k = sFrom; k < sTo; k++) if (!known.series.has(result.msgSeries[k]! | 0)) freshSeries++;
     if (freshMetrics === 0 && freshSeries === 0) return undefined;
     if (known.metrics.size + freshMetrics > this.o.maxMetricsPerDevice) return `more than ${this.o.maxMetricsPerDevice} distinct metrics for this device`;
     if (known.series.size + freshSeries > this.o.maxSeriesPerDevice) return `more than ${this.o.maxSeriesPerDevice} distinct series (metric × tags) for this device`;
     for (let m = mFrom; m < mTo; m++) known.metrics.add(result.metricNames[result.msgMetrics[m]!]!);
-    for (let k = sFrom; k < sTo; k++) known.series.add(result.msgSeries[k]!);
+    for (let k = sFrom; k < sTo; k++) known.series.add(result.msgSeries[k]! | 0);
     return undefined;
   }
 
