@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -171,13 +171,23 @@ describe('sluice bench', () => {
     expect(err).toMatchObject({ code: 2 });
     expect((err as { stderr: string }).stderr).toMatch(/bench --scenario: .*"triple".*SLUICE_CONFIG_INVALID/);
   });
+
+  it('refuses --node-args with a bare word, which node would run instead of Sluice', async () => {
+    const err = await run(process.execPath, [SLUICE_BIN, 'bench', '--mode', 'load', '--node-args', '--trace-gc ./evil.js']).catch((e: { code: number; stderr: string }) => e);
+    expect(err).toMatchObject({ code: 2 });
+    expect((err as { stderr: string }).stderr).toMatch(/bench --node-args: "\.\/evil\.js" is not a node flag/);
+  });
   it('--mode load runs every broker in closed-loop rounds and verifies sluice start end to end: InfluxDB counts every PUBACKed reading', async () => {
     const influx = await startInfluxd();
     cleanups.push(influx.destroy);
     const dir = await tempDir('sluice-bench-test-');
     cleanups.push(dir.remove);
     const out = join(dir.path, 'results');
-    const args = ['bench', '--mode', 'load', '--scenario', 'both', '--rounds', '1', '--duration', '1s', '--warmup', '1500ms', '--connections', '4', '--inflight', '4', '--influx-url', influx.url, '--out', out, '--set', 'checkpoint.interval=3s'];
+    // --node-args reaches every sluice process: a preloaded hook notes each one's command (main thread only).
+    const hook = join(dir.path, 'hook.cjs');
+    const started = join(dir.path, 'started.txt');
+    await writeFile(hook, `if (require('node:worker_threads').isMainThread) require('node:fs').appendFileSync(${JSON.stringify(started)}, process.argv[2] + '\\n');\n`);
+    const args = ['bench', '--mode', 'load', '--scenario', 'both', '--rounds', '1', '--duration', '1s', '--warmup', '1500ms', '--connections', '4', '--inflight', '4', '--influx-url', influx.url, '--out', out, '--set', 'checkpoint.interval=3s', '--node-args', `--require=${hook}`];
     const { stdout, stderr } = await run(process.execPath, [SLUICE_BIN, ...args], { cwd: dir.path, timeout: 100_000 });
     const brokers = findMosquitto() === undefined ? ['bare-aedes', 'sluice-gateway', 'sluice-start'] : ['bare-aedes', 'mosquitto', 'sluice-gateway', 'sluice-start'];
     const file = (await readdir(out)).find((f) => f.startsWith('load-') && f.endsWith('.json'))!;
@@ -223,6 +233,8 @@ describe('sluice bench', () => {
     expect(stderr).toMatch(/load single round 1 sluice-start: .*PUBACK p99 [\d.]+ ms \((none later than 20 ms|[\d,]+ later than 20 ms in [\d,]+ bursts?.*)\).*; verify exact/);
     expect(stdout).toMatch(/\| single \| sluice-start \| [\d,]+ \| .* \| exact in 1 of 1 rounds \|/);
     expect(stdout).toMatch(/- single: sluice-start \/ bare-aedes msgs\/s = \*\*[\d.]+\*\* \(bars: ≥ 0.6×: (met|not met)\)/);
+    // One sluice gateway and one sluice start per scenario; the reference brokers are not Sluice's to flag.
+    expect((await readFile(started, 'utf8')).trim().split('\n').sort()).toEqual(['gateway', 'gateway', 'start', 'start']);
   }, 120_000);
 });
 

@@ -50,7 +50,7 @@ export interface LoadOptions {
    */
   influx?: { url: string; database: string; measurement: string; keep?: boolean };
   /** The user's --config and --set for the sluice processes, and where their data dirs go. */
-  sluice: { configFile?: string; sets?: string[]; dataParent?: string; cpuProfDir?: string };
+  sluice: { configFile?: string; sets?: string[]; dataParent?: string; cpuProfDir?: string; nodeArgs?: string[] };
   /** How long the window counts may stay unchanged before a round is called not exact. */
   verifyStallMs: number;
 }

@@ -72,6 +72,8 @@ export interface SluiceProcessOptions {
   checkpointInterval?: string | undefined;
   /** With it: the process runs under `node --cpu-prof` and writes its threads' profiles here when it exits. */
   cpuProfDir?: string;
+  /** More node flags for the process (`--trace-gc`, `--max-semi-space-size=64`, `--require …`), after Sluice's own. */
+  nodeArgs?: string[];
 }
 
 /**
@@ -88,7 +90,7 @@ export async function startSluiceProcess(o: SluiceProcessOptions): Promise<Broke
   const interval = 'checkpointInterval' in o ? o.checkpointInterval : PROCESSOR_CHECKPOINT_INTERVAL;
   if (processors && interval !== undefined) own.push(`checkpoint.interval=${interval}`);
   own.push(...(o.extraSets ?? []));
-  const node = [...SERVER_NODE_FLAGS, ...(o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`])];
+  const node = [...SERVER_NODE_FLAGS, ...(o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`]), ...(o.nodeArgs ?? [])];
   const args = [...node, CLI, role, ...(o.configFile ? ['--config', o.configFile] : []), ...[...(o.sets ?? []), ...own].flatMap((s) => ['--set', s])];
   // JSON logs whatever this process was given (a terminal makes the CLI pass pretty on in
   // SLUICE_LOG_FORMAT): the ready line is parsed below.

@@ -35,6 +35,7 @@ interface BenchFlags extends ConfigFlags {
   rate?: string;
   brokers: string;
   cpuProfDir?: string;
+  nodeArgs?: string;
 }
 
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -61,6 +62,7 @@ export function registerBenchCommand(program: Command): void {
       .option('--warmup <d>', 'load mode: load before each round measures (the first seconds after 50 connections open carry a backlog of up to ~1 s); sluice start\'s also lasts until each processor thread\'s first checkpoint', '8s')
       .option('--rate <n>', 'load mode: offer this many msgs/s in total, paced, at most --inflight in flight per connection (PUBACK latency counted from when each publish was due), instead of the closed loop')
       .option('--cpu-prof-dir <dir>', 'load mode: run the sluice processes under node --cpu-prof and write their profiles (one per thread) here')
+      .option('--node-args <flags>', 'load mode: more node flags for the sluice processes, space-separated, after their own (e.g. "--trace-gc" or "--max-semi-space-size=64"), so a profiling or GC run can be repeated as it was made')
       .option('--brokers <list>', `load mode: which brokers run, comma-separated (${LOAD_BROKERS.join(', ')})`, LOAD_BROKERS.join(','))
       .option('--out <dir>', 'where the report files go', 'bench/results')
       .option(
@@ -180,7 +182,7 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
     firstCheckpoints: { count: Math.min(config.processors.threads, config.partitions), withinMs: config.checkpoint.interval + 60_000 },
     ...(flags.rate === undefined ? {} : { rateMsgsPerSecond: count('rate', flags.rate, 1) }),
     influx,
-    sluice: { configFile: flags.config, sets: flags.set, dataParent: flags.dataDir, cpuProfDir: flags.cpuProfDir },
+    sluice: { configFile: flags.config, sets: flags.set, dataParent: flags.dataDir, cpuProfDir: flags.cpuProfDir, nodeArgs: nodeArgsOf(flags.nodeArgs) },
     verifyStallMs: 30_000,
   };
   say(`load: ${options.connections} connections × ${options.inflight} in flight${flags.rate === undefined ? '' : `, paced at ${flags.rate} msgs/s`}, ${options.rounds} rounds × ${flags.duration}${influx ? `; sluice start writes to ${influx.url}, databases ${influx.database}_r<round>_<scenario>${influx.keep ? '' : ', each dropped after its verify'}` : ''}`);
@@ -194,6 +196,18 @@ async function loadMode(flags: BenchFlags, config: Awaited<ReturnType<typeof con
   const report = loadReport(options, runs, startedAt);
   const files = await writeLoadReport(report, flags.out);
   process.stdout.write(`${loadMarkdown(report)}\nwritten ${files.json}\n        ${files.markdown}\n`);
+}
+
+/**
+ * --node-args split on spaces. Each must be a flag (`--x` or `--x=value`): a bare word would
+ * be taken by node for the script to run instead of Sluice.
+ */
+function nodeArgsOf(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const args = value.split(/\s+/).filter((a) => a !== '');
+  const bare = args.find((a) => !a.startsWith('-'));
+  if (bare !== undefined) throw new ConfigError(`bench --node-args: ${JSON.stringify(bare)} is not a node flag; give flags with their values joined by =, space-separated (e.g. "--trace-gc --require=./hook.cjs")`);
+  return args;
 }
 
 function flagDuration(flag: string, value: string): number {
