@@ -41,7 +41,6 @@ interface Batch<T> {
   values: T[];
 }
 
-
 /**
  * Buffers line protocol by InfluxDB's point identity (series + time), so a window fired
  * again before the flush replaces its earlier point instead of racing it, and every flush

@@ -349,9 +349,11 @@ export class InfluxWriter {
   }
 
   /**
-   * One request, retried while InfluxDB is unavailable, and while it refuses the request when
-   * onRefusal is set and `waitOutRefusal` (the default); resolves with the first outcome that
-   * is neither.
+   * One request, retried while InfluxDB is unavailable; resolves with the first outcome that
+   * is not a retry. `kind` 'points' (a write or delete of points, the default): a refusal is
+   * waited out too when onRefusal is set, and an attempt due while the gate is closed is not
+   * sent but rejects with SinkGateClosedError. 'query' (SHOW, CREATE, the tag keys of a
+   * delete): neither.
    */
   private async attempt(request: (signal: AbortSignal) => Promise<Attempt>, kind: 'points' | 'query' = 'points'): Promise<Exclude<Attempt, { kind: 'retry' }>> {
     const signal = this.stop.signal;
