@@ -20,6 +20,7 @@ import { FramePublisher, type PublisherStats } from './frame-publisher.js';
 import { frameSeqOf, isOffset, recordOffset } from './offsets.js';
 import { PartitionWriter } from './partition-writer.js';
 import { lastFrame, readRecords, type FrameSource } from './reader.js';
+import { SeenFrames } from './seen-frames.js';
 import { ensureStream, openMeta } from './stream.js';
 import { TrimPoints } from './trim-points.js';
 
@@ -81,7 +82,7 @@ export class JetStreamLog implements Log {
       const publisher = new FramePublisher(jsm.jetstream(), config.maxInflightFrames, config.publishTimeoutMs);
       const bootId = randomBytes(9).toString('base64url');
       const subject = (p: number): string => `${config.subjectPrefix}.${p}`;
-      const sources = Array.from({ length: partitions }, (_, p) => ({ jsm, stream: config.stream, subject: subject(p), partition: p, direct: info.config.allow_direct }));
+      const sources = Array.from({ length: partitions }, (_, p) => ({ jsm, stream: config.stream, subject: subject(p), partition: p, direct: info.config.allow_direct, seen: new SeenFrames() }));
       const writers = Array.from({ length: partitions }, (_, p) => new PartitionWriter(p, subject(p), bootId, limits, publisher));
       return new JetStreamLog(partitions, config, bootId, nc, jsm, sources, writers, publisher, new TrimPoints(kv, config.stream, partitions));
     } catch (err) {
@@ -190,6 +191,11 @@ export class JetStreamLog implements Log {
   /** Counters of the publisher: frames, retries, de-duplicated retries, longest wait. */
   get stats(): Readonly<PublisherStats> {
     return this.publisher.stats;
+  }
+
+  /** Second copies of frames the reads skipped (stored twice: retried after the stream's duplicate window; see seen-frames.ts). */
+  get framesStoredTwice(): number {
+    return this.sources.reduce((n, src) => n + src.seen.skipped, 0);
   }
 
   /**

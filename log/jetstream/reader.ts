@@ -15,6 +15,7 @@ import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream';
 import type { LogRecord } from '../log.js';
 import { decodeFrame } from './frame.js';
 import { frameSeqOf, recordOffset } from './offsets.js';
+import type { SeenFrames } from './seen-frames.js';
 
 /** Where a partition lives and how to fetch its frames. */
 export interface FrameSource {
@@ -24,6 +25,8 @@ export interface FrameSource {
   partition: number;
   /** Direct get is enabled on the stream. */
   direct: boolean;
+  /** The frames this process has read from the partition: a second copy of one is skipped. */
+  seen: SeenFrames;
 }
 
 /**
@@ -37,6 +40,10 @@ export async function readRecords(src: FrameSource, fromOffset: number, max: num
     let msg = src.direct ? await directNext(src, seq) : null;
     if (!msg && (!src.direct || recordOffset(seq, 0) < knownEnd)) msg = await leaderNext(src, seq);
     if (!msg) break;
+    if (src.seen.isCopy(msg.header?.get('Nats-Msg-Id') || undefined, msg.seq)) {
+      seq = msg.seq + 1;
+      continue;
+    }
     const where = `stream ${src.stream} partition ${src.partition} frame ${msg.seq}`;
     for (const record of decodeFrame(msg.data, msg.seq, src.partition, fromOffset, max - out.length, where)) out.push(record);
     seq = msg.seq + 1;
