@@ -270,9 +270,9 @@ it('SIGSTOP of a processor past its leases while it retries an InfluxDB write, t
   // out its backoff: woken, that retry is due at once, before its lease renewal has said
   // which partitions it lost. (With nothing pending at the stop, this test passed even
   // without the write gate.)
-  const retriesBefore = await scrapeMetric(frozen.ports.http, 'sluice_processor_sink_retries_total');
+  const retriesBefore = await frozen.metric('sluice_processor_sink_retries_total');
   await cluster.influx.stop();
-  await until('the processor to retry an InfluxDB write', async () => (await scrapeMetric(frozen.ports.http, 'sluice_processor_sink_retries_total')) > retriesBefore);
+  await until('the processor to retry an InfluxDB write', async () => (await frozen.metric('sluice_processor_sink_retries_total')) > retriesBefore);
   frozen.process.child.kill('SIGSTOP');
   // Date.now() is whole milliseconds: a request the frozen process sends before the signal
   // takes effect (microseconds) is stamped no later than this.
@@ -282,12 +282,12 @@ it('SIGSTOP of a processor past its leases while it retries an InfluxDB write, t
   frozen.process.child.kill('SIGCONT');
   // Woken past its leases, its first renewal finds them taken: it lets every partition go
   // without writing for them (its gate holds any flush until then; what it buffered is discarded).
-  await until('the frozen processor to find its leases lost', async () => (await scrapeMetric(frozen.ports.http, 'sluice_cluster_leases_lost_total')) > 0);
+  await until('the frozen processor to find its leases lost', async () => (await frozen.metric('sluice_cluster_leases_lost_total')) > 0);
   const requestsAtLoss = await sinkRequests(frozen);
-  const lastSent = await scrapeMetric(frozen.ports.http, 'sluice_processor_sink_last_request_start_timestamp_seconds');
-  const lost = await scrapeMetric(frozen.ports.http, 'sluice_cluster_leases_lost_total');
-  const held = await scrapeMetric(frozen.ports.http, 'sluice_processor_sink_gate_waits_total');
-  const discarded = await scrapeMetric(frozen.ports.http, 'sluice_processor_points_discarded_total');
+  const lastSent = await frozen.metric('sluice_processor_sink_last_request_start_timestamp_seconds');
+  const lost = await frozen.metric('sluice_cluster_leases_lost_total');
+  const held = await frozen.metric('sluice_processor_sink_gate_waits_total');
+  const discarded = await frozen.metric('sluice_processor_points_discarded_total');
   console.log(`SIGSTOP/SIGCONT: ${lost} leases lost, ${held} flushes held by the write gate, ${discarded} points discarded unwritten; InfluxDB requests ${requestsBefore} answered before the stop, ${requestsAtLoss} when the loss was seen, the last sent ${(lastSent - stoppedAt).toFixed(3)} s after the stop`);
   expect(lost).toBeGreaterThan(0);
   // None sent after waking. One sent before the stop may be answered after it (counted then):
@@ -300,7 +300,7 @@ it('SIGSTOP of a processor past its leases while it retries an InfluxDB write, t
 
 /** InfluxDB write requests a processor has made (its sink's request histogram count). */
 async function sinkRequests(m: ClusterMember): Promise<number> {
-  return scrapeMetric(m.ports.http, 'sluice_processor_sink_write_seconds_count');
+  return m.metric('sluice_processor_sink_write_seconds_count');
 }
 
 it('kill -9 of a gateway, then of the NATS server leading the leases bucket, under load: devices reconnect to the other gateway, no partition moves, nothing PUBACKed is lost; verify exact', { timeout: 240_000 }, async () => {

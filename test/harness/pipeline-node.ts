@@ -36,7 +36,10 @@ export async function waitForPoints(influx: TestInfluxd, db: string, expected: n
 
 /** One unlabelled metric's value from a node's /metrics (0 when absent). */
 export async function scrapeMetric(httpPort: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  // A fresh connection each time: a node woken from SIGSTOP closes its idle keep-alive sockets
+  // at once (their timeout ran out while it was frozen), and a pooled one reused in that
+  // instant is reset (ECONNRESET failed the cluster SIGSTOP test in CI once).
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { headers: { connection: 'close' } })).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line ? Number(line.split(' ')[1]) : 0;
 }

@@ -10,6 +10,7 @@ import { onTestFailed } from 'vitest';
 import { stringify } from 'yaml';
 import { startInfluxd, type TestInfluxd } from './influxdb.js';
 import { startNatsCluster, startNatsServer, type TestNats } from './nats-server.js';
+import { scrapeMetric } from './pipeline-node.js';
 import { spawnSluice, type SluiceProcess } from './sluice-process.js';
 import { tempDir } from './temp-dir.js';
 
@@ -33,6 +34,17 @@ export class ClusterMember {
   async kill(): Promise<void> {
     this.process.child.kill('SIGKILL');
     await this.process.exited;
+  }
+
+  /** One unlabelled metric from its /metrics; unanswered, the error says whether it exited and what it printed last. */
+  async metric(name: string): Promise<number> {
+    try {
+      return await scrapeMetric(this.ports.http, name);
+    } catch (err) {
+      const { exitCode, signalCode } = this.process.child;
+      // The CI log keeps only its tail, where this message lands: the member's own last lines go with it.
+      throw new Error(`${this.name} did not answer /metrics (${String((err as Error).cause ?? err)}; exit code ${exitCode}, signal ${signalCode}); its last lines:\n${this.process.output.slice(-12).join('\n')}`, { cause: err });
+    }
   }
 }
 
