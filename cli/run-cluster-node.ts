@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
 import { Backoff, createLogger, lockDataDir, StorageHealth, type Logger } from '../core/index.js';
 import { startGateway, startHttpEndpoints } from '../gateway/index.js';
-import { JetStreamLog } from '../log/index.js';
+import { JetStreamLog, registerJetStreamLogMetrics } from '../log/index.js';
 import { HealthClock, Membership, parseClusterConfig, PartitionBalancer, PartitionLeases, type PartitionHost } from '../cluster/index.js';
 import { NatsCheckpointStore, ProcessorNode } from '../processors/index.js';
 import { parsePartitionSet } from '../routing/index.js';
@@ -46,6 +46,7 @@ export async function runClusterNode(config: SluiceConfig, roles: NodeRoles): Pr
     await lock.release();
     throw err;
   }
+  registerJetStreamLogMetrics(registry, log);
 
   let processor: ProcessorNode | undefined;
   let balancer: PartitionBalancer | undefined;

@@ -161,6 +161,11 @@ it('static halves: disorder, duplicates, broken payloads and churn over both gat
   const stalls = cluster.processors.map((p) => logStallAfter(p, killedAt));
   console.log(`NATS server killed: processing resumed ${stalls.map((s, i) => `${cluster.processors[i]!.name} ${(s / 1000).toFixed(1)} s`).join(', ')} after the kill`);
   for (const stall of stalls) expect(stall).toBeLessThan(20_000);
+  // Each gateway's /metrics shows its appends to the stream, and the retries the election cost.
+  const published = await Promise.all(cluster.gateways.map((g) => g.metric('sluice_log_frames_published_total')));
+  const retried = await Promise.all(cluster.gateways.map((g) => g.metric('sluice_log_publish_retries_total')));
+  console.log(`gateways: frames published ${published.join(', ')}; publishes retried ${retried.join(', ')}`);
+  for (const frames of published) expect(frames).toBeGreaterThan(0);
   expect(report.connections.reconnects).toBeGreaterThan(0);
   expect(report.acknowledged).toBe(report.sent.messages + report.sent.duplicates);
   expect(stdout).toMatch(/^verify: exact \([\d,]+ points\)$/m);

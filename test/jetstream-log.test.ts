@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JetStreamLog, RECORDS_PER_FRAME, type JetStreamLogOptions } from '../log/index.js';
+import { JetStreamLog, RECORDS_PER_FRAME, registerJetStreamLogMetrics, type JetStreamLogOptions } from '../log/index.js';
 import { startNatsCluster, startNatsServer, type TestNats } from './harness/nats-server.js';
 import { CONTRACT_PARTITIONS, describeLogContract, type LogFixture } from './log-contract.js';
 
@@ -82,6 +83,8 @@ describe('JetStreamLog', () => {
     // narrowing the window and publishing the stored frame again as the retry would.
     const names = uniqueNames();
     const log = await JetStreamLog.open({ servers: single.servers, partitions: 2, ...names });
+    const registry = new Registry();
+    registerJetStreamLogMetrics(registry, log);
     const nc = await connect({ servers: single.servers });
     try {
       await Promise.all([log.append(0, text('a')), log.append(0, text('b'))]);
@@ -98,8 +101,11 @@ describe('JetStreamLog', () => {
       const read = async (from: number) => (await log.read(0, from)).map((r) => str(r.payload));
       expect(await read(0)).toEqual(['a', 'b', 'c']);
       expect(log.framesStoredTwice).toBe(1);
+      expect(await metricValue(registry, 'sluice_log_frames_stored_twice_total')).toBe(1);
       // Read again from the start (a restore within this process): the copy is still skipped.
       expect(await read(0)).toEqual(['a', 'b', 'c']);
+      expect(await metricValue(registry, 'sluice_log_frames_stored_twice_total')).toBe(2);
+      expect(await metricValue(registry, 'sluice_log_frames_published_total')).toBe(2);
       // The stream does hold both copies.
       expect((await jsm.streams.info(names.stream)).state.messages).toBe(3);
     } finally {
@@ -111,6 +117,8 @@ describe('JetStreamLog', () => {
 
   it('keeps appends pending while the server is down and stores each once when it is back', async () => {
     const log = await JetStreamLog.open({ servers: single.servers, partitions: 2, publishTimeoutMs: 500, ...uniqueNames() });
+    const registry = new Registry();
+    registerJetStreamLogMetrics(registry, log);
     try {
       const before = await log.append(0, text('before'));
       await single.stop(0);
@@ -126,6 +134,11 @@ describe('JetStreamLog', () => {
       expect(p0).toEqual(['before', ...Array.from({ length: 25 }, (_, i) => `during${2 * i}`)]);
       expect(p1).toEqual(Array.from({ length: 25 }, (_, i) => `during${2 * i + 1}`));
       expect(offsets.filter((_, i) => i % 2 === 0)).toEqual((await log.read(0, before + 1)).map((r) => r.offset));
+      // What an operator sees of the outage: the retries, and a publish that waited for the server.
+      expect(await metricValue(registry, 'sluice_log_publish_retries_total')).toBe(log.stats.retries);
+      expect(log.stats.retries).toBeGreaterThan(0);
+      expect(await metricValue(registry, 'sluice_log_publish_longest_seconds')).toBe(log.stats.longestMs / 1000);
+      expect(log.stats.longestMs).toBeGreaterThan(0);
     } finally {
       if (!single.nodes[0]!.running) await single.start(0);
       await log.close();
@@ -192,6 +205,11 @@ describe('JetStreamLog', () => {
     }
   }, 120_000);
 });
+
+/** One unlabelled metric's value as a scrape would read it. */
+async function metricValue(registry: Registry, name: string): Promise<number> {
+  return (await registry.getSingleMetric(name)!.get()).values[0]!.value;
+}
 
 /** Resolves once `condition` holds, checked every 10 ms (the log has no event for "a retry happened"). */
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {

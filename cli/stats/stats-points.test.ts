@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createClusterMetrics } from '../../cluster/cluster-metrics.js';
 import { createGatewayMetrics } from '../../gateway/metrics.js';
+import { registerJetStreamLogMetrics } from '../../log/index.js';
 import { createProcessorMetrics } from '../../processors/metrics.js';
 import { registerProcessMetrics } from '../process-metrics.js';
 import { statsPoints, type HistogramMemory } from './stats-points.js';
@@ -46,6 +47,13 @@ describe('statsPoints', () => {
     const points = statsPoints(await registry.getMetricsAsJSON(), new Map(), 'n1', 1000);
     expect(byTags(points, { component: 'gateway', node: 'n1' })).toMatchObject({ connections_refused: 2, connections_closed: 1, publishes_refused: 3, subscriptions_refused: 4 });
     expect(byTags(points, { component: 'process', node: 'n1' })).toEqual({ cpu_seconds: expect.any(Number), rss_bytes: expect.any(Number), heap_used_bytes: expect.any(Number) });
+  });
+
+  it('writes the JetStream log\'s publish figures as component log', async () => {
+    const { registry } = registries();
+    registerJetStreamLogMetrics(registry, { stats: { published: 40, retries: 3, duplicates: 1, longestMs: 2500 }, framesStoredTwice: 2 });
+    const points = statsPoints(await registry.getMetricsAsJSON(), new Map(), 'n1', 1000);
+    expect(byTags(points, { component: 'log', node: 'n1' })).toEqual({ frames_published: 40, publish_retries: 3, publish_duplicates: 1, frames_stored_twice: 2, publish_longest_seconds: 2.5 });
   });
 
   it('reports a histogram as the interval\'s count, mean, p50 and p99 in ms, interpolated within its bucket', async () => {

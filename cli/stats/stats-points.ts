@@ -3,8 +3,8 @@ import type { MetricsJson, SinkPoint } from '../../processors/index.js';
 /** Cumulative bucket counts of a histogram at the previous report, to take the interval's share. */
 export type HistogramMemory = Map<string, { buckets: number[]; count: number; sum: number }>;
 
-type Component = 'gateway' | 'processor' | 'cluster' | 'process';
-const COMPONENTS: readonly Component[] = ['gateway', 'processor', 'cluster', 'process'];
+type Component = 'gateway' | 'processor' | 'cluster' | 'log' | 'process';
+const COMPONENTS: readonly Component[] = ['gateway', 'processor', 'cluster', 'log', 'process'];
 
 /** Metrics written as fields of `sluice_stats`: name on /metrics → [component, field]. Counters stay cumulative (Grafana takes non_negative_derivative). */
 const SCALARS: Record<string, [Component, string]> = {
@@ -39,6 +39,11 @@ const SCALARS: Record<string, [Component, string]> = {
   sluice_cluster_rebalances_total: ['cluster', 'rebalances'],
   sluice_cluster_leases_lost_total: ['cluster', 'leases_lost'],
   sluice_cluster_partitions_taken_over_total: ['cluster', 'partitions_taken_over'],
+  sluice_log_frames_published_total: ['log', 'frames_published'],
+  sluice_log_publish_retries_total: ['log', 'publish_retries'],
+  sluice_log_publish_duplicates_total: ['log', 'publish_duplicates'],
+  sluice_log_frames_stored_twice_total: ['log', 'frames_stored_twice'],
+  sluice_log_publish_longest_seconds: ['log', 'publish_longest_seconds'],
   sluice_process_cpu_seconds_total: ['process', 'cpu_seconds'],
   sluice_process_resident_memory_bytes: ['process', 'rss_bytes'],
   sluice_nodejs_heap_size_used_bytes: ['process', 'heap_used_bytes'],
@@ -75,7 +80,7 @@ const PER_REASON: Record<string, string> = { sluice_gateway_rejected_total: 'rej
  * are left out.
  */
 export function statsPoints(metrics: MetricsJson, memory: HistogramMemory, node: string, timeMs: number): SinkPoint[] {
-  const fields: Record<Component, Record<string, number>> = { gateway: {}, processor: {}, cluster: {}, process: {} };
+  const fields: Record<Component, Record<string, number>> = { gateway: {}, processor: {}, cluster: {}, log: {}, process: {} };
   const points: SinkPoint[] = [];
   for (const metric of metrics) {
     const scalar = SCALARS[metric.name];

@@ -3,3 +3,4 @@ export { jetStreamLogConfigSchema, parseJetStreamLogConfig, type JetStreamLogCon
 export type { PublisherStats } from './frame-publisher.js';
 export { RECORDS_PER_FRAME } from './offsets.js';
 export { isTransientNatsError } from './transient.js';
+export { registerJetStreamLogMetrics, type JetStreamLogCounters } from './log-metrics.js';
