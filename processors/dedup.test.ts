@@ -207,6 +207,117 @@ describe('SeqDeduplicator', () => {
     expect(old.accept('old', 3, 3000, 3000)).toBe(true); // now known: 2000
   });
 
+  it('counts a device that reboots with its clock an hour behind: every new message under a reused seq once, no re-send of either run', () => {
+    const d = new SeqDeduplicator();
+    const HOUR = 3_600_000;
+    // One message a second: seq k at t0 + k s, its value k (run 1) or 1000 + k (run 2, an hour behind).
+    const t0 = 1_700_000_000_000;
+    const message = (run: 1 | 2, seq: number, stamped = false) => ({ run, seq, time: t0 + seq * 1000 - (run === 2 ? HOUR : 0), value: run === 1 ? seq : 1000 + seq, stamped });
+    const decide = (...messages: ReturnType<typeof message>[]): number[] => {
+      const b = new ColumnarBatchBuilder(0, 0);
+      const dev = b.intern('a');
+      const metric = b.intern('temp');
+      for (const m of messages) {
+        b.beginMessage(dev, 0, m.seq);
+        b.addNumeric(metric, 0, m.time, m.value);
+        if (m.stamped) b.flagMessage(MSG_FLAG_RECEIVE_TIME);
+      }
+      return [...d.acceptBatch(b.build())];
+    };
+    const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+    expect(decide(...range(1, 200).map((k) => message(1, k)))).toEqual(range(1, 200).map(() => 1));
+    // Rebooted: seqs from 1 again, stamped an hour before its latest reading, with the
+    // re-sends of what it had in flight at the reboot (run 1's latest 16) among them.
+    const run2 = range(1, 150).map((k) => message(2, k));
+    const inFlight = range(185, 200).map((k) => message(1, k));
+    expect(decide(...run2.slice(0, 10), ...inFlight, ...run2.slice(10))).toEqual([...run2.slice(0, 10).map(() => 1), ...inFlight.map(() => 0), ...run2.slice(10).map(() => 1)]);
+    expect(d.stats.restarts).toBe(1);
+    // Re-sends of run 2's first and latest messages, and of run 1's beginning and end: all duplicates.
+    expect(decide(message(2, 1), message(2, 2), message(2, 150), message(2, 140), message(1, 1), message(1, 200), message(1, 60))).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    // What it knows survives a checkpoint.
+    const restored = SeqDeduplicator.restore(d.snapshot());
+    const next = message(2, 151);
+    const b = new ColumnarBatchBuilder(0, 0);
+    b.beginMessage(b.intern('a'), 0, next.seq);
+    b.addNumeric(b.intern('temp'), 0, next.time, next.value);
+    b.beginMessage(b.intern('a'), 0, 2);
+    b.addNumeric(b.intern('temp'), 0, message(2, 2).time, message(2, 2).value);
+    b.beginMessage(b.intern('a'), 0, 199);
+    b.addNumeric(b.intern('temp'), 0, message(1, 199).time, message(1, 199).value);
+    expect([...restored.acceptBatch(b.build())]).toEqual([1, 0, 0]);
+    expect(d.stats.accepted).toBe(350);
+  });
+
+  it('with fingerprints, counts each message of a device whose runs start over at 1 with its clock anywhere, and no re-send of the messages it keeps', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ length: fc.integer({ min: 1, max: 60 }), clock: fc.integer({ min: -100_000, max: 100_000 }) }), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.nat(), { maxLength: 300 }),
+        (runs, picks) => {
+          const d = new SeqDeduplicator();
+          let fingerprint = 0;
+          let pick = 0;
+          const byRun: { seq: number; time: number; fingerprint: number }[][] = [];
+          // Fingerprints kept of a run: its first 4 and latest 16 messages.
+          const kept = (run: number) => (run < 0 ? [] : [...byRun[run]!.slice(0, 4), ...byRun[run]!.slice(4).slice(-16)]);
+          for (const [run, { length, clock }] of runs.entries()) {
+            byRun.push([]);
+            for (let seq = 1; seq <= length; seq++) {
+              const message = { seq, time: 1_000_000 + clock + seq, fingerprint: ++fingerprint };
+              expect(d.accept('a', seq, message.time, message.time, message.fingerprint), `run ${run} seq ${seq}`).toBe(true);
+              byRun[run]!.push(message);
+              const candidates = [...kept(run), ...kept(run - 1)];
+              if (pick < picks.length && picks[pick]! % 3 === 0) {
+                const again = candidates[picks[pick]! % candidates.length]!;
+                expect(d.accept('a', again.seq, again.time, again.time, again.fingerprint), `re-send of seq ${again.seq}`).toBe(false);
+              }
+              pick++;
+            }
+          }
+          expect(d.stats.accepted).toBe(byRun.flat().length);
+          expect(d.stats.restarts).toBe(runs.length - 1);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('takes a message stamped with the receive time under a reused seq as new when its values differ, and its re-send as a duplicate', () => {
+    const d = new SeqDeduplicator();
+    const decide = (seq: number, time: number, value: number): number => {
+      const b = new ColumnarBatchBuilder(0, 0);
+      b.beginMessage(b.intern('a'), 0, seq);
+      b.addNumeric(b.intern('m'), 0, time, value);
+      b.flagMessage(MSG_FLAG_RECEIVE_TIME);
+      return d.acceptBatch(b.build())[0]!;
+    };
+    expect([decide(1, 5000, 20.5), decide(2, 6000, 20.7), decide(2, 9000, 20.7)]).toEqual([1, 1, 0]);
+    // Rebooted, seqs from 1 again: other values, stamped on arrival.
+    expect([decide(1, 10_000, 21.1), decide(1, 11_000, 21.1), decide(2, 12_000, 21.4)]).toEqual([1, 0, 1]);
+    expect(d.stats.restarts).toBe(1);
+  });
+
+  it('restores a version 4 snapshot (no fingerprints): times decide until the device sends again', () => {
+    const w = new ByteWriter(64);
+    w.u32(0x44515053);
+    w.u8(4); // version 4: ranges and times, no fingerprints
+    w.u8(0); // full
+    w.u8(32);
+    for (const v of [5, 0, 0, 0, 0]) w.f64(v);
+    w.varint(1);
+    w.string('old');
+    w.varint(1); // one range: 1…5
+    w.f64(1);
+    w.varint(4);
+    w.f64(5000); // its latest time
+    w.u8(0); // no run before
+    const old = SeqDeduplicator.restore(w.finish());
+    expect(old.accept('old', 3, 4000, 4000, 7)).toBe(false); // no fingerprint kept: its times say re-send
+    expect(old.accept('old', 6, 6000, 6000, 8)).toBe(true);
+    expect(old.accept('old', 6, 6000, 6000, 9)).toBe(true); // kept now: another fingerprint is new data
+    expect(old.accept('old', 6, 6000, 6000, 9)).toBe(false);
+  });
+
   it('decides a whole batch, skipping messages the gateway dropped and status records', () => {
     const b = new ColumnarBatchBuilder(0, 0);
     const dev = b.intern('a');
@@ -257,12 +368,12 @@ describe('SeqDeduplicator', () => {
         for (const e of events) {
           if (e === 'full') [full, deltas] = [live.snapshot(), []];
           else if (e === 'delta') deltas.push(live.snapshotDelta());
-          else live.accept(e[0], e[1], e[2], e[2]);
+          else live.accept(e[0], e[1], e[2], e[2], e[2] % 3); // few fingerprints: both the same and other ones are met
         }
         deltas.push(live.snapshotDelta());
         const restored = SeqDeduplicator.restore(full, deltas);
         expect(restored.stats).toEqual(live.stats);
-        for (const [dev, seq, t] of probes) expect(restored.accept(dev, seq, t, t)).toBe(live.accept(dev, seq, t, t));
+        for (const [dev, seq, t] of probes) expect(restored.accept(dev, seq, t, t, t % 3)).toBe(live.accept(dev, seq, t, t, t % 3));
       }),
       { numRuns: 200 },
     );

@@ -1,14 +1,24 @@
 import { ConfigError } from '../core/index.js';
-import { MSG_FLAG_RECEIVE_TIME, MSG_FLAGS_NOT_READINGS, type ColumnarBatch } from '../proto/index.js';
+import { MSG_FLAG_RECEIVE_TIME, MSG_FLAGS_NOT_READINGS, TEXT_KIND_BOOL, type ColumnarBatch } from '../proto/index.js';
+import { FINGERPRINT_SEED, mixDouble, mixWord, SeqFingerprints } from './seq-fingerprints.js';
 import { ByteReader, ByteWriter } from './state/bytes.js';
 
 const MAGIC = 0x44515053; // "SPQD"
-/** 2: high-water mark + 64-bit reorder bitmap (read, converted); 3: seen seqs as ranges; 4: and each device's latest event time and its seqs before its last restart, and the restarts counter. */
-const VERSION = 4;
+/** 2: high-water mark + 64-bit reorder bitmap (read, converted); 3: seen seqs as ranges; 4: and each device's latest event time and its seqs before its last restart, and the restarts counter; 5: and both runs' fingerprints. */
+const VERSION = 5;
+const VERSION_TIMES = 4;
 const VERSION_RANGES = 3;
 const VERSION_BITMAP = 2;
 const FULL = 0;
 const DELTA = 1;
+
+/**
+ * How far above a restarted device's highest seq a seq its previous run used still counts
+ * as the device counting on (a refused message leaves a gap), when no fingerprint decides.
+ */
+const RUN_REACH = 64;
+/** Readings of each kind a message's fingerprint covers: a re-send repeats them all, new data differs in its first ones. */
+const FINGERPRINT_READINGS = 16;
 
 /** Default and largest number of gaps between seen seqs that a device's state remembers exactly. */
 export const DEFAULT_MAX_SEQ_GAPS = 32;
@@ -20,8 +30,10 @@ interface SeqState {
   ranges: number[];
   /** The latest event time of the device's accepted messages; NaN when unknown (state restored from version 3). */
   maxTime: number;
-  /** The seqs and the latest time the device had before its last restart, so that a re-send from before it is still known. */
-  before: { ranges: number[]; maxTime: number } | undefined;
+  /** Fingerprints of some of this run's messages (its first and latest); undefined until one is recorded. */
+  fingerprints: SeqFingerprints | undefined;
+  /** The seqs, latest time and fingerprints the device had before its last restart, so that a re-send from before it is still known. */
+  before: { ranges: number[]; maxTime: number; fingerprints: SeqFingerprints | undefined } | undefined;
   /** Changed since the last snapshot (then the device is in the changed list). */
   changed: boolean;
 }
@@ -62,8 +74,20 @@ export interface DedupStats {
  * a new time on every re-send, so such a message with a seen seq stays a duplicate. The
  * seqs from before the last restart are kept too: a re-send of one of those that comes
  * after the restart (its times no later than the device's latest then) is a duplicate.
+ *
+ * Times cannot tell a device whose clock went back as it rebooted (a clock restored from a
+ * file, not yet set by NTP): its new messages under reused seqs look like re-sends, and
+ * were dropped after their PUBACK. So where it can, content decides: each run keeps the
+ * fingerprints of its first 4 and latest 16 messages (`SeqFingerprints`), and a seen seq
+ * with a kept fingerprint is a duplicate only if the fingerprint is the same. Readings
+ * stamped with the receive time are fingerprinted by their values alone. Once restarted, a
+ * seq just above the new run's highest (within RUN_REACH) that only the previous run used,
+ * and whose fingerprint that run did not keep, is the device counting on. What is left to
+ * times: a reused seq the run kept no fingerprint for (a device that restarts from a stale
+ * stored seq far from both ends of its run).
  * Devices are never forgotten, so a delta snapshot is the counters plus the devices whose
- * state changed since the previous one. State: ~90 bytes a device plus 16 a gap.
+ * state changed since the previous one. State: ~90 bytes a device plus 16 a gap, and 320
+ * for each run's fingerprints.
  */
 export class SeqDeduplicator {
   private readonly devices = new Map<string, SeqState>();
@@ -82,12 +106,13 @@ export class SeqDeduplicator {
   }
 
   /**
-   * True if this (device, seq) is new: process it. False for a seq seen before, unless
-   * every reading of the message is later than the device's latest (`minTime` > it): a
-   * restarted device's seq. `minTime` and `maxTime` are the message's earliest and latest
-   * event times; NaN (unknown, or stamped with the receive time) never restarts.
+   * True if this (device, seq) is new: process it. False for a seq seen before, unless its
+   * `fingerprint` differs from the one kept for that seq, or (none kept) every reading of
+   * the message is later than the device's latest (`minTime` > it): a restarted device's
+   * seq. `minTime` and `maxTime` are the message's earliest and latest event times; NaN
+   * (unknown, or stamped with the receive time) never restarts by time.
    */
-  accept(device: string, seq: number, minTime = NaN, maxTime = NaN): boolean {
+  accept(device: string, seq: number, minTime = NaN, maxTime = NaN, fingerprint?: number): boolean {
     // seq is a uint64 on the wire and ≤ 2^53 − 1 after the gateway; anything else is "no seq".
     if (!(seq > 0) || !Number.isSafeInteger(seq)) {
       this.stats.unsequenced++;
@@ -95,15 +120,14 @@ export class SeqDeduplicator {
     }
     const s = this.devices.get(device);
     if (s === undefined) {
-      this.devices.set(device, { ranges: [seq, seq], maxTime, before: undefined, changed: true });
+      const fingerprints = fingerprint === undefined ? undefined : new SeqFingerprints();
+      fingerprints?.record(seq, fingerprint!);
+      this.devices.set(device, { ranges: [seq, seq], maxTime, fingerprints, before: undefined, changed: true });
       this.changed.push(device);
       this.stats.accepted++;
       return true;
     }
-    const before = s.before;
-    // Only a message with its own times can be told to be from before: for one stamped with
-    // the receive time (NaN) the current seqs decide, as for a device that never restarted.
-    if (before !== undefined && minTime <= before.maxTime && holds(before.ranges, seq)) {
+    if (s.before !== undefined && holds(s.before.ranges, seq) && isFromBefore(s, seq, minTime, fingerprint)) {
       this.stats.duplicates++; // sent before the restart, and again after it
       return false;
     }
@@ -115,14 +139,17 @@ export class SeqDeduplicator {
       r.push(seq, seq);
       this.bound(r);
     } else if (!this.insert(r, seq)) {
-      if (!(minTime > s.maxTime)) {
+      const kept = fingerprint === undefined ? undefined : s.fingerprints?.lookup(seq);
+      if (kept !== undefined ? kept === fingerprint : !(minTime > s.maxTime)) {
         this.stats.duplicates++;
         return false;
       }
-      s.before = { ranges: r, maxTime: s.maxTime };
+      s.before = { ranges: r, maxTime: s.maxTime, fingerprints: s.fingerprints };
       s.ranges = [seq, seq];
+      s.fingerprints = undefined;
       this.stats.restarts++;
     }
+    if (fingerprint !== undefined) (s.fingerprints ??= new SeqFingerprints()).record(seq, fingerprint);
     if (!(s.maxTime >= maxTime)) s.maxTime = maxTime; // NaN (unknown) takes the first time known
     this.touch(device, s);
     this.stats.accepted++;
@@ -186,8 +213,10 @@ export class SeqDeduplicator {
       const seq = batch.msgSeq[m]!;
       // The earliest time only matters for a seq seen before (rare), so it is found only then, in accept().
       const device = batch.strings[batch.msgDevice[m]!]!;
-      const min = (flags & MSG_FLAG_RECEIVE_TIME) !== 0 ? NaN : this.mayRestart(device, seq) ? minTime(batch, numFrom, numEnd[m]!, textFrom, textEnd[m]!) : NaN;
-      out[m] = this.accept(device, seq, min, max) ? 1 : 0;
+      const stamped = (flags & MSG_FLAG_RECEIVE_TIME) !== 0;
+      const min = stamped ? NaN : this.mayRestart(device, seq) ? minTime(batch, numFrom, numEnd[m]!, textFrom, textEnd[m]!) : NaN;
+      const fingerprint = seq > 0 ? fingerprintOf(batch, numFrom, numEnd[m]!, textFrom, textEnd[m]!, !stamped) : undefined;
+      out[m] = this.accept(device, seq, min, max, fingerprint) ? 1 : 0;
     }
     return out;
   }
@@ -207,12 +236,12 @@ export class SeqDeduplicator {
 
   /** Bytes a full snapshot will take, roughly (to size a buffer). */
   get snapshotSizeHint(): number {
-    return 64 + this.devices.size * 40;
+    return 64 + this.devices.size * 240;
   }
 
   /** Bytes a delta snapshot will take, roughly. */
   get deltaSizeHint(): number {
-    return 64 + this.changed.length * 40;
+    return 64 + this.changed.length * 240;
   }
 
   /** snapshot() into a writer, in slices: it yields every few thousand devices so that a caller can let the event loop run. No accept() until it is done. */
@@ -281,7 +310,7 @@ export class SeqDeduplicator {
     this.stats.duplicates = r.f64();
     this.stats.gapsClosed = r.f64();
     this.stats.unsequenced = r.f64();
-    if (version === VERSION) this.stats.restarts = r.f64();
+    if (version >= VERSION_TIMES) this.stats.restarts = r.f64();
     const n = r.varint();
     for (let i = 0; i < n; i++) {
       const device = r.string();
@@ -289,12 +318,18 @@ export class SeqDeduplicator {
       if (version === VERSION_BITMAP) this.bound((ranges = readBitmapDevice(r, device)));
       else ranges = readRanges(r, device, this.maxGaps);
       let maxTime = NaN;
+      let fingerprints: SeqFingerprints | undefined;
       let before: SeqState['before'] = undefined;
-      if (version === VERSION) {
+      if (version >= VERSION_TIMES) {
         maxTime = r.f64();
-        if (r.u8() === 1) before = { ranges: readRanges(r, device, this.maxGaps), maxTime: r.f64() };
+        if (version === VERSION) fingerprints = readFingerprints(r, ranges, device);
+        if (r.u8() === 1) {
+          const beforeRanges = readRanges(r, device, this.maxGaps);
+          const beforeMaxTime = r.f64();
+          before = { ranges: beforeRanges, maxTime: beforeMaxTime, fingerprints: version === VERSION ? readFingerprints(r, beforeRanges, device) : undefined };
+        }
       }
-      this.devices.set(device, { ranges, maxTime, before, changed: false });
+      this.devices.set(device, { ranges, maxTime, fingerprints, before, changed: false });
     }
     r.end();
   }
@@ -303,18 +338,30 @@ export class SeqDeduplicator {
 /** Devices a snapshot writes between two yields. */
 const SNAPSHOT_SLICE = 16_384;
 
-/** A device: its id, its ranges, its latest time, then 0, or 1 and the ranges and latest time it had before its last restart. */
+/** A device: its id, its ranges, its latest time, its fingerprints, then 0, or 1 and the ranges, latest time and fingerprints it had before its last restart. */
 function writeDevice(w: ByteWriter, device: string, s: SeqState): void {
   w.string(device);
   writeRanges(w, s.ranges);
   w.f64(s.maxTime);
+  writeFingerprints(w, s.fingerprints, s.ranges);
   if (s.before === undefined) {
     w.u8(0);
   } else {
     w.u8(1);
     writeRanges(w, s.before.ranges);
     w.f64(s.before.maxTime);
+    writeFingerprints(w, s.before.fingerprints, s.before.ranges);
   }
+}
+
+/** 0, or 1 and the fingerprints (their seqs below the ranges' highest). */
+function writeFingerprints(w: ByteWriter, f: SeqFingerprints | undefined, ranges: readonly number[]): void {
+  w.u8(f === undefined ? 0 : 1);
+  f?.write(w, ranges[ranges.length - 1]!);
+}
+
+function readFingerprints(r: ByteReader, ranges: readonly number[], device: string): SeqFingerprints | undefined {
+  return r.u8() === 1 ? SeqFingerprints.read(r, ranges[ranges.length - 1]!, device) : undefined;
 }
 
 /** Ranges: their count, the first seq, then each range's length − 1 and the gap before the next, as varints. */
@@ -343,6 +390,41 @@ function rangeAtOrAbove(r: readonly number[], seq: number): number {
 function holds(r: readonly number[], seq: number): boolean {
   const from = rangeAtOrAbove(r, seq);
   return from < r.length && seq >= r[from]!;
+}
+
+/** Whether a message under a seq the device's run before its restart used is a re-send from that run. */
+function isFromBefore(s: SeqState, seq: number, minTime: number, fingerprint: number | undefined): boolean {
+  const before = s.before!;
+  if (fingerprint !== undefined) {
+    const kept = before.fingerprints?.lookup(seq);
+    if (kept !== undefined) return kept === fingerprint;
+    const highest = s.ranges[s.ranges.length - 1]!;
+    if (seq > highest && seq - highest <= RUN_REACH) return false;
+  }
+  // Only a message with its own times can be told to be from before: for one stamped with
+  // the receive time (NaN) the current seqs decide, as for a device that never restarted.
+  return minTime <= before.maxTime;
+}
+
+/**
+ * A message's fingerprint: its reading counts and its first FINGERPRINT_READINGS numeric
+ * and text readings' times (`withTimes`: not stamped with the receive time, which a re-send
+ * changes) and values. String values are left out (batch-local dictionary indices).
+ */
+function fingerprintOf(batch: ColumnarBatch, numFrom: number, numTo: number, textFrom: number, textTo: number, withTimes: boolean): number {
+  let h = mixWord(mixWord(FINGERPRINT_SEED, numTo - numFrom), textTo - textFrom);
+  const numEnd = Math.min(numTo, numFrom + FINGERPRINT_READINGS);
+  for (let r = numFrom; r < numEnd; r++) {
+    if (withTimes) h = mixDouble(h, batch.time[r]!);
+    h = mixDouble(h, batch.value[r]!);
+  }
+  const textEnd = Math.min(textTo, textFrom + FINGERPRINT_READINGS);
+  for (let r = textFrom; r < textEnd; r++) {
+    if (withTimes) h = mixDouble(h, batch.textTime[r]!);
+    const kind = batch.textKind[r]!;
+    h = mixWord(h, kind === TEXT_KIND_BOOL ? kind | (batch.textValue[r]! << 8) : kind);
+  }
+  return h >>> 0;
 }
 
 /** The earliest event time of a message's numeric readings [numFrom, numTo) and text readings [textFrom, textTo). */
@@ -395,7 +477,9 @@ function drain(slices: Generator<void, void, void>): void {
 function readHeader(r: ByteReader, kind: number): { version: number; maxGaps: number } {
   if (r.u32() !== MAGIC) r.fail('not a dedup snapshot');
   const version = r.u8();
-  if (version !== VERSION && version !== VERSION_RANGES && version !== VERSION_BITMAP) r.fail(`version ${version} (expected ${VERSION}, ${VERSION_RANGES} or ${VERSION_BITMAP})`);
+  if (version !== VERSION && version !== VERSION_TIMES && version !== VERSION_RANGES && version !== VERSION_BITMAP) {
+    r.fail(`version ${version} (expected ${VERSION}, ${VERSION_TIMES}, ${VERSION_RANGES} or ${VERSION_BITMAP})`);
+  }
   if (r.u8() !== kind) r.fail(kind === FULL ? 'a delta where a full snapshot was expected' : 'a full snapshot where a delta was expected');
   const bound = r.u8(); // version 2: its reorder window (the conversion takes the default gap bound)
   return { version, maxGaps: version === VERSION_BITMAP ? DEFAULT_MAX_SEQ_GAPS : bound };

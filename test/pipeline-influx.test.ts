@@ -104,4 +104,37 @@ describe('gateway → log → processors → InfluxDB', () => {
     const rows = await waitForRows(`SELECT "count", "sum" FROM "${db}"."autogen"."telemetry_10s"`, 2);
     expect(rows.map((r) => [r.time, r.count, r.sum])).toEqual([[base, 3, 6], [base + 10_000, 2, 3]]);
   });
+
+  it('counts a device that reboots with its clock behind (new readings under reused seqs, older than its latest), and still drops re-sends of both runs', async () => {
+    const dir = await tempDir();
+    cleanups.push(dir.remove);
+    const db = `e2e_clock_back_${Date.now()}`;
+    // A long idle timeout: the reboot must not close the window between the two runs.
+    const config = await testNodeConfig(dir.path, influx.url, { 'influx.database': db, 'time.idleTimeout': '2s', 'time.maxOutOfOrderness': '1s', 'checkpoint.interval': '500ms' });
+    const node = await startTestNode(config);
+    cleanups.push(() => node.stop());
+
+    const id = 'e2e-clock-back';
+    const base = Math.floor((Date.now() - 5 * 60_000) / 10_000) * 10_000;
+    // Run 1: seq k at base + 5 s + k × 100 ms, value k. Run 2, rebooted with its clock 4 s
+    // behind: seq k at base + 1 s + k × 100 ms, value 100 + k. All in one 10 s window.
+    const first = (k: number): Buffer => encodeBatch({ seq: k, readings: [{ metric: 'temp', timeUnixMs: base + 5000 + k * 100, doubleValue: k }] });
+    const second = (k: number): Buffer => encodeBatch({ seq: k, readings: [{ metric: 'temp', timeUnixMs: base + 1000 + k * 100, doubleValue: 100 + k }] });
+    const topic = `devices/${id}/telemetry`;
+    const before = await connectDevice(node.url, id, undefined, { username: undefined });
+    for (let k = 1; k <= 30; k++) await before.publishAsync(topic, first(k), { qos: 1 });
+    await before.publishAsync(topic, first(30), { qos: 1 }); // a re-send
+    await before.endAsync();
+    const after = await connectDevice(node.url, id, undefined, { username: undefined });
+    for (let k = 1; k <= 25; k++) await after.publishAsync(topic, second(k), { qos: 1 });
+    // Re-sends: the new seq 1, run 1's latest (its fingerprint kept) and run 1's seq 10 (none kept; its times decide).
+    for (const payload of [second(1), first(29), first(10)]) await after.publishAsync(topic, payload, { qos: 1 });
+    await after.endAsync();
+
+    const sum = (from: number, to: number, plus: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i + plus).reduce((a, b) => a + b, 0);
+    const rows = await waitForRows(`SELECT "count", "sum" FROM "${db}"."autogen"."telemetry_10s"`, 1);
+    expect(rows.map((r) => [r.time, r.count, r.sum])).toEqual([[base, 55, sum(1, 30, 0) + sum(1, 25, 100)]]);
+    const restarts = (await (await fetch(`http://127.0.0.1:${node.ports.http}/metrics`)).text()).match(/^sluice_processor_seq_restarts_total (\d+)/m);
+    expect(restarts?.[1]).toBe('1');
+  });
 });
