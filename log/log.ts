@@ -2,6 +2,17 @@
 export interface LogRecord {
   offset: number;
   payload: Uint8Array;
+  /**
+   * The unit of storage that held it, on a log that stores records in groups a retry can
+   * store twice (JetStreamLog: a frame). Records of one frame share the object.
+   */
+  frame?: LogFrame;
+}
+
+/** A JetStream frame: its `Nats-Msg-Id` (`<boot id>.<partition>.<frame number>`, the same for every copy) and its stream sequence. */
+export interface LogFrame {
+  id: string;
+  seq: number;
 }
 
 /**

@@ -8,7 +8,16 @@ export function createProcessorMetrics(registry: Registry) {
     watermarkDelay: new Gauge({ name: 'sluice_processor_watermark_delay_seconds', help: 'Wall clock minus the partition watermark', labelNames: ['partition'] as const, registers }),
     messages: new Counter({ name: 'sluice_processor_messages_total', help: 'Device messages read from the log', registers }),
     duplicates: new Counter({ name: 'sluice_processor_duplicates_total', help: 'Messages dropped as duplicates (same device and seq)', registers }),
-    seqRestarts: new Counter({ name: 'sluice_processor_seq_restarts_total', help: 'Messages under a seq the device had used whose readings are all newer than any it sent: a device that restarted its seqs, counted as new data', registers }),
+    seqRestarts: new Counter({
+      name: 'sluice_processor_seq_restarts_total',
+      help: 'Messages under a seq the device had used, counted as new data (other readings than the one kept under that seq, or all newer than any it sent): a device that restarted its seqs',
+      registers,
+    }),
+    frameCopiesSkipped: new Counter({
+      name: 'sluice_processor_frame_copies_skipped_total',
+      help: 'Log records skipped as the second copy of a JetStream frame (a publish retried after the duplicate window) that the reader did not know: read after a restore between the copies',
+      registers,
+    }),
     late: new Counter({ name: 'sluice_processor_late_readings_total', help: 'Readings beyond allowed lateness, written to late_readings', registers }),
     deviceStatus: new Counter({ name: 'sluice_processor_device_status_total', help: 'Device status changes (Sparkplug B births and deaths) written to device_status', registers }),
     alerts: new Counter({ name: 'sluice_processor_alerts_total', help: 'Alert transitions emitted (a replay after a crash counts its transitions again)', labelNames: ['rule', 'severity', 'state'] as const, registers }),

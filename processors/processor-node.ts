@@ -55,7 +55,7 @@ const RECORDS_PER_STEP = 32;
 interface TakenCheckpoint {
   barrier: CheckpointBarrier;
   /** The tasks' counters since the barrier before, taken from them at this one. */
-  counts: { messages: number; duplicates: number; seqRestarts: number; late: number; statuses: number };
+  counts: { messages: number; duplicates: number; seqRestarts: number; late: number; statuses: number; copiesSkipped: number };
   /** performance.now() as the barrier began. */
   started: number;
 }
@@ -636,7 +636,7 @@ export class ProcessorNode {
   private async snapshotTasks(tasks: PartitionTask[], options: { partial?: boolean } = {}): Promise<TakenCheckpoint> {
     const started = performance.now();
     const barrier = await this.coordinator.snapshot(tasks, options);
-    const counts = { messages: 0, duplicates: 0, seqRestarts: 0, late: 0, statuses: 0 };
+    const counts = { messages: 0, duplicates: 0, seqRestarts: 0, late: 0, statuses: 0, copiesSkipped: 0 };
     for (const task of tasks) {
       const stats = task.stats;
       counts.messages += stats.messages;
@@ -644,7 +644,8 @@ export class ProcessorNode {
       counts.seqRestarts += stats.seqRestarts;
       counts.late += stats.late;
       counts.statuses += stats.statuses;
-      stats.messages = stats.duplicates = stats.seqRestarts = stats.late = stats.statuses = 0;
+      counts.copiesSkipped += stats.copiesSkipped;
+      stats.messages = stats.duplicates = stats.seqRestarts = stats.late = stats.statuses = stats.copiesSkipped = 0;
     }
     return { barrier, counts, started };
   }
@@ -671,6 +672,7 @@ export class ProcessorNode {
     this.metrics.seqRestarts.inc(counts.seqRestarts);
     this.metrics.late.inc(counts.late);
     this.metrics.deviceStatus.inc(counts.statuses);
+    this.metrics.frameCopiesSkipped.inc(counts.copiesSkipped);
     this.metrics.checkpointSeconds.observe((performance.now() - taken.started) / 1000);
     this.metrics.checkpointBytes.set(outcome.bytes);
     return outcome;

@@ -4,6 +4,9 @@ import { connect, nanos } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JetStreamLog, RECORDS_PER_FRAME, registerJetStreamLogMetrics, type JetStreamLogOptions } from '../log/index.js';
+import type { SinkPoint } from '../processors/sink/index.js';
+import { PartitionTask } from '../processors/task/partition-task.js';
+import { ColumnarBatchBuilder, compressBatch } from '../proto/index.js';
 import { startNatsCluster, startNatsServer, type TestNats } from './harness/nats-server.js';
 import { CONTRACT_PARTITIONS, describeLogContract, type LogFixture } from './log-contract.js';
 
@@ -111,6 +114,67 @@ describe('JetStreamLog', () => {
     } finally {
       await nc.close();
       await log.close();
+      await deleteStream(single, names.stream);
+    }
+  });
+
+  it('a processor restored from a checkpoint taken between the two copies of a frame skips the second: readings without a seq count once', async () => {
+    const names = uniqueNames();
+    const gateway = await JetStreamLog.open({ servers: single.servers, partitions: 1, ...names });
+    const nc = await connect({ servers: single.servers });
+    const T0 = 1_700_000_000_000;
+    // Seq 0 (a mapped topic without a sequence): nothing but the frame can tell its copy.
+    const record = (value: number, time: number): Uint8Array => {
+      const b = new ColumnarBatchBuilder(0, time);
+      b.beginMessage(b.intern('dev'), b.intern(''), 0);
+      b.addNumeric(b.intern('t'), b.intern(''), time, value);
+      return compressBatch(b.encode());
+    };
+    const task = (log: JetStreamLog, points: SinkPoint[]): PartitionTask =>
+      new PartitionTask({
+        partition: 0,
+        log,
+        windows: [{ name: 'w10s', type: 'tumbling', size: 10_000 }],
+        time: { maxOutOfOrderness: 1_000, idleTimeout: 1e12, allowedLateness: 0, maxBackfill: 1e15 },
+        raw: false,
+        emit: (p) => points.push(p),
+      });
+    let processor: JetStreamLog | undefined;
+    let other: JetStreamLog | undefined;
+    try {
+      await gateway.append(0, record(1, T0 + 1000));
+      // Another gateway's frame after it: a checkpoint past that one starts a reader beyond the first copy.
+      other = await JetStreamLog.open({ servers: single.servers, partitions: 1, ...names });
+      await other.append(0, record(10, T0 + 1500));
+      // The first owner reads both and checkpoints past them.
+      const first = task(gateway, []);
+      await first.startFresh();
+      while (await first.step(8));
+      const checkpoint = await first.snapshot(1);
+      // Its ack lost, the frame is retried after the duplicate window: stored again.
+      const jsm = await jetstreamManager(nc);
+      const stored = await jsm.streams.getMessage(names.stream, { seq: 1 });
+      const info = await jsm.streams.info(names.stream);
+      await jsm.streams.update(names.stream, { ...info.config, duplicate_window: nanos(100) });
+      const js = jsm.jetstream();
+      while ((await js.publish(stored!.subject, stored!.data, { msgID: stored!.header.get('Nats-Msg-Id') })).duplicate) await new Promise((resolve) => setTimeout(resolve, 50));
+      await gateway.append(0, record(2, T0 + 2000));
+      await gateway.append(0, record(3, T0 + 60_000)); // the device's clock passes the window: it fires
+      // Another process restores that checkpoint: its reader never met the first copy.
+      processor = await JetStreamLog.open({ servers: single.servers, partitions: 1, ...names });
+      const points: SinkPoint[] = [];
+      const second = task(processor, points);
+      second.restore([checkpoint]);
+      while (await second.step(8));
+      expect(processor.framesStoredTwice).toBe(0);
+      expect(second.stats.copiesSkipped).toBe(1);
+      const window = points.find((p) => p.measurement === 'w10s' && p.timeMs === T0);
+      expect(window?.fields).toMatchObject({ count: { int: 3 }, sum: 13 });
+    } finally {
+      await nc.close();
+      await processor?.close();
+      await other?.close();
+      await gateway.close();
       await deleteStream(single, names.stream);
     }
   });

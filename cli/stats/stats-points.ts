@@ -22,6 +22,7 @@ const SCALARS: Record<string, [Component, string]> = {
   sluice_processor_messages_total: ['processor', 'messages'],
   sluice_processor_duplicates_total: ['processor', 'duplicates'],
   sluice_processor_seq_restarts_total: ['processor', 'seq_restarts'],
+  sluice_processor_frame_copies_skipped_total: ['processor', 'frame_copies_skipped'],
   sluice_processor_late_readings_total: ['processor', 'late_readings'],
   sluice_processor_points_total: ['processor', 'points'],
   sluice_processor_bad_points_total: ['processor', 'bad_points'],

@@ -10,7 +10,7 @@
 import { LogCorruptError } from '../../core/errors.js';
 import { frameCrcMatches, HEADER_BYTES, readFrameHeader, writeHeader } from '../record.js';
 import { recordOffset } from './offsets.js';
-import type { LogRecord } from '../log.js';
+import type { LogFrame, LogRecord } from '../log.js';
 
 export const FRAME_VERSION = 1;
 export const FRAME_HEADER_BYTES = 4;
@@ -45,9 +45,9 @@ export function frameRecordCount(frame: Uint8Array, where = 'frame'): number {
 
 /**
  * The records of the frame stored at stream sequence `seq` whose offset is ≥ `fromOffset`,
- * at most `max`; every record is CRC-checked. `where` names the frame in errors.
+ * at most `max`; every record is CRC-checked. `where` names the frame in errors; `source`, when given, goes on each record.
  */
-export function decodeFrame(frame: Uint8Array, seq: number, partition: number, fromOffset: number, max: number, where: string): LogRecord[] {
+export function decodeFrame(frame: Uint8Array, seq: number, partition: number, fromOffset: number, max: number, where: string, source?: LogFrame): LogRecord[] {
   const count = frameRecordCount(frame, where);
   const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
   const out: LogRecord[] = [];
@@ -63,7 +63,7 @@ export function decodeFrame(frame: Uint8Array, seq: number, partition: number, f
     if (offset >= fromOffset && out.length < max) {
       // Only records returned are checked: a reader skipping ahead pays for what it reads.
       if (!frameCrcMatches(buf.subarray(at, end), head.crc)) throw new LogCorruptError(`${where}: record ${index} fails its CRC`);
-      out.push({ offset, payload: buf.subarray(at + HEADER_BYTES, end) });
+      out.push(source === undefined ? { offset, payload: buf.subarray(at + HEADER_BYTES, end) } : { offset, payload: buf.subarray(at + HEADER_BYTES, end), frame: source });
     }
     at = end;
   }

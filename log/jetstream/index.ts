@@ -4,3 +4,4 @@ export type { PublisherStats } from './frame-publisher.js';
 export { RECORDS_PER_FRAME } from './offsets.js';
 export { isTransientNatsError } from './transient.js';
 export { registerJetStreamLogMetrics, type JetStreamLogCounters } from './log-metrics.js';
+export { SeenFrames } from './seen-frames.js';

@@ -40,12 +40,15 @@ export async function readRecords(src: FrameSource, fromOffset: number, max: num
     let msg = src.direct ? await directNext(src, seq) : null;
     if (!msg && (!src.direct || recordOffset(seq, 0) < knownEnd)) msg = await leaderNext(src, seq);
     if (!msg) break;
-    if (src.seen.isCopy(msg.header?.get('Nats-Msg-Id') || undefined, msg.seq)) {
+    const msgId = msg.header?.get('Nats-Msg-Id') || undefined;
+    if (src.seen.isCopy(msgId, msg.seq)) {
       seq = msg.seq + 1;
       continue;
     }
     const where = `stream ${src.stream} partition ${src.partition} frame ${msg.seq}`;
-    for (const record of decodeFrame(msg.data, msg.seq, src.partition, fromOffset, max - out.length, where)) out.push(record);
+    // The frame goes with its records: a processor that restored between two copies skips the second by it (PartitionTask).
+    const source = msgId === undefined ? undefined : { id: msgId, seq: msg.seq };
+    for (const record of decodeFrame(msg.data, msg.seq, src.partition, fromOffset, max - out.length, where, source)) out.push(record);
     seq = msg.seq + 1;
   }
   return out;

@@ -18,8 +18,22 @@ describe('SeenFrames', () => {
     expect(seen.isCopy('A.1.7', 10)).toBe(false);
     expect(seen.isCopy('A.1.7', 14)).toBe(true);
     const fresh = new SeenFrames();
-    // A process that never met the first copy cannot tell (kept in memory only).
+    // A process that never met the first copy cannot tell from its own memory…
     expect(fresh.isCopy('A.1.7', 14)).toBe(false);
+    // …but one given what another knew (a checkpoint's writers()) can.
+    const restored = new SeenFrames();
+    for (const [writer, frame, seq] of seen.writers()) restored.remember(writer, frame, seq);
+    expect(restored.isCopy('A.1.7', 14)).toBe(true);
+  });
+
+  it('hands over its writers least recently met first, so remember() keeps the same ones under the bound', () => {
+    const seen = new SeenFrames(2);
+    for (const [id, seq] of [['A.0.1', 1], ['B.0.1', 2], ['A.0.2', 3]] as const) seen.isCopy(id, seq);
+    expect([...seen.writers()]).toEqual([['B.0', 1, 2], ['A.0', 2, 3]]);
+    const restored = new SeenFrames(2);
+    for (const [writer, frame, seq] of seen.writers()) restored.remember(writer, frame, seq);
+    restored.isCopy('C.0.1', 4); // B, the least recently met, goes
+    expect([...restored.writers()].map(([writer]) => writer)).toEqual(['A.0', 'C.0']);
   });
 
   it('leaves alone frames without a Sluice msg id, and the same frame read again at its own sequence', () => {

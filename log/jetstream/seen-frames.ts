@@ -6,9 +6,10 @@
  * and retried after the window (NATS unreachable that long), is stored again: a second
  * copy after the first and before that writer's next frame. Its seqs are de-duplicated by
  * the processors anyway; readings with seq 0 (Sparkplug, mapped topics without a sequence)
- * are not, and would count twice. Kept in memory only: a process that restores the
- * partition from a checkpoint taken between the two copies does not know the first, and
- * reads the second.
+ * are not, and would count twice. The reader's instance is this process's memory; a
+ * processor keeps one more per partition in its checkpoints (PartitionTask, fed from
+ * LogRecord.frame), so one that restores the partition from a checkpoint taken between
+ * the two copies still skips the second.
  */
 export class SeenFrames {
   /** Per writer (boot id): its highest frame read and the sequence of that frame's first copy; least recently met first. */
@@ -35,15 +36,23 @@ export class SeenFrames {
       return this.skip();
     }
     // A frame older than the writer's highest is a read from further back: nothing to learn.
-    if (last === undefined || id.frame > last.frame || (id.frame === last.frame && seq < last.seq)) {
-      this.latest.delete(id.writer);
-      this.latest.set(id.writer, { frame: id.frame, seq });
-      if (this.latest.size > this.maxWriters) this.latest.delete(this.latest.keys().next().value!);
-    }
+    if (last === undefined || id.frame > last.frame || (id.frame === last.frame && seq < last.seq)) this.remember(id.writer, id.frame, seq);
     return false;
   }
 
-  private skip(): true {
+  /** What it knows per writer, least recently met first (for a checkpoint; `copies` is only a shortcut for re-reads). */
+  *writers(): Generator<[writer: string, frame: number, seq: number]> {
+    for (const [writer, { frame, seq }] of this.latest) yield [writer, frame, seq];
+  }
+
+  /** Takes on a writer's highest frame and the sequence of its first copy, as writers() gave them (in that order). */
+  remember(writer: string, frame: number, seq: number): void {
+    this.latest.delete(writer);
+    this.latest.set(writer, { frame, seq });
+    if (this.latest.size > this.maxWriters) this.latest.delete(this.latest.keys().next().value!);
+  }
+
+    private skip(): true {
     this.skipped++;
     return true;
   }

@@ -1,11 +1,11 @@
-import type { Log, LogRecord } from '../../log/index.js';
+import { SeenFrames, type Log, type LogFrame, type LogRecord } from '../../log/index.js';
 import { LogRecordDecoder, MSG_FLAG_STATUS, MSG_FLAGS_NOT_READINGS, type ColumnarBatch } from '../../proto/index.js';
 import type { PartitionCheckpoint } from '../checkpoint/index.js';
 import { SeqDeduplicator } from '../dedup.js';
 import { StateCorruptError } from '../errors.js';
 import { alertPoint, latePoint, rawPoints, statusPoint, supersededPoints, windowPoint } from '../points.js';
 import { RuleEvaluator, type AlertTransition, type Rule } from '../rules/index.js';
-import { ByteReader } from '../state/bytes.js';
+import { ByteReader, type ByteWriter } from '../state/bytes.js';
 import type { SinkPoint, SinkPointId } from '../sink/index.js';
 import { DeviceClocks, type DeviceClock } from '../time/device-clocks.js';
 import { PartitionWatermark } from '../time/watermark.js';
@@ -62,6 +62,8 @@ export interface PartitionTaskStats {
   alerts: number;
   /** Device status changes written (status records read). */
   statuses: number;
+  /** Records skipped as the second copy of a frame stored twice (JetStream: a publish retried after the duplicate window). */
+  copiesSkipped: number;
 }
 
 /**
@@ -72,8 +74,16 @@ export interface PartitionTaskStats {
  * emits the same points again, which InfluxDB overwrites: the effect is exactly-once.
  */
 export class PartitionTask {
-  readonly stats: PartitionTaskStats = { records: 0, messages: 0, duplicates: 0, seqRestarts: 0, late: 0, alerts: 0, statuses: 0 };
+  readonly stats: PartitionTaskStats = { records: 0, messages: 0, duplicates: 0, seqRestarts: 0, late: 0, alerts: 0, statuses: 0, copiesSkipped: 0 };
   private dedup = new SeqDeduplicator();
+  /**
+   * The frames this task has read, by writer: checkpointed, so a task restored between two
+   * copies of a frame skips the second (the log's reader only knows what its process read).
+   */
+  private frames = new SeenFrames();
+  /** The frame of the last record read and whether it is a copy: a frame's records share the object. */
+  private lastFrame: LogFrame | undefined;
+  private lastFrameIsCopy = false;
   /** Event time per device: decides lateness and when a device's windows fire. */
   private clocks: DeviceClocks;
   /** Per message of the batch in process(): its device's watermark just before it (reused). */
@@ -245,6 +255,10 @@ export class PartitionTask {
       r.end();
     }
     this.rules = rules;
+    // A checkpoint from before frames were checkpointed has none: only the reader's memory then.
+    const frames = states[states.length - 1]!.get('frames');
+    this.frames = frames === undefined ? new SeenFrames() : readFrames(frames);
+    this.lastFrame = undefined;
     this.next = last.offset;
     this.caughtUp = false;
     this.lastCheckpoint = last.id;
@@ -280,6 +294,8 @@ export class PartitionTask {
     await state.part('clocks', (w) => (full ? this.clocks.writeSnapshot(w) : this.clocks.writeDelta(w)));
     for (const op of this.operators) await state.part(`window:${op.spec.name}`, (w) => (full ? op.writeSnapshot(w) : op.writeDelta(w)));
     await state.part('rules', (w) => (full ? this.rules.snapshot(w) : this.rules.snapshotDelta(w)));
+    // Whole in every checkpoint, full or delta: at most one entry per gateway process that wrote to the partition.
+    await state.part('frames', (w) => writeFrames(w, this.frames));
     const checkpoint: PartitionCheckpoint = {
       partition: this.o.partition,
       id,
@@ -325,13 +341,25 @@ export class PartitionTask {
     // took uncompression (~0.6 s per 10 M readings) off this thread but left it idle
     // as long, and cost more process CPU (0.466 vs 0.432 s per M readings, medians).
     for (const record of records) {
+      this.next = record.offset + 1;
+      if (record.frame !== undefined && this.isCopy(record.frame)) {
+        this.stats.copiesSkipped++;
+        continue;
+      }
       // process() uses the batch and is done with it before it returns: the decoder's buffer is free again.
       this.process(RECORDS.decode(record.payload));
-      this.next = record.offset + 1;
       this.stats.records++;
     }
     this.lastLag = Math.max(0, this.lastLag - records.length);
     return true;
+  }
+
+  private isCopy(frame: LogFrame): boolean {
+    if (frame !== this.lastFrame) {
+      this.lastFrame = frame;
+      this.lastFrameIsCopy = this.frames.isCopy(frame.id, frame.seq);
+    }
+    return this.lastFrameIsCopy;
   }
 
   /**
@@ -438,4 +466,23 @@ export class PartitionTask {
 
 function raise(message: string): never {
   throw new StateCorruptError(message);
+}
+
+/** Each writer's highest frame number and the stream sequence of its first copy. */
+function writeFrames(w: ByteWriter, frames: SeenFrames): void {
+  const all = [...frames.writers()];
+  w.varint(all.length);
+  for (const [writer, frame, seq] of all) {
+    w.string(writer);
+    w.varint(frame);
+    w.varint(seq);
+  }
+}
+
+function readFrames(bytes: Uint8Array): SeenFrames {
+  const r = new ByteReader(bytes, 'frames state');
+  const frames = new SeenFrames();
+  for (let n = r.varint(); n > 0; n--) frames.remember(r.string(), r.varint(), r.varint());
+  r.end();
+  return frames;
 }
