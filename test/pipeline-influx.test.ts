@@ -39,14 +39,20 @@ async function waitForRows(q: string, expected: number): Promise<InfluxRow[]> {
   throw new Error(`timed out waiting for ${expected} rows of: ${q}`);
 }
 
+/** `sluice start` in this process, writing to a fresh database `<prefix>_<now>`; stopped after the test. */
+async function startNode(prefix: string, idleTimeout = '200ms') {
+  const dir = await tempDir();
+  cleanups.push(dir.remove);
+  const db = `${prefix}_${Date.now()}`;
+  const config = await testNodeConfig(dir.path, influx.url, { 'influx.database': db, 'time.idleTimeout': idleTimeout, 'time.maxOutOfOrderness': '1s', 'checkpoint.interval': '500ms' });
+  const node = await startTestNode(config);
+  cleanups.push(() => node.stop());
+  return { db, node };
+}
+
 describe('gateway → log → processors → InfluxDB', () => {
   it('writes every field of every (device, metric, window) point as computed from the readings', async () => {
-    const dir = await tempDir();
-    cleanups.push(dir.remove);
-    const db = `e2e_${Date.now()}`;
-    const config = await testNodeConfig(dir.path, influx.url, { 'influx.database': db, 'time.idleTimeout': '200ms', 'time.maxOutOfOrderness': '1s', 'checkpoint.interval': '500ms' });
-    const node = await startTestNode(config);
-    cleanups.push(() => node.stop());
+    const { db, node } = await startNode('e2e');
 
     // Three 10 s windows a few minutes in the past; two devices, two metrics, rows and series mixed.
     const base = Math.floor((Date.now() - 5 * 60_000) / 10_000) * 10_000;
@@ -81,12 +87,7 @@ describe('gateway → log → processors → InfluxDB', () => {
   });
 
   it('counts a device that numbers its batches from 1 again after a reboot, and still drops its re-sends', async () => {
-    const dir = await tempDir();
-    cleanups.push(dir.remove);
-    const db = `e2e_reboot_${Date.now()}`;
-    const config = await testNodeConfig(dir.path, influx.url, { 'influx.database': db, 'time.idleTimeout': '200ms', 'time.maxOutOfOrderness': '1s', 'checkpoint.interval': '500ms' });
-    const node = await startTestNode(config);
-    cleanups.push(() => node.stop());
+    const { db, node } = await startNode('e2e_reboot');
 
     const id = 'e2e-reboot';
     const base = Math.floor((Date.now() - 5 * 60_000) / 10_000) * 10_000;
@@ -106,13 +107,8 @@ describe('gateway → log → processors → InfluxDB', () => {
   });
 
   it('counts a device that reboots with its clock behind (new readings under reused seqs, older than its latest), and still drops re-sends of both runs', async () => {
-    const dir = await tempDir();
-    cleanups.push(dir.remove);
-    const db = `e2e_clock_back_${Date.now()}`;
     // A long idle timeout: the reboot must not close the window between the two runs.
-    const config = await testNodeConfig(dir.path, influx.url, { 'influx.database': db, 'time.idleTimeout': '2s', 'time.maxOutOfOrderness': '1s', 'checkpoint.interval': '500ms' });
-    const node = await startTestNode(config);
-    cleanups.push(() => node.stop());
+    const { db, node } = await startNode('e2e_clock_back', '2s');
 
     const id = 'e2e-clock-back';
     const base = Math.floor((Date.now() - 5 * 60_000) / 10_000) * 10_000;
