@@ -47,7 +47,7 @@ export interface DedupStats {
   gapsClosed: number;
   /** seq 0: the device does not number its batches; always accepted. */
   unsequenced: number;
-  /** A seq seen before on a message whose readings are all newer than any of the device's: a restart, counted again from there. */
+  /** A seq seen before on a message with other readings than the one kept under it, or (none kept) all newer than any of the device's: a restart, counted again from there. */
   restarts: number;
 }
 
