@@ -282,6 +282,31 @@ describe('SeqDeduplicator', () => {
     );
   });
 
+  it('counts two processes under one device id (a cloned device: their own seqs, clocks that agree) once each, and no re-send of the latest 16', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 200 }), fc.array(fc.nat(), { maxLength: 200 }), (startB, order, picks) => {
+        const d = new SeqDeduplicator();
+        let time = 1_000_000;
+        let fingerprint = 0;
+        // A counts from 1, B from startB (1: the very same seqs); each message is new readings.
+        const next = { a: 1, b: startB };
+        const sent: { seq: number; time: number; fingerprint: number }[] = [];
+        for (const [i, fromA] of order.entries()) {
+          const message = { seq: fromA ? next.a++ : next.b++, time: ++time, fingerprint: ++fingerprint };
+          expect(d.accept('twin', message.seq, message.time, message.time, message.fingerprint), `${fromA ? 'A' : 'B'} seq ${message.seq}`).toBe(true);
+          sent.push(message);
+          // Now and then a re-send (after a takeover, say) of one of the device's latest 16.
+          if (i < picks.length && picks[i]! % 3 === 0) {
+            const again = sent[sent.length - 1 - (picks[i]! % Math.min(16, sent.length))]!;
+            expect(d.accept('twin', again.seq, again.time, again.time, again.fingerprint), `re-send of seq ${again.seq}`).toBe(false);
+          }
+        }
+        expect(d.stats.accepted).toBe(order.length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('takes a message stamped with the receive time under a reused seq as new when its values differ, and its re-send as a duplicate', () => {
     const d = new SeqDeduplicator();
     const decide = (seq: number, time: number, value: number): number => {

@@ -1,6 +1,6 @@
 import { ConfigError } from '../core/index.js';
 import { MSG_FLAG_RECEIVE_TIME, MSG_FLAGS_NOT_READINGS, TEXT_KIND_BOOL, type ColumnarBatch } from '../proto/index.js';
-import { FINGERPRINT_SEED, mixDouble, mixWord, SeqFingerprints } from './seq-fingerprints.js';
+import { FINGERPRINT_SAME, FINGERPRINT_SEED, FINGERPRINT_UNKNOWN, mixDouble, mixWord, SeqFingerprints } from './seq-fingerprints.js';
 import { ByteReader, ByteWriter } from './state/bytes.js';
 
 const MAGIC = 0x44515053; // "SPQD"
@@ -30,7 +30,7 @@ interface SeqState {
   ranges: number[];
   /** The latest event time of the device's accepted messages; NaN when unknown (state restored from version 3). */
   maxTime: number;
-  /** Fingerprints of some of this run's messages (its first and latest); undefined until one is recorded. */
+  /** Fingerprints of this run's first messages and the device's latest; undefined until one is recorded. */
   fingerprints: SeqFingerprints | undefined;
   /** The seqs, latest time and fingerprints the device had before its last restart, so that a re-send from before it is still known. */
   before: { ranges: number[]; maxTime: number; fingerprints: SeqFingerprints | undefined } | undefined;
@@ -77,14 +77,15 @@ export interface DedupStats {
  *
  * Times cannot tell a device whose clock went back as it rebooted (a clock restored from a
  * file, not yet set by NTP): its new messages under reused seqs look like re-sends, and
- * were dropped after their PUBACK. So where it can, content decides: each run keeps the
- * fingerprints of its first 4 and latest 16 messages (`SeqFingerprints`), and a seen seq
- * with a kept fingerprint is a duplicate only if the fingerprint is the same. Readings
- * stamped with the receive time are fingerprinted by their values alone. Once restarted, a
- * seq just above the new run's highest (within RUN_REACH) that only the previous run used,
- * and whose fingerprint that run did not keep, is the device counting on. What is left to
- * times: a reused seq the run kept no fingerprint for (a device that restarts from a stale
- * stored seq far from both ends of its run).
+ * were dropped after their PUBACK. So where it can, content decides: the fingerprints of
+ * each run's first 4 messages and the device's latest 16 are kept (`SeqFingerprints`), and
+ * a seen seq is a duplicate if a kept message has its seq and fingerprint, new data if only
+ * other fingerprints are kept under it. Readings stamped with the receive time are
+ * fingerprinted by their values alone. Once restarted, a seq just above the new run's
+ * highest (within RUN_REACH) that only the previous run used, and that run kept no
+ * fingerprint of, is the device counting on. What is left to times: a reused seq with no
+ * fingerprint kept (a device that restarts from a stale stored seq far from both ends of
+ * its run; a re-send from more than 16 messages back).
  * Devices are never forgotten, so a delta snapshot is the counters plus the devices whose
  * state changed since the previous one. State: ~90 bytes a device plus 16 a gap, and 320
  * for each run's fingerprints.
@@ -127,7 +128,7 @@ export class SeqDeduplicator {
       this.stats.accepted++;
       return true;
     }
-    if (s.before !== undefined && holds(s.before.ranges, seq) && isFromBefore(s, seq, minTime, fingerprint)) {
+    if (s.before !== undefined && (isKept(s, seq, fingerprint) || (holds(s.before.ranges, seq) && isFromBefore(s, seq, minTime, fingerprint)))) {
       this.stats.duplicates++; // sent before the restart, and again after it
       return false;
     }
@@ -139,14 +140,14 @@ export class SeqDeduplicator {
       r.push(seq, seq);
       this.bound(r);
     } else if (!this.insert(r, seq)) {
-      const kept = fingerprint === undefined ? undefined : s.fingerprints?.lookup(seq);
-      if (kept !== undefined ? kept === fingerprint : !(minTime > s.maxTime)) {
+      const kept = fingerprint === undefined ? FINGERPRINT_UNKNOWN : (s.fingerprints?.match(seq, fingerprint) ?? FINGERPRINT_UNKNOWN);
+      if (kept === FINGERPRINT_SAME || (kept === FINGERPRINT_UNKNOWN && !(minTime > s.maxTime))) {
         this.stats.duplicates++;
         return false;
       }
       s.before = { ranges: r, maxTime: s.maxTime, fingerprints: s.fingerprints };
       s.ranges = [seq, seq];
-      s.fingerprints = undefined;
+      s.fingerprints = s.fingerprints?.nextRun();
       this.stats.restarts++;
     }
     if (fingerprint !== undefined) (s.fingerprints ??= new SeqFingerprints()).record(seq, fingerprint);
@@ -322,11 +323,11 @@ export class SeqDeduplicator {
       let before: SeqState['before'] = undefined;
       if (version >= VERSION_TIMES) {
         maxTime = r.f64();
-        if (version === VERSION) fingerprints = readFingerprints(r, ranges, device);
+        if (version === VERSION) fingerprints = readFingerprints(r, device);
         if (r.u8() === 1) {
           const beforeRanges = readRanges(r, device, this.maxGaps);
           const beforeMaxTime = r.f64();
-          before = { ranges: beforeRanges, maxTime: beforeMaxTime, fingerprints: version === VERSION ? readFingerprints(r, beforeRanges, device) : undefined };
+          before = { ranges: beforeRanges, maxTime: beforeMaxTime, fingerprints: version === VERSION ? readFingerprints(r, device) : undefined };
         }
       }
       this.devices.set(device, { ranges, maxTime, fingerprints, before, changed: false });
@@ -343,25 +344,25 @@ function writeDevice(w: ByteWriter, device: string, s: SeqState): void {
   w.string(device);
   writeRanges(w, s.ranges);
   w.f64(s.maxTime);
-  writeFingerprints(w, s.fingerprints, s.ranges);
+  writeFingerprints(w, s.fingerprints);
   if (s.before === undefined) {
     w.u8(0);
   } else {
     w.u8(1);
     writeRanges(w, s.before.ranges);
     w.f64(s.before.maxTime);
-    writeFingerprints(w, s.before.fingerprints, s.before.ranges);
+    writeFingerprints(w, s.before.fingerprints);
   }
 }
 
-/** 0, or 1 and the fingerprints (their seqs below the ranges' highest). */
-function writeFingerprints(w: ByteWriter, f: SeqFingerprints | undefined, ranges: readonly number[]): void {
+/** 0, or 1 and the fingerprints. */
+function writeFingerprints(w: ByteWriter, f: SeqFingerprints | undefined): void {
   w.u8(f === undefined ? 0 : 1);
-  f?.write(w, ranges[ranges.length - 1]!);
+  f?.write(w);
 }
 
-function readFingerprints(r: ByteReader, ranges: readonly number[], device: string): SeqFingerprints | undefined {
-  return r.u8() === 1 ? SeqFingerprints.read(r, ranges[ranges.length - 1]!, device) : undefined;
+function readFingerprints(r: ByteReader, device: string): SeqFingerprints | undefined {
+  return r.u8() === 1 ? SeqFingerprints.read(r, device) : undefined;
 }
 
 /** Ranges: their count, the first seq, then each range's length − 1 and the gap before the next, as varints. */
@@ -392,12 +393,21 @@ function holds(r: readonly number[], seq: number): boolean {
   return from < r.length && seq >= r[from]!;
 }
 
+/**
+ * Whether a restarted device's message is one of its latest, whatever run sent it: their seqs
+ * may be in neither the current nor the previous run's ranges (two processes under one id
+ * restart each other's runs at every message).
+ */
+function isKept(s: SeqState, seq: number, fingerprint: number | undefined): boolean {
+  return fingerprint !== undefined && s.fingerprints?.match(seq, fingerprint) === FINGERPRINT_SAME;
+}
+
 /** Whether a message under a seq the device's run before its restart used is a re-send from that run. */
 function isFromBefore(s: SeqState, seq: number, minTime: number, fingerprint: number | undefined): boolean {
   const before = s.before!;
   if (fingerprint !== undefined) {
-    const kept = before.fingerprints?.lookup(seq);
-    if (kept !== undefined) return kept === fingerprint;
+    const kept = before.fingerprints?.match(seq, fingerprint) ?? FINGERPRINT_UNKNOWN;
+    if (kept !== FINGERPRINT_UNKNOWN) return kept === FINGERPRINT_SAME;
     const highest = s.ranges[s.ranges.length - 1]!;
     if (seq > highest && seq - highest <= RUN_REACH) return false;
   }

@@ -1,62 +1,98 @@
 import type { ByteReader, ByteWriter } from './state/bytes.js';
 
-/** Seqs of a run kept from its start: a device that reboots without keeping its seq numbers from 1 again. */
+/** Messages of a run kept from its start: a device that reboots without keeping its seq numbers from 1 again. */
 const FIRST = 4;
-/** Seqs of a run kept from its end: a device re-sends what it had in flight, its newest messages. */
+/** A device's latest messages kept, over its restarts: it re-sends what it had in flight. */
 const RECENT = 16;
 const SLOTS = FIRST + RECENT;
 
+/** A kept message has this seq and fingerprint: a re-send. */
+export const FINGERPRINT_SAME = 1;
+/** Only other fingerprints are kept under this seq: new data under a reused seq. */
+export const FINGERPRINT_OTHER = -1;
+/** Nothing kept under this seq. */
+export const FINGERPRINT_UNKNOWN = 0;
+export type FingerprintMatch = typeof FINGERPRINT_SAME | typeof FINGERPRINT_OTHER | typeof FINGERPRINT_UNKNOWN;
+
 /**
- * Fingerprints (a 32-bit hash of the readings) of some of one device run's accepted
- * messages, by seq: the first FIRST and the latest RECENT. A message under a seq kept here
- * can be told apart: a re-send carries the readings it had, so the same fingerprint is a
- * duplicate and another one is new data under a reused seq, whatever its times say (a
- * rebooted device's clock may be behind). Seqs not kept here have no fingerprint, and the
- * deduplicator's time rule decides them. 20 slots: 320 bytes a device.
+ * Fingerprints (a 32-bit hash of the readings) of some of a device's accepted messages, by
+ * seq: the first FIRST of its current run and its latest RECENT, over restarts. A message
+ * under a seq kept here can be told apart: a re-send carries the readings it had, so the
+ * same fingerprint is a duplicate and only other ones mean new data under a reused seq,
+ * whatever its times say (a rebooted device's clock may be behind). The latest are carried
+ * over a restart, so a re-send of one of them is known whichever run it came from (two
+ * processes under one id restart each other's runs at every message). Seqs not kept here
+ * have no fingerprint, and the deduplicator's time rule decides them. 320 bytes a device.
  */
 export class SeqFingerprints {
-  /** [seq, hash] per slot: slots 0 … FIRST − 1 the run's first messages, then a ring of its latest. */
+  /** [seq, hash] per slot: slots 0 … FIRST − 1 this run's first messages, then a ring of the latest. */
   private readonly pairs = new Float64Array(2 * SLOTS);
-  /** Messages recorded since the run began. */
-  private recorded = 0;
+  /** This run's first messages kept (at most FIRST). */
+  private firsts = 0;
+  /** Messages ever put in the ring. */
+  private ringed = 0;
 
   /** Records an accepted message's fingerprint. */
   record(seq: number, hash: number): void {
-    const slot = this.recorded < FIRST ? this.recorded : FIRST + ((this.recorded - FIRST) % RECENT);
-    this.pairs[2 * slot] = seq;
-    this.pairs[2 * slot + 1] = hash;
-    this.recorded++;
+    if (this.firsts < FIRST) this.set(this.firsts++, seq, hash);
+    this.set(FIRST + (this.ringed++ % RECENT), seq, hash);
   }
 
-  /** The fingerprint kept for `seq`, or undefined. */
-  lookup(seq: number): number | undefined {
-    const n = Math.min(this.recorded, SLOTS);
-    for (let slot = 0; slot < n; slot++) if (this.pairs[2 * slot] === seq) return this.pairs[2 * slot + 1];
-    return undefined;
+  /** What the kept fingerprints say of a message under `seq` with fingerprint `hash`. */
+  match(seq: number, hash: number): FingerprintMatch {
+    let other = false;
+    for (const slot of this.slots()) {
+      if (this.pairs[2 * slot] !== seq) continue;
+      if (this.pairs[2 * slot + 1] === hash) return FINGERPRINT_SAME;
+      other = true;
+    }
+    return other ? FINGERPRINT_OTHER : FINGERPRINT_UNKNOWN;
   }
 
-  /** Count, then each kept slot as its distance below `top` (the run's highest seq, which every kept seq is at or below) and its hash. */
-  write(w: ByteWriter, top: number): void {
-    w.varint(this.recorded);
-    const n = Math.min(this.recorded, SLOTS);
-    for (let slot = 0; slot < n; slot++) {
+  /** The table of the run a restart begins: no first messages yet, the latest carried over. */
+  nextRun(): SeqFingerprints {
+    const next = new SeqFingerprints();
+    next.pairs.set(this.pairs.subarray(2 * FIRST), 2 * FIRST);
+    next.ringed = this.ringed;
+    return next;
+  }
+
+  /** The counts, the highest seq kept, then each kept slot as its distance below that and its hash. */
+  write(w: ByteWriter): void {
+    w.varint(this.firsts);
+    w.varint(this.ringed);
+    let top = 0;
+    for (const slot of this.slots()) top = Math.max(top, this.pairs[2 * slot]!);
+    w.f64(top);
+    for (const slot of this.slots()) {
       w.varint(top - this.pairs[2 * slot]!);
       w.u32(this.pairs[2 * slot + 1]!);
     }
   }
 
-  /** Reads what write() wrote with the same `top`. */
-  static read(r: ByteReader, top: number, device: string): SeqFingerprints {
+  /** Reads what write() wrote. */
+  static read(r: ByteReader, device: string): SeqFingerprints {
     const f = new SeqFingerprints();
-    f.recorded = r.varint();
-    const n = Math.min(f.recorded, SLOTS);
-    for (let slot = 0; slot < n; slot++) {
+    f.firsts = r.varint();
+    f.ringed = r.varint();
+    if (f.firsts > FIRST || f.firsts > f.ringed) r.fail(`${f.firsts} first fingerprints of ${f.ringed} for device ${device}`);
+    const top = r.f64();
+    for (const slot of f.slots()) {
       const seq = top - r.varint();
-      if (!(seq > 0)) r.fail(`fingerprinted seq ${seq} for device ${device}`);
-      f.pairs[2 * slot] = seq;
-      f.pairs[2 * slot + 1] = r.u32();
+      if (!(seq > 0) || !Number.isSafeInteger(seq)) r.fail(`fingerprinted seq ${seq} for device ${device}`);
+      f.set(slot, seq, r.u32());
     }
     return f;
+  }
+
+  private *slots(): Generator<number> {
+    for (let slot = 0; slot < this.firsts; slot++) yield slot;
+    for (let k = 0; k < Math.min(this.ringed, RECENT); k++) yield FIRST + k;
+  }
+
+  private set(slot: number, seq: number, hash: number): void {
+    this.pairs[2 * slot] = seq;
+    this.pairs[2 * slot + 1] = hash;
   }
 }
 
