@@ -40,13 +40,12 @@ export class SeqFingerprints {
 
   /** What the kept fingerprints say of a message under `seq` with fingerprint `hash`. */
   match(seq: number, hash: number): FingerprintMatch {
-    let other = false;
-    for (const slot of this.slots()) {
-      if (this.pairs[2 * slot] !== seq) continue;
-      if (this.pairs[2 * slot + 1] === hash) return FINGERPRINT_SAME;
-      other = true;
-    }
-    return other ? FINGERPRINT_OTHER : FINGERPRINT_UNKNOWN;
+    // Plain loops, not slots(): a restarted device asks this for every message.
+    let found: FingerprintMatch = FINGERPRINT_UNKNOWN;
+    for (let slot = 0; slot < this.firsts && found !== FINGERPRINT_SAME; slot++) found = this.compare(slot, seq, hash, found);
+    const ringEnd = FIRST + Math.min(this.ringed, RECENT);
+    for (let slot = FIRST; slot < ringEnd && found !== FINGERPRINT_SAME; slot++) found = this.compare(slot, seq, hash, found);
+    return found;
   }
 
   /** The table of the run a restart begins: no first messages yet, the latest carried over. */
@@ -88,6 +87,12 @@ export class SeqFingerprints {
   private *slots(): Generator<number> {
     for (let slot = 0; slot < this.firsts; slot++) yield slot;
     for (let k = 0; k < Math.min(this.ringed, RECENT); k++) yield FIRST + k;
+  }
+
+  /** `found` updated by one slot: same beats other beats unknown. */
+  private compare(slot: number, seq: number, hash: number, found: FingerprintMatch): FingerprintMatch {
+    if (this.pairs[2 * slot] !== seq) return found;
+    return this.pairs[2 * slot + 1] === hash ? FINGERPRINT_SAME : FINGERPRINT_OTHER;
   }
 
   private set(slot: number, seq: number, hash: number): void {
